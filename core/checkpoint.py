@@ -1,0 +1,93 @@
+"""Checkpoints: one file holding everything needed to resume or to predict.
+
+Works without a UI. Contents: model weights, preset and model config, training config,
+vocabulary, step, optimizer state, batch-generator state (so the batch order resumes exactly),
+and the loss history. Written atomically (temporary file in the same folder, fsync, rename);
+read with ``torch.load(weights_only=True)``, which refuses anything but tensors and plain data,
+so a checkpoint can never run code.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from core.errors import CheckpointError
+
+FORMAT = "torchdeck-checkpoint"
+VERSION = 1
+FILENAME = "checkpoint.pt"
+REQUIRED = ("format", "version", "preset", "model_config", "train_config", "model", "trainer")
+
+
+def resolve_path(path: str | os.PathLike) -> Path:
+    """A run folder means its checkpoint.pt; a file path is taken as it is."""
+    p = Path(path).expanduser()
+    if p.is_dir() or (not p.suffix and not p.exists()):
+        return p / FILENAME
+    return p
+
+
+def save(state: dict, path: str | os.PathLike) -> Path:
+    target = resolve_path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CheckpointError(f"cannot create the folder {target.parent}: {exc.strerror}",
+                              "choose a writable location") from None
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    payload = {"format": FORMAT, "version": VERSION, "torch_version": torch.__version__, **state}
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(f"cannot write the checkpoint {target}: {exc.strerror}",
+                              "check free disk space and permissions; the previous checkpoint "
+                              "is untouched") from None
+    return target
+
+
+def load(path: str | os.PathLike) -> dict:
+    target = resolve_path(path)
+    if not target.exists():
+        raise CheckpointError(f"no checkpoint at {target}",
+                              "give a checkpoint file or a run folder holding checkpoint.pt")
+    if target.is_dir():
+        raise CheckpointError(f"{target} is a folder, not a checkpoint file",
+                              f"give the file inside it, e.g. {target / FILENAME}")
+    try:
+        state = torch.load(target, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unpickling failed"
+        raise CheckpointError(
+            f"refused to load {target}: it holds objects other than tensors and plain data "
+            f"({first[:160]})",
+            "torchdeck loads only weights-only checkpoints; re-save it with torchdeck",
+        ) from None
+    except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{target} is not a readable checkpoint (truncated or corrupt: "
+            f"{str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__})",
+            "use another checkpoint, or train again; a file cut short by a crash or a full "
+            "disk cannot be repaired",
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{target} is a torch file but not a torchdeck checkpoint",
+                              "load a checkpoint written by torchdeck train or save")
+    if state.get("version") != VERSION:
+        raise CheckpointError(f"{target} has checkpoint version {state.get('version')}; this "
+                              f"torchdeck reads version {VERSION}",
+                              "use the torchdeck version that wrote it")
+    missing = [k for k in REQUIRED if k not in state]
+    if missing:
+        raise CheckpointError(f"{target} lacks {', '.join(missing)}",
+                              "the file is incomplete; use another checkpoint")
+    return state

@@ -1,0 +1,75 @@
+"""Device choice and the per-device speed settings (autocast, TF32). Works without a UI."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import torch
+
+from core.errors import ConfigError
+
+DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU; an unavailable device is a ConfigError."""
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "mps":
+        if not _mps_available():
+            raise ConfigError("device 'mps' is not available here",
+                              "MPS needs Apple silicon and a torch build with MPS; use cpu")
+        return torch.device("mps")
+    m = re.fullmatch(r"cuda(?::(\d+))?", name)
+    if m:
+        if not torch.cuda.is_available():
+            raise ConfigError("device 'cuda' is not available: this torch sees no CUDA GPU "
+                              f"(torch {torch.__version__})",
+                              "use --device cpu, or install a CUDA build of torch on a GPU machine")
+        index = int(m.group(1) or 0)
+        count = torch.cuda.device_count()
+        if index >= count:
+            raise ConfigError(f"device {name!r} does not exist: {count} CUDA device(s) found",
+                              f"use cuda:0 to cuda:{count - 1}")
+        return torch.device("cuda", index)
+    raise ConfigError(f"unknown device {name!r}", f"use one of: {DEVICE_CHOICES}")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def prepare(device: torch.device) -> None:
+    """Turn on the fast paths a device offers: TF32 matmuls on CUDA."""
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA where supported; nothing elsewhere."""
+    dtype = autocast_dtype(device)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def describe(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)

@@ -1,0 +1,322 @@
+"""Model presets: ``mini``, ``mlp``, ``gpt`` (next-character language models) and ``parabola``.
+
+Works without a UI. Every preset is an ``nn.Module`` with
+``forward(idx, targets=None) -> (logits, loss)``; ``idx`` is (B, T) character ids and ``logits``
+is (B, T, vocab_size): each position predicts the character that follows it. ``parabola`` is
+the backprop lesson f(x) = 3x² − 2x + 3 made into a model with a single parameter, so that the
+same training machinery runs it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from core.errors import ConfigError
+
+
+def _positive(cfg: object, *names: str) -> None:
+    for name in names:
+        value = getattr(cfg, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}",
+                              f"set {name} to 1 or more")
+
+
+# ---------------------------------------------------------------------------------------------
+# mini: the seeds' MyFirstModel with out = vocabulary size.
+
+
+@dataclass
+class MiniConfig:
+    vocab_size: int = 100
+    n_embd: int = 32  # embedding width (the seed's example uses 16)
+    n_hidden: int = 64  # hidden layer width (the seed's example uses 8)
+    block_size: int = 64  # only sets the training window; each position sees one character
+
+    def validate(self) -> None:
+        _positive(self, "vocab_size", "n_embd", "n_hidden", "block_size")
+
+
+class MiniLM(nn.Module):
+    """Embedding → Linear → ReLU → Linear: predicts the next character from the current one."""
+
+    def __init__(self, config: MiniConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.n_embd)
+        self.hidden = nn.Linear(config.n_embd, config.n_hidden)
+        self.activation = nn.ReLU()
+        self.output = nn.Linear(config.n_hidden, config.vocab_size)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        x = self.embedding(idx)  # (B, T, n_embd)
+        h = self.activation(self.hidden(x))  # (B, T, n_hidden)
+        logits = self.output(h)  # (B, T, vocab_size)
+        return logits, _lm_loss(logits, targets)
+
+
+# ---------------------------------------------------------------------------------------------
+# mlp: a window of characters, embeddings concatenated (Bengio et al. 2003).
+
+
+@dataclass
+class MLPConfig:
+    vocab_size: int = 100
+    context: int = 8  # characters seen per prediction
+    n_embd: int = 24  # embedding width per character
+    n_hidden: int = 256  # hidden layer width
+    block_size: int = 64  # training window; each position sees the last `context` characters
+
+    def validate(self) -> None:
+        _positive(self, "vocab_size", "context", "n_embd", "n_hidden", "block_size")
+
+
+class MLPLM(nn.Module):
+    """Embeddings of the last `context` characters, concatenated → Linear → tanh → Linear."""
+
+    def __init__(self, config: MLPConfig) -> None:
+        super().__init__()
+        self.config = config
+        # one extra row, index vocab_size, pads the window before the start of the text
+        self.pad_id = config.vocab_size
+        self.embedding = nn.Embedding(config.vocab_size + 1, config.n_embd,
+                                      padding_idx=self.pad_id)
+        self.hidden = nn.Linear(config.context * config.n_embd, config.n_hidden)
+        self.activation = nn.Tanh()
+        self.output = nn.Linear(config.n_hidden, config.vocab_size)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        B, T = idx.shape
+        C = self.config.context
+        padded = F.pad(idx, (C - 1, 0), value=self.pad_id)  # (B, T + C - 1)
+        windows = padded.unfold(1, C, 1)  # (B, T, C): position t sees idx[t-C+1 .. t]
+        x = self.embedding(windows).reshape(B, T, -1)  # (B, T, C * n_embd)
+        h = self.activation(self.hidden(x))  # (B, T, n_hidden)
+        logits = self.output(h)  # (B, T, vocab_size)
+        return logits, _lm_loss(logits, targets)
+
+
+# ---------------------------------------------------------------------------------------------
+# gpt: a small causal transformer with weight tying (nanoGPT's shape).
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 100
+    block_size: int = 64  # context length
+    n_layer: int = 4  # transformer blocks
+    n_head: int = 4  # attention heads per block
+    n_embd: int = 128  # model width
+    dropout: float = 0.0  # off by default: small models on small corpora train faster without
+
+    def validate(self) -> None:
+        _positive(self, "vocab_size", "block_size", "n_layer", "n_head", "n_embd")
+        if self.n_embd % self.n_head:
+            raise ConfigError(f"n_embd ({self.n_embd}) must be divisible by n_head "
+                              f"({self.n_head})", "pick a width that is a multiple of the heads")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}",
+                              "use e.g. 0.0 or 0.1")
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.n_head = config.n_head
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd)
+        self.proj = nn.Linear(config.n_embd, config.n_embd)
+        self.dropout = config.dropout
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)  # 3 × (B, T, C)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+                   for t in (q, k, v))  # (B, nh, T, hs)
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
+        )  # (B, nh, T, hs)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.resid_dropout(self.proj(y))
+
+
+class MLPBlock(nn.Module):
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.fc = nn.Linear(config.n_embd, 4 * config.n_embd)
+        self.gelu = nn.GELU()
+        self.proj = nn.Linear(4 * config.n_embd, config.n_embd)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.proj(self.gelu(self.fc(x))))
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd)
+        self.mlp = MLPBlock(config)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)  # token embedding
+        self.wpe = nn.Embedding(config.block_size, config.n_embd)  # position embedding
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head.weight = self.wte.weight  # weight tying: one [V, d] matrix, counted once
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():
+            if name.endswith("proj.weight"):  # GPT-2: scale residual projections by depth
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        B, T = idx.shape
+        if T > self.config.block_size:
+            raise ConfigError(f"input of {T} characters exceeds the context length "
+                              f"{self.config.block_size}", "crop the input to the last "
+                              f"{self.config.block_size} characters")
+        pos = torch.arange(T, device=idx.device)
+        x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, n_embd)
+        for block in self.blocks:
+            x = block(x)
+        logits = self.lm_head(self.ln_f(x))  # (B, T, vocab_size)
+        return logits, _lm_loss(logits, targets)
+
+
+# ---------------------------------------------------------------------------------------------
+# parabola: the backprop lesson, f(x) = a·x² + b·x + c with one parameter x.
+
+
+@dataclass
+class ParabolaConfig:
+    a: float = 3.0
+    b: float = -2.0
+    c: float = 3.0
+    x0: float = -1.0  # where x starts
+
+    def validate(self) -> None:
+        if not self.a > 0:
+            raise ConfigError(f"a must be > 0 for the parabola to have a minimum, got {self.a}",
+                              "use a positive a, e.g. 3")
+
+    @property
+    def optimum(self) -> float:
+        return -self.b / (2 * self.a)  # f'(x) = 2a·x + b = 0
+
+
+class Parabola(nn.Module):
+    def __init__(self, config: ParabolaConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.x = nn.Parameter(torch.tensor(float(config.x0)))
+
+    def f(self) -> torch.Tensor:
+        c = self.config
+        self._forward_x = self.x.detach().clone()  # where the next x.grad will be taken
+        return c.a * self.x**2 + c.b * self.x + c.c
+
+    def forward(self, idx: torch.Tensor | None = None, targets: torch.Tensor | None = None):
+        fx = self.f()
+        return fx, fx  # the value to minimise is the loss itself
+
+    def state_report(self) -> dict:
+        """x, f(x), the analytic optimum and the distance to it, and x.grad with the x it was
+        taken at (the optimizer step moves x after backward, so the two differ by one step)."""
+        x = self.x.detach().item()
+        c = self.config
+        grad = None if self.x.grad is None else self.x.grad.item()
+        grad_at = getattr(self, "_forward_x", None)
+        return {"x": x, "f": c.a * x * x + c.b * x + c.c, "grad": grad,
+                "grad_at": None if grad is None or grad_at is None else grad_at.item(),
+                "optimum": c.optimum, "distance": abs(x - c.optimum)}
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _lm_loss(logits: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor | None:
+    if targets is None:
+        return None
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1))
+
+
+PRESETS: dict[str, tuple[type, type[nn.Module]]] = {
+    "mini": (MiniConfig, MiniLM),
+    "mlp": (MLPConfig, MLPLM),
+    "gpt": (GPTConfig, GPT),
+    "parabola": (ParabolaConfig, Parabola),
+}
+LANGUAGE_PRESETS = ("mini", "mlp", "gpt")
+
+
+def config_fields(preset: str) -> list[str]:
+    return [f.name for f in fields(_preset(preset)[0])]
+
+
+def _preset(preset: str) -> tuple[type, type[nn.Module]]:
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}", f"choose one of: {', '.join(PRESETS)}")
+    return PRESETS[preset]
+
+
+def make_config(preset: str, **values) -> object:
+    """A validated config for ``preset``; unknown keys are refused with the valid ones listed."""
+    config_cls, _ = _preset(preset)
+    names = {f.name for f in fields(config_cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"preset {preset!r} has no setting {', '.join(unknown)}",
+                          f"its settings are: {', '.join(sorted(names))}")
+    config = config_cls(**values)
+    config.validate()
+    return config
+
+
+def build_model(preset: str, config: object) -> nn.Module:
+    _, model_cls = _preset(preset)
+    return model_cls(config)
+
+
+def config_to_dict(config: object) -> dict:
+    return asdict(config)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Parameters counted once each, however many modules share them (tied weights)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def tied_parameters(model: nn.Module) -> list[list[str]]:
+    """Groups of parameter names that are the same tensor, e.g. [['wte.weight', 'lm_head.weight']]."""
+    groups: dict[int, list[str]] = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        groups.setdefault(id(p), []).append(name)
+    return [names for names in groups.values() if len(names) > 1]

@@ -1,0 +1,199 @@
+"""The engine's wire format: one JSON object per line, in both directions.
+
+Works without torch and without a UI, so that the UI and any script can speak it.
+
+Request  ``{"id": 7, "op": "predict", "args": {...}}``
+Reply    ``{"id": 7, "ok": true, "result": {...}}`` or
+         ``{"id": 7, "ok": false, "error": {"type": ..., "message": ..., "hint": ...}}``
+Event    ``{"event": "train_progress", "data": {...}}`` (unsolicited)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from core.errors import RequestError
+
+PROTOCOL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Request:
+    id: int
+    op: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    type: str
+    message: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    id: int
+    ok: bool
+    result: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    event: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Message = Request | Reply | Event
+
+
+def _clean(value: Any) -> Any:
+    """Make floats JSON-safe: NaN and infinities become strings a reader can show."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def encode(message: Message) -> str:
+    """One protocol line, newline included."""
+    if isinstance(message, Request):
+        obj: dict[str, Any] = {"id": message.id, "op": message.op, "args": message.args}
+    elif isinstance(message, Reply):
+        obj = {"id": message.id, "ok": message.ok}
+        if message.ok:
+            obj["result"] = message.result or {}
+        else:
+            err = message.error or ErrorInfo("Error", "unknown error")
+            obj["error"] = {"type": err.type, "message": err.message, "hint": err.hint}
+    elif isinstance(message, Event):
+        obj = {"event": message.event, "data": message.data}
+    else:  # pragma: no cover - typing guards this
+        raise TypeError(f"not a protocol message: {message!r}")
+    return json.dumps(_clean(obj), ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def decode(line: str | bytes) -> Message:
+    """Parse one line into a Request, Reply or Event; RequestError on anything else."""
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RequestError(
+                f"protocol line is not UTF-8 (byte {exc.start})", "send UTF-8 JSON"
+            ) from None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise RequestError(
+            f"protocol line is not JSON: {exc.msg} at column {exc.colno}",
+            'send one JSON object per line, e.g. {"id": 1, "op": "status", "args": {}}',
+        ) from None
+    if not isinstance(obj, dict):
+        raise RequestError("protocol line is not a JSON object", "wrap the message in {...}")
+    if "event" in obj:
+        return Event(str(obj["event"]), obj.get("data") or {})
+    if "op" in obj:
+        req_id = obj.get("id")
+        if not isinstance(req_id, int) or isinstance(req_id, bool):
+            raise RequestError("request has no integer 'id'", 'add "id": <int> to the request')
+        if not isinstance(obj["op"], str):
+            raise RequestError("request 'op' is not a string", 'e.g. "op": "status"')
+        args = obj.get("args", {})
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            raise RequestError("request 'args' is not an object", 'e.g. "args": {}')
+        return Request(req_id, obj["op"], args)
+    if "ok" in obj and "id" in obj:
+        if obj["ok"]:
+            return Reply(obj["id"], True, result=obj.get("result") or {})
+        err = obj.get("error") or {}
+        info = ErrorInfo(
+            str(err.get("type", "Error")), str(err.get("message", "")), str(err.get("hint", ""))
+        )
+        return Reply(obj["id"], False, error=info)
+    raise RequestError(
+        "protocol object is neither a request, a reply nor an event",
+        "a request needs 'id' and 'op'",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checking, shared by the engine (which enforces it) and any client (which may pre-check).
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of an op: its JSON type, whether it may be left out, and its range."""
+
+    kind: type | tuple[type, ...]
+    required: bool = False
+    check: Callable[[Any], bool] | None = None
+    expect: str = ""  # what `check` wants, in words, for the error message
+    nullable: bool = False
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             dict: "an object", list: "a list"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def check_args(op: str, args: dict[str, Any], spec: dict[str, Arg]) -> dict[str, Any]:
+    """Return ``args`` with numbers coerced (int → float where a number is wanted).
+
+    Raises RequestError naming the op, the argument, what was given and what is expected.
+    """
+    unknown = sorted(set(args) - set(spec))
+    if unknown:
+        raise RequestError(
+            f"{op}: unknown argument(s) {', '.join(unknown)}",
+            f"{op} takes: {', '.join(sorted(spec)) or 'no arguments'}",
+        )
+    out: dict[str, Any] = {}
+    for name, arg in spec.items():
+        if name not in args:
+            if arg.required:
+                raise RequestError(
+                    f"{op}: missing argument '{name}'",
+                    f"give '{name}' as {_type_name(arg.kind)}",
+                )
+            continue
+        value = args[name]
+        if value is None and arg.nullable:
+            out[name] = None
+            continue
+        kinds = arg.kind if isinstance(arg.kind, tuple) else (arg.kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        ok_type = isinstance(value, kinds) and not (
+            isinstance(value, bool) and bool not in kinds
+        )
+        if not ok_type:
+            raise RequestError(
+                f"{op}: '{name}' must be {_type_name(arg.kind)}, got {value!r}",
+                f"give '{name}' as {_type_name(arg.kind)}",
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RequestError(f"{op}: '{name}' must be finite, got {value!r}",
+                               f"give '{name}' a finite number")
+        if arg.check is not None and not arg.check(value):
+            raise RequestError(
+                f"{op}: '{name}' = {value!r} is out of range",
+                f"'{name}' must be {arg.expect}",
+            )
+        out[name] = value
+    return out

@@ -1,0 +1,147 @@
+"""A session: one model with its data, tokenizer, device and trainer, built from a spec or a
+checkpoint. The engine owns one; tests use it directly. Works without a UI."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from core import checkpoint
+from core import device as devices
+from core.data import DEFAULT_CORPUS, CorpusData, load_data
+from core.errors import CheckpointError, ConfigError, TorchdeckError
+from core.models import (LANGUAGE_PRESETS, build_model, config_to_dict, count_parameters,
+                         make_config, tied_parameters)
+from core.tokenizer import CharTokenizer
+from core.training import TrainConfig, Trainer, make_train_config
+
+
+@dataclass
+class RunSpec:
+    preset: str = "gpt"
+    corpus: str | None = None  # None: the built-in Python docs
+    device: str = "auto"
+    model: dict = field(default_factory=dict)  # overrides of the preset's model config
+    train: dict = field(default_factory=dict)  # overrides of the training config
+
+
+class Session:
+    def __init__(self, preset: str, model: torch.nn.Module, model_config: object,
+                 train_config: TrainConfig, tokenizer: CharTokenizer | None,
+                 data: CorpusData | None, device: torch.device, corpus: str | None) -> None:
+        self.preset = preset
+        self.model = model
+        self.model_config = model_config
+        self.train_config = train_config
+        self.tokenizer = tokenizer
+        self.data = data
+        self.device = device
+        self.corpus = corpus
+        self.block_size = getattr(model_config, "block_size", 1)
+        self.trainer = Trainer(model, train_config, data, self.block_size, device)
+
+    @property
+    def is_language_model(self) -> bool:
+        return self.preset in LANGUAGE_PRESETS
+
+    @classmethod
+    def create(cls, spec: RunSpec) -> Session:
+        if not isinstance(spec.model, dict) or not isinstance(spec.train, dict):
+            raise ConfigError("model and train settings must be objects", "e.g. {'lr': 0.001}")
+        device = devices.resolve_device(spec.device)
+        devices.prepare(device)
+        train_config = make_train_config(spec.preset, **spec.train)
+        make_config(spec.preset, **({"vocab_size": 1} if spec.preset in LANGUAGE_PRESETS
+                                    else {}), **spec.model)  # fail fast on bad settings
+        data = tokenizer = None
+        if spec.preset in LANGUAGE_PRESETS:
+            data = load_data(spec.corpus)
+            tokenizer = data.tokenizer
+            model_config = make_config(spec.preset, **{**spec.model,
+                                                       "vocab_size": tokenizer.vocab_size})
+        else:
+            model_config = make_config(spec.preset, **spec.model)
+        torch.manual_seed(train_config.seed)
+        model = build_model(spec.preset, model_config).to(device)
+        corpus = data.source if data is not None else None
+        return cls(spec.preset, model, model_config, train_config, tokenizer, data, device,
+                   corpus)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> str:
+        state = {
+            "preset": self.preset,
+            "model_config": config_to_dict(self.model_config),
+            "train_config": asdict(self.train_config),
+            "tokenizer": self.tokenizer.to_dict() if self.tokenizer else None,
+            "corpus": self.corpus,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "trainer": self.trainer.state_dict(),
+        }
+        return str(checkpoint.save(state, path))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto",
+             corpus: str | None = None, train: dict | None = None) -> Session:
+        """Rebuild a session from a checkpoint. The corpus is read again (``corpus`` overrides
+        the saved one) with the saved vocabulary; if it cannot be read, the model still loads
+        for prediction and training reports why it cannot run."""
+        state = checkpoint.load(path)
+        preset = state["preset"]
+        try:
+            train_config = make_train_config(preset, **{**state["train_config"], **(train or {})})
+            model_config = make_config(preset, **state["model_config"])
+            tokenizer = (CharTokenizer.from_dict(state["tokenizer"])
+                         if state.get("tokenizer") else None)
+        except (TypeError, TorchdeckError) as exc:
+            raise CheckpointError(f"checkpoint settings are invalid: {exc}",
+                                  "the file was not written by this torchdeck") from None
+        dev = devices.resolve_device(device)
+        devices.prepare(dev)
+        model = build_model(preset, model_config)
+        try:
+            model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise CheckpointError(f"checkpoint weights do not fit the {preset} model: "
+                                  f"{str(exc).splitlines()[0][:200]}",
+                                  "the file is damaged or from another version") from None
+        model.to(dev)
+        data = None
+        source = corpus if corpus is not None else state.get("corpus")
+        if preset in LANGUAGE_PRESETS:
+            try:
+                data = load_data(None if source == DEFAULT_CORPUS else source, tokenizer)
+            except TorchdeckError:
+                data = None  # predict still works; training says why it cannot
+        session = cls(preset, model, model_config, train_config, tokenizer, data, dev, source)
+        try:
+            session.trainer.load_state_dict(state["trainer"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(f"checkpoint training state is unreadable: {exc}",
+                                  "the weights are fine but resuming is not possible; load "
+                                  "another checkpoint") from None
+        return session
+
+    # -- reports -------------------------------------------------------------------------------
+
+    def describe(self) -> dict:
+        return {
+            "preset": self.preset,
+            "device": devices.describe(self.device),
+            "device_type": self.device.type,
+            "params": count_parameters(self.model),
+            "trainable_params": count_parameters(self.model, trainable_only=True),
+            "tied": tied_parameters(self.model),
+            "model_config": config_to_dict(self.model_config),
+            "train_config": asdict(self.train_config),
+            "vocab_size": self.tokenizer.vocab_size if self.tokenizer else None,
+            "corpus": self.data.info() if self.data else ({"source": self.corpus,
+                                                           "unavailable": True}
+                                                          if self.corpus else None),
+            "step": self.trainer.step,
+            "steps": self.train_config.steps,
+            "block_size": self.block_size,
+        }

@@ -1,0 +1,386 @@
+"""The training loop, written out as the five steps of the course (LESSONS.md L2).
+
+Works without a UI. One step is:
+
+1. ``optimizer.zero_grad()``  — gradients accumulate by default, so clear them;
+2. forward pass and loss;
+3. ``loss.backward()``        — fill every parameter's ``.grad``;
+4. ``optimizer.step()``       — move the weights against their gradients;
+5. monitor                    — keep the loss (on the device: no sync per step) for the report.
+
+The loss is read back (``.item()``/``.tolist()``, a device sync) only when a report is due.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn as nn
+
+from core import device as devices
+from core.data import CorpusData
+from core.errors import ConfigError
+from core.models import Parabola
+
+OPTIMIZERS = ("adamw", "sgd")
+SCHEDULES = ("cosine", "constant")
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # total optimizer steps of the run
+    batch_size: int = 32  # sequences per step
+    lr: float = 2e-3  # peak learning rate
+    min_lr_ratio: float = 0.1  # the cosine decays to lr × this
+    warmup_steps: int = 100  # linear warm-up from 0 to lr
+    schedule: str = "cosine"  # "cosine" (warm-up then cosine decay) or "constant"
+    optimizer: str = "adamw"  # "adamw" or "sgd" (plain, no momentum)
+    weight_decay: float = 0.1  # AdamW decay, applied to matrices only
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0  # clip the global gradient norm to this; 0 turns clipping off
+    eval_interval: int = 200  # validation loss every this many steps; 0 turns it off
+    eval_batches: int = 20  # batches averaged for one validation loss
+    seed: int = 1337  # seeds the weights and the batch order
+
+    def validate(self) -> None:
+        def bad(name: str, want: str) -> ConfigError:
+            return ConfigError(f"{name} = {getattr(self, name)!r} is out of range",
+                               f"{name} must be {want}")
+
+        for name in ("steps", "batch_size", "eval_batches"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise bad(name, "an integer ≥ 1")
+        for name in ("warmup_steps", "eval_interval", "seed"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise bad(name, "an integer ≥ 0")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= 10):
+            raise bad("lr", "a number in (0, 10], e.g. 0.001")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise bad("min_lr_ratio", "in [0, 1]")
+        if not 0 <= self.weight_decay < 1:
+            raise bad("weight_decay", "in [0, 1)")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise bad(name, "in [0, 1)")
+        if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
+            raise bad("grad_clip", "≥ 0 (0 turns clipping off)")
+        if self.optimizer not in OPTIMIZERS:
+            raise bad("optimizer", f"one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise bad("schedule", f"one of {', '.join(SCHEDULES)}")
+
+
+# Per-preset training defaults: what a person gets without setting anything.
+PRESET_TRAIN_DEFAULTS: dict[str, dict] = {
+    "mini": {"lr": 1e-2, "steps": 1000, "batch_size": 32},
+    "mlp": {"lr": 3e-3, "steps": 2000},
+    "gpt": {"lr": 2e-3, "steps": 2000},
+    # the seed's experiment: plain SGD, lr 0.01, 80 epochs, nothing else in the way
+    "parabola": {"lr": 0.01, "steps": 80, "optimizer": "sgd", "schedule": "constant",
+                 "warmup_steps": 0, "grad_clip": 0.0, "weight_decay": 0.0,
+                 "eval_interval": 0, "batch_size": 1},
+}
+
+
+def make_train_config(preset: str, **values) -> TrainConfig:
+    names = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"no training setting {', '.join(unknown)}",
+                          f"training settings are: {', '.join(sorted(names))}")
+    merged = {**PRESET_TRAIN_DEFAULTS.get(preset, {}), **values}
+    config = TrainConfig(**merged)
+    config.validate()
+    return config
+
+
+def lr_at(config: TrainConfig, step: int) -> float:
+    """Learning rate for optimizer step ``step`` (0-based): linear warm-up, then cosine decay."""
+    if config.schedule == "constant":
+        return config.lr
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    min_lr = config.lr * config.min_lr_ratio
+    span = max(1, config.steps - config.warmup_steps)
+    progress = min(1.0, (step - config.warmup_steps) / span)
+    return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (config.lr - min_lr)
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+    decay = [p for p in params if p.dim() >= 2]  # matrices and embeddings
+    no_decay = [p for p in params if p.dim() < 2]  # biases, LayerNorm gains, scalars
+    groups = [{"params": decay, "weight_decay": config.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
+
+
+class LossHistory:
+    """Loss against step with bounded memory: past ``capacity`` points, neighbours are averaged
+    in pairs and each point stands for twice as many steps (its step is the bucket's last)."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self.steps: list[int] = []
+        self.values: list[float] = []
+        self.stride = 1
+        self._acc = 0.0
+        self._n = 0
+
+    def append(self, step: int, value: float) -> None:
+        self._acc += value
+        self._n += 1
+        if self._n < self.stride:
+            return
+        self.steps.append(step)
+        self.values.append(self._acc / self._n)
+        self._acc, self._n = 0.0, 0
+        if len(self.steps) >= self.capacity:
+            self.steps = self.steps[1::2]
+            vals = self.values
+            self.values = [(vals[i] + vals[i + 1]) / 2 for i in range(0, len(vals) - 1, 2)]
+            self.stride *= 2
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def to_dict(self) -> dict:
+        return {"steps": list(self.steps), "values": list(self.values), "stride": self.stride,
+                "capacity": self.capacity}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LossHistory:
+        h = cls(int(data.get("capacity", 4096)))
+        h.steps = [int(s) for s in data["steps"]]
+        h.values = [float(v) for v in data["values"]]
+        h.stride = int(data.get("stride", 1))
+        if len(h.steps) != len(h.values):
+            raise ValueError("loss history steps and values differ in length")
+        return h
+
+
+@dataclass
+class StepDetail:
+    """What each of the five steps did, for stepping one step at a time (teaching)."""
+
+    step: int
+    lr: float
+    grads_cleared: int  # parameters whose .grad was reset by zero_grad
+    loss: float  # after the forward pass
+    grad_norm: float  # after backward (before clipping)
+    clipped: bool
+    update_norm: float  # ‖θ_after − θ_before‖ after optimizer.step
+    history_len: int  # monitor: points in the loss history
+    parabola: dict | None = None  # x, f(x), x.grad, optimum for the parabola preset
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Trainer:
+    """Owns the optimizer, the schedule, the batch generator and the loss history of a model."""
+
+    def __init__(self, model: nn.Module, config: TrainConfig, data: CorpusData | None,
+                 block_size: int, device: torch.device) -> None:
+        self.model = model
+        self.config = config
+        self.data = data
+        self.block_size = block_size
+        self.device = device
+        self.optimizer = make_optimizer(model, config)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.step = 0
+        self.train_history = LossHistory()
+        self.val_history = LossHistory(1024)
+        self.is_parabola = isinstance(model, Parabola)
+        self.tokens_per_step = 0 if self.is_parabola else config.batch_size * block_size
+        self._pending_loss: list[torch.Tensor] = []
+        self._pending_norm: list[torch.Tensor] = []
+        self._pending_val: float | None = None
+        self._last_grad_norm: float | None = None
+        self._last_loss: float | None = None
+        self.last_val: float | None = None
+        self.diverged: str | None = None
+        if data is not None:
+            data.check_block_size(block_size)
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.config.steps
+
+    def _batch(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        if self.is_parabola:
+            return None, None
+        if self.data is None:
+            raise ConfigError("no training text is loaded for this model",
+                              "configure a corpus (the one the checkpoint was trained on could "
+                              "not be read)")
+        x, y = self.data.get_batch("train", self.config.batch_size, self.block_size,
+                                   self.generator)
+        nb = self.device.type == "cuda"
+        return x.to(self.device, non_blocking=nb), y.to(self.device, non_blocking=nb)
+
+    def _grad_norm(self) -> torch.Tensor:
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if not grads:
+            return torch.zeros((), device=self.device)
+        if self.config.grad_clip > 0:
+            return torch.nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
+        return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+
+    def train_step(self) -> None:
+        """One optimizer step; no device sync. The loss waits on the device for the report."""
+        model, optimizer = self.model, self.optimizer
+        lr = lr_at(self.config, self.step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = self._batch()
+        model.train()
+        # 1. clear the gradients left by the previous step
+        optimizer.zero_grad(set_to_none=True)
+        # 2. forward pass and loss
+        with devices.autocast(self.device):
+            _, loss = model(x, y)
+        # 3. backward: d(loss)/d(parameter) into every .grad
+        loss.backward()
+        grad_norm = self._grad_norm()  # clips too, when grad_clip > 0
+        # 4. update the weights
+        optimizer.step()
+        # 5. monitor: keep the loss, read it later
+        self.step += 1
+        self._pending_loss.append(loss.detach())
+        self._pending_norm.append(grad_norm.detach())
+        if self.config.eval_interval and (self.step % self.config.eval_interval == 0
+                                          or self.step == self.config.steps):
+            self._pending_val = self.evaluate()
+
+    def train_step_detailed(self) -> StepDetail:
+        """The same five steps, reading each one's result back (syncs; for one step at a time)."""
+        model, optimizer = self.model, self.optimizer
+        lr = lr_at(self.config, self.step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = self._batch()
+        model.train()
+        cleared = sum(1 for p in self.params if p.grad is not None)
+        optimizer.zero_grad(set_to_none=True)  # 1
+        with devices.autocast(self.device):
+            _, loss = model(x, y)  # 2
+        loss_value = loss.item()
+        loss.backward()  # 3
+        raw_norm = self._grad_norm()
+        grad_norm = raw_norm.item()
+        parabola = model.state_report() if self.is_parabola else None
+        before = [p.detach().clone() for p in self.params]
+        optimizer.step()  # 4
+        update = math.sqrt(sum(float((p.detach() - b).float().pow(2).sum())
+                               for p, b in zip(self.params, before)))
+        self.step += 1  # 5
+        self._pending_loss.append(loss.detach())
+        self._pending_norm.append(raw_norm.detach())
+        if self.config.eval_interval and (self.step % self.config.eval_interval == 0
+                                          or self.step == self.config.steps):
+            self._pending_val = self.evaluate()
+        return StepDetail(
+            step=self.step, lr=lr, grads_cleared=cleared, loss=loss_value, grad_norm=grad_norm,
+            clipped=self.config.grad_clip > 0 and grad_norm > self.config.grad_clip,
+            update_norm=update, history_len=len(self.train_history) + len(self._pending_loss),
+            parabola=parabola,
+        )
+
+    def run_for(self, seconds: float) -> int:
+        """Run steps until ``seconds`` have passed or the run is done; returns steps run."""
+        deadline = time.perf_counter() + seconds
+        n = 0
+        while not self.done:
+            self.train_step()
+            n += 1
+            if time.perf_counter() >= deadline:
+                break
+        return n
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Mean validation loss over ``eval_batches`` fixed batches (the same ones each time)."""
+        if self.is_parabola:
+            return float(self.model()[1])
+        if self.data is None:
+            raise ConfigError("no corpus loaded", "configure a corpus before evaluating")
+        gen = torch.Generator().manual_seed(self.config.seed + 1)
+        was_training = self.model.training
+        self.model.eval()
+        total = torch.zeros((), device=self.device)
+        for _ in range(self.config.eval_batches):
+            x, y = self.data.get_batch("val", self.config.batch_size, self.block_size, gen)
+            with devices.autocast(self.device):
+                _, loss = self.model(x.to(self.device), y.to(self.device))
+            total += loss.float()
+        self.model.train(was_training)
+        value = float(total) / self.config.eval_batches
+        self.last_val = value
+        return value
+
+    def flush(self) -> dict | None:
+        """Read back the losses kept since the last flush (one sync), record them, and return
+        the report: per-step losses, their mean, the last gradient norm, the validation loss if
+        one was measured. Marks the run diverged on a non-finite loss."""
+        if not self._pending_loss:
+            return None
+        losses = torch.stack(self._pending_loss).float().tolist()
+        norms = torch.stack(self._pending_norm).float().tolist()
+        first = self.step - len(losses) + 1
+        self._pending_loss.clear()
+        self._pending_norm.clear()
+        for i, value in enumerate(losses):
+            self.train_history.append(first + i, value)
+        val = self._pending_val
+        self._pending_val = None
+        if val is not None:
+            self.val_history.append(self.step, val)
+        self._last_loss = losses[-1]
+        self._last_grad_norm = norms[-1]
+        bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
+        if bad is not None and self.diverged is None:
+            self.diverged = (f"the loss became {losses[bad]} at step {first + bad}: training "
+                             "diverged")
+        report = {
+            "step": self.step,
+            "first_step": first,
+            "losses": losses,
+            "loss": sum(losses) / len(losses),
+            "grad_norm": norms[-1],
+            "lr": lr_at(self.config, self.step - 1),
+            "val_loss": val,
+        }
+        if self.is_parabola:
+            report["parabola"] = self.model.state_report()
+        return report
+
+    # -- checkpoint state ----------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {
+            "step": self.step,
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "train_history": self.train_history.to_dict(),
+            "val_history": self.val_history.to_dict(),
+            "last_val": self.last_val,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = int(state["step"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.train_history = LossHistory.from_dict(state["train_history"])
+        self.val_history = LossHistory.from_dict(state["val_history"])
+        self.last_val = state.get("last_val")
