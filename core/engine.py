@@ -13,6 +13,7 @@ training; it never kills the engine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import queue
@@ -543,8 +544,12 @@ def main(argv: list[str] | None = None) -> int:
     reader = threading.Thread(target=engine.read_stdin, args=(sys.stdin.buffer,), daemon=True)
     reader.start()
     engine.run()
-    out.flush()
-    return 0
+    with contextlib.suppress(Exception):
+        out.flush()
+        sys.stderr.flush()
+    # The stdin reader thread may sit in a blocking read; end the process without waiting on it
+    # (a normal interpreter exit would abort on the reader's lock).
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,109 @@
+"""The ``torchdeck`` command: parses arguments and hands off to the right front end.
+
+Imports no torch. ``engine`` replaces this process with ``python -m core.engine``; ``train`` and
+``sample`` drive an engine through ``core.client``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+PRESETS = ("gpt", "mini", "mlp", "parabola")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def _add_train_args(p: argparse.ArgumentParser, defaults_run: bool = False) -> None:
+    p.add_argument("--preset", choices=PRESETS, default="gpt", help="model preset (default gpt)")
+    p.add_argument("--steps", type=_positive_int, help="total optimizer steps")
+    p.add_argument("--corpus", metavar="PATH",
+                   help="UTF-8 text file to train on (default: the Python docs shipped "
+                        "with Python)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--out", metavar="DIR", help="run folder for checkpoint.pt and "
+                   "metrics.jsonl (default runs/PRESET-TIME)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--lr", type=_positive_float, help="peak learning rate")
+    p.add_argument("--batch-size", type=_positive_int, help="sequences per step")
+    p.add_argument("--block-size", type=_positive_int, help="context length in characters")
+    p.add_argument("--seed", type=_nonneg_int, help="seed for weights and batch order")
+    p.add_argument("--report-every", type=_positive_float, default=1.0, metavar="SECONDS",
+                   help="seconds between progress reports and metrics records (default 1)")
+    p.add_argument("--threads", type=_nonneg_int, default=0,
+                   help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--nice", type=int, default=0,
+                   help="lower the engine's CPU priority by this much (default 0 headless)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="torchdeck",
+        description="A terminal lab for PyTorch. With no command: train the default model "
+                    "(the Textual app takes over this slot when it lands).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    train = sub.add_parser("train", help="train headless, with a progress line and "
+                           "metrics.jsonl")
+    _add_train_args(train)
+    smp = sub.add_parser("sample", help="generate text from a checkpoint")
+    smp.add_argument("--checkpoint", required=True, metavar="PATH",
+                     help="a checkpoint file or a run folder")
+    smp.add_argument("--prompt", default="", help="text to continue")
+    smp.add_argument("--max-new", type=_nonneg_int, default=200, help="characters to generate")
+    smp.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; default 0.8")
+    smp.add_argument("--top-k", type=_positive_int, help="sample among the k likeliest")
+    smp.add_argument("--top-p", type=float, help="nucleus sampling threshold in (0, 1]")
+    smp.add_argument("--seed", type=_nonneg_int, help="seed for repeatable samples")
+    smp.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
+    smp.add_argument("--threads", type=_nonneg_int, default=0, help="torch CPU threads")
+    sub.add_parser("engine", help="run the engine: JSON lines on stdin/stdout",
+                   add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["engine"]:
+        os.execv(sys.executable, [sys.executable, "-m", "core.engine", *argv[1:]])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from core import headless
+
+    if args.command == "sample":
+        return headless.run_sample(args)
+    if args.command is None:
+        args = parser.parse_args(["train"])
+    return headless.run_train(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
