@@ -23,6 +23,7 @@ import torch.nn as nn
 from core import device as devices
 from core.data import CorpusData
 from core.errors import ConfigError
+from core.history import LossHistory
 from core.models import Parabola
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -121,50 +122,6 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     groups = [{"params": decay, "weight_decay": config.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
-
-
-class LossHistory:
-    """Loss against step with bounded memory: past ``capacity`` points, neighbours are averaged
-    in pairs and each point stands for twice as many steps (its step is the bucket's last)."""
-
-    def __init__(self, capacity: int = 4096) -> None:
-        self.capacity = capacity
-        self.steps: list[int] = []
-        self.values: list[float] = []
-        self.stride = 1
-        self._acc = 0.0
-        self._n = 0
-
-    def append(self, step: int, value: float) -> None:
-        self._acc += value
-        self._n += 1
-        if self._n < self.stride:
-            return
-        self.steps.append(step)
-        self.values.append(self._acc / self._n)
-        self._acc, self._n = 0.0, 0
-        if len(self.steps) >= self.capacity:
-            self.steps = self.steps[1::2]
-            vals = self.values
-            self.values = [(vals[i] + vals[i + 1]) / 2 for i in range(0, len(vals) - 1, 2)]
-            self.stride *= 2
-
-    def __len__(self) -> int:
-        return len(self.steps)
-
-    def to_dict(self) -> dict:
-        return {"steps": list(self.steps), "values": list(self.values), "stride": self.stride,
-                "capacity": self.capacity}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> LossHistory:
-        h = cls(int(data.get("capacity", 4096)))
-        h.steps = [int(s) for s in data["steps"]]
-        h.values = [float(v) for v in data["values"]]
-        h.stride = int(data.get("stride", 1))
-        if len(h.steps) != len(h.values):
-            raise ValueError("loss history steps and values differ in length")
-        return h
 
 
 @dataclass

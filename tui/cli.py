@@ -68,8 +68,13 @@ def _add_train_args(p: argparse.ArgumentParser, defaults_run: bool = False) -> N
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torchdeck",
-        description="A terminal lab for PyTorch. With no command: train the default model "
-                    "(the Textual app takes over this slot when it lands).")
+        description="A terminal lab for PyTorch. With no command: open the app.")
+    parser.add_argument("--preset", choices=PRESETS, default="gpt",
+                        help="the app's model preset (default gpt)")
+    parser.add_argument("--corpus", metavar="PATH", help="the app's training text (default: "
+                        "the Python docs shipped with Python)")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N "
+                        "or mps")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     train = sub.add_parser("train", help="train headless, with a progress line and "
                            "metrics.jsonl")
@@ -100,9 +105,21 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "sample":
         return headless.run_sample(args)
-    if args.command is None:
-        args = parser.parse_args(["train"])
-    return headless.run_train(args)
+    if args.command == "train":
+        return headless.run_train(args)
+    return run_app(args)
+
+
+def run_app(args: argparse.Namespace) -> int:
+    import time
+
+    started = time.perf_counter()
+    from tui.app import TorchdeckApp
+
+    app = TorchdeckApp(preset=args.preset, corpus=args.corpus, device=args.device,
+                       started_at=started)
+    app.run()
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,199 @@
+"""The torchdeck app: four panes over one engine process. Keys, panes and global actions only;
+each pane lives in its own file under tui/panes."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from core.client import EngineClient
+from tui.engine_link import EngineLink
+from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
+from tui.panes.train_pane import TrainPane
+from tui.panes.unbuilt_pane import UnbuiltPane
+from tui.screens.help_screen import HelpScreen
+from tui.widgets.status_bar import StatusBar
+
+PANES = (("summary", "Summary"), ("train", "Train"), ("playground", "Playground"),
+         ("predict", "Predict"))
+UNBUILT = {
+    "summary": "Layers, shapes and parameter counts (tied weights counted once), weight "
+               "statistics and initialisation histograms, Embedding vs Linear. Coming in its "
+               "own issue.",
+    "playground": "Type PyTorch code and see shapes, dtypes, devices, grad_fn and values, "
+                  "with errors explained. Coming in its own issue.",
+    "predict": "Type text and watch the next-character probabilities sharpen as the model "
+               "trains. Coming in its own issue.",
+}
+
+
+class TorchdeckApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "torchdeck"
+    BINDINGS = [
+        Binding("f1", "show_pane('summary')", "Summary", priority=True, show=False),
+        Binding("f2", "show_pane('train')", "Train", priority=True, show=False),
+        Binding("f3", "show_pane('playground')", "Playground", priority=True, show=False),
+        Binding("f4", "show_pane('predict')", "Predict", priority=True, show=False),
+        Binding("1", "show_pane('summary')", "Summary", show=False),
+        Binding("2", "show_pane('train')", "Train", show=False),
+        Binding("3", "show_pane('playground')", "Playground", show=False),
+        Binding("4", "show_pane('predict')", "Predict", show=False),
+        Binding("escape", "leave_input", "Leave box", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+r", "restart_engine", "Restart engine", show=False),
+        Binding("ctrl+l", "restart_and_load", "Restart + load", show=False),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
+    ]
+
+    def __init__(self, preset: str = "gpt", corpus: str | None = None, device: str = "auto",
+                 client: EngineClient | None = None, started_at: float | None = None) -> None:
+        super().__init__()
+        self.started_at = started_at or time.perf_counter()
+        self.initial = {"preset": preset, "corpus": corpus, "device": device}
+        self.engine = EngineLink(self, client or EngineClient(), self.started_at)
+        self.timings: dict[str, float] = {}
+        self.engine_state = "starting"
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        yield Static("", id="crash-banner")
+        with TabbedContent(initial="train", id="panes"):
+            for key, title in PANES:
+                with TabPane(f"{title} F{PANES.index((key, title)) + 1}", id=key):
+                    if key == "train":
+                        yield TrainPane(self.initial, id="train-pane")
+                    else:
+                        yield UnbuiltPane(title, UNBUILT[key], id=f"{key}-pane")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.query_one("#crash-banner").display = False
+        self.call_after_refresh(self._first_paint)
+        self.query_one("#train-pane").focus()
+        await self.engine.start()
+
+    def _first_paint(self) -> None:
+        self.timings["first_paint_s"] = time.perf_counter() - self.started_at
+
+    # -- engine --------------------------------------------------------------------------------
+
+    async def on_engine_ready(self, message: EngineReady) -> None:
+        self.timings["engine_ready_s"] = message.seconds
+        self._write_timings()
+        status = self.query_one(StatusBar)
+        status.state = "ready"
+        self.query_one("#crash-banner").display = False
+        info = await self.engine.request("configure", **{k: v for k, v in self.initial.items()
+                                                         if v is not None})
+        if info is None:  # a bad --corpus or --device: fall back to the defaults, keep going
+            info = await self.engine.request("configure", preset=self.initial["preset"])
+        if info is not None:
+            self._configured(info)
+
+    def _configured(self, info: dict) -> None:
+        status = self.query_one(StatusBar)
+        status.device, status.preset = info["device"], info["preset"]
+        status.step, status.steps = info["step"], info["steps"]
+        status.loss = status.val_loss = status.tokens_per_s = None
+        self.query_one(TrainPane).configured(info)
+
+    def on_engine_event_received(self, message: EngineEventReceived) -> None:
+        status = self.query_one(StatusBar)
+        pane = self.query_one(TrainPane)
+        data = message.data
+        if message.name == "train_progress":
+            status.step, status.steps = data["step"], data["steps"]
+            status.loss = data.get("loss")
+            if data.get("val_loss") is not None:
+                status.val_loss = data["val_loss"]
+            if data.get("tokens_per_s") is not None:
+                status.tokens_per_s = data["tokens_per_s"]
+            pane.progress(data)
+        elif message.name == "train_state":
+            self.engine_state = data["state"]
+            status.state = "ready" if data["state"] == "idle" else data["state"]
+            pane.state_changed(data["state"], data.get("reason", ""))
+            if data.get("reason") in ("configured", "reset", "loaded"):
+                status.step = data.get("step", 0)
+        elif message.name == "error":
+            self.notify(f"{data.get('message')}\n{data.get('hint', '')}", title="engine",
+                        severity="error")
+
+    def on_engine_exited(self, message: EngineExited) -> None:
+        if message.expected:
+            return
+        self.query_one(StatusBar).state = "crashed"
+        self.engine_state = "crashed"
+        tail = "\n".join(message.stderr_tail.strip().splitlines()[-6:]) or "(no stderr output)"
+        banner = self.query_one("#crash-banner", Static)
+        banner.update(f"[b]The engine stopped[/b] (exit code {message.returncode}). The loss "
+                      f"history stays on screen. [b]ctrl+r[/b] restarts it, [b]ctrl+l[/b] "
+                      f"restarts it and loads the last checkpoint.\n{tail}")
+        banner.display = True
+
+    def on_engine_start_failed(self, message: EngineStartFailed) -> None:
+        self.query_one(StatusBar).state = "crashed"
+        self.notify(message.message, severity="error", timeout=15)
+
+    async def action_restart_engine(self) -> None:
+        self.query_one(StatusBar).state = "starting"
+        await self.engine.restart()
+
+    async def action_restart_and_load(self) -> None:
+        await self.action_restart_engine()
+        self._load_after_ready = True
+        await self.engine.client.wait_ready()
+        pane = self.query_one(TrainPane)
+        await pane.action_load()
+
+    def _write_timings(self) -> None:
+        path = os.environ.get("TORCHDECK_TIMINGS")
+        if path:
+            with open(path, "w", encoding="utf-8") as fh:
+                json.dump(self.timings, fh)
+
+    # -- panes and keys ------------------------------------------------------------------------
+
+    def action_show_pane(self, pane: str) -> None:
+        self.query_one("#panes", TabbedContent).active = pane
+        self.query_one(f"#{pane}-pane").focus()
+
+    def action_leave_input(self) -> None:
+        active = self.query_one("#panes", TabbedContent).active
+        self.query_one(f"#{active}-pane").focus()
+
+    def action_help(self) -> None:
+        app_keys = [("F1…F4, 1…4", "switch pane (digits only outside text boxes)"),
+                    ("escape", "leave a text box"), ("?", "this help"),
+                    ("ctrl+p", "command palette: every action"),
+                    ("ctrl+r", "restart the engine"),
+                    ("ctrl+l", "restart the engine and load the last checkpoint"),
+                    ("q / ctrl+q", "quit (q outside text boxes)")]
+        train_keys = [(b.key.replace("space", "space"), b.description)
+                      for b in TrainPane.BINDINGS]
+        self.push_screen(HelpScreen([("Everywhere", app_keys), ("Train pane", train_keys)]))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for key, title in PANES:
+            yield SystemCommand(f"Show {title}", f"switch to the {title} pane",
+                                lambda k=key: self.action_show_pane(k))
+        pane = self.query_one(TrainPane)
+        for b in TrainPane.BINDINGS:
+            yield SystemCommand(f"Train: {b.description}", f"key {b.key}",
+                                lambda a=b.action: self.run_action(a, pane))
+        yield SystemCommand("Restart engine", "start a fresh engine process",
+                            self.action_restart_engine)
+
+    async def action_quit(self) -> None:
+        await self.engine.close()
+        self.exit()

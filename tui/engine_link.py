@@ -1,0 +1,70 @@
+"""The app's side of the engine: starts the client, pumps its events into Textual messages, and
+runs requests so that an error reply becomes a notification instead of a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from textual.app import App
+
+from core.client import EXITED, READY, EngineClient
+from core.errors import EngineDied, EngineError, TorchdeckError
+from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
+
+
+class EngineLink:
+    def __init__(self, app: App, client: EngineClient, started_at: float) -> None:
+        self.app = app
+        self.client = client
+        self.started_at = started_at
+        self._pump: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        try:
+            await self.client.start(wait_ready=False)
+        except OSError as exc:
+            self.app.post_message(EngineStartFailed(f"cannot start the engine: {exc}"))
+            return
+        self._pump = asyncio.create_task(self._pump_events())
+
+    async def _pump_events(self) -> None:
+        async for ev in self.client.events():
+            if ev.event == READY:
+                self.app.post_message(EngineReady(ev.data, time.perf_counter() -
+                                                  self.started_at))
+            elif ev.event == EXITED:
+                self.app.post_message(EngineExited(ev.data.get("returncode"),
+                                                   ev.data.get("stderr_tail", ""),
+                                                   bool(ev.data.get("expected"))))
+                return
+            else:
+                self.app.post_message(EngineEventReceived(ev.event, ev.data))
+
+    async def restart(self) -> None:
+        if self._pump:
+            self._pump.cancel()
+        await self.client.close(timeout=3)
+        self.client.drain_events()
+        self.started_at = time.perf_counter()
+        await self.start()
+
+    async def request(self, op: str, quiet: bool = False, **args) -> dict | None:
+        """Run a request; on an error reply, notify the person and return None."""
+        try:
+            return await self.client.request(op, args)
+        except EngineError as exc:
+            if not quiet:
+                self.app.notify(f"{exc.message}\n{exc.hint}" if exc.hint else exc.message,
+                                title=f"{op}: {exc.type}", severity="error", timeout=8)
+            return None
+        except (EngineDied, TorchdeckError):
+            if not quiet:
+                self.app.notify("the engine is not running — press ctrl+r to restart it",
+                                title=op, severity="error")
+            return None
+
+    async def close(self) -> None:
+        if self._pump:
+            self._pump.cancel()
+        await self.client.close(timeout=3)

@@ -1,0 +1,23 @@
+"""Small number formatters shared by the panes and the status bar."""
+
+from __future__ import annotations
+
+import math
+
+from core.headless import fmt_duration, fmt_rate  # noqa: F401 - re-exported for the UI
+
+
+def fmt_loss(value) -> str:
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return f"{value:.4f}"
+    return "--" if value is None else str(value)
+
+
+def fmt_num(value, digits: int = 3) -> str:
+    if value is None:
+        return "--"
+    if isinstance(value, str):
+        return value
+    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+        return f"{value:.{digits - 1}e}"
+    return f"{value:.{digits}g}"

@@ -1,0 +1,35 @@
+"""Messages the engine link posts to the app. Past-tense names: each says what happened."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class EngineReady(Message):
+    def __init__(self, info: dict, seconds: float) -> None:
+        super().__init__()
+        self.info = info
+        self.seconds = seconds  # from app start to the ready event
+
+
+class EngineEventReceived(Message):
+    """Any unsolicited engine event (train_progress, train_state, log, error, ...)."""
+
+    def __init__(self, name: str, data: dict) -> None:
+        super().__init__()
+        self.name = name
+        self.data = data
+
+
+class EngineExited(Message):
+    def __init__(self, returncode: int | None, stderr_tail: str, expected: bool) -> None:
+        super().__init__()
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        self.expected = expected
+
+
+class EngineStartFailed(Message):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message

@@ -1,0 +1,160 @@
+"""The Train pane: config form, live loss chart, metrics, the five-step strip, text samples."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from tui.widgets.config_form import ConfigForm
+from tui.widgets.loop_strip import LoopStrip
+from tui.widgets.loss_chart import LossChart
+from tui.widgets.train_metrics import TrainMetrics
+
+DEFAULT_CHECKPOINT = "runs/torchdeck/checkpoint.pt"
+
+
+class TrainPane(Vertical, can_focus=True):
+    BINDINGS = [
+        Binding("s", "start", "Start"),
+        Binding("space", "pause", "Pause/resume"),
+        Binding("n", "step", "Step"),
+        Binding("x", "stop", "Stop"),
+        Binding("a", "apply", "Apply config"),
+        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+o", "load", "Load"),
+        Binding("R", "reset", "Reset model"),
+        Binding("g", "log_scale", "Log scale"),
+    ]
+
+    def __init__(self, initial: dict, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.initial = initial
+        self.state = "starting"
+        self.preset = initial.get("preset", "gpt")
+        self.checkpoint_path = initial.get("checkpoint") or DEFAULT_CHECKPOINT
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="train-top"):
+            yield ConfigForm(self.initial, id="config-form")
+            yield LossChart(id="loss-chart")
+            yield TrainMetrics(id="train-metrics")
+        yield LoopStrip(id="loop-strip")
+        yield Static("sample: (appears at each evaluation)", id="train-sample")
+
+    @property
+    def link(self):
+        return self.app.engine
+
+    # -- engine events -------------------------------------------------------------------------
+
+    def configured(self, info: dict) -> None:
+        """A configure, reset or load reply arrived: show the new model's settings."""
+        self.preset = info["preset"]
+        tc, mc = info["train_config"], info["model_config"]
+        corpus = info.get("corpus") or {}
+        source = corpus.get("source")
+        self.query_one(ConfigForm).set_values({
+            "preset": info["preset"], "lr": tc["lr"], "batch_size": tc["batch_size"],
+            "block_size": mc.get("block_size", ""), "steps": tc["steps"], "seed": tc["seed"],
+            "corpus": "" if source in (None, "pydoc") else source,
+        })
+        chart = self.query_one(LossChart)
+        chart.clear()
+        chart.ylabel = "f(x)" if self.preset == "parabola" else "loss"
+        if "history" in info:
+            chart.load(info["history"]["train"], info["history"]["val"])
+        chart.replot()
+        metrics = self.query_one(TrainMetrics)
+        metrics.val_loss = None
+        metrics.data = {"step": info["step"], "steps": info["steps"]}
+        self.query_one(LoopStrip).detail = None
+        self.query_one("#train-sample", Static).update(
+            "parabola: f(x) = 3x² − 2x + 3, start x = −1, optimum x = 1/3"
+            if self.preset == "parabola" else "sample: (appears at each evaluation)")
+
+    def progress(self, data: dict) -> None:
+        chart = self.query_one(LossChart)
+        chart.add(data.get("first_step", data["step"]), data.get("losses") or [],
+                  data.get("val_loss"), data["step"])
+        metrics = self.query_one(TrainMetrics)
+        if data.get("val_loss") is not None:
+            metrics.val_loss = data["val_loss"]
+        metrics.data = data
+        if data.get("sample"):
+            text = data["sample"].replace("\n", "⏎")
+            self.query_one("#train-sample", Static).update(
+                f"sample @ {data['step']}: {text}")
+
+    def state_changed(self, state: str, reason: str) -> None:
+        self.state = state
+        self.query_one(LoopStrip).running = state == "running"
+        if state == "diverged":
+            self.app.notify(reason, title="training diverged", severity="error", timeout=10)
+        elif state == "paused" and reason.startswith("error"):
+            self.app.notify(reason, title="training stopped", severity="error", timeout=10)
+
+    # -- actions -------------------------------------------------------------------------------
+
+    async def configure_from_form(self) -> bool:
+        values = self.query_one(ConfigForm).values()
+        if values is None:
+            self.app.notify("fix the marked fields first", severity="warning")
+            return False
+        args = {k: v for k, v in values.items() if v is not None or k == "corpus"}
+        if args["preset"] == "parabola":
+            args.pop("block_size", None)
+            args.pop("corpus", None)
+        info = await self.link.request("configure", **args)
+        if info is None:
+            return False
+        self.configured(info)
+        return True
+
+    async def action_apply(self) -> None:
+        await self.configure_from_form()
+
+    async def action_start(self) -> None:
+        if self.query_one(ConfigForm).values() is None:
+            self.app.notify("fix the marked fields first", severity="warning")
+            return
+        await self.link.request("train_start", sample_chars=0 if self.preset == "parabola"
+                                else 80)
+
+    async def action_pause(self) -> None:
+        if self.state == "running":
+            await self.link.request("train_pause")
+        elif self.state == "paused":
+            await self.link.request("train_resume")
+        else:
+            self.app.notify(f"training is {self.state}; press s to start", timeout=3)
+
+    async def action_step(self) -> None:
+        detail = await self.link.request("train_step")
+        if detail is not None:
+            self.query_one(LoopStrip).detail = detail
+
+    async def action_stop(self) -> None:
+        await self.link.request("train_stop")
+
+    async def action_save(self) -> None:
+        result = await self.link.request("save", path=self.checkpoint_path)
+        if result:
+            self.app.notify(f"saved step {result['step']} to {result['path']}", timeout=4)
+
+    async def action_load(self) -> None:
+        info = await self.link.request("load", path=self.checkpoint_path)
+        if info:
+            self.configured(info)
+            self.app.notify(f"loaded step {info['step']} from {self.checkpoint_path}",
+                            timeout=4)
+
+    async def action_reset(self) -> None:
+        info = await self.link.request("reset")
+        if info:
+            self.configured(info)
+            self.app.notify("model reset to fresh random weights", timeout=3)
+
+    def action_log_scale(self) -> None:
+        self.query_one(LossChart).toggle_log()

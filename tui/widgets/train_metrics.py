@@ -1,0 +1,39 @@
+"""Figures beside the chart: step / total, tokens/s, learning rate, gradient norm, elapsed, ETA;
+for the parabola preset, x, f(x), x.grad and the distance to the optimum."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from tui.format import fmt_duration, fmt_loss, fmt_num, fmt_rate
+
+
+class TrainMetrics(Widget):
+    DEFAULT_CSS = "TrainMetrics { height: auto; }"
+
+    data: reactive[dict] = reactive(dict, always_update=True)
+    """The latest train_progress data."""
+    val_loss: reactive[float | None] = reactive(None)
+
+    def render(self) -> Table:
+        d = self.data or {}
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="dim")
+        table.add_column()
+        p = d.get("parabola")
+        rows = [("step", f"{d.get('step', 0)}/{d.get('steps', '-')}")]
+        if p:
+            rows += [("x", f"{p['x']:.4f}"), ("f(x)", f"{p['f']:.4f}"),
+                     ("x.grad", fmt_num(p.get("grad"), 4)),
+                     ("optimum", f"{p['optimum']:.4f}"), ("distance", f"{p['distance']:.4f}")]
+        else:
+            rows += [("loss", fmt_loss(d.get("loss"))), ("val", fmt_loss(self.val_loss)),
+                     ("tok/s", fmt_rate(d.get("tokens_per_s")))]
+        rows += [("lr", fmt_num(d.get("lr"))), ("‖grad‖", fmt_num(d.get("grad_norm"))),
+                 ("elapsed", fmt_duration(d.get("elapsed_s"))),
+                 ("ETA", fmt_duration(d.get("eta_s")))]
+        for label, value in rows:
+            table.add_row(label, value)
+        return table
