@@ -40,7 +40,7 @@ def save(state: dict, path: str | os.PathLike) -> Path:
         raise CheckpointError(f"cannot create the folder {target.parent}: {exc.strerror}",
                               "choose a writable location") from None
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    payload = {"format": FORMAT, "version": VERSION, "torch_version": torch.__version__, **state}
+    payload = {"format": FORMAT, "version": VERSION, "torch_version": str(torch.__version__), **state}
     try:
         with open(tmp, "wb") as fh:
             torch.save(payload, fh)

@@ -22,10 +22,21 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from core.errors import ConfigError, RequestError, TorchdeckError
-from core.protocol import PROTOCOL_VERSION, Arg, ErrorInfo, Event, Reply, Request, check_args, decode, encode
+from core.protocol import (
+    PROTOCOL_VERSION,
+    Arg,
+    ErrorInfo,
+    Event,
+    Reply,
+    Request,
+    check_args,
+    decode,
+    encode,
+)
 
 
 class Interrupted(TorchdeckError):

@@ -12,8 +12,14 @@ from core import checkpoint
 from core import device as devices
 from core.data import DEFAULT_CORPUS, CorpusData, load_data
 from core.errors import CheckpointError, ConfigError, TorchdeckError
-from core.models import (LANGUAGE_PRESETS, build_model, config_to_dict, count_parameters,
-                         make_config, tied_parameters)
+from core.models import (
+    LANGUAGE_PRESETS,
+    build_model,
+    config_to_dict,
+    count_parameters,
+    make_config,
+    tied_parameters,
+)
 from core.tokenizer import CharTokenizer
 from core.training import TrainConfig, Trainer, make_train_config
 
