@@ -97,9 +97,12 @@ class TorchdeckApp(App):
         if info is None:  # a bad --corpus or --device: fall back to the defaults, keep going
             info = await self.engine.request("configure", preset=self.initial["preset"])
         if info is not None:
-            self._configured(info)
+            self.model_configured(info)
 
-    def _configured(self, info: dict) -> None:
+    def model_configured(self, info: dict) -> None:
+        """A configure, reset or load reply: the status bar and the panes show the new model."""
+        if not self.is_running:  # a reply that arrived while the app was closing
+            return
         status = self.query_one(StatusBar)
         status.device, status.preset = info["device"], info["preset"]
         status.step, status.steps = info["step"], info["steps"]
@@ -145,12 +148,12 @@ class TorchdeckApp(App):
         self.notify(message.message, severity="error", timeout=15)
 
     async def action_restart_engine(self) -> None:
-        self.query_one(StatusBar).state = "starting"
+        status = self.query_one(StatusBar)
+        status.state, status.step, status.steps = "starting", 0, 0
         await self.engine.restart()
 
     async def action_restart_and_load(self) -> None:
         await self.action_restart_engine()
-        self._load_after_ready = True
         await self.engine.client.wait_ready()
         pane = self.query_one(TrainPane)
         await pane.action_load()
@@ -197,3 +200,7 @@ class TorchdeckApp(App):
     async def action_quit(self) -> None:
         await self.engine.close()
         self.exit()
+
+    async def on_unmount(self) -> None:
+        # however the app ends (quit, ctrl+c, a test finishing), no engine is left behind
+        await self.engine.close()

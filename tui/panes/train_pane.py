@@ -109,7 +109,7 @@ class TrainPane(Vertical, can_focus=True):
         info = await self.link.request("configure", **args)
         if info is None:
             return False
-        self.configured(info)
+        self.app.model_configured(info)
         return True
 
     async def action_apply(self) -> None:
@@ -146,14 +146,14 @@ class TrainPane(Vertical, can_focus=True):
     async def action_load(self) -> None:
         info = await self.link.request("load", path=self.checkpoint_path)
         if info:
-            self.configured(info)
+            self.app.model_configured(info)
             self.app.notify(f"loaded step {info['step']} from {self.checkpoint_path}",
                             timeout=4)
 
     async def action_reset(self) -> None:
         info = await self.link.request("reset")
         if info:
-            self.configured(info)
+            self.app.model_configured(info)
             self.app.notify("model reset to fresh random weights", timeout=3)
 
     def action_log_scale(self) -> None:

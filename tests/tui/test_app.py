@@ -1,0 +1,114 @@
+"""Pilot tests: the real app against a real engine process with the tiny `mini` preset."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from textual.widgets import Input, TabbedContent
+
+from tests.tui.conftest import real_app, wait_for
+from tui.panes.train_pane import TrainPane
+from tui.widgets.loss_chart import LossChart
+from tui.widgets.status_bar import StatusBar
+
+SIZE = (100, 30)
+
+
+async def _ready(pilot):
+    status = pilot.app.query_one(StatusBar)
+    await wait_for(pilot, lambda: status.state == "ready" and status.steps > 0, 60,
+                   "engine ready and configured")
+
+
+async def test_app_starts_paints_before_ready_and_becomes_ready(corpus):
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        status = app.query_one(StatusBar)
+        assert status.state == "starting"  # painted while the engine imports torch
+        await _ready(pilot)
+        assert status.preset == "mini" and status.device == "cpu"
+        assert app.timings["first_paint_s"] < app.timings["engine_ready_s"]
+        await pilot.press("1")
+        assert app.query_one("#panes", TabbedContent).active == "summary"
+        await pilot.press("2")
+        assert app.query_one("#panes", TabbedContent).active == "train"
+        await pilot.press("f4")
+        assert app.query_one("#panes", TabbedContent).active == "predict"
+        await pilot.press("f2")
+        assert app.query_one("#panes", TabbedContent).active == "train"
+
+
+async def test_digit_types_into_a_text_box_and_escape_leaves_it(corpus):
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        box = app.query_one("#field-seed", Input)
+        box.focus()
+        box.value = ""
+        await pilot.press("4", "2")
+        assert box.value == "42"
+        assert app.query_one("#panes", TabbedContent).active == "train"
+        await pilot.press("escape")
+        assert isinstance(app.focused, TrainPane)
+        await pilot.press("3")
+        assert app.query_one("#panes", TabbedContent).active == "playground"
+
+
+async def test_start_pause_step_and_chart(corpus):
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        status = app.query_one(StatusBar)
+        # a long run, so that it is still going when we pause it
+        app.query_one("#field-steps", Input).value = "100000"
+        await pilot.press("a")
+        await wait_for(pilot, lambda: status.steps == 100000, 30, "configure applied")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: status.step > 20, 30, "progress")
+        assert len(app.query_one(LossChart).train) > 0
+        await pilot.press("space")
+        await wait_for(pilot, lambda: status.state == "paused", 10, "paused")
+        paused_at = status.step
+        await pilot.pause(0.5)
+        assert status.step == paused_at
+        await pilot.press("n")
+        await wait_for(pilot, lambda: status.step == paused_at + 1, 10, "one step")
+        await pilot.pause(0.3)
+        assert status.step == paused_at + 1
+
+
+async def test_invalid_learning_rate_is_marked_and_does_not_start(corpus):
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        lr = app.query_one("#field-lr", Input)
+        lr.value = "abc"
+        await pilot.pause(0.1)
+        error = app.query_one("#error-lr")
+        assert error.display and "not a number" in str(error.render())
+        app.query_one(TrainPane).focus()
+        await pilot.press("s")
+        await pilot.pause(0.5)
+        status = app.query_one(StatusBar)
+        assert status.state == "ready" and status.step == 0
+        lr.value = "-1"
+        await pilot.pause(0.1)
+        assert "must be > 0" in str(error.render())
+        lr.value = "0.01"
+        await pilot.pause(0.1)
+        assert not error.display
+
+
+async def test_killed_engine_is_reported_and_restart_brings_it_back(corpus):
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        os.kill(app.engine.client.pid, signal.SIGKILL)
+        status = app.query_one(StatusBar)
+        await wait_for(pilot, lambda: status.state == "crashed", 10, "crash shown")
+        banner = app.query_one("#crash-banner")
+        assert banner.display and "The engine stopped" in str(banner.render())
+        await pilot.press("ctrl+r")
+        await _ready(pilot)
+        assert app.engine.client.running
