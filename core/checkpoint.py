@@ -52,6 +52,9 @@ def save(state: dict, path: str | os.PathLike) -> Path:
         raise CheckpointError(f"cannot write the checkpoint {target}: {exc.strerror}",
                               "check free disk space and permissions; the previous checkpoint "
                               "is untouched") from None
+    except BaseException:  # e.g. a pickling error or Ctrl-C: still leave no temporary file
+        tmp.unlink(missing_ok=True)
+        raise
     return target
 
 

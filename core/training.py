@@ -162,7 +162,7 @@ class Trainer:
         self.tokens_per_step = 0 if self.is_parabola else config.batch_size * block_size
         self._pending_loss: list[torch.Tensor] = []
         self._pending_norm: list[torch.Tensor] = []
-        self._pending_val: float | None = None
+        self._pending_val: list[tuple[int, float]] = []  # (step, loss) of each evaluation
         self._last_grad_norm: float | None = None
         self._last_loss: float | None = None
         self.last_val: float | None = None
@@ -218,7 +218,7 @@ class Trainer:
         self._pending_norm.append(grad_norm.detach())
         if self.config.eval_interval and (self.step % self.config.eval_interval == 0
                                           or self.step == self.config.steps):
-            self._pending_val = self.evaluate()
+            self._pending_val.append((self.step, self.evaluate()))
 
     def train_step_detailed(self) -> StepDetail:
         """The same five steps, reading each one's result back (syncs; for one step at a time)."""
@@ -246,7 +246,7 @@ class Trainer:
         self._pending_norm.append(raw_norm.detach())
         if self.config.eval_interval and (self.step % self.config.eval_interval == 0
                                           or self.step == self.config.steps):
-            self._pending_val = self.evaluate()
+            self._pending_val.append((self.step, self.evaluate()))
         return StepDetail(
             step=self.step, lr=lr, grads_cleared=cleared, loss=loss_value, grad_norm=grad_norm,
             clipped=self.config.grad_clip > 0 and grad_norm > self.config.grad_clip,
@@ -299,10 +299,10 @@ class Trainer:
         self._pending_norm.clear()
         for i, value in enumerate(losses):
             self.train_history.append(first + i, value)
-        val = self._pending_val
-        self._pending_val = None
-        if val is not None:
-            self.val_history.append(self.step, val)
+        for val_step, val_loss in self._pending_val:  # each at the step it was measured
+            self.val_history.append(val_step, val_loss)
+        val = self._pending_val[-1][1] if self._pending_val else None
+        self._pending_val.clear()
         self._last_loss = losses[-1]
         self._last_grad_norm = norms[-1]
         bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
