@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -69,7 +70,14 @@ def load(path: str | os.PathLike) -> dict:
     try:
         state = torch.load(target, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unpickling failed"
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+        detail = text.split("WeightsUnpickler error:", 1)[-1].strip()
+        first = detail.splitlines()[0].strip() if detail else "unpickling failed"
+        if "global" not in text.lower():  # not a refused object: the bytes themselves are bad
+            raise CheckpointError(
+                f"{target} is not a readable checkpoint (truncated or corrupt: {first[:160]})",
+                "use another checkpoint, or train again",
+            ) from None
         raise CheckpointError(
             f"refused to load {target}: it holds objects other than tensors and plain data "
             f"({first[:160]})",

@@ -57,7 +57,8 @@ def _pos(v: int) -> bool:
 
 
 SAMPLING_SPEC = {
-    "temperature": Arg(float, check=lambda v: 0 <= v <= 100, expect="in [0, 100] (0 = greedy)"),
+    "temperature": Arg(float, check=lambda v: v == 0 or 0.01 <= v <= 100,
+                       expect="0 (greedy) or in [0.01, 100]"),
     "top_k": Arg(int, check=_pos, expect="an integer ≥ 1", nullable=True),
     "top_p": Arg(float, check=lambda v: 0 < v <= 1, expect="in (0, 1]", nullable=True),
     "greedy": Arg(bool),

@@ -9,7 +9,7 @@ class LossHistory:
     in pairs and each point stands for twice as many steps (its step is the bucket's last)."""
 
     def __init__(self, capacity: int = 4096) -> None:
-        self.capacity = capacity
+        self.capacity = max(2, capacity + capacity % 2)  # even: halving pairs every point
         self.steps: list[int] = []
         self.values: list[float] = []
         self.stride = 1

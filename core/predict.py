@@ -26,9 +26,11 @@ class Sampling:
     greedy: bool = False
 
     def validate(self) -> None:
-        if not (math.isfinite(self.temperature) and 0 <= self.temperature <= 100):
+        if not (math.isfinite(self.temperature) and (self.temperature == 0
+                                                      or 0.01 <= self.temperature <= 100)):
             raise ConfigError(f"temperature {self.temperature} is out of range",
-                              "use 0 (greedy) to 100; 1 is the model's own distribution")
+                              "use 0 (greedy) or 0.01 to 100; 1 is the model's own "
+                              "distribution")
         if self.top_k is not None and self.top_k < 1:
             raise ConfigError(f"top_k {self.top_k} is out of range", "use 1 or more, or leave "
                               "it out for all characters")

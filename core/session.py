@@ -56,6 +56,9 @@ class Session:
     def create(cls, spec: RunSpec) -> Session:
         if not isinstance(spec.model, dict) or not isinstance(spec.train, dict):
             raise ConfigError("model and train settings must be objects", "e.g. {'lr': 0.001}")
+        if spec.preset in LANGUAGE_PRESETS and "vocab_size" in spec.model:
+            raise ConfigError("vocab_size cannot be set: it is the number of distinct "
+                              "characters in the corpus", "leave vocab_size out")
         device = devices.resolve_device(spec.device)
         devices.prepare(device)
         train_config = make_train_config(spec.preset, **spec.train)

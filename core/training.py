@@ -115,12 +115,12 @@ def lr_at(config: TrainConfig, step: int) -> float:
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
     decay = [p for p in params if p.dim() >= 2]  # matrices and embeddings
     no_decay = [p for p in params if p.dim() < 2]  # biases, LayerNorm gains, scalars
-    groups = [{"params": decay, "weight_decay": config.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
+    groups = [g for g in ({"params": decay, "weight_decay": config.weight_decay},
+                          {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr)
     return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
 
 
@@ -302,6 +302,7 @@ class Trainer:
         for val_step, val_loss in self._pending_val:  # each at the step it was measured
             self.val_history.append(val_step, val_loss)
         val = self._pending_val[-1][1] if self._pending_val else None
+        val_step = self._pending_val[-1][0] if self._pending_val else None
         self._pending_val.clear()
         self._last_loss = losses[-1]
         self._last_grad_norm = norms[-1]
@@ -317,6 +318,7 @@ class Trainer:
             "grad_norm": norms[-1],
             "lr": lr_at(self.config, self.step - 1),
             "val_loss": val,
+            "val_step": val_step,
         }
         if self.is_parabola:
             report["parabola"] = self.model.state_report()
@@ -329,6 +331,7 @@ class Trainer:
             "step": self.step,
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),  # dropout draws from it
             "train_history": self.train_history.to_dict(),
             "val_history": self.val_history.to_dict(),
             "last_val": self.last_val,
@@ -338,6 +341,8 @@ class Trainer:
         self.step = int(state["step"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
+        if "torch_rng" in state:
+            torch.set_rng_state(state["torch_rng"])
         self.train_history = LossHistory.from_dict(state["train_history"])
         self.val_history = LossHistory.from_dict(state["val_history"])
         self.last_val = state.get("last_val")

@@ -145,7 +145,7 @@ def test_truncated_checkpoint_is_refused(saved, tmp_path):
         Session.load(cut, device="cpu")
 
 
-@pytest.mark.parametrize("keep", [0, 100, 0.25, 0.75, -1])
+@pytest.mark.parametrize("keep", [0, 1, 100, 0.25, 0.75, -1])
 def test_checkpoint_cut_anywhere_is_refused(saved, tmp_path, keep):
     path, _ = saved
     raw = path.read_bytes()
@@ -309,3 +309,13 @@ def test_save_to_an_unwritable_place_is_a_checkpoint_error(tmp_path, saved):
     blocker.write_text("not a folder")
     with pytest.raises(CheckpointError, match="cannot create the folder"):
         checkpoint.save(state, blocker / "sub" / "c.pt")
+
+
+def test_refusal_messages_hold_no_terminal_escape_codes(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": checkpoint.FORMAT, "version": checkpoint.VERSION,
+                "payload": Payload(marker)}, path)
+    with pytest.raises(CheckpointError) as info:
+        checkpoint.load(path)
+    assert "\x1b" not in info.value.message

@@ -316,3 +316,12 @@ def test_parabola_optimum_follows_the_coefficients(make_session):
     while not session.trainer.done:
         session.trainer.train_step()
     assert session.model.x.item() == pytest.approx(-1.0, abs=1e-5)
+
+
+def test_vocab_size_cannot_be_overridden(corpus_file):
+    from core.errors import ConfigError
+    from core.session import RunSpec, Session
+
+    with pytest.raises(ConfigError, match="vocab_size cannot be set"):
+        Session.create(RunSpec(preset="mini", corpus=str(corpus_file), device="cpu",
+                               model={"vocab_size": 7}))

@@ -311,3 +311,12 @@ def test_generate_and_predict_work_for_every_language_preset(preset, corpus_file
     greedy = _generate(s, "the", 10, sampling=Sampling(temperature=0))
     assert greedy == _generate(s, "the", 10, sampling=Sampling(temperature=0))
     assert _predict(s, "the cat sat on the mat. ")["cropped"] == 24 - 16
+
+
+@pytest.mark.parametrize("temperature", [1e-40, 0.001, -1.0, 101.0, float("nan")])
+def test_temperatures_that_would_break_sampling_are_refused(temperature):
+    from core.errors import ConfigError
+    from core.predict import Sampling
+
+    with pytest.raises(ConfigError, match="temperature"):
+        Sampling(temperature=temperature).validate()

@@ -439,3 +439,15 @@ def test_training_without_a_corpus_explains_why(make_session, corpus_file):
     session.trainer.data = None
     with pytest.raises(ConfigError, match="no training text is loaded"):
         session.trainer.train_step()
+
+
+def test_sgd_decays_matrices_only():
+    from core.models import build_model, make_config
+    from core.training import make_optimizer, make_train_config
+
+    model = build_model("mini", make_config("mini", vocab_size=10))
+    opt = make_optimizer(model, make_train_config("mini", optimizer="sgd", weight_decay=0.1))
+    assert isinstance(opt, torch.optim.SGD)
+    decayed = {id(p) for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}
+    for name, p in model.named_parameters():
+        assert (id(p) in decayed) == (p.dim() >= 2), name

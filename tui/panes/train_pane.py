@@ -77,7 +77,7 @@ class TrainPane(Vertical, can_focus=True):
     def progress(self, data: dict) -> None:
         chart = self.query_one(LossChart)
         chart.add(data.get("first_step", data["step"]), data.get("losses") or [],
-                  data.get("val_loss"), data["step"])
+                  data.get("val_loss"), data.get("val_step") or data["step"])
         metrics = self.query_one(TrainMetrics)
         if data.get("val_loss") is not None:
             metrics.val_loss = data["val_loss"]
