@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import platform
 import queue
@@ -89,6 +90,7 @@ class Engine:
         self.exiting = False
         self._interruptible = False
         self._interrupt_pending = False
+        self._interrupt_at = 0.0
         self._last_report = 0.0
         self._window_start = 0.0
         self._window_steps = 0
@@ -149,7 +151,10 @@ class Engine:
     def on_sigint(self, signum, frame) -> None:
         if self._interruptible:
             raise KeyboardInterrupt
+        # Between requests or inside a training slice: remember it. Training pauses after the
+        # step in flight (never half a step); a request arriving right after is interrupted.
         self._interrupt_pending = True
+        self._interrupt_at = time.monotonic()
 
     def read_stdin(self, stream) -> None:
         for raw in stream:
@@ -158,7 +163,7 @@ class Engine:
             try:
                 msg = decode(raw)
             except RequestError as exc:
-                self.requests.put(("bad", None, exc))
+                self.requests.put(("bad", _request_id(raw), exc))
                 continue
             if not isinstance(msg, Request):
                 self.requests.put(("bad", None, RequestError(
@@ -212,11 +217,17 @@ class Engine:
             self.exiting = True
             return
         if kind == "bad":
-            self.event("error", type="RequestError", message=exc.message, hint=exc.hint)
+            if isinstance(req, int):  # a request we can answer by its id
+                self.send(Reply(req, False, error=_error_info(exc)))
+            else:
+                self.event("error", type="RequestError", message=exc.message, hint=exc.hint)
             return
         self._current_id = req.id
+        recent = self._interrupt_pending and time.monotonic() - self._interrupt_at < 0.5
         self._interrupt_pending = False
         try:
+            if recent:  # the interrupt was meant for this request, sent just before it arrived
+                raise KeyboardInterrupt
             if req.op not in self.ops:
                 raise RequestError(f"unknown op {req.op!r}",
                                    f"ops are: {', '.join(sorted(self.ops))}")
@@ -259,20 +270,14 @@ class Engine:
 
     def _train_slice(self) -> None:
         trainer = self.session.trainer
-        self._interruptible = True
-        try:
-            n = trainer.run_for(0.05)
-        except KeyboardInterrupt:
-            raise
+        try:  # not interruptible: a SIGINT sets the pending flag and ends the slice cleanly
+            n = trainer.run_for(0.05, should_stop=lambda: self._interrupt_pending)
         except Exception as exc:
-            self._interruptible = False
             traceback.print_exc(file=sys.stderr)
             info = _error_info(exc)
             self.event("error", type=info.type, message=info.message, hint=info.hint)
             self._pause(f"error: {info.message}")
             return
-        finally:
-            self._interruptible = False
         self._window_steps += n
         now = time.perf_counter()
         if trainer.done or now - self._last_report >= self.report_interval:
@@ -518,6 +523,19 @@ class Engine:
         return {"bye": True}
 
 
+def _request_id(raw: bytes) -> int | None:
+    """The integer id of a request line that failed to decode, if it has one."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(obj, dict) and "op" in obj:
+        req_id = obj.get("id")
+        if isinstance(req_id, int) and not isinstance(req_id, bool):
+            return req_id
+    return None
+
+
 def _error_info(exc: BaseException) -> ErrorInfo:
     if isinstance(exc, TorchdeckError):
         return ErrorInfo(type(exc).__name__, exc.message, exc.hint)
@@ -529,6 +547,9 @@ def _error_info(exc: BaseException) -> ErrorInfo:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Until Engine.on_sigint is installed, a SIGINT (the client's interrupt) must not kill the
+    # engine while it imports torch.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     parser = argparse.ArgumentParser(prog="torchdeck engine",
                                      description="The torchdeck engine: JSON lines on stdin/out.")
     parser.add_argument("--nice", type=int, default=10,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -164,7 +165,8 @@ class TrainRun:
     async def _follow(self, client: EngineClient, ckpt: Path, metrics: TextIO) -> int:
         while True:
             if self.stop_requested:
-                await client.request("train_pause")
+                with contextlib.suppress(EngineError):  # it may have just finished
+                    await client.request("train_pause")
                 path = (await client.request("save", path=str(ckpt)))["path"]
                 self.say(f"interrupted: checkpoint saved to {path}")
                 return 130

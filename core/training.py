@@ -254,11 +254,12 @@ class Trainer:
             parabola=parabola,
         )
 
-    def run_for(self, seconds: float) -> int:
-        """Run steps until ``seconds`` have passed or the run is done; returns steps run."""
+    def run_for(self, seconds: float, should_stop=None) -> int:
+        """Run whole steps until ``seconds`` have passed, the run is done, or ``should_stop()``
+        says so (checked between steps); returns the number of steps run."""
         deadline = time.perf_counter() + seconds
         n = 0
-        while not self.done:
+        while not self.done and not (should_stop and should_stop()):
             self.train_step()
             n += 1
             if time.perf_counter() >= deadline:
@@ -276,12 +277,14 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         total = torch.zeros((), device=self.device)
-        for _ in range(self.config.eval_batches):
-            x, y = self.data.get_batch("val", self.config.batch_size, self.block_size, gen)
-            with devices.autocast(self.device):
-                _, loss = self.model(x.to(self.device), y.to(self.device))
-            total += loss.float()
-        self.model.train(was_training)
+        try:
+            for _ in range(self.config.eval_batches):
+                x, y = self.data.get_batch("val", self.config.batch_size, self.block_size, gen)
+                with devices.autocast(self.device):
+                    _, loss = self.model(x.to(self.device), y.to(self.device))
+                total += loss.float()
+        finally:
+            self.model.train(was_training)
         value = float(total) / self.config.eval_batches
         self.last_val = value
         return value
