@@ -264,7 +264,7 @@ class Engine:
                    step=self.session.trainer.step if self.session else 0)
 
     def _pause(self, reason: str) -> None:
-        self._report(force=True)
+        self._report()
         self._train_time += time.perf_counter() - self._run_started
         self._set_state("paused", reason)
 
@@ -290,7 +290,7 @@ class Engine:
             self._train_time += now - self._run_started
             self._set_state("finished", f"reached step {trainer.step}")
 
-    def _report(self, force: bool = False) -> None:
+    def _report(self) -> None:
         trainer = self.session.trainer
         report = trainer.flush()
         now = time.perf_counter()
@@ -445,7 +445,7 @@ class Engine:
         if self.state == "running":
             self._train_time += time.perf_counter() - self._run_started
         if self.state in ("running", "paused"):
-            self._report(force=True)
+            self._report()
             self._set_state("stopped", "stopped by request")
         return {"state": self.state, "step": s.trainer.step}
 
@@ -500,7 +500,7 @@ class Engine:
         if s.trainer.diverged:
             raise ConfigError("the weights hold non-finite values after the run diverged",
                               "saving them would overwrite a good checkpoint; reset or load")
-        self._report(force=True) if self.state == "running" else s.trainer.flush()
+        self._report()  # pending losses go out (and into the history) before the save
         path = s.save(args["path"])
         return {"path": path, "step": s.trainer.step}
 

@@ -194,25 +194,15 @@ class Trainer:
             return torch.nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
         return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
-    def train_step(self) -> None:
-        """One optimizer step; no device sync. The loss waits on the device for the report."""
-        model, optimizer = self.model, self.optimizer
+    def _begin_step(self) -> float:
         lr = lr_at(self.config, self.step)
-        for group in optimizer.param_groups:
+        for group in self.optimizer.param_groups:
             group["lr"] = lr
-        x, y = self._batch()
-        model.train()
-        # 1. clear the gradients left by the previous step
-        optimizer.zero_grad(set_to_none=True)
-        # 2. forward pass and loss
-        with devices.autocast(self.device):
-            _, loss = model(x, y)
-        # 3. backward: d(loss)/d(parameter) into every .grad
-        loss.backward()
-        grad_norm = self._grad_norm()  # clips too, when grad_clip > 0
-        # 4. update the weights
-        optimizer.step()
-        # 5. monitor: keep the loss, read it later
+        self.model.train()
+        return lr
+
+    def _end_step(self, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
+        """Step 5, monitor: keep the loss and gradient norm on the device; evaluate when due."""
         self.step += 1
         self._pending_loss.append(loss.detach())
         self._pending_norm.append(grad_norm.detach())
@@ -220,35 +210,42 @@ class Trainer:
                                           or self.step == self.config.steps):
             self._pending_val.append((self.step, self.evaluate()))
 
+    def train_step(self) -> None:
+        """One optimizer step; no device sync. The loss waits on the device for the report."""
+        self._begin_step()
+        x, y = self._batch()
+        # 1. clear the gradients left by the previous step
+        self.optimizer.zero_grad(set_to_none=True)
+        # 2. forward pass and loss
+        with devices.autocast(self.device):
+            _, loss = self.model(x, y)
+        # 3. backward: d(loss)/d(parameter) into every .grad
+        loss.backward()
+        grad_norm = self._grad_norm()  # clips too, when grad_clip > 0
+        # 4. update the weights
+        self.optimizer.step()
+        # 5. monitor: keep the loss, read it later
+        self._end_step(loss, grad_norm)
+
     def train_step_detailed(self) -> StepDetail:
         """The same five steps, reading each one's result back (syncs; for one step at a time)."""
-        model, optimizer = self.model, self.optimizer
-        lr = lr_at(self.config, self.step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        lr = self._begin_step()
         x, y = self._batch()
-        model.train()
         cleared = sum(1 for p in self.params if p.grad is not None)
-        optimizer.zero_grad(set_to_none=True)  # 1
+        self.optimizer.zero_grad(set_to_none=True)  # 1
         with devices.autocast(self.device):
-            _, loss = model(x, y)  # 2
-        loss_value = loss.item()
+            _, loss = self.model(x, y)  # 2
         loss.backward()  # 3
         raw_norm = self._grad_norm()
         grad_norm = raw_norm.item()
-        parabola = model.state_report() if self.is_parabola else None
+        parabola = self.model.state_report() if self.is_parabola else None
         before = [p.detach().clone() for p in self.params]
-        optimizer.step()  # 4
+        self.optimizer.step()  # 4
         update = math.sqrt(sum(float((p.detach() - b).float().pow(2).sum())
                                for p, b in zip(self.params, before)))
-        self.step += 1  # 5
-        self._pending_loss.append(loss.detach())
-        self._pending_norm.append(raw_norm.detach())
-        if self.config.eval_interval and (self.step % self.config.eval_interval == 0
-                                          or self.step == self.config.steps):
-            self._pending_val.append((self.step, self.evaluate()))
+        self._end_step(loss, raw_norm)  # 5
         return StepDetail(
-            step=self.step, lr=lr, grads_cleared=cleared, loss=loss_value, grad_norm=grad_norm,
+            step=self.step, lr=lr, grads_cleared=cleared, loss=loss.item(), grad_norm=grad_norm,
             clipped=self.config.grad_clip > 0 and grad_norm > self.config.grad_clip,
             update_norm=update, history_len=len(self.train_history) + len(self._pending_loss),
             parabola=parabola,
