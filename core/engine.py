@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import platform
@@ -79,6 +80,11 @@ CONFIGURE_SPEC = {
 }
 
 
+# Ops that live beside their subject: each module has ``engine_ops(engine) -> {name: (handler,
+# spec)}``; a handler reaches the model through ``engine.session`` (``engine._require_session()``)
+EXTENSIONS = ("core.playground", "core.inspection")
+
+
 class Engine:
     def __init__(self, out: TextIO, report_interval: float = 0.1) -> None:
         self.out = out
@@ -125,6 +131,8 @@ class Engine:
                                     "corpus": Arg(str, nullable=True)}),
             "shutdown": (self.op_shutdown, {}),
         }
+        for module in EXTENSIONS:
+            self.ops.update(importlib.import_module(module).engine_ops(self))
         self._current_id: int | None = None
 
     # -- output --------------------------------------------------------------------------------

@@ -16,22 +16,18 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from core.client import EngineClient
 from tui.engine_link import EngineLink
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
+from tui.panes.base import Pane
+from tui.panes.playground_pane import PlaygroundPane
+from tui.panes.predict_pane import PredictPane
+from tui.panes.summary_pane import SummaryPane
 from tui.panes.train_pane import TrainPane
-from tui.panes.unbuilt_pane import UnbuiltPane
 from tui.screens.help_screen import HelpScreen
 from tui.widgets.status_bar import StatusBar
 
 PANES = (("summary", "Summary"), ("train", "Train"), ("playground", "Playground"),
          ("predict", "Predict"))
-UNBUILT = {
-    "summary": "Layers, shapes and parameter counts (tied weights counted once), weight "
-               "statistics and initialisation histograms, Embedding vs Linear. Coming in its "
-               "own issue.",
-    "playground": "Type PyTorch code and see shapes, dtypes, devices, grad_fn and values, "
-                  "with errors explained. Coming in its own issue.",
-    "predict": "Type text and watch the next-character probabilities sharpen as the model "
-               "trains. Coming in its own issue.",
-}
+PANE_CLASSES = {"summary": SummaryPane, "train": TrainPane, "playground": PlaygroundPane,
+                "predict": PredictPane}
 
 
 class TorchdeckApp(App):
@@ -72,7 +68,7 @@ class TorchdeckApp(App):
                     if key == "train":
                         yield TrainPane(self.initial, id="train-pane")
                     else:
-                        yield UnbuiltPane(title, UNBUILT[key], id=f"{key}-pane")
+                        yield PANE_CLASSES[key](id=f"{key}-pane")
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -107,11 +103,11 @@ class TorchdeckApp(App):
         status.device, status.preset = info["device"], info["preset"]
         status.step, status.steps = info["step"], info["steps"]
         status.loss = status.val_loss = status.tokens_per_s = None
-        self.query_one(TrainPane).configured(info)
+        for pane in self.query(Pane):
+            pane.configured(info)
 
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
         status = self.query_one(StatusBar)
-        pane = self.query_one(TrainPane)
         data = message.data
         if message.name == "train_progress":
             status.step, status.steps = data["step"], data["steps"]
@@ -120,22 +116,24 @@ class TorchdeckApp(App):
                 status.val_loss = data["val_loss"]
             if data.get("tokens_per_s") is not None:
                 status.tokens_per_s = data["tokens_per_s"]
-            pane.progress(data)
         elif message.name == "train_state":
             self.engine_state = data["state"]
             status.state = "ready" if data["state"] == "idle" else data["state"]
-            pane.state_changed(data["state"], data.get("reason", ""))
             if data.get("reason") in ("configured", "reset", "loaded"):
                 status.step = data.get("step", 0)
         elif message.name == "error":
             self.notify(f"{data.get('message')}\n{data.get('hint', '')}", title="engine",
                         severity="error")
+        for pane in self.query(Pane):
+            pane.engine_event(message.name, data)
 
     def on_engine_exited(self, message: EngineExited) -> None:
         if message.expected:
             return
         self.query_one(StatusBar).state = "crashed"
         self.engine_state = "crashed"
+        for pane in self.query(Pane):
+            pane.engine_restarted()
         tail = "\n".join(message.stderr_tail.strip().splitlines()[-6:]) or "(no stderr output)"
         banner = self.query_one("#crash-banner", Static)
         banner.update(f"[b]The engine stopped[/b] (exit code {message.returncode}). The loss "
@@ -150,6 +148,8 @@ class TorchdeckApp(App):
     async def action_restart_engine(self) -> None:
         status = self.query_one(StatusBar)
         status.state, status.step, status.steps = "starting", 0, 0
+        for pane in self.query(Pane):
+            pane.engine_restarted()
         await self.engine.restart()
 
     async def action_restart_and_load(self) -> None:
@@ -168,7 +168,9 @@ class TorchdeckApp(App):
 
     def action_show_pane(self, pane: str) -> None:
         self.query_one("#panes", TabbedContent).active = pane
-        self.query_one(f"#{pane}-pane").focus()
+        widget = self.query_one(f"#{pane}-pane", Pane)
+        widget.focus()
+        widget.pane_shown()
 
     def action_leave_input(self) -> None:
         active = self.query_one("#panes", TabbedContent).active
@@ -181,19 +183,22 @@ class TorchdeckApp(App):
                     ("ctrl+r", "restart the engine"),
                     ("ctrl+l", "restart the engine and load the last checkpoint"),
                     ("q / ctrl+q", "quit (q outside text boxes)")]
-        train_keys = [(b.key.replace("space", "space"), b.description)
-                      for b in TrainPane.BINDINGS]
-        self.push_screen(HelpScreen([("Everywhere", app_keys), ("Train pane", train_keys)]))
+        sections = [("Everywhere", app_keys)]
+        for pane in self.query(Pane):
+            keys = [(b.key, b.description) for b in pane.BINDINGS]
+            if keys:
+                sections.append((pane.TITLE, keys))
+        self.push_screen(HelpScreen(sections))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for key, title in PANES:
             yield SystemCommand(f"Show {title}", f"switch to the {title} pane",
                                 lambda k=key: self.action_show_pane(k))
-        pane = self.query_one(TrainPane)
-        for b in TrainPane.BINDINGS:
-            yield SystemCommand(f"Train: {b.description}", f"key {b.key}",
-                                lambda a=b.action: self.run_action(a, pane))
+        for pane in self.query(Pane):
+            for b in pane.BINDINGS:
+                yield SystemCommand(f"{pane.TITLE.split()[0]}: {b.description}", f"key {b.key}",
+                                    lambda a=b.action, p=pane: self.run_action(a, p))
         yield SystemCommand("Restart engine", "start a fresh engine process",
                             self.action_restart_engine)
 

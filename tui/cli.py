@@ -11,6 +11,11 @@ import os
 import sys
 
 PRESETS = ("gpt", "mini", "mlp", "parabola")
+# subcommands with their own argument parser: module, help line; module.main(argv) -> exit code
+DELEGATED = {
+    "inspect": ("core.inspection", "print a model's layer table, like torchinfo"),
+    "bench": ("core.bench", "measure training speed, UI lag, start-up and prediction latency"),
+}
 
 
 def _number(kind: type, ok, want: str):
@@ -80,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     smp.add_argument("--threads", type=_nonneg_int, default=0, help="torch CPU threads")
     sub.add_parser("engine", help="run the engine: JSON lines on stdin/stdout",
                    add_help=False)
+    for name, (_, text) in DELEGATED.items():
+        sub.add_parser(name, help=text, add_help=False)
     return parser
 
 
@@ -87,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["engine"]:
         os.execv(sys.executable, [sys.executable, "-m", "core.engine", *argv[1:]])
+    if argv[:1] and argv[0] in DELEGATED:
+        import importlib
+
+        module = importlib.import_module(DELEGATED[argv[0]][0])
+        return module.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     from core import headless

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import Static
 
+from tui.panes.base import Pane
 from tui.widgets.config_form import ConfigForm
 from tui.widgets.loop_strip import LoopStrip
 from tui.widgets.loss_chart import LossChart
@@ -15,7 +16,8 @@ from tui.widgets.train_metrics import TrainMetrics
 DEFAULT_CHECKPOINT = "runs/torchdeck/checkpoint.pt"
 
 
-class TrainPane(Vertical, can_focus=True):
+class TrainPane(Pane):
+    TITLE = "Train pane"
     BINDINGS = [
         Binding("s", "start", "Start"),
         Binding("space", "pause", "Pause/resume"),
@@ -43,10 +45,6 @@ class TrainPane(Vertical, can_focus=True):
         yield LoopStrip(id="loop-strip")
         yield Static("sample: (appears at each evaluation)", id="train-sample")
 
-    @property
-    def link(self):
-        return self.app.engine
-
     # -- engine events -------------------------------------------------------------------------
 
     def configured(self, info: dict) -> None:
@@ -73,6 +71,12 @@ class TrainPane(Vertical, can_focus=True):
         self.query_one("#train-sample", Static).update(
             "parabola: f(x) = 3x² − 2x + 3, start x = −1, optimum x = 1/3"
             if self.preset == "parabola" else "sample: (appears at each evaluation)")
+
+    def engine_event(self, name: str, data: dict) -> None:
+        if name == "train_progress":
+            self.progress(data)
+        elif name == "train_state":
+            self.state_changed(data["state"], data.get("reason", ""))
 
     def progress(self, data: dict) -> None:
         chart = self.query_one(LossChart)

@@ -1,0 +1,36 @@
+"""What every pane shares: the app tells each pane about a new model, every engine event and an
+engine restart; a pane overrides what it cares about. A pane's BINDINGS feed the help screen and
+the command palette."""
+
+from __future__ import annotations
+
+from textual.containers import Vertical
+
+
+class Pane(Vertical, can_focus=True):
+    TITLE = ""  # the heading of this pane's section in the help screen
+
+    @property
+    def link(self):
+        """The app's EngineLink: ``await self.link.request(op, **args)``."""
+        return self.app.engine
+
+    @property
+    def shown(self) -> bool:
+        """Whether this pane is the active tab (skip redraws while hidden)."""
+        try:
+            return self.app.query_one("#panes").active == self.parent.id
+        except Exception:  # not mounted yet, or the app is closing
+            return False
+
+    def configured(self, info: dict) -> None:
+        """A configure, reset or load reply: a new model (or new weights) is in the engine."""
+
+    def engine_event(self, name: str, data: dict) -> None:
+        """Any engine event: train_progress, train_state, generate_token, log, error…"""
+
+    def engine_restarted(self) -> None:
+        """The engine process exited or was restarted: engine-side state is gone."""
+
+    def pane_shown(self) -> None:
+        """The person switched to this pane."""
