@@ -120,7 +120,14 @@ class Engine:
             "predict": (self.op_predict, {"text": Arg(str, required=True),
                                           "k": Arg(int, check=lambda v: 1 <= v <= 1000,
                                                    expect="an integer in [1, 1000]"),
+                                          "math": Arg(bool),
+                                          "layer": Arg(str, nullable=True),
+                                          "units": Arg(int, check=lambda v: 1 <= v <= 64,
+                                                       expect="an integer in [1, 64]"),
+                                          "positions": Arg(int, check=lambda v: 1 <= v <= 256,
+                                                           expect="an integer in [1, 256]"),
                                           **SAMPLING_SPEC}),
+            "predict_layers": (self.op_predict_layers, {}),
             "generate": (self.op_generate, {
                 "prompt": Arg(str), "max_new": Arg(int, check=lambda v: 0 <= v <= 1_000_000,
                                                    expect="an integer in [0, 1000000]"),
@@ -479,9 +486,18 @@ class Engine:
 
         s = self._require_lm()
         result = predict(s.model, s.tokenizer, args["text"], s.block_size, s.device,
-                         self._sampling(args), k=args.get("k", 10))
+                         self._sampling(args), k=args.get("k", 10),
+                         math_view=args.get("math", False), layer=args.get("layer"),
+                         units=args.get("units", 8), positions=args.get("positions", 32))
         result["step"] = s.trainer.step
         return result
+
+    def op_predict_layers(self, args: dict) -> dict:
+        from core.predict import activation_layers, output_layer
+
+        s = self._require_lm()
+        return {"layers": activation_layers(s.model, s.device),
+                "output_layer": output_layer(s.model)[0]}
 
     def op_generate(self, args: dict) -> dict:
         from core.predict import generate
