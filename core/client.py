@@ -135,6 +135,11 @@ class EngineClient:
 
     # -- requests and events -------------------------------------------------------------------
 
+    @property
+    def next_id(self) -> int:
+        """The id the next request will carry (to cancel a generation by its id)."""
+        return self._next_id
+
     async def request(self, op: str, args: dict[str, Any] | None = None,
                       timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:
         """Send one request and return its result; EngineError on an error reply."""

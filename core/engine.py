@@ -136,11 +136,13 @@ class Engine:
             "save": (self.op_save, {"path": Arg(str, required=True)}),
             "load": (self.op_load, {"path": Arg(str, required=True), "device": Arg(str),
                                     "corpus": Arg(str, nullable=True)}),
+            "cancel": (self.op_cancel, {"id": Arg(int, required=True)}),
             "shutdown": (self.op_shutdown, {}),
         }
         for module in EXTENSIONS:
             self.ops.update(importlib.import_module(module).engine_ops(self))
         self._current_id: int | None = None
+        self._cancelled: set[int] = set()  # ids of generate requests asked to stop
 
     # -- output --------------------------------------------------------------------------------
 
@@ -184,6 +186,9 @@ class Engine:
                 self.requests.put(("bad", None, RequestError(
                     "the engine takes requests only", 'send {"id": N, "op": ..., "args": {...}}')))
                 continue
+            if msg.op == "cancel" and isinstance(msg.args.get("id"), int):
+                # seen here, at once, by a generation running on the main thread
+                self._cancelled.add(msg.args["id"])
             self.requests.put(("req", msg, None))
         self.requests.put(("eof", None, None))
 
@@ -505,19 +510,33 @@ class Engine:
         s = self._require_lm()
         chars: list[str] = []
         stream = args.get("stream", True)
+        me = self._current_id
+        stopped = False
         try:
             for ch in generate(s.model, s.tokenizer, args.get("prompt", ""),
                                args.get("max_new", 200), s.block_size, s.device,
                                self._sampling(args), seed=args.get("seed")):
+                if me in self._cancelled:
+                    stopped = True
+                    break
                 chars.append(ch)
                 if stream:
-                    self.event("generate_token", id=self._current_id, char=ch,
-                               index=len(chars) - 1)
+                    self.event("generate_token", id=me, char=ch, index=len(chars) - 1)
         except KeyboardInterrupt:
             self._interruptible = False
-            self.event("generate_stopped", id=self._current_id, text="".join(chars))
+            self.event("generate_stopped", id=me, text="".join(chars))
             raise
-        return {"text": "".join(chars), "step": s.trainer.step}
+        finally:
+            self._cancelled.discard(me)
+        if stopped:
+            self.event("generate_stopped", id=me, text="".join(chars))
+        return {"text": "".join(chars), "step": s.trainer.step, "stopped": stopped}
+
+    def op_cancel(self, args: dict) -> dict:
+        """Stop generate request ``id`` (the reader thread already flagged it; by the time this
+        reply is sent, that generation has ended)."""
+        self._cancelled.discard(args["id"])
+        return {"id": args["id"]}
 
     def op_save(self, args: dict) -> dict:
         s = self._require_session()

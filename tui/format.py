@@ -21,3 +21,16 @@ def fmt_num(value, digits: int = 3) -> str:
     if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
         return f"{value:.{digits - 1}e}"
     return f"{value:.{digits}g}"
+
+
+VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
+
+
+def visible_char(ch: str) -> str:
+    """A character as it should appear in a strip or a bar label: whitespace and control
+    characters drawn as visible symbols."""
+    if ch in VISIBLE:
+        return VISIBLE[ch]
+    if ch and (ord(ch) < 32 or ord(ch) == 127):
+        return f"^{chr(ord(ch) ^ 64)}"
+    return ch

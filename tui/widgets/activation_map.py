@@ -1,0 +1,60 @@
+"""A layer's strongest units for each typed character, as a heat map: one row per unit, one
+column per character; blue for negative, red for positive, brighter for larger |activation|."""
+
+from __future__ import annotations
+
+from rich.color import Color
+from rich.style import Style
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from tui.format import visible_char
+
+SHADES = 5  # levels of intensity per sign; 256-colour terminals show them well
+
+
+def cell_style(value: float, scale: float) -> Style:
+    level = 0 if scale <= 0 else min(SHADES, round(abs(value) / scale * SHADES))
+    if level == 0:
+        return Style(bgcolor=Color.from_rgb(40, 40, 40))
+    strength = 60 + 195 * level // SHADES
+    rgb = (strength, 40, 40) if value > 0 else (40, 70, strength)
+    return Style(bgcolor=Color.from_rgb(*rgb), color="white")
+
+
+class ActivationMap(Widget):
+    DEFAULT_CSS = "ActivationMap { height: 1fr; }"
+
+    data: reactive[dict | None] = reactive(None, always_update=True)
+    layers: reactive[list] = reactive(list)
+    note: reactive[str] = reactive("")
+
+    def render(self) -> Text:
+        d = self.data
+        if not d:
+            return Text.from_markup(f"[dim]{self.note or 'activations: type some text'}[/dim]")
+        text = Text()
+        text.append(f"{d['layer']} ({d['type']}, {d['dim']} units): strongest "
+                    f"{len(d['units'])}\n", style="bold")
+        width = max(10, self.size.width)
+        label_w = 6
+        cols = max(1, min(len(d["chars"]), (width - label_w) // 2))
+        chars = d["chars"][-cols:]
+        rows = d["values"][-cols:]
+        text.append(" " * label_w)
+        for ch in chars:
+            text.append(f"{visible_char(ch)[:1]} ")
+        text.append("\n")
+        height = max(1, self.size.height - 3)
+        for j, unit in enumerate(d["units"][:height]):
+            text.append(f"{unit:>5} ", style="dim")
+            for row in rows:
+                text.append("  ", style=cell_style(row[j], d["scale"]))
+            text.append("\n")
+        text.append(f"scale ±{d['scale']:.3g}  ", style="dim")
+        text.append("  ", style=cell_style(-d["scale"], d["scale"]))
+        text.append(" negative  ", style="dim")
+        text.append("  ", style=cell_style(d["scale"], d["scale"]))
+        text.append(" positive", style="dim")
+        return text
