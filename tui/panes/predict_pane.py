@@ -1,15 +1,435 @@
-"""The Predict pane (being built in its own issue)."""
+"""The Predict pane: type text, see it become ids, and see the model's next-character
+probabilities; they sharpen while the model trains (LESSONS L1).
+
+Each keystroke (debounced 30 ms) sends one ``predict`` request; while one is in flight, newer
+text waits and only the latest is sent. While training runs, the pane re-predicts after progress
+events, at most ~3 times a second, and only while it is visible.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.widgets import Static
+import time
+from collections import deque
 
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.timer import Timer
+from textual.widgets import ContentSwitcher, Input, Static
+
+from tui.format import visible_char
 from tui.panes.base import Pane
+from tui.widgets.activation_map import ActivationMap
+from tui.widgets.math_view import MathView
+from tui.widgets.prob_bars import ProbBars
+from tui.widgets.token_strip import TokenStrip
+
+DEBOUNCE_S = 0.03
+LIVE_INTERVAL_S = 0.3  # re-predict during training at most this often
+TEMPERATURES = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0, 5.0)
+TOP_KS = (None, 1, 3, 5, 10, 20)
+TOP_PS = (None, 0.95, 0.9, 0.75, 0.5)
+GEN_LENGTHS = (50, 200, 1000)
+LANGUAGE_PRESETS = ("mini", "mlp", "gpt")
+
+
+class PredictInput(Input):
+    """The text box. Keys that make sense while typing work here; the rest on the pane."""
+
+    BINDINGS = [
+        Binding("tab", "accept", "Accept top", show=False),
+        Binding("up", "temperature(1)", "Temperature up", show=False),
+        Binding("down", "temperature(-1)", "Temperature down", show=False),
+        Binding("ctrl+g", "generate", "Generate", show=False),
+        Binding("escape", "stop_or_leave", "Stop / leave box", show=False),
+    ]
+
+    @property
+    def pane(self) -> PredictPane:
+        return self.app.query_one(PredictPane)
+
+    def action_accept(self) -> None:
+        self.pane.action_accept()
+
+    def action_temperature(self, step: int) -> None:
+        self.pane.action_temperature(step)
+
+    async def action_generate(self) -> None:
+        await self.pane.action_generate()
+
+    async def action_stop_or_leave(self) -> None:
+        if self.pane.generating:
+            await self.pane.action_stop()
+        else:
+            self.app.action_leave_input()
 
 
 class PredictPane(Pane):
     TITLE = "Predict pane"
+    BINDINGS = [
+        Binding("i", "edit", "Type (text box)"),
+        Binding("tab", "accept", "Accept top char", show=False),
+        Binding("plus,equals_sign,up", "temperature(1)", "Temperature up", show=False),
+        Binding("minus,down", "temperature(-1)", "Temperature down", show=False),
+        Binding("k", "top_k", "Top-k"),
+        Binding("p", "top_p", "Top-p"),
+        Binding("s", "sampled", "Greedy/sampled"),
+        Binding("g", "generate", "Generate"),
+        Binding("x", "stop", "Stop generating"),
+        Binding("n", "gen_length", "Gen length", show=False),
+        Binding("m", "side('math')", "Show the math"),
+        Binding("l", "side('activations')", "Activations"),
+        Binding("left_square_bracket", "layer(-1)", "Prev layer", show=False),
+        Binding("right_square_bracket", "layer(1)", "Next layer", show=False),
+        Binding("c", "clear", "Clear text", show=False),
+    ]
+    DEFAULT_CSS = """
+    PredictPane { height: 1fr; }
+    #predict-input { height: 3; }
+    #predict-info { height: 1; color: $text-muted; }
+    #predict-body { height: 1fr; }
+    #predict-bars { width: 1fr; min-width: 30; }
+    #predict-side { width: 1fr; padding: 0 0 0 1; border-left: vkey $primary 50%; }
+    #predict-generated { height: 1fr; }
+    #predict-controls { height: 1; background: $panel; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.temperature = 1.0
+        self.top_k: int | None = None
+        self.top_p: float | None = None
+        self.greedy = False
+        self.gen_length = 200
+        self.side = "generated"
+        self.layer_list: list[dict] = []
+        self.layer_index = -1
+        self.is_lm = False
+        self.ready = False
+        self.step = 0
+        self.result: dict | None = None
+        self.generating = False
+        self.generated = ""
+        self.gen_prompt = ""
+        self._gen_id: int | None = None
+        self._timer: Timer | None = None
+        self._inflight = False
+        self._again = False
+        self._typed_at: float | None = None
+        self._last_live = 0.0
+        self.latencies: deque[float] = deque(maxlen=200)  # keystroke → bars drawn, seconds
 
     def compose(self) -> ComposeResult:
-        yield Static("[b]Predict[/b] — not built yet\n\nType text and watch the next-character probabilities sharpen as the model trains.", classes="unbuilt")
+        yield PredictInput(placeholder="type text, e.g. To be or not to b   (tab accepts the top character)", id="predict-input")
+        yield TokenStrip(id="predict-strip")
+        yield Static("", id="predict-info")
+        with Horizontal(id="predict-body"):
+            yield ProbBars(id="predict-bars")
+            with ContentSwitcher(initial="predict-generated", id="predict-side"):
+                yield Static("", id="predict-generated")
+                yield MathView(id="predict-math")
+                yield ActivationMap(id="predict-activations")
+        yield Static("", id="predict-controls")
+
+    def on_mount(self) -> None:
+        self.query_one(ProbBars).note = "engine starting…"
+        self._show_generated()
+        self._show_controls()
+
+    @property
+    def text(self) -> str:
+        return self.query_one(PredictInput).value
+
+    # -- engine --------------------------------------------------------------------------------
+
+    def configured(self, info: dict) -> None:
+        self.ready = True
+        self.is_lm = info.get("preset") in LANGUAGE_PRESETS
+        self.step = info.get("step", 0)
+        self.layer_list, self.layer_index = [], -1
+        if not self.is_lm:
+            self.result = None
+            bars = self.query_one(ProbBars)
+            bars.top = []
+            bars.note = (f"the {info.get('preset')} preset is not a language model: apply "
+                         "mini, mlp or gpt in the Train pane (F2) to predict text")
+            self.query_one(TokenStrip).strip = []
+            self.query_one("#predict-info", Static).update("")
+            return
+        if self.side == "activations":
+            self.call_later(self._load_layers)
+        self.schedule(0)
+
+    def engine_event(self, name: str, data: dict) -> None:
+        if name == "train_progress":
+            self.step = data.get("step", self.step)
+            now = time.monotonic()
+            if self.shown and self.is_lm and now - self._last_live >= LIVE_INTERVAL_S:
+                self._last_live = now
+                self.schedule(0)
+        elif name == "generate_token" and self.generating and data.get("id") == self._gen_id:
+            self.generated += data.get("char", "")
+            self._show_generated()
+
+    def engine_restarted(self) -> None:
+        self.ready = self.is_lm = False
+        self.generating = False
+        self._inflight = self._again = False
+        self.result = None
+        bars = self.query_one(ProbBars)
+        bars.top = []
+        bars.note = "engine starting…"
+        self._show_controls()
+
+    def pane_shown(self) -> None:
+        self.query_one(PredictInput).focus()
+        if self.is_lm:
+            self.schedule(0)
+
+    # -- prediction ----------------------------------------------------------------------------
+
+    @on(Input.Changed, "#predict-input")
+    def _typed(self, event: Input.Changed) -> None:
+        if self._typed_at is None:
+            self._typed_at = time.perf_counter()
+        self.schedule(DEBOUNCE_S)
+
+    def schedule(self, delay: float) -> None:
+        """Predict after ``delay`` seconds; a newer call replaces an older one."""
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(delay, self._fire) if delay > 0 else None
+        if delay <= 0:
+            self.call_later(self._fire)
+
+    async def _fire(self) -> None:
+        self._timer = None
+        if not (self.ready and self.is_lm):
+            return
+        if self._inflight:  # answer the newest text once the current request returns
+            self._again = True
+            return
+        self._inflight = True
+        try:
+            while True:
+                self._again = False
+                await self._predict_once()
+                if not self._again or not self.is_lm:
+                    break
+        finally:
+            self._inflight = False
+
+    def _request_args(self) -> dict:
+        args = {"text": self.text, "k": 10, "temperature": self.temperature,
+                "top_k": self.top_k, "top_p": self.top_p, "greedy": self.greedy}
+        if self.side == "math":
+            args["math"] = True
+        elif self.side == "activations" and self.layer_list:
+            args.update(layer=self.layer_list[self.layer_index]["name"], units=12, positions=40)
+        return args
+
+    async def _predict_once(self) -> None:
+        typed_at = self._typed_at
+        self._typed_at = None
+        result = await self.link.request("predict", quiet=True, **self._request_args())
+        if result is None or not self.is_running:
+            return
+        self.result = result
+        self.step = result.get("step", self.step)
+        self._render_result(result)
+        if typed_at is not None:
+            self.latencies.append(time.perf_counter() - typed_at)
+            self._show_info(result)
+
+    def _render_result(self, r: dict) -> None:
+        strip = self.query_one(TokenStrip)
+        strip.total = r.get("chars", len(r.get("strip", [])))
+        strip.strip = r.get("strip", [])
+        bars = self.query_one(ProbBars)
+        bars.vocab_size = r.get("vocab_size", 0)
+        bars.top = r.get("top", [])
+        self._show_info(r)
+        if "math" in r:
+            self.query_one(MathView).math = r["math"]
+        if "activations" in r:
+            self.query_one(ActivationMap).data = r["activations"]
+
+    def _show_info(self, r: dict) -> None:
+        parts = []
+        if r.get("bits_per_char") is not None:
+            parts.append(f"text loss {r['loss']:.3f} nats = {r['bits_per_char']:.2f} bits/char")
+        else:
+            parts.append("text loss: needs 2+ known characters")
+        parts.append("untrained: random weights" if r.get("step", 0) == 0 else
+                      f"step {r['step']}")
+        if r.get("cropped"):
+            parts.append(f"using the last {len(r['ids'])} of {r.get('chars')} chars "
+                         f"(context {r.get('block_size')})")
+        elif r.get("empty_context"):
+            parts.append("empty text: predicting from a newline")
+        if self.latencies:
+            parts.append(f"keystroke→bars {1000 * self.latencies[-1]:.0f} ms")
+        line = " · ".join(parts)
+        unknown = r.get("unknown") or []
+        if unknown:
+            chars = "".join(dict.fromkeys(ch for _, ch in unknown))[:8]
+            line = (f"[b red]{len(unknown)} char(s) not in the vocabulary ({chars}): skipped[/]"
+                    f" · {line}")
+        self.query_one("#predict-info", Static).update(line)
+
+    # -- controls ------------------------------------------------------------------------------
+
+    def _show_controls(self) -> None:
+        mode = "greedy" if self.greedy or self.temperature == 0 else "sampled"
+        k = "all" if self.top_k is None else str(self.top_k)
+        p = "off" if self.top_p is None else f"{self.top_p:g}"
+        gen = ("[b]generating: esc/x stops[/b]" if self.generating else
+               f"gen {self.gen_length} [dim]g n[/dim]")
+        self.query_one("#predict-controls", Static).update(
+            f" T={self.temperature:g} [dim]↑↓[/dim] │ top-k {k} [dim]k[/dim] │ top-p {p} "
+            f"[dim]p[/dim] │ {mode} [dim]s[/dim] │ {gen}")
+
+    def _changed_controls(self) -> None:
+        self._show_controls()
+        if self.is_lm:
+            self.schedule(0)
+
+    def action_temperature(self, step: int) -> None:
+        i = min(range(len(TEMPERATURES)), key=lambda j: abs(TEMPERATURES[j] - self.temperature))
+        self.temperature = TEMPERATURES[max(0, min(len(TEMPERATURES) - 1, i + step))]
+        self._changed_controls()
+
+    def action_top_k(self) -> None:
+        self.top_k = TOP_KS[(TOP_KS.index(self.top_k) + 1) % len(TOP_KS)]
+        self._changed_controls()
+
+    def action_top_p(self) -> None:
+        self.top_p = TOP_PS[(TOP_PS.index(self.top_p) + 1) % len(TOP_PS)]
+        self._changed_controls()
+
+    def action_sampled(self) -> None:
+        self.greedy = not self.greedy
+        self._changed_controls()
+
+    def action_gen_length(self) -> None:
+        i = GEN_LENGTHS.index(self.gen_length) if self.gen_length in GEN_LENGTHS else 0
+        self.gen_length = GEN_LENGTHS[(i + 1) % len(GEN_LENGTHS)]
+        self._show_controls()
+
+    def action_edit(self) -> None:
+        self.query_one(PredictInput).focus()
+
+    def action_clear(self) -> None:
+        self.query_one(PredictInput).value = ""
+
+    def action_accept(self) -> None:
+        """Append the most likely next character to the text."""
+        if not (self.result and self.result.get("top")):
+            self.app.notify("no prediction yet to accept", timeout=2)
+            return
+        box = self.query_one(PredictInput)
+        box.value += self.result["top"][0]["char"]
+        box.cursor_position = len(box.value)
+
+    async def action_side(self, view: str) -> None:
+        self.side = "generated" if self.side == view else view
+        self.query_one(ContentSwitcher).current = f"predict-{self.side}"
+        if self.side == "activations" and not self.layer_list:
+            await self._load_layers()
+        if self.is_lm:
+            self.schedule(0)
+
+    async def _load_layers(self) -> None:
+        result = await self.link.request("predict_layers", quiet=True)
+        amap = self.query_one(ActivationMap)
+        if not result or not result.get("layers"):
+            amap.note = "no layer with one vector per character"
+            return
+        self.layer_list = result["layers"]
+        if not 0 <= self.layer_index < len(self.layer_list):
+            names = [layer["name"] for layer in self.layer_list]
+            # start at the hidden layer that feeds the output: the most telling one
+            out = result.get("output_layer")
+            self.layer_index = max(0, names.index(out) - 1) if out in names else 0
+        amap.note = "[ and ] choose the layer"
+
+    def action_layer(self, step: int) -> None:
+        if not self.layer_list:
+            self.app.notify("press l to show activations first", timeout=2)
+            return
+        self.layer_index = (self.layer_index + step) % len(self.layer_list)
+        if self.is_lm:
+            self.schedule(0)
+
+    # -- generation ----------------------------------------------------------------------------
+
+    def _show_generated(self) -> None:
+        widget = self.query_one("#predict-generated", Static)
+        if not self.generated and not self.generating:
+            widget.update("[dim]generated text appears here: ctrl+g (in the box) or g streams "
+                          f"{self.gen_length} characters after yours; esc or x stops; enter "
+                          "in the box appends them to your text[/dim]")
+            return
+        from rich.text import Text
+
+        shown = Text()
+        shown.append(self.gen_prompt[-80:], style="dim")
+        shown.append(self.generated, style="bold")
+        if self.generating:
+            shown.append("▌", style="blink")
+        widget.update(shown)
+
+    async def action_generate(self) -> None:
+        if self.generating:
+            return
+        if not (self.ready and self.is_lm):
+            self.app.notify("the engine has no language model yet", timeout=3)
+            return
+        self.generating = True
+        self.generated = ""
+        self.gen_prompt = self.text
+        if self.side != "generated":
+            await self.action_side(self.side)  # back to the generated view
+        self._show_controls()
+        self._show_generated()
+        self.run_worker(self._generate(), group="generate", exclusive=True)
+
+    async def _generate(self) -> None:
+        self._gen_id = self.link.client.next_id
+        result = await self.link.request(
+            "generate", prompt=self.gen_prompt, max_new=self.gen_length, stream=True,
+            temperature=self.temperature, top_k=self.top_k, top_p=self.top_p,
+            greedy=self.greedy)
+        self.generating = False
+        self._gen_id = None
+        if result is not None:
+            self.generated = result["text"]  # the whole text, even if an event was missed
+            if result.get("stopped"):
+                self.app.notify(f"stopped after {len(self.generated)} characters", timeout=2)
+        if self.is_running:
+            self._show_generated()
+            self._show_controls()
+
+    async def action_stop(self) -> None:
+        if not self.generating or self._gen_id is None:
+            return
+        await self.link.request("cancel", quiet=True, id=self._gen_id)
+
+    @on(Input.Submitted, "#predict-input")
+    def _append_generated(self) -> None:
+        if self.generated and not self.generating:
+            box = self.query_one(PredictInput)
+            box.value = self.gen_prompt + self.generated
+            box.cursor_position = len(box.value)
+            self.generated = ""
+            self._show_generated()
+
+    def describe_top(self) -> str:
+        """The winner as text, for tests and the command palette."""
+        if not (self.result and self.result.get("top")):
+            return ""
+        best = self.result["top"][0]
+        return f"{visible_char(best['char'])} {100 * best['prob']:.1f}%"
+
+

@@ -11,9 +11,13 @@ from textual.widget import Widget
 from tui.format import visible_char
 
 
-def _vec(values: list[float], dim: int) -> str:
-    shown = " ".join(f"{v:+.2f}" for v in values)
-    return f"[{shown}{' …' if dim > len(values) else ''}]"
+def _vec(values: list[float], dim: int, width: int) -> str:
+    """As many leading values as fit in ``width`` cells, with … when some are left out."""
+    small = values and max(abs(v) for v in values) < 0.1
+    cells = [f"{v:+.3f}" if small else f"{v:+.2f}" for v in values]
+    per = len(cells[0]) + 1 if cells else 1
+    n = max(1, min(len(cells), (width - 6) // per))
+    return f"[{' '.join(cells[:n])}{' …' if dim > n else ''}]"
 
 
 class MathView(Widget):
@@ -27,18 +31,20 @@ class MathView(Widget):
             return Text.from_markup("[dim]show the math: type some text first[/dim]")
         emb, hid, out = m["embedding"], m["hidden"], m["output"]
         ch = visible_char(m["char"])
+        width = max(20, self.size.width)
         text = Text()
         text.append(f"last char '{ch}' → id {m['id']}\n", style="bold")
-        text.append(f"① {emb['layer']}.weight[{m['id']}]  ({emb['dim']} dims)\n", style="cyan")
-        text.append(f"  {_vec(emb['values'], emb['dim'])}\n")
-        zero = f", {100 * hid['zero_share']:.0f}% zero" if hid.get("zero_share") else ""
-        text.append(f"② hidden x = output of {hid['layer']} (hook; {hid['dim']} dims{zero})\n",
+        text.append(f"① embedding {emb['layer']}.weight[{m['id']}], {emb['dim']} dims\n",
                     style="cyan")
-        text.append(f"  {_vec(hid['values'], hid['dim'])}\n")
+        text.append(f"  {_vec(emb['values'], emb['dim'], width)}\n")
+        zero = f", {100 * hid['zero_share']:.0f}% zero" if hid.get("zero_share") else ""
+        text.append(f"② hidden x: {hid['layer']} output (hook{zero})\n", style="cyan")
+        text.append(f"  {_vec(hid['values'], hid['dim'], width)}\n")
         shape = "×".join(str(n) for n in out["weight_shape"])
-        w = "W" + (f" = {out['weight_name']} (tied)" if out.get("tied") else "")
-        b = " + b" if out["has_bias"] else " (no bias)"
-        text.append(f"③ {out['layer']}: scores = x·Wᵀ{b};  {w} [{shape}]\n", style="cyan")
+        b = " + b" if out["has_bias"] else "  (no bias)"
+        text.append(f"③ {out['layer']}: scores = x·Wᵀ{b}\n", style="cyan")
+        tied = f" = {out['weight_name']}, tied" if out.get("tied") else ""
+        text.append(f"  W [{shape}]{tied}\n", style="cyan")
         text.append("  char   by hand     layer\n", style="dim")
         for row in out["rows"]:
             text.append(f"   {visible_char(row['char']):<3} {row['by_hand']:+9.4f} "
