@@ -657,3 +657,46 @@ async def test_killed_engine_is_reported_and_restart_brings_it_back(noisy_engine
     assert status["session"] is None  # a new engine: nothing survived the kill
     info2 = await client.request("configure", preset="parabola", device="cpu")
     assert info2["params"] == 1
+
+
+async def test_predict_with_math_and_a_layer_over_the_protocol(engine, corpus):
+    await engine.request("configure", mini(corpus))
+    layers = await engine.request("predict_layers")
+    assert [x["name"] for x in layers["layers"]] == ["embedding", "hidden", "activation",
+                                                     "output"]
+    assert layers["output_layer"] == "output"
+    r = await engine.request("predict", text="the lazy", math=True, layer="activation",
+                             units=4, positions=3)
+    assert r["math"]["output"]["allclose"] is True
+    assert r["math"]["output"]["max_abs_diff"] < 1e-5
+    assert r["activations"]["chars"] == list("azy")
+    assert len(r["activations"]["units"]) == 4
+    with pytest.raises(EngineError) as info:
+        await engine.request("predict", text="the", layer="nope")
+    assert info.value.type == "ConfigError" and "output" in info.value.hint
+    with pytest.raises(EngineError) as info:
+        await engine.request("predict", text="the", units=0)
+    assert "units" in info.value.message
+
+
+async def test_cancel_stops_a_generation_by_its_id(engine, corpus):
+    await engine.request("configure", mini(corpus))
+    gen_id = engine.next_id
+    task = asyncio.create_task(engine.request("generate", prompt="the ", max_new=1_000_000,
+                                              stream=True, seed=3))
+    first = await engine.next_event("generate_token", timeout=EVENT_TIMEOUT)
+    assert first.data["id"] == gen_id and first.data["index"] == 0
+    t0 = time.perf_counter()
+    cancelled = await engine.request("cancel", id=gen_id, timeout=EVENT_TIMEOUT)
+    result = await asyncio.wait_for(task, EVENT_TIMEOUT)
+    assert time.perf_counter() - t0 < 3.0
+    assert cancelled == {"id": gen_id}
+    assert result["stopped"] is True and 0 < len(result["text"]) < 1_000_000
+    stopped = await engine.next_event("generate_stopped", timeout=EVENT_TIMEOUT)
+    assert stopped.data == {"id": gen_id, "text": result["text"]}
+    # a cancel for a finished or unknown id changes nothing; the next generation runs whole
+    await engine.request("cancel", id=gen_id)
+    again = await engine.request("generate", prompt="the ", max_new=7, stream=False, seed=3)
+    assert len(again["text"]) == 7 and again["stopped"] is False
+    n = min(7, len(result["text"]))
+    assert again["text"][:n] == result["text"][:n]  # same seed, same characters
