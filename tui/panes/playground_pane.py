@@ -1,15 +1,254 @@
-"""The Playground pane (being built in its own issue)."""
+"""The Playground pane: a Python prompt that runs in the engine (op ``exec``), over a persistent
+namespace holding torch, nn, F, np and the live model, tokenizer and data. The transcript shows
+printed text, a tensor's one-line summary and values, and errors with a hint."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+import time
+
+from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import Static
 
+from core.errors import EngineDied, EngineError
+from core.playground_recipes import RECIPES, recipe
 from tui.panes.base import Pane
+from tui.screens.playground_recipes import RecipeScreen
+from tui.widgets.playground_input import PlaygroundInput
+from tui.widgets.playground_transcript import PlaygroundTranscript
+
+SAVE_DIR = "runs/torchdeck"
+
+WELCOME = (
+    "Python prompt in the engine. Names ready: torch, nn, F, np, and model, tokenizer, data "
+    "(the app's live ones: changing model changes what trains). Enter runs a complete cell "
+    "and starts a new line otherwise; up/down recall earlier cells; tab completes. ctrl+t opens "
+    "the recipes (the tensor exercises), ctrl+c interrupts a running cell, ctrl+s saves this "
+    "transcript as Markdown, ctrl+n starts a fresh namespace. A cell is any Python, run as "
+    "you, like any Python prompt: it can read and write your files."
+)
 
 
 class PlaygroundPane(Pane):
     TITLE = "Playground pane"
+    DEFAULT_CSS = """
+    PlaygroundPane { height: 1fr; }
+    #playground-transcript { height: 1fr; background: $surface; }
+    #playground-completions { height: auto; max-height: 3; color: $text-muted; display: none; }
+    #playground-input { height: auto; min-height: 3; max-height: 10; border: tall $primary; }
+    #playground-input:focus { border: tall $accent; }
+    #playground-status { height: 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("ctrl+t", "recipes", "Recipes"),
+        Binding("ctrl+c", "interrupt", "Interrupt cell", priority=True),
+        Binding("ctrl+s", "save", "Save transcript"),
+        Binding("ctrl+n", "reset_namespace", "Fresh namespace"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.running = False
+        self.train_state = "idle"
+        self.save_dir = SAVE_DIR
+        self.last_saved: str | None = None
+        self.count = 0  # cells submitted in this app session: the In [n] numbers
 
     def compose(self) -> ComposeResult:
-        yield Static("[b]Playground[/b] — not built yet\n\nType PyTorch code and see shapes, dtypes, devices, grad_fn and values, with errors explained.", classes="unbuilt")
+        yield PlaygroundTranscript(id="playground-transcript")
+        yield Static("", id="playground-completions")
+        yield PlaygroundInput(id="playground-input")
+        yield Static("", id="playground-status")
+
+    def on_mount(self) -> None:
+        self.query_one(PlaygroundTranscript).note(WELCOME)
+        self._show_status()
+
+    @property
+    def input(self) -> PlaygroundInput:
+        return self.query_one(PlaygroundInput)
+
+    @property
+    def transcript(self) -> PlaygroundTranscript:
+        return self.query_one(PlaygroundTranscript)
+
+    def pane_shown(self) -> None:
+        self.input.focus()
+
+    # -- status line ---------------------------------------------------------------------------
+
+    def _show_status(self) -> None:
+        if self.running:
+            text = "running… ctrl+c interrupts"
+            if self.train_state == "running":
+                text = "waiting for the training step, then running… ctrl+c interrupts"
+        elif self.train_state == "running":
+            text = ("training runs: a cell waits for the current step and runs between steps "
+                    "(training waits for it)")
+        else:
+            text = "enter runs · ctrl+t recipes · ctrl+s save · ctrl+n fresh namespace · esc leaves"
+        self.query_one("#playground-status", Static).update(text)
+
+    # -- engine --------------------------------------------------------------------------------
+
+    def engine_event(self, name: str, data: dict) -> None:
+        if name == "train_state":
+            self.train_state = data.get("state", "idle")
+            self._show_status()
+
+    def configured(self, info: dict) -> None:
+        if self.transcript.entries and len(self.transcript.entries) > 1:
+            self.transcript.note(f"model, tokenizer and data now point at the new "
+                                 f"{info.get('preset', '')} model")
+
+    def engine_restarted(self) -> None:
+        self.train_state = "idle"
+        try:
+            crashed = self.app.query_one("#status-bar").state == "crashed"
+        except Exception:
+            crashed = False
+        if crashed:
+            self.transcript.note("The engine stopped: every name defined here is lost. Press "
+                                 "ctrl+r to restart it with a fresh namespace.", "bold red")
+        else:
+            self.transcript.note("Engine restarting: the namespace starts fresh.", "bold yellow")
+        self._show_status()
+
+    # -- running cells -------------------------------------------------------------------------
+
+    def on_playground_input_cell_submitted(self, message: PlaygroundInput.CellSubmitted) -> None:
+        message.stop()
+        self.run_cell(message.code)
+
+    def run_cell(self, code: str) -> None:
+        if self.running:
+            self.app.notify("a cell is still running (ctrl+c interrupts it)", timeout=3)
+            return
+        code = code.rstrip()
+        if not code:
+            return
+        self.input.remember(code)
+        self.input.set_code("")
+        self._hide_completions()
+        self.count += 1
+        self.running = True
+        self.refresh_bindings()
+        self._show_status()
+        self._exec(code, self.count)
+
+    @work(group="playground-exec")
+    async def _exec(self, code: str, number: int) -> None:
+        result = failure = None
+        try:
+            result = await self.link.client.request("exec", {"code": code})
+        except EngineError as exc:
+            failure = {"type": exc.type, "message": exc.message, "hint": exc.hint}
+            if exc.type == "Interrupted":
+                failure = {"type": "Interrupted", "message": "the cell was stopped",
+                           "hint": "the namespace keeps what the cell had assigned before"}
+        except EngineDied as exc:
+            failure = {"type": "EngineDied",
+                       "message": f"the engine exited (code {exc.returncode}) during this cell",
+                       "hint": "press ctrl+r to restart it; the namespace starts fresh"}
+        finally:
+            self.running = False
+        if not self.is_attached:
+            return
+        self.refresh_bindings()
+        self.transcript.cell(number, code, result, failure)
+        self._show_status()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "interrupt":
+            return self.running  # otherwise ctrl+c copies, as usual
+        return True
+
+    def action_interrupt(self) -> None:
+        if self.running:
+            self.link.client.interrupt()
+            self.query_one("#playground-status", Static).update("interrupting…")
+
+    # -- completion ----------------------------------------------------------------------------
+
+    def on_playground_input_completion_requested(
+            self, message: PlaygroundInput.CompletionRequested) -> None:
+        message.stop()
+        self._complete(message.code, message.cursor)
+
+    @work(group="playground-complete", exclusive=True)
+    async def _complete(self, code: str, cursor: int) -> None:
+        try:
+            reply = await self.link.client.request("complete", {"code": code,
+                                                                "cursor": cursor})
+        except (EngineError, EngineDied):
+            return
+        if self.input.text != code:  # typed on meanwhile
+            return
+        candidates = reply.get("candidates", [])
+        self.input.apply_completion(reply["start"], reply.get("prefix", ""), candidates)
+        box = self.query_one("#playground-completions", Static)
+        if len(candidates) > 1:
+            more = reply.get("more", 0) + max(0, len(candidates) - 40)
+            shown = "  ".join(candidates[:40]) + (f"  … {more} more" if more else "")
+            box.update(shown)
+            box.display = True
+        elif not candidates:
+            box.update("no completions")
+            box.display = True
+        else:
+            self._hide_completions()
+
+    def _hide_completions(self) -> None:
+        self.query_one("#playground-completions", Static).display = False
+
+    # -- recipes, saving, reset ----------------------------------------------------------------
+
+    def action_recipes(self) -> None:
+        def chosen(choice: tuple[str, str] | None) -> None:
+            if choice is None:
+                self.input.focus()
+                return
+            how, key = choice
+            code = recipe(key).code
+            if how == "run":
+                self.run_cell(code)
+            else:
+                self.input.set_code(code)
+                self.app.notify("recipe loaded: press enter at its end to run it", timeout=3)
+            self.input.focus()
+
+        self.app.push_screen(RecipeScreen(RECIPES), chosen)
+
+    def action_save(self) -> None:
+        text = self.transcript.markdown()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = os.path.join(self.save_dir, f"playground-{stamp}.md")
+        try:
+            os.makedirs(self.save_dir, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".playground-", suffix=".md", dir=self.save_dir)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError as exc:
+            self.app.notify(f"cannot save the transcript: {exc}", severity="error", timeout=8)
+            return
+        self.last_saved = path
+        self.app.notify(f"transcript saved to {os.path.abspath(path)}", timeout=6)
+
+    async def action_reset_namespace(self) -> None:
+        if self.running:
+            self.app.notify("a cell is running: interrupt it first (ctrl+c)", timeout=3)
+            return
+        try:
+            await self.link.client.request("playground_reset", {})
+        except (EngineError, EngineDied) as exc:
+            self.app.notify(f"cannot reset: {exc}", severity="error")
+            return
+        self.transcript.note("Fresh namespace: torch, nn, F, np, model, tokenizer, data.")

@@ -1,0 +1,92 @@
+"""The playground's transcript: each cell's code, printed text, value (a tensor's one-line
+summary, then its numbers) or error with its hint, in a scrollable log; and the same record as
+Markdown for saving."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+
+def _fence(body: str, lang: str = "") -> str:
+    ticks = "```"
+    while ticks in body:
+        ticks += "`"
+    return f"{ticks}{lang}\n{body.rstrip()}\n{ticks}\n"
+
+
+class PlaygroundTranscript(RichLog):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(wrap=True, markup=False, highlight=False, auto_scroll=True,
+                         min_width=20, id=id)
+        self.entries: list[dict] = []  # what the Markdown export writes
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def note(self, text: str, style: str = "italic dim") -> None:
+        self.entries.append({"note": text})
+        self.write(Text(text, style=style))
+
+    def cell(self, number: int | str, code: str, result: dict | None = None,
+             failure: dict | None = None) -> None:
+        """One cell: ``result`` is the exec reply, ``failure`` a protocol-level error
+        (type, message, hint: an interrupt, a dead engine)."""
+        self.entries.append({"number": number, "code": code, "result": result,
+                             "failure": failure})
+        prompt = f"In [{number}] "
+        lines = code.rstrip("\n").split("\n")
+        text = Text()
+        for i, line in enumerate(lines):
+            text.append(prompt if i == 0 else " " * (len(prompt) - 5) + "...: ",
+                        style="bold green")
+            text.append(line + ("\n" if i < len(lines) - 1 else ""))
+        self.write(text)
+        if result is not None:
+            if result.get("stdout"):
+                self.write(Text(result["stdout"].rstrip("\n")))
+            value = result.get("value")
+            if value:
+                if value.get("header"):
+                    self.write(Text(f"Out[{number}] {value['header']}", style="bold cyan"))
+                self.write(Text(value["text"]))
+            if result.get("error"):
+                self._error(result["error"])
+        if failure is not None:
+            self._error(failure)
+        self.write(Text(""))
+
+    def _error(self, err: dict) -> None:
+        message = f"{err.get('type', 'Error')}: {err.get('message', '')}".rstrip(": ")
+        self.write(Text(message, style="bold red"))
+        if err.get("line"):
+            self.write(Text(f"  at line {err.get('lineno')}: {err['line']}", style="red"))
+        if err.get("hint"):
+            self.write(Text(f"  hint: {err['hint']}", style="yellow"))
+
+    # -- Markdown ------------------------------------------------------------------------------
+
+    def markdown(self, title: str = "torchdeck playground") -> str:
+        out = [f"# {title}\n", f"Saved {time.strftime('%Y-%m-%d %H:%M:%S')}.\n"]
+        for entry in self.entries:
+            if "note" in entry:
+                out.append(f"> {entry['note']}\n")
+                continue
+            out.append(f"## In [{entry['number']}]\n")
+            out.append(_fence(entry["code"], "python"))
+            result = entry["result"] or {}
+            if result.get("stdout"):
+                out.append("Printed:\n\n" + _fence(result["stdout"], "text"))
+            value = result.get("value")
+            if value:
+                body = (value["header"] + "\n" if value.get("header") else "") + value["text"]
+                out.append(f"Out [{entry['number']}]:\n\n" + _fence(body, "text"))
+            for err in (result.get("error"), entry["failure"]):
+                if err:
+                    line = (f" (line {err['lineno']}: `{err['line']}`)" if err.get("line")
+                            else "")
+                    out.append(f"**{err.get('type', 'Error')}**: {err.get('message', '')}{line}\n")
+                    if err.get("hint"):
+                        out.append(f"> hint: {err['hint']}\n")
+        return "\n".join(out)
