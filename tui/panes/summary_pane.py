@@ -32,7 +32,7 @@ from tui.widgets.summary_table import SummaryTable, fmt_bytes, fmt_count, fmt_ma
 LIVE_REFRESH_S = 5.0  # while training: at most one refresh this often, and only when visible
 VIEWS = {"layers": "sum-layers", "weight": "sum-weight", "embed": "sum-embed",
          "forward": "sum-forward"}
-WAITING = "[dim]No summary yet: waiting for the engine to build a model…[/dim]"
+WAITING = "[dim]No model summary yet: waiting for the engine (r asks again).[/dim]"
 
 
 class SummaryPane(Pane):
