@@ -1,0 +1,128 @@
+"""The Playground pane: Pilot tests against a real engine (type a cell, run it, see the result;
+history; a recipe; interrupt; save) and a snapshot with canned engine replies."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.playground_recipes import recipe
+from tests.tui.conftest import FakeClient, real_app, wait_for
+from tui.app import TorchdeckApp
+from tui.panes.playground_pane import PlaygroundPane
+from tui.widgets.playground_input import PlaygroundInput
+from tui.widgets.playground_transcript import PlaygroundTranscript
+from tui.widgets.status_bar import StatusBar
+
+SIZE = (100, 30)
+
+
+def screen_text(app) -> str:
+    log = app.query_one(PlaygroundTranscript)
+    return "\n".join(strip.text for strip in log.lines)
+
+
+async def test_type_run_history_recipe_interrupt_and_save(corpus, tmp_path):
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        status = app.query_one(StatusBar)
+        await wait_for(pilot, lambda: status.state == "ready" and status.steps > 0, 60,
+                       "engine ready")
+        await pilot.press("f3")
+        box = app.query_one(PlaygroundInput)
+        pane = app.query_one(PlaygroundPane)
+        assert app.focused is box
+        await pilot.press(*"x = torch.ones(3) * 2", "enter")
+        await wait_for(pilot, lambda: len(pane.transcript.entries) == 2, 20, "first cell")
+        await pilot.press(*"x.sum()", "enter")
+        await wait_for(pilot, lambda: "tensor(6.)" in screen_text(app), 20, "x.sum() shown")
+        assert "Out[2] tensor[] n=1 f32 cpu all=6.0" in screen_text(app)
+        # an incomplete line: enter starts a new, indented line instead of running
+        await pilot.press(*"for i in range(2):", "enter")
+        assert box.text == "for i in range(2):\n    " and not pane.running
+        await pilot.press(*"print(i * 10)", "enter", "enter")
+        await wait_for(pilot, lambda: "\n10" in screen_text(app), 20, "loop output")
+        # history: up on the first line recalls the last cell, then the one before
+        await pilot.press("up")
+        assert box.text == "for i in range(2):\n    print(i * 10)"
+        box.move_cursor((0, 0))
+        await pilot.press("up")
+        assert box.text == "x.sum()"
+        await pilot.press("down", "down")
+        assert box.text == ""
+        # tab completes from the engine's namespace
+        await pilot.press(*"torch.arang", "tab")
+        await wait_for(pilot, lambda: box.text == "torch.arange", 10, "completion")
+        box.set_code("")
+        # a recipe loads with ctrl+t, enter; one more enter runs it
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "RecipeScreen", 5,
+                       "recipe list")
+        await pilot.press("down", "down", "down", "down", "enter")
+        assert box.text == recipe("autograd").code
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "tensor([18.])" in screen_text(app), 20, "x.grad")
+        # ctrl+c interrupts an endless cell; the engine and the namespace live on
+        await pilot.press(*"while True: pass", "enter")
+        await wait_for(pilot, lambda: pane.running, 5, "running")
+        await pilot.pause(0.3)
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: not pane.running, 10, "interrupted")
+        assert "Interrupted: the cell was stopped" in screen_text(app)
+        await pilot.press(*"x.grad.item()", "enter")
+        await wait_for(pilot, lambda: "\n18.0" in screen_text(app), 20, "namespace kept")
+        # ctrl+s saves the transcript as Markdown
+        saves = tmp_path / "saves"
+        pane.save_dir = str(saves)
+        await pilot.press("ctrl+s")
+        saved = (saves / pane.last_saved.split("/")[-1]).read_text(encoding="utf-8")
+        assert "```python\nx.sum()\n```" in saved and "tensor([18.])" in saved
+        assert "**Interrupted**" in saved
+        assert [p.name for p in saves.iterdir()] == [pane.last_saved.split("/")[-1]]  # no temp
+
+
+# -- snapshot --------------------------------------------------------------------------------------
+
+REPLIES = {
+    "x = torch.ones(1, requires_grad=True)\ny = x + 2\nz = y * y * 3\nz.backward()\nx.grad": {
+        "cell": 1, "stdout": "", "error": None, "seconds": 0.01, "value": {
+            "kind": "tensor", "header": "tensor[1] n=1 f32 cpu all=18.0",
+            "text": "tensor([18.])"}},
+    "z.backward()": {
+        "cell": 2, "stdout": "", "value": None, "seconds": 0.01, "error": {
+            "type": "RuntimeError", "message": "Trying to backward through the graph a "
+            "second time (or directly access saved tensors after they have already been "
+            "freed).", "lineno": 1, "line": "z.backward()",
+            "hint": "the first backward() freed the graph's saved values; pass "
+                    "retain_graph=True to that first backward() if you need a second pass"}},
+    "nn.Linear(5, 2)(torch.randn(3, 5))": {
+        "cell": 3, "stdout": "", "error": None, "seconds": 0.01, "value": {
+            "kind": "tensor", "header": "tensor[3, 2] n=6 f32 cpu requires_grad "
+            "grad_fn=AddmmBackward0 x∈[-0.852, 0.5037] μ=-0.08737 σ=0.5629",
+            "text": "tensor([[ 0.3291,  0.2945],\n        [-0.1392,  0.5037],\n"
+                    "        [-0.8520, -0.6603]], grad_fn=<AddmmBackward0>)"}},
+}
+
+
+class CannedClient(FakeClient):
+    async def request(self, op, args=None, timeout=None, **kwargs):
+        if op == "exec":
+            return REPLIES[args["code"]]
+        return {}
+
+
+async def _run_cells(pilot) -> None:
+    app = pilot.app
+    app.query_one(StatusBar).state = "ready"
+    await pilot.press("f3")
+    pane = app.query_one(PlaygroundPane)
+    for code in REPLIES:
+        pane.run_cell(code)
+        await wait_for(pilot, lambda: not pane.running, 5, "canned cell")
+    pane.input.set_code("x.grad")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_playground_pane_snapshot(snap_compare, size):
+    app = TorchdeckApp(client=CannedClient())
+    assert snap_compare(app, terminal_size=size, run_before=_run_cells)
