@@ -1,0 +1,199 @@
+"""The Predict pane: Pilot tests against a real engine (tiny `mini` preset), and a snapshot
+with fixed data."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from tests.tui.conftest import FakeClient, real_app, wait_for
+from tui.app import TorchdeckApp
+from tui.panes.predict_pane import PredictInput, PredictPane
+from tui.widgets.math_view import MathView
+from tui.widgets.prob_bars import ProbBars
+from tui.widgets.status_bar import StatusBar
+from tui.widgets.token_strip import TokenStrip
+
+SIZE = (100, 30)
+
+
+async def _open(pilot) -> PredictPane:
+    status = pilot.app.query_one(StatusBar)
+    await wait_for(pilot, lambda: status.state == "ready" and status.steps > 0, 60,
+                   "engine ready and configured")
+    await pilot.press("f4")
+    pane = pilot.app.query_one(PredictPane)
+    assert isinstance(pilot.app.focused, PredictInput)
+    return pane
+
+
+async def _type(pilot, pane: PredictPane, text: str) -> dict:
+    before = pane.result
+    await pilot.press(*[{" ": "space"}.get(ch, ch) for ch in text])
+    await wait_for(pilot, lambda: pane.result is not before and pane.result is not None
+                   and pane.text.endswith(text) and not pane._inflight
+                   and pane._timer is None, 20, f"prediction for {text!r}")
+    return pane.result
+
+
+def _screen_text(app) -> str:
+    return "\n".join(str(w.render()) for w in app.query("PredictPane *") if w.display
+                     and hasattr(w, "render") and w.region.height)
+
+
+async def test_typing_updates_strip_bars_and_loss_and_tab_accepts(corpus):
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await _open(pilot)
+        r = await _type(pilot, pane, "the qu")
+        strip = app.query_one(TokenStrip)
+        assert [ch for ch, _ in strip.strip] == list("the qu")
+        assert all(ident is not None for _, ident in strip.strip)
+        assert [ident for _, ident in strip.strip] == r["ids"]
+        bars = app.query_one(ProbBars)
+        assert len(bars.top) == 10 and bars.top == r["top"]
+        assert bars.vocab_size == r["vocab_size"] == len(set(corpus_chars(corpus)))
+        rendered = str(bars.render())
+        assert f"uniform 1/{r['vocab_size']}" in rendered
+        info = str(app.query_one("#predict-info", Static).render())
+        assert "untrained: random weights" in info
+        assert f"{r['bits_per_char']:.2f} bits/char" in info
+        assert pane.latencies and 0 < pane.latencies[-1] < 10
+        top = r["top"][0]["char"]
+        await pilot.press("tab")
+        assert pane.text == "the qu" + top
+        await wait_for(pilot, lambda: pane.result["strip"][-1][0] == top, 20, "re-prediction")
+
+
+def corpus_chars(path: str) -> str:
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
+
+
+async def test_unknown_character_is_marked(corpus):
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await _open(pilot)
+        r = await _type(pilot, pane, "fox é")
+        assert r["unknown"] == [[4, "é"]]
+        assert app.query_one(TokenStrip).strip[-1] == ["é", None]
+        assert "?" in str(app.query_one(TokenStrip).render()).splitlines()[1]
+        info = str(app.query_one("#predict-info", Static).render())
+        assert "1 char(s) not in the vocabulary (é): skipped" in info
+
+
+async def test_temperature_zero_is_greedy_and_controls_redraw(corpus):
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await _open(pilot)
+        await _type(pilot, pane, "the")
+        for _ in range(8):  # 1.0 → 0 in the temperature ladder
+            await pilot.press("down")
+        assert pane.temperature == 0
+        await wait_for(pilot, lambda: pane.result["top"][0]["prob"] == 1.0, 20, "greedy bars")
+        assert all(t["prob"] == 0 for t in pane.result["top"][1:])
+        controls = str(app.query_one("#predict-controls", Static).render())
+        assert "T=0" in controls and "greedy" in controls
+        await pilot.press("up", "up", "up", "up", "up", "up", "up")  # back to 1.0
+        await pilot.press("escape")
+        assert isinstance(app.focused, PredictPane)
+        await pilot.press("k", "k", "k")  # top-k: all → 1 → 3 → 5
+        assert pane.top_k == 5
+        await wait_for(pilot, lambda: sum(t["prob"] > 0 for t in pane.result["top"]) == 5,
+                       20, "top-k 5 bars")
+        assert "top-k 5" in str(app.query_one("#predict-controls", Static).render())
+
+
+async def test_generation_streams_and_stops_on_its_key(corpus):
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await _open(pilot)
+        await _type(pilot, pane, "the ")
+        await pilot.press("escape")
+        await pilot.press("n", "n")  # 200 → 1000 → 50
+        assert pane.gen_length == 50
+        pane.gen_length = 1_000_000  # long enough to be stopped by hand
+        await pilot.press("g")
+        await wait_for(pilot, lambda: len(pane.generated) >= 3, 20, "streamed characters")
+        assert pane.generating
+        seen = len(pane.generated)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: not pane.generating, 20, "generation stopped")
+        generated = pane.generated
+        assert seen <= len(generated) < 1_000_000
+        assert set(generated) <= set(corpus_chars(corpus))
+        shown = str(app.query_one("#predict-generated", Static).render())
+        assert shown.endswith(generated[-20:])  # drawn after the dimmed prompt
+        # enter in the box appends the generated text to the typed text
+        await pilot.press("i", "enter")
+        assert pane.text == "the " + generated
+        assert pane.generated == ""
+
+
+async def test_show_the_math_and_predictions_follow_training(corpus):
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await _open(pilot)
+        await _type(pilot, pane, "the lazy")
+        await pilot.press("escape")
+        await pilot.press("m")
+        view = app.query_one(MathView)
+        await wait_for(pilot, lambda: view.math is not None, 20, "math view")
+        assert view.math["output"]["allclose"] is True
+        text = str(view.render())
+        assert "x·Wᵀ + b" in text and "allclose ✓" in text and "last char 'y'" in text
+        # start training from the Train pane, come back: the bars follow the weights
+        await pilot.press("f2", "s")
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: pane.result and pane.result["step"] > 20, 60,
+                       "prediction from trained weights")
+        assert "untrained" not in str(app.query_one("#predict-info", Static).render())
+        await pilot.press("f2", "x")
+
+
+# -- snapshot with fixed data --------------------------------------------------------------------
+
+TOP = [("e", 0.62), (" ", 0.11), ("a", 0.07), ("\n", 0.05), ("o", 0.04), ("u", 0.03),
+       ("i", 0.02), ("y", 0.02), ("r", 0.01), ("l", 0.01)]
+VOCAB = sorted(set("To be or not to b, that is the question\n") | set("aeilnoruy\n "))
+
+
+class PredictClient(FakeClient):
+    async def request(self, op, args=None, timeout=None, **kwargs):
+        args = {**(args or {}), **kwargs}
+        if op != "predict":
+            return {}
+        text = args["text"]
+        return {
+            "ids": [VOCAB.index(c) for c in text if c in VOCAB], "tokens": list(text),
+            "strip": [[c, VOCAB.index(c) if c in VOCAB else None] for c in text],
+            "chars": len(text), "unknown": [], "cropped": 0, "empty_context": False,
+            "top": [{"char": c, "id": VOCAB.index(c), "prob": p} for c, p in TOP],
+            "loss": 1.9, "bits_per_char": 1.9 / 0.6931471805599453, "vocab_size": len(VOCAB),
+            "block_size": 64, "step": 1200,
+        }
+
+
+INFO = {"preset": "gpt", "device": "cpu", "device_type": "cpu", "params": 814720,
+        "trainable_params": 814720, "tied": [], "model_config": {"block_size": 64},
+        "train_config": {"steps": 2000, "batch_size": 32, "lr": 0.002, "seed": 1337},
+        "vocab_size": len(VOCAB), "corpus": {"source": "pydoc"}, "step": 1200, "steps": 2000,
+        "block_size": 64}
+
+
+def test_predict_pane_snapshot(snap_compare):
+    async def run_before(pilot):
+        app = pilot.app
+        app.query_one(StatusBar).state = "ready"
+        app.model_configured(INFO)
+        await pilot.press("f4")
+        pane = app.query_one(PredictPane)
+        app.query_one(PredictInput).value = "To be or not to b"
+        await wait_for(pilot, lambda: pane.result is not None and pane._timer is None
+                       and not pane._inflight, 10, "fixed prediction")
+        await pilot.pause()
+        pane.latencies.clear()
+        pane._show_info(pane.result)
+        await pilot.pause()
+
+    assert snap_compare(TorchdeckApp(client=PredictClient()), terminal_size=(80, 24),
+                        run_before=run_before)
