@@ -35,11 +35,6 @@ async def _type(pilot, pane: PredictPane, text: str) -> dict:
     return pane.result
 
 
-def _screen_text(app) -> str:
-    return "\n".join(str(w.render()) for w in app.query("PredictPane *") if w.display
-                     and hasattr(w, "render") and w.region.height)
-
-
 async def test_typing_updates_strip_bars_and_loss_and_tab_accepts(corpus):
     app = real_app(corpus)
     async with app.run_test(size=SIZE) as pilot:
@@ -79,6 +74,14 @@ async def test_unknown_character_is_marked(corpus):
         assert "?" in str(app.query_one(TokenStrip).render()).splitlines()[1]
         info = str(app.query_one("#predict-info", Static).render())
         assert "1 char(s) not in the vocabulary (é): skipped" in info
+        # 10,000 characters pasted: only the last context window goes through the model
+        before = pane.result
+        pane.query_one(PredictInput).value = "the lazy dog. " * 714 + "ab"  # 9,998 chars
+        await wait_for(pilot, lambda: pane.result is not before and not pane._inflight
+                       and pane._timer is None, 20, "prediction for the long text")
+        assert pane.result["chars"] == 9998 and len(pane.result["ids"]) == 64
+        info = str(app.query_one("#predict-info", Static).render())
+        assert "using the last 64 of 9998 chars (context 64)" in info
 
 
 async def test_temperature_zero_is_greedy_and_controls_redraw(corpus):
