@@ -46,7 +46,7 @@ async def test_pane_lists_layers_shows_a_histogram_and_the_lessons(corpus):
                         "layer:output"]
         assert str(table.get_row("layer:hidden")[0]).strip() == "▸ hidden: Linear"
         total = pane.summary["totals"]["params"]
-        assert table.get_row("layer:")[2] == f"{total:,}"
+        assert str(table.get_row("layer:")[2]) == f"{total:,}"
         footer = str(app.query_one("#sum-totals").render())
         assert f"params {total:,}" in footer and "mult-adds/forward" in footer
 

@@ -48,6 +48,10 @@ def layer_label(row: dict, expanded: bool) -> Text:
     return text
 
 
+def _right(text: str) -> Text:
+    return Text(text, justify="right")
+
+
 class SummaryTable(DataTable):
     """Rows keyed ``layer:<name>`` and ``weight:<name>``; enter on a layer expands it, on a
     weight opens its statistics (the pane handles RowSelected)."""
@@ -74,8 +78,8 @@ class SummaryTable(DataTable):
                 params = "0 tied"
             mult = fmt_macs(row["macs"]) if row["macs"] else "--"
             self.add_row(layer_label(row, is_open), fmt_shape(row["output_shape"]),
-                         params, row["trainable"], f"{100 * row['share']:.1f}%", mult,
-                         key=f"layer:{row['name']}")
+                         _right(params), row["trainable"], _right(f"{100 * row['share']:.1f}%"),
+                         _right(mult), key=f"layer:{row['name']}")
             if not is_open:
                 continue
             total = summary["totals"]["params"] or 1
@@ -85,9 +89,9 @@ class SummaryTable(DataTable):
                 tied = ("tied: " + ", ".join(w["tied_to"])) if w["tied_to"] else ""
                 counted = w["numel"] if w["counted_here"] else 0
                 self.add_row(label, fmt_shape(w["shape"]),
-                             fmt_count(w["numel"]) + ("" if w["counted_here"] else " ="),
+                             _right(fmt_count(w["numel"]) + ("" if w["counted_here"] else " =")),
                              "yes" if w["trainable"] else "no",
-                             f"{100 * counted / total:.1f}%", Text(tied, style="yellow"),
+                             _right(f"{100 * counted / total:.1f}%"), Text(tied, style="yellow"),
                              key=f"weight:{w['name']}")
         if keep is not None:
             try:
