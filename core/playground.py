@@ -77,6 +77,18 @@ _SIZE_FIRST = {"empty", "zeros", "ones", "full", "rand", "randn", "empty_strided
 _SIZE_AFTER_SELF = {"new_empty", "new_zeros", "new_ones", "new_full", "new_empty_strided"}
 
 
+_SIZED = _SIZE_FIRST | _SIZE_AFTER_SELF | {"randint", "randperm", "eye", "arange", "linspace",
+                                          "logspace", "repeat", "mm", "addmm", "bmm", "baddbmm"}
+_KINDS: dict = {}  # aten op -> its name if the guard sizes it, "pointwise", or ""
+
+
+def _kind(func) -> str:
+    name = func.overloadpacket.__name__
+    if name in _SIZED:
+        return name
+    return "pointwise" if torch.Tag.pointwise in func.tags else ""
+
+
 def _numel(shape) -> int:
     n = 1
     for s in shape:
@@ -95,16 +107,19 @@ class _MemoryGuard(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        try:
-            numel, dtype, device = self._estimate(func, args, kwargs)
-        except Exception:  # an op we cannot size: let it run
-            numel = 0
-        if numel > 1 << 20:  # under a million elements nothing is worth a system call
-            self._check(numel, dtype, device)
+        kind = _KINDS.get(func)
+        if kind is None:
+            kind = _KINDS[func] = _kind(func)
+        if kind:
+            try:
+                numel, dtype, device = self._estimate(func, kind, args, kwargs)
+            except Exception:  # an op we cannot size: let it run
+                numel = 0
+            if numel > 1 << 20:  # under a million elements nothing is worth a system call
+                self._check(numel, dtype, device)
         return func(*args, **kwargs)
 
-    def _estimate(self, func, args, kwargs):
-        name = func.overloadpacket.__name__
+    def _estimate(self, func, name, args, kwargs):
         dtype = kwargs.get("dtype")
         device = kwargs.get("device")
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
@@ -139,7 +154,10 @@ class _MemoryGuard(TorchDispatchMode):
         elif name in ("mm", "addmm", "bmm", "baddbmm"):
             a, b = tensors[-2], tensors[-1]
             numel = _numel(a.shape[:-1]) * int(b.shape[-1])
-        elif torch.Tag.pointwise in func.tags and len(tensors) > 1:
+        elif name == "pointwise" and len(tensors) > 1:
+            sizes = sorted(t.numel() for t in tensors)
+            if sizes[-1] * sizes[-2] <= 1 << 20:  # the output cannot be bigger than this
+                return 0, dtype, device
             numel = _numel(torch.broadcast_shapes(*(t.shape for t in tensors)))
         else:
             numel = 0
