@@ -155,48 +155,64 @@ async def test_show_the_math_and_predictions_follow_training(corpus):
 
 # -- snapshot with fixed data --------------------------------------------------------------------
 
-TOP = [("e", 0.62), (" ", 0.11), ("a", 0.07), ("\n", 0.05), ("o", 0.04), ("u", 0.03),
-       ("i", 0.02), ("y", 0.02), ("r", 0.01), ("l", 0.01)]
-VOCAB = sorted(set("To be or not to b, that is the question\n") | set("aeilnoruy\n "))
+SNAP_TEXT = "to be or not to be, that is the question. " * 20
 
 
 class PredictClient(FakeClient):
+    """Answers predict with the real core.predict on a fixed, seeded mini model (in-process)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import torch
+
+        from core.session import RunSpec
+
+        torch.manual_seed(0)
+        self.torch = torch
+        self.session = None
+        self.spec = RunSpec(preset="mini", corpus=None, device="cpu",
+                            model={"n_embd": 16, "n_hidden": 32}, train={"seed": 0})
+
     async def request(self, op, args=None, timeout=None, **kwargs):
+        from core.predict import Sampling, predict
+
         args = {**(args or {}), **kwargs}
         if op != "predict":
             return {}
-        text = args["text"]
-        return {
-            "ids": [VOCAB.index(c) for c in text if c in VOCAB], "tokens": list(text),
-            "strip": [[c, VOCAB.index(c) if c in VOCAB else None] for c in text],
-            "chars": len(text), "unknown": [], "cropped": 0, "empty_context": False,
-            "top": [{"char": c, "id": VOCAB.index(c), "prob": p} for c, p in TOP],
-            "loss": 1.9, "bits_per_char": 1.9 / 0.6931471805599453, "vocab_size": len(VOCAB),
-            "block_size": 64, "step": 1200,
-        }
+        s = self.session
+        result = predict(s.model, s.tokenizer, args["text"], s.block_size, s.device,
+                         Sampling(temperature=args["temperature"], top_k=args["top_k"],
+                                  top_p=args["top_p"], greedy=args["greedy"]),
+                         k=args["k"], math_view=args.get("math", False))
+        result["step"] = 0
+        return result
 
 
-INFO = {"preset": "gpt", "device": "cpu", "device_type": "cpu", "params": 814720,
-        "trainable_params": 814720, "tied": [], "model_config": {"block_size": 64},
-        "train_config": {"steps": 2000, "batch_size": 32, "lr": 0.002, "seed": 1337},
-        "vocab_size": len(VOCAB), "corpus": {"source": "pydoc"}, "step": 1200, "steps": 2000,
-        "block_size": 64}
+def test_predict_pane_snapshot(snap_compare, tmp_path):
+    corpus = tmp_path / "hamlet.txt"
+    corpus.write_text(SNAP_TEXT, encoding="utf-8")
+    client = PredictClient()
+    from core.session import Session
 
+    client.spec.corpus = str(corpus)
+    client.session = Session.create(client.spec)
+    info = client.session.describe()
 
-def test_predict_pane_snapshot(snap_compare):
     async def run_before(pilot):
         app = pilot.app
         app.query_one(StatusBar).state = "ready"
-        app.model_configured(INFO)
+        app.model_configured(info)
         await pilot.press("f4")
         pane = app.query_one(PredictPane)
-        app.query_one(PredictInput).value = "To be or not to b"
-        await wait_for(pilot, lambda: pane.result is not None and pane._timer is None
-                       and not pane._inflight, 10, "fixed prediction")
-        await pilot.pause()
+        app.query_one(PredictInput).value = "to be or not to b"
+        await pilot.press("escape")
+        await pilot.press("m")
+        await wait_for(pilot, lambda: pane.result is not None and "math" in pane.result
+                       and pane._timer is None and not pane._inflight, 10,
+                       "prediction from the seeded model")
         pane.latencies.clear()
         pane._show_info(pane.result)
         await pilot.pause()
 
-    assert snap_compare(TorchdeckApp(client=PredictClient()), terminal_size=(80, 24),
+    assert snap_compare(TorchdeckApp(client=client), terminal_size=(80, 24),
                         run_before=run_before)

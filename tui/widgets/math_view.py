@@ -34,24 +34,23 @@ class MathView(Widget):
         width = max(20, self.size.width)
         text = Text()
         text.append(f"last char '{ch}' → id {m['id']}\n", style="bold")
-        text.append(f"① embedding {emb['layer']}.weight[{m['id']}], {emb['dim']} dims\n",
-                    style="cyan")
+        text.append(f"① {emb['layer']}.weight[{m['id']}] · {emb['dim']} dims\n", style="cyan")
         text.append(f"  {_vec(emb['values'], emb['dim'], width)}\n")
-        zero = f", {100 * hid['zero_share']:.0f}% zero" if hid.get("zero_share") else ""
-        text.append(f"② hidden x: {hid['layer']} output (hook{zero})\n", style="cyan")
+        zero = f" · {100 * hid['zero_share']:.0f}% zero" if hid.get("zero_share") else ""
+        text.append(f"② hook on {hid['layer']}: x{zero}\n", style="cyan")
         text.append(f"  {_vec(hid['values'], hid['dim'], width)}\n")
         shape = "×".join(str(n) for n in out["weight_shape"])
-        b = " + b" if out["has_bias"] else "  (no bias)"
-        text.append(f"③ {out['layer']}: scores = x·Wᵀ{b}\n", style="cyan")
-        tied = f" = {out['weight_name']}, tied" if out.get("tied") else ""
-        text.append(f"  W [{shape}]{tied}\n", style="cyan")
-        text.append("  char   by hand     layer\n", style="dim")
-        for row in out["rows"]:
-            text.append(f"   {visible_char(row['char']):<3} {row['by_hand']:+9.4f} "
-                        f"{row['layer']:+9.4f}\n")
+        b = " + b" if out["has_bias"] else ""
+        tied = f" = {out['weight_name']}" if out.get("tied") else ""
+        text.append(f"③ {out['layer']}: x·Wᵀ{b}, W{tied} {shape}\n", style="cyan")
         ok = out["allclose"]
-        text.append(f"  max |by hand − layer| = {out['max_abs_diff']:.2e}  ",
-                    style="bold")
+        text.append(f"  max|hand − layer| {out['max_abs_diff']:.0e} ", style="bold")
         text.append("allclose ✓" if ok else "allclose ✗", style="bold green" if ok else
                     "bold red")
+        rows = out["rows"][:max(0, self.size.height - 9)]
+        if rows:
+            text.append("\n  char    by hand     layer", style="dim")
+        for row in rows:
+            text.append(f"\n   {visible_char(row['char']):<3} {row['by_hand']:+9.4f} "
+                        f"{row['layer']:+9.4f}")
         return text
