@@ -487,8 +487,9 @@ class Playground:
         lines = code.splitlines()
         if 0 < lineno <= len(lines):
             line = lines[lineno - 1].strip()
+        text = str(exc).strip()  # the first line carries the point; torch adds advice below
         message = (exc.message if isinstance(exc, TorchdeckError)
-                   else str(exc).strip().splitlines()[-1] if str(exc).strip() else "")
+                   else text.splitlines()[0] if text else "")
         if isinstance(exc, MemoryError) and not message:
             message = "out of memory: an allocation in this cell failed"
         if isinstance(exc, SystemExit):

@@ -232,6 +232,22 @@ async def test_interrupt_ends_an_endless_cell(engine):
 
 
 @pytest.mark.asyncio(loop_scope="module")
+async def test_a_cell_sent_while_training_runs_between_steps(engine, corpus_file):
+    await engine.request("configure", {"preset": "mini", "corpus": str(corpus_file),
+                                       "device": "cpu", "steps": 1_000_000, "batch_size": 4,
+                                       "model": {"n_embd": 8, "n_hidden": 8}})
+    await engine.request("train_start", {})
+    try:
+        first = await engine.request("exec", {"code": "model.training"})
+        second = await engine.request("exec", {"code": "1"})
+        assert first["state"] == second["state"] == "running"
+        assert first["value"]["text"] == "True" and first["error"] is None
+        assert 0 < first["step"] <= second["step"]  # training goes on between cells
+    finally:
+        await engine.request("train_stop", {})
+
+
+@pytest.mark.asyncio(loop_scope="module")
 async def test_a_cell_that_kills_the_engine_is_reported_and_restart_is_fresh(engine):
     await engine.request("exec", {"code": "kept = 1"})
     with pytest.raises(EngineDied) as info:

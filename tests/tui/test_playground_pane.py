@@ -78,6 +78,24 @@ async def test_type_run_history_recipe_interrupt_and_save(corpus, tmp_path):
         assert "```python\nx.sum()\n```" in saved and "tensor([18.])" in saved
         assert "**Interrupted**" in saved
         assert [p.name for p in saves.iterdir()] == [pane.last_saved.split("/")[-1]]  # no temp
+        # while training runs the pane says that cells wait for the current step
+        pane.engine_event("train_state", {"state": "running"})
+        assert "waits for the current step" in str(
+            app.query_one("#playground-status").render())
+        pane.engine_event("train_state", {"state": "paused"})
+        # a cell that kills the engine is reported; ctrl+r from the input box restarts it
+        await pilot.press(*"import os; os._exit(1)", "enter")
+        await wait_for(pilot, lambda: status.state == "crashed", 20, "crash")
+        await wait_for(pilot, lambda: "every name defined here is lost" in screen_text(app),
+                       5, "namespace-lost note")
+        assert "EngineDied: the engine exited (code 1) during this cell" in screen_text(app)
+        assert app.focused is box
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: status.state == "ready" and status.steps > 0, 60,
+                       "engine back")
+        await pilot.press(*"x", "enter")
+        await wait_for(pilot, lambda: "NameError: name 'x' is not defined" in screen_text(app),
+                       20, "fresh namespace")
 
 
 # -- snapshot --------------------------------------------------------------------------------------
@@ -118,6 +136,7 @@ async def _run_cells(pilot) -> None:
     for code in REPLIES:
         pane.run_cell(code)
         await wait_for(pilot, lambda: not pane.running, 5, "canned cell")
+    pane.input.cursor_blink = False  # a blinking cursor makes the snapshot flaky
     pane.input.set_code("x.grad")
     await pilot.pause()
 

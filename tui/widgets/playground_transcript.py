@@ -25,9 +25,13 @@ class PlaygroundTranscript(RichLog):
 
     # -- writing -------------------------------------------------------------------------------
 
+    def _line(self, text: Text) -> None:
+        # expand: wrap at the log's own width, not at the console's default 80 columns
+        self.write(text, expand=True)
+
     def note(self, text: str, style: str = "italic dim") -> None:
         self.entries.append({"note": text})
-        self.write(Text(text, style=style))
+        self._line(Text(text, style=style))
 
     def cell(self, number: int | str, code: str, result: dict | None = None,
              failure: dict | None = None) -> None:
@@ -42,28 +46,31 @@ class PlaygroundTranscript(RichLog):
             text.append(prompt if i == 0 else " " * (len(prompt) - 5) + "...: ",
                         style="bold green")
             text.append(line + ("\n" if i < len(lines) - 1 else ""))
-        self.write(text)
+        self._line(text)
         if result is not None:
             if result.get("stdout"):
-                self.write(Text(result["stdout"].rstrip("\n")))
+                self._line(Text(result["stdout"].rstrip("\n")))
             value = result.get("value")
             if value:
                 if value.get("header"):
-                    self.write(Text(f"Out[{number}] {value['header']}", style="bold cyan"))
-                self.write(Text(value["text"]))
+                    self._line(Text(f"Out[{number}] {value['header']}", style="bold cyan"))
+                self._line(Text(value["text"]))
             if result.get("error"):
                 self._error(result["error"])
         if failure is not None:
             self._error(failure)
-        self.write(Text(""))
+        if result is not None and result.get("state") == "running":
+            self._line(Text(f"(ran between training steps, at step {result.get('step')})",
+                            style="italic dim"))
+        self._line(Text(" "))
 
     def _error(self, err: dict) -> None:
         message = f"{err.get('type', 'Error')}: {err.get('message', '')}".rstrip(": ")
-        self.write(Text(message, style="bold red"))
+        self._line(Text(message, style="bold red"))
         if err.get("line"):
-            self.write(Text(f"  at line {err.get('lineno')}: {err['line']}", style="red"))
+            self._line(Text(f"  at line {err.get('lineno')}: {err['line']}", style="red"))
         if err.get("hint"):
-            self.write(Text(f"  hint: {err['hint']}", style="yellow"))
+            self._line(Text(f"  hint: {err['hint']}", style="yellow"))
 
     # -- Markdown ------------------------------------------------------------------------------
 
