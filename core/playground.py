@@ -78,7 +78,8 @@ _SIZE_AFTER_SELF = {"new_empty", "new_zeros", "new_ones", "new_full", "new_empty
 
 
 _SIZED = _SIZE_FIRST | _SIZE_AFTER_SELF | {"randint", "randperm", "eye", "arange", "linspace",
-                                          "logspace", "repeat", "mm", "addmm", "bmm", "baddbmm"}
+                                          "logspace", "repeat", "mm", "addmm", "bmm", "baddbmm",
+                                          "cat", "stack", "clone", "_to_copy"}
 _KINDS: dict = {}  # aten op -> its name if the guard sizes it, "pointwise", or ""
 
 
@@ -98,8 +99,9 @@ def _numel(shape) -> int:
 
 class _MemoryGuard(TorchDispatchMode):
     """Refuses, before anything is allocated, an op whose new tensor would exceed ``share`` of
-    the free memory: factory ops (their size is an argument), ``repeat``, matrix products and
-    broadcasting element-wise ops (their size follows from the inputs' shapes)."""
+    the free memory: factory ops (their size is an argument), ``repeat``, ``cat``/``stack``,
+    copies (of an expanded view too), matrix products and broadcasting element-wise ops (their
+    size follows from the inputs' shapes). Other ops run unchecked."""
 
     def __init__(self, share: float) -> None:
         super().__init__()
@@ -151,6 +153,12 @@ class _MemoryGuard(TorchDispatchMode):
             reps = list(args[1])
             shape = [1] * (len(reps) - tensors[0].dim()) + list(tensors[0].shape)
             numel = _numel(s * r for s, r in zip(shape, reps))
+        elif name in ("cat", "stack"):
+            parts = [t for t in args[0] if isinstance(t, torch.Tensor)]
+            numel = sum(t.numel() for t in parts)
+            dtype, device = dtype or parts[0].dtype, device or parts[0].device
+        elif name in ("clone", "_to_copy"):  # a copy of an expanded view is as big as the view
+            numel = tensors[0].numel()
         elif name in ("mm", "addmm", "bmm", "baddbmm"):
             a, b = tensors[-2], tensors[-1]
             numel = _numel(a.shape[:-1]) * int(b.shape[-1])
