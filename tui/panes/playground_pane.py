@@ -161,15 +161,15 @@ class PlaygroundPane(Pane):
         self.transcript.cell(number, code, result, failure)
         self._show_status()
 
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "interrupt":
-            return self.running  # otherwise ctrl+c copies, as usual
-        return True
-
     def action_interrupt(self) -> None:
+        """ctrl+c: SIGINT the engine while a cell runs; otherwise copy, as in any text box."""
         if self.running:
             self.link.client.interrupt()
             self.query_one("#playground-status", Static).update("interrupting…")
+        elif self.input.selected_text:
+            self.input.action_copy()
+        else:
+            self.app.notify("no cell is running (ctrl+q quits the app)", timeout=2)
 
     # -- completion ----------------------------------------------------------------------------
 
