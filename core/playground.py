@@ -19,6 +19,7 @@ import linecache
 import math
 import os
 import re
+import reprlib
 import time
 import traceback
 from typing import Any
@@ -245,6 +246,13 @@ def tensor_stats(t: torch.Tensor) -> dict | None:
     if (t.numel() == 0 or t.is_complex() or t.layout != torch.strided
             or t.device.type == "meta"):
         return None
+    try:
+        return _stats(t)
+    except Exception:  # a device or dtype the statistics do not support: show none
+        return None
+
+
+def _stats(t: torch.Tensor) -> dict:
     with torch.no_grad():
         flat = t.detach().reshape(-1)
         sampled = flat.numel() > STATS_SAMPLE
@@ -252,7 +260,7 @@ def tensor_stats(t: torch.Tensor) -> dict | None:
             flat = flat[:: math.ceil(flat.numel() / STATS_SAMPLE)]
         if flat.dtype == torch.bool:
             return {"true": int(flat.sum().item()), "count": flat.numel(), "sampled": sampled}
-        values = flat.double()
+        values = flat.float() if flat.device.type == "mps" else flat.double()  # no f64 on MPS
         finite = torch.isfinite(values)
         nan = int(torch.isnan(values).sum().item())
         inf = int((~finite).sum().item()) - nan
@@ -325,10 +333,35 @@ def describe(value: Any) -> dict:
                    header=f"ndarray{list(value.shape)} {value.dtype}")
         with np.printoptions(threshold=400, edgeitems=3, linewidth=76):
             text = repr(value)
+    elif isinstance(value, (list, tuple, dict, set, frozenset, str)):
+        text = _SHORT_REPR.repr(value)  # a list of ten million numbers is not built in full
     else:
         text = repr(value)
     out["text"], out["truncated"] = _cut(text)
     return out
+
+
+def _container_repr() -> reprlib.Repr:
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict = 6, 200, 200, 100
+    r.maxset = r.maxfrozenset = r.maxdeque = r.maxarray = 200
+    r.maxstring = r.maxother = r.maxlong = MAX_TEXT
+    return r
+
+
+_SHORT_REPR = _container_repr()
+
+
+def safe_describe(value: Any) -> dict:
+    """:func:`describe`, or a plain line saying why the value could not be shown."""
+    try:
+        return describe(value)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        return {"kind": "object", "type": type(value).__qualname__, "header": None,
+                "text": f"<{type(value).__qualname__}: cannot be shown: {exc}>"[:MAX_TEXT],
+                "truncated": False}
 
 
 # -- errors and their hints --------------------------------------------------------------------
@@ -457,15 +490,15 @@ class Playground:
                 with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), \
                         _address_space_limit(memory_share), _MemoryGuard(memory_share):
                     exec(body, self.namespace)
-                    if last is not None:
-                        result = eval(last, self.namespace)
-                        if result is not None:
-                            self.namespace["_"] = result
-                            value = describe(result)
+                    result = eval(last, self.namespace) if last is not None else None
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:  # SystemExit too: a cell must never end the engine
                 error = self._error(exc, code, filename)
+            else:
+                if result is not None:
+                    self.namespace["_"] = result
+                    value = safe_describe(result)  # outside the guard: showing is not asking
         return {"cell": self.cells, "stdout": out.text(), "value": value, "error": error,
                 "seconds": time.perf_counter() - started}
 
@@ -603,4 +636,4 @@ def run_cell(code: str, session: Any = None, playground: Playground | None = Non
 
 
 __all__ = ["DEFAULT_MEMORY_SHARE", "MemoryGuardError", "Playground", "describe", "engine_ops",
-           "hint_for", "run_cell"]
+           "hint_for", "run_cell", "safe_describe"]

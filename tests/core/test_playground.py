@@ -149,6 +149,14 @@ def test_tensor_header_flags_nan_and_inf_and_big_tensors_are_cut():
     assert "all=0.0" in big["header"] and "n=1,000,000" in big["header"]
 
 
+def test_values_that_are_huge_or_unprintable_are_still_shown(pg):
+    res = run_ok(pg, "list(range(10**7))")
+    assert res["value"]["text"].startswith("[0, 1, 2") and res["value"]["text"].endswith("...]")
+    assert len(res["value"]["text"]) < 2000
+    res = run_ok(pg, "class Odd:\n    def __repr__(self):\n        raise ValueError('no')\nOdd()")
+    assert res["value"]["text"] == "<Odd: cannot be shown: no>"
+
+
 @pytest.mark.parametrize("code, type_, hint_part", [
     ("nn.Linear(3, 2)(torch.ones(4, 5))", "RuntimeError", "5 ≠ 3"),
     ("torch.tensor([1, 2]) @ torch.ones(2)", "RuntimeError", ".float()"),
