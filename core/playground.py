@@ -387,6 +387,9 @@ def hint_for(exc: BaseException) -> str:
         return (f"A @ B needs A's columns to equal B's rows: A is {a[0]}×{a[1]}, B is "
                 f"{b[0]}×{b[1]}, and {a[1]} ≠ {b[0]}; transpose one side (.T) or check the "
                 "layer's in_features")
+    if re.search(r"inconsistent tensor size|size mismatch, got input|dimensions of batch2", msg):
+        return ("A @ B needs A's last size to equal B's second-to-last (a vector's only size); "
+                "compare A.shape and B.shape, and transpose one side (.T) if needed")
     if "size of tensor a" in msg and "must match the size of tensor b" in msg:
         return ("element-wise ops broadcast: sizes must be equal or 1, compared from the last "
                 "dimension; print both .shape values")
@@ -519,8 +522,7 @@ class Playground:
         return {"type": type(exc).__name__, "message": exc.msg, "lineno": lineno, "line": line,
                 "hint": "check brackets, colons and indentation on that line"}
 
-    @staticmethod
-    def _error(exc: BaseException, code: str, filename: str) -> dict:
+    def _error(self, exc: BaseException, code: str, filename: str) -> dict:
         lineno, line = 0, ""
         for frame, frame_lineno in traceback.walk_tb(exc.__traceback__):
             if frame.f_code.co_filename == filename:
@@ -535,8 +537,37 @@ class Playground:
             message = "out of memory: an allocation in this cell failed"
         if isinstance(exc, SystemExit):
             message = f"exit({exc.code if exc.code is not None else ''}) was called"
+        hint = hint_for(exc)
+        if hint.startswith("A @ B") and line:
+            shapes = self._operand_shapes(line)
+            if shapes:
+                hint += f" (here: {shapes})"
         return {"type": type(exc).__name__, "message": message[:2000], "lineno": lineno,
-                "line": line[:500], "hint": hint_for(exc)}
+                "line": line[:500], "hint": hint}
+
+    def _operand_shapes(self, line: str) -> str:
+        """'a is [2, 3], b is [4, 2]' for the named operands of @ (or matmul/mm/bmm) in
+        ``line``; names and dotted attributes only, nothing is called."""
+        try:
+            tree = ast.parse(line.split("#")[0].strip())
+        except SyntaxError:
+            return ""
+        operands = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+                operands += [node.left, node.right]
+            elif (isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name))
+                  and getattr(node.func, "attr", getattr(node.func, "id", "")) in
+                  ("matmul", "mm", "bmm", "mv", "dot")):
+                operands += node.args[:2]
+        found = []
+        for op in operands:
+            text = ast.unparse(op)
+            if re.fullmatch(r"[A-Za-z_][\w.]*", text):
+                obj = self._resolve(text)
+                if isinstance(obj, torch.Tensor):
+                    found.append(f"{text} is {list(obj.shape)}")
+        return ", ".join(dict.fromkeys(found))
 
     # -- tab completion ------------------------------------------------------------------------
 

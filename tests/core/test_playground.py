@@ -159,6 +159,9 @@ def test_values_that_are_huge_or_unprintable_are_still_shown(pg):
 
 @pytest.mark.parametrize("code, type_, hint_part", [
     ("nn.Linear(3, 2)(torch.ones(4, 5))", "RuntimeError", "5 ≠ 3"),
+    ("a = torch.ones(2, 3)\nw = torch.ones(4, 2)\na @ w", "RuntimeError",
+     "(here: a is [2, 3], w is [4, 2])"),
+    ("v = torch.ones(3)\ntorch.dot(v, torch.ones(4))", "RuntimeError", "(here: v is [3])"),
     ("torch.tensor([1, 2]) @ torch.ones(2)", "RuntimeError", ".float()"),
     ("nn.Embedding(10, 3)(torch.tensor([12]))", "IndexError", "num_embeddings"),
     ("nn.Linear(70, 5)(14)", "TypeError", "l.weight[i]"),
