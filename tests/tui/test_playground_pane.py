@@ -145,3 +145,15 @@ async def _run_cells(pilot) -> None:
 def test_playground_pane_snapshot(snap_compare, size):
     app = TorchdeckApp(client=CannedClient())
     assert snap_compare(app, terminal_size=size, run_before=_run_cells)
+
+
+def test_markdown_fences_survive_backticks_in_output():
+    log = PlaygroundTranscript()
+    log.cell(1, "print('```')", {"stdout": "```\n", "value": None, "error": None})
+    log.cell(2, "z.backward()", {"stdout": "", "value": None, "error": {
+        "type": "RuntimeError", "message": "boom", "lineno": 1, "line": "z.backward()",
+        "hint": "use retain_graph=True"}})
+    md = log.markdown()
+    assert "````text\n```\n````" in md  # a longer fence around output holding ```
+    assert "**RuntimeError**: boom (line 1: `z.backward()`)" in md
+    assert "> hint: use retain_graph=True" in md

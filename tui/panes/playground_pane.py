@@ -100,7 +100,7 @@ class PlaygroundPane(Pane):
             self._show_status()
 
     def configured(self, info: dict) -> None:
-        if self.transcript.entries and len(self.transcript.entries) > 1:
+        if len(self.transcript.entries) > 1:  # the welcome and at least one cell
             self.transcript.note(f"model, tokenizer and data now point at the new "
                                  f"{info.get('preset', '')} model")
 
