@@ -665,12 +665,5 @@ def engine_ops(engine) -> dict:
     }
 
 
-def run_cell(code: str, session: Any = None, playground: Playground | None = None) -> dict:
-    """Run one cell outside the engine (scripts, tests): a fresh playground unless given."""
-    pg = playground or Playground()
-    pg.bind(session)
-    return pg.run(code)
-
-
 __all__ = ["DEFAULT_MEMORY_SHARE", "MemoryGuardError", "Playground", "describe", "engine_ops",
-           "hint_for", "run_cell", "safe_describe"]
+           "hint_for", "safe_describe"]
