@@ -325,7 +325,7 @@ async def measure_quality(client: EngineClient, plan: Plan) -> dict:
     steps = plan.quality_steps
     return {
         "steps": steps, "full": steps >= FULL_QUALITY_STEPS and not plan.quick,
-        "state": state, "wall_s": round(wall, 2),
+        "state": state, "wall_s": round(wall, 3),
         "tokens_per_s": round(steps * tokens_per_step / wall),
         "val_loss": round(val, 4) if val is not None else None,
         "train_loss": round(train, 4) if train is not None else None,
