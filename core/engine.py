@@ -290,8 +290,13 @@ class Engine:
 
     def _train_slice(self) -> None:
         trainer = self.session.trainer
-        try:  # not interruptible: a SIGINT sets the pending flag and ends the slice cleanly
-            n = trainer.run_for(0.05, should_stop=lambda: self._interrupt_pending)
+        # Not interruptible: a SIGINT sets the pending flag and ends the slice cleanly. A request
+        # waiting in the queue also ends it after the step in flight, so a prediction typed
+        # during training waits at most about one step, not the rest of a ~50 ms slice.
+        requests = self.requests
+        try:
+            n = trainer.run_for(0.05, should_stop=lambda: self._interrupt_pending
+                                or not requests.empty())
         except Exception as exc:
             traceback.print_exc(file=sys.stderr)
             info = _error_info(exc)
