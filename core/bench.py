@@ -63,9 +63,14 @@ class Plan:
     """How long and how big each measurement is (the full run, or ``--quick`` plumbing)."""
 
     quick: bool = False
-    rounds: int = 3  # A/B rounds per ratio
+    rounds: int = 3  # A/B rounds with the app (each starts the app afresh)
     warmup_s: float = 1.0  # discarded at the start of each window
     window_s: float = 5.0  # measured per window
+    # The headless ratio costs no start-up: twice the rounds of half the length, so that A and
+    # B sit closer in time on a machine whose load drifts.
+    overhead_rounds: int = 6
+    overhead_warmup_s: float = 0.5
+    overhead_window_s: float = 2.5
     threads: int = 0  # torch threads for the engine and the bare loop (0: torch's default)
     model: dict = field(default_factory=dict)  # gpt overrides (none: the preset's defaults)
     train: dict = field(default_factory=dict)
@@ -80,7 +85,8 @@ class Plan:
     @classmethod
     def quick_plan(cls) -> Plan:
         tiny = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 16}
-        return cls(quick=True, rounds=1, warmup_s=0.3, window_s=1.0, model=tiny,
+        return cls(quick=True, rounds=1, warmup_s=0.3, window_s=1.0, overhead_rounds=1,
+                   overhead_warmup_s=0.3, overhead_window_s=1.0, model=tiny,
                    train={"batch_size": 8}, predict_n=5, paint_runs=1, rss_steps=200,
                    quality_steps=20)
 
@@ -146,7 +152,8 @@ class BareLoop:
             [{"params": [p for p in params if p.dim() >= 2],
               "weight_decay": self.config.weight_decay},
              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
-            lr=self.config.lr, betas=(self.config.beta1, self.config.beta2))
+            lr=self.config.lr, betas=(self.config.beta1, self.config.beta2),
+            fused=self.device.type in ("cpu", "cuda") or None)  # one kernel for all updates
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.train_ids = self.data.train
         self.step = 0
@@ -241,14 +248,15 @@ async def measure_overhead(client: EngineClient, bare: BareLoop, plan: Plan,
                            steps=1_000_000)
     tokens_per_step = info["train_config"]["batch_size"] * info["block_size"]
     engine, base, step_s = [], [], []
-    for r in range(plan.rounds):
+    warmup, window = plan.overhead_warmup_s, plan.overhead_window_s
+    for r in range(plan.overhead_rounds):
         order = ("bare", "engine") if r % 2 == 0 else ("engine", "bare")
         for which in order:
             if which == "bare":
-                base.append(bare.tokens_per_s(plan.warmup_s, plan.window_s))
+                base.append(bare.tokens_per_s(warmup, window))
             else:
-                rate, per_step = await engine_window(client, bool(engine), plan.warmup_s,
-                                                     plan.window_s, tokens_per_step)
+                rate, per_step = await engine_window(client, bool(engine), warmup, window,
+                                                     tokens_per_step)
                 engine.append(rate)
                 step_s.append(per_step)
     await client.request("train_stop")
@@ -515,15 +523,20 @@ async def measure_cuda(plan: Plan) -> dict:
 
     if not torch.cuda.is_available():
         return {"measured": False, "reason": "not measured (no CUDA device)"}
-    name = torch.cuda.get_device_name(0)
-    model = dict(CUDA_MODEL) if not plan.quick else dict(plan.model)
-    train = {**CUDA_TRAIN, "eval_interval": 0, "steps": 1_000_000}
-    bare = BareLoop(model, train, plan.threads, device="cuda")
+    model = dict(plan.model) if plan.quick else dict(CUDA_MODEL)
+    return await measure_device(plan, "cuda", torch.cuda.get_device_name(0), model, CUDA_TRAIN)
+
+
+async def measure_device(plan: Plan, device: str, name: str, model: dict, train: dict) -> dict:
+    """The engine against the bare loop on ``device`` for one gpt size, and the model FLOPs
+    utilisation of the engine's rate where the device's bf16 peak is known."""
+    train = {**train, "eval_interval": 0, "steps": 1_000_000}
+    bare = BareLoop(model, train, plan.threads, device=device)
     client = EngineClient(nice=0, threads=plan.threads)
     await client.start()
     try:
         sub = Plan(**{**asdict(plan), "model": model, "train": train})
-        overhead = await measure_overhead(client, bare, sub, device="cuda")
+        overhead = await measure_overhead(client, bare, sub, device=device)
     finally:
         await client.close()
     cfg = bare.model.config
@@ -533,8 +546,9 @@ async def measure_cuda(plan: Plan) -> dict:
     rate = overhead["engine_tokens_per_s"]
     del overhead["target"], overhead["met"]
     return {
-        "measured": True, "device": name, "model": {**model, **CUDA_TRAIN},
-        "params": params, "tokens_per_s": rate,
+        "measured": True, "device": name,
+        "model": {**model, "batch_size": bare.config.batch_size}, "params": params,
+        "tokens_per_s": rate, "flops_per_token": per_token,
         "bf16_peak_tflops": peak if peak else "unknown",
         "mfu": round(per_token * rate / (peak * 1e12), 4) if peak else None,
         "overhead": overhead,
@@ -558,7 +572,8 @@ async def run_bench(plan: Plan, say) -> dict:
                     "torch": torch.__version__, "threads": plan.threads, "device": "cpu"},
         "settings": {"preset": "gpt", "corpus": DEFAULT_CORPUS, "model": plan.model,
                      "train": plan.train, "rounds": plan.rounds, "warmup_s": plan.warmup_s,
-                     "window_s": plan.window_s},
+                     "window_s": plan.window_s, "overhead_rounds": plan.overhead_rounds,
+                     "overhead_window_s": plan.overhead_window_s},
     }
     errors: dict[str, str] = {}
 
@@ -721,7 +736,9 @@ def table(r: dict) -> str:
     head = (f"torchdeck bench — {m['cpu_cores']} CPU cores, torch {m['torch']}, "
             f"{m['threads']} threads; gpt"
             + (" (tiny: --quick)" if r["quick"] else "")
-            + f"; {r['settings']['rounds']} A/B rounds of {r['settings']['window_s']:g} s, "
+            + f"; A/B rounds: {r['settings'].get('overhead_rounds', '-')} × "
+              f"{r['settings'].get('overhead_window_s', 0):g} s headless, "
+              f"{r['settings']['rounds']} × {r['settings']['window_s']:g} s in the app; "
               "median [min–max]")
     w0 = max(len(a) for a, _, _ in rows)
     w1 = max(len(b) for _, b, _ in rows)
@@ -746,9 +763,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(about 5 minutes more on 2 cores)")
     p.add_argument("--quality-steps", type=int, metavar="N",
                    help="steps of the quality run (default 300; 20 with --quick)")
-    p.add_argument("--rounds", type=int, metavar="N", help="A/B rounds per ratio (default 3)")
+    p.add_argument("--rounds", type=int, metavar="N",
+                   help="A/B rounds with the app (default 3); twice as many headless")
     p.add_argument("--window", type=float, metavar="SECONDS",
-                   help="seconds measured per window (default 5)")
+                   help="seconds measured per window with the app (default 5); half that "
+                        "headless")
     p.add_argument("--threads", type=int, default=0, metavar="N",
                    help="torch threads for the engine and the bare loop (default: torch's)")
     return p
@@ -765,9 +784,9 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
         raise TorchdeckError(f"--window {args.window} is out of range",
                              "give seconds in [0.2, 600]")
     if args.rounds:
-        plan.rounds = args.rounds
+        plan.rounds, plan.overhead_rounds = args.rounds, 2 * args.rounds
     if args.window:
-        plan.window_s = args.window
+        plan.window_s, plan.overhead_window_s = args.window, args.window / 2
     if args.quality:
         plan.quality_steps = FULL_QUALITY_STEPS
     if args.quality_steps:

