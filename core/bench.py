@@ -433,7 +433,7 @@ def run_probe(plan: Plan, mode: str, workdir: Path, tag: str) -> dict:
 def measure_in_app(bare: BareLoop, plan: Plan, workdir: Path) -> tuple[dict, dict, dict]:
     """train_in_app and ui_lag_ms_p99: the app open on the Train pane, chart live, while its
     engine trains; alternating with the bare loop. Also the idle memory of both processes."""
-    app_rates, base, lags = [], [], []
+    app_rates, base, lags, ui_cpu = [], [], [], []
     rss_idle = None
     for r in range(plan.rounds):
         order = ("bare", "app") if r % 2 == 0 else ("app", "bare")
@@ -443,11 +443,14 @@ def measure_in_app(bare: BareLoop, plan: Plan, workdir: Path) -> tuple[dict, dic
             else:
                 result = run_probe(plan, "train", workdir, f"app{r}")
                 app_rates.append(result["tokens_per_s"])
+                ui_cpu.append(result["ui_cpu_cores"])
                 lags.extend(result["lag_ms"])
                 rss_idle = rss_idle or result["rss_idle_mb"]
     figure = spread(ratios(app_rates, base))
     figure.update(app_tokens_per_s=round(statistics.median(app_rates)),
                   bare_tokens_per_s=round(statistics.median(base)),
+                  # the app's own CPU use while the engine trains, in cores (lag probe included)
+                  ui_cpu_cores=round(statistics.median(ui_cpu), 3),
                   target=TARGETS["train_in_app"])
     figure["met"] = figure["median"] >= figure["target"]
     if not lags:
@@ -569,7 +572,9 @@ async def run_bench(plan: Plan, say) -> dict:
     result: dict = {
         "bench": 1, "quick": plan.quick,
         "machine": {"cpu_cores": os.cpu_count(), "python": platform.python_version(),
-                    "torch": torch.__version__, "threads": plan.threads, "device": "cpu"},
+                    "torch": torch.__version__, "threads": plan.threads, "device": "cpu",
+                    # other work on the machine: figures from a busy run are to be read so
+                    "load_avg_1min": {"start": _load(), "end": None}},
         "settings": {"preset": "gpt", "corpus": DEFAULT_CORPUS, "model": plan.model,
                      "train": plan.train, "rounds": plan.rounds, "warmup_s": plan.warmup_s,
                      "window_s": plan.window_s, "overhead_rounds": plan.overhead_rounds,
@@ -649,7 +654,15 @@ async def run_bench(plan: Plan, say) -> dict:
         leftover.unlink()
     workdir.rmdir()
     result["errors"] = errors
+    result["machine"]["load_avg_1min"]["end"] = _load()
     return result
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def _mb(value: float | None) -> float | None:
@@ -690,7 +703,8 @@ def table(r: dict) -> str:
         f = r["train_in_app"]
         rows.append(("train_in_app (app ÷ bare)", med(f), f"≥ {f['target']} {_ok(f)}"))
         rows.append(("  tokens/s in app / bare", f"{_rate(f['app_tokens_per_s'])} / "
-                     f"{_rate(f['bare_tokens_per_s'])}", ""))
+                     f"{_rate(f['bare_tokens_per_s'])}  (the UI used "
+                     f"{f.get('ui_cpu_cores', 0):.2f} of a core)", ""))
     if not err("ui_lag_ms_p99"):
         f = r["ui_lag_ms_p99"]
         rows.append(("ui_lag_ms p50 / p99 / max", f"{f['p50']:.1f} / {f['value']:.1f} / "
@@ -742,6 +756,10 @@ def table(r: dict) -> str:
               "median [min–max]")
     w0 = max(len(a) for a, _, _ in rows)
     w1 = max(len(b) for _, b, _ in rows)
+    load = m.get("load_avg_1min") or {}
+    if load.get("start") is not None:
+        head += (f"\nload average (1 min) {load['start']} at the start, {load.get('end')} at "
+                 "the end: other work on the machine slows both sides of each ratio")
     lines = [head, ""] + [f"{a:<{w0}}  {b:<{w1}}  {c}".rstrip() for a, b, c in rows]
     return "\n".join(lines)
 

@@ -43,6 +43,7 @@ def test_quick_run_gives_every_figure_with_sane_types():
     assert TOP_KEYS <= set(r), sorted(TOP_KEYS - set(r))
     assert r["errors"] == {} and r["quick"] is True
     assert r["machine"]["threads"] >= 1 and r["machine"]["cpu_cores"] >= 1
+    assert all(number(v) and v >= 0 for v in r["machine"]["load_avg_1min"].values())
     assert r["settings"]["rounds"] == 1
 
     f = r["train_overhead"]
@@ -56,6 +57,7 @@ def test_quick_run_gives_every_figure_with_sane_types():
     f = r["train_in_app"]
     check_spread(f)
     assert f["app_tokens_per_s"] > 0 and f["target"] == 0.85 and isinstance(f["met"], bool)
+    assert 0 < f["ui_cpu_cores"] < 2  # some CPU, and no more than the machine has
 
     f = r["ui_lag_ms_p99"]
     assert f["samples"] > 10 and f["target"] == 16

@@ -43,6 +43,12 @@ def rss_mb(pid: int | str = "self") -> float | None:
     return None
 
 
+def _cpu_seconds() -> float:
+    """CPU time this process has used (all its threads), in seconds."""
+    times = os.times()
+    return times.user + times.system
+
+
 class ProbeApp(TorchdeckApp):
     def __init__(self, options: argparse.Namespace) -> None:
         super().__init__(preset="gpt", corpus=options.corpus, device=options.device,
@@ -116,15 +122,17 @@ class ProbeApp(TorchdeckApp):
         await asyncio.sleep(self.options.warmup)
         self.measuring = True
         first = len(self.progress)
+        cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
         await asyncio.sleep(self.options.window)
         self.measuring = False
+        ui_cores = (_cpu_seconds() - cpu_before) / (time.perf_counter() - wall_before)
         window = self.progress[max(0, first - 1):]  # from the last event before the window
         if len(window) < 2:
             raise RuntimeError("fewer than two progress events in the window; lengthen it")
         (t0, s0), (t1, s1) = window[0], window[-1]
         self.result.update(steps=s1 - s0, seconds=t1 - t0,
                            tokens_per_s=(s1 - s0) * self.tokens_per_step / (t1 - t0),
-                           lag_ms=self.lag_ms, rss_end_mb=self._rss())
+                           lag_ms=self.lag_ms, rss_end_mb=self._rss(), ui_cpu_cores=ui_cores)
 
     def _write(self) -> None:
         with open(self.options.out, "w", encoding="utf-8") as fh:
