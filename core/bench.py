@@ -586,7 +586,7 @@ async def run_bench(plan: Plan, say) -> dict:
         say(f"measuring {what}…")
         try:
             values = await work()
-        except (TorchdeckError, OSError, RuntimeError, ValueError, TimeoutError) as exc:
+        except (TorchdeckError, OSError, RuntimeError, ValueError, KeyError, TimeoutError) as exc:
             text = str(exc) if not isinstance(exc, TorchdeckError) else (
                 f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
             for key in keys:
