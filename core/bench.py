@@ -772,13 +772,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="torchdeck bench",
         description="Measure training speed against a bare PyTorch loop, with and without the "
                     "app, the app's event-loop lag, start-up, prediction latency, memory and a "
-                    "short quality run. About 3–4 minutes on 2 CPU cores; --quick under one.")
+                    "short quality run. About 3 minutes on 2 CPU cores; --quick about half a "
+                    "minute.")
     p.add_argument("--json", action="store_true", help="print one JSON object, no table")
     p.add_argument("--quick", action="store_true",
                    help="a tiny model and short windows: checks the plumbing, not the speed")
     p.add_argument("--quality", action="store_true",
                    help=f"run the quality figure for the full {FULL_QUALITY_STEPS} steps "
-                        "(about 5 minutes more on 2 cores)")
+                        "(about 4 minutes more on 2 cores)")
     p.add_argument("--quality-steps", type=int, metavar="N",
                    help="steps of the quality run (default 300; 20 with --quick)")
     p.add_argument("--rounds", type=int, metavar="N",
