@@ -357,8 +357,10 @@ MISSING = "/nonexistent/torchdeck/corpus.txt"
 
 BAD_REQUESTS = [
     ("frobnicate", {}, "RequestError", "unknown op 'frobnicate'",
-     "ops are: configure, evaluate, generate, load, predict, reset, save, shutdown, status, "
-     "train_pause, train_resume, train_start, train_step, train_stop"),
+     "ops are: cancel, complete, configure, evaluate, exec, generate, lesson_embedding_linear, "
+     "lesson_linear_forward, load, playground_reset, predict, predict_layers, reset, save, "
+     "shutdown, status, summary, train_pause, train_resume, train_start, train_step, "
+     "train_stop, weight_stats"),
     ("status", {"verbose": True}, "RequestError", "status: unknown argument(s) verbose",
      "status takes: no arguments"),
     ("configure", {"lr": "fast"}, "RequestError", "configure: 'lr' must be a number, got 'fast'",
