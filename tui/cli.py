@@ -129,6 +129,12 @@ def process_started_at() -> float:
 
 def run_app(args: argparse.Namespace) -> int:
     started = process_started_at()
+    import gc
+
+    # No collections while start-up builds its long-lived objects (imports, CSS, widgets):
+    # they would only scan them. The app freezes them and turns the collector back on once the
+    # first frame is painted.
+    gc.disable()
     from tui.app import TorchdeckApp
 
     app = TorchdeckApp(preset=args.preset, corpus=args.corpus, device=args.device,
