@@ -29,6 +29,10 @@ async def test_app_starts_paints_before_ready_and_becomes_ready(corpus):
         await _ready(pilot)
         assert status.preset == "mini" and status.device == "cpu"
         assert app.timings["first_paint_s"] < app.timings["engine_ready_s"]
+        assert set(app.panes) == {"train"}  # the other panes are built on first show
+        await pilot.press("f4")
+        predict = app.panes["predict"]
+        assert predict.is_lm and predict.ready  # built knowing the model configured before it
         await pilot.press("1")
         assert app.query_one("#panes", TabbedContent).active == "summary"
         await pilot.press("2")
