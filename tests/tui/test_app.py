@@ -33,7 +33,7 @@ async def test_app_starts_paints_before_ready_and_becomes_ready(corpus):
         await pilot.press("f4")
         predict = app.panes["predict"]
         assert predict.is_lm and predict.ready  # built knowing the model configured before it
-        await pilot.press("1")
+        await pilot.press("escape", "1")  # out of the Predict box, then a digit switches
         assert app.query_one("#panes", TabbedContent).active == "summary"
         await pilot.press("2")
         assert app.query_one("#panes", TabbedContent).active == "train"
