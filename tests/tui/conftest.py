@@ -30,6 +30,15 @@ async def wait_for(pilot, condition, timeout: float = 30.0, what: str = "conditi
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+async def wait_configured(pilot, timeout: float = 60.0) -> None:
+    """Until the real engine is ready and the app has configured its first model."""
+    from tui.widgets.status_bar import StatusBar
+
+    status = pilot.app.query_one(StatusBar)
+    await wait_for(pilot, lambda: status.state == "ready" and status.steps > 0, timeout,
+                   "engine ready and configured")
+
+
 class FakeClient(EngineClient):
     """An engine client that starts nothing: snapshot tests feed the app fixed data."""
 

@@ -7,7 +7,7 @@ import signal
 
 from textual.widgets import Input, TabbedContent
 
-from tests.tui.conftest import real_app, wait_for
+from tests.tui.conftest import real_app, wait_configured, wait_for
 from tui.panes.train_pane import TrainPane
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.status_bar import StatusBar
@@ -16,9 +16,7 @@ SIZE = (100, 30)
 
 
 async def _ready(pilot):
-    status = pilot.app.query_one(StatusBar)
-    await wait_for(pilot, lambda: status.state == "ready" and status.steps > 0, 60,
-                   "engine ready and configured")
+    await wait_configured(pilot)
 
 
 async def test_app_starts_paints_before_ready_and_becomes_ready(corpus):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.playground_recipes import recipe
-from tests.tui.conftest import FakeClient, real_app, wait_for
+from tests.tui.conftest import FakeClient, real_app, wait_configured, wait_for
 from tui.app import TorchdeckApp
 from tui.panes.playground_pane import PlaygroundPane
 from tui.widgets.playground_input import PlaygroundInput
@@ -24,9 +24,8 @@ def screen_text(app) -> str:
 async def test_type_run_history_recipe_interrupt_and_save(corpus, tmp_path):
     app = real_app(corpus)
     async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot)
         status = app.query_one(StatusBar)
-        await wait_for(pilot, lambda: status.state == "ready" and status.steps > 0, 60,
-                       "engine ready")
         await pilot.press("f3")
         box = app.query_one(PlaygroundInput)
         pane = app.query_one(PlaygroundPane)
@@ -91,8 +90,7 @@ async def test_type_run_history_recipe_interrupt_and_save(corpus, tmp_path):
         assert "EngineDied: the engine exited (code 1) during this cell" in screen_text(app)
         assert app.focused is box
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: status.state == "ready" and status.steps > 0, 60,
-                       "engine back")
+        await wait_configured(pilot)  # the engine is back
         await pilot.press(*"x", "enter")
         await wait_for(pilot, lambda: "NameError: name 'x' is not defined" in screen_text(app),
                        20, "fresh namespace")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from tests.tui.conftest import FakeClient, real_app, wait_for
+from tests.tui.conftest import FakeClient, real_app, wait_configured, wait_for
 from tui.app import TorchdeckApp
 from tui.panes.predict_pane import PredictInput, PredictPane
 from tui.widgets.math_view import MathView
@@ -17,9 +17,7 @@ SIZE = (100, 30)
 
 
 async def _open(pilot) -> PredictPane:
-    status = pilot.app.query_one(StatusBar)
-    await wait_for(pilot, lambda: status.state == "ready" and status.steps > 0, 60,
-                   "engine ready and configured")
+    await wait_configured(pilot)
     await pilot.press("f4")
     pane = pilot.app.query_one(PredictPane)
     assert isinstance(pilot.app.focused, PredictInput)

@@ -9,7 +9,7 @@ import pytest
 
 from core import inspection
 from core.session import RunSpec, Session
-from tests.tui.conftest import CORPUS_TEXT, FakeClient, real_app, wait_for
+from tests.tui.conftest import CORPUS_TEXT, FakeClient, real_app, wait_configured, wait_for
 from tui.app import TorchdeckApp
 from tui.panes.summary_pane import SummaryPane
 from tui.widgets.status_bar import StatusBar
@@ -20,9 +20,7 @@ SIZE = (100, 30)
 
 
 async def _summary_ready(pilot) -> SummaryPane:
-    status = pilot.app.query_one(StatusBar)
-    await wait_for(pilot, lambda: status.state == "ready" and status.steps > 0, 60,
-                   "engine ready and configured")
+    await wait_configured(pilot)
     await pilot.press("1")
     pane = pilot.app.query_one(SummaryPane)
     await wait_for(pilot, lambda: pane.summary is not None, 30, "summary reply")
