@@ -258,18 +258,18 @@ class PredictPane(Pane):
     def _show_info(self, r: dict) -> None:
         parts = []
         if r.get("bits_per_char") is not None:
-            parts.append(f"text loss {r['loss']:.3f} nats = {r['bits_per_char']:.2f} bits/char")
+            parts.append(f"text loss {r['loss']:.3f} nats, {r['bits_per_char']:.2f} bits/char")
         else:
             parts.append("text loss: needs 2+ known characters")
         parts.append("untrained: random weights" if r.get("step", 0) == 0 else
-                      f"step {r['step']}")
+                      f"weights of step {r['step']}")
         if r.get("cropped"):
             parts.append(f"using the last {len(r['ids'])} of {r.get('chars')} chars "
                          f"(context {r.get('block_size')})")
         elif r.get("empty_context"):
             parts.append("empty text: predicting from a newline")
         if self.latencies:
-            parts.append(f"keystroke→bars {1000 * self.latencies[-1]:.0f} ms")
+            parts.append(f"in {1000 * self.latencies[-1]:.0f} ms")
         line = " · ".join(parts)
         unknown = r.get("unknown") or []
         if unknown:
