@@ -59,7 +59,7 @@ def embedding_linear_text(r: dict) -> Text:
     V, d, i = r["V"], r["d"], r["index"]
     c, lk, ty = r["constructors"], r["lookup"], r["tying"]
     t = Text()
-    t.append(f"e = {c['embedding']}   l = {c['linear']}\n", style="bold")
+    t.append(f"e = {c['embedding']}\nl = {c['linear']}\n", style="bold")
     t.append(f"both weights are {fmt_shape(r['shapes']['embedding'])}: the arguments come in "
              "opposite order\n")
     t.append("only Embedding: ", style="cyan")
@@ -68,9 +68,9 @@ def embedding_linear_text(r: dict) -> Text:
     t.append("only Linear: ", style="cyan")
     t.append(", ".join(f"{k}={v}" for k, v in r["only_linear"].items()) + "\n")
     t.append(f"\nrow {i}, three ways:\n", style="bold")
-    t.append(f" e(tensor([{i}])) {_vec(lk['module'])}\n")
-    t.append(f" e.weight[{i}]    {_vec(lk['index'])}\n")
-    t.append(f" one_hot({i}) @ W {_vec(lk['one_hot'])}\n")
+    t.append(f" e(tensor([{i}])) {_vec(lk['module'], 3)}\n")
+    t.append(f" e.weight[{i}]    {_vec(lk['index'], 3)}\n")
+    t.append(f" one_hot({i}) @ W {_vec(lk['one_hot'], 3)}\n")
     label, style = _check(lk["allclose"])
     t.append(f" {label}", style=style)
     t.append(f"  max diff {lk['max_abs_diff']:.1e};  cost {fmt_count(lk['cost_lookup'])} "
