@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,7 +19,6 @@ from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Input, Static
 
-from tui.format import visible_char
 from tui.panes.base import Pane
 from tui.widgets.activation_map import ActivationMap
 from tui.widgets.math_view import MathView
@@ -237,18 +237,17 @@ class PredictPane(Pane):
             return
         self.result = result
         self.step = result.get("step", self.step)
-        self._render_result(result)
-        if typed_at is not None:
-            self.latencies.append(time.perf_counter() - typed_at)
-            self._show_info(result)
+        self._render_result(result, typed_at)
 
-    def _render_result(self, r: dict) -> None:
+    def _render_result(self, r: dict, typed_at: float | None = None) -> None:
         strip = self.query_one(TokenStrip)
         strip.total = r.get("chars", len(r.get("strip", [])))
         strip.strip = r.get("strip", [])
         bars = self.query_one(ProbBars)
         bars.vocab_size = r.get("vocab_size", 0)
         bars.top = r.get("top", [])
+        if typed_at is not None:  # keystroke → bars, shown in the info line
+            self.latencies.append(time.perf_counter() - typed_at)
         self._show_info(r)
         if "math" in r:
             self.query_one(MathView).math = r["math"]
@@ -371,8 +370,6 @@ class PredictPane(Pane):
                           f"{self.gen_length} characters after yours; esc or x stops; enter "
                           "in the box appends them to your text[/dim]")
             return
-        from rich.text import Text
-
         shown = Text()
         shown.append(self.gen_prompt[-80:], style="dim")
         shown.append(self.generated, style="bold")
@@ -424,12 +421,3 @@ class PredictPane(Pane):
             box.cursor_position = len(box.value)
             self.generated = ""
             self._show_generated()
-
-    def describe_top(self) -> str:
-        """The winner as text, for tests and the command palette."""
-        if not (self.result and self.result.get("top")):
-            return ""
-        best = self.result["top"][0]
-        return f"{visible_char(best['char'])} {100 * best['prob']:.1f}%"
-
-
