@@ -220,6 +220,10 @@ class Trainer:
                                           or self.step == self.config.steps):
             self._pending_val.append((self.step, self.evaluate()))
 
+    # Gradients on for the step whatever the global mode is: a playground cell that ran
+    # torch.set_grad_enabled(False), or a SIGINT landing inside a no_grad block's entry, would
+    # otherwise leave it off and every later step would fail in backward().
+    @torch.enable_grad()
     def train_step(self) -> None:
         """One optimizer step; no device sync. The loss waits on the device for the report."""
         self._begin_step()
@@ -237,6 +241,7 @@ class Trainer:
         # 5. monitor: keep the loss, read it later
         self._end_step(loss, grad_norm)
 
+    @torch.enable_grad()
     def train_step_detailed(self) -> StepDetail:
         """The same five steps, reading each one's result back (syncs; for one step at a time)."""
         lr = self._begin_step()

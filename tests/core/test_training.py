@@ -451,3 +451,20 @@ def test_sgd_decays_matrices_only():
     decayed = {id(p) for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}
     for name, p in model.named_parameters():
         assert (id(p) in decayed) == (p.dim() >= 2), name
+
+
+def test_steps_train_even_when_gradients_were_left_switched_off(corpus_file, make_session):
+    """A playground cell's torch.set_grad_enabled(False), or an interrupt inside a no_grad
+    block, must not break training: each step turns gradients on for itself."""
+    s = make_session("mini", corpus_file, seed=0)
+    t = s.trainer
+    before = [p.detach().clone() for p in t.params]
+    torch.set_grad_enabled(False)
+    try:
+        t.train_step()
+        detail = t.train_step_detailed()
+        assert not torch.is_grad_enabled()  # the global mode is the caller's: left as it was
+    finally:
+        torch.set_grad_enabled(True)
+    assert t.step == 2 and detail.grad_norm > 0
+    assert all(not torch.equal(p, b) for p, b in zip(t.params, before))
