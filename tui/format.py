@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from core.headless import fmt_duration, fmt_rate  # noqa: F401 - re-exported for the UI
+from core.fmt import fmt_duration, fmt_rate  # noqa: F401 - re-exported for the UI
 
 
 def fmt_loss(value) -> str:

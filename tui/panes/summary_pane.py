@@ -24,10 +24,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, DataTable, Input, Label, Static
 
+from core.fmt import fmt_bytes, fmt_count, fmt_macs
 from tui.panes.base import Pane
 from tui.widgets.summary_histogram import SummaryHistogram
 from tui.widgets.summary_lessons import embedding_linear_text, forward_text, weight_text
-from tui.widgets.summary_table import SummaryTable, fmt_bytes, fmt_count, fmt_macs, fmt_shape
+from tui.widgets.summary_table import SummaryTable, fmt_shape
 
 LIVE_REFRESH_S = 5.0  # while training: at most one refresh this often, and only when visible
 VIEWS = {"layers": "sum-layers", "weight": "sum-weight", "embed": "sum-embed",

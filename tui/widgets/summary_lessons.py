@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from core.fmt import fmt_bytes, fmt_count
 from tui.format import fmt_num
-from tui.widgets.summary_table import fmt_bytes, fmt_count, fmt_shape
+from tui.widgets.summary_table import fmt_shape
 
 
 def _vec(values: list[float], n: int = 4) -> str:

@@ -1,36 +1,14 @@
 """The Summary pane's layer table: one row per layer down to a chosen depth, with the weight
-tensors of an expanded layer listed under it. Also the number formatters of the Summary pane's
-views (counts, bytes, multiply-adds)."""
+tensors of an expanded layer listed under it."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import DataTable
 
+from core.fmt import fmt_count, fmt_macs
+
 COLUMNS = ("Layer", "Output", "Params", "Train", "Share", "Mult-adds")
-
-
-def fmt_count(n) -> str:
-    return "--" if n is None else f"{n:,}"
-
-
-def fmt_bytes(n) -> str:
-    if n is None:
-        return "--"
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1000
-    return f"{n:.2f} TB"  # pragma: no cover
-
-
-def fmt_macs(n) -> str:
-    if n is None:
-        return "--"
-    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return str(n)
 
 
 def fmt_shape(shape) -> str:
