@@ -1,0 +1,92 @@
+"""What a bench run measures and for how long: the targets, the :class:`Plan` of window lengths
+and sizes, and the plan the command line asks for."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+from core.errors import TorchdeckError
+
+FULL_QUALITY_STEPS = 2000  # the gpt preset's default run
+
+TARGETS = {
+    "train_overhead": 0.97,  # engine tokens/s ÷ bare loop tokens/s, no UI
+    "train_in_app": 0.85,  # the same with the app open on the Train pane
+    "ui_lag_ms_p99": 16.0,  # one frame at 60 fps
+    "first_paint_s": 0.6,
+    "predict_idle_p95_ms": 20.0,
+    "predict_training_p95_steps": 2.0,  # in training steps
+}
+
+
+@dataclass
+class Plan:
+    """How long and how big each measurement is (the full run, or ``--quick`` plumbing)."""
+
+    quick: bool = False
+    rounds: int = 3  # A/B rounds with the app (each starts the app afresh)
+    warmup_s: float = 1.0  # discarded at the start of each window
+    window_s: float = 5.0  # measured per window
+    # The headless ratio costs no start-up: twice the rounds of half the length, so that A and
+    # B sit closer in time on a machine whose load drifts.
+    overhead_rounds: int = 6
+    overhead_warmup_s: float = 0.5
+    overhead_window_s: float = 2.5
+    threads: int = 0  # torch threads for the engine and the bare loop (0: torch's default)
+    model: dict = field(default_factory=dict)  # gpt overrides (none: the preset's defaults)
+    train: dict = field(default_factory=dict)
+    predict_n: int = 30  # predictions per condition
+    paint_runs: int = 3
+    rss_steps: int = 2000
+    rss_model: dict = field(
+        default_factory=lambda: {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 16}
+    )
+    rss_train: dict = field(default_factory=lambda: {"batch_size": 8})
+    quality_steps: int = 300
+
+    @classmethod
+    def quick_plan(cls) -> Plan:
+        tiny = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 16}
+        return cls(
+            quick=True,
+            rounds=1,
+            warmup_s=0.3,
+            window_s=1.0,
+            overhead_rounds=1,
+            overhead_warmup_s=0.3,
+            overhead_window_s=1.0,
+            model=tiny,
+            train={"batch_size": 8},
+            predict_n=5,
+            paint_runs=1,
+            rss_steps=200,
+            quality_steps=20,
+        )
+
+
+def plan_from_args(args: argparse.Namespace) -> Plan:
+    plan = Plan.quick_plan() if args.quick else Plan()
+    for name, value, low in (
+        ("rounds", args.rounds, 1),
+        ("quality_steps", args.quality_steps, 1),
+        ("threads", args.threads, 0),
+    ):
+        if value is not None and value < low:
+            raise TorchdeckError(
+                f"--{name.replace('_', '-')} {value} is out of range", f"give an integer ≥ {low}"
+            )
+    if args.window is not None and not 0.2 <= args.window <= 600:
+        raise TorchdeckError(
+            f"--window {args.window} is out of range", "give seconds in [0.2, 600]"
+        )
+    if args.rounds:
+        plan.rounds, plan.overhead_rounds = args.rounds, 2 * args.rounds
+    if args.window:
+        plan.window_s, plan.overhead_window_s = args.window, args.window / 2
+    if args.quality:
+        plan.quality_steps = FULL_QUALITY_STEPS
+    if args.quality_steps:
+        plan.quality_steps = args.quality_steps
+    plan.threads = args.threads
+    return plan

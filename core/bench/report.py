@@ -1,0 +1,144 @@
+"""The result as a plain-text table: figure, measured (median [min–max]), target."""
+
+from __future__ import annotations
+
+from core.bench.plan import FULL_QUALITY_STEPS
+from core.fmt import fmt_rate
+
+
+def _ok(figure: dict) -> str:
+    return "ok" if figure.get("met") else "MISSED"
+
+
+def table(r: dict) -> str:
+    """The result as a plain-text table: figure, measured (median [min–max]), target."""
+    rows: list[tuple[str, str, str]] = []
+
+    def err(key: str) -> bool:
+        if "error" in r.get(key, {}):
+            rows.append((key, "failed: " + r[key]["error"][:200], ""))
+            return True
+        return False
+
+    def med(f: dict, digits: int = 2, unit: str = "") -> str:
+        return f"{f['median']:.{digits}f}{unit} [{f['min']:.{digits}f}–{f['max']:.{digits}f}]"
+
+    if not err("train_overhead"):
+        f = r["train_overhead"]
+        rows.append(("train_overhead (engine ÷ bare)", med(f), f"≥ {f['target']} {_ok(f)}"))
+        rows.append(
+            (
+                "  tokens/s engine / bare",
+                f"{fmt_rate(f['engine_tokens_per_s'])} / "
+                f"{fmt_rate(f['bare_tokens_per_s'])}  ({f['step_ms']:.0f} ms/step)",
+                "",
+            )
+        )
+    if not err("train_in_app"):
+        f = r["train_in_app"]
+        rows.append(("train_in_app (app ÷ bare)", med(f), f"≥ {f['target']} {_ok(f)}"))
+        rows.append(
+            (
+                "  tokens/s in app / bare",
+                f"{fmt_rate(f['app_tokens_per_s'])} / "
+                f"{fmt_rate(f['bare_tokens_per_s'])}  (the UI used "
+                f"{f.get('ui_cpu_cores', 0):.2f} of a core)",
+                "",
+            )
+        )
+    if not err("ui_lag_ms_p99"):
+        f = r["ui_lag_ms_p99"]
+        rows.append(
+            (
+                "ui_lag_ms p50 / p99 / max",
+                f"{f['p50']:.1f} / {f['value']:.1f} / {f['max']:.1f}  ({f['samples']} samples)",
+                f"p99 ≤ {f['target']:.0f} {_ok(f)}",
+            )
+        )
+    if not err("first_paint_s"):
+        f = r["first_paint_s"]
+        rows.append(("first_paint_s", med(f), f"≤ {f['target']} {_ok(f)}"))
+        rows.append(("engine_ready_s", med(r["engine_ready_s"]), ""))
+        rows.append(
+            ("  python -c 'import torch'", med(r["import_torch_s"], unit=" s"), "reference")
+        )
+    if not err("predict_ms"):
+        f = r["predict_ms"]
+        rows.append(
+            (
+                "predict_ms idle p50 / p95",
+                f"{f['idle']['p50']:.1f} / {f['idle']['p95']:.1f}",
+                f"p95 ≤ {f['target_idle_p95']:.0f}",
+            )
+        )
+        rows.append(
+            (
+                "predict_ms training p50 / p95",
+                f"{f['training']['p50']:.1f} / "
+                f"{f['training']['p95']:.1f} = {f['training_p95_steps']:.2f} steps",
+                f"p95 ≤ {f['target_training_p95_steps']:.0f} steps {_ok(f)}",
+            )
+        )
+    if not err("rss_mb"):
+        f = r["rss_mb"]
+        rows.append(("rss_mb UI / engine, idle", f"{f['ui_idle']} / {f['engine_idle']}", ""))
+        rows.append(
+            (
+                f"rss_mb UI / engine, {f['steps']} steps",
+                f"{f['ui_before']} → {f['ui_after']} / {f['engine_before']} → {f['engine_after']}",
+                "bounded",
+            )
+        )
+    if not err("quality"):
+        f = r["quality"]
+        label = (
+            "quality (full run)"
+            if f["full"]
+            else (f"quality ({f['steps']} of {FULL_QUALITY_STEPS} steps)")
+        )
+        val = "--" if f["val_loss"] is None else f"{f['val_loss']:.4f}"
+        extra = (
+            "" if f["full"] else f"; {FULL_QUALITY_STEPS} steps ≈ {f['wall_s_2000_estimate']:.0f} s"
+        )
+        rows.append(
+            (
+                label,
+                f"{f['wall_s']:.1f} s, {fmt_rate(f['tokens_per_s'])} tok/s, val {val}{extra}",
+                "",
+            )
+        )
+    if not err("cuda"):
+        f = r["cuda"]
+        if not f["measured"]:
+            rows.append(("cuda", f["reason"], ""))
+        else:
+            mfu = "--" if f["mfu"] is None else f"{100 * f['mfu']:.1f}%"
+            rows.append(
+                (
+                    "cuda tokens/s, MFU",
+                    f"{fmt_rate(f['tokens_per_s'])}, {mfu} of "
+                    f"{f['bf16_peak_tflops']} TFLOPS ({f['device']})",
+                    "",
+                )
+            )
+            rows.append(("cuda overhead (engine ÷ bare)", med(f["overhead"]), ""))
+    m = r["machine"]
+    head = (
+        f"torchdeck bench — {m['cpu_cores']} CPU cores, torch {m['torch']}, "
+        f"{m['threads']} threads; gpt"
+        + (" (tiny: --quick)" if r["quick"] else "")
+        + f"; A/B rounds: {r['settings'].get('overhead_rounds', '-')} × "
+        f"{r['settings'].get('overhead_window_s', 0):g} s headless, "
+        f"{r['settings']['rounds']} × {r['settings']['window_s']:g} s in the app; "
+        "median [min–max]"
+    )
+    w0 = max(len(a) for a, _, _ in rows)
+    w1 = max(len(b) for _, b, _ in rows)
+    load = m.get("load_avg_1min") or {}
+    if load.get("start") is not None:
+        head += (
+            f"\nload average (1 min) {load['start']} at the start, {load.get('end')} at "
+            "the end: other work on the machine slows both sides of each ratio"
+        )
+    lines = [head, ""] + [f"{a:<{w0}}  {b:<{w1}}  {c}".rstrip() for a, b, c in rows]
+    return "\n".join(lines)

@@ -1,0 +1,147 @@
+"""One bench run: every phase in turn, each failure recorded against its figures."""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+from core.bench.app_probes import measure_in_app, measure_rss_growth, measure_start
+from core.bench.bare_loop import BareLoop
+from core.bench.cuda import measure_cuda
+from core.bench.engine_probes import measure_overhead, measure_predict, measure_quality
+from core.bench.plan import Plan
+from core.client import EngineClient
+from core.errors import TorchdeckError
+
+
+async def run_bench(plan: Plan, say) -> dict:
+    import torch
+
+    from core.data import DEFAULT_CORPUS
+
+    if plan.threads:
+        torch.set_num_threads(plan.threads)
+    plan.threads = torch.get_num_threads()
+    result: dict = {
+        "bench": 1,
+        "quick": plan.quick,
+        "machine": {
+            "cpu_cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "threads": plan.threads,
+            "device": "cpu",
+            # other work on the machine: figures from a busy run are to be read so
+            "load_avg_1min": {"start": _load(), "end": None},
+        },
+        "settings": {
+            "preset": "gpt",
+            "corpus": DEFAULT_CORPUS,
+            "model": plan.model,
+            "train": plan.train,
+            "rounds": plan.rounds,
+            "warmup_s": plan.warmup_s,
+            "window_s": plan.window_s,
+            "overhead_rounds": plan.overhead_rounds,
+            "overhead_window_s": plan.overhead_window_s,
+        },
+    }
+    errors: dict[str, str] = {}
+
+    async def phase(keys: tuple[str, ...], what: str, work):
+        say(f"measuring {what}…")
+        try:
+            values = await work()
+        except (TorchdeckError, OSError, RuntimeError, ValueError, KeyError, TimeoutError) as exc:
+            text = (
+                str(exc)
+                if not isinstance(exc, TorchdeckError)
+                else (f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+            )
+            for key in keys:
+                result[key] = {"error": text}
+                errors[key] = text
+            return
+        for key, value in zip(keys, values):
+            result[key] = value
+
+    bare = BareLoop(
+        plan.model, {**plan.train, "eval_interval": 0, "steps": 1_000_000}, plan.threads
+    )
+    client = EngineClient(nice=0, threads=plan.threads)
+    await client.start()
+    try:
+
+        async def overhead():
+            return (await measure_overhead(client, bare, plan),)
+
+        await phase(("train_overhead",), "the engine's training loop against a bare loop", overhead)
+        step_ms = result["train_overhead"].get("step_ms") or 100.0
+
+        async def predict():
+            return (await measure_predict(client, plan, step_ms),)
+
+        await phase(("predict_ms",), "prediction latency, idle and while training", predict)
+
+        async def quality():
+            return (await measure_quality(client, plan),)
+
+        await phase(("quality",), f"quality: {plan.quality_steps} gpt steps", quality)
+    finally:
+        await client.close()
+
+    workdir = Path(tempfile.mkdtemp(prefix="torchdeck-bench-"))
+    rss_idle: dict = {}
+
+    async def in_app():
+        figure, lag, idle = measure_in_app(bare, plan, workdir)
+        rss_idle.update(idle or {})
+        return figure, lag
+
+    await phase(("train_in_app", "ui_lag_ms_p99"), "training with the app open", in_app)
+
+    async def start():
+        return measure_start(plan, workdir)
+
+    await phase(("first_paint_s", "engine_ready_s", "import_torch_s"), "start-up", start)
+
+    async def rss():
+        growth = measure_rss_growth(plan, workdir)
+        return (
+            {
+                "ui_idle": _mb(rss_idle.get("ui")),
+                "engine_idle": _mb(rss_idle.get("engine")),
+                "ui_before": _mb(growth["before"]["ui"]),
+                "engine_before": _mb(growth["before"]["engine"]),
+                "ui_after": _mb(growth["after"]["ui"]),
+                "engine_after": _mb(growth["after"]["engine"]),
+                "steps": growth["steps"],
+                "growth_model": growth["model"],
+            },
+        )
+
+    await phase(("rss_mb",), f"memory over {plan.rss_steps} steps", rss)
+
+    async def cuda():
+        return (await measure_cuda(plan),)
+
+    await phase(("cuda",), "CUDA", cuda)
+    for leftover in sorted(workdir.iterdir()):
+        leftover.unlink()
+    workdir.rmdir()
+    result["errors"] = errors
+    result["machine"]["load_avg_1min"]["end"] = _load()
+    return result
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _mb(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
