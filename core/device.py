@@ -7,9 +7,8 @@ import re
 
 import torch
 
+from core.contract.settings import DEVICE_CHOICES
 from core.errors import ConfigError
-
-DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
 
 
 def resolve_device(name: str = "auto") -> torch.device:

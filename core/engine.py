@@ -27,6 +27,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from core.contract import PRESETS, Contract, ReadyInfo, StatusResult, TrainProgress, TrainState
+from core.contract.ops import result_dict
 from core.errors import ConfigError, RequestError, TorchdeckError
 from core.protocol import (
     PROTOCOL_VERSION,
@@ -46,43 +48,12 @@ class Interrupted(TorchdeckError):
         super().__init__("interrupted by the user", "the request was stopped; the engine is fine")
 
 
-def _finite_pos(v: float) -> bool:
-    return v > 0
-
-
-def _nonneg(v: float) -> bool:
-    return v >= 0
-
-
-def _pos(v: int) -> bool:
-    return v >= 1
-
-
-SAMPLING_SPEC = {
-    "temperature": Arg(float, check=lambda v: v == 0 or 0.01 <= v <= 100,
-                       expect="0 (greedy) or in [0.01, 100]"),
-    "top_k": Arg(int, check=_pos, expect="an integer ≥ 1", nullable=True),
-    "top_p": Arg(float, check=lambda v: 0 < v <= 1, expect="in (0, 1]", nullable=True),
-    "greedy": Arg(bool),
-}
-
-CONFIGURE_SPEC = {
-    "preset": Arg(str),
-    "corpus": Arg(str, nullable=True),
-    "device": Arg(str),
-    "seed": Arg(int, check=_nonneg, expect="an integer ≥ 0"),
-    "lr": Arg(float, check=lambda v: 0 < v <= 10, expect="a number in (0, 10], e.g. 0.001"),
-    "batch_size": Arg(int, check=_pos, expect="an integer ≥ 1"),
-    "block_size": Arg(int, check=_pos, expect="an integer ≥ 1 (the context length)"),
-    "steps": Arg(int, check=_pos, expect="an integer ≥ 1"),
-    "model": Arg(dict),
-    "train": Arg(dict),
-}
-
-
-# Ops that live beside their subject: each module has ``engine_ops(engine) -> {name: (handler,
-# spec)}``; a handler reaches the model through ``engine.session`` (``engine._require_session()``)
-EXTENSIONS = ("core.playground", "core.inspection")
+# Ops live beside their subject: each module has ``engine_ops(engine) -> {name: (handler,
+# spec)}``, the spec a contract class (the handler gets the typed arguments) or a dict of ``Arg``
+# (the handler gets the checked dict). A handler reaches the model through
+# ``engine.require_session()`` and returns a contract object or a dict.
+EXTENSIONS = ("core.train_ops", "core.predict_ops", "core.playground", "core.inspection")
+Spec = type[Contract] | dict[str, Arg]
 
 
 class Engine:
@@ -94,79 +65,43 @@ class Engine:
         self.report_interval = report_interval
         self.sample_chars = 0
         self.exiting = False
-        self._interruptible = False
+        self.interruptible = False
         self._interrupt_pending = False
         self._interrupt_at = 0.0
         self._last_report = 0.0
         self._window_start = 0.0
         self._window_steps = 0
-        self._train_time = 0.0  # seconds spent running, pauses excluded
+        self.train_time = 0.0  # seconds spent running, pauses excluded
         self._run_started = 0.0
-        self.ops: dict[str, tuple[Callable[[dict], dict], dict[str, Arg]]] = {
+        self.ops: dict[str, tuple[Callable[[Any], Any], Spec]] = {
             "status": (self.op_status, {}),
-            "configure": (self.op_configure, CONFIGURE_SPEC),
-            "reset": (self.op_reset, {}),
-            "train_start": (self.op_train_start, {
-                "steps": Arg(int, check=_pos, expect="an integer ≥ 1 (the new total)"),
-                "report_interval": Arg(float, check=lambda v: 0.01 <= v <= 3600,
-                                       expect="seconds in [0.01, 3600]"),
-                "sample_chars": Arg(int, check=lambda v: 0 <= v <= 1000,
-                                    expect="an integer in [0, 1000]")}),
-            "train_pause": (self.op_train_pause, {}),
-            "train_resume": (self.op_train_resume, {}),
-            "train_step": (self.op_train_step, {}),
-            "train_stop": (self.op_train_stop, {}),
-            "evaluate": (self.op_evaluate, {}),
-            "predict": (self.op_predict, {"text": Arg(str, required=True),
-                                          "k": Arg(int, check=lambda v: 1 <= v <= 1000,
-                                                   expect="an integer in [1, 1000]"),
-                                          "math": Arg(bool),
-                                          "layer": Arg(str, nullable=True),
-                                          "units": Arg(int, check=lambda v: 1 <= v <= 64,
-                                                       expect="an integer in [1, 64]"),
-                                          "positions": Arg(int, check=lambda v: 1 <= v <= 256,
-                                                           expect="an integer in [1, 256]"),
-                                          **SAMPLING_SPEC}),
-            "predict_layers": (self.op_predict_layers, {}),
-            "generate": (self.op_generate, {
-                "prompt": Arg(str), "max_new": Arg(int, check=lambda v: 0 <= v <= 1_000_000,
-                                                   expect="an integer in [0, 1000000]"),
-                "seed": Arg(int, check=_nonneg, expect="an integer ≥ 0", nullable=True),
-                "stream": Arg(bool), **SAMPLING_SPEC}),
-            "save": (self.op_save, {"path": Arg(str, required=True)}),
-            "load": (self.op_load, {"path": Arg(str, required=True), "device": Arg(str),
-                                    "corpus": Arg(str, nullable=True)}),
-            "cancel": (self.op_cancel, {"id": Arg(int, required=True)}),
             "shutdown": (self.op_shutdown, {}),
         }
+        self.current_id: int | None = None
+        self.cancelled: set[int] = set()  # ids of requests asked to stop (generate)
         for module in EXTENSIONS:
             self.ops.update(importlib.import_module(module).engine_ops(self))
-        self._current_id: int | None = None
-        self._cancelled: set[int] = set()  # ids of generate requests asked to stop
 
     # -- output --------------------------------------------------------------------------------
 
     def send(self, message: Reply | Event) -> None:
         line = encode(message)
-        interruptible, self._interruptible = self._interruptible, False
+        interruptible, self.interruptible = self.interruptible, False
         try:
             self.out.write(line)
             self.out.flush()
         except (BrokenPipeError, ValueError):
             self.exiting = True  # the client is gone
         finally:
-            self._interruptible = interruptible
+            self.interruptible = interruptible
 
     def event(self, name: str, **data: Any) -> None:
         self.send(Event(name, data))
 
-    def log(self, message: str, level: str = "info") -> None:
-        self.event("log", level=level, message=message)
-
     # -- signals and input ---------------------------------------------------------------------
 
     def on_sigint(self, signum, frame) -> None:
-        if self._interruptible:
+        if self.interruptible:
             raise KeyboardInterrupt
         # Between requests or inside a training slice: remember it. Training pauses after the
         # step in flight (never half a step); a request arriving right after is interrupted.
@@ -188,7 +123,7 @@ class Engine:
                 continue
             if msg.op == "cancel" and isinstance(msg.args.get("id"), int):
                 # seen here, at once, by a generation running on the main thread
-                self._cancelled.add(msg.args["id"])
+                self.cancelled.add(msg.args["id"])
             self.requests.put(("req", msg, None))
         self.requests.put(("eof", None, None))
 
@@ -197,17 +132,18 @@ class Engine:
     def run(self) -> None:
         import torch
 
-        self.event("ready", protocol=PROTOCOL_VERSION, torch=torch.__version__,
-                   python=platform.python_version(), pid=os.getpid(),
-                   cuda=torch.cuda.is_available(), threads=torch.get_num_threads(),
-                   presets=["gpt", "mini", "mlp", "parabola"])
+        ready = ReadyInfo(protocol=PROTOCOL_VERSION, torch=torch.__version__,
+                          python=platform.python_version(), pid=os.getpid(),
+                          cuda=torch.cuda.is_available(), threads=torch.get_num_threads(),
+                          presets=list(PRESETS))
+        self.event("ready", **ready.to_dict())
         while not self.exiting:
             try:
                 self._drain(block=self.state != "running")
                 if self.state == "running" and not self.exiting:
                     self._train_slice()
             except KeyboardInterrupt:
-                self._interruptible = False
+                self.interruptible = False
                 self._on_interrupt_outside_request()
             if self._interrupt_pending:
                 self._interrupt_pending = False
@@ -215,7 +151,7 @@ class Engine:
 
     def _on_interrupt_outside_request(self) -> None:
         if self.state == "running":
-            self._pause("interrupted")
+            self.pause("interrupted")
 
     def _drain(self, block: bool) -> None:
         try:
@@ -242,7 +178,7 @@ class Engine:
             else:
                 self.event("error", type="RequestError", message=exc.message, hint=exc.hint)
             return
-        self._current_id = req.id
+        self.current_id = req.id
         recent = self._interrupt_pending and time.monotonic() - self._interrupt_at < 0.5
         self._interrupt_pending = False
         try:
@@ -252,41 +188,70 @@ class Engine:
                 raise RequestError(f"unknown op {req.op!r}",
                                    f"ops are: {', '.join(sorted(self.ops))}")
             handler, spec = self.ops[req.op]
-            args = check_args(req.op, req.args, spec)
-            self._interruptible = True
+            if isinstance(spec, dict):
+                args = check_args(req.op, req.args, spec)
+            else:
+                args = spec.from_args(req.op, req.args)
+            self.interruptible = True
             try:
                 result = handler(args)
             finally:
-                self._interruptible = False
-            self.send(Reply(req.id, True, result=result or {}))
+                self.interruptible = False
+            self.send(Reply(req.id, True, result=result_dict(result)))
         except KeyboardInterrupt:
-            self._interruptible = False
+            self.interruptible = False
             self.send(Reply(req.id, False, error=_error_info(Interrupted())))
         except Exception as exc:  # every failure becomes a reply; the engine stays up
-            self._interruptible = False
+            self.interruptible = False
             if not isinstance(exc, TorchdeckError):
                 traceback.print_exc(file=sys.stderr)
             self.send(Reply(req.id, False, error=_error_info(exc)))
         finally:
-            self._current_id = None
+            self.current_id = None
 
-    # -- training ------------------------------------------------------------------------------
+    # -- the run: its state, its slices of training, its reports -------------------------------
 
-    def _require_session(self):
+    def require_session(self):
         if self.session is None:
             raise ConfigError("no model is configured yet",
                               "send configure (e.g. preset 'gpt') or load a checkpoint first")
         return self.session
 
-    def _set_state(self, state: str, reason: str = "") -> None:
-        self.state = state
-        self.event("train_state", state=state, reason=reason,
-                   step=self.session.trainer.step if self.session else 0)
+    def refuse_while_training(self, what: str) -> None:
+        if self.state in ("running", "paused"):
+            raise ConfigError(f"cannot {what} while training is {self.state}",
+                              "stop training first (train_stop)")
 
-    def _pause(self, reason: str) -> None:
-        self._report()
-        self._train_time += time.perf_counter() - self._run_started
-        self._set_state("paused", reason)
+    def set_state(self, state: str, reason: str = "") -> None:
+        self.state = state
+        step = self.session.trainer.step if self.session else 0
+        self.event("train_state", **TrainState(state, reason, step).to_dict())
+
+    def new_session(self, session, reason: str) -> None:
+        """Hold ``session`` from now on, its run not started."""
+        self.session = session
+        self.train_time = 0.0
+        self.set_state("idle", reason)
+
+    def pause(self, reason: str) -> None:
+        self.report()
+        self.train_time += time.perf_counter() - self._run_started
+        self.set_state("paused", reason)
+
+    def stop(self) -> None:
+        if self.state == "running":
+            self.train_time += time.perf_counter() - self._run_started
+        if self.state in ("running", "paused"):
+            self.report()
+            self.set_state("stopped", "stopped by request")
+
+    def begin_running(self) -> None:
+        now = time.perf_counter()
+        self._run_started = now
+        self._window_start = now
+        self._window_steps = 0
+        self._last_report = now
+        self.set_state("running")
 
     def _train_slice(self) -> None:
         trainer = self.session.trainer
@@ -301,44 +266,47 @@ class Engine:
             traceback.print_exc(file=sys.stderr)
             info = _error_info(exc)
             self.event("error", type=info.type, message=info.message, hint=info.hint)
-            self._pause(f"error: {info.message}")
+            self.pause(f"error: {info.message}")
             return
         self._window_steps += n
         now = time.perf_counter()
         if trainer.done or now - self._last_report >= self.report_interval:
-            self._report()
+            self.report()
         if trainer.diverged:
-            self._train_time += now - self._run_started
-            self._set_state("diverged", trainer.diverged + "; the last saved checkpoint is "
-                            "untouched: load it, lower the learning rate, and start again")
+            self.train_time += now - self._run_started
+            self.set_state("diverged", trainer.diverged + "; the last saved checkpoint is "
+                           "untouched: load it, lower the learning rate, and start again")
         elif trainer.done:
-            self._train_time += now - self._run_started
-            self._set_state("finished", f"reached step {trainer.step}")
+            self.train_time += now - self._run_started
+            self.set_state("finished", f"reached step {trainer.step}")
 
-    def _report(self) -> None:
+    def report(self, timed: bool = True) -> None:
+        """Send the losses pending since the last report as a ``train_progress`` event; with
+        ``timed`` False (one step by hand) the pace figures are left unknown."""
         trainer = self.session.trainer
-        report = trainer.flush()
+        losses = trainer.flush()
         now = time.perf_counter()
-        if report is None:
+        if losses is None:
             return
-        window = max(now - self._window_start, 1e-9)
-        steps_per_s = self._window_steps / window
-        running = self._train_time + (now - self._run_started if self.state == "running" else 0)
-        remaining = trainer.config.steps - trainer.step
-        report.update(
-            steps=trainer.config.steps,
-            steps_per_s=steps_per_s,
-            tokens_per_s=steps_per_s * trainer.tokens_per_step,
-            elapsed_s=running,
-            eta_s=remaining / steps_per_s if steps_per_s > 0 else None,
-            state=self.state,
-        )
-        if report["val_loss"] is not None and self.sample_chars and self.session.tokenizer:
-            report["sample"] = self._sample(self.sample_chars)
+        steps = trainer.config.steps
+        if timed:
+            steps_per_s = self._window_steps / max(now - self._window_start, 1e-9)
+            running = self.train_time + (now - self._run_started if self.state == "running"
+                                         else 0)
+            pace = dict(steps_per_s=steps_per_s,
+                        tokens_per_s=steps_per_s * trainer.tokens_per_step, elapsed_s=running,
+                        eta_s=(steps - trainer.step) / steps_per_s if steps_per_s > 0 else None)
+        else:
+            pace = dict(elapsed_s=self.train_time)
+        sample = None
+        if timed and losses["val_loss"] is not None and self.sample_chars and \
+                self.session.tokenizer:
+            sample = self._sample(self.sample_chars)
+        progress = TrainProgress(**losses, steps=steps, state=self.state, sample=sample, **pace)
         self._last_report = now
         self._window_start = now
         self._window_steps = 0
-        self.event("train_progress", **report)
+        self.event("train_progress", **progress.to_dict())
 
     def _sample(self, n: int) -> str:
         from core.predict import Sampling, generate
@@ -347,224 +315,11 @@ class Engine:
         return "".join(generate(s.model, s.tokenizer, "\n", n, s.block_size, s.device,
                                 Sampling(temperature=0.8), seed=s.trainer.step))
 
-    def _begin_running(self) -> None:
-        now = time.perf_counter()
-        self._run_started = now
-        self._window_start = now
-        self._window_steps = 0
-        self._last_report = now
-        self._set_state("running")
+    # -- the engine's own ops ------------------------------------------------------------------
 
-    # -- ops -----------------------------------------------------------------------------------
-
-    def op_status(self, args: dict) -> dict:
-        return {"state": self.state, "protocol": PROTOCOL_VERSION,
-                "session": self.session.describe() if self.session else None}
-
-    def _refuse_while_training(self, what: str) -> None:
-        if self.state in ("running", "paused"):
-            raise ConfigError(f"cannot {what} while training is {self.state}",
-                              "stop training first (train_stop)")
-
-    def op_configure(self, args: dict) -> dict:
-        from core.session import RunSpec, Session
-
-        self._refuse_while_training("configure")
-        model = dict(args.get("model", {}))
-        train = dict(args.get("train", {}))
-        for key in ("seed", "lr", "batch_size", "steps"):
-            if key in args:
-                train[key] = args[key]
-        if "block_size" in args:
-            if args.get("preset", "gpt") == "parabola":
-                raise ConfigError("the parabola preset has no context length",
-                                  "leave block_size out for parabola")
-            model["block_size"] = args["block_size"]
-        spec = RunSpec(preset=args.get("preset", "gpt"), corpus=args.get("corpus"),
-                       device=args.get("device", "auto"), model=model, train=train)
-        self.session = Session.create(spec)
-        self._train_time = 0.0
-        self.state = "idle"
-        self._set_state("idle", "configured")
-        return self.session.describe()
-
-    def op_reset(self, args: dict) -> dict:
-        from core.session import RunSpec, Session
-
-        s = self._require_session()
-        self._refuse_while_training("reset the model")
-        spec = RunSpec(preset=s.preset, corpus=s.corpus, device=str(s.device),
-                       model={k: v for k, v in vars(s.model_config).items()
-                              if k != "vocab_size"},
-                       train=vars(s.train_config).copy())
-        self.session = Session.create(spec)
-        self._train_time = 0.0
-        self._set_state("idle", "reset")
-        return self.session.describe()
-
-    def op_train_start(self, args: dict) -> dict:
-        s = self._require_session()
-        if self.state == "running":
-            raise ConfigError("training is already running", "pause or stop it first")
-        if "steps" in args:
-            if args["steps"] <= s.trainer.step:
-                raise ConfigError(f"steps {args['steps']} is not beyond the current step "
-                                  f"{s.trainer.step}", "give a larger total number of steps")
-            s.train_config.steps = args["steps"]
-        if s.trainer.done:
-            raise ConfigError(f"the run has finished at step {s.trainer.step}",
-                              "give train_start a larger 'steps', or reset the model")
-        if s.trainer.diverged:
-            raise ConfigError("the run diverged (non-finite loss)",
-                              "reset the model or load a checkpoint, then lower the lr")
-        if s.is_language_model and s.data is None:
-            raise ConfigError("no training text is loaded for this model",
-                              "configure a corpus; the checkpoint's corpus could not be read")
-        if "report_interval" in args:
-            self.report_interval = args["report_interval"]
-        if "sample_chars" in args:
-            self.sample_chars = args["sample_chars"]
-        self._begin_running()
-        return {"state": self.state, "step": s.trainer.step, "steps": s.train_config.steps}
-
-    def op_train_pause(self, args: dict) -> dict:
-        self._require_session()
-        if self.state != "running":
-            raise ConfigError(f"training is not running (it is {self.state})",
-                              "start it with train_start")
-        self._pause("paused by request")
-        return {"state": self.state, "step": self.session.trainer.step}
-
-    def op_train_resume(self, args: dict) -> dict:
-        s = self._require_session()
-        if self.state != "paused":
-            raise ConfigError(f"training is not paused (it is {self.state})",
-                              "train_resume continues a paused run; use train_start otherwise")
-        if s.trainer.done:
-            raise ConfigError("the run has reached its last step", "raise steps with train_start")
-        self._begin_running()
-        return {"state": self.state, "step": s.trainer.step}
-
-    def op_train_step(self, args: dict) -> dict:
-        s = self._require_session()
-        if self.state == "running":
-            raise ConfigError("training is running", "pause it, then step one step at a time")
-        if s.trainer.done:
-            s.train_config.steps = s.trainer.step + 1  # stepping past the end extends the run
-        if s.is_language_model and s.data is None:
-            raise ConfigError("no training text is loaded for this model", "configure a corpus")
-        detail = s.trainer.train_step_detailed()
-        self._window_start = time.perf_counter()
-        self._window_steps = 0
-        report = s.trainer.flush()
-        if report:
-            report.update(steps=s.train_config.steps, state=self.state, steps_per_s=None,
-                          tokens_per_s=None, elapsed_s=self._train_time, eta_s=None)
-            self.event("train_progress", **report)
-        if s.trainer.diverged:
-            self._set_state("diverged", s.trainer.diverged)
-        return detail.to_dict()
-
-    def op_train_stop(self, args: dict) -> dict:
-        s = self._require_session()
-        if self.state == "running":
-            self._train_time += time.perf_counter() - self._run_started
-        if self.state in ("running", "paused"):
-            self._report()
-            self._set_state("stopped", "stopped by request")
-        return {"state": self.state, "step": s.trainer.step}
-
-    def op_evaluate(self, args: dict) -> dict:
-        s = self._require_session()
-        return {"val_loss": s.trainer.evaluate(), "step": s.trainer.step}
-
-    def _sampling(self, args: dict):
-        from core.predict import Sampling
-
-        return Sampling(temperature=args.get("temperature", 1.0), top_k=args.get("top_k"),
-                        top_p=args.get("top_p"), greedy=args.get("greedy", False))
-
-    def _require_lm(self):
-        s = self._require_session()
-        if not s.is_language_model:
-            raise ConfigError(f"the {s.preset} preset is not a language model",
-                              "configure mini, mlp or gpt to predict text")
-        return s
-
-    def op_predict(self, args: dict) -> dict:
-        from core.predict import predict
-
-        s = self._require_lm()
-        result = predict(s.model, s.tokenizer, args["text"], s.block_size, s.device,
-                         self._sampling(args), k=args.get("k", 10),
-                         math_view=args.get("math", False), layer=args.get("layer"),
-                         units=args.get("units", 8), positions=args.get("positions", 32))
-        result["step"] = s.trainer.step
-        return result
-
-    def op_predict_layers(self, args: dict) -> dict:
-        from core.predict import activation_layers, output_layer
-
-        s = self._require_lm()
-        return {"layers": activation_layers(s.model, s.device),
-                "output_layer": output_layer(s.model)[0]}
-
-    def op_generate(self, args: dict) -> dict:
-        from core.predict import generate
-
-        s = self._require_lm()
-        chars: list[str] = []
-        stream = args.get("stream", True)
-        me = self._current_id
-        stopped = False
-        try:
-            for ch in generate(s.model, s.tokenizer, args.get("prompt", ""),
-                               args.get("max_new", 200), s.block_size, s.device,
-                               self._sampling(args), seed=args.get("seed")):
-                if me in self._cancelled:
-                    stopped = True
-                    break
-                chars.append(ch)
-                if stream:
-                    self.event("generate_token", id=me, char=ch, index=len(chars) - 1)
-        except KeyboardInterrupt:
-            self._interruptible = False
-            self.event("generate_stopped", id=me, text="".join(chars))
-            raise
-        finally:
-            self._cancelled.discard(me)
-        if stopped:
-            self.event("generate_stopped", id=me, text="".join(chars))
-        return {"text": "".join(chars), "step": s.trainer.step, "stopped": stopped}
-
-    def op_cancel(self, args: dict) -> dict:
-        """Stop generate request ``id`` (the reader thread already flagged it; by the time this
-        reply is sent, that generation has ended)."""
-        self._cancelled.discard(args["id"])
-        return {"id": args["id"]}
-
-    def op_save(self, args: dict) -> dict:
-        s = self._require_session()
-        if s.trainer.diverged:
-            raise ConfigError("the weights hold non-finite values after the run diverged",
-                              "saving them would overwrite a good checkpoint; reset or load")
-        self._report()  # pending losses go out (and into the history) before the save
-        path = s.save(args["path"])
-        return {"path": path, "step": s.trainer.step}
-
-    def op_load(self, args: dict) -> dict:
-        from core.session import Session
-
-        self._refuse_while_training("load a checkpoint")
-        session = Session.load(args["path"], device=args.get("device", "auto"),
-                               corpus=args.get("corpus"))
-        self.session = session
-        self._train_time = 0.0
-        self._set_state("idle", "loaded")
-        result = session.describe()
-        result["history"] = {"train": session.trainer.train_history.to_dict(),
-                             "val": session.trainer.val_history.to_dict()}
-        return result
+    def op_status(self, args: dict) -> StatusResult:
+        info = self.session.describe() if self.session else None
+        return StatusResult(self.state, PROTOCOL_VERSION, info)
 
     def op_shutdown(self, args: dict) -> dict:
         self.exiting = True

@@ -16,6 +16,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from core.contract.settings import GPT as GPT_PRESET
+from core.contract.settings import LANGUAGE_PRESETS, MINI, MLP, PARABOLA  # noqa: F401
+from core.contract.settings import PRESETS as PRESET_NAMES
 from core.errors import ConfigError
 
 
@@ -268,13 +271,14 @@ def _lm_loss(logits: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1))
 
 
+# The preset names (and which of them are language models) are the contract's.
 PRESETS: dict[str, tuple[type, type[nn.Module]]] = {
-    "mini": (MiniConfig, MiniLM),
-    "mlp": (MLPConfig, MLPLM),
-    "gpt": (GPTConfig, GPT),
-    "parabola": (ParabolaConfig, Parabola),
+    MINI: (MiniConfig, MiniLM),
+    MLP: (MLPConfig, MLPLM),
+    GPT_PRESET: (GPTConfig, GPT),
+    PARABOLA: (ParabolaConfig, Parabola),
 }
-LANGUAGE_PRESETS = ("mini", "mlp", "gpt")
+assert set(PRESETS) == set(PRESET_NAMES), "every preset of the contract needs a model"
 
 
 def config_fields(preset: str) -> list[str]:

@@ -10,39 +10,19 @@ import contextlib
 import math
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import partial
 
 import torch
 import torch.nn.functional as F
 
 from core import device as devices
+from core.contract import SamplingSettings
 from core.errors import ConfigError, TorchdeckError
 from core.tokenizer import CharTokenizer
 
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float = 1.0  # 0 means greedy (always the most likely character)
-    top_k: int | None = None  # keep only the k most likely characters
-    top_p: float | None = None  # keep the smallest set whose probability reaches p
-    greedy: bool = False
-
-    def validate(self) -> None:
-        if not (math.isfinite(self.temperature) and (self.temperature == 0
-                                                      or 0.01 <= self.temperature <= 100)):
-            raise ConfigError(f"temperature {self.temperature} is out of range",
-                              "use 0 (greedy) or 0.01 to 100; 1 is the model's own "
-                              "distribution")
-        if self.top_k is not None and self.top_k < 1:
-            raise ConfigError(f"top_k {self.top_k} is out of range", "use 1 or more, or leave "
-                              "it out for all characters")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise ConfigError(f"top_p {self.top_p} is out of range", "use a number in (0, 1]")
-
-    @property
-    def is_greedy(self) -> bool:
-        return self.greedy or self.temperature == 0
+# How the next character is chosen: temperature, top-k, top-p, greedy, with their ranges.
+Sampling = SamplingSettings
+MODEL_DISTRIBUTION = Sampling()  # temperature 1, nothing cut: the model's own
 
 
 def context_ids(tokenizer: CharTokenizer, text: str, block_size: int) -> dict:
@@ -256,7 +236,7 @@ def _math(model: torch.nn.Module, tokenizer: CharTokenizer, ids: list[int], capt
 
 
 def predict(model: torch.nn.Module, tokenizer: CharTokenizer, text: str, block_size: int,
-            device: torch.device, sampling: Sampling = Sampling(), k: int = 10,
+            device: torch.device, sampling: Sampling = MODEL_DISTRIBUTION, k: int = 10,
             math_view: bool = False, layer: str | None = None, units: int = 8,
             positions: int = 32) -> dict:
     """The next-character distribution after ``text`` as plain data: the ids fed, unknown
@@ -308,7 +288,7 @@ def predict(model: torch.nn.Module, tokenizer: CharTokenizer, text: str, block_s
 
 
 def generate(model: torch.nn.Module, tokenizer: CharTokenizer, prompt: str, max_new: int,
-             block_size: int, device: torch.device, sampling: Sampling = Sampling(),
+             block_size: int, device: torch.device, sampling: Sampling = MODEL_DISTRIBUTION,
              seed: int | None = None) -> Iterator[str]:
     """Yield ``max_new`` characters one at a time, each sampled after the ones before."""
     sampling.validate()

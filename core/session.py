@@ -4,12 +4,13 @@ checkpoint. The engine owns one; tests use it directly. Works without a UI."""
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import torch
 
 from core import checkpoint
 from core import device as devices
+from core.contract import RunSettings, SessionInfo
 from core.data import DEFAULT_CORPUS, CorpusData, load_data
 from core.errors import CheckpointError, ConfigError, TorchdeckError
 from core.models import (
@@ -23,14 +24,9 @@ from core.models import (
 from core.tokenizer import CharTokenizer
 from core.training import TrainConfig, Trainer, make_train_config
 
-
-@dataclass
-class RunSpec:
-    preset: str = "gpt"
-    corpus: str | None = None  # None: the built-in Python docs
-    device: str = "auto"
-    model: dict = field(default_factory=dict)  # overrides of the preset's model config
-    train: dict = field(default_factory=dict)  # overrides of the training config
+# What a session is built from: preset, corpus, device and the overrides of the preset's model
+# and training settings (the contract's RunSettings, named for what it is here).
+RunSpec = RunSettings
 
 
 class Session:
@@ -136,21 +132,21 @@ class Session:
 
     # -- reports -------------------------------------------------------------------------------
 
-    def describe(self) -> dict:
-        return {
-            "preset": self.preset,
-            "device": devices.describe(self.device),
-            "device_type": self.device.type,
-            "params": count_parameters(self.model),
-            "trainable_params": count_parameters(self.model, trainable_only=True),
-            "tied": tied_parameters(self.model),
-            "model_config": config_to_dict(self.model_config),
-            "train_config": asdict(self.train_config),
-            "vocab_size": self.tokenizer.vocab_size if self.tokenizer else None,
-            "corpus": self.data.info() if self.data else ({"source": self.corpus,
-                                                           "unavailable": True}
-                                                          if self.corpus else None),
-            "step": self.trainer.step,
-            "steps": self.train_config.steps,
-            "block_size": self.block_size,
-        }
+    def describe(self) -> SessionInfo:
+        corpus = self.data.info() if self.data else (
+            {"source": self.corpus, "unavailable": True} if self.corpus else None)
+        return SessionInfo(
+            preset=self.preset,
+            device=devices.describe(self.device),
+            device_type=self.device.type,
+            params=count_parameters(self.model),
+            trainable_params=count_parameters(self.model, trainable_only=True),
+            tied=tied_parameters(self.model),
+            model_config=config_to_dict(self.model_config),
+            train_config=asdict(self.train_config),
+            vocab_size=self.tokenizer.vocab_size if self.tokenizer else None,
+            corpus=corpus,
+            step=self.trainer.step,
+            steps=self.train_config.steps,
+            block_size=self.block_size,
+        )

@@ -15,78 +15,20 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import fields
 
 import torch
 import torch.nn as nn
 
 from core import device as devices
+from core.contract import PRESET_TRAIN_DEFAULTS, StepDetail, TrainSettings
 from core.data import CorpusData
 from core.errors import ConfigError
 from core.history import LossHistory
 from core.models import Parabola
 
-OPTIMIZERS = ("adamw", "sgd")
-SCHEDULES = ("cosine", "constant")
-
-
-@dataclass
-class TrainConfig:
-    steps: int = 2000  # total optimizer steps of the run
-    batch_size: int = 32  # sequences per step
-    lr: float = 2e-3  # peak learning rate
-    min_lr_ratio: float = 0.1  # the cosine decays to lr × this
-    warmup_steps: int = 100  # linear warm-up from 0 to lr
-    schedule: str = "cosine"  # "cosine" (warm-up then cosine decay) or "constant"
-    optimizer: str = "adamw"  # "adamw" or "sgd" (plain, no momentum)
-    weight_decay: float = 0.1  # AdamW decay, applied to matrices only
-    beta1: float = 0.9
-    beta2: float = 0.99
-    grad_clip: float = 1.0  # clip the global gradient norm to this; 0 turns clipping off
-    eval_interval: int = 200  # validation loss every this many steps; 0 turns it off
-    eval_batches: int = 20  # batches averaged for one validation loss
-    seed: int = 1337  # seeds the weights and the batch order
-
-    def validate(self) -> None:
-        def bad(name: str, want: str) -> ConfigError:
-            return ConfigError(f"{name} = {getattr(self, name)!r} is out of range",
-                               f"{name} must be {want}")
-
-        for name in ("steps", "batch_size", "eval_batches"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise bad(name, "an integer ≥ 1")
-        for name in ("warmup_steps", "eval_interval", "seed"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise bad(name, "an integer ≥ 0")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= 10):
-            raise bad("lr", "a number in (0, 10], e.g. 0.001")
-        if not 0 <= self.min_lr_ratio <= 1:
-            raise bad("min_lr_ratio", "in [0, 1]")
-        if not 0 <= self.weight_decay < 1:
-            raise bad("weight_decay", "in [0, 1)")
-        for name in ("beta1", "beta2"):
-            if not 0 <= getattr(self, name) < 1:
-                raise bad(name, "in [0, 1)")
-        if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
-            raise bad("grad_clip", "≥ 0 (0 turns clipping off)")
-        if self.optimizer not in OPTIMIZERS:
-            raise bad("optimizer", f"one of {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            raise bad("schedule", f"one of {', '.join(SCHEDULES)}")
-
-
-# Per-preset training defaults: what a person gets without setting anything.
-PRESET_TRAIN_DEFAULTS: dict[str, dict] = {
-    "mini": {"lr": 1e-2, "steps": 1000, "batch_size": 32},
-    "mlp": {"lr": 3e-3, "steps": 2000},
-    "gpt": {"lr": 2e-3, "steps": 2000},
-    # the seed's experiment: plain SGD, lr 0.01, 80 epochs, nothing else in the way
-    "parabola": {"lr": 0.01, "steps": 80, "optimizer": "sgd", "schedule": "constant",
-                 "warmup_steps": 0, "grad_clip": 0.0, "weight_decay": 0.0,
-                 "eval_interval": 0, "batch_size": 1},
-}
+# Every training setting with its range and default is declared once, in the contract.
+TrainConfig = TrainSettings
 
 
 def make_train_config(preset: str, **values) -> TrainConfig:
@@ -132,24 +74,6 @@ def fused_ok(params: list[torch.Tensor]) -> bool:
     """Whether the fused AdamW kernel serves these parameters (floating, on CPU or CUDA)."""
     return bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point()
                                 for p in params)
-
-
-@dataclass
-class StepDetail:
-    """What each of the five steps did, for stepping one step at a time (teaching)."""
-
-    step: int
-    lr: float
-    grads_cleared: int  # parameters whose .grad was reset by zero_grad
-    loss: float  # after the forward pass
-    grad_norm: float  # after backward (before clipping)
-    clipped: bool
-    update_norm: float  # ‖θ_after − θ_before‖ after optimizer.step
-    history_len: int  # monitor: points in the loss history
-    parabola: dict | None = None  # x, f(x), x.grad, optimum for the parabola preset
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class Trainer:

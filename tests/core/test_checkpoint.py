@@ -49,7 +49,7 @@ def test_save_load_gives_identical_predictions(preset, tmp_path, corpus_file, ma
         b = predict(loaded.model, loaded.tokenizer, text, loaded.block_size, loaded.device)
         assert a["top"] == b["top"]  # same characters, same probabilities, exactly
         assert a["loss"] == b["loss"]
-    assert loaded.describe()["params"] == session.describe()["params"]
+    assert loaded.describe().params == session.describe().params
 
 
 def test_gpt_checkpoint_keeps_the_weights_tied(tmp_path, corpus_file, make_session):
@@ -57,7 +57,7 @@ def test_gpt_checkpoint_keeps_the_weights_tied(tmp_path, corpus_file, make_sessi
     _train(session, 5)
     loaded = Session.load(session.save(tmp_path / "g.pt"), device="cpu")
     assert loaded.model.lm_head.weight is loaded.model.wte.weight
-    assert loaded.describe()["tied"] == [["wte.weight", "lm_head.weight"]]
+    assert loaded.describe().tied == [["wte.weight", "lm_head.weight"]]
 
 
 def test_parabola_checkpoint_round_trip(tmp_path, make_session):

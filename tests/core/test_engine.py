@@ -565,18 +565,24 @@ NOISY_ENGINE = r"""
 import os, sys
 from core import engine
 
-def noisy(op):
-    def wrapper(self, args):
+def noisy(op, handler):
+    def wrapper(args):
         print("LIBRARY NOISE via print in", op)
         sys.stdout.write("LIBRARY NOISE via sys.stdout\n")
         sys.stdout.flush()
         os.write(1, b"LIBRARY NOISE via fd 1\n")
-        return getattr(engine.Engine, "_orig_" + op)(self, args)
+        return handler(args)
     return wrapper
 
-for op in ("op_status", "op_configure"):
-    setattr(engine.Engine, "_orig_" + op, getattr(engine.Engine, op))
-    setattr(engine.Engine, op, noisy(op))
+_init = engine.Engine.__init__
+
+def init(self, *args, **kwargs):
+    _init(self, *args, **kwargs)
+    for op in ("status", "configure"):
+        handler, spec = self.ops[op]
+        self.ops[op] = (noisy("op_" + op, handler), spec)
+
+engine.Engine.__init__ = init
 sys.exit(engine.main(["--nice", "0", "--threads", "1"]))
 """
 

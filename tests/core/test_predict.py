@@ -133,12 +133,12 @@ def test_top_p_on_random_logits_is_minimal(p):
 
 
 @pytest.mark.parametrize("sampling, message", [
-    (Sampling(temperature=-0.5), "temperature -0.5 is out of range"),
-    (Sampling(temperature=float("nan")), "temperature nan is out of range"),
-    (Sampling(temperature=101), "temperature 101 is out of range"),
-    (Sampling(top_k=0), "top_k 0 is out of range"),
-    (Sampling(top_p=0.0), "top_p 0.0 is out of range"),
-    (Sampling(top_p=1.5), "top_p 1.5 is out of range"),
+    (Sampling(temperature=-0.5), "temperature = -0.5 is out of range"),
+    (Sampling(temperature=float("nan")), "temperature = nan is out of range"),
+    (Sampling(temperature=101), "temperature = 101 is out of range"),
+    (Sampling(top_k=0), "top_k = 0 is out of range"),
+    (Sampling(top_p=0.0), "top_p = 0.0 is out of range"),
+    (Sampling(top_p=1.5), "top_p = 1.5 is out of range"),
 ])
 def test_sampling_validate_refuses_bad_settings(sampling, message):
     with pytest.raises(ConfigError) as info:
@@ -221,7 +221,7 @@ def test_predict_greedy_is_one_hot(gpt_session):
 
 
 def test_predict_validates_the_sampling(gpt_session):
-    with pytest.raises(ConfigError, match="top_k 0 is out of range"):
+    with pytest.raises(ConfigError, match="top_k = 0 is out of range"):
         _predict(gpt_session, "the", sampling=Sampling(top_k=0))
 
 
@@ -299,7 +299,7 @@ def test_generate_from_an_empty_or_unknown_prompt(gpt_session):
 def test_generate_refuses_bad_arguments(gpt_session):
     with pytest.raises(TorchdeckError, match="max_new -1 is negative"):
         _generate(gpt_session, "the", -1)
-    with pytest.raises(ConfigError, match="temperature -1 is out of range"):
+    with pytest.raises(ConfigError, match="temperature = -1 is out of range"):
         _generate(gpt_session, "the", 3, sampling=Sampling(temperature=-1))
 
 

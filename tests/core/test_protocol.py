@@ -303,7 +303,9 @@ def test_check_args_union_kinds_name_every_type():
 
 def test_engine_configure_spec_is_enforced_by_check_args():
     """The engine's own argument specs, as the engine enforces them."""
-    from core.engine import CONFIGURE_SPEC
+    from core.contract import ConfigureArgs
+
+    CONFIGURE_SPEC = ConfigureArgs.spec()
 
     assert check_args("configure", {"lr": 1, "batch_size": 8}, CONFIGURE_SPEC) == {
         "lr": 1.0, "batch_size": 8}

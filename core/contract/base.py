@@ -1,0 +1,176 @@
+"""How a typed message is declared: a dataclass whose fields carry their wire rule.
+
+Each field made with :func:`arg` holds a :class:`core.protocol.Arg` (its JSON type, range and
+the words for that range) in its metadata. From that one declaration come:
+
+- ``Cls.spec()``: the engine's argument check for the op (``check_args``);
+- ``Cls.from_args(op, args)``: checked wire arguments → the typed object;
+- ``obj.validate()``: the same ranges checked on an object built in Python (settings);
+- ``Cls.field_rule(name)`` and :func:`parse_text`: the same ranges for text typed into a form
+  or given on the command line;
+- ``obj.to_dict()`` / ``Cls.from_dict(d)``: plain data for JSON, and back (results, events).
+
+Imports no torch and no UI library.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, ClassVar, TypeVar
+
+from core.errors import ConfigError
+from core.protocol import Arg, check_args
+
+T = TypeVar("T", bound="Contract")
+_RULE = "torchdeck.arg"
+_NESTED = "torchdeck.nested"
+_OMIT = "torchdeck.omit_none"
+
+
+def arg(
+    default: Any = None,
+    kind: type | tuple[type, ...] = object,
+    *,
+    check=None,
+    expect: str = "",
+    nullable: bool = False,
+    required: bool = False,
+    rule: Arg | None = None,
+    factory=None,
+) -> Any:
+    """A dataclass field with its wire rule (or ``rule``, a rule declared elsewhere)."""
+    rule = rule or Arg(kind, required=required, check=check, expect=expect, nullable=nullable)
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata={_RULE: rule})
+    return dataclasses.field(default=default, metadata={_RULE: rule})
+
+
+def optional(default: Any = None) -> Any:
+    """A result field sent only when it has a value (``math`` only when asked for, ...)."""
+    return dataclasses.field(default=default, metadata={_OMIT: True})
+
+
+def nested(kind: type[Contract], many: bool = False, default: Any = None) -> Any:
+    """A result field holding another contract type (or a list of them)."""
+    meta = {_NESTED: (kind, many)}
+    if many:
+        return dataclasses.field(default_factory=list, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+class Contract:
+    """Mixin for the dataclasses that cross the wire."""
+
+    #: the op whose arguments this class holds (argument classes only)
+    OP: ClassVar[str] = ""
+
+    @classmethod
+    def spec(cls) -> dict[str, Arg]:
+        return {
+            f.name: f.metadata[_RULE] for f in dataclasses.fields(cls) if _RULE in f.metadata
+        }
+
+    @classmethod
+    def field_rule(cls, name: str) -> Arg:
+        return cls.spec()[name]
+
+    @classmethod
+    def from_args(cls: type[T], op: str, args: dict[str, Any]) -> T:
+        """Check ``args`` as the engine does (RequestError naming op and argument) and build."""
+        return cls(**check_args(op, args, cls.spec()))
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any] | None) -> T:
+        """Plain data → object, without checks (for replies and events the engine made).
+        Keys this side does not know are ignored, so an older UI reads a newer engine."""
+        data = data or {}
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if _NESTED in f.metadata and value is not None:
+                kind, many = f.metadata[_NESTED]
+                value = [kind.from_dict(v) for v in value] if many else kind.from_dict(value)
+            values[f.name] = value
+        return cls(**values)
+
+    def to_dict(self, *, drop_unset: bool = False) -> dict[str, Any]:
+        """Plain data for JSON. ``drop_unset`` leaves out None values of fields that may not be
+        null on the wire (an argument not given: the engine applies its default)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.metadata.get(_OMIT):
+                continue
+            if drop_unset and value is None:
+                rule = f.metadata.get(_RULE)
+                if rule is None or not rule.nullable:
+                    continue
+            if isinstance(value, Contract):
+                value = value.to_dict()
+            elif isinstance(value, list) and value and isinstance(value[0], Contract):
+                value = [v.to_dict() for v in value]
+            out[f.name] = value
+        return out
+
+    def validate(self) -> None:
+        """Check every ruled field of an object built in Python; ConfigError on the first bad
+        one: ``lr = 20 is out of range`` with the hint ``lr must be a number in (0, 10]...``."""
+        for name, rule in self.spec().items():
+            if rule_problem(rule, getattr(self, name)) is not None:
+                raise ConfigError(f"{name} = {getattr(self, name)!r} is out of range",
+                                  f"{name} must be {rule.expect or type_words(rule.kind)}")
+
+
+def type_words(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             dict: "an object", list: "a list"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def rule_problem(rule: Arg, value: Any) -> str | None:
+    """Why ``value`` breaks ``rule`` (``is out of range``, ``is not a number``), or None."""
+    if value is None:
+        return None if rule.nullable or not rule.required else "is missing"
+    kinds = rule.kind if isinstance(rule.kind, tuple) else (rule.kind,)
+    if object not in kinds:
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            return f"is not {type_words(rule.kind)}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "is out of range"
+    if rule.check is not None and not rule.check(value):
+        return "is out of range"
+    return None
+
+
+def parse_text(rule: Arg, text: str) -> tuple[Any, str]:
+    """Text typed in a form or on the command line → (value, "") or (None, what is wrong).
+
+    The message names what is wanted in the rule's own words, so the form, the command line and
+    the engine say the same thing about the same setting."""
+    raw = text.strip()
+    kinds = rule.kind if isinstance(rule.kind, tuple) else (rule.kind,)
+    want = rule.expect or type_words(rule.kind)
+    if not raw:
+        if rule.nullable:
+            return None, ""
+        return None, f"empty: want {want}"
+    value: Any = raw
+    if int in kinds and float not in kinds:
+        try:
+            value = int(raw)
+        except ValueError:
+            return None, f"not a whole number: {raw!r} (want {want})"
+    elif float in kinds:
+        try:
+            value = float(raw)
+        except ValueError:
+            return None, f"not a number: {raw!r} (want {want})"
+    if rule_problem(rule, value) is not None:
+        return None, f"{raw} is out of range: want {want}"
+    return value, ""

@@ -1,0 +1,296 @@
+"""Each op's arguments and result, and the engine's events, as typed messages.
+
+An argument class names its op (``OP``) and its result class (``RESULT``); the engine checks a
+request with ``Args.from_args`` (rules from :mod:`core.contract.settings` where a setting is
+meant) and answers with ``Result(...).to_dict()``; a client sends ``args.to_dict()`` and reads
+``RESULT.from_dict(reply)``. The keys are the wire's: these classes describe the protocol of
+``shared/DESIGN.md``, they do not change it. Imports no torch and no UI library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from core.contract.base import Contract, arg, nested, optional
+from core.contract.settings import (
+    BATCH_SIZE,
+    BLOCK_SIZE,
+    CORPUS,
+    DEFAULT_PRESET,
+    LR,
+    PARABOLA,
+    SEED,
+    STEPS,
+    SamplingSettings,
+    at_least,
+    int_in,
+)
+from core.errors import ConfigError
+
+# -- configure, reset, status --------------------------------------------------------------------
+
+
+@dataclass
+class RunSettings:
+    """What a model is built from: the preset, its corpus and device, and the overrides of the
+    preset's model settings and training settings (checked by the model and TrainSettings)."""
+
+    preset: str = DEFAULT_PRESET
+    corpus: str | None = None  # None: the built-in Python docs
+    device: str = "auto"
+    model: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConfigureArgs(Contract):
+    """Build a fresh model. The common settings may be given flat (``lr``) or nested
+    (``train: {lr: ...}``); ``run_settings()`` merges them, the flat ones winning."""
+
+    OP: ClassVar[str] = "configure"
+    preset: str = arg(DEFAULT_PRESET, str)
+    corpus: str | None = arg(None, rule=CORPUS)
+    device: str = arg("auto", str)  # its name is checked where it is resolved (core.device)
+    seed: int | None = arg(None, rule=SEED)
+    lr: float | None = arg(None, rule=LR)
+    batch_size: int | None = arg(None, rule=BATCH_SIZE)
+    block_size: int | None = arg(None, rule=BLOCK_SIZE)
+    steps: int | None = arg(None, rule=STEPS)
+    model: dict = arg(kind=dict, factory=dict)
+    train: dict = arg(kind=dict, factory=dict)
+
+    def run_settings(self) -> RunSettings:
+        model, train = dict(self.model), dict(self.train)
+        for key in ("seed", "lr", "batch_size", "steps"):
+            if getattr(self, key) is not None:
+                train[key] = getattr(self, key)
+        if self.block_size is not None:
+            if self.preset == PARABOLA:
+                raise ConfigError("the parabola preset has no context length",
+                                  "leave block_size out for parabola")
+            model["block_size"] = self.block_size
+        return RunSettings(self.preset, self.corpus, self.device, model, train)
+
+
+@dataclass(frozen=True)
+class SessionInfo(Contract):
+    """The model the engine holds (reply of configure, reset, load; inside status)."""
+
+    preset: str = ""
+    device: str = ""
+    device_type: str = ""
+    params: int = 0
+    trainable_params: int = 0
+    tied: list = arg(kind=list, factory=list)
+    model_config: dict = arg(kind=dict, factory=dict)
+    train_config: dict = arg(kind=dict, factory=dict)
+    vocab_size: int | None = None
+    corpus: dict | None = None
+    step: int = 0
+    steps: int = 0
+    block_size: int = 1
+    history: dict | None = optional()  # load only: {"train": ..., "val": ...} loss histories
+
+    @property
+    def is_language_model(self) -> bool:
+        from core.contract.settings import LANGUAGE_PRESETS
+
+        return self.preset in LANGUAGE_PRESETS
+
+
+@dataclass(frozen=True)
+class StatusResult(Contract):
+    state: str = "idle"
+    protocol: int = 0
+    session: SessionInfo | None = nested(SessionInfo)
+
+
+# -- training ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainStartArgs(Contract):
+    OP: ClassVar[str] = "train_start"
+    steps: int | None = arg(None, rule=at_least(1, " (the new total)"))
+    report_interval: float | None = arg(None, float, check=lambda v: 0.01 <= v <= 3600,
+                                        expect="seconds in [0.01, 3600]")
+    sample_chars: int | None = arg(None, rule=int_in(0, 1000))
+
+
+@dataclass(frozen=True)
+class RunState(Contract):
+    """Reply of train_start, train_pause, train_resume and train_stop."""
+
+    state: str = "idle"
+    step: int = 0
+    steps: int | None = optional()
+
+
+@dataclass(frozen=True)
+class StepDetail(Contract):
+    """What each of the five steps did, for stepping one step at a time (teaching)."""
+
+    step: int = 0
+    lr: float = 0.0
+    grads_cleared: int = 0  # parameters whose .grad was reset by zero_grad
+    loss: float = 0.0  # after the forward pass
+    grad_norm: float = 0.0  # after backward (before clipping)
+    clipped: bool = False
+    update_norm: float = 0.0  # ‖θ_after − θ_before‖ after optimizer.step
+    history_len: int = 0  # monitor: points in the loss history
+    parabola: dict | None = None  # x, f(x), x.grad, optimum for the parabola preset
+
+
+@dataclass(frozen=True)
+class TrainProgress(Contract):
+    """The ``train_progress`` event: the losses since the last report and the run's pace."""
+
+    step: int = 0
+    first_step: int = 0
+    losses: list = arg(kind=list, factory=list)
+    loss: float | str | None = None  # a string ("nan", "inf") once the run diverges
+    grad_norm: float | str | None = None
+    lr: float | None = None
+    val_loss: float | str | None = None
+    val_step: int | None = None
+    parabola: dict | None = optional()
+    steps: int = 0
+    steps_per_s: float | None = None
+    tokens_per_s: float | None = None
+    elapsed_s: float | None = None
+    eta_s: float | None = None
+    state: str = ""
+    sample: str | None = optional()
+
+
+@dataclass(frozen=True)
+class TrainState(Contract):
+    """The ``train_state`` event: running, paused, finished, stopped, diverged or idle."""
+
+    state: str = "idle"
+    reason: str = ""
+    step: int = 0
+
+
+@dataclass(frozen=True)
+class EvaluateResult(Contract):
+    val_loss: float | str | None = None
+    step: int = 0
+
+
+# -- predict and generate ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PredictArgs(SamplingSettings):
+    OP: ClassVar[str] = "predict"
+    text: str = arg("", str, required=True)
+    k: int = arg(10, rule=int_in(1, 1000))
+    math: bool = arg(False, bool)
+    layer: str | None = arg(None, str, nullable=True)
+    units: int = arg(8, rule=int_in(1, 64))
+    positions: int = arg(32, rule=int_in(1, 256))
+
+
+@dataclass(frozen=True)
+class TopChar(Contract):
+    char: str = ""
+    id: int = 0
+    prob: float = 0.0
+
+
+@dataclass(frozen=True)
+class PredictResult(Contract):
+    """The next-character distribution after a text, from one forward pass."""
+
+    ids: list = arg(kind=list, factory=list)  # the ids fed (the last block_size)
+    tokens: list = arg(kind=list, factory=list)
+    strip: list = arg(kind=list, factory=list)  # the text as shown, unknowns marked
+    chars: int = 0
+    unknown: list = arg(kind=list, factory=list)  # [position, character] pairs
+    cropped: int = 0  # characters left of the context window
+    empty_context: bool = False
+    top: list[TopChar] = nested(TopChar, many=True)
+    loss: float | None = None  # the typed text's own loss, when it has two characters
+    bits_per_char: float | None = None
+    vocab_size: int = 0
+    block_size: int = 0
+    math: dict | None = optional()  # the output layer worked by hand (math=True)
+    activations: dict | None = optional()  # a layer's strongest units (layer=...)
+    step: int = 0
+
+
+@dataclass(frozen=True)
+class LayersResult(Contract):
+    layers: list = arg(kind=list, factory=list)
+    output_layer: str = ""
+
+
+@dataclass(frozen=True)
+class GenerateArgs(SamplingSettings):
+    OP: ClassVar[str] = "generate"
+    prompt: str = arg("", str)
+    max_new: int = arg(200, rule=int_in(0, 1_000_000))
+    seed: int | None = arg(None, int, check=lambda v: v >= 0, expect="an integer ≥ 0",
+                           nullable=True)
+    stream: bool = arg(True, bool)
+
+
+@dataclass(frozen=True)
+class GenerateResult(Contract):
+    text: str = ""
+    step: int = 0
+    stopped: bool = False
+
+
+@dataclass(frozen=True)
+class CancelArgs(Contract):
+    OP: ClassVar[str] = "cancel"
+    id: int = arg(0, int, required=True)
+
+
+# -- checkpoints ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SaveArgs(Contract):
+    OP: ClassVar[str] = "save"
+    path: str = arg("", str, required=True)
+
+
+@dataclass(frozen=True)
+class SaveResult(Contract):
+    path: str = ""
+    step: int = 0
+
+
+@dataclass(frozen=True)
+class LoadArgs(Contract):
+    OP: ClassVar[str] = "load"
+    path: str = arg("", str, required=True)
+    device: str = arg("auto", str)
+    corpus: str | None = arg(None, rule=CORPUS)
+
+
+# -- events --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadyInfo(Contract):
+    """The ``ready`` event: the engine has imported torch and takes requests."""
+
+    protocol: int = 0
+    torch: str = ""
+    python: str = ""
+    pid: int = 0
+    cuda: bool = False
+    threads: int = 0
+    presets: list = arg(kind=list, factory=list)
+
+
+def result_dict(value: Any) -> dict:
+    """An op handler's return value as the reply's ``result``."""
+    if value is None:
+        return {}
+    return value.to_dict() if isinstance(value, Contract) else value

@@ -1,0 +1,118 @@
+"""The settings a person can choose, each with its range and default, defined once.
+
+The engine's argument checks, ``TrainConfig`` (it *is* :class:`TrainSettings`), the sampling of
+the Predict pane, the command line's argparse types and the Train pane's form all read these
+rules; nowhere else says what the learning rate may be. Imports no torch and no UI library.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from core.contract.base import Contract, arg
+from core.protocol import Arg
+
+# -- presets -------------------------------------------------------------------------------------
+
+GPT, MINI, MLP, PARABOLA = "gpt", "mini", "mlp", "parabola"
+PRESETS = (GPT, MINI, MLP, PARABOLA)  # in the order a menu shows them
+LANGUAGE_PRESETS = (MINI, MLP, GPT)  # the presets that read text and predict characters
+DEFAULT_PRESET = GPT
+
+# Per-preset training defaults: what a person gets without setting anything.
+PRESET_TRAIN_DEFAULTS: dict[str, dict] = {
+    MINI: {"lr": 1e-2, "steps": 1000, "batch_size": 32},
+    MLP: {"lr": 3e-3, "steps": 2000},
+    GPT: {"lr": 2e-3, "steps": 2000},
+    # the seed's experiment: plain SGD, lr 0.01, 80 epochs, nothing else in the way
+    PARABOLA: {"lr": 0.01, "steps": 80, "optimizer": "sgd", "schedule": "constant",
+               "warmup_steps": 0, "grad_clip": 0.0, "weight_decay": 0.0,
+               "eval_interval": 0, "batch_size": 1},
+}
+
+OPTIMIZERS = ("adamw", "sgd")
+SCHEDULES = ("cosine", "constant")
+
+# -- rules used in more than one message -----------------------------------------------------------
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def at_least(low: int, words: str = "") -> Arg:
+    """An integer ≥ ``low``."""
+    return Arg(int, check=lambda v: _is_int(v) and v >= low,
+               expect=f"an integer ≥ {low}{words}")
+
+
+def int_in(low: int, high: int) -> Arg:
+    return Arg(int, check=lambda v: _is_int(v) and low <= v <= high,
+               expect=f"an integer in [{low}, {high}]")
+
+
+LR = Arg(float, check=lambda v: 0 < v <= 10, expect="a number in (0, 10], e.g. 0.001")
+SEED = at_least(0)
+STEPS = at_least(1)
+BATCH_SIZE = at_least(1)
+BLOCK_SIZE = at_least(1, " (the context length)")
+
+DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
+
+
+def device_name_ok(name: str) -> bool:
+    """Whether ``name`` is a device torchdeck knows how to ask for (available or not)."""
+    return isinstance(name, str) and bool(re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", name))
+
+
+DEVICE = Arg(str, check=device_name_ok, expect=DEVICE_CHOICES)
+CORPUS = Arg(str, nullable=True, expect="a UTF-8 text file (empty: the built-in Python docs)")
+
+
+@dataclass
+class TrainSettings(Contract):
+    """Every training setting of a run, with its range; ``validate()`` checks them all."""
+
+    steps: int = arg(2000, rule=STEPS)  # total optimizer steps of the run
+    batch_size: int = arg(32, rule=BATCH_SIZE)  # sequences per step
+    lr: float = arg(2e-3, rule=LR)  # peak learning rate
+    min_lr_ratio: float = arg(0.1, float, check=lambda v: 0 <= v <= 1, expect="in [0, 1]")
+    warmup_steps: int = arg(100, rule=at_least(0))  # linear warm-up from 0 to lr
+    schedule: str = arg("cosine", str, check=lambda v: v in SCHEDULES,
+                        expect=f"one of {', '.join(SCHEDULES)}")
+    optimizer: str = arg("adamw", str, check=lambda v: v in OPTIMIZERS,
+                         expect=f"one of {', '.join(OPTIMIZERS)}")
+    weight_decay: float = arg(0.1, float, check=lambda v: 0 <= v < 1,
+                              expect="in [0, 1)")  # AdamW decay, matrices only
+    beta1: float = arg(0.9, float, check=lambda v: 0 <= v < 1, expect="in [0, 1)")
+    beta2: float = arg(0.99, float, check=lambda v: 0 <= v < 1, expect="in [0, 1)")
+    grad_clip: float = arg(1.0, float, check=lambda v: v >= 0,
+                           expect="≥ 0 (0 turns clipping off)")  # global gradient norm
+    eval_interval: int = arg(200, rule=at_least(0))  # validation every N steps; 0: never
+    eval_batches: int = arg(20, rule=at_least(1))  # batches averaged for one validation loss
+    seed: int = arg(1337, rule=SEED)  # seeds the weights and the batch order
+
+
+def _temperature_ok(v: float) -> bool:
+    return v == 0 or 0.01 <= v <= 100
+
+
+@dataclass(frozen=True)
+class SamplingSettings(Contract):
+    """How the next character is chosen from the model's distribution."""
+
+    temperature: float = arg(1.0, float, check=_temperature_ok,
+                             expect="0 (greedy) or in [0.01, 100]")  # 1: the model's own
+    top_k: int | None = arg(None, int, check=lambda v: v >= 1, expect="an integer ≥ 1",
+                            nullable=True)  # keep only the k most likely characters
+    top_p: float | None = arg(None, float, check=lambda v: 0 < v <= 1, expect="in (0, 1]",
+                              nullable=True)  # smallest set whose probability reaches p
+    greedy: bool = arg(False, bool)
+
+    @property
+    def is_greedy(self) -> bool:
+        return self.greedy or self.temperature == 0
+
+
+SAMPLING_SPEC = SamplingSettings.spec()

@@ -1,0 +1,77 @@
+"""The engine's ops for reading the language model: the next-character distribution of a text,
+the layers whose activations can be shown, streamed generation, and cancelling it."""
+
+from __future__ import annotations
+
+from core.contract import (
+    CancelArgs,
+    GenerateArgs,
+    GenerateResult,
+    LayersResult,
+    PredictArgs,
+    PredictResult,
+)
+from core.errors import ConfigError
+
+
+def engine_ops(engine) -> dict:
+    def require_lm():
+        s = engine.require_session()
+        if not s.is_language_model:
+            raise ConfigError(f"the {s.preset} preset is not a language model",
+                              "configure mini, mlp or gpt to predict text")
+        return s
+
+    def op_predict(args: PredictArgs) -> PredictResult:
+        from core.predict import predict
+
+        s = require_lm()
+        result = predict(s.model, s.tokenizer, args.text, s.block_size, s.device, args,
+                         k=args.k, math_view=args.math, layer=args.layer, units=args.units,
+                         positions=args.positions)
+        return PredictResult.from_dict({**result, "step": s.trainer.step})
+
+    def op_predict_layers(args: dict) -> LayersResult:
+        from core.predict import activation_layers, output_layer
+
+        s = require_lm()
+        return LayersResult(activation_layers(s.model, s.device), output_layer(s.model)[0])
+
+    def op_generate(args: GenerateArgs) -> GenerateResult:
+        from core.predict import generate
+
+        s = require_lm()
+        chars: list[str] = []
+        me = engine.current_id
+        stopped = False
+        try:
+            for ch in generate(s.model, s.tokenizer, args.prompt, args.max_new, s.block_size,
+                               s.device, args, seed=args.seed):
+                if me in engine.cancelled:
+                    stopped = True
+                    break
+                chars.append(ch)
+                if args.stream:
+                    engine.event("generate_token", id=me, char=ch, index=len(chars) - 1)
+        except KeyboardInterrupt:
+            engine.interruptible = False
+            engine.event("generate_stopped", id=me, text="".join(chars))
+            raise
+        finally:
+            engine.cancelled.discard(me)
+        if stopped:
+            engine.event("generate_stopped", id=me, text="".join(chars))
+        return GenerateResult("".join(chars), s.trainer.step, stopped)
+
+    def op_cancel(args: CancelArgs) -> dict:
+        """Stop generate request ``id`` (the reader thread already flagged it; by the time this
+        reply is sent, that generation has ended)."""
+        engine.cancelled.discard(args.id)
+        return {"id": args.id}
+
+    return {
+        "predict": (op_predict, PredictArgs),
+        "predict_layers": (op_predict_layers, {}),
+        "generate": (op_generate, GenerateArgs),
+        "cancel": (op_cancel, CancelArgs),
+    }

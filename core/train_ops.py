@@ -1,0 +1,147 @@
+"""The engine's ops for building a model and training it: configure, reset, the run's start,
+pause, resume, one step and stop, evaluation, and checkpoints.
+
+Each op checks its arguments through its contract class and answers with a contract object;
+the run's state machine and its progress reports stay in the engine's loop
+(:class:`core.engine.Engine`), which these ops drive.
+"""
+
+from __future__ import annotations
+
+from core.contract import (
+    ConfigureArgs,
+    EvaluateResult,
+    LoadArgs,
+    RunSettings,
+    RunState,
+    SaveArgs,
+    SaveResult,
+    SessionInfo,
+    StepDetail,
+    TrainStartArgs,
+)
+from core.errors import ConfigError
+
+
+def engine_ops(engine) -> dict:
+    def op_configure(args: ConfigureArgs) -> SessionInfo:
+        from core.session import Session
+
+        engine.refuse_while_training("configure")
+        engine.new_session(Session.create(args.run_settings()), "configured")
+        return engine.session.describe()
+
+    def op_reset(args: dict) -> SessionInfo:
+        from core.session import Session
+
+        s = engine.require_session()
+        engine.refuse_while_training("reset the model")
+        settings = RunSettings(
+            preset=s.preset, corpus=s.corpus, device=str(s.device),
+            model={k: v for k, v in vars(s.model_config).items() if k != "vocab_size"},
+            train=vars(s.train_config).copy())
+        engine.new_session(Session.create(settings), "reset")
+        return engine.session.describe()
+
+    def op_train_start(args: TrainStartArgs) -> RunState:
+        s = engine.require_session()
+        if engine.state == "running":
+            raise ConfigError("training is already running", "pause or stop it first")
+        if args.steps is not None:
+            if args.steps <= s.trainer.step:
+                raise ConfigError(f"steps {args.steps} is not beyond the current step "
+                                  f"{s.trainer.step}", "give a larger total number of steps")
+            s.train_config.steps = args.steps
+        if s.trainer.done:
+            raise ConfigError(f"the run has finished at step {s.trainer.step}",
+                              "give train_start a larger 'steps', or reset the model")
+        if s.trainer.diverged:
+            raise ConfigError("the run diverged (non-finite loss)",
+                              "reset the model or load a checkpoint, then lower the lr")
+        _require_text(s)
+        if args.report_interval is not None:
+            engine.report_interval = args.report_interval
+        if args.sample_chars is not None:
+            engine.sample_chars = args.sample_chars
+        engine.begin_running()
+        return RunState(engine.state, s.trainer.step, s.train_config.steps)
+
+    def op_train_pause(args: dict) -> RunState:
+        engine.require_session()
+        if engine.state != "running":
+            raise ConfigError(f"training is not running (it is {engine.state})",
+                              "start it with train_start")
+        engine.pause("paused by request")
+        return RunState(engine.state, engine.session.trainer.step)
+
+    def op_train_resume(args: dict) -> RunState:
+        s = engine.require_session()
+        if engine.state != "paused":
+            raise ConfigError(f"training is not paused (it is {engine.state})",
+                              "train_resume continues a paused run; use train_start otherwise")
+        if s.trainer.done:
+            raise ConfigError("the run has reached its last step", "raise steps with train_start")
+        engine.begin_running()
+        return RunState(engine.state, s.trainer.step)
+
+    def op_train_step(args: dict) -> StepDetail:
+        s = engine.require_session()
+        if engine.state == "running":
+            raise ConfigError("training is running", "pause it, then step one step at a time")
+        if s.trainer.done:
+            s.train_config.steps = s.trainer.step + 1  # stepping past the end extends the run
+        if s.is_language_model and s.data is None:
+            raise ConfigError("no training text is loaded for this model", "configure a corpus")
+        detail = s.trainer.train_step_detailed()
+        engine.report(timed=False)
+        if s.trainer.diverged:
+            engine.set_state("diverged", s.trainer.diverged)
+        return detail
+
+    def op_train_stop(args: dict) -> RunState:
+        s = engine.require_session()
+        engine.stop()
+        return RunState(engine.state, s.trainer.step)
+
+    def op_evaluate(args: dict) -> EvaluateResult:
+        s = engine.require_session()
+        return EvaluateResult(s.trainer.evaluate(), s.trainer.step)
+
+    def op_save(args: SaveArgs) -> SaveResult:
+        s = engine.require_session()
+        if s.trainer.diverged:
+            raise ConfigError("the weights hold non-finite values after the run diverged",
+                              "saving them would overwrite a good checkpoint; reset or load")
+        engine.report()  # pending losses go out (and into the history) before the save
+        return SaveResult(s.save(args.path), s.trainer.step)
+
+    def op_load(args: LoadArgs) -> SessionInfo:
+        from dataclasses import replace
+
+        from core.session import Session
+
+        engine.refuse_while_training("load a checkpoint")
+        session = Session.load(args.path, device=args.device, corpus=args.corpus)
+        engine.new_session(session, "loaded")
+        history = {"train": session.trainer.train_history.to_dict(),
+                   "val": session.trainer.val_history.to_dict()}
+        return replace(session.describe(), history=history)
+
+    return {
+        "configure": (op_configure, ConfigureArgs),
+        "reset": (op_reset, {}),
+        "train_start": (op_train_start, TrainStartArgs),
+        "train_pause": (op_train_pause, {}),
+        "train_resume": (op_train_resume, {}),
+        "train_step": (op_train_step, {}),
+        "train_stop": (op_train_stop, {}),
+        "evaluate": (op_evaluate, {}),
+        "save": (op_save, SaveArgs),
+        "load": (op_load, LoadArgs),
+    }
+
+
+def _require_text(s) -> None:
+    if s.is_language_model and s.data is None:
+        raise ConfigError("no training text is loaded for this model",
+                          "configure a corpus; the checkpoint's corpus could not be read")
