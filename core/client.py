@@ -17,6 +17,8 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+from core.contract import Contract
+from core.contract.ops import read_result
 from core.errors import EngineDied, EngineError
 from core.protocol import Event, Reply, Request, decode, encode
 
@@ -139,6 +141,14 @@ class EngineClient:
     def next_id(self) -> int:
         """The id the next request will carry (to cancel a generation by its id)."""
         return self._next_id
+
+    async def call(self, args: Contract | str, timeout: float | None = None) -> Any:
+        """Send a typed request (or the bare name of an op without arguments) and return the
+        typed result the contract names for that op (``RESULTS``); EngineError on an error
+        reply. An argument left unset (None) is not sent: the engine applies its default."""
+        op = args if isinstance(args, str) else args.OP
+        payload = {} if isinstance(args, str) else args.to_dict(drop_unset=True)
+        return read_result(op, await self.request(op, payload, timeout=timeout))
 
     async def request(self, op: str, args: dict[str, Any] | None = None,
                       timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from textual.app import App
 
 from core.client import EXITED, READY, EngineClient
+from core.contract import Contract
+from core.contract.ops import read_result
 from core.errors import EngineDied, EngineError, TorchdeckError
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 
@@ -63,6 +66,15 @@ class EngineLink:
                 self.app.notify("the engine is not running — press ctrl+r to restart it",
                                 title=op, severity="error")
             return None
+
+    async def call(self, args: Contract | str, quiet: bool = False) -> Any:
+        """Send a typed request (or a bare op name, for an op without arguments) and return its
+        typed result (``RESULTS`` of the contract), or None after an error reply (notified
+        unless ``quiet``)."""
+        op = args if isinstance(args, str) else args.OP
+        payload = {} if isinstance(args, str) else args.to_dict(drop_unset=True)
+        reply = await self.request(op, quiet=quiet, **payload)
+        return None if reply is None else read_result(op, reply)
 
     async def close(self) -> None:
         if self._pump:

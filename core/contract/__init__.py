@@ -5,6 +5,8 @@ it. ``base`` says how a field carries its rule; ``settings`` holds the rules a p
 
 from core.contract.base import Contract, parse_text
 from core.contract.ops import (
+    EVENTS,
+    RESULTS,
     CancelArgs,
     ConfigureArgs,
     EvaluateResult,
@@ -38,6 +40,7 @@ from core.contract.settings import (
 )
 
 __all__ = [
+    "EVENTS", "RESULTS",
     "DEFAULT_PRESET", "LANGUAGE_PRESETS", "PRESETS", "PRESET_TRAIN_DEFAULTS", "CancelArgs",
     "ConfigureArgs", "Contract", "EvaluateResult", "GenerateArgs", "GenerateResult",
     "LayersResult", "LoadArgs", "PredictArgs", "PredictResult", "ReadyInfo", "RunSettings",

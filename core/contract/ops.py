@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from core.contract.base import Contract, arg, nested, optional
+from core.contract.lab import Completion, ExecResult, NamesResult
 from core.contract.settings import (
     BATCH_SIZE,
     BLOCK_SIZE,
@@ -294,3 +295,39 @@ def result_dict(value: Any) -> dict:
     if value is None:
         return {}
     return value.to_dict() if isinstance(value, Contract) else value
+
+
+# What each op answers, for a client that reads the reply (``RESULTS[op].from_dict(reply)``).
+RESULTS: dict[str, type[Contract]] = {
+    "configure": SessionInfo,
+    "reset": SessionInfo,
+    "load": SessionInfo,
+    "status": StatusResult,
+    "train_start": RunState,
+    "train_pause": RunState,
+    "train_resume": RunState,
+    "train_stop": RunState,
+    "train_step": StepDetail,
+    "evaluate": EvaluateResult,
+    "save": SaveResult,
+    "predict": PredictResult,
+    "predict_layers": LayersResult,
+    "generate": GenerateResult,
+    "exec": ExecResult,
+    "complete": Completion,
+    "playground_reset": NamesResult,
+}
+
+# What each event carries (``EVENTS[name].from_dict(data)``); others are plain dicts.
+EVENTS: dict[str, type[Contract]] = {
+    "ready": ReadyInfo,
+    "train_progress": TrainProgress,
+    "train_state": TrainState,
+}
+
+
+def read_result(op: str, reply: dict) -> Any:
+    """A reply's ``result`` as the typed result of ``op`` (a plain dict for an op the contract
+    does not type, such as the Summary pane's inspection ops)."""
+    kind = RESULTS.get(op)
+    return kind.from_dict(reply) if kind is not None else reply

@@ -12,10 +12,9 @@ import os
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from core.contract.lab import DEFAULT_MEMORY_SHARE  # noqa: F401 - declared with its range
 from core.errors import TorchdeckError
 from core.fmt import fmt_bytes
-
-DEFAULT_MEMORY_SHARE = 0.5  # a cell may ask for at most this share of the free memory at once
 
 
 class MemoryGuardError(TorchdeckError, MemoryError):

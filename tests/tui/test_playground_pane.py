@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.contract.lab import ExecResult
 from core.playground_recipes import recipe
 from tests.tui.conftest import FakeClient, real_app, wait_configured, wait_for
 from tui.app import TorchdeckApp
@@ -147,10 +148,11 @@ def test_playground_pane_snapshot(snap_compare, size):
 
 def test_markdown_fences_survive_backticks_in_output():
     log = PlaygroundTranscript()
-    log.cell(1, "print('```')", {"stdout": "```\n", "value": None, "error": None})
-    log.cell(2, "z.backward()", {"stdout": "", "value": None, "error": {
+    log.cell(1, "print('```')", ExecResult.from_dict({"stdout": "```\n", "value": None,
+                                                      "error": None}))
+    log.cell(2, "z.backward()", ExecResult.from_dict({"stdout": "", "value": None, "error": {
         "type": "RuntimeError", "message": "boom", "lineno": 1, "line": "z.backward()",
-        "hint": "use retain_graph=True"}})
+        "hint": "use retain_graph=True"}}))
     md = log.markdown()
     assert "````text\n```\n````" in md  # a longer fence around output holding ```
     assert "**RuntimeError**: boom (line 1: `z.backward()`)" in md

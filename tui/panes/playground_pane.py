@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from core.contract.lab import CellError, CompleteArgs, ExecArgs
 from core.errors import EngineDied, EngineError
 from core.playground_recipes import RECIPES, recipe
 from tui.panes.base import Pane
@@ -143,16 +144,16 @@ class PlaygroundPane(Pane):
     async def _exec(self, code: str, number: int) -> None:
         result = failure = None
         try:
-            result = await self.link.client.request("exec", {"code": code})
+            result = await self.link.client.call(ExecArgs(code))
         except EngineError as exc:
-            failure = {"type": exc.type, "message": exc.message, "hint": exc.hint}
+            failure = CellError(exc.type, exc.message, hint=exc.hint)
             if exc.type == "Interrupted":
-                failure = {"type": "Interrupted", "message": "the cell was stopped",
-                           "hint": "the namespace keeps what the cell had assigned before"}
+                failure = CellError("Interrupted", "the cell was stopped",
+                                    hint="the namespace keeps what the cell had assigned before")
         except EngineDied as exc:
-            failure = {"type": "EngineDied",
-                       "message": f"the engine exited (code {exc.returncode}) during this cell",
-                       "hint": "press ctrl+r to restart it; the namespace starts fresh"}
+            failure = CellError("EngineDied",
+                                f"the engine exited (code {exc.returncode}) during this cell",
+                                hint="press ctrl+r to restart it; the namespace starts fresh")
         finally:
             self.running = False
         if not self.is_attached:
@@ -181,17 +182,16 @@ class PlaygroundPane(Pane):
     @work(group="playground-complete", exclusive=True)
     async def _complete(self, code: str, cursor: int) -> None:
         try:
-            reply = await self.link.client.request("complete", {"code": code,
-                                                                "cursor": cursor})
+            reply = await self.link.client.call(CompleteArgs(code, cursor))
         except (EngineError, EngineDied):
             return
         if self.input.text != code:  # typed on meanwhile
             return
-        candidates = reply.get("candidates", [])
-        self.input.apply_completion(reply["start"], reply.get("prefix", ""), candidates)
+        candidates = reply.candidates
+        self.input.apply_completion(reply.start, reply.prefix, candidates)
         box = self.query_one("#playground-completions", Static)
         if len(candidates) > 1:
-            more = reply.get("more", 0) + max(0, len(candidates) - 40)
+            more = reply.more + max(0, len(candidates) - 40)
             shown = "  ".join(candidates[:40]) + (f"  … {more} more" if more else "")
             box.update(shown)
             box.display = True
@@ -247,7 +247,7 @@ class PlaygroundPane(Pane):
             self.app.notify("a cell is running: interrupt it first (ctrl+c)", timeout=3)
             return
         try:
-            await self.link.client.request("playground_reset", {})
+            await self.link.client.call("playground_reset")
         except (EngineError, EngineDied) as exc:
             self.app.notify(f"cannot reset: {exc}", severity="error")
             return

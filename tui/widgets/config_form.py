@@ -3,67 +3,48 @@ device, seed. Each value is checked as it is typed, with the message under its f
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select, Static
 
-PRESETS = ("gpt", "mini", "mlp", "parabola")
-
-
-def _int_in(lo: int, hi: int) -> Callable[[str], tuple[object, str]]:
-    def check(text: str):
-        try:
-            value = int(text.strip())
-        except ValueError:
-            return None, f"not a whole number: {text!r}"
-        if not lo <= value <= hi:
-            return None, f"must be {lo}…{hi:,}"
-        return value, ""
-    return check
-
-
-def _lr(text: str):
-    try:
-        value = float(text.strip())
-    except ValueError:
-        return None, f"not a number: {text!r} (e.g. 0.001)"
-    if not (math.isfinite(value) and 0 < value <= 10):
-        return None, "must be > 0 and ≤ 10 (e.g. 0.001)"
-    return value, ""
-
-
-def _device(text: str):
-    t = text.strip().lower() or "auto"
-    if t in ("auto", "cpu", "mps") or re.fullmatch(r"cuda(:\d+)?", t):
-        return t, ""
-    return None, "auto, cpu, cuda, cuda:N or mps"
-
-
-def _corpus(text: str):
-    t = text.strip()
-    return (t or None), ""
+from core.contract import DEFAULT_PRESET, PRESETS, parse_text
+from core.contract.settings import (
+    BATCH_SIZE,
+    BLOCK_SIZE,
+    CORPUS,
+    DEVICE,
+    LR,
+    SEED,
+    STEPS,
+)
+from core.protocol import Arg
 
 
 @dataclass(frozen=True)
 class Field:
+    """One text field of the form; its rule is the contract's, so the form, the command line and
+    the engine accept the same values and say the same thing about a bad one."""
+
     key: str
     label: str
-    check: Callable[[str], tuple[object, str]]
+    rule: Arg
+
+    def check(self, text: str) -> tuple[object, str]:
+        if self.rule is DEVICE:
+            text = text.strip().lower() or "auto"
+        return parse_text(self.rule, text)
 
 
 FIELDS = (
-    Field("corpus", "corpus", _corpus),
-    Field("lr", "lr", _lr),
-    Field("batch_size", "batch", _int_in(1, 4096)),
-    Field("block_size", "context", _int_in(1, 4096)),
-    Field("steps", "steps", _int_in(1, 10_000_000)),
-    Field("device", "device", _device),
-    Field("seed", "seed", _int_in(0, 2**31 - 1)),
+    Field("corpus", "corpus", CORPUS),
+    Field("lr", "lr", LR),
+    Field("batch_size", "batch", BATCH_SIZE),
+    Field("block_size", "context", BLOCK_SIZE),
+    Field("steps", "steps", STEPS),
+    Field("device", "device", DEVICE),
+    Field("seed", "seed", SEED),
 )
 
 
@@ -76,7 +57,7 @@ class ConfigForm(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row"):
             yield Label("preset", classes="form-label")
-            yield Select([(p, p) for p in PRESETS], value=self.initial.get("preset", "gpt"),
+            yield Select([(p, p) for p in PRESETS], value=self.initial.get("preset", DEFAULT_PRESET),
                          allow_blank=False, compact=True, id="field-preset")
         for f in FIELDS:
             with Horizontal(classes="form-row"):

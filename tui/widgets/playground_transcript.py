@@ -9,6 +9,8 @@ import time
 from rich.text import Text
 from textual.widgets import RichLog
 
+from core.contract.lab import CellError, ExecResult
+
 
 def _fence(body: str, lang: str = "") -> str:
     ticks = "```"
@@ -33,8 +35,8 @@ class PlaygroundTranscript(RichLog):
         self.entries.append({"note": text})
         self._line(Text(text, style=style))
 
-    def cell(self, number: int | str, code: str, result: dict | None = None,
-             failure: dict | None = None) -> None:
+    def cell(self, number: int | str, code: str, result: ExecResult | None = None,
+             failure: CellError | None = None) -> None:
         """One cell: ``result`` is the exec reply, ``failure`` a protocol-level error
         (type, message, hint: an interrupt, a dead engine)."""
         self.entries.append({"number": number, "code": code, "result": result,
@@ -48,29 +50,29 @@ class PlaygroundTranscript(RichLog):
             text.append(line + ("\n" if i < len(lines) - 1 else ""))
         self._line(text)
         if result is not None:
-            if result.get("stdout"):
-                self._line(Text(result["stdout"].rstrip("\n")))
-            value = result.get("value")
+            if result.stdout:
+                self._line(Text(result.stdout.rstrip("\n")))
+            value = result.value
             if value:
                 if value.get("header"):
                     self._line(Text(f"Out[{number}] {value['header']}", style="bold cyan"))
                 self._line(Text(value["text"]))
-            if result.get("error"):
-                self._error(result["error"])
+            if result.error:
+                self._error(result.error)
         if failure is not None:
             self._error(failure)
-        if result is not None and result.get("state") == "running":
-            self._line(Text(f"(ran between training steps, at step {result.get('step')})",
+        if result is not None and result.state == "running":
+            self._line(Text(f"(ran between training steps, at step {result.step})",
                             style="italic dim"))
         self._line(Text(" "))
 
-    def _error(self, err: dict) -> None:
-        message = f"{err.get('type', 'Error')}: {err.get('message', '')}".rstrip(": ")
+    def _error(self, err: CellError) -> None:
+        message = f"{err.type or 'Error'}: {err.message}".rstrip(": ")
         self._line(Text(message, style="bold red"))
-        if err.get("line"):
-            self._line(Text(f"  at line {err.get('lineno')}: {err['line']}", style="red"))
-        if err.get("hint"):
-            self._line(Text(f"  hint: {err['hint']}", style="yellow"))
+        if err.line:
+            self._line(Text(f"  at line {err.lineno}: {err.line}", style="red"))
+        if err.hint:
+            self._line(Text(f"  hint: {err.hint}", style="yellow"))
 
     # -- Markdown ------------------------------------------------------------------------------
 
@@ -82,18 +84,17 @@ class PlaygroundTranscript(RichLog):
                 continue
             out.append(f"## In [{entry['number']}]\n")
             out.append(_fence(entry["code"], "python"))
-            result = entry["result"] or {}
-            if result.get("stdout"):
-                out.append("Printed:\n\n" + _fence(result["stdout"], "text"))
-            value = result.get("value")
+            result = entry["result"] or ExecResult()
+            if result.stdout:
+                out.append("Printed:\n\n" + _fence(result.stdout, "text"))
+            value = result.value
             if value:
                 body = (value["header"] + "\n" if value.get("header") else "") + value["text"]
                 out.append(f"Out [{entry['number']}]:\n\n" + _fence(body, "text"))
-            for err in (result.get("error"), entry["failure"]):
+            for err in (result.error, entry["failure"]):
                 if err:
-                    line = (f" (line {err['lineno']}: `{err['line']}`)" if err.get("line")
-                            else "")
-                    out.append(f"**{err.get('type', 'Error')}**: {err.get('message', '')}{line}\n")
-                    if err.get("hint"):
-                        out.append(f"> hint: {err['hint']}\n")
+                    line = f" (line {err.lineno}: `{err.line}`)" if err.line else ""
+                    out.append(f"**{err.type or 'Error'}**: {err.message}{line}\n")
+                    if err.hint:
+                        out.append(f"> hint: {err.hint}\n")
         return "\n".join(out)
