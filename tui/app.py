@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from core.client import EngineClient
+from core.contract import DEFAULT_PRESET
 from tui.engine_link import EngineLink
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 from tui.panes.base import Pane
@@ -59,7 +60,7 @@ class TorchdeckApp(App):
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
     ]
 
-    def __init__(self, preset: str = "gpt", corpus: str | None = None, device: str = "auto",
+    def __init__(self, preset: str = DEFAULT_PRESET, corpus: str | None = None, device: str = "auto",
                  client: EngineClient | None = None, started_at: float | None = None) -> None:
         super().__init__()
         self.started_at = started_at or time.perf_counter()

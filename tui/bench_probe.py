@@ -25,6 +25,7 @@ import sys
 import time
 
 from core.client import EngineClient
+from core.contract.settings import GPT
 from tui.app import TorchdeckApp
 from tui.messages import EngineEventReceived
 
@@ -51,7 +52,7 @@ def _cpu_seconds() -> float:
 
 class ProbeApp(TorchdeckApp):
     def __init__(self, options: argparse.Namespace) -> None:
-        super().__init__(preset="gpt", corpus=options.corpus, device=options.device,
+        super().__init__(preset=GPT, corpus=options.corpus, device=options.device,
                          client=EngineClient(nice=options.nice, threads=options.threads))
         # configure (sent by the app when the engine is ready) carries these overrides too
         self.initial["model"] = json.loads(options.model)

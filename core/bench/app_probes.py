@@ -18,6 +18,7 @@ from pathlib import Path
 from core.bench.bare_loop import BareLoop
 from core.bench.plan import TARGETS, Plan
 from core.bench.stats import percentile, ratios, spread
+from core.contract.settings import GPT
 from core.errors import TorchdeckError
 
 TERM_SIZE = (100, 30)  # columns, rows of the pseudo-terminal the app runs in
@@ -199,7 +200,7 @@ def measure_start(plan: Plan, workdir: Path) -> tuple[dict, dict, dict]:
     for r in range(plan.paint_runs):
         timings = workdir / f"timings{r}.json"
         app = PtyApp(
-            [sys.executable, "-m", "cli.main", "--preset", "gpt", "--device", "cpu"],
+            [sys.executable, "-m", "cli.main", "--preset", GPT, "--device", "cpu"],
             env={"TORCHDECK_TIMINGS": str(timings)},
         )
         deadline = time.perf_counter() + 120

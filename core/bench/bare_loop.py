@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+from core.contract.settings import GPT
+
 
 class BareLoop:
     """A plain PyTorch training loop for the gpt preset: the yardstick the engine is held to.
@@ -27,12 +29,12 @@ class BareLoop:
         self.lr_at = lr_at
         self.device = torch.device(device)
         self.data = load_data(None)
-        self.config = make_train_config("gpt", **train)
-        model_config = make_config("gpt", **{**model, "vocab_size": self.data.tokenizer.vocab_size})
+        self.config = make_train_config(GPT, **train)
+        model_config = make_config(GPT, **{**model, "vocab_size": self.data.tokenizer.vocab_size})
         self.block_size = model_config.block_size
         self.tokens_per_step = self.config.batch_size * self.block_size
         torch.manual_seed(self.config.seed)
-        self.model = build_model("gpt", model_config).to(self.device)
+        self.model = build_model(GPT, model_config).to(self.device)
         params = list(self.model.parameters())
         self.params = params
         self.optimizer = torch.optim.AdamW(

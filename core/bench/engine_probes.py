@@ -12,6 +12,7 @@ from core.bench.bare_loop import BareLoop
 from core.bench.plan import FULL_QUALITY_STEPS, TARGETS, Plan
 from core.bench.stats import percentile, ratios, spread
 from core.client import EngineClient
+from core.contract.settings import GPT
 
 PREDICT_TEXT = (
     "def forward(self, x):\n    return self.proj(self.act(self.fc(x))) + x\nclass Net(nn.Module):"
@@ -47,7 +48,7 @@ async def engine_window(
 async def configure(
     client: EngineClient, model: dict, train: dict, device: str, steps: int | None = None
 ) -> dict:
-    args = {"preset": "gpt", "device": device, "model": model, "train": train}
+    args = {"preset": GPT, "device": device, "model": model, "train": train}
     if steps:
         args["steps"] = steps
     return await client.request("configure", args)

@@ -13,6 +13,7 @@ from core.bench.cuda import measure_cuda
 from core.bench.engine_probes import measure_overhead, measure_predict, measure_quality
 from core.bench.plan import Plan
 from core.client import EngineClient
+from core.contract.settings import GPT
 from core.errors import TorchdeckError
 
 
@@ -37,7 +38,7 @@ async def run_bench(plan: Plan, say) -> dict:
             "load_avg_1min": {"start": _load(), "end": None},
         },
         "settings": {
-            "preset": "gpt",
+            "preset": GPT,
             "corpus": DEFAULT_CORPUS,
             "model": plan.model,
             "train": plan.train,

@@ -7,6 +7,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from core.contract import DEFAULT_PRESET
+from core.contract.settings import PARABOLA
 from tui.panes.base import Pane
 from tui.widgets.config_form import ConfigForm
 from tui.widgets.loop_strip import LoopStrip
@@ -35,7 +37,7 @@ class TrainPane(Pane):
         super().__init__(id=id)
         self.initial = initial
         self.state = "starting"
-        self.preset = initial.get("preset", "gpt")
+        self.preset = initial.get("preset", DEFAULT_PRESET)
         self.checkpoint_path = initial.get("checkpoint") or DEFAULT_CHECKPOINT
 
     def compose(self) -> ComposeResult:
@@ -61,7 +63,7 @@ class TrainPane(Pane):
         })
         chart = self.query_one(LossChart)
         chart.clear()
-        chart.ylabel = "f(x)" if self.preset == "parabola" else "loss"
+        chart.ylabel = "f(x)" if self.preset == PARABOLA else "loss"
         if "history" in info:
             chart.load(info["history"]["train"], info["history"]["val"])
         chart.replot()
@@ -71,7 +73,7 @@ class TrainPane(Pane):
         self.query_one(LoopStrip).detail = None
         self.query_one("#train-sample", Static).update(
             "parabola: f(x) = 3x² − 2x + 3, start x = −1, optimum x = 1/3"
-            if self.preset == "parabola" else "sample: (appears at each evaluation)")
+            if self.preset == PARABOLA else "sample: (appears at each evaluation)")
 
     def engine_event(self, name: str, data: dict) -> None:
         if name == "train_progress":
@@ -108,7 +110,7 @@ class TrainPane(Pane):
             self.app.notify("fix the marked fields first", severity="warning")
             return False
         args = {k: v for k, v in values.items() if v is not None or k == "corpus"}
-        if args["preset"] == "parabola":
+        if args["preset"] == PARABOLA:
             args.pop("block_size", None)
             args.pop("corpus", None)
         info = await self.link.request("configure", **args)
@@ -127,7 +129,7 @@ class TrainPane(Pane):
         # Progress four times a second is live enough for a person and keeps the UI's share of
         # the CPU small while the engine trains (each event re-renders metrics and status).
         await self.link.request("train_start", report_interval=REPORT_INTERVAL_S,
-                                sample_chars=0 if self.preset == "parabola" else 80)
+                                sample_chars=0 if self.preset == PARABOLA else 80)
 
     async def action_pause(self) -> None:
         if self.state == "running":
