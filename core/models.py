@@ -281,10 +281,6 @@ PRESETS: dict[str, tuple[type, type[nn.Module]]] = {
 assert set(PRESETS) == set(PRESET_NAMES), "every preset of the contract needs a model"
 
 
-def config_fields(preset: str) -> list[str]:
-    return [f.name for f in fields(_preset(preset)[0])]
-
-
 def _preset(preset: str) -> tuple[type, type[nn.Module]]:
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}", f"choose one of: {', '.join(PRESETS)}")
