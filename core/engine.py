@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from core.contract import PRESETS, Contract, ReadyInfo, StatusResult, TrainProgress, TrainState
+from core.contract import DEFAULT_PRESET, PRESETS, Contract, ReadyInfo, StatusResult, TrainProgress, TrainState
 from core.contract.ops import result_dict
 from core.errors import ConfigError, RequestError, TorchdeckError
 from core.protocol import (
@@ -214,7 +214,7 @@ class Engine:
     def require_session(self):
         if self.session is None:
             raise ConfigError("no model is configured yet",
-                              "send configure (e.g. preset 'gpt') or load a checkpoint first")
+                              f"send configure (e.g. preset '{DEFAULT_PRESET}') or load a checkpoint first")
         return self.session
 
     def refuse_while_training(self, what: str) -> None:
