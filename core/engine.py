@@ -27,7 +27,15 @@ import traceback
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from core.contract import DEFAULT_PRESET, PRESETS, Contract, ReadyInfo, StatusResult, TrainProgress, TrainState
+from core.contract import (
+    DEFAULT_PRESET,
+    PRESETS,
+    Contract,
+    ReadyInfo,
+    StatusResult,
+    TrainProgress,
+    TrainState,
+)
 from core.contract.ops import result_dict
 from core.errors import ConfigError, RequestError, TorchdeckError
 from core.protocol import (
