@@ -1,5 +1,5 @@
-"""torchdeck's user interface: the command line and (soon) the Textual app.
+"""torchdeck's Textual app: the four panes, their widgets and screens.
 
 Imports no torch: everything that touches torch runs in the engine process (core.engine),
-reached through core.client.
+reached through core.client and spoken in core.contract's typed messages.
 """

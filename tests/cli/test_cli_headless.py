@@ -1,4 +1,5 @@
-"""The headless ``torchdeck train`` / ``torchdeck sample`` commands, run as real subprocesses.
+"""The headless ``torchdeck train`` / ``torchdeck sample`` commands (cli/headless.py), run as
+real subprocesses.
 
 stdout is a pipe here, so ``train`` must print plain records (no carriage returns, no escape
 sequences). Each command starts its own engine (~1.5 s of torch import), so runs that several
@@ -8,13 +9,11 @@ tests can read are made once per module.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,20 +21,7 @@ from pathlib import Path
 import pytest
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 100
-CLI = [sys.executable, "-m", "tui.cli"]
-TIMEOUT = 180  # generous: a hung command fails the test instead of the whole run
 METRIC_KEYS = {"step", "train_loss", "lr", "tokens_per_s", "elapsed_s"}
-
-
-def run_cli(*args: str, cwd: Path, command: list[str] = CLI) -> subprocess.CompletedProcess:
-    return subprocess.run([*command, *args], cwd=cwd, env=cli_env(), capture_output=True,
-                          encoding="utf-8", timeout=TIMEOUT)
-
-
-def cli_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "CI"}  # the pipe alone makes it plain
-    env["PYTHONIOENCODING"] = "utf-8"
-    return env
 
 
 def assert_plain(text: str) -> None:
@@ -70,20 +56,40 @@ def corpus(workdir) -> Path:
 
 
 @pytest.fixture(scope="module")
-def parabola_run(workdir) -> tuple[Path, subprocess.CompletedProcess]:
+def parabola_run(workdir, run_cli) -> tuple[Path, subprocess.CompletedProcess]:
     out = workdir / "parabola"
-    proc = run_cli("train", "--preset", "parabola", "--device", "cpu", "--out", str(out),
-                   cwd=workdir)
+    proc = run_cli(
+        "train", "--preset", "parabola", "--device", "cpu", "--out", str(out), cwd=workdir
+    )
     assert proc.returncode == 0, proc.stderr
     return out, proc
 
 
 @pytest.fixture(scope="module")
-def mini_run(workdir, corpus) -> Path:
+def mini_run(workdir, corpus, run_cli) -> Path:
     out = workdir / "mini"
-    proc = run_cli("train", "--preset", "mini", "--corpus", str(corpus), "--steps", "60",
-                   "--batch-size", "8", "--block-size", "16", "--seed", "1", "--device", "cpu",
-                   "--report-every", "0.2", "--out", str(out), cwd=workdir)
+    proc = run_cli(
+        "train",
+        "--preset",
+        "mini",
+        "--corpus",
+        str(corpus),
+        "--steps",
+        "60",
+        "--batch-size",
+        "8",
+        "--block-size",
+        "16",
+        "--seed",
+        "1",
+        "--device",
+        "cpu",
+        "--report-every",
+        "0.2",
+        "--out",
+        str(out),
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr
     assert_plain(proc.stdout)
     assert proc.stdout.splitlines()[0].startswith("torchdeck train: mini · ")
@@ -103,11 +109,16 @@ def test_train_parabola_prints_plain_records(parabola_run):
     assert lines[0] == f"torchdeck train: parabola · 1 parameters · cpu · out {out}"
     records = [line for line in lines if line.startswith("step=")]
     assert records, proc.stdout
-    assert re.fullmatch(r"step=80/80 loss=\d+\.\d{4} lr=0\.01 tokens_per_s=0 elapsed_s=\d+\.\d "
-                        r"x=0\.3239 f=2\.6669 grad=-0\.06\d\d optimum=0\.3333", records[-1]), \
-        records[-1]
-    assert re.fullmatch(r"done: step 80 · train loss \d+\.\d{4} · val loss -- · \d+\.\d s · "
-                        rf"checkpoint {re.escape(str(out / 'checkpoint.pt'))}", lines[-2])
+    assert re.fullmatch(
+        r"step=80/80 loss=\d+\.\d{4} lr=0\.01 tokens_per_s=0 elapsed_s=\d+\.\d "
+        r"x=0\.3239 f=2\.6669 grad=-0\.06\d\d optimum=0\.3333",
+        records[-1],
+    ), records[-1]
+    assert re.fullmatch(
+        r"done: step 80 · train loss \d+\.\d{4} · val loss -- · \d+\.\d s · "
+        rf"checkpoint {re.escape(str(out / 'checkpoint.pt'))}",
+        lines[-2],
+    )
     assert lines[-1] == "parabola: x = 0.3239 (optimum 0.3333, distance 0.0094), f(x) = 2.6669"
 
 
@@ -128,27 +139,31 @@ def test_train_parabola_writes_metrics_and_checkpoint(parabola_run):
     assert last["grad_norm"] == pytest.approx(abs(p["grad"]), rel=1e-5)
 
 
-def test_train_again_without_resume_refuses(parabola_run, workdir):
+def test_train_again_without_resume_refuses(parabola_run, workdir, run_cli):
     out, _ = parabola_run
     metrics_before = (out / "metrics.jsonl").read_bytes()
     ckpt_before = (out / "checkpoint.pt").stat().st_mtime_ns
-    proc = run_cli("train", "--preset", "parabola", "--device", "cpu", "--out", str(out),
-                   cwd=workdir)
+    proc = run_cli(
+        "train", "--preset", "parabola", "--device", "cpu", "--out", str(out), cwd=workdir
+    )
     assert proc.returncode == 2
     assert proc.stdout == ""
-    assert proc.stderr == (f"error: {out / 'checkpoint.pt'} already exists\n"
-                           "hint: pass --resume to continue that run, or choose another --out\n")
+    assert proc.stderr == (
+        f"error: {out / 'checkpoint.pt'} already exists\n"
+        "hint: pass --resume to continue that run, or choose another --out\n"
+    )
     assert (out / "metrics.jsonl").read_bytes() == metrics_before
     assert (out / "checkpoint.pt").stat().st_mtime_ns == ckpt_before
 
 
-def test_resume_continues_the_run(parabola_run, tmp_path):
+def test_resume_continues_the_run(parabola_run, tmp_path, run_cli):
     src, _ = parabola_run
     out = tmp_path / "resumed"
     shutil.copytree(src, out)
     first = read_metrics(out)
-    proc = run_cli("train", "--out", str(out), "--resume", "--steps", "100", "--device", "cpu",
-                   cwd=tmp_path)
+    proc = run_cli(
+        "train", "--out", str(out), "--resume", "--steps", "100", "--device", "cpu", cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     assert_plain(proc.stdout)
     lines = proc.stdout.splitlines()
@@ -156,8 +171,8 @@ def test_resume_continues_the_run(parabola_run, tmp_path):
     assert any(line.startswith("step=100/100 ") for line in lines)
     assert lines[-2].startswith("done: step 100 · ")
     records = read_metrics(out)
-    assert records[:len(first)] == first  # appended, the first run's records kept
-    new = records[len(first):]
+    assert records[: len(first)] == first  # appended, the first run's records kept
+    new = records[len(first) :]
     assert new and all(80 < r["step"] <= 100 for r in new)
     assert records[-1]["step"] == 100
     # 20 more steps of x ← 0.94·x + 0.02 from x_80
@@ -165,19 +180,31 @@ def test_resume_continues_the_run(parabola_run, tmp_path):
     assert records[-1]["parabola"]["x"] == pytest.approx(x100, abs=1e-4)
 
 
-def test_resume_without_a_checkpoint_refuses(tmp_path):
+def test_resume_without_a_checkpoint_refuses(tmp_path, run_cli):
     out = tmp_path / "empty"
     proc = run_cli("train", "--out", str(out), "--resume", cwd=tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr == (f"error: --resume: no checkpoint at {out / 'checkpoint.pt'}\n"
-                           "hint: give --out the folder of an earlier run\n")
+    assert proc.stderr == (
+        f"error: --resume: no checkpoint at {out / 'checkpoint.pt'}\n"
+        "hint: give --out the folder of an earlier run\n"
+    )
 
 
-def test_train_with_a_missing_corpus_fails_cleanly(tmp_path):
+def test_train_with_a_missing_corpus_fails_cleanly(tmp_path, run_cli):
     missing = tmp_path / "no-such-corpus.txt"
     out = tmp_path / "run"
-    proc = run_cli("train", "--preset", "mini", "--corpus", str(missing), "--device", "cpu",
-                   "--out", str(out), cwd=tmp_path)
+    proc = run_cli(
+        "train",
+        "--preset",
+        "mini",
+        "--corpus",
+        str(missing),
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
         f"error: corpus file not found: {missing}",
@@ -185,48 +212,6 @@ def test_train_with_a_missing_corpus_fails_cleanly(tmp_path):
     ]
     assert "Traceback" not in proc.stdout + proc.stderr
     assert not out.exists()  # nothing written for a run that never started
-
-
-@pytest.mark.parametrize("args, message", [
-    (["--lr", "abc"], "argument --lr: 'abc' is not a positive number"),
-    (["--lr", "0"], "argument --lr: 0 is out of range: want a positive number"),
-    (["--lr", "-0.1"], "argument --lr: -0.1 is out of range: want a positive number"),
-    (["--lr", "nan"], "argument --lr: nan is out of range: want a positive number"),
-    (["--lr", "inf"], "argument --lr: inf is out of range: want a positive number"),
-    (["--steps", "-1"], "argument --steps: -1 is out of range: want an integer ≥ 1"),
-    (["--steps", "0"], "argument --steps: 0 is out of range: want an integer ≥ 1"),
-    (["--steps", "1.5"], "argument --steps: '1.5' is not an integer ≥ 1"),
-    (["--batch-size", "x"], "argument --batch-size: 'x' is not an integer ≥ 1"),
-    (["--seed", "-3"], "argument --seed: -3 is out of range: want an integer ≥ 0"),
-    (["--preset", "bert"], "argument --preset: invalid choice: 'bert'"),
-])
-def test_bad_train_arguments_are_rejected_by_argparse(args, message, tmp_path):
-    proc = run_cli("train", *args, cwd=tmp_path)
-    assert proc.returncode == 2
-    assert proc.stdout == ""
-    assert proc.stderr.startswith("usage: torchdeck train ")
-    assert f"torchdeck train: error: {message}" in proc.stderr
-    assert list(tmp_path.iterdir()) == []  # no run folder
-
-
-def test_the_installed_script_rejects_bad_arguments(tmp_path):
-    script = Path(sys.executable).with_name("torchdeck")
-    if not script.exists():
-        pytest.skip("the torchdeck script is not installed next to this Python")
-    proc = run_cli("train", "--steps", "-1", cwd=tmp_path, command=[str(script)])
-    assert proc.returncode == 2
-    assert ("torchdeck train: error: argument --steps: -1 is out of range: want an integer ≥ 1"
-            in proc.stderr)
-
-
-def test_bad_sample_arguments_are_rejected_by_argparse(tmp_path):
-    proc = run_cli("sample", "--checkpoint", "x", "--max-new", "-5", cwd=tmp_path)
-    assert proc.returncode == 2
-    assert ("torchdeck sample: error: argument --max-new: -5 is out of range: want an integer ≥ 0"
-            in proc.stderr)
-    proc = run_cli("sample", cwd=tmp_path)
-    assert proc.returncode == 2
-    assert "the following arguments are required: --checkpoint" in proc.stderr
 
 
 # -- mini run and sample -------------------------------------------------------------------------
@@ -241,18 +226,30 @@ def test_train_mini_writes_metrics_with_validation(mini_run):
     assert (mini_run / "checkpoint.pt").is_file()
 
 
-def test_sample_prints_prompt_and_n_characters(mini_run, workdir):
-    proc = run_cli("sample", "--checkpoint", str(mini_run), "--prompt", "the ", "--max-new",
-                   "40", "--seed", "3", "--device", "cpu", cwd=workdir)
+def test_sample_prints_prompt_and_n_characters(mini_run, workdir, run_cli):
+    proc = run_cli(
+        "sample",
+        "--checkpoint",
+        str(mini_run),
+        "--prompt",
+        "the ",
+        "--max-new",
+        "40",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert proc.stdout.startswith("the ") and proc.stdout.endswith("\n")
-    generated = proc.stdout[len("the "):-1]
+    generated = proc.stdout[len("the ") : -1]
     assert len(generated) == 40
     assert set(generated) <= set(TEXT)  # only characters of the training vocabulary
 
 
-def test_sample_with_a_missing_checkpoint_fails_cleanly(tmp_path):
+def test_sample_with_a_missing_checkpoint_fails_cleanly(tmp_path, run_cli):
     missing = tmp_path / "nothing-here"
     proc = run_cli("sample", "--checkpoint", str(missing), "--device", "cpu", cwd=tmp_path)
     assert proc.returncode == 2
@@ -266,14 +263,37 @@ def test_sample_with_a_missing_checkpoint_fails_cleanly(tmp_path):
 # -- Ctrl-C --------------------------------------------------------------------------------------
 
 
-def test_sigint_saves_a_checkpoint_and_exits_130(corpus, tmp_path):
+def test_sigint_saves_a_checkpoint_and_exits_130(
+    corpus, tmp_path, cli_command, cli_env, cli_timeout
+):
     out = tmp_path / "interrupted"
     proc = subprocess.Popen(
-        [*CLI, "train", "--preset", "mini", "--corpus", str(corpus), "--steps", "1000000",
-         "--batch-size", "8", "--block-size", "16", "--device", "cpu", "--report-every", "0.2",
-         "--out", str(out)],
-        cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        encoding="utf-8")
+        [
+            *cli_command,
+            "train",
+            "--preset",
+            "mini",
+            "--corpus",
+            str(corpus),
+            "--steps",
+            "1000000",
+            "--batch-size",
+            "8",
+            "--block-size",
+            "16",
+            "--device",
+            "cpu",
+            "--report-every",
+            "0.2",
+            "--out",
+            str(out),
+        ],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        encoding="utf-8",
+    )
     lines: queue.Queue = queue.Queue()
 
     def pump():
@@ -285,7 +305,7 @@ def test_sigint_saves_a_checkpoint_and_exits_130(corpus, tmp_path):
     reader.start()
     seen = []
     try:
-        deadline = time.monotonic() + TIMEOUT
+        deadline = time.monotonic() + cli_timeout
         while True:
             line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
             assert line is not None, f"train ended early: {''.join(seen)}{proc.stderr.read()}"

@@ -1,7 +1,8 @@
 """The ``torchdeck`` command: parses arguments and hands off to the right front end.
 
 Imports no torch. ``engine`` replaces this process with ``python -m core.engine``; ``train`` and
-``sample`` drive an engine through ``core.client``.
+``sample`` (``cli.headless``) drive an engine through ``core.client``; ``inspect``
+(``cli.inspect``) and ``bench`` (``core.bench``) parse their own arguments.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import sys
 PRESETS = ("gpt", "mini", "mlp", "parabola")
 # subcommands with their own argument parser: module, help line; module.main(argv) -> exit code
 DELEGATED = {
-    "inspect": ("core.inspection", "print a model's layer table, like torchinfo"),
+    "inspect": ("cli.inspect", "print a model's layer table, like torchinfo"),
     "bench": ("core.bench", "measure training speed, UI lag, start-up and prediction latency"),
 }
 
 
 def _number(kind: type, ok, want: str):
     """An argparse type: parse ``kind``, then check it, naming what is wanted on failure."""
+
     def parse(text: str):
         try:
             value = kind(text)
@@ -28,6 +30,7 @@ def _number(kind: type, ok, want: str):
         if not ok(value):
             raise argparse.ArgumentTypeError(f"{text} is out of range: want {want}")
         return value
+
     return parse
 
 
@@ -39,42 +42,60 @@ _positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive num
 def _add_train_args(p: argparse.ArgumentParser, defaults_run: bool = False) -> None:
     p.add_argument("--preset", choices=PRESETS, default="gpt", help="model preset (default gpt)")
     p.add_argument("--steps", type=_positive_int, help="total optimizer steps")
-    p.add_argument("--corpus", metavar="PATH",
-                   help="UTF-8 text file to train on (default: the Python docs shipped "
-                        "with Python)")
+    p.add_argument(
+        "--corpus",
+        metavar="PATH",
+        help="UTF-8 text file to train on (default: the Python docs shipped with Python)",
+    )
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
-    p.add_argument("--out", metavar="DIR", help="run folder for checkpoint.pt and "
-                   "metrics.jsonl (default runs/PRESET-TIME)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="run folder for checkpoint.pt and metrics.jsonl (default runs/PRESET-TIME)",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--lr", type=_positive_float, help="peak learning rate")
     p.add_argument("--batch-size", type=_positive_int, help="sequences per step")
     p.add_argument("--block-size", type=_positive_int, help="context length in characters")
     p.add_argument("--seed", type=_nonneg_int, help="seed for weights and batch order")
-    p.add_argument("--report-every", type=_positive_float, default=1.0, metavar="SECONDS",
-                   help="seconds between progress reports and metrics records (default 1)")
-    p.add_argument("--threads", type=_nonneg_int, default=0,
-                   help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--nice", type=int, default=0,
-                   help="lower the engine's CPU priority by this much (default 0 headless)")
+    p.add_argument(
+        "--report-every",
+        type=_positive_float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between progress reports and metrics records (default 1)",
+    )
+    p.add_argument(
+        "--threads", type=_nonneg_int, default=0, help="torch CPU threads (default: torch's choice)"
+    )
+    p.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="lower the engine's CPU priority by this much (default 0 headless)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="torchdeck",
-        description="A terminal lab for PyTorch. With no command: open the app.")
-    parser.add_argument("--preset", choices=PRESETS, default="gpt",
-                        help="the app's model preset (default gpt)")
-    parser.add_argument("--corpus", metavar="PATH", help="the app's training text (default: "
-                        "the Python docs shipped with Python)")
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N "
-                        "or mps")
+        prog="torchdeck", description="A terminal lab for PyTorch. With no command: open the app."
+    )
+    parser.add_argument(
+        "--preset", choices=PRESETS, default="gpt", help="the app's model preset (default gpt)"
+    )
+    parser.add_argument(
+        "--corpus",
+        metavar="PATH",
+        help="the app's training text (default: the Python docs shipped with Python)",
+    )
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    train = sub.add_parser("train", help="train headless, with a progress line and "
-                           "metrics.jsonl")
+    train = sub.add_parser("train", help="train headless, with a progress line and metrics.jsonl")
     _add_train_args(train)
     smp = sub.add_parser("sample", help="generate text from a checkpoint")
-    smp.add_argument("--checkpoint", required=True, metavar="PATH",
-                     help="a checkpoint file or a run folder")
+    smp.add_argument(
+        "--checkpoint", required=True, metavar="PATH", help="a checkpoint file or a run folder"
+    )
     smp.add_argument("--prompt", default="", help="text to continue")
     smp.add_argument("--max-new", type=_nonneg_int, default=200, help="characters to generate")
     smp.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; default 0.8")
@@ -83,8 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     smp.add_argument("--seed", type=_nonneg_int, help="seed for repeatable samples")
     smp.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
     smp.add_argument("--threads", type=_nonneg_int, default=0, help="torch CPU threads")
-    sub.add_parser("engine", help="run the engine: JSON lines on stdin/stdout",
-                   add_help=False)
+    sub.add_parser("engine", help="run the engine: JSON lines on stdin/stdout", add_help=False)
     for name, (_, text) in DELEGATED.items():
         sub.add_parser(name, help=text, add_help=False)
     return parser
@@ -101,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         return module.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    from core import headless
+    from cli import headless
 
     if args.command == "sample":
         return headless.run_sample(args)
@@ -137,8 +157,9 @@ def run_app(args: argparse.Namespace) -> int:
     gc.disable()
     from tui.app import TorchdeckApp
 
-    app = TorchdeckApp(preset=args.preset, corpus=args.corpus, device=args.device,
-                       started_at=started)
+    app = TorchdeckApp(
+        preset=args.preset, corpus=args.corpus, device=args.device, started_at=started
+    )
     app.run()
     return 0
 

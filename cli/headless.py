@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import math
 import os
 import signal
 import sys
@@ -22,24 +21,10 @@ from typing import TextIO
 
 from core.client import EXITED, EngineClient
 from core.errors import EngineDied, EngineError, TorchdeckError
+from core.fmt import fmt_duration, fmt_rate
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "--"
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
-
-
-def fmt_rate(value: float | None) -> str:
-    if value is None:
-        return "--"
-    return f"{value / 1000:.1f}k" if value >= 1000 else f"{value:.0f}"
 
 
 def progress_line(data: dict, val: float | None, width: int = 24) -> str:
@@ -47,8 +32,10 @@ def progress_line(data: dict, val: float | None, width: int = 24) -> str:
     filled = int(width * min(1.0, step / max(1, steps)))
     bar = "█" * filled + "░" * (width - filled)
     val_text = f"{val:.4f}" if isinstance(val, float) else "--"
-    return (f"{bar} {step}/{steps}  loss {_num(data['loss'])}  val {val_text}  "
-            f"{fmt_rate(data.get('tokens_per_s'))} tok/s  ETA {fmt_duration(data.get('eta_s'))}")
+    return (
+        f"{bar} {step}/{steps}  loss {_num(data['loss'])}  val {val_text}  "
+        f"{fmt_rate(data.get('tokens_per_s'))} tok/s  ETA {fmt_duration(data.get('eta_s'))}"
+    )
 
 
 def _num(v) -> str:
@@ -59,19 +46,31 @@ def plain_record(data: dict) -> str:
     parts = [f"step={data['step']}/{data['steps']}", f"loss={_num(data['loss'])}"]
     if data.get("val_loss") is not None:
         parts.append(f"val_loss={_num(data['val_loss'])}")
-    parts += [f"lr={data['lr']:.3g}", f"tokens_per_s={(data.get('tokens_per_s') or 0):.0f}",
-              f"elapsed_s={(data.get('elapsed_s') or 0):.1f}"]
+    parts += [
+        f"lr={data['lr']:.3g}",
+        f"tokens_per_s={(data.get('tokens_per_s') or 0):.0f}",
+        f"elapsed_s={(data.get('elapsed_s') or 0):.1f}",
+    ]
     if data.get("parabola"):
         p = data["parabola"]
-        parts += [f"x={p['x']:.4f}", f"f={p['f']:.4f}", f"grad={p['grad']:.4f}",
-                  f"optimum={p['optimum']:.4f}"]
+        parts += [
+            f"x={p['x']:.4f}",
+            f"f={p['f']:.4f}",
+            f"grad={p['grad']:.4f}",
+            f"optimum={p['optimum']:.4f}",
+        ]
     return " ".join(parts)
 
 
 def metrics_record(data: dict) -> dict:
-    rec = {"step": data["step"], "train_loss": data["loss"], "lr": data["lr"],
-           "grad_norm": data.get("grad_norm"), "tokens_per_s": data.get("tokens_per_s"),
-           "elapsed_s": data.get("elapsed_s")}
+    rec = {
+        "step": data["step"],
+        "train_loss": data["loss"],
+        "lr": data["lr"],
+        "grad_norm": data.get("grad_norm"),
+        "tokens_per_s": data.get("tokens_per_s"),
+        "elapsed_s": data.get("elapsed_s"),
+    }
     if data.get("val_loss") is not None:
         rec["val_loss"] = data["val_loss"]
     if data.get("parabola"):
@@ -86,8 +85,11 @@ class TrainRun:
         self.args = args
         self.out = out
         self.tty = out.isatty() and not os.environ.get("CI")
-        self.dir = Path(args.out) if args.out else Path("runs") / (
-            f"{args.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
+        self.dir = (
+            Path(args.out)
+            if args.out
+            else Path("runs") / (f"{args.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
+        )
         self.last_val: float | None = None
         self.last: dict | None = None
         self.stop_requested = False
@@ -104,11 +106,14 @@ class TrainRun:
         args = self.args
         ckpt = self.dir / CHECKPOINT
         if args.resume and not ckpt.exists():
-            raise TorchdeckError(f"--resume: no checkpoint at {ckpt}",
-                                 "give --out the folder of an earlier run")
+            raise TorchdeckError(
+                f"--resume: no checkpoint at {ckpt}", "give --out the folder of an earlier run"
+            )
         if not args.resume and ckpt.exists():
-            raise TorchdeckError(f"{ckpt} already exists",
-                                 "pass --resume to continue that run, or choose another --out")
+            raise TorchdeckError(
+                f"{ckpt} already exists",
+                "pass --resume to continue that run, or choose another --out",
+            )
         client = EngineClient(nice=args.nice, threads=args.threads)
         await client.start()
         loop = asyncio.get_running_loop()
@@ -130,12 +135,18 @@ class TrainRun:
     async def _train(self, client: EngineClient, ckpt: Path) -> int:
         args = self.args
         if args.resume:
-            info = await client.request("load", path=str(ckpt), device=args.device,
-                                        **({"corpus": args.corpus} if args.corpus else {}))
+            info = await client.request(
+                "load",
+                path=str(ckpt),
+                device=args.device,
+                **({"corpus": args.corpus} if args.corpus else {}),
+            )
             steps = args.steps if args.steps else info["steps"]
             if info["step"] >= steps:
-                self.say(f"{ckpt} is already at step {info['step']} of {steps}; pass a larger "
-                         "--steps to train further")
+                self.say(
+                    f"{ckpt} is already at step {info['step']} of {steps}; pass a larger "
+                    "--steps to train further"
+                )
                 return 0
             start_args = {"steps": steps}
             self.say(f"resuming {info['preset']} from step {info['step']} to {steps}")
@@ -147,14 +158,22 @@ class TrainRun:
             info = await client.request("configure", conf)
             start_args = {}
         self.start_step = info["step"]
-        self.tokens_per_step = (0 if info["preset"] == "parabola" else
-                                info["train_config"]["batch_size"] * info["block_size"])
+        self.tokens_per_step = (
+            0
+            if info["preset"] == "parabola"
+            else info["train_config"]["batch_size"] * info["block_size"]
+        )
         self.dir.mkdir(parents=True, exist_ok=True)
         corpus = info.get("corpus") or {}
-        where = (f" · corpus {corpus.get('source')} ({corpus.get('chars', 0):,} chars)"
-                 if corpus.get("source") else "")
-        self.say(f"torchdeck train: {info['preset']} · {info['params']:,} parameters · "
-                 f"{info['device']}{where} · out {self.dir}")
+        where = (
+            f" · corpus {corpus.get('source')} ({corpus.get('chars', 0):,} chars)"
+            if corpus.get("source")
+            else ""
+        )
+        self.say(
+            f"torchdeck train: {info['preset']} · {info['params']:,} parameters · "
+            f"{info['device']}{where} · out {self.dir}"
+        )
         metrics = open(self.dir / METRICS, "a", encoding="utf-8")
         try:
             await client.request("train_start", report_interval=args.report_every, **start_args)
@@ -210,14 +229,21 @@ class TrainRun:
         val = f"{self.last_val:.4f}" if self.last_val is not None else "--"
         elapsed = d.get("elapsed_s") or 0.0
         trained = d.get("step", 0) - self.start_step
-        rate = (f" · {fmt_rate(trained * self.tokens_per_step / elapsed)} tok/s"
-                if elapsed > 0 and self.tokens_per_step else "")
-        self.say(f"done: step {d.get('step')} · train loss {_num(d.get('loss'))} · val loss "
-                 f"{val} · {elapsed:.1f} s{rate} · checkpoint {path}")
+        rate = (
+            f" · {fmt_rate(trained * self.tokens_per_step / elapsed)} tok/s"
+            if elapsed > 0 and self.tokens_per_step
+            else ""
+        )
+        self.say(
+            f"done: step {d.get('step')} · train loss {_num(d.get('loss'))} · val loss "
+            f"{val} · {elapsed:.1f} s{rate} · checkpoint {path}"
+        )
         if d.get("parabola"):
             p = d["parabola"]
-            self.say(f"parabola: x = {p['x']:.4f} (optimum {p['optimum']:.4f}, distance "
-                     f"{p['distance']:.4f}), f(x) = {p['f']:.4f}")
+            self.say(
+                f"parabola: x = {p['x']:.4f} (optimum {p['optimum']:.4f}, distance "
+                f"{p['distance']:.4f}), f(x) = {p['f']:.4f}"
+            )
 
 
 async def sample(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -225,8 +251,12 @@ async def sample(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     await client.start()
     try:
         await client.request("load", path=args.checkpoint, device=args.device)
-        gen_args = {"prompt": args.prompt, "max_new": args.max_new,
-                    "temperature": args.temperature, "stream": True}
+        gen_args = {
+            "prompt": args.prompt,
+            "max_new": args.max_new,
+            "temperature": args.temperature,
+            "stream": True,
+        }
         if args.top_k:
             gen_args["top_k"] = args.top_k
         if args.top_p:
@@ -265,12 +295,15 @@ def _run(coro) -> int:
     try:
         return asyncio.run(coro)
     except EngineDied as exc:
-        print(f"error: {exc.message}\n--- engine stderr (last lines) ---\n{exc.stderr_tail}",
-              file=sys.stderr)
+        print(
+            f"error: {exc.message}\n--- engine stderr (last lines) ---\n{exc.stderr_tail}",
+            file=sys.stderr,
+        )
         return 1
     except (EngineError, TorchdeckError) as exc:
-        print(f"error: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""),
-              file=sys.stderr)
+        print(
+            f"error: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""), file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         return 130

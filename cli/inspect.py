@@ -1,0 +1,136 @@
+"""``torchdeck inspect``: a model's layer table printed on a terminal, like torchinfo.
+
+Builds the model in this process on the CPU (so it loads torch) and prints the rows of
+``core.inspection.summarize`` as plain text: no colours, no escape codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from core.errors import TorchdeckError
+from core.fmt import fmt_bytes, fmt_count, fmt_macs
+from core.inspection import summarize
+
+
+def format_table(summary: dict, depth: int | None = None) -> str:
+    """A torchinfo-like plain-text table (no colours, no escape codes)."""
+    rows = [r for r in summary["rows"] if depth is None or r["depth"] <= depth]
+    tied_names = {n for group in summary["totals"]["tied"] for n in group}
+    head = ("Layer (type)", "Output shape", "Params", "Train", "Share", "Mult-adds")
+    lines = []
+    for r in rows:
+        label = (
+            "  " * (r["depth"] - 1)
+            + ("└─" if r["depth"] else "")
+            + (f"{r['name'].rsplit('.', 1)[-1]}: " if r["name"] else "")
+            + r["type"]
+        )
+        params = fmt_count(r["params"]) if r["params"] or not r["shared_params"] else "0"
+        notes = [
+            f"{w['short']} tied to {', '.join(w['tied_to'])}"
+            for w in r["weights"]
+            if w["tied_to"] and w["name"] in tied_names and not w["counted_here"]
+        ]
+        shape = "--" if r["output_shape"] is None else str(r["output_shape"])
+        lines.append(
+            (
+                label,
+                shape,
+                params + (" (tied)" if notes else ""),
+                r["trainable"],
+                f"{100 * r['share']:.1f}%",
+                fmt_count(r["macs"]) if r["macs"] else "--",
+            )
+        )
+    widths = [max(len(x[i]) for x in [head, *lines]) for i in range(len(head))]
+    rule = "=" * (sum(widths) + 2 * (len(widths) - 1))
+
+    def fmt(cols):
+        first = cols[0].ljust(widths[0])
+        return "  ".join([first, *(c.rjust(w) for c, w in zip(cols[1:], widths[1:]))]).rstrip()
+
+    t = summary["totals"]
+    out = [rule, fmt(head), rule, *(fmt(x) for x in lines), rule]
+    out.append(
+        f"Total params: {t['params']:,}    Trainable: {t['trainable']:,}    Frozen: {t['frozen']:,}"
+    )
+    for group in t["tied"]:
+        out.append(f"Tied (one tensor, counted once): {' = '.join(group)}")
+    if t["naive_params"] != t["params"]:
+        out.append(
+            f"  (counting each name separately, as torchinfo does, would give "
+            f"{t['naive_params']:,})"
+        )
+    if summary["input_shape"]:
+        out.append(f"Input: {summary['input_shape']} (batch × context)")
+        out.append(
+            f"Mult-adds per forward: {fmt_macs(t['macs'])} = Linear "
+            f"{fmt_macs(t['macs_linear'])} + attention matmuls "
+            f"{fmt_macs(t['macs_attention'])}"
+        )
+        out.append(f"Activations kept for backward (est.): {fmt_bytes(t['activation_bytes'])}")
+    out.append(f"Parameter memory: {fmt_bytes(t['param_bytes'])} ({t['dtype']})")
+    out.append(rule)
+    return "\n".join(out)
+
+
+def main(argv: list[str]) -> int:
+    from core.models import PRESETS
+    from core.session import RunSpec, Session
+
+    parser = argparse.ArgumentParser(
+        prog="torchdeck inspect",
+        description="Print a model's layers, output shapes, parameters (tied weights counted "
+        "once) and multiply-adds, like torchinfo.",
+    )
+    parser.add_argument(
+        "--preset", choices=list(PRESETS), default="gpt", help="model preset (default gpt)"
+    )
+    parser.add_argument("--depth", type=int, default=3, help="rows down to this depth (default 3)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="batch of the sample input (default: the preset's training batch)",
+    )
+    parser.add_argument(
+        "--block-size",
+        type=int,
+        default=None,
+        help="context length of the sample input (default: the preset's)",
+    )
+    parser.add_argument(
+        "--corpus",
+        metavar="PATH",
+        default=None,
+        help="text whose characters set the vocabulary (default: the Python "
+        "docs shipped with Python)",
+    )
+    args = parser.parse_args(argv)
+    for flag, value in (
+        ("--depth", args.depth),
+        ("--batch-size", args.batch_size),
+        ("--block-size", args.block_size),
+    ):
+        if value is not None and value < (0 if flag == "--depth" else 1):
+            parser.error(f"{flag} must be ≥ {0 if flag == '--depth' else 1}, got {value}")
+    model = {} if args.block_size is None else {"block_size": args.block_size}
+    if model and args.preset == "parabola":
+        parser.error("the parabola preset has no context length: leave --block-size out")
+    torch.set_num_threads(max(1, min(4, torch.get_num_threads())))
+    try:
+        session = Session.create(
+            RunSpec(preset=args.preset, corpus=args.corpus, device="cpu", model=model)
+        )
+        summary = summarize(session, args.batch_size)
+    except TorchdeckError as exc:
+        print(f"torchdeck inspect: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        return 2
+    print(format_table(summary, args.depth))
+    return 0

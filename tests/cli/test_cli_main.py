@@ -1,0 +1,59 @@
+"""The ``torchdeck`` dispatcher (cli/main.py), run as a real subprocess: bad arguments to
+``train`` and ``sample`` are refused by argparse with a one-line reason, before any engine
+starts, and the installed ``torchdeck`` script does the same."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--lr", "abc"], "argument --lr: 'abc' is not a positive number"),
+        (["--lr", "0"], "argument --lr: 0 is out of range: want a positive number"),
+        (["--lr", "-0.1"], "argument --lr: -0.1 is out of range: want a positive number"),
+        (["--lr", "nan"], "argument --lr: nan is out of range: want a positive number"),
+        (["--lr", "inf"], "argument --lr: inf is out of range: want a positive number"),
+        (["--steps", "-1"], "argument --steps: -1 is out of range: want an integer ≥ 1"),
+        (["--steps", "0"], "argument --steps: 0 is out of range: want an integer ≥ 1"),
+        (["--steps", "1.5"], "argument --steps: '1.5' is not an integer ≥ 1"),
+        (["--batch-size", "x"], "argument --batch-size: 'x' is not an integer ≥ 1"),
+        (["--seed", "-3"], "argument --seed: -3 is out of range: want an integer ≥ 0"),
+        (["--preset", "bert"], "argument --preset: invalid choice: 'bert'"),
+    ],
+)
+def test_bad_train_arguments_are_rejected_by_argparse(args, message, tmp_path, run_cli):
+    proc = run_cli("train", *args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("usage: torchdeck train ")
+    assert f"torchdeck train: error: {message}" in proc.stderr
+    assert list(tmp_path.iterdir()) == []  # no run folder
+
+
+def test_the_installed_script_rejects_bad_arguments(tmp_path, run_cli):
+    script = Path(sys.executable).with_name("torchdeck")
+    if not script.exists():
+        pytest.skip("the torchdeck script is not installed next to this Python")
+    proc = run_cli("train", "--steps", "-1", cwd=tmp_path, command=[str(script)])
+    assert proc.returncode == 2
+    assert (
+        "torchdeck train: error: argument --steps: -1 is out of range: want an integer ≥ 1"
+        in proc.stderr
+    )
+
+
+def test_bad_sample_arguments_are_rejected_by_argparse(tmp_path, run_cli):
+    proc = run_cli("sample", "--checkpoint", "x", "--max-new", "-5", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert (
+        "torchdeck sample: error: argument --max-new: -5 is out of range: want an integer ≥ 0"
+        in proc.stderr
+    )
+    proc = run_cli("sample", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "the following arguments are required: --checkpoint" in proc.stderr
