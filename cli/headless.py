@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core.client import EXITED, EngineClient
+from core.contract import LANGUAGE_PRESETS
 from core.errors import EngineDied, EngineError, TorchdeckError
 from core.fmt import fmt_duration, fmt_rate
 
@@ -160,7 +161,7 @@ class TrainRun:
         self.start_step = info["step"]
         self.tokens_per_step = (
             0
-            if info["preset"] == "parabola"
+            if info["preset"] not in LANGUAGE_PRESETS
             else info["train_config"]["batch_size"] * info["block_size"]
         )
         self.dir.mkdir(parents=True, exist_ok=True)

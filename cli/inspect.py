@@ -11,6 +11,10 @@ import sys
 
 import torch
 
+from core.contract import DEFAULT_PRESET, PRESETS, ConfigureArgs
+from core.contract.base import arg_type
+from core.contract.inspect import SummaryArgs
+from core.contract.settings import BLOCK_SIZE
 from core.errors import TorchdeckError
 from core.fmt import fmt_bytes, fmt_count, fmt_macs
 from core.inspection import summarize
@@ -79,8 +83,7 @@ def format_table(summary: dict, depth: int | None = None) -> str:
 
 
 def main(argv: list[str]) -> int:
-    from core.models import PRESETS
-    from core.session import RunSpec, Session
+    from core.session import Session
 
     parser = argparse.ArgumentParser(
         prog="torchdeck inspect",
@@ -88,18 +91,26 @@ def main(argv: list[str]) -> int:
         "once) and multiply-adds, like torchinfo.",
     )
     parser.add_argument(
-        "--preset", choices=list(PRESETS), default="gpt", help="model preset (default gpt)"
+        "--preset",
+        choices=PRESETS,
+        default=DEFAULT_PRESET,
+        help=f"model preset (default {DEFAULT_PRESET})",
     )
-    parser.add_argument("--depth", type=int, default=3, help="rows down to this depth (default 3)")
+    parser.add_argument(
+        "--depth",
+        type=arg_type(SummaryArgs.field_rule("depth")),
+        default=3,
+        help="rows down to this depth (default 3)",
+    )
     parser.add_argument(
         "--batch-size",
-        type=int,
+        type=arg_type(SummaryArgs.field_rule("batch_size")),
         default=None,
         help="batch of the sample input (default: the preset's training batch)",
     )
     parser.add_argument(
         "--block-size",
-        type=int,
+        type=arg_type(BLOCK_SIZE),
         default=None,
         help="context length of the sample input (default: the preset's)",
     )
@@ -111,21 +122,14 @@ def main(argv: list[str]) -> int:
         "docs shipped with Python)",
     )
     args = parser.parse_args(argv)
-    for flag, value in (
-        ("--depth", args.depth),
-        ("--batch-size", args.batch_size),
-        ("--block-size", args.block_size),
-    ):
-        if value is not None and value < (0 if flag == "--depth" else 1):
-            parser.error(f"{flag} must be ≥ {0 if flag == '--depth' else 1}, got {value}")
-    model = {} if args.block_size is None else {"block_size": args.block_size}
-    if model and args.preset == "parabola":
-        parser.error("the parabola preset has no context length: leave --block-size out")
+    configure = ConfigureArgs(args.preset, args.corpus, "cpu", block_size=args.block_size)
+    try:
+        settings = configure.run_settings()
+    except TorchdeckError as exc:
+        parser.error(f"{exc.message}: leave --block-size out")
     torch.set_num_threads(max(1, min(4, torch.get_num_threads())))
     try:
-        session = Session.create(
-            RunSpec(preset=args.preset, corpus=args.corpus, device="cpu", model=model)
-        )
+        session = Session.create(settings)
         summary = summarize(session, args.batch_size)
     except TorchdeckError as exc:
         print(f"torchdeck inspect: {exc.message}", file=sys.stderr)

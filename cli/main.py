@@ -11,7 +11,10 @@ import argparse
 import os
 import sys
 
-PRESETS = ("gpt", "mini", "mlp", "parabola")
+from core.contract import DEFAULT_PRESET, PRESETS, GenerateArgs, SamplingSettings, TrainStartArgs
+from core.contract.base import arg_type
+from core.contract.settings import BATCH_SIZE, BLOCK_SIZE, LR, SEED, STEPS, at_least
+
 # subcommands with their own argument parser: module, help line; module.main(argv) -> exit code
 DELEGATED = {
     "inspect": ("cli.inspect", "print a model's layer table, like torchinfo"),
@@ -19,29 +22,29 @@ DELEGATED = {
 }
 
 
-def _number(kind: type, ok, want: str):
-    """An argparse type: parse ``kind``, then check it, naming what is wanted on failure."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {want}") from None
-        if not ok(value):
-            raise argparse.ArgumentTypeError(f"{text} is out of range: want {want}")
-        return value
-
-    return parse
-
-
-_positive_int = _number(int, lambda v: v >= 1, "an integer ≥ 1")
-_nonneg_int = _number(int, lambda v: v >= 0, "an integer ≥ 0")
-_positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number")
+# Each option's range is the contract's: the command line refuses what the engine would.
+_steps = arg_type(STEPS)
+_batch_size = arg_type(BATCH_SIZE)
+_block_size = arg_type(BLOCK_SIZE)
+_lr = arg_type(LR)
+_seed = arg_type(SEED)
+_report_every = arg_type(TrainStartArgs.field_rule("report_interval"))
+_threads = arg_type(at_least(0))
+_max_new = arg_type(GenerateArgs.field_rule("max_new"))
+_temperature = arg_type(SamplingSettings.field_rule("temperature"))
+_top_k = arg_type(SamplingSettings.field_rule("top_k"))
+_top_p = arg_type(SamplingSettings.field_rule("top_p"))
+_sample_seed = arg_type(GenerateArgs.field_rule("seed"))
 
 
 def _add_train_args(p: argparse.ArgumentParser, defaults_run: bool = False) -> None:
-    p.add_argument("--preset", choices=PRESETS, default="gpt", help="model preset (default gpt)")
-    p.add_argument("--steps", type=_positive_int, help="total optimizer steps")
+    p.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default=DEFAULT_PRESET,
+        help=f"model preset (default {DEFAULT_PRESET})",
+    )
+    p.add_argument("--steps", type=_steps, help="total optimizer steps")
     p.add_argument(
         "--corpus",
         metavar="PATH",
@@ -54,19 +57,19 @@ def _add_train_args(p: argparse.ArgumentParser, defaults_run: bool = False) -> N
         help="run folder for checkpoint.pt and metrics.jsonl (default runs/PRESET-TIME)",
     )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--lr", type=_positive_float, help="peak learning rate")
-    p.add_argument("--batch-size", type=_positive_int, help="sequences per step")
-    p.add_argument("--block-size", type=_positive_int, help="context length in characters")
-    p.add_argument("--seed", type=_nonneg_int, help="seed for weights and batch order")
+    p.add_argument("--lr", type=_lr, help="peak learning rate")
+    p.add_argument("--batch-size", type=_batch_size, help="sequences per step")
+    p.add_argument("--block-size", type=_block_size, help="context length in characters")
+    p.add_argument("--seed", type=_seed, help="seed for weights and batch order")
     p.add_argument(
         "--report-every",
-        type=_positive_float,
+        type=_report_every,
         default=1.0,
         metavar="SECONDS",
         help="seconds between progress reports and metrics records (default 1)",
     )
     p.add_argument(
-        "--threads", type=_nonneg_int, default=0, help="torch CPU threads (default: torch's choice)"
+        "--threads", type=_threads, default=0, help="torch CPU threads (default: torch's choice)"
     )
     p.add_argument(
         "--nice",
@@ -81,7 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="torchdeck", description="A terminal lab for PyTorch. With no command: open the app."
     )
     parser.add_argument(
-        "--preset", choices=PRESETS, default="gpt", help="the app's model preset (default gpt)"
+        "--preset",
+        choices=PRESETS,
+        default=DEFAULT_PRESET,
+        help=f"the app's model preset (default {DEFAULT_PRESET})",
     )
     parser.add_argument(
         "--corpus",
@@ -97,13 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint", required=True, metavar="PATH", help="a checkpoint file or a run folder"
     )
     smp.add_argument("--prompt", default="", help="text to continue")
-    smp.add_argument("--max-new", type=_nonneg_int, default=200, help="characters to generate")
-    smp.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; default 0.8")
-    smp.add_argument("--top-k", type=_positive_int, help="sample among the k likeliest")
-    smp.add_argument("--top-p", type=float, help="nucleus sampling threshold in (0, 1]")
-    smp.add_argument("--seed", type=_nonneg_int, help="seed for repeatable samples")
+    smp.add_argument("--max-new", type=_max_new, default=200, help="characters to generate")
+    smp.add_argument(
+        "--temperature", type=_temperature, default=0.8, help="0 = greedy; default 0.8"
+    )
+    smp.add_argument("--top-k", type=_top_k, help="sample among the k likeliest")
+    smp.add_argument("--top-p", type=_top_p, help="nucleus sampling threshold in (0, 1]")
+    smp.add_argument("--seed", type=_sample_seed, help="seed for repeatable samples")
     smp.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
-    smp.add_argument("--threads", type=_nonneg_int, default=0, help="torch CPU threads")
+    smp.add_argument("--threads", type=_threads, default=0, help="torch CPU threads")
     sub.add_parser("engine", help="run the engine: JSON lines on stdin/stdout", add_help=False)
     for name, (_, text) in DELEGATED.items():
         sub.add_parser(name, help=text, add_help=False)

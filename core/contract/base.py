@@ -148,6 +148,20 @@ def rule_problem(rule: Arg, value: Any) -> str | None:
     return None
 
 
+def arg_type(rule: Arg):
+    """An argparse ``type=`` for ``rule``: the command line refuses what the engine refuses,
+    in the same words (``argument --lr: 20 is out of range: want a number in (0, 10], ...``)."""
+    import argparse
+
+    def parse(text: str) -> Any:
+        value, message = parse_text(rule, text)
+        if message:
+            raise argparse.ArgumentTypeError(message)
+        return value
+
+    return parse
+
+
 def parse_text(rule: Arg, text: str) -> tuple[Any, str]:
     """Text typed in a form or on the command line → (value, "") or (None, what is wrong).
 
@@ -165,12 +179,12 @@ def parse_text(rule: Arg, text: str) -> tuple[Any, str]:
         try:
             value = int(raw)
         except ValueError:
-            return None, f"not a whole number: {raw!r} (want {want})"
+            return None, f"{raw!r} is not {want}"
     elif float in kinds:
         try:
             value = float(raw)
         except ValueError:
-            return None, f"not a number: {raw!r} (want {want})"
+            return None, f"{raw!r} is not {want}"
     if rule_problem(rule, value) is not None:
         return None, f"{raw} is out of range: want {want}"
     return value, ""

@@ -13,11 +13,13 @@ import pytest
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--lr", "abc"], "argument --lr: 'abc' is not a positive number"),
-        (["--lr", "0"], "argument --lr: 0 is out of range: want a positive number"),
-        (["--lr", "-0.1"], "argument --lr: -0.1 is out of range: want a positive number"),
-        (["--lr", "nan"], "argument --lr: nan is out of range: want a positive number"),
-        (["--lr", "inf"], "argument --lr: inf is out of range: want a positive number"),
+        # the learning rate's range is the engine's: --lr 20 used to pass here and fail there
+        (["--lr", "abc"], "argument --lr: 'abc' is not a number in (0, 10], e.g. 0.001"),
+        (["--lr", "0"], "argument --lr: 0 is out of range: want a number in (0, 10], e.g. 0.001"),
+        (["--lr", "-0.1"], "argument --lr: -0.1 is out of range: want a number in (0, 10], e.g. 0.001"),
+        (["--lr", "nan"], "argument --lr: nan is out of range: want a number in (0, 10], e.g. 0.001"),
+        (["--lr", "inf"], "argument --lr: inf is out of range: want a number in (0, 10], e.g. 0.001"),
+        (["--lr", "20"], "argument --lr: 20 is out of range: want a number in (0, 10], e.g. 0.001"),
         (["--steps", "-1"], "argument --steps: -1 is out of range: want an integer ≥ 1"),
         (["--steps", "0"], "argument --steps: 0 is out of range: want an integer ≥ 1"),
         (["--steps", "1.5"], "argument --steps: '1.5' is not an integer ≥ 1"),
@@ -51,8 +53,12 @@ def test_bad_sample_arguments_are_rejected_by_argparse(tmp_path, run_cli):
     proc = run_cli("sample", "--checkpoint", "x", "--max-new", "-5", cwd=tmp_path)
     assert proc.returncode == 2
     assert (
-        "torchdeck sample: error: argument --max-new: -5 is out of range: want an integer ≥ 0"
-        in proc.stderr
+        "torchdeck sample: error: argument --max-new: -5 is out of range: want an integer in "
+        "[0, 1000000]" in proc.stderr
+    )
+    proc = run_cli("sample", "--checkpoint", "x", "--temperature", "500", cwd=tmp_path)
+    assert "argument --temperature: 500 is out of range: want 0 (greedy) or in [0.01, 100]" in (
+        proc.stderr
     )
     proc = run_cli("sample", cwd=tmp_path)
     assert proc.returncode == 2

@@ -86,10 +86,10 @@ def test_settings_validate_reports_the_first_bad_field():
 
 @pytest.mark.parametrize("rule, text, value, message", [
     (LR, " 0.003 ", 0.003, ""),
-    (LR, "fast", None, "not a number: 'fast' (want a number in (0, 10], e.g. 0.001)"),
+    (LR, "fast", None, "'fast' is not a number in (0, 10], e.g. 0.001"),
     (LR, "20", None, "20 is out of range: want a number in (0, 10], e.g. 0.001"),
     (LR, "", None, "empty: want a number in (0, 10], e.g. 0.001"),
-    (STEPS, "2.5", None, "not a whole number: '2.5' (want an integer ≥ 1)"),
+    (STEPS, "2.5", None, "'2.5' is not an integer ≥ 1"),
     (STEPS, "0", None, "0 is out of range: want an integer ≥ 1"),
     (SEED, "0", 0, ""),
     (DEVICE, "cuda:1", "cuda:1", ""),
