@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import TextIO
 
 from core.client import EXITED, EngineClient
-from core.contract import LANGUAGE_PRESETS
+from core.contract import (
+    ConfigureArgs,
+    GenerateArgs,
+    LoadArgs,
+    SaveArgs,
+    TrainProgress,
+    TrainStartArgs,
+    TrainState,
+)
 from core.errors import EngineDied, EngineError, TorchdeckError
 from core.fmt import fmt_duration, fmt_rate
 
@@ -28,14 +36,14 @@ CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 
 
-def progress_line(data: dict, val: float | None, width: int = 24) -> str:
-    step, steps = data["step"], data["steps"]
+def progress_line(p: TrainProgress, val: float | None, width: int = 24) -> str:
+    step, steps = p.step, p.steps
     filled = int(width * min(1.0, step / max(1, steps)))
     bar = "█" * filled + "░" * (width - filled)
     val_text = f"{val:.4f}" if isinstance(val, float) else "--"
     return (
-        f"{bar} {step}/{steps}  loss {_num(data['loss'])}  val {val_text}  "
-        f"{fmt_rate(data.get('tokens_per_s'))} tok/s  ETA {fmt_duration(data.get('eta_s'))}"
+        f"{bar} {step}/{steps}  loss {_num(p.loss)}  val {val_text}  "
+        f"{fmt_rate(p.tokens_per_s)} tok/s  ETA {fmt_duration(p.eta_s)}"
     )
 
 
@@ -43,39 +51,39 @@ def _num(v) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def plain_record(data: dict) -> str:
-    parts = [f"step={data['step']}/{data['steps']}", f"loss={_num(data['loss'])}"]
-    if data.get("val_loss") is not None:
-        parts.append(f"val_loss={_num(data['val_loss'])}")
+def plain_record(p: TrainProgress) -> str:
+    parts = [f"step={p.step}/{p.steps}", f"loss={_num(p.loss)}"]
+    if p.val_loss is not None:
+        parts.append(f"val_loss={_num(p.val_loss)}")
     parts += [
-        f"lr={data['lr']:.3g}",
-        f"tokens_per_s={(data.get('tokens_per_s') or 0):.0f}",
-        f"elapsed_s={(data.get('elapsed_s') or 0):.1f}",
+        f"lr={p.lr:.3g}",
+        f"tokens_per_s={(p.tokens_per_s or 0):.0f}",
+        f"elapsed_s={(p.elapsed_s or 0):.1f}",
     ]
-    if data.get("parabola"):
-        p = data["parabola"]
+    if p.parabola:
+        x = p.parabola
         parts += [
-            f"x={p['x']:.4f}",
-            f"f={p['f']:.4f}",
-            f"grad={p['grad']:.4f}",
-            f"optimum={p['optimum']:.4f}",
+            f"x={x['x']:.4f}",
+            f"f={x['f']:.4f}",
+            f"grad={x['grad']:.4f}",
+            f"optimum={x['optimum']:.4f}",
         ]
     return " ".join(parts)
 
 
-def metrics_record(data: dict) -> dict:
+def metrics_record(p: TrainProgress) -> dict:
     rec = {
-        "step": data["step"],
-        "train_loss": data["loss"],
-        "lr": data["lr"],
-        "grad_norm": data.get("grad_norm"),
-        "tokens_per_s": data.get("tokens_per_s"),
-        "elapsed_s": data.get("elapsed_s"),
+        "step": p.step,
+        "train_loss": p.loss,
+        "lr": p.lr,
+        "grad_norm": p.grad_norm,
+        "tokens_per_s": p.tokens_per_s,
+        "elapsed_s": p.elapsed_s,
     }
-    if data.get("val_loss") is not None:
-        rec["val_loss"] = data["val_loss"]
-    if data.get("parabola"):
-        rec["parabola"] = data["parabola"]
+    if p.val_loss is not None:
+        rec["val_loss"] = p.val_loss
+    if p.parabola:
+        rec["parabola"] = p.parabola
     return rec
 
 
@@ -92,7 +100,7 @@ class TrainRun:
             else Path("runs") / (f"{args.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
         )
         self.last_val: float | None = None
-        self.last: dict | None = None
+        self.last = TrainProgress()
         self.stop_requested = False
         self.start_step = 0
         self.tokens_per_step = 0
@@ -136,48 +144,48 @@ class TrainRun:
     async def _train(self, client: EngineClient, ckpt: Path) -> int:
         args = self.args
         if args.resume:
-            info = await client.request(
-                "load",
-                path=str(ckpt),
-                device=args.device,
-                **({"corpus": args.corpus} if args.corpus else {}),
-            )
-            steps = args.steps if args.steps else info["steps"]
-            if info["step"] >= steps:
+            info = await client.call(LoadArgs(str(ckpt), args.device, args.corpus or None))
+            steps = args.steps if args.steps else info.steps
+            if info.step >= steps:
                 self.say(
-                    f"{ckpt} is already at step {info['step']} of {steps}; pass a larger "
+                    f"{ckpt} is already at step {info.step} of {steps}; pass a larger "
                     "--steps to train further"
                 )
                 return 0
-            start_args = {"steps": steps}
-            self.say(f"resuming {info['preset']} from step {info['step']} to {steps}")
+            start = TrainStartArgs(steps=steps, report_interval=args.report_every)
+            self.say(f"resuming {info.preset} from step {info.step} to {steps}")
         else:
-            conf = {"preset": args.preset, "device": args.device, "corpus": args.corpus}
-            for key in ("steps", "lr", "batch_size", "seed", "block_size"):
-                if getattr(args, key) is not None:
-                    conf[key] = getattr(args, key)
-            info = await client.request("configure", conf)
-            start_args = {}
-        self.start_step = info["step"]
+            info = await client.call(
+                ConfigureArgs(
+                    args.preset,
+                    args.corpus,
+                    args.device,
+                    seed=args.seed,
+                    lr=args.lr,
+                    batch_size=args.batch_size,
+                    block_size=args.block_size,
+                    steps=args.steps,
+                )
+            )
+            start = TrainStartArgs(report_interval=args.report_every)
+        self.start_step = info.step
         self.tokens_per_step = (
-            0
-            if info["preset"] not in LANGUAGE_PRESETS
-            else info["train_config"]["batch_size"] * info["block_size"]
+            info.train_config["batch_size"] * info.block_size if info.is_language_model else 0
         )
         self.dir.mkdir(parents=True, exist_ok=True)
-        corpus = info.get("corpus") or {}
+        corpus = info.corpus or {}
         where = (
             f" · corpus {corpus.get('source')} ({corpus.get('chars', 0):,} chars)"
             if corpus.get("source")
             else ""
         )
         self.say(
-            f"torchdeck train: {info['preset']} · {info['params']:,} parameters · "
-            f"{info['device']}{where} · out {self.dir}"
+            f"torchdeck train: {info.preset} · {info.params:,} parameters · "
+            f"{info.device}{where} · out {self.dir}"
         )
         metrics = open(self.dir / METRICS, "a", encoding="utf-8")
         try:
-            await client.request("train_start", report_interval=args.report_every, **start_args)
+            await client.call(start)
             return await self._follow(client, ckpt, metrics)
         finally:
             metrics.close()
@@ -186,8 +194,8 @@ class TrainRun:
         while True:
             if self.stop_requested:
                 with contextlib.suppress(EngineError):  # it may have just finished
-                    await client.request("train_pause")
-                path = (await client.request("save", path=str(ckpt)))["path"]
+                    await client.call("train_pause")
+                path = (await client.call(SaveArgs(str(ckpt)))).path
                 self.say(f"interrupted: checkpoint saved to {path}")
                 return 130
             try:
@@ -195,52 +203,50 @@ class TrainRun:
             except (asyncio.TimeoutError, TimeoutError):
                 continue
             if ev.event == "train_progress":
-                data = ev.data
-                self.last = data
-                if data.get("val_loss") is not None:
-                    self.last_val = data["val_loss"]
-                metrics.write(json.dumps(metrics_record(data)) + "\n")
+                progress = TrainProgress.from_dict(ev.data)
+                self.last = progress
+                if progress.val_loss is not None:
+                    self.last_val = progress.val_loss
+                metrics.write(json.dumps(metrics_record(progress)) + "\n")
                 metrics.flush()
                 if self.tty:
-                    self.out.write("\r\x1b[2K" + progress_line(data, self.last_val))
+                    self.out.write("\r\x1b[2K" + progress_line(progress, self.last_val))
                     self.out.flush()
                 else:
-                    self.say(plain_record(data))
-                if data.get("val_loss") is not None:
-                    await client.request("save", path=str(ckpt))
+                    self.say(plain_record(progress))
+                if progress.val_loss is not None:
+                    await client.call(SaveArgs(str(ckpt)))
             elif ev.event == "train_state":
-                state = ev.data["state"]
-                if state == "finished":
-                    path = (await client.request("save", path=str(ckpt)))["path"]
+                state = TrainState.from_dict(ev.data)
+                if state.state == "finished":
+                    path = (await client.call(SaveArgs(str(ckpt)))).path
                     self._summary(path)
                     return 0
-                if state == "diverged":
-                    self.say(f"error: {ev.data['reason']}")
+                if state.state == "diverged":
+                    self.say(f"error: {state.reason}")
                     return 1
-                if state == "paused" and ev.data.get("reason", "").startswith("error"):
-                    self.say(f"error: training stopped: {ev.data['reason']}")
+                if state.state == "paused" and state.reason.startswith("error"):
+                    self.say(f"error: training stopped: {state.reason}")
                     return 1
-            elif ev.event == "log":
-                self.say(f"[engine] {ev.data.get('message')}")
             elif ev.event == EXITED:
                 raise EngineDied(ev.data.get("returncode"), ev.data.get("stderr_tail", ""))
 
     def _summary(self, path: str) -> None:
-        d = self.last or {}
+        d = self.last
         val = f"{self.last_val:.4f}" if self.last_val is not None else "--"
-        elapsed = d.get("elapsed_s") or 0.0
-        trained = d.get("step", 0) - self.start_step
+        elapsed = d.elapsed_s or 0.0
+        trained = d.step - self.start_step
         rate = (
             f" · {fmt_rate(trained * self.tokens_per_step / elapsed)} tok/s"
             if elapsed > 0 and self.tokens_per_step
             else ""
         )
         self.say(
-            f"done: step {d.get('step')} · train loss {_num(d.get('loss'))} · val loss "
+            f"done: step {d.step} · train loss {_num(d.loss)} · val loss "
             f"{val} · {elapsed:.1f} s{rate} · checkpoint {path}"
         )
-        if d.get("parabola"):
-            p = d["parabola"]
+        if d.parabola:
+            p = d.parabola
             self.say(
                 f"parabola: x = {p['x']:.4f} (optimum {p['optimum']:.4f}, distance "
                 f"{p['distance']:.4f}), f(x) = {p['f']:.4f}"
@@ -251,21 +257,18 @@ async def sample(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     client = EngineClient(nice=0, threads=args.threads)
     await client.start()
     try:
-        await client.request("load", path=args.checkpoint, device=args.device)
-        gen_args = {
-            "prompt": args.prompt,
-            "max_new": args.max_new,
-            "temperature": args.temperature,
-            "stream": True,
-        }
-        if args.top_k:
-            gen_args["top_k"] = args.top_k
-        if args.top_p:
-            gen_args["top_p"] = args.top_p
-        if args.seed is not None:
-            gen_args["seed"] = args.seed
+        await client.call(LoadArgs(args.checkpoint, args.device))
+        gen_args = GenerateArgs(
+            temperature=args.temperature,
+            top_k=args.top_k or None,
+            top_p=args.top_p or None,
+            prompt=args.prompt,
+            max_new=args.max_new,
+            seed=args.seed,
+            stream=True,
+        )
         out.write(args.prompt)
-        task = asyncio.create_task(client.request("generate", gen_args))
+        task = asyncio.create_task(client.call(gen_args))
         while not task.done():
             try:
                 ev = await client.next_event("generate_token", timeout=0.1)
