@@ -7,8 +7,9 @@ from textual.widgets import Static
 
 from tests.tui.conftest import FakeClient, real_app, wait_configured, wait_for
 from tui.app import TorchdeckApp
-from tui.panes.predict_pane import PredictInput, PredictPane
+from tui.panes.predict_pane import PredictPane
 from tui.widgets.math_view import MathView
+from tui.widgets.predict_input import PredictInput
 from tui.widgets.prob_bars import ProbBars
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.token_strip import TokenStrip
@@ -27,9 +28,18 @@ async def _open(pilot) -> PredictPane:
 async def _type(pilot, pane: PredictPane, text: str) -> dict:
     before = pane.result
     await pilot.press(*[{" ": "space"}.get(ch, ch) for ch in text])
-    await wait_for(pilot, lambda: pane.result is not before and pane.result is not None
-                   and pane.text.endswith(text) and not pane._inflight
-                   and pane._timer is None, 20, f"prediction for {text!r}")
+    await wait_for(
+        pilot,
+        lambda: (
+            pane.result is not before
+            and pane.result is not None
+            and pane.text.endswith(text)
+            and not pane.prediction.busy
+            and pane._timer is None
+        ),
+        20,
+        f"prediction for {text!r}",
+    )
     return pane.result
 
 
@@ -75,8 +85,12 @@ async def test_unknown_character_is_marked(corpus):
         # 10,000 characters pasted: only the last context window goes through the model
         before = pane.result
         pane.query_one(PredictInput).value = "the lazy dog. " * 714 + "ab"  # 9,998 chars
-        await wait_for(pilot, lambda: pane.result is not before and not pane._inflight
-                       and pane._timer is None, 20, "prediction for the long text")
+        await wait_for(
+            pilot,
+            lambda: pane.result is not before and not pane.prediction.busy and pane._timer is None,
+            20,
+            "prediction for the long text",
+        )
         assert pane.result["chars"] == 9998 and len(pane.result["ids"]) == 64
         info = str(app.query_one("#predict-info", Static).render())
         assert "using the last 64 of 9998 chars (context 64)" in info
@@ -89,7 +103,7 @@ async def test_temperature_zero_is_greedy_and_controls_redraw(corpus):
         await _type(pilot, pane, "the")
         for _ in range(8):  # 1.0 → 0 in the temperature ladder
             await pilot.press("down")
-        assert pane.temperature == 0
+        assert pane.controls.temperature == 0
         await wait_for(pilot, lambda: pane.result["top"][0]["prob"] == 1.0, 20, "greedy bars")
         assert all(t["prob"] == 0 for t in pane.result["top"][1:])
         controls = str(app.query_one("#predict-controls", Static).render())
@@ -98,9 +112,10 @@ async def test_temperature_zero_is_greedy_and_controls_redraw(corpus):
         await pilot.press("escape")
         assert isinstance(app.focused, PredictPane)
         await pilot.press("k", "k", "k")  # top-k: all → 1 → 3 → 5
-        assert pane.top_k == 5
-        await wait_for(pilot, lambda: sum(t["prob"] > 0 for t in pane.result["top"]) == 5,
-                       20, "top-k 5 bars")
+        assert pane.controls.top_k == 5
+        await wait_for(
+            pilot, lambda: sum(t["prob"] > 0 for t in pane.result["top"]) == 5, 20, "top-k 5 bars"
+        )
         assert "top-k 5" in str(app.query_one("#predict-controls", Static).render())
 
 
@@ -111,15 +126,15 @@ async def test_generation_streams_and_stops_on_its_key(corpus):
         await _type(pilot, pane, "the ")
         await pilot.press("escape")
         await pilot.press("n", "n")  # 200 → 1000 → 50
-        assert pane.gen_length == 50
-        pane.gen_length = 1_000_000  # long enough to be stopped by hand
+        assert pane.controls.gen_length == 50
+        pane.controls.gen_length = 1_000_000  # long enough to be stopped by hand
         await pilot.press("g")
-        await wait_for(pilot, lambda: len(pane.generated) >= 3, 20, "streamed characters")
+        await wait_for(pilot, lambda: len(pane.generated_view.text) >= 3, 20, "streamed characters")
         assert pane.generating
-        seen = len(pane.generated)
+        seen = len(pane.generated_view.text)
         await pilot.press("x")
         await wait_for(pilot, lambda: not pane.generating, 20, "generation stopped")
-        generated = pane.generated
+        generated = pane.generated_view.text
         assert seen <= len(generated) < 1_000_000
         assert set(generated) <= set(corpus_chars(corpus))
         shown = str(app.query_one("#predict-generated", Static).render())
@@ -127,7 +142,7 @@ async def test_generation_streams_and_stops_on_its_key(corpus):
         # enter in the box appends the generated text to the typed text
         await pilot.press("i", "enter")
         assert pane.text == "the " + generated
-        assert pane.generated == ""
+        assert pane.generated_view.text == ""
 
 
 async def test_show_the_math_and_predictions_follow_training(corpus):
@@ -145,8 +160,12 @@ async def test_show_the_math_and_predictions_follow_training(corpus):
         # start training from the Train pane, come back: the bars follow the weights
         await pilot.press("f2", "s")
         await pilot.press("f4")
-        await wait_for(pilot, lambda: pane.result and pane.result["step"] > 20, 60,
-                       "prediction from trained weights")
+        await wait_for(
+            pilot,
+            lambda: pane.result and pane.result["step"] > 20,
+            60,
+            "prediction from trained weights",
+        )
         assert "untrained" not in str(app.query_one("#predict-info", Static).render())
         await pilot.press("f2", "x")
 
@@ -168,8 +187,13 @@ class PredictClient(FakeClient):
         torch.manual_seed(0)
         self.torch = torch
         self.session = None
-        self.spec = RunSpec(preset="mini", corpus=None, device="cpu",
-                            model={"n_embd": 16, "n_hidden": 32}, train={"seed": 0})
+        self.spec = RunSpec(
+            preset="mini",
+            corpus=None,
+            device="cpu",
+            model={"n_embd": 16, "n_hidden": 32},
+            train={"seed": 0},
+        )
 
     async def request(self, op, args=None, timeout=None, **kwargs):
         from core.predict import Sampling, predict
@@ -178,10 +202,21 @@ class PredictClient(FakeClient):
         if op != "predict":
             return {}
         s = self.session
-        result = predict(s.model, s.tokenizer, args["text"], s.block_size, s.device,
-                         Sampling(temperature=args["temperature"], top_k=args["top_k"],
-                                  top_p=args["top_p"], greedy=args["greedy"]),
-                         k=args["k"], math_view=args.get("math", False))
+        result = predict(
+            s.model,
+            s.tokenizer,
+            args["text"],
+            s.block_size,
+            s.device,
+            Sampling(
+                temperature=args["temperature"],
+                top_k=args["top_k"],
+                top_p=args["top_p"],
+                greedy=args["greedy"],
+            ),
+            k=args["k"],
+            math_view=args.get("math", False),
+        )
         result["step"] = 0
         return result
 
@@ -194,7 +229,7 @@ def test_predict_pane_snapshot(snap_compare, tmp_path):
 
     client.spec.corpus = str(corpus)
     client.session = Session.create(client.spec)
-    info = client.session.describe()
+    info = client.session.describe().to_dict()
 
     async def run_before(pilot):
         app = pilot.app
@@ -205,12 +240,19 @@ def test_predict_pane_snapshot(snap_compare, tmp_path):
         app.query_one(PredictInput).value = "to be or not to b"
         await pilot.press("escape")
         await pilot.press("m")
-        await wait_for(pilot, lambda: pane.result is not None and "math" in pane.result
-                       and pane._timer is None and not pane._inflight, 10,
-                       "prediction from the seeded model")
+        await wait_for(
+            pilot,
+            lambda: (
+                pane.result is not None
+                and "math" in pane.result
+                and pane._timer is None
+                and not pane.prediction.busy
+            ),
+            10,
+            "prediction from the seeded model",
+        )
         pane.latencies.clear()
         pane._show_info(pane.result)
         await pilot.pause()
 
-    assert snap_compare(TorchdeckApp(client=client), terminal_size=(80, 24),
-                        run_before=run_before)
+    assert snap_compare(TorchdeckApp(client=client), terminal_size=(80, 24), run_before=run_before)

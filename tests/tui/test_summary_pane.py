@@ -23,7 +23,7 @@ async def _summary_ready(pilot) -> SummaryPane:
     await wait_configured(pilot)
     await pilot.press("1")
     pane = pilot.app.query_one(SummaryPane)
-    await wait_for(pilot, lambda: pane.summary is not None, 30, "summary reply")
+    await wait_for(pilot, lambda: pane.layers_view.summary is not None, 30, "summary reply")
     return pane
 
 
@@ -37,13 +37,19 @@ async def test_pane_lists_layers_shows_a_histogram_and_the_lessons(corpus):
     app = real_app(corpus, "mini")
     async with app.run_test(size=SIZE) as pilot:
         pane = await _summary_ready(pilot)
+        layers, weight, forward = pane.layers_view, pane.weight_view, pane.forward_view
+        lesson = pane.lesson_view
         table = app.query_one(SummaryTable)
-        keys = [table.coordinate_to_cell_key((i, 0)).row_key.value
-                for i in range(table.row_count)]
-        assert keys == ["layer:", "layer:embedding", "layer:hidden", "layer:activation",
-                        "layer:output"]
+        keys = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+        assert keys == [
+            "layer:",
+            "layer:embedding",
+            "layer:hidden",
+            "layer:activation",
+            "layer:output",
+        ]
         assert str(table.get_row("layer:hidden")[0]).strip() == "▸ hidden: Linear"
-        total = pane.summary["totals"]["params"]
+        total = layers.summary["totals"]["params"]
         assert str(table.get_row("layer:")[2]) == f"{total:,}"
         footer = str(app.query_one("#sum-totals").render())
         assert f"params {total:,}" in footer and "mult-adds/forward" in footer
@@ -53,37 +59,37 @@ async def test_pane_lists_layers_shows_a_histogram_and_the_lessons(corpus):
         assert table.get_row_index("weight:hidden.bias") == 4
         await _select(pilot, table, "weight:hidden.weight")
         assert pane.current_view == "weight"
-        await wait_for(pilot, lambda: pane.weight is not None, 30, "weight_stats reply")
+        await wait_for(pilot, lambda: weight.weight is not None, 30, "weight_stats reply")
         plot = app.query_one("#sum-weight-plot", SummaryHistogram)
         assert sum(plot.counts) == 64 * 32 and len(plot.counts) == 40  # n_hidden × n_embd
-        assert plot.expected and pane.weight["init"]["kind"] == "uniform"
+        assert plot.expected and weight.weight["init"]["kind"] == "uniform"
         body = str(app.query_one("#sum-weight-body").render())
         assert "hidden.weight" in body and "Kaiming-uniform ±1/√32 = ±0.1768" in body
 
         await pilot.press("right_square_bracket")  # the next tensor: hidden.bias
-        await wait_for(pilot, lambda: pane.weight["name"] == "hidden.bias", 30, "next weight")
+        await wait_for(pilot, lambda: weight.weight["name"] == "hidden.bias", 30, "next weight")
 
         await pilot.press("f")
-        await wait_for(pilot, lambda: pane.forward is not None, 30, "forward lesson")
-        assert pane.forward["layer"] == "hidden" and pane.forward["allclose"]
+        await wait_for(pilot, lambda: forward.forward is not None, 30, "forward lesson")
+        assert forward.forward["layer"] == "hidden" and forward.forward["allclose"]
         assert "allclose ✓" in str(app.query_one("#sum-forward-text").render())
 
         await pilot.press("minus", "minus", "minus", "t")
-        assert pane.depth == 0 and app.query_one(SummaryTable).row_count == 1
+        assert layers.depth == 0 and app.query_one(SummaryTable).row_count == 1
 
         # the Embedding-vs-Linear lesson, resized and re-initialised by keyboard
         await pilot.press("e")
-        await wait_for(pilot, lambda: pane.lesson is not None, 30, "lesson reply")
-        assert pane.lesson["V"] == 5000 and pane.lesson["d"] == 70
-        assert pane.lesson["linear_init"]["theory"]["kind"] == "uniform"
+        await wait_for(pilot, lambda: lesson.lesson is not None, 30, "lesson reply")
+        assert lesson.lesson["V"] == 5000 and lesson.lesson["d"] == 70
+        assert lesson.lesson["linear_init"]["theory"]["kind"] == "uniform"
         await pilot.press("v")  # the V box
         box = app.query_one("#sum-V")
         box.value = ""
         await pilot.press("3", "0", "0", "enter")
-        await wait_for(pilot, lambda: pane.lesson["V"] == 300, 30, "resized lesson")
+        await wait_for(pilot, lambda: lesson.lesson["V"] == 300, 30, "resized lesson")
         await pilot.press("i")
-        await wait_for(pilot, lambda: pane.lesson["reinit"], 30, "re-initialised lesson")
-        assert pane.lesson["linear_init"]["theory"]["kind"] == "normal"
+        await wait_for(pilot, lambda: lesson.lesson["reinit"], 30, "re-initialised lesson")
+        assert lesson.lesson["linear_init"]["theory"]["kind"] == "normal"
         text = str(app.query_one("#sum-embed-text").render())
         assert "nn.Embedding(300, 70)" in text and "allclose ✓" in text
 
@@ -98,12 +104,17 @@ def canned(tmp_path_factory):
     out = {}
     for preset in ("mini", "gpt"):
         s = Session.create(RunSpec(preset=preset, corpus=str(path), device="cpu"))
-        out[preset] = json.loads(json.dumps({
-            "info": s.describe(),
-            "summary": inspection.summarize(s),
-            "weight_stats": inspection.weight_stats(s, "lm_head.weight" if preset == "gpt"
-                                                    else "hidden.weight"),
-        }))
+        out[preset] = json.loads(
+            json.dumps(
+                {
+                    "info": s.describe().to_dict(),
+                    "summary": inspection.summarize(s),
+                    "weight_stats": inspection.weight_stats(
+                        s, "lm_head.weight" if preset == "gpt" else "hidden.weight"
+                    ),
+                }
+            )
+        )
     return out
 
 
@@ -123,7 +134,7 @@ def _run_before(data: dict, keys: tuple[str, ...] = ()):
         app.model_configured(data["info"])
         await pilot.press("1", *keys)
         pane = app.query_one(SummaryPane)
-        await wait_for(pilot, lambda: pane.summary is not None, 10, "canned summary")
+        await wait_for(pilot, lambda: pane.layers_view.summary is not None, 10, "canned summary")
         await pilot.pause()
 
     return run
@@ -141,9 +152,9 @@ def test_summary_gpt_weight_snapshot(snap_compare, canned):
     async def run(pilot):
         await _run_before(data)(pilot)
         pane = pilot.app.query_one(SummaryPane)
-        pane.weight_name = "lm_head.weight"
+        pane.weight_view.weight_name = "lm_head.weight"
         await pilot.press("w")
-        await wait_for(pilot, lambda: pane.weight is not None, 10, "canned weight")
+        await wait_for(pilot, lambda: pane.weight_view.weight is not None, 10, "canned weight")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run)

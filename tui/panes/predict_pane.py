@@ -2,8 +2,11 @@
 probabilities; they sharpen while the model trains (LESSONS L1).
 
 Each keystroke (debounced 30 ms) sends one ``predict`` request; while one is in flight, newer
-text waits and only the latest is sent. While training runs, the pane re-predicts after progress
-events, at most ~3 times a second, and only while it is visible.
+text waits and only the latest is sent (tui.latest). While training runs, the pane re-predicts
+after progress events, at most ~3 times a second, and only while it is visible.
+
+The pane composes its widgets (the text box, the token strip, the bars, the generated text / math
+/ activations side, the control line), talks to the engine, and reads the replies.
 """
 
 from __future__ import annotations
@@ -11,58 +14,27 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from rich.text import Text
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Input, Static
 
+from tui.latest import LatestRequest
 from tui.panes.base import Pane
 from tui.widgets.activation_map import ActivationMap
+from tui.widgets.generated_text import GeneratedText
 from tui.widgets.math_view import MathView
+from tui.widgets.predict_input import PredictInput
 from tui.widgets.prob_bars import ProbBars
+from tui.widgets.sampling_controls import SamplingControls
 from tui.widgets.token_strip import TokenStrip
 
 DEBOUNCE_S = 0.03
 LIVE_INTERVAL_S = 0.3  # re-predict during training at most this often
-TEMPERATURES = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0, 5.0)
-TOP_KS = (None, 1, 3, 5, 10, 20)
-TOP_PS = (None, 0.95, 0.9, 0.75, 0.5)
-GEN_LENGTHS = (50, 200, 1000)
 LANGUAGE_PRESETS = ("mini", "mlp", "gpt")
-
-
-class PredictInput(Input):
-    """The text box. Keys that make sense while typing work here; the rest on the pane."""
-
-    BINDINGS = [
-        Binding("tab", "accept", "Accept top", show=False),
-        Binding("up", "temperature(1)", "Temperature up", show=False),
-        Binding("down", "temperature(-1)", "Temperature down", show=False),
-        Binding("ctrl+g", "generate", "Generate", show=False),
-        Binding("escape", "stop_or_leave", "Stop / leave box", show=False),
-    ]
-
-    @property
-    def pane(self) -> PredictPane:
-        return self.app.query_one(PredictPane)
-
-    def action_accept(self) -> None:
-        self.pane.action_accept()
-
-    def action_temperature(self, step: int) -> None:
-        self.pane.action_temperature(step)
-
-    async def action_generate(self) -> None:
-        await self.pane.action_generate()
-
-    async def action_stop_or_leave(self) -> None:
-        if self.pane.generating:
-            await self.pane.action_stop()
-        else:
-            self.app.action_leave_input()
 
 
 class PredictPane(Pane):
@@ -97,11 +69,6 @@ class PredictPane(Pane):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.temperature = 1.0
-        self.top_k: int | None = None
-        self.top_p: float | None = None
-        self.greedy = False
-        self.gen_length = 200
         self.side = "generated"
         self.layer_list: list[dict] = []
         self.layer_index = -1
@@ -109,28 +76,24 @@ class PredictPane(Pane):
         self.ready = False
         self.step = 0
         self.result: dict | None = None
-        self.generating = False
-        self.generated = ""
-        self.gen_prompt = ""
         self._gen_id: int | None = None
         self._timer: Timer | None = None
-        self._inflight = False
-        self._again = False
+        self.prediction = LatestRequest(self._send_prediction, self._show_prediction)
         self._typed_at: float | None = None
         self._last_live = 0.0
         self.latencies: deque[float] = deque(maxlen=200)  # keystroke → bars drawn, seconds
 
     def compose(self) -> ComposeResult:
-        yield PredictInput(placeholder="type text, e.g. To be or not to b   (tab accepts the top character)", id="predict-input")
+        yield PredictInput(id="predict-input")
         yield TokenStrip(id="predict-strip")
         yield Static("", id="predict-info")
         with Horizontal(id="predict-body"):
             yield ProbBars(id="predict-bars")
             with ContentSwitcher(initial="predict-generated", id="predict-side"):
-                yield Static("", id="predict-generated")
+                yield GeneratedText(id="predict-generated")
                 yield MathView(id="predict-math")
                 yield ActivationMap(id="predict-activations")
-        yield Static("", id="predict-controls")
+        yield SamplingControls(id="predict-controls")
 
     def on_mount(self) -> None:
         self.query_one(ProbBars).note = "engine starting…"
@@ -138,8 +101,24 @@ class PredictPane(Pane):
         self._show_controls()
 
     @property
+    def input_box(self) -> PredictInput:
+        return self.query_one(PredictInput)
+
+    @property
+    def controls(self) -> SamplingControls:
+        return self.query_one(SamplingControls)
+
+    @property
+    def generated_view(self) -> GeneratedText:
+        return self.query_one(GeneratedText)
+
+    @property
     def text(self) -> str:
-        return self.query_one(PredictInput).value
+        return self.input_box.value
+
+    @property
+    def generating(self) -> bool:
+        return self.generated_view.generating
 
     # -- engine --------------------------------------------------------------------------------
 
@@ -148,12 +127,15 @@ class PredictPane(Pane):
         self.is_lm = info.get("preset") in LANGUAGE_PRESETS
         self.step = info.get("step", 0)
         self.layer_list, self.layer_index = [], -1
+        self.prediction.reset()  # a reply about the previous model is stale
         if not self.is_lm:
             self.result = None
             bars = self.query_one(ProbBars)
             bars.top = []
-            bars.note = (f"the {info.get('preset')} preset is not a language model: apply "
-                         "mini, mlp or gpt in the Train pane (F2) to predict text")
+            bars.note = (
+                f"the {info.get('preset')} preset is not a language model: apply "
+                "mini, mlp or gpt in the Train pane (F2) to predict text"
+            )
             self.query_one(TokenStrip).strip = []
             self.query_one("#predict-info", Static).update("")
             return
@@ -169,13 +151,13 @@ class PredictPane(Pane):
                 self._last_live = now
                 self.schedule(0)
         elif name == "generate_token" and self.generating and data.get("id") == self._gen_id:
-            self.generated += data.get("char", "")
+            self.generated_view.add(data.get("char", ""))
             self._show_generated()
 
     def engine_restarted(self) -> None:
         self.ready = self.is_lm = False
-        self.generating = False
-        self._inflight = self._again = False
+        self.generated_view.finish(None)
+        self.prediction.reset()
         self.result = None
         bars = self.query_one(ProbBars)
         bars.top = []
@@ -183,7 +165,7 @@ class PredictPane(Pane):
         self._show_controls()
 
     def pane_shown(self) -> None:
-        self.query_one(PredictInput).focus()
+        self.input_box.focus()
         if self.is_lm:
             self.schedule(0)
 
@@ -207,33 +189,25 @@ class PredictPane(Pane):
         self._timer = None
         if not (self.ready and self.is_lm):
             return
-        if self._inflight:  # answer the newest text once the current request returns
-            self._again = True
-            return
-        self._inflight = True
-        try:
-            while True:
-                self._again = False
-                await self._predict_once()
-                if not self._again or not self.is_lm:
-                    break
-        finally:
-            self._inflight = False
+        await self.prediction.run()  # answers the newest text once the current request returns
 
     def _request_args(self) -> dict:
-        args = {"text": self.text, "k": 10, "temperature": self.temperature,
-                "top_k": self.top_k, "top_p": self.top_p, "greedy": self.greedy}
+        args = {"text": self.text, "k": 10, **self.controls.sampling()}
         if self.side == "math":
             args["math"] = True
         elif self.side == "activations" and self.layer_list:
             args.update(layer=self.layer_list[self.layer_index]["name"], units=12, positions=40)
         return args
 
-    async def _predict_once(self) -> None:
+    async def _send_prediction(self) -> tuple[dict, float | None] | None:
         typed_at = self._typed_at
         self._typed_at = None
         result = await self.link.request("predict", quiet=True, **self._request_args())
-        if result is None or not self.is_running:
+        return None if result is None else (result, typed_at)
+
+    def _show_prediction(self, reply: tuple[dict, float | None]) -> None:
+        result, typed_at = reply
+        if not self.is_running:
             return
         self.result = result
         self.step = result.get("step", self.step)
@@ -260,11 +234,14 @@ class PredictPane(Pane):
             parts.append(f"text loss {r['loss']:.3f} nats, {r['bits_per_char']:.2f} bits/char")
         else:
             parts.append("text loss: needs 2+ known characters")
-        parts.append("untrained: random weights" if r.get("step", 0) == 0 else
-                      f"weights of step {r['step']}")
+        parts.append(
+            "untrained: random weights" if r.get("step", 0) == 0 else f"weights of step {r['step']}"
+        )
         if r.get("cropped"):
-            parts.append(f"using the last {len(r['ids'])} of {r.get('chars')} chars "
-                         f"(context {r.get('block_size')})")
+            parts.append(
+                f"using the last {len(r['ids'])} of {r.get('chars')} chars "
+                f"(context {r.get('block_size')})"
+            )
         elif r.get("empty_context"):
             parts.append("empty text: predicting from a newline")
         if self.latencies:
@@ -273,21 +250,16 @@ class PredictPane(Pane):
         unknown = r.get("unknown") or []
         if unknown:
             chars = "".join(dict.fromkeys(ch for _, ch in unknown))[:8]
-            line = (f"[b red]{len(unknown)} char(s) not in the vocabulary ({chars}): skipped[/]"
-                    f" · {line}")
+            line = (
+                f"[b red]{len(unknown)} char(s) not in the vocabulary ({chars}): skipped[/]"
+                f" · {line}"
+            )
         self.query_one("#predict-info", Static).update(line)
 
     # -- controls ------------------------------------------------------------------------------
 
     def _show_controls(self) -> None:
-        mode = "greedy" if self.greedy or self.temperature == 0 else "sampled"
-        k = "all" if self.top_k is None else str(self.top_k)
-        p = "off" if self.top_p is None else f"{self.top_p:g}"
-        gen = ("[b]generating: esc/x stops[/b]" if self.generating else
-               f"gen {self.gen_length} [dim]g n[/dim]")
-        self.query_one("#predict-controls", Static).update(
-            f" T={self.temperature:g} [dim]↑↓[/dim] │ top-k {k} [dim]k[/dim] │ top-p {p} "
-            f"[dim]p[/dim] │ {mode} [dim]s[/dim] │ {gen}")
+        self.controls.show(self.generating)
 
     def _changed_controls(self) -> None:
         self._show_controls()
@@ -295,41 +267,37 @@ class PredictPane(Pane):
             self.schedule(0)
 
     def action_temperature(self, step: int) -> None:
-        i = min(range(len(TEMPERATURES)), key=lambda j: abs(TEMPERATURES[j] - self.temperature))
-        self.temperature = TEMPERATURES[max(0, min(len(TEMPERATURES) - 1, i + step))]
+        self.controls.step_temperature(step)
         self._changed_controls()
 
     def action_top_k(self) -> None:
-        self.top_k = TOP_KS[(TOP_KS.index(self.top_k) + 1) % len(TOP_KS)]
+        self.controls.next_top_k()
         self._changed_controls()
 
     def action_top_p(self) -> None:
-        self.top_p = TOP_PS[(TOP_PS.index(self.top_p) + 1) % len(TOP_PS)]
+        self.controls.next_top_p()
         self._changed_controls()
 
     def action_sampled(self) -> None:
-        self.greedy = not self.greedy
+        self.controls.toggle_greedy()
         self._changed_controls()
 
     def action_gen_length(self) -> None:
-        i = GEN_LENGTHS.index(self.gen_length) if self.gen_length in GEN_LENGTHS else 0
-        self.gen_length = GEN_LENGTHS[(i + 1) % len(GEN_LENGTHS)]
+        self.controls.next_gen_length()
         self._show_controls()
 
     def action_edit(self) -> None:
-        self.query_one(PredictInput).focus()
+        self.input_box.focus()
 
     def action_clear(self) -> None:
-        self.query_one(PredictInput).value = ""
+        self.input_box.value = ""
 
     def action_accept(self) -> None:
         """Append the most likely next character to the text."""
         if not (self.result and self.result.get("top")):
             self.app.notify("no prediction yet to accept", timeout=2)
             return
-        box = self.query_one(PredictInput)
-        box.value += self.result["top"][0]["char"]
-        box.cursor_position = len(box.value)
+        self.input_box.append_text(self.result["top"][0]["char"])
 
     async def action_side(self, view: str) -> None:
         self.side = "generated" if self.side == view else view
@@ -364,18 +332,7 @@ class PredictPane(Pane):
     # -- generation ----------------------------------------------------------------------------
 
     def _show_generated(self) -> None:
-        widget = self.query_one("#predict-generated", Static)
-        if not self.generated and not self.generating:
-            widget.update("[dim]generated text appears here: ctrl+g (in the box) or g streams "
-                          f"{self.gen_length} characters after yours; esc or x stops; enter "
-                          "in the box appends them to your text[/dim]")
-            return
-        shown = Text()
-        shown.append(self.gen_prompt[-80:], style="dim")
-        shown.append(self.generated, style="bold")
-        if self.generating:
-            shown.append("▌", style="blink")
-        widget.update(shown)
+        self.generated_view.show(self.controls.gen_length)
 
     async def action_generate(self) -> None:
         if self.generating:
@@ -383,9 +340,7 @@ class PredictPane(Pane):
         if not (self.ready and self.is_lm):
             self.app.notify("the engine has no language model yet", timeout=3)
             return
-        self.generating = True
-        self.generated = ""
-        self.gen_prompt = self.text
+        self.generated_view.start(self.text)
         if self.side != "generated":
             await self.action_side(self.side)  # back to the generated view
         self._show_controls()
@@ -393,31 +348,34 @@ class PredictPane(Pane):
         self.run_worker(self._generate(), group="generate", exclusive=True)
 
     async def _generate(self) -> None:
+        view = self.generated_view
         self._gen_id = self.link.client.next_id
         result = await self.link.request(
-            "generate", prompt=self.gen_prompt, max_new=self.gen_length, stream=True,
-            temperature=self.temperature, top_k=self.top_k, top_p=self.top_p,
-            greedy=self.greedy)
-        self.generating = False
+            "generate",
+            prompt=view.prompt,
+            max_new=self.controls.gen_length,
+            stream=True,
+            **self.controls.sampling(),
+        )
         self._gen_id = None
-        if result is not None:
-            self.generated = result["text"]  # the whole text, even if an event was missed
-            if result.get("stopped"):
-                self.app.notify(f"stopped after {len(self.generated)} characters", timeout=2)
+        view.finish(None if result is None else result["text"])
+        if result is not None and result.get("stopped"):
+            self.app.notify(f"stopped after {len(view.text)} characters", timeout=2)
         if self.is_running:
             self._show_generated()
             self._show_controls()
 
     async def action_stop(self) -> None:
-        if not self.generating or self._gen_id is None:
+        if not self.generating:
+            raise SkipAction()  # nothing to stop: escape goes on to the app's (leaves the box)
+        if self._gen_id is None:
             return
         await self.link.request("cancel", quiet=True, id=self._gen_id)
 
     @on(Input.Submitted, "#predict-input")
     def _append_generated(self) -> None:
-        if self.generated and not self.generating:
-            box = self.query_one(PredictInput)
-            box.value = self.gen_prompt + self.generated
-            box.cursor_position = len(box.value)
-            self.generated = ""
+        view = self.generated_view
+        if view.text and not view.generating:
+            self.input_box.set_text(view.prompt + view.text)
+            view.clear()
             self._show_generated()

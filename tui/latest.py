@@ -1,0 +1,60 @@
+"""Latest request wins: one engine request at a time for what a view shows now.
+
+A view that re-asks the engine on every keystroke or key press (the Predict pane's text, the
+Summary pane's views) sends one request and, while it is in flight, only notes that its input
+changed. When the reply comes it is drawn, and if the input changed meanwhile one more request
+goes out, built from the newest input, however many changes came in between. A reply that
+arrives after ``reset()`` (a new model, an engine restart) is stale and dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+R = TypeVar("R")
+
+
+class LatestRequest(Generic[R]):
+    """``send()`` builds the request from its owner's state when it is called and returns the
+    reply (None: nothing to draw); ``show(reply)`` draws a reply that is not None or stale."""
+
+    def __init__(self, send: Callable[[], Awaitable[R | None]], show: Callable[[R], None]) -> None:
+        self._send = send
+        self._show = show
+        self._generation = 0  # bumped by reset(): replies to older requests are stale
+        self._busy = False
+        self._again = False
+
+    @property
+    def busy(self) -> bool:
+        """Whether a request is in flight."""
+        return self._busy
+
+    async def run(self) -> None:
+        """Send a request for the newest input, or, while one is in flight, have one more sent
+        when it returns. Returns once the last request is answered, or at once if it coalesced."""
+        if self._busy:
+            self._again = True
+            return
+        self._busy = True
+        generation = self._generation
+        try:
+            while True:
+                self._again = False
+                reply = await self._send()
+                if generation != self._generation:
+                    return  # reset while in flight: stale, and so is anything it owed
+                if reply is not None:
+                    self._show(reply)
+                if not self._again:
+                    return
+        finally:
+            if generation == self._generation:
+                self._busy = False
+
+    def reset(self) -> None:
+        """Forget the request in flight and any pending one: its reply will be dropped, and the
+        next ``run()`` sends at once."""
+        self._generation += 1
+        self._busy = self._again = False

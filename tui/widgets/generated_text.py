@@ -1,0 +1,47 @@
+"""The Predict pane's generated-text view: the end of the prompt dimmed, the characters streamed
+after it in bold, and a cursor while they still come; a hint while there is nothing yet. The pane
+runs the generate request and feeds this view its streamed characters."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+class GeneratedText(Static):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.prompt = ""  # the text the generation continues
+        self.text = ""  # the characters generated so far
+        self.generating = False
+
+    def start(self, prompt: str) -> None:
+        self.prompt, self.text, self.generating = prompt, "", True
+
+    def add(self, chars: str) -> None:
+        self.text += chars
+
+    def finish(self, text: str | None) -> None:
+        """The generation ended; ``text`` is all it generated, when the reply came."""
+        self.generating = False
+        if text is not None:
+            self.text = text  # the whole text, even if a streamed character was missed
+
+    def clear(self) -> None:
+        self.text = ""
+
+    def show(self, length: int) -> None:
+        """Draw the view; the hint, shown while there is no text, says g streams ``length``."""
+        if not self.text and not self.generating:
+            self.update(
+                "[dim]generated text appears here: ctrl+g (in the box) or g streams "
+                f"{length} characters after yours; esc or x stops; enter "
+                "in the box appends them to your text[/dim]"
+            )
+            return
+        shown = Text()
+        shown.append(self.prompt[-80:], style="dim")
+        shown.append(self.text, style="bold")
+        if self.generating:
+            shown.append("▌", style="blink")
+        self.update(shown)

@@ -1,0 +1,37 @@
+"""The Predict pane's text box. The keys that are not typing (tab accepts the top character,
+↑/↓ temperature, ctrl+g generates, escape stops a generation or leaves the box) are the pane's
+bindings; the box binds them too, hidden, so that the footer leaves them out while one types,
+and hands each on to the pane's binding for the same key."""
+
+from __future__ import annotations
+
+from textual.actions import SkipAction
+from textual.binding import Binding
+from textual.widgets import Input
+
+PLACEHOLDER = "type text, e.g. To be or not to b   (tab accepts the top character)"
+
+
+class PredictInput(Input):
+    BINDINGS = [
+        Binding("tab", "to_pane", "Accept top", show=False),
+        Binding("up", "to_pane", "Temperature up", show=False),
+        Binding("down", "to_pane", "Temperature down", show=False),
+        Binding("ctrl+g", "to_pane", "Generate", show=False),
+        Binding("escape", "to_pane", "Stop / leave box", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(placeholder=PLACEHOLDER, id=id)
+
+    def action_to_pane(self) -> None:
+        raise SkipAction()  # the next binding for the key runs: the pane's
+
+    def append_text(self, text: str) -> None:
+        """Add ``text`` at the end, with the cursor after it."""
+        self.set_text(self.value + text)
+
+    def set_text(self, text: str) -> None:
+        """Make ``text`` the whole content, with the cursor at its end."""
+        self.value = text
+        self.cursor_position = len(text)

@@ -1,0 +1,117 @@
+"""The Summary pane's weight view: one weight tensor's statistics beside the theory of its
+initialisation, its gradient and how far it moved, with its histogram against the theory's, from
+the engine's ``weight_stats`` reply. The view keeps the tensor's name and the reply, and asks for
+the reply itself (one request at a time)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Static
+
+from tui.format import fmt_num
+from tui.latest import LatestRequest
+from tui.widgets.summary_histogram import SummaryHistogram
+from tui.widgets.summary_table import fmt_shape
+
+PICK = (
+    "[dim]Pick a weight: t, then enter on a layer to list its tensors, enter on one to see "
+    "it here ([ ] to step through all).[/dim]"
+)
+
+
+def weight_text(w: dict) -> Text:
+    """Statistics of one weight tensor beside its initialisation's theory."""
+    st, init = w["stats"], w["init"]
+    t = Text()
+    t.append(w["name"], style="bold green")
+    t.append(f"  {fmt_shape(w['shape'])} {w['dtype']}\n")
+    if w["tied_to"]:
+        t.append(f"tied: same tensor as {', '.join(w['tied_to'])}\n", style="yellow")
+    if not w["trainable"]:
+        t.append("frozen (requires_grad=False)\n", style="yellow")
+    t.append(f"init: {init['label']}\n", style="cyan")
+    t.append("          measured   theory\n", style="dim")
+    theory_std = init.get("std")
+    t.append(f"mean   {st['mean']:+10.4f}  {fmt_num(init.get('mean'), 4):>8}\n")
+    t.append(f"std    {st['std']:10.4f}  {fmt_num(theory_std, 4):>8}\n")
+    if init.get("kind") == "uniform":
+        t.append(f"bounds ±{max(abs(st['min']), abs(st['max'])):9.4f}  ±{init['bound']:.4f}\n")
+    t.append(f"min    {st['min']:+10.4f}   max {st['max']:+.4f}\n")
+    t.append(
+        f"|w|<{st['near_zero_below']:g} {100 * st['near_zero']:6.2f}%   "
+        f"‖w‖ {fmt_num(st['norm'], 4)}\n"
+    )
+    g = w.get("grad")
+    if g:
+        t.append(
+            f"grad   mean {fmt_num(g['mean'])} std {fmt_num(g['std'])} ‖g‖ {fmt_num(g['norm'])}\n",
+            style="magenta",
+        )
+    else:
+        t.append("grad   none yet (train a step)\n", style="dim")
+    m = w.get("moved")
+    if m:
+        rel = "--" if m["relative"] is None else f"{100 * m['relative']:.2f}%"
+        t.append(
+            f"moved since step {m['since_step']}: ‖Δw‖ {fmt_num(m['norm'], 4)} "
+            f"({rel}), max |Δ| {fmt_num(m['max_abs'], 3)}\n"
+        )
+    t.append(f"at step {w['step']}", style="dim")
+    return t
+
+
+class SummaryWeight(Horizontal):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.weight_name: str | None = None  # the tensor shown, e.g. "hidden.weight"
+        self.weight: dict | None = None  # the latest ``weight_stats`` reply
+        self.quiet = False  # whether an error reply to the next request stays silent
+        self._latest = LatestRequest(self._send, self._show)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="sum-weight-text"):
+            yield Static(PICK, id="sum-weight-body")
+        yield SummaryHistogram(id="sum-weight-plot")
+
+    def reload(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.run_worker(self._latest.run())
+
+    async def _send(self) -> dict | None:
+        if not self.weight_name:
+            return None
+        result = await self.app.engine.request(
+            "weight_stats", quiet=self.quiet, name=self.weight_name, bins=40
+        )
+        return result if result and "stats" in result else None
+
+    def _show(self, result: dict) -> None:
+        self.weight = result
+        self.query_one("#sum-weight-body", Static).update(weight_text(result))
+        self.query_one("#sum-weight-plot", SummaryHistogram).show(
+            result["stats"],
+            result["init"].get("expected_counts"),
+            f"{result['name']}: measured vs init",
+        )
+
+    def reset(self) -> None:
+        """A new model: no tensor picked, nothing drawn."""
+        self.forget()
+        self.weight_name = None
+        self.query_one("#sum-weight-plot", SummaryHistogram).show(None, None, "")
+        self.query_one("#sum-weight-body", Static).update(PICK)
+
+    def forget(self) -> None:
+        """Drop the reply (and any reply still coming to an older request)."""
+        self._latest.reset()
+        self.weight = None
+
+    def cycle(self, names: list[str], step: int) -> bool:
+        """Pick the tensor ``step`` places on from the current one in ``names``; False if none."""
+        if not names:
+            return False
+        i = names.index(self.weight_name) if self.weight_name in names else -step
+        self.weight_name = names[(i + step) % len(names)]
+        return True
