@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from core.client import EngineClient
-from core.contract import DEFAULT_PRESET
+from core.contract import DEFAULT_PRESET, ConfigureArgs, SessionInfo, TrainProgress, TrainState
 from tui.engine_link import EngineLink
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 from tui.panes.base import Pane
@@ -68,7 +68,7 @@ class TorchdeckApp(App):
         self.engine = EngineLink(self, client or EngineClient(), self.started_at)
         self.timings: dict[str, float] = {}
         self.panes: dict[str, Pane] = {}  # the panes built so far, by key
-        self.last_info: dict | None = None  # the latest configure/reset/load reply
+        self.last_info: SessionInfo | None = None  # the latest configure/reset/load reply
         self.engine_state = "starting"
 
     def compose(self) -> ComposeResult:
@@ -106,20 +106,19 @@ class TorchdeckApp(App):
         status = self.query_one(StatusBar)
         status.state = "ready"
         self.query_one("#crash-banner").display = False
-        info = await self.engine.request("configure", **{k: v for k, v in self.initial.items()
-                                                         if v is not None})
+        info = await self.engine.call(ConfigureArgs(**self.initial))
         if info is None:  # a bad --corpus or --device: fall back to the defaults, keep going
-            info = await self.engine.request("configure", preset=self.initial["preset"])
+            info = await self.engine.call(ConfigureArgs(self.initial["preset"]))
         if info is not None:
             self.model_configured(info)
 
-    def model_configured(self, info: dict) -> None:
+    def model_configured(self, info: SessionInfo) -> None:
         """A configure, reset or load reply: the status bar and the panes show the new model."""
         if not self.is_running:  # a reply that arrived while the app was closing
             return
         status = self.query_one(StatusBar)
-        status.device, status.preset = info["device"], info["preset"]
-        status.step, status.steps = info["step"], info["steps"]
+        status.device, status.preset = info.device, info.preset
+        status.step, status.steps = info.step, info.steps
         status.loss = status.val_loss = status.tokens_per_s = None
         self.last_info = info
         for pane in list(self.panes.values()):
@@ -128,18 +127,18 @@ class TorchdeckApp(App):
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
         status = self.query_one(StatusBar)
         data = message.data
-        if message.name == "train_progress":
-            status.step, status.steps = data["step"], data["steps"]
-            status.loss = data.get("loss")
-            if data.get("val_loss") is not None:
-                status.val_loss = data["val_loss"]
-            if data.get("tokens_per_s") is not None:
-                status.tokens_per_s = data["tokens_per_s"]
-        elif message.name == "train_state":
-            self.engine_state = data["state"]
-            status.state = "ready" if data["state"] == "idle" else data["state"]
-            if data.get("reason") in ("configured", "reset", "loaded"):
-                status.step = data.get("step", 0)
+        if isinstance(data, TrainProgress):
+            status.step, status.steps = data.step, data.steps
+            status.loss = data.loss
+            if data.val_loss is not None:
+                status.val_loss = data.val_loss
+            if data.tokens_per_s is not None:
+                status.tokens_per_s = data.tokens_per_s
+        elif isinstance(data, TrainState):
+            self.engine_state = data.state
+            status.state = "ready" if data.state == "idle" else data.state
+            if data.reason in ("configured", "reset", "loaded"):
+                status.step = data.step
         elif message.name == "error":
             self.notify(f"{data.get('message')}\n{data.get('hint', '')}", title="engine",
                         severity="error")

@@ -25,6 +25,7 @@ import sys
 import time
 
 from core.client import EngineClient
+from core.contract import SessionInfo, TrainProgress, TrainState
 from core.contract.settings import GPT
 from tui.app import TorchdeckApp
 from tui.messages import EngineEventReceived
@@ -69,19 +70,21 @@ class ProbeApp(TorchdeckApp):
         self._finished = asyncio.Event()
         self._progressed = asyncio.Event()
 
-    def model_configured(self, info: dict) -> None:
+    def model_configured(self, info: SessionInfo) -> None:
         super().model_configured(info)
-        self.tokens_per_step = info["train_config"]["batch_size"] * info["block_size"]
-        self.result["model"] = {"params": info["params"], "model_config": info["model_config"],
-                                "batch_size": info["train_config"]["batch_size"]}
+        batch_size = info.train_config["batch_size"]
+        self.tokens_per_step = batch_size * info.block_size
+        self.result["model"] = {"params": info.params, "model_config": info.model_config,
+                                "batch_size": batch_size}
         self._configured.set()
 
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
         # The app's own handler runs as well (Textual calls each class's handler in the MRO).
-        if message.name == "train_progress" and message.data.get("tokens_per_s") is not None:
-            self.progress.append((time.perf_counter(), message.data["step"]))
+        data = message.data
+        if isinstance(data, TrainProgress) and data.tokens_per_s is not None:
+            self.progress.append((time.perf_counter(), data.step))
             self._progressed.set()
-        elif message.name == "train_state" and message.data["state"] in (
+        elif isinstance(data, TrainState) and data.state in (
                 "finished", "diverged", "stopped", "paused"):
             self._finished.set()
 

@@ -10,7 +10,7 @@ from typing import Any
 from textual.app import App
 
 from core.client import EXITED, READY, EngineClient
-from core.contract import Contract
+from core.contract import EVENTS, Contract, ReadyInfo
 from core.contract.ops import read_result
 from core.errors import EngineDied, EngineError, TorchdeckError
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
@@ -34,15 +34,17 @@ class EngineLink:
     async def _pump_events(self) -> None:
         async for ev in self.client.events():
             if ev.event == READY:
-                self.app.post_message(EngineReady(ev.data, time.perf_counter() -
-                                                  self.started_at))
+                self.app.post_message(EngineReady(ReadyInfo.from_dict(ev.data),
+                                                  time.perf_counter() - self.started_at))
             elif ev.event == EXITED:
                 self.app.post_message(EngineExited(ev.data.get("returncode"),
                                                    ev.data.get("stderr_tail", ""),
                                                    bool(ev.data.get("expected"))))
                 return
             else:
-                self.app.post_message(EngineEventReceived(ev.event, ev.data))
+                kind = EVENTS.get(ev.event)
+                data = kind.from_dict(ev.data) if kind is not None else ev.data
+                self.app.post_message(EngineEventReceived(ev.event, data))
 
     async def restart(self) -> None:
         if self._pump:

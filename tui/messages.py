@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from core.contract import Contract, ReadyInfo
+
 
 class EngineReady(Message):
-    def __init__(self, info: dict, seconds: float) -> None:
+    def __init__(self, info: ReadyInfo, seconds: float) -> None:
         super().__init__()
         self.info = info
         self.seconds = seconds  # from app start to the ready event
 
 
 class EngineEventReceived(Message):
-    """Any unsolicited engine event (train_progress, train_state, log, error, ...)."""
+    """Any unsolicited engine event (train_progress, train_state, error, generate_token, ...).
+    ``data`` is the event's contract type where it has one (``core.contract.EVENTS``:
+    TrainProgress, TrainState), else a plain dict."""
 
-    def __init__(self, name: str, data: dict) -> None:
+    def __init__(self, name: str, data: Contract | dict) -> None:
         super().__init__()
         self.name = name
         self.data = data

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.contract import TrainState
 from core.contract.lab import ExecResult
 from core.playground_recipes import recipe
 from tests.tui.conftest import FakeClient, real_app, wait_configured, wait_for
@@ -79,10 +80,10 @@ async def test_type_run_history_recipe_interrupt_and_save(corpus, tmp_path):
         assert "**Interrupted**" in saved
         assert [p.name for p in saves.iterdir()] == [pane.last_saved.split("/")[-1]]  # no temp
         # while training runs the pane says that cells wait for the current step
-        pane.engine_event("train_state", {"state": "running"})
+        pane.engine_event("train_state", TrainState("running"))
         assert "waits for the current step" in str(
             app.query_one("#playground-status").render())
-        pane.engine_event("train_state", {"state": "paused"})
+        pane.engine_event("train_state", TrainState("paused"))
         # a cell that kills the engine is reported; ctrl+r from the input box restarts it
         await pilot.press(*"import os; os._exit(1)", "enter")
         await wait_for(pilot, lambda: status.state == "crashed", 20, "crash")

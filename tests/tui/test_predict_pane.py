@@ -51,20 +51,20 @@ async def test_typing_updates_strip_bars_and_loss_and_tab_accepts(corpus):
         strip = app.query_one(TokenStrip)
         assert [ch for ch, _ in strip.strip] == list("the qu")
         assert all(ident is not None for _, ident in strip.strip)
-        assert [ident for _, ident in strip.strip] == r["ids"]
+        assert [ident for _, ident in strip.strip] == r.ids
         bars = app.query_one(ProbBars)
-        assert len(bars.top) == 10 and bars.top == r["top"]
-        assert bars.vocab_size == r["vocab_size"] == len(set(corpus_chars(corpus)))
+        assert len(bars.top) == 10 and bars.top == r.top
+        assert bars.vocab_size == r.vocab_size == len(set(corpus_chars(corpus)))
         rendered = str(bars.render())
-        assert f"uniform 1/{r['vocab_size']}" in rendered
+        assert f"uniform 1/{r.vocab_size}" in rendered
         info = str(app.query_one("#predict-info", Static).render())
         assert "untrained: random weights" in info
-        assert f"{r['bits_per_char']:.2f} bits/char" in info
+        assert f"{r.bits_per_char:.2f} bits/char" in info
         assert pane.latencies and 0 < pane.latencies[-1] < 10
-        top = r["top"][0]["char"]
+        top = r.top[0].char
         await pilot.press("tab")
         assert pane.text == "the qu" + top
-        await wait_for(pilot, lambda: pane.result["strip"][-1][0] == top, 20, "re-prediction")
+        await wait_for(pilot, lambda: pane.result.strip[-1][0] == top, 20, "re-prediction")
 
 
 def corpus_chars(path: str) -> str:
@@ -77,7 +77,7 @@ async def test_unknown_character_is_marked(corpus):
     async with app.run_test(size=SIZE) as pilot:
         pane = await _open(pilot)
         r = await _type(pilot, pane, "fox é")
-        assert r["unknown"] == [[4, "é"]]
+        assert r.unknown == [[4, "é"]]
         assert app.query_one(TokenStrip).strip[-1] == ["é", None]
         assert "?" in str(app.query_one(TokenStrip).render()).splitlines()[1]
         info = str(app.query_one("#predict-info", Static).render())
@@ -91,7 +91,7 @@ async def test_unknown_character_is_marked(corpus):
             20,
             "prediction for the long text",
         )
-        assert pane.result["chars"] == 9998 and len(pane.result["ids"]) == 64
+        assert pane.result.chars == 9998 and len(pane.result.ids) == 64
         info = str(app.query_one("#predict-info", Static).render())
         assert "using the last 64 of 9998 chars (context 64)" in info
 
@@ -104,8 +104,8 @@ async def test_temperature_zero_is_greedy_and_controls_redraw(corpus):
         for _ in range(8):  # 1.0 → 0 in the temperature ladder
             await pilot.press("down")
         assert pane.controls.temperature == 0
-        await wait_for(pilot, lambda: pane.result["top"][0]["prob"] == 1.0, 20, "greedy bars")
-        assert all(t["prob"] == 0 for t in pane.result["top"][1:])
+        await wait_for(pilot, lambda: pane.result.top[0].prob == 1.0, 20, "greedy bars")
+        assert all(t.prob == 0 for t in pane.result.top[1:])
         controls = str(app.query_one("#predict-controls", Static).render())
         assert "T=0" in controls and "greedy" in controls
         await pilot.press("up", "up", "up", "up", "up", "up", "up")  # back to 1.0
@@ -114,7 +114,7 @@ async def test_temperature_zero_is_greedy_and_controls_redraw(corpus):
         await pilot.press("k", "k", "k")  # top-k: all → 1 → 3 → 5
         assert pane.controls.top_k == 5
         await wait_for(
-            pilot, lambda: sum(t["prob"] > 0 for t in pane.result["top"]) == 5, 20, "top-k 5 bars"
+            pilot, lambda: sum(t.prob > 0 for t in pane.result.top) == 5, 20, "top-k 5 bars"
         )
         assert "top-k 5" in str(app.query_one("#predict-controls", Static).render())
 
@@ -162,7 +162,7 @@ async def test_show_the_math_and_predictions_follow_training(corpus):
         await pilot.press("f4")
         await wait_for(
             pilot,
-            lambda: pane.result and pane.result["step"] > 20,
+            lambda: pane.result and pane.result.step > 20,
             60,
             "prediction from trained weights",
         )
@@ -229,7 +229,7 @@ def test_predict_pane_snapshot(snap_compare, tmp_path):
 
     client.spec.corpus = str(corpus)
     client.session = Session.create(client.spec)
-    info = client.session.describe().to_dict()
+    info = client.session.describe()
 
     async def run_before(pilot):
         app = pilot.app
@@ -244,7 +244,7 @@ def test_predict_pane_snapshot(snap_compare, tmp_path):
             pilot,
             lambda: (
                 pane.result is not None
-                and "math" in pane.result
+                and pane.result.math is not None
                 and pane._timer is None
                 and not pane.prediction.busy
             ),

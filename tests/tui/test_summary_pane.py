@@ -8,6 +8,7 @@ import json
 import pytest
 
 from core import inspection
+from core.contract import SessionInfo
 from core.session import RunSpec, Session
 from tests.tui.conftest import CORPUS_TEXT, FakeClient, real_app, wait_configured, wait_for
 from tui.app import TorchdeckApp
@@ -131,7 +132,7 @@ def _run_before(data: dict, keys: tuple[str, ...] = ()):
     async def run(pilot):
         app = pilot.app
         app.query_one(StatusBar).state = "ready"
-        app.model_configured(data["info"])
+        app.model_configured(SessionInfo.from_dict(data["info"]))
         await pilot.press("1", *keys)
         pane = app.query_one(SummaryPane)
         await wait_for(pilot, lambda: pane.layers_view.summary is not None, 10, "canned summary")

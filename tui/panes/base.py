@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from textual.containers import Vertical
 
+from core.contract import SessionInfo
+
 
 class Pane(Vertical, can_focus=True):
     TITLE = ""  # the heading of this pane's section in the help screen
 
     @property
     def link(self):
-        """The app's EngineLink: ``await self.link.request(op, **args)``."""
+        """The app's EngineLink: ``await self.link.call(PredictArgs(...))`` gives the typed
+        result (``core.contract``), or None after an error reply it has shown."""
         return self.app.engine
 
     @property
@@ -23,11 +26,12 @@ class Pane(Vertical, can_focus=True):
         except Exception:  # not mounted yet, or the app is closing
             return False
 
-    def configured(self, info: dict) -> None:
+    def configured(self, info: SessionInfo) -> None:
         """A configure, reset or load reply: a new model (or new weights) is in the engine."""
 
-    def engine_event(self, name: str, data: dict) -> None:
-        """Any engine event: train_progress, train_state, generate_token, log, error…"""
+    def engine_event(self, name: str, data) -> None:
+        """Any engine event: train_progress (a TrainProgress), train_state (a TrainState),
+        generate_token, error… (plain dicts)."""
 
     def engine_restarted(self) -> None:
         """The engine process exited or was restarted: engine-side state is gone."""

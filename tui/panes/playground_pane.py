@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from core.contract import SessionInfo, TrainState
 from core.contract.lab import CellError, CompleteArgs, ExecArgs
 from core.errors import EngineDied, EngineError
 from core.playground_recipes import RECIPES, recipe
@@ -95,15 +96,15 @@ class PlaygroundPane(Pane):
 
     # -- engine --------------------------------------------------------------------------------
 
-    def engine_event(self, name: str, data: dict) -> None:
-        if name == "train_state":
-            self.train_state = data.get("state", "idle")
+    def engine_event(self, name: str, data) -> None:
+        if isinstance(data, TrainState):
+            self.train_state = data.state
             self._show_status()
 
-    def configured(self, info: dict) -> None:
+    def configured(self, info: SessionInfo) -> None:
         if len(self.transcript.entries) > 1:  # the welcome and at least one cell
             self.transcript.note(f"model, tokenizer and data now point at the new "
-                                 f"{info.get('preset', '')} model")
+                                 f"{info.preset} model")
 
     def engine_restarted(self) -> None:
         self.train_state = "idle"

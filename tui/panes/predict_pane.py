@@ -22,6 +22,14 @@ from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Input, Static
 
+from core.contract import (
+    CancelArgs,
+    GenerateArgs,
+    PredictArgs,
+    PredictResult,
+    SessionInfo,
+    TrainProgress,
+)
 from tui.latest import LatestRequest
 from tui.panes.base import Pane
 from tui.widgets.activation_map import ActivationMap
@@ -34,7 +42,6 @@ from tui.widgets.token_strip import TokenStrip
 
 DEBOUNCE_S = 0.03
 LIVE_INTERVAL_S = 0.3  # re-predict during training at most this often
-LANGUAGE_PRESETS = ("mini", "mlp", "gpt")
 
 
 class PredictPane(Pane):
@@ -75,7 +82,7 @@ class PredictPane(Pane):
         self.is_lm = False
         self.ready = False
         self.step = 0
-        self.result: dict | None = None
+        self.result: PredictResult | None = None
         self._gen_id: int | None = None
         self._timer: Timer | None = None
         self.prediction = LatestRequest(self._send_prediction, self._show_prediction)
@@ -122,10 +129,10 @@ class PredictPane(Pane):
 
     # -- engine --------------------------------------------------------------------------------
 
-    def configured(self, info: dict) -> None:
+    def configured(self, info: SessionInfo) -> None:
         self.ready = True
-        self.is_lm = info.get("preset") in LANGUAGE_PRESETS
-        self.step = info.get("step", 0)
+        self.is_lm = info.is_language_model
+        self.step = info.step
         self.layer_list, self.layer_index = [], -1
         self.prediction.reset()  # a reply about the previous model is stale
         if not self.is_lm:
@@ -133,7 +140,7 @@ class PredictPane(Pane):
             bars = self.query_one(ProbBars)
             bars.top = []
             bars.note = (
-                f"the {info.get('preset')} preset is not a language model: apply "
+                f"the {info.preset} preset is not a language model: apply "
                 "mini, mlp or gpt in the Train pane (F2) to predict text"
             )
             self.query_one(TokenStrip).strip = []
@@ -143,9 +150,9 @@ class PredictPane(Pane):
             self.call_later(self._load_layers)
         self.schedule(0)
 
-    def engine_event(self, name: str, data: dict) -> None:
-        if name == "train_progress":
-            self.step = data.get("step", self.step)
+    def engine_event(self, name: str, data) -> None:
+        if isinstance(data, TrainProgress):
+            self.step = data.step
             now = time.monotonic()
             if self.shown and self.is_lm and now - self._last_live >= LIVE_INTERVAL_S:
                 self._last_live = now
@@ -191,63 +198,60 @@ class PredictPane(Pane):
             return
         await self.prediction.run()  # answers the newest text once the current request returns
 
-    def _request_args(self) -> dict:
+    def _request_args(self) -> PredictArgs:
         args = {"text": self.text, "k": 10, **self.controls.sampling()}
         if self.side == "math":
             args["math"] = True
         elif self.side == "activations" and self.layer_list:
             args.update(layer=self.layer_list[self.layer_index]["name"], units=12, positions=40)
-        return args
+        return PredictArgs(**args)
 
-    async def _send_prediction(self) -> tuple[dict, float | None] | None:
+    async def _send_prediction(self) -> tuple[PredictResult, float | None] | None:
         typed_at = self._typed_at
         self._typed_at = None
-        result = await self.link.request("predict", quiet=True, **self._request_args())
+        result = await self.link.call(self._request_args(), quiet=True)
         return None if result is None else (result, typed_at)
 
-    def _show_prediction(self, reply: tuple[dict, float | None]) -> None:
+    def _show_prediction(self, reply: tuple[PredictResult, float | None]) -> None:
         result, typed_at = reply
         if not self.is_running:
             return
         self.result = result
-        self.step = result.get("step", self.step)
+        self.step = result.step
         self._render_result(result, typed_at)
 
-    def _render_result(self, r: dict, typed_at: float | None = None) -> None:
+    def _render_result(self, r: PredictResult, typed_at: float | None = None) -> None:
         strip = self.query_one(TokenStrip)
-        strip.total = r.get("chars", len(r.get("strip", [])))
-        strip.strip = r.get("strip", [])
+        strip.total = r.chars
+        strip.strip = r.strip
         bars = self.query_one(ProbBars)
-        bars.vocab_size = r.get("vocab_size", 0)
-        bars.top = r.get("top", [])
+        bars.vocab_size = r.vocab_size
+        bars.top = r.top
         if typed_at is not None:  # keystroke → bars, shown in the info line
             self.latencies.append(time.perf_counter() - typed_at)
         self._show_info(r)
-        if "math" in r:
-            self.query_one(MathView).math = r["math"]
-        if "activations" in r:
-            self.query_one(ActivationMap).data = r["activations"]
+        if r.math is not None:
+            self.query_one(MathView).math = r.math
+        if r.activations is not None:
+            self.query_one(ActivationMap).data = r.activations
 
-    def _show_info(self, r: dict) -> None:
+    def _show_info(self, r: PredictResult) -> None:
         parts = []
-        if r.get("bits_per_char") is not None:
-            parts.append(f"text loss {r['loss']:.3f} nats, {r['bits_per_char']:.2f} bits/char")
+        if r.bits_per_char is not None:
+            parts.append(f"text loss {r.loss:.3f} nats, {r.bits_per_char:.2f} bits/char")
         else:
             parts.append("text loss: needs 2+ known characters")
-        parts.append(
-            "untrained: random weights" if r.get("step", 0) == 0 else f"weights of step {r['step']}"
-        )
-        if r.get("cropped"):
+        parts.append("untrained: random weights" if r.step == 0 else f"weights of step {r.step}")
+        if r.cropped:
             parts.append(
-                f"using the last {len(r['ids'])} of {r.get('chars')} chars "
-                f"(context {r.get('block_size')})"
+                f"using the last {len(r.ids)} of {r.chars} chars (context {r.block_size})"
             )
-        elif r.get("empty_context"):
+        elif r.empty_context:
             parts.append("empty text: predicting from a newline")
         if self.latencies:
             parts.append(f"in {1000 * self.latencies[-1]:.0f} ms")
         line = " · ".join(parts)
-        unknown = r.get("unknown") or []
+        unknown = r.unknown
         if unknown:
             chars = "".join(dict.fromkeys(ch for _, ch in unknown))[:8]
             line = (
@@ -294,10 +298,10 @@ class PredictPane(Pane):
 
     def action_accept(self) -> None:
         """Append the most likely next character to the text."""
-        if not (self.result and self.result.get("top")):
+        if not (self.result and self.result.top):
             self.app.notify("no prediction yet to accept", timeout=2)
             return
-        self.input_box.append_text(self.result["top"][0]["char"])
+        self.input_box.append_text(self.result.top[0].char)
 
     async def action_side(self, view: str) -> None:
         self.side = "generated" if self.side == view else view
@@ -308,16 +312,16 @@ class PredictPane(Pane):
             self.schedule(0)
 
     async def _load_layers(self) -> None:
-        result = await self.link.request("predict_layers", quiet=True)
+        result = await self.link.call("predict_layers", quiet=True)
         amap = self.query_one(ActivationMap)
-        if not result or not result.get("layers"):
+        if not result or not result.layers:
             amap.note = "no layer with one vector per character"
             return
-        self.layer_list = result["layers"]
+        self.layer_list = result.layers
         if not 0 <= self.layer_index < len(self.layer_list):
             names = [layer["name"] for layer in self.layer_list]
             # start at the hidden layer that feeds the output: the most telling one
-            out = result.get("output_layer")
+            out = result.output_layer
             self.layer_index = max(0, names.index(out) - 1) if out in names else 0
         amap.note = "[ and ] choose the layer"
 
@@ -350,16 +354,12 @@ class PredictPane(Pane):
     async def _generate(self) -> None:
         view = self.generated_view
         self._gen_id = self.link.client.next_id
-        result = await self.link.request(
-            "generate",
-            prompt=view.prompt,
-            max_new=self.controls.gen_length,
-            stream=True,
-            **self.controls.sampling(),
-        )
+        args = GenerateArgs(prompt=view.prompt, max_new=self.controls.gen_length, stream=True,
+                            **self.controls.sampling())
+        result = await self.link.call(args)
         self._gen_id = None
-        view.finish(None if result is None else result["text"])
-        if result is not None and result.get("stopped"):
+        view.finish(None if result is None else result.text)
+        if result is not None and result.stopped:
             self.app.notify(f"stopped after {len(view.text)} characters", timeout=2)
         if self.is_running:
             self._show_generated()
@@ -370,7 +370,7 @@ class PredictPane(Pane):
             raise SkipAction()  # nothing to stop: escape goes on to the app's (leaves the box)
         if self._gen_id is None:
             return
-        await self.link.request("cancel", quiet=True, id=self._gen_id)
+        await self.link.call(CancelArgs(self._gen_id), quiet=True)
 
     @on(Input.Submitted, "#predict-input")
     def _append_generated(self) -> None:

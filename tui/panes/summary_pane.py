@@ -24,6 +24,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
+from core.contract import SessionInfo, TrainProgress, TrainState
+from core.contract.settings import MINI
 from tui.panes.base import Pane
 from tui.widgets.summary_embedding_lesson import SummaryEmbeddingLesson
 from tui.widgets.summary_forward_lesson import SummaryForwardLesson
@@ -111,20 +113,21 @@ class SummaryPane(Pane):
 
     # -- engine hooks ---------------------------------------------------------------------------
 
-    def configured(self, info: dict) -> None:
+    def configured(self, info: SessionInfo) -> None:
         self.train_state = "idle"
-        self.layers_view.reset(depth=3 if info.get("preset") == "mini" else 2)
+        # the mini model is three layers deep; the others read best two levels down
+        self.layers_view.reset(depth=3 if info.preset == MINI else 2)
         self._show_head()
         self.weight_view.reset()
         self.forward_view.reset()
         self.reload(quiet=True, summary=True)
 
-    def engine_event(self, name: str, data: dict) -> None:
-        if name == "train_state":
-            self.train_state = data.get("state", self.train_state)
+    def engine_event(self, name: str, data) -> None:
+        if isinstance(data, TrainState):
+            self.train_state = data.state
             if self.train_state in ("paused", "stopped", "finished", "diverged") and self.shown:
                 self.reload(quiet=True)
-        elif name == "train_progress" and self.shown and self.train_state == "running":
+        elif isinstance(data, TrainProgress) and self.shown and self.train_state == "running":
             if time.monotonic() - self._last_refresh >= LIVE_REFRESH_S:
                 self.reload(quiet=True)
 

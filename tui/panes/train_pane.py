@@ -7,7 +7,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from core.contract import DEFAULT_PRESET
+from core.contract import (
+    DEFAULT_PRESET,
+    ConfigureArgs,
+    LoadArgs,
+    SaveArgs,
+    SessionInfo,
+    TrainProgress,
+    TrainStartArgs,
+    TrainState,
+)
 from core.contract.settings import PARABOLA
 from tui.panes.base import Pane
 from tui.widgets.config_form import ConfigForm
@@ -50,49 +59,47 @@ class TrainPane(Pane):
 
     # -- engine events -------------------------------------------------------------------------
 
-    def configured(self, info: dict) -> None:
+    def configured(self, info: SessionInfo) -> None:
         """A configure, reset or load reply arrived: show the new model's settings."""
-        self.preset = info["preset"]
-        tc, mc = info["train_config"], info["model_config"]
-        corpus = info.get("corpus") or {}
-        source = corpus.get("source")
+        self.preset = info.preset
+        tc, mc = info.train_config, info.model_config
+        source = (info.corpus or {}).get("source")
         self.query_one(ConfigForm).set_values({
-            "preset": info["preset"], "lr": tc["lr"], "batch_size": tc["batch_size"],
+            "preset": info.preset, "lr": tc["lr"], "batch_size": tc["batch_size"],
             "block_size": mc.get("block_size", ""), "steps": tc["steps"], "seed": tc["seed"],
             "corpus": "" if source in (None, "pydoc") else source,
         })
         chart = self.query_one(LossChart)
         chart.clear()
         chart.ylabel = "f(x)" if self.preset == PARABOLA else "loss"
-        if "history" in info:
-            chart.load(info["history"]["train"], info["history"]["val"])
+        if info.history is not None:
+            chart.load(info.history["train"], info.history["val"])
         chart.replot()
         metrics = self.query_one(TrainMetrics)
         metrics.val_loss = None
-        metrics.data = {"step": info["step"], "steps": info["steps"]}
+        metrics.data = TrainProgress(step=info.step, steps=info.steps)
         self.query_one(LoopStrip).detail = None
         self.query_one("#train-sample", Static).update(
             "parabola: f(x) = 3x² − 2x + 3, start x = −1, optimum x = 1/3"
             if self.preset == PARABOLA else "sample: (appears at each evaluation)")
 
-    def engine_event(self, name: str, data: dict) -> None:
-        if name == "train_progress":
+    def engine_event(self, name: str, data) -> None:
+        if isinstance(data, TrainProgress):
             self.progress(data)
-        elif name == "train_state":
-            self.state_changed(data["state"], data.get("reason", ""))
+        elif isinstance(data, TrainState):
+            self.state_changed(data.state, data.reason)
 
-    def progress(self, data: dict) -> None:
+    def progress(self, data: TrainProgress) -> None:
         chart = self.query_one(LossChart)
-        chart.add(data.get("first_step", data["step"]), data.get("losses") or [],
-                  data.get("val_loss"), data.get("val_step") or data["step"])
+        chart.add(data.first_step or data.step, data.losses, data.val_loss,
+                  data.val_step or data.step)
         metrics = self.query_one(TrainMetrics)
-        if data.get("val_loss") is not None:
-            metrics.val_loss = data["val_loss"]
+        if data.val_loss is not None:
+            metrics.val_loss = data.val_loss
         metrics.data = data
-        if data.get("sample"):
-            text = data["sample"].replace("\n", "⏎")
-            self.query_one("#train-sample", Static).update(
-                f"sample @ {data['step']}: {text}")
+        if data.sample:
+            text = data.sample.replace("\n", "⏎")
+            self.query_one("#train-sample", Static).update(f"sample @ {data.step}: {text}")
 
     def state_changed(self, state: str, reason: str) -> None:
         self.state = state
@@ -109,11 +116,9 @@ class TrainPane(Pane):
         if values is None:
             self.app.notify("fix the marked fields first", severity="warning")
             return False
-        args = {k: v for k, v in values.items() if v is not None or k == "corpus"}
-        if args["preset"] == PARABOLA:
-            args.pop("block_size", None)
-            args.pop("corpus", None)
-        info = await self.link.request("configure", **args)
+        if values["preset"] == PARABOLA:
+            values.update(block_size=None, corpus=None)
+        info = await self.link.call(ConfigureArgs(**values))
         if info is None:
             return False
         self.app.model_configured(info)
@@ -128,39 +133,39 @@ class TrainPane(Pane):
             return
         # Progress four times a second is live enough for a person and keeps the UI's share of
         # the CPU small while the engine trains (each event re-renders metrics and status).
-        await self.link.request("train_start", report_interval=REPORT_INTERVAL_S,
-                                sample_chars=0 if self.preset == PARABOLA else 80)
+        await self.link.call(TrainStartArgs(report_interval=REPORT_INTERVAL_S,
+                                            sample_chars=0 if self.preset == PARABOLA else 80))
 
     async def action_pause(self) -> None:
         if self.state == "running":
-            await self.link.request("train_pause")
+            await self.link.call("train_pause")
         elif self.state == "paused":
-            await self.link.request("train_resume")
+            await self.link.call("train_resume")
         else:
             self.app.notify(f"training is {self.state}; press s to start", timeout=3)
 
     async def action_step(self) -> None:
-        detail = await self.link.request("train_step")
+        detail = await self.link.call("train_step")
         if detail is not None:
             self.query_one(LoopStrip).detail = detail
 
     async def action_stop(self) -> None:
-        await self.link.request("train_stop")
+        await self.link.call("train_stop")
 
     async def action_save(self) -> None:
-        result = await self.link.request("save", path=self.checkpoint_path)
+        result = await self.link.call(SaveArgs(self.checkpoint_path))
         if result:
-            self.app.notify(f"saved step {result['step']} to {result['path']}", timeout=4)
+            self.app.notify(f"saved step {result.step} to {result.path}", timeout=4)
 
     async def action_load(self) -> None:
-        info = await self.link.request("load", path=self.checkpoint_path)
+        info = await self.link.call(LoadArgs(self.checkpoint_path))
         if info:
             self.app.model_configured(info)
-            self.app.notify(f"loaded step {info['step']} from {self.checkpoint_path}",
+            self.app.notify(f"loaded step {info.step} from {self.checkpoint_path}",
                             timeout=4)
 
     async def action_reset(self) -> None:
-        info = await self.link.request("reset")
+        info = await self.link.call("reset")
         if info:
             self.app.model_configured(info)
             self.app.notify("model reset to fresh random weights", timeout=3)

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from core.contract import StepDetail
 from tui.format import fmt_num
 
 PHASES = ("zero_grad", "forward+loss", "backward", "step", "monitor")
@@ -16,7 +17,7 @@ PHASES = ("zero_grad", "forward+loss", "backward", "step", "monitor")
 class LoopStrip(Widget):
     DEFAULT_CSS = "LoopStrip { height: 3; }"
 
-    detail: reactive[dict | None] = reactive(None)
+    detail: reactive[StepDetail | None] = reactive(None)
     """The last single step's detail from the engine (train_step), or None."""
     running: reactive[bool] = reactive(False)
 
@@ -25,15 +26,15 @@ class LoopStrip(Widget):
         if d is None:
             notes = ["clear .grad", "loss = f(x)", "fill .grad", "θ -= lr·∇", "keep loss"]
         else:
-            p = d.get("parabola")
-            loss_note = f"loss {fmt_num(d['loss'], 4)}"
+            p = d.parabola
+            loss_note = f"loss {fmt_num(d.loss, 4)}"
             if p:
                 loss_note = f"f({p['x']:.4f})={p['f']:.4f}"
-            grad_note = f"‖g‖ {fmt_num(d['grad_norm'])}" + (" clip" if d.get("clipped") else "")
+            grad_note = f"‖g‖ {fmt_num(d.grad_norm)}" + (" clip" if d.clipped else "")
             if p:
                 grad_note = f"x.grad {p['grad']:.4f}"
-            notes = [f"{d['grads_cleared']} grads", loss_note, grad_note,
-                     f"‖Δθ‖ {fmt_num(d['update_norm'])}", f"step {d['step']}"]
+            notes = [f"{d.grads_cleared} grads", loss_note, grad_note,
+                     f"‖Δθ‖ {fmt_num(d.update_norm)}", f"step {d.step}"]
         table = Table.grid(expand=True)
         for _ in PHASES:
             table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")

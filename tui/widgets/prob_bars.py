@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from core.contract import TopChar
 from tui.format import visible_char
 
 EIGHTHS = " ▏▎▍▌▋▊▉"
@@ -23,8 +24,8 @@ def bar(fraction: float, width: int) -> str:
 class ProbBars(Widget):
     DEFAULT_CSS = "ProbBars { height: 1fr; min-height: 3; }"
 
-    top: reactive[list] = reactive(list, always_update=True)
-    """[{char, id, prob}, ...], most likely first."""
+    top: reactive[list[TopChar]] = reactive(list, always_update=True)
+    """The candidates, most likely first."""
     vocab_size: reactive[int] = reactive(0)
     note: reactive[str] = reactive("")
 
@@ -39,16 +40,16 @@ class ProbBars(Widget):
         if self.vocab_size:
             head += f"  (uniform 1/{self.vocab_size} = {100 / self.vocab_size:.2f}%)"
         text.append(head[:width] + "\n", style="dim")
-        best = self.top[0]["prob"]
+        best = self.top[0].prob
         for n, item in enumerate(self.top[:rows]):
             winner = n == 0 and best > 0
-            label = visible_char(item["char"])
+            label = visible_char(item.char)
             style = "bold reverse" if winner else ""
             text.append(f" {label} ", style=style)
             text.append(" " if len(label) == 1 else "")
-            text.append(bar(item["prob"], bar_w), style="bold green" if winner else "green")
-            text.append(f" {100 * item['prob']:5.1f}%", style="bold" if winner else "")
-            text.append(f" {item['id']:>4}", style="dim")
+            text.append(bar(item.prob, bar_w), style="bold green" if winner else "green")
+            text.append(f" {100 * item.prob:5.1f}%", style="bold" if winner else "")
+            text.append(f" {item.id:>4}", style="dim")
             if n < min(rows, len(self.top)) - 1:
                 text.append("\n")
         return text

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Static
 
+from core.contract.inspect import EmbeddingLessonArgs
 from core.fmt import fmt_bytes, fmt_count
 from tui.latest import LatestRequest
 from tui.widgets.summary_histogram import SummaryHistogram
@@ -120,9 +121,7 @@ class SummaryEmbeddingLesson(Vertical):
         self.run_worker(self._latest.run())
 
     async def _send(self) -> dict | None:
-        result = await self.app.engine.request(
-            "lesson_embedding_linear", quiet=self.quiet, **self.args
-        )
+        result = await self.app.engine.call(EmbeddingLessonArgs(**self.args), quiet=self.quiet)
         return result if result and "lookup" in result else None
 
     def _show(self, result: dict) -> None:

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from core.contract.inspect import ForwardLessonArgs
 from tui.latest import LatestRequest
 from tui.widgets.summary_lessons import allclose_label, vec
 from tui.widgets.summary_table import fmt_shape
@@ -57,10 +58,8 @@ class SummaryForwardLesson(VerticalScroll):
         self.run_worker(self._latest.run())
 
     async def _send(self) -> dict | None:
-        args: dict = {"seed": self.seed}
-        if self.layer_name:
-            args["layer"] = self.layer_name
-        result = await self.app.engine.request("lesson_linear_forward", quiet=self.quiet, **args)
+        args = ForwardLessonArgs(layer=self.layer_name or None, seed=self.seed)
+        result = await self.app.engine.call(args, quiet=self.quiet)
         return result if result and "layers" in result else None
 
     def _show(self, result: dict) -> None:

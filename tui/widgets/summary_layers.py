@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
+from core.contract.inspect import SummaryArgs
 from core.fmt import fmt_bytes, fmt_count, fmt_macs
 from tui.latest import LatestRequest
 from tui.widgets.summary_table import SummaryTable, fmt_shape
@@ -40,7 +41,7 @@ class SummaryLayers(Vertical):
         self.run_worker(self._latest.run())
 
     async def _send(self) -> dict | None:
-        result = await self.app.engine.request("summary", quiet=self.quiet)
+        result = await self.app.engine.call(SummaryArgs(), quiet=self.quiet)
         return result if result and "rows" in result else None
 
     def _show(self, result: dict) -> None:

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
+from core.contract.inspect import WeightStatsArgs
 from tui.format import fmt_num
 from tui.latest import LatestRequest
 from tui.widgets.summary_histogram import SummaryHistogram
@@ -82,9 +83,8 @@ class SummaryWeight(Horizontal):
     async def _send(self) -> dict | None:
         if not self.weight_name:
             return None
-        result = await self.app.engine.request(
-            "weight_stats", quiet=self.quiet, name=self.weight_name, bins=40
-        )
+        result = await self.app.engine.call(WeightStatsArgs(self.weight_name, bins=40),
+                                            quiet=self.quiet)
         return result if result and "stats" in result else None
 
     def _show(self, result: dict) -> None:

@@ -7,33 +7,38 @@ from rich.table import Table
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from core.contract import TrainProgress
 from tui.format import fmt_duration, fmt_loss, fmt_num, fmt_rate
 
 
 class TrainMetrics(Widget):
     DEFAULT_CSS = "TrainMetrics { height: auto; }"
 
-    data: reactive[dict] = reactive(dict, always_update=True)
-    """The latest train_progress data."""
+    data: reactive[TrainProgress | None] = reactive(None, always_update=True)
+    """The latest train_progress event (or the new model's step and total)."""
     val_loss: reactive[float | None] = reactive(None)
 
     def render(self) -> Table:
-        d = self.data or {}
+        d = self.data
         table = Table.grid(padding=(0, 1))
         table.add_column(style="dim")
         table.add_column()
-        p = d.get("parabola")
-        rows = [("step", f"{d.get('step', 0)}/{d.get('steps', '-')}")]
+        if d is None:
+            d = TrainProgress()
+            rows = [("step", "0/-")]
+        else:
+            rows = [("step", f"{d.step}/{d.steps}")]
+        p = d.parabola
         if p:
             rows += [("x", f"{p['x']:.4f}"), ("f(x)", f"{p['f']:.4f}"),
                      ("x.grad", fmt_num(p.get("grad"), 4)),
                      ("optimum", f"{p['optimum']:.4f}"), ("distance", f"{p['distance']:.4f}")]
         else:
-            rows += [("loss", fmt_loss(d.get("loss"))), ("val", fmt_loss(self.val_loss)),
-                     ("tok/s", fmt_rate(d.get("tokens_per_s")))]
-        rows += [("lr", fmt_num(d.get("lr"))), ("‖grad‖", fmt_num(d.get("grad_norm"))),
-                 ("elapsed", fmt_duration(d.get("elapsed_s"))),
-                 ("ETA", fmt_duration(d.get("eta_s")))]
+            rows += [("loss", fmt_loss(d.loss)), ("val", fmt_loss(self.val_loss)),
+                     ("tok/s", fmt_rate(d.tokens_per_s))]
+        rows += [("lr", fmt_num(d.lr)), ("‖grad‖", fmt_num(d.grad_norm)),
+                 ("elapsed", fmt_duration(d.elapsed_s)),
+                 ("ETA", fmt_duration(d.eta_s))]
         for label, value in rows:
             table.add_row(label, value)
         return table
