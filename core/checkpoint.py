@@ -38,10 +38,17 @@ def save(state: dict, path: str | os.PathLike) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CheckpointError(f"cannot create the folder {target.parent}: {exc.strerror}",
-                              "choose a writable location") from None
+        raise CheckpointError(
+            f"cannot create the folder {target.parent}: {exc.strerror}",
+            "choose a writable location",
+        ) from None
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    payload = {"format": FORMAT, "version": VERSION, "torch_version": str(torch.__version__), **state}
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "torch_version": str(torch.__version__),
+        **state,
+    }
     try:
         with open(tmp, "wb") as fh:
             torch.save(payload, fh)
@@ -50,9 +57,10 @@ def save(state: dict, path: str | os.PathLike) -> Path:
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise CheckpointError(f"cannot write the checkpoint {target}: {exc.strerror}",
-                              "check free disk space and permissions; the previous checkpoint "
-                              "is untouched") from None
+        raise CheckpointError(
+            f"cannot write the checkpoint {target}: {exc.strerror}",
+            "check free disk space and permissions; the previous checkpoint is untouched",
+        ) from None
     except BaseException:  # e.g. a pickling error or Ctrl-C: still leave no temporary file
         tmp.unlink(missing_ok=True)
         raise
@@ -62,11 +70,15 @@ def save(state: dict, path: str | os.PathLike) -> Path:
 def load(path: str | os.PathLike) -> dict:
     target = resolve_path(path)
     if not target.exists():
-        raise CheckpointError(f"no checkpoint at {target}",
-                              "give a checkpoint file or a run folder holding checkpoint.pt")
+        raise CheckpointError(
+            f"no checkpoint at {target}",
+            "give a checkpoint file or a run folder holding checkpoint.pt",
+        )
     if target.is_dir():
-        raise CheckpointError(f"{target} is a folder, not a checkpoint file",
-                              f"give the file inside it, e.g. {target / FILENAME}")
+        raise CheckpointError(
+            f"{target} is a folder, not a checkpoint file",
+            f"give the file inside it, e.g. {target / FILENAME}",
+        )
     try:
         state = torch.load(target, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -91,14 +103,19 @@ def load(path: str | os.PathLike) -> dict:
             "disk cannot be repaired",
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{target} is a torch file but not a torchdeck checkpoint",
-                              "load a checkpoint written by torchdeck train or save")
+        raise CheckpointError(
+            f"{target} is a torch file but not a torchdeck checkpoint",
+            "load a checkpoint written by torchdeck train or save",
+        )
     if state.get("version") != VERSION:
-        raise CheckpointError(f"{target} has checkpoint version {state.get('version')}; this "
-                              f"torchdeck reads version {VERSION}",
-                              "use the torchdeck version that wrote it")
+        raise CheckpointError(
+            f"{target} has checkpoint version {state.get('version')}; this "
+            f"torchdeck reads version {VERSION}",
+            "use the torchdeck version that wrote it",
+        )
     missing = [k for k in REQUIRED if k not in state]
     if missing:
-        raise CheckpointError(f"{target} lacks {', '.join(missing)}",
-                              "the file is incomplete; use another checkpoint")
+        raise CheckpointError(
+            f"{target} lacks {', '.join(missing)}", "the file is incomplete; use another checkpoint"
+        )
     return state

@@ -34,8 +34,15 @@ def engine_command(nice: int = 10, threads: int = 0) -> list[str]:
 
 
 class EngineClient:
-    def __init__(self, argv: list[str] | None = None, *, nice: int = 10, threads: int = 0,
-                 env: dict[str, str] | None = None, stderr_lines: int = 60) -> None:
+    def __init__(
+        self,
+        argv: list[str] | None = None,
+        *,
+        nice: int = 10,
+        threads: int = 0,
+        env: dict[str, str] | None = None,
+        stderr_lines: int = 60,
+    ) -> None:
         self.argv = argv or engine_command(nice, threads)
         self.env = env
         self.proc: asyncio.subprocess.Process | None = None
@@ -69,13 +76,18 @@ class EngineClient:
         env = dict(os.environ if self.env is None else self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
         self.proc = await asyncio.create_subprocess_exec(
-            *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env, limit=1 << 24,
+            *self.argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            limit=1 << 24,
             start_new_session=True,  # a Ctrl-C in the terminal reaches the UI, not the engine
         )
         err_task = asyncio.create_task(self._read_stderr(self.proc))
-        out_task = asyncio.create_task(self._read_stdout(self.proc, err_task, self._ready,
-                                                         self._exited))
+        out_task = asyncio.create_task(
+            self._read_stdout(self.proc, err_task, self._ready, self._exited)
+        )
         self._tasks = [out_task, err_task]
         if wait_ready:
             return await self.wait_ready(timeout)
@@ -84,8 +96,9 @@ class EngineClient:
     async def wait_ready(self, timeout: float = 120.0) -> dict:
         ready = asyncio.create_task(self._ready.wait())
         exited = asyncio.create_task(self._exited.wait())
-        done, _ = await asyncio.wait({ready, exited}, timeout=timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {ready, exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         ready.cancel()
         exited.cancel()
         if self._ready.is_set():
@@ -150,8 +163,13 @@ class EngineClient:
         payload = {} if isinstance(args, str) else args.to_dict(drop_unset=True)
         return read_result(op, await self.request(op, payload, timeout=timeout))
 
-    async def request(self, op: str, args: dict[str, Any] | None = None,
-                      timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:
+    async def request(
+        self,
+        op: str,
+        args: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """Send one request and return its result; EngineError on an error reply."""
         if not self.running:
             raise EngineDied(self.proc.returncode if self.proc else None, self.stderr_text())
@@ -178,6 +196,7 @@ class EngineClient:
 
     async def next_event(self, name: str | None = None, timeout: float | None = None) -> Event:
         """The next event (of type ``name``, skipping others), or TimeoutError."""
+
         async def wait() -> Event:
             while True:
                 ev = await self._events.get()
@@ -199,8 +218,13 @@ class EngineClient:
 
     # -- readers -------------------------------------------------------------------------------
 
-    async def _read_stdout(self, proc: asyncio.subprocess.Process, err_task: asyncio.Task,
-                           ready: asyncio.Event, exited: asyncio.Event) -> None:
+    async def _read_stdout(
+        self,
+        proc: asyncio.subprocess.Process,
+        err_task: asyncio.Task,
+        ready: asyncio.Event,
+        exited: asyncio.Event,
+    ) -> None:
         try:
             while True:
                 line = await proc.stdout.readline()
@@ -230,9 +254,16 @@ class EngineClient:
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(died)
-            self._events.put_nowait(Event(EXITED, {
-                "returncode": proc.returncode, "expected": self._closing,
-                "stderr_tail": self.stderr_text()}))
+            self._events.put_nowait(
+                Event(
+                    EXITED,
+                    {
+                        "returncode": proc.returncode,
+                        "expected": self._closing,
+                        "stderr_tail": self.stderr_text(),
+                    },
+                )
+            )
 
     async def _read_stderr(self, proc: asyncio.subprocess.Process) -> None:
         while True:

@@ -34,29 +34,39 @@ def read_corpus(path: str | os.PathLike | None) -> tuple[str, str]:
         return normalize(default_corpus_text()), DEFAULT_CORPUS
     p = Path(path).expanduser()
     if not p.exists():
-        raise CorpusError(f"corpus file not found: {p}",
-                          "check the path, or leave --corpus out to use the built-in Python docs")
+        raise CorpusError(
+            f"corpus file not found: {p}",
+            "check the path, or leave --corpus out to use the built-in Python docs",
+        )
     if p.is_dir():
-        raise CorpusError(f"corpus path is a directory: {p}",
-                          "give one UTF-8 text file, e.g. --corpus notes/shakespeare.txt")
+        raise CorpusError(
+            f"corpus path is a directory: {p}",
+            "give one UTF-8 text file, e.g. --corpus notes/shakespeare.txt",
+        )
     try:
         size = p.stat().st_size
         if size > MAX_CORPUS_BYTES:
-            raise CorpusError(f"corpus file is {size / 2**30:.1f} GiB: {p}",
-                              "use a text file under 1 GiB")
+            raise CorpusError(
+                f"corpus file is {size / 2**30:.1f} GiB: {p}", "use a text file under 1 GiB"
+            )
         raw = p.read_bytes()
     except PermissionError:
-        raise CorpusError(f"no permission to read the corpus file: {p}",
-                          "check the file's permissions") from None
+        raise CorpusError(
+            f"no permission to read the corpus file: {p}", "check the file's permissions"
+        ) from None
     except OSError as exc:
-        raise CorpusError(f"cannot read the corpus file {p}: {exc.strerror}",
-                          "check that the path is a readable regular file") from None
+        raise CorpusError(
+            f"cannot read the corpus file {p}: {exc.strerror}",
+            "check that the path is a readable regular file",
+        ) from None
     if not raw.strip():
         raise CorpusError(f"corpus file is empty: {p}", "give a file with some text in it")
     nul = raw.find(b"\x00")
     if nul != -1:
-        raise CorpusError(f"corpus file looks binary (a NUL byte at offset {nul}): {p}",
-                          "give a plain UTF-8 text file, not a binary or UTF-16 file")
+        raise CorpusError(
+            f"corpus file looks binary (a NUL byte at offset {nul}): {p}",
+            "give a plain UTF-8 text file, not a binary or UTF-16 file",
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -92,8 +102,9 @@ class CorpusData:
                 f"context {block_size}) or a shorter context length",
             )
 
-    def get_batch(self, split: str, batch_size: int, block_size: int,
-                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def get_batch(
+        self, split: str, batch_size: int, block_size: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Random windows: x (B, T) and y (B, T), y shifted one character to the right."""
         data = self.train if split == "train" else self.val
         starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
@@ -102,19 +113,26 @@ class CorpusData:
         return windows[:, :-1], windows[:, 1:]
 
     def info(self) -> dict:
-        return {"source": self.source, "chars": self.n_chars, "vocab_size":
-                self.tokenizer.vocab_size, "train_chars": len(self.train),
-                "val_chars": len(self.val)}
+        return {
+            "source": self.source,
+            "chars": self.n_chars,
+            "vocab_size": self.tokenizer.vocab_size,
+            "train_chars": len(self.train),
+            "val_chars": len(self.val),
+        }
 
 
-def load_data(path: str | os.PathLike | None = None,
-              tokenizer: CharTokenizer | None = None) -> CorpusData:
+def load_data(
+    path: str | os.PathLike | None = None, tokenizer: CharTokenizer | None = None
+) -> CorpusData:
     """Read, tokenize and split a corpus. With a tokenizer (from a checkpoint), reuse its
     vocabulary; characters outside it are reported as an error."""
     text, source = read_corpus(path)
     if len(text) < 20:
-        raise CorpusError(f"corpus has only {len(text)} characters: {source}",
-                          "give a text of at least a few hundred characters")
+        raise CorpusError(
+            f"corpus has only {len(text)} characters: {source}",
+            "give a text of at least a few hundred characters",
+        )
     if tokenizer is None:
         tokenizer = CharTokenizer.from_text(text)
     ids = torch.tensor(tokenizer.encode(text), dtype=torch.long)

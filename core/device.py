@@ -24,20 +24,26 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     if name == "mps":
         if not _mps_available():
-            raise ConfigError("device 'mps' is not available here",
-                              "MPS needs Apple silicon and a torch build with MPS; use cpu")
+            raise ConfigError(
+                "device 'mps' is not available here",
+                "MPS needs Apple silicon and a torch build with MPS; use cpu",
+            )
         return torch.device("mps")
     m = re.fullmatch(r"cuda(?::(\d+))?", name)
     if m:
         if not torch.cuda.is_available():
-            raise ConfigError("device 'cuda' is not available: this torch sees no CUDA GPU "
-                              f"(torch {torch.__version__})",
-                              "use --device cpu, or install a CUDA build of torch on a GPU machine")
+            raise ConfigError(
+                "device 'cuda' is not available: this torch sees no CUDA GPU "
+                f"(torch {torch.__version__})",
+                "use --device cpu, or install a CUDA build of torch on a GPU machine",
+            )
         index = int(m.group(1) or 0)
         count = torch.cuda.device_count()
         if index >= count:
-            raise ConfigError(f"device {name!r} does not exist: {count} CUDA device(s) found",
-                              f"use cuda:0 to cuda:{count - 1}")
+            raise ConfigError(
+                f"device {name!r} does not exist: {count} CUDA device(s) found",
+                f"use cuda:0 to cuda:{count - 1}",
+            )
         return torch.device("cuda", index)
     raise ConfigError(f"unknown device {name!r}", f"use one of: {DEVICE_CHOICES}")
 

@@ -28,27 +28,25 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from core.contract import (
-    DEFAULT_PRESET,
     PRESETS,
     Contract,
     ReadyInfo,
     StatusResult,
-    TrainProgress,
-    TrainState,
 )
 from core.contract.ops import result_dict
-from core.errors import ConfigError, RequestError, TorchdeckError
+from core.errors import RequestError, TorchdeckError
 from core.protocol import (
     PROTOCOL_VERSION,
     Arg,
-    ErrorInfo,
     Event,
     Reply,
     Request,
     check_args,
     decode,
     encode,
+    error_info,
 )
+from core.run_control import RunControl
 
 
 class Interrupted(TorchdeckError):
@@ -64,23 +62,17 @@ EXTENSIONS = ("core.train_ops", "core.predict_ops", "core.playground", "core.ins
 Spec = type[Contract] | dict[str, Arg]
 
 
-class Engine:
+class Engine(RunControl):
     def __init__(self, out: TextIO, report_interval: float = 0.1) -> None:
         self.out = out
         self.requests: queue.Queue = queue.Queue()
         self.session = None  # core.session.Session once configured
-        self.state = "idle"  # idle | running | paused | finished | stopped | diverged
+        self.state = "idle"
         self.report_interval = report_interval
-        self.sample_chars = 0
         self.exiting = False
         self.interruptible = False
-        self._interrupt_pending = False
+        self.interrupt_pending = False
         self._interrupt_at = 0.0
-        self._last_report = 0.0
-        self._window_start = 0.0
-        self._window_steps = 0
-        self.train_time = 0.0  # seconds spent running, pauses excluded
-        self._run_started = 0.0
         self.ops: dict[str, tuple[Callable[[Any], Any], Spec]] = {
             "status": (self.op_status, {}),
             "shutdown": (self.op_shutdown, {}),
@@ -113,7 +105,7 @@ class Engine:
             raise KeyboardInterrupt
         # Between requests or inside a training slice: remember it. Training pauses after the
         # step in flight (never half a step); a request arriving right after is interrupted.
-        self._interrupt_pending = True
+        self.interrupt_pending = True
         self._interrupt_at = time.monotonic()
 
     def read_stdin(self, stream) -> None:
@@ -126,8 +118,16 @@ class Engine:
                 self.requests.put(("bad", _request_id(raw), exc))
                 continue
             if not isinstance(msg, Request):
-                self.requests.put(("bad", None, RequestError(
-                    "the engine takes requests only", 'send {"id": N, "op": ..., "args": {...}}')))
+                self.requests.put(
+                    (
+                        "bad",
+                        None,
+                        RequestError(
+                            "the engine takes requests only",
+                            'send {"id": N, "op": ..., "args": {...}}',
+                        ),
+                    )
+                )
                 continue
             if msg.op == "cancel" and isinstance(msg.args.get("id"), int):
                 # seen here, at once, by a generation running on the main thread
@@ -140,21 +140,26 @@ class Engine:
     def run(self) -> None:
         import torch
 
-        ready = ReadyInfo(protocol=PROTOCOL_VERSION, torch=torch.__version__,
-                          python=platform.python_version(), pid=os.getpid(),
-                          cuda=torch.cuda.is_available(), threads=torch.get_num_threads(),
-                          presets=list(PRESETS))
+        ready = ReadyInfo(
+            protocol=PROTOCOL_VERSION,
+            torch=torch.__version__,
+            python=platform.python_version(),
+            pid=os.getpid(),
+            cuda=torch.cuda.is_available(),
+            threads=torch.get_num_threads(),
+            presets=list(PRESETS),
+        )
         self.event("ready", **ready.to_dict())
         while not self.exiting:
             try:
                 self._drain(block=self.state != "running")
                 if self.state == "running" and not self.exiting:
-                    self._train_slice()
+                    self.train_slice()
             except KeyboardInterrupt:
                 self.interruptible = False
                 self._on_interrupt_outside_request()
-            if self._interrupt_pending:
-                self._interrupt_pending = False
+            if self.interrupt_pending:
+                self.interrupt_pending = False
                 self._on_interrupt_outside_request()
 
     def _on_interrupt_outside_request(self) -> None:
@@ -182,19 +187,20 @@ class Engine:
             return
         if kind == "bad":
             if isinstance(req, int):  # a request we can answer by its id
-                self.send(Reply(req, False, error=_error_info(exc)))
+                self.send(Reply(req, False, error=error_info(exc)))
             else:
                 self.event("error", type="RequestError", message=exc.message, hint=exc.hint)
             return
         self.current_id = req.id
-        recent = self._interrupt_pending and time.monotonic() - self._interrupt_at < 0.5
-        self._interrupt_pending = False
+        recent = self.interrupt_pending and time.monotonic() - self._interrupt_at < 0.5
+        self.interrupt_pending = False
         try:
             if recent:  # the interrupt was meant for this request, sent just before it arrived
                 raise KeyboardInterrupt
             if req.op not in self.ops:
-                raise RequestError(f"unknown op {req.op!r}",
-                                   f"ops are: {', '.join(sorted(self.ops))}")
+                raise RequestError(
+                    f"unknown op {req.op!r}", f"ops are: {', '.join(sorted(self.ops))}"
+                )
             handler, spec = self.ops[req.op]
             if isinstance(spec, dict):
                 args = check_args(req.op, req.args, spec)
@@ -208,120 +214,14 @@ class Engine:
             self.send(Reply(req.id, True, result=result_dict(result)))
         except KeyboardInterrupt:
             self.interruptible = False
-            self.send(Reply(req.id, False, error=_error_info(Interrupted())))
+            self.send(Reply(req.id, False, error=error_info(Interrupted())))
         except Exception as exc:  # every failure becomes a reply; the engine stays up
             self.interruptible = False
             if not isinstance(exc, TorchdeckError):
                 traceback.print_exc(file=sys.stderr)
-            self.send(Reply(req.id, False, error=_error_info(exc)))
+            self.send(Reply(req.id, False, error=error_info(exc)))
         finally:
             self.current_id = None
-
-    # -- the run: its state, its slices of training, its reports -------------------------------
-
-    def require_session(self):
-        if self.session is None:
-            raise ConfigError("no model is configured yet",
-                              f"send configure (e.g. preset '{DEFAULT_PRESET}') or load a checkpoint first")
-        return self.session
-
-    def refuse_while_training(self, what: str) -> None:
-        if self.state in ("running", "paused"):
-            raise ConfigError(f"cannot {what} while training is {self.state}",
-                              "stop training first (train_stop)")
-
-    def set_state(self, state: str, reason: str = "") -> None:
-        self.state = state
-        step = self.session.trainer.step if self.session else 0
-        self.event("train_state", **TrainState(state, reason, step).to_dict())
-
-    def new_session(self, session, reason: str) -> None:
-        """Hold ``session`` from now on, its run not started."""
-        self.session = session
-        self.train_time = 0.0
-        self.set_state("idle", reason)
-
-    def pause(self, reason: str) -> None:
-        self.report()
-        self.train_time += time.perf_counter() - self._run_started
-        self.set_state("paused", reason)
-
-    def stop(self) -> None:
-        if self.state == "running":
-            self.train_time += time.perf_counter() - self._run_started
-        if self.state in ("running", "paused"):
-            self.report()
-            self.set_state("stopped", "stopped by request")
-
-    def begin_running(self) -> None:
-        now = time.perf_counter()
-        self._run_started = now
-        self._window_start = now
-        self._window_steps = 0
-        self._last_report = now
-        self.set_state("running")
-
-    def _train_slice(self) -> None:
-        trainer = self.session.trainer
-        # Not interruptible: a SIGINT sets the pending flag and ends the slice cleanly. A request
-        # waiting in the queue also ends it after the step in flight, so a prediction typed
-        # during training waits at most about one step, not the rest of a ~50 ms slice.
-        requests = self.requests
-        try:
-            n = trainer.run_for(0.05, should_stop=lambda: self._interrupt_pending
-                                or not requests.empty())
-        except Exception as exc:
-            traceback.print_exc(file=sys.stderr)
-            info = _error_info(exc)
-            self.event("error", type=info.type, message=info.message, hint=info.hint)
-            self.pause(f"error: {info.message}")
-            return
-        self._window_steps += n
-        now = time.perf_counter()
-        if trainer.done or now - self._last_report >= self.report_interval:
-            self.report()
-        if trainer.diverged:
-            self.train_time += now - self._run_started
-            self.set_state("diverged", trainer.diverged + "; the last saved checkpoint is "
-                           "untouched: load it, lower the learning rate, and start again")
-        elif trainer.done:
-            self.train_time += now - self._run_started
-            self.set_state("finished", f"reached step {trainer.step}")
-
-    def report(self, timed: bool = True) -> None:
-        """Send the losses pending since the last report as a ``train_progress`` event; with
-        ``timed`` False (one step by hand) the pace figures are left unknown."""
-        trainer = self.session.trainer
-        losses = trainer.flush()
-        now = time.perf_counter()
-        if losses is None:
-            return
-        steps = trainer.config.steps
-        if timed:
-            steps_per_s = self._window_steps / max(now - self._window_start, 1e-9)
-            running = self.train_time + (now - self._run_started if self.state == "running"
-                                         else 0)
-            pace = dict(steps_per_s=steps_per_s,
-                        tokens_per_s=steps_per_s * trainer.tokens_per_step, elapsed_s=running,
-                        eta_s=(steps - trainer.step) / steps_per_s if steps_per_s > 0 else None)
-        else:
-            pace = dict(elapsed_s=self.train_time)
-        sample = None
-        if timed and losses["val_loss"] is not None and self.sample_chars and \
-                self.session.tokenizer:
-            sample = self._sample(self.sample_chars)
-        progress = TrainProgress(**losses, steps=steps, state=self.state, sample=sample, **pace)
-        self._last_report = now
-        self._window_start = now
-        self._window_steps = 0
-        self.event("train_progress", **progress.to_dict())
-
-    def _sample(self, n: int) -> str:
-        from core.predict import Sampling, generate
-
-        s = self.session
-        return "".join(generate(s.model, s.tokenizer, "\n", n, s.block_size, s.device,
-                                Sampling(temperature=0.8), seed=s.trainer.step))
 
     # -- the engine's own ops ------------------------------------------------------------------
 
@@ -347,26 +247,22 @@ def _request_id(raw: bytes) -> int | None:
     return None
 
 
-def _error_info(exc: BaseException) -> ErrorInfo:
-    if isinstance(exc, TorchdeckError):
-        return ErrorInfo(type(exc).__name__, exc.message, exc.hint)
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    hint = "an unexpected engine error; its traceback is on the engine's stderr"
-    if "out of memory" in message.lower():
-        hint = "lower the batch size or the model size, or use another device"
-    return ErrorInfo(type(exc).__name__, message[:500], hint)
-
-
 def main(argv: list[str] | None = None) -> int:
     # Until Engine.on_sigint is installed, a SIGINT (the client's interrupt) must not kill the
     # engine while it imports torch.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parser = argparse.ArgumentParser(prog="torchdeck engine",
-                                     description="The torchdeck engine: JSON lines on stdin/out.")
-    parser.add_argument("--nice", type=int, default=10,
-                        help="lower the engine's CPU priority by this much (default 10)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch CPU threads (default: torch's own choice)")
+    parser = argparse.ArgumentParser(
+        prog="torchdeck engine", description="The torchdeck engine: JSON lines on stdin/out."
+    )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=10,
+        help="lower the engine's CPU priority by this much (default 10)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (default: torch's own choice)"
+    )
     args = parser.parse_args(argv)
 
     # Keep the real stdout for protocol lines only; everything else printed goes to stderr.

@@ -34,8 +34,12 @@ class LossHistory:
         return len(self.steps)
 
     def to_dict(self) -> dict:
-        return {"steps": list(self.steps), "values": list(self.values), "stride": self.stride,
-                "capacity": self.capacity}
+        return {
+            "steps": list(self.steps),
+            "values": list(self.values),
+            "stride": self.stride,
+            "capacity": self.capacity,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> LossHistory:

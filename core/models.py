@@ -26,8 +26,9 @@ def _positive(cfg: object, *names: str) -> None:
     for name in names:
         value = getattr(cfg, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}",
-                              f"set {name} to 1 or more")
+            raise ConfigError(
+                f"{name} must be a positive integer, got {value!r}", f"set {name} to 1 or more"
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,8 +88,7 @@ class MLPLM(nn.Module):
         self.config = config
         # one extra row, index vocab_size, pads the window before the start of the text
         self.pad_id = config.vocab_size
-        self.embedding = nn.Embedding(config.vocab_size + 1, config.n_embd,
-                                      padding_idx=self.pad_id)
+        self.embedding = nn.Embedding(config.vocab_size + 1, config.n_embd, padding_idx=self.pad_id)
         self.hidden = nn.Linear(config.context * config.n_embd, config.n_hidden)
         self.activation = nn.Tanh()
         self.output = nn.Linear(config.n_hidden, config.vocab_size)
@@ -120,11 +120,14 @@ class GPTConfig:
     def validate(self) -> None:
         _positive(self, "vocab_size", "block_size", "n_layer", "n_head", "n_embd")
         if self.n_embd % self.n_head:
-            raise ConfigError(f"n_embd ({self.n_embd}) must be divisible by n_head "
-                              f"({self.n_head})", "pick a width that is a multiple of the heads")
+            raise ConfigError(
+                f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})",
+                "pick a width that is a multiple of the heads",
+            )
         if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}",
-                              "use e.g. 0.0 or 0.1")
+            raise ConfigError(
+                f"dropout must be in [0, 1), got {self.dropout}", "use e.g. 0.0 or 0.1"
+            )
 
 
 class CausalSelfAttention(nn.Module):
@@ -139,8 +142,9 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)  # 3 × (B, T, C)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-                   for t in (q, k, v))  # (B, nh, T, hs)
+        q, k, v = (
+            t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v)
+        )  # (B, nh, T, hs)
         y = F.scaled_dot_product_attention(
             q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
         )  # (B, nh, T, hs)
@@ -203,9 +207,10 @@ class GPT(nn.Module):
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         B, T = idx.shape
         if T > self.config.block_size:
-            raise ConfigError(f"input of {T} characters exceeds the context length "
-                              f"{self.config.block_size}", "crop the input to the last "
-                              f"{self.config.block_size} characters")
+            raise ConfigError(
+                f"input of {T} characters exceeds the context length {self.config.block_size}",
+                f"crop the input to the last {self.config.block_size} characters",
+            )
         pos = torch.arange(T, device=idx.device)
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, n_embd)
         for block in self.blocks:
@@ -227,8 +232,10 @@ class ParabolaConfig:
 
     def validate(self) -> None:
         if not self.a > 0:
-            raise ConfigError(f"a must be > 0 for the parabola to have a minimum, got {self.a}",
-                              "use a positive a, e.g. 3")
+            raise ConfigError(
+                f"a must be > 0 for the parabola to have a minimum, got {self.a}",
+                "use a positive a, e.g. 3",
+            )
 
     @property
     def optimum(self) -> float:
@@ -257,9 +264,14 @@ class Parabola(nn.Module):
         c = self.config
         grad = None if self.x.grad is None else self.x.grad.item()
         grad_at = getattr(self, "_forward_x", None)
-        return {"x": x, "f": c.a * x * x + c.b * x + c.c, "grad": grad,
-                "grad_at": None if grad is None or grad_at is None else grad_at.item(),
-                "optimum": c.optimum, "distance": abs(x - c.optimum)}
+        return {
+            "x": x,
+            "f": c.a * x * x + c.b * x + c.c,
+            "grad": grad,
+            "grad_at": None if grad is None or grad_at is None else grad_at.item(),
+            "optimum": c.optimum,
+            "distance": abs(x - c.optimum),
+        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,8 +305,10 @@ def make_config(preset: str, **values) -> object:
     names = {f.name for f in fields(config_cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ConfigError(f"preset {preset!r} has no setting {', '.join(unknown)}",
-                          f"its settings are: {', '.join(sorted(names))}")
+        raise ConfigError(
+            f"preset {preset!r} has no setting {', '.join(unknown)}",
+            f"its settings are: {', '.join(sorted(names))}",
+        )
     config = config_cls(**values)
     config.validate()
     return config

@@ -30,8 +30,13 @@ def context_ids(tokenizer: CharTokenizer, text: str, block_size: int) -> dict:
     enc = tokenizer.encode_report(text)
     ids = enc.ids
     cropped = max(0, len(ids) - block_size)
-    return {"all_ids": ids, "ids": ids[cropped:], "unknown": enc.unknown, "cropped": cropped,
-            "text": enc.text}
+    return {
+        "all_ids": ids,
+        "ids": ids[cropped:],
+        "unknown": enc.unknown,
+        "cropped": cropped,
+        "text": enc.text,
+    }
 
 
 def _fallback_start(tokenizer: CharTokenizer) -> int:
@@ -110,14 +115,20 @@ def _visible_strip(text: str, tokenizer: CharTokenizer, n: int = STRIP_CHARS) ->
 
 
 def _keep(store: dict, name: str, module, inputs, output) -> None:
-    store[name] = (inputs[0].detach() if inputs and torch.is_tensor(inputs[0]) else None,
-                   output.detach() if torch.is_tensor(output) else None)
+    store[name] = (
+        inputs[0].detach() if inputs and torch.is_tensor(inputs[0]) else None,
+        output.detach() if torch.is_tensor(output) else None,
+    )
 
 
 @torch.no_grad()
-def forward_with_hooks(model: torch.nn.Module, ids: list[int], device: torch.device,
-                       capture: dict[str, torch.nn.Module] | None = None,
-                       exact: bool = False) -> tuple[torch.Tensor, dict]:
+def forward_with_hooks(
+    model: torch.nn.Module,
+    ids: list[int],
+    device: torch.device,
+    capture: dict[str, torch.nn.Module] | None = None,
+    exact: bool = False,
+) -> tuple[torch.Tensor, dict]:
     """One eval-mode forward pass over ``ids``: logits (T, V) in float32, and for each module in
     ``capture`` its (input, output) seen through a forward hook. Every hook is removed before
     returning, whatever happens. ``exact`` turns autocast off (float32 all the way), so numbers
@@ -125,8 +136,10 @@ def forward_with_hooks(model: torch.nn.Module, ids: list[int], device: torch.dev
     was_training = model.training
     model.eval()
     captured: dict[str, tuple] = {}
-    handles = [module.register_forward_hook(partial(_keep, captured, name))
-               for name, module in (capture or {}).items()]
+    handles = [
+        module.register_forward_hook(partial(_keep, captured, name))
+        for name, module in (capture or {}).items()
+    ]
     try:
         x = torch.tensor([ids], dtype=torch.long, device=device)
         with contextlib.nullcontext() if exact else devices.autocast(device):
@@ -141,22 +154,29 @@ def forward_with_hooks(model: torch.nn.Module, ids: list[int], device: torch.dev
 def output_layer(model: torch.nn.Module) -> tuple[str, torch.nn.Linear, str]:
     """The Linear that turns the last hidden vector into one score per character, its name, and
     the name of the module that feeds it (the hidden activation)."""
-    leaves = [(name, m) for name, m in model.named_modules()
-              if name and not any(True for _ in m.children())]
+    leaves = [
+        (name, m)
+        for name, m in model.named_modules()
+        if name and not any(True for _ in m.children())
+    ]
     for i in range(len(leaves) - 1, -1, -1):
         name, module = leaves[i]
         if isinstance(module, torch.nn.Linear):
             return name, module, leaves[i - 1][0] if i else ""
-    raise TorchdeckError("this model has no output Linear layer",
-                         "show the math needs a model that ends in nn.Linear")
+    raise TorchdeckError(
+        "this model has no output Linear layer",
+        "show the math needs a model that ends in nn.Linear",
+    )
 
 
 def token_embedding(model: torch.nn.Module) -> tuple[str, torch.nn.Embedding]:
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.Embedding):
             return name, module
-    raise TorchdeckError("this model has no embedding layer",
-                         "show the math needs a model that starts with nn.Embedding")
+    raise TorchdeckError(
+        "this model has no embedding layer",
+        "show the math needs a model that starts with nn.Embedding",
+    )
 
 
 def activation_layers(model: torch.nn.Module, device: torch.device) -> list[dict]:
@@ -165,15 +185,15 @@ def activation_layers(model: torch.nn.Module, device: torch.device) -> list[dict
     cached = _LAYERS.get(model)
     if cached is not None:
         return cached
-    modules = {name: m for name, m in model.named_modules()
-               if name and not isinstance(m, torch.nn.Dropout)}  # dropout is identity in eval
+    modules = {
+        name: m for name, m in model.named_modules() if name and not isinstance(m, torch.nn.Dropout)
+    }  # dropout is identity in eval
     _, captured = forward_with_hooks(model, [0, 0], device, modules)
     layers = []
     for name, module in modules.items():
         out = captured.get(name, (None, None))[1]
         if out is not None and out.dim() == 3 and tuple(out.shape[:2]) == (1, 2):
-            layers.append({"name": name, "type": type(module).__name__,
-                           "dim": int(out.shape[-1])})
+            layers.append({"name": name, "type": type(module).__name__, "dim": int(out.shape[-1])})
     _LAYERS[model] = layers
     return layers
 
@@ -181,26 +201,48 @@ def activation_layers(model: torch.nn.Module, device: torch.device) -> list[dict
 def _module(model: torch.nn.Module, name: str, device: torch.device) -> torch.nn.Module:
     names = [layer["name"] for layer in activation_layers(model, device)]
     if name not in names:
-        raise ConfigError(f"no layer named {name!r} with one vector per character",
-                          f"choose one of: {', '.join(names)}")
+        raise ConfigError(
+            f"no layer named {name!r} with one vector per character",
+            f"choose one of: {', '.join(names)}",
+        )
     return model.get_submodule(name)
 
 
-def _activations(name: str, module: torch.nn.Module, out: torch.Tensor, tokens: list[str],
-                 units: int, positions: int) -> dict:
+def _activations(
+    name: str,
+    module: torch.nn.Module,
+    out: torch.Tensor,
+    tokens: list[str],
+    units: int,
+    positions: int,
+) -> dict:
     """The ``units`` strongest units (largest |activation| over the last ``positions``
     characters) of a layer's output [1, T, D], as a positions × units table."""
     acts = out[0, -positions:].float().cpu()  # (P, D)
     strength = acts.abs().max(dim=0).values  # (D,)
     k = min(units, acts.shape[1])
     order = torch.topk(strength, k).indices.tolist()
-    return {"layer": name, "type": type(module).__name__, "dim": int(acts.shape[1]),
-            "units": order, "chars": tokens[-acts.shape[0]:],
-            "values": acts[:, order].tolist(), "scale": float(strength.max()) if k else 0.0}
+    return {
+        "layer": name,
+        "type": type(module).__name__,
+        "dim": int(acts.shape[1]),
+        "units": order,
+        "chars": tokens[-acts.shape[0] :],
+        "values": acts[:, order].tolist(),
+        "scale": float(strength.max()) if k else 0.0,
+    }
 
 
-def _math(model: torch.nn.Module, tokenizer: CharTokenizer, ids: list[int], captured: dict,
-          out_name: str, out_layer: torch.nn.Linear, hidden_name: str, top_ids: list[int]) -> dict:
+def _math(
+    model: torch.nn.Module,
+    tokenizer: CharTokenizer,
+    ids: list[int],
+    captured: dict,
+    out_name: str,
+    out_layer: torch.nn.Linear,
+    hidden_name: str,
+    top_ids: list[int],
+) -> dict:
     """LESSONS L1 for the last character: its embedding, the hidden activation that reaches the
     output layer (seen by a hook), and the output scores computed by hand as x·Wᵀ + b beside
     the layer's own output."""
@@ -217,28 +259,55 @@ def _math(model: torch.nn.Module, tokenizer: CharTokenizer, ids: list[int], capt
     diff = float((by_hand - y).abs().max())
     tied = [n for n, p in model.named_parameters() if p is out_layer.weight]
     return {
-        "char": tokenizer.chars[last], "id": last,
-        "embedding": {"layer": emb_name, "dim": int(vector.numel()),
-                      "values": vector[:MATH_DIMS].tolist(), "norm": float(vector.norm())},
-        "hidden": {"layer": hidden_name, "dim": int(x.numel()),
-                   "values": x[:MATH_DIMS].cpu().tolist(), "norm": float(x.norm()),
-                   "zero_share": float((x == 0).float().mean())},
-        "output": {"layer": out_name, "weight_shape": list(weight.shape),
-                   "has_bias": out_layer.bias is not None,
-                   "weight_name": tied[0] if tied else f"{out_name}.weight",
-                   "tied": bool(tied) and tied[0] != f"{out_name}.weight",
-                   "rows": [{"char": tokenizer.chars[i], "id": i,
-                             "by_hand": float(by_hand[i]), "layer": float(y[i])}
-                            for i in top_ids],
-                   "max_abs_diff": diff,
-                   "allclose": bool(torch.allclose(by_hand, y, rtol=1e-5, atol=1e-5))},
+        "char": tokenizer.chars[last],
+        "id": last,
+        "embedding": {
+            "layer": emb_name,
+            "dim": int(vector.numel()),
+            "values": vector[:MATH_DIMS].tolist(),
+            "norm": float(vector.norm()),
+        },
+        "hidden": {
+            "layer": hidden_name,
+            "dim": int(x.numel()),
+            "values": x[:MATH_DIMS].cpu().tolist(),
+            "norm": float(x.norm()),
+            "zero_share": float((x == 0).float().mean()),
+        },
+        "output": {
+            "layer": out_name,
+            "weight_shape": list(weight.shape),
+            "has_bias": out_layer.bias is not None,
+            "weight_name": tied[0] if tied else f"{out_name}.weight",
+            "tied": bool(tied) and tied[0] != f"{out_name}.weight",
+            "rows": [
+                {
+                    "char": tokenizer.chars[i],
+                    "id": i,
+                    "by_hand": float(by_hand[i]),
+                    "layer": float(y[i]),
+                }
+                for i in top_ids
+            ],
+            "max_abs_diff": diff,
+            "allclose": bool(torch.allclose(by_hand, y, rtol=1e-5, atol=1e-5)),
+        },
     }
 
 
-def predict(model: torch.nn.Module, tokenizer: CharTokenizer, text: str, block_size: int,
-            device: torch.device, sampling: Sampling = MODEL_DISTRIBUTION, k: int = 10,
-            math_view: bool = False, layer: str | None = None, units: int = 8,
-            positions: int = 32) -> dict:
+def predict(
+    model: torch.nn.Module,
+    tokenizer: CharTokenizer,
+    text: str,
+    block_size: int,
+    device: torch.device,
+    sampling: Sampling = MODEL_DISTRIBUTION,
+    k: int = 10,
+    math_view: bool = False,
+    layer: str | None = None,
+    units: int = 8,
+    positions: int = 32,
+) -> dict:
     """The next-character distribution after ``text`` as plain data: the ids fed, unknown
     characters, the top ``k`` characters with probabilities, and the text's own loss, all from
     one forward pass. ``math_view`` adds the output layer worked by hand; ``layer`` adds that
@@ -270,26 +339,37 @@ def predict(model: torch.nn.Module, tokenizer: CharTokenizer, text: str, block_s
         "unknown": [[pos, ch] for pos, ch in ctx["unknown"]],
         "cropped": ctx["cropped"],
         "empty_context": not ctx["ids"],
-        "top": [{"char": tokenizer.chars[i], "id": i, "prob": p}
-                for p, i in zip(top.values.tolist(), top_ids)],
+        "top": [
+            {"char": tokenizer.chars[i], "id": i, "prob": p}
+            for p, i in zip(top.values.tolist(), top_ids)
+        ],
         "loss": loss,
         "bits_per_char": None if loss is None else loss / math.log(2),
         "vocab_size": tokenizer.vocab_size,
         "block_size": block_size,
     }
     if math_view:
-        result["math"] = _math(model, tokenizer, ids, captured, out_name, out_layer,
-                               hidden_name, top_ids[:5])
+        result["math"] = _math(
+            model, tokenizer, ids, captured, out_name, out_layer, hidden_name, top_ids[:5]
+        )
     if layer:
         shown = tokens or [tokenizer.chars[ids[0]]]
-        result["activations"] = _activations(layer, capture[layer], captured[layer][1], shown,
-                                             units, positions)
+        result["activations"] = _activations(
+            layer, capture[layer], captured[layer][1], shown, units, positions
+        )
     return result
 
 
-def generate(model: torch.nn.Module, tokenizer: CharTokenizer, prompt: str, max_new: int,
-             block_size: int, device: torch.device, sampling: Sampling = MODEL_DISTRIBUTION,
-             seed: int | None = None) -> Iterator[str]:
+def generate(
+    model: torch.nn.Module,
+    tokenizer: CharTokenizer,
+    prompt: str,
+    max_new: int,
+    block_size: int,
+    device: torch.device,
+    sampling: Sampling = MODEL_DISTRIBUTION,
+    seed: int | None = None,
+) -> Iterator[str]:
     """Yield ``max_new`` characters one at a time, each sampled after the ones before."""
     sampling.validate()
     if max_new < 0:

@@ -18,17 +18,29 @@ def engine_ops(engine) -> dict:
     def require_lm():
         s = engine.require_session()
         if not s.is_language_model:
-            raise ConfigError(f"the {s.preset} preset is not a language model",
-                              "configure mini, mlp or gpt to predict text")
+            raise ConfigError(
+                f"the {s.preset} preset is not a language model",
+                "configure mini, mlp or gpt to predict text",
+            )
         return s
 
     def op_predict(args: PredictArgs) -> PredictResult:
         from core.predict import predict
 
         s = require_lm()
-        result = predict(s.model, s.tokenizer, args.text, s.block_size, s.device, args,
-                         k=args.k, math_view=args.math, layer=args.layer, units=args.units,
-                         positions=args.positions)
+        result = predict(
+            s.model,
+            s.tokenizer,
+            args.text,
+            s.block_size,
+            s.device,
+            args,
+            k=args.k,
+            math_view=args.math,
+            layer=args.layer,
+            units=args.units,
+            positions=args.positions,
+        )
         return PredictResult.from_dict({**result, "step": s.trainer.step})
 
     def op_predict_layers(args: dict) -> LayersResult:
@@ -45,8 +57,16 @@ def engine_ops(engine) -> dict:
         me = engine.current_id
         stopped = False
         try:
-            for ch in generate(s.model, s.tokenizer, args.prompt, args.max_new, s.block_size,
-                               s.device, args, seed=args.seed):
+            for ch in generate(
+                s.model,
+                s.tokenizer,
+                args.prompt,
+                args.max_new,
+                s.block_size,
+                s.device,
+                args,
+                seed=args.seed,
+            ):
                 if me in engine.cancelled:
                     stopped = True
                     break

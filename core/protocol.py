@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import RequestError
+from core.errors import RequestError, TorchdeckError
 
 PROTOCOL_VERSION = 1
 
@@ -131,6 +131,18 @@ def decode(line: str | bytes) -> Message:
     )
 
 
+def error_info(exc: BaseException) -> ErrorInfo:
+    """An exception as a protocol error: a TorchdeckError keeps its message and hint; anything
+    else is named by its type and first line, its traceback left to the engine's stderr."""
+    if isinstance(exc, TorchdeckError):
+        return ErrorInfo(type(exc).__name__, exc.message, exc.hint)
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    hint = "an unexpected engine error; its traceback is on the engine's stderr"
+    if "out of memory" in message.lower():
+        hint = "lower the batch size or the model size, or use another device"
+    return ErrorInfo(type(exc).__name__, message[:500], hint)
+
+
 # ---------------------------------------------------------------------------------------------
 # Argument checking, shared by the engine (which enforces it) and any client (which may pre-check).
 
@@ -148,8 +160,14 @@ class Arg:
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-             dict: "an object", list: "a list"}
+    names = {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        dict: "an object",
+        list: "a list",
+    }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
@@ -180,17 +198,16 @@ def check_args(op: str, args: dict[str, Any], spec: dict[str, Arg]) -> dict[str,
         kinds = arg.kind if isinstance(arg.kind, tuple) else (arg.kind,)
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        ok_type = isinstance(value, kinds) and not (
-            isinstance(value, bool) and bool not in kinds
-        )
+        ok_type = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
         if not ok_type:
             raise RequestError(
                 f"{op}: '{name}' must be {_type_name(arg.kind)}, got {value!r}",
                 f"give '{name}' as {_type_name(arg.kind)}",
             )
         if isinstance(value, float) and not math.isfinite(value):
-            raise RequestError(f"{op}: '{name}' must be finite, got {value!r}",
-                               f"give '{name}' a finite number")
+            raise RequestError(
+                f"{op}: '{name}' must be finite, got {value!r}", f"give '{name}' a finite number"
+            )
         if arg.check is not None and not arg.check(value):
             raise RequestError(
                 f"{op}: '{name}' = {value!r} is out of range",

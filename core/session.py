@@ -30,9 +30,17 @@ RunSpec = RunSettings
 
 
 class Session:
-    def __init__(self, preset: str, model: torch.nn.Module, model_config: object,
-                 train_config: TrainConfig, tokenizer: CharTokenizer | None,
-                 data: CorpusData | None, device: torch.device, corpus: str | None) -> None:
+    def __init__(
+        self,
+        preset: str,
+        model: torch.nn.Module,
+        model_config: object,
+        train_config: TrainConfig,
+        tokenizer: CharTokenizer | None,
+        data: CorpusData | None,
+        device: torch.device,
+        corpus: str | None,
+    ) -> None:
         self.preset = preset
         self.model = model
         self.model_config = model_config
@@ -53,26 +61,31 @@ class Session:
         if not isinstance(spec.model, dict) or not isinstance(spec.train, dict):
             raise ConfigError("model and train settings must be objects", "e.g. {'lr': 0.001}")
         if spec.preset in LANGUAGE_PRESETS and "vocab_size" in spec.model:
-            raise ConfigError("vocab_size cannot be set: it is the number of distinct "
-                              "characters in the corpus", "leave vocab_size out")
+            raise ConfigError(
+                "vocab_size cannot be set: it is the number of distinct characters in the corpus",
+                "leave vocab_size out",
+            )
         device = devices.resolve_device(spec.device)
         devices.prepare(device)
         train_config = make_train_config(spec.preset, **spec.train)
-        make_config(spec.preset, **({"vocab_size": 1} if spec.preset in LANGUAGE_PRESETS
-                                    else {}), **spec.model)  # fail fast on bad settings
+        make_config(
+            spec.preset,
+            **({"vocab_size": 1} if spec.preset in LANGUAGE_PRESETS else {}),
+            **spec.model,
+        )  # fail fast on bad settings
         data = tokenizer = None
         if spec.preset in LANGUAGE_PRESETS:
             data = load_data(spec.corpus)
             tokenizer = data.tokenizer
-            model_config = make_config(spec.preset, **{**spec.model,
-                                                       "vocab_size": tokenizer.vocab_size})
+            model_config = make_config(
+                spec.preset, **{**spec.model, "vocab_size": tokenizer.vocab_size}
+            )
         else:
             model_config = make_config(spec.preset, **spec.model)
         torch.manual_seed(train_config.seed)
         model = build_model(spec.preset, model_config).to(device)
         corpus = data.source if data is not None else None
-        return cls(spec.preset, model, model_config, train_config, tokenizer, data, device,
-                   corpus)
+        return cls(spec.preset, model, model_config, train_config, tokenizer, data, device, corpus)
 
     # -- checkpoints ---------------------------------------------------------------------------
 
@@ -89,8 +102,13 @@ class Session:
         return str(checkpoint.save(state, path))
 
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str = "auto",
-             corpus: str | None = None, train: dict | None = None) -> Session:
+    def load(
+        cls,
+        path: str | os.PathLike,
+        device: str = "auto",
+        corpus: str | None = None,
+        train: dict | None = None,
+    ) -> Session:
         """Rebuild a session from a checkpoint. The corpus is read again (``corpus`` overrides
         the saved one) with the saved vocabulary; if it cannot be read, the model still loads
         for prediction and training reports why it cannot run."""
@@ -99,20 +117,25 @@ class Session:
         try:
             train_config = make_train_config(preset, **{**state["train_config"], **(train or {})})
             model_config = make_config(preset, **state["model_config"])
-            tokenizer = (CharTokenizer.from_dict(state["tokenizer"])
-                         if state.get("tokenizer") else None)
+            tokenizer = (
+                CharTokenizer.from_dict(state["tokenizer"]) if state.get("tokenizer") else None
+            )
         except (TypeError, TorchdeckError) as exc:
-            raise CheckpointError(f"checkpoint settings are invalid: {exc}",
-                                  "the file was not written by this torchdeck") from None
+            raise CheckpointError(
+                f"checkpoint settings are invalid: {exc}",
+                "the file was not written by this torchdeck",
+            ) from None
         dev = devices.resolve_device(device)
         devices.prepare(dev)
         model = build_model(preset, model_config)
         try:
             model.load_state_dict(state["model"])
         except RuntimeError as exc:
-            raise CheckpointError(f"checkpoint weights do not fit the {preset} model: "
-                                  f"{str(exc).splitlines()[0][:200]}",
-                                  "the file is damaged or from another version") from None
+            raise CheckpointError(
+                f"checkpoint weights do not fit the {preset} model: "
+                f"{str(exc).splitlines()[0][:200]}",
+                "the file is damaged or from another version",
+            ) from None
         model.to(dev)
         data = None
         source = corpus if corpus is not None else state.get("corpus")
@@ -125,16 +148,20 @@ class Session:
         try:
             session.trainer.load_state_dict(state["trainer"])
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-            raise CheckpointError(f"checkpoint training state is unreadable: {exc}",
-                                  "the weights are fine but resuming is not possible; load "
-                                  "another checkpoint") from None
+            raise CheckpointError(
+                f"checkpoint training state is unreadable: {exc}",
+                "the weights are fine but resuming is not possible; load another checkpoint",
+            ) from None
         return session
 
     # -- reports -------------------------------------------------------------------------------
 
     def describe(self) -> SessionInfo:
-        corpus = self.data.info() if self.data else (
-            {"source": self.corpus, "unavailable": True} if self.corpus else None)
+        corpus = (
+            self.data.info()
+            if self.data
+            else ({"source": self.corpus, "unavailable": True} if self.corpus else None)
+        )
         return SessionInfo(
             preset=self.preset,
             device=devices.describe(self.device),

@@ -34,8 +34,10 @@ class CharTokenizer:
             raise TorchdeckError("vocabulary has repeated characters", "list each character once")
         for ch in chars:
             if len(ch) != 1:
-                raise TorchdeckError(f"vocabulary entry {ch!r} is not one character",
-                                     "a char tokenizer maps single characters")
+                raise TorchdeckError(
+                    f"vocabulary entry {ch!r} is not one character",
+                    "a char tokenizer maps single characters",
+                )
         self.chars = list(chars)
         self.stoi = {ch: i for i, ch in enumerate(self.chars)}
 
@@ -72,8 +74,9 @@ class CharTokenizer:
         n = len(self.chars)
         bad = [i for i in ids if not 0 <= i < n]
         if bad:
-            raise TorchdeckError(f"token id(s) {bad[:5]} outside the vocabulary of {n}",
-                                 f"ids run from 0 to {n - 1}")
+            raise TorchdeckError(
+                f"token id(s) {bad[:5]} outside the vocabulary of {n}", f"ids run from 0 to {n - 1}"
+            )
         return "".join(self.chars[i] for i in ids)
 
     def to_dict(self) -> dict:
@@ -81,11 +84,14 @@ class CharTokenizer:
 
     @classmethod
     def from_dict(cls, data: dict) -> CharTokenizer:
-        if not isinstance(data, dict) or data.get("kind") != "char" or not isinstance(
-            data.get("chars"), str
+        if (
+            not isinstance(data, dict)
+            or data.get("kind") != "char"
+            or not isinstance(data.get("chars"), str)
         ):
-            raise TorchdeckError("not a saved char tokenizer",
-                                 "expected {'kind': 'char', 'chars': '...'}")
+            raise TorchdeckError(
+                "not a saved char tokenizer", "expected {'kind': 'char', 'chars': '...'}"
+            )
         return cls(list(data["chars"]))
 
     def __repr__(self) -> str:

@@ -37,9 +37,12 @@ def engine_ops(engine) -> dict:
         s = engine.require_session()
         engine.refuse_while_training("reset the model")
         settings = RunSettings(
-            preset=s.preset, corpus=s.corpus, device=str(s.device),
+            preset=s.preset,
+            corpus=s.corpus,
+            device=str(s.device),
             model={k: v for k, v in vars(s.model_config).items() if k != "vocab_size"},
-            train=vars(s.train_config).copy())
+            train=vars(s.train_config).copy(),
+        )
         engine.new_session(Session.create(settings), "reset")
         return engine.session.describe()
 
@@ -49,15 +52,21 @@ def engine_ops(engine) -> dict:
             raise ConfigError("training is already running", "pause or stop it first")
         if args.steps is not None:
             if args.steps <= s.trainer.step:
-                raise ConfigError(f"steps {args.steps} is not beyond the current step "
-                                  f"{s.trainer.step}", "give a larger total number of steps")
+                raise ConfigError(
+                    f"steps {args.steps} is not beyond the current step {s.trainer.step}",
+                    "give a larger total number of steps",
+                )
             s.train_config.steps = args.steps
         if s.trainer.done:
-            raise ConfigError(f"the run has finished at step {s.trainer.step}",
-                              "give train_start a larger 'steps', or reset the model")
+            raise ConfigError(
+                f"the run has finished at step {s.trainer.step}",
+                "give train_start a larger 'steps', or reset the model",
+            )
         if s.trainer.diverged:
-            raise ConfigError("the run diverged (non-finite loss)",
-                              "reset the model or load a checkpoint, then lower the lr")
+            raise ConfigError(
+                "the run diverged (non-finite loss)",
+                "reset the model or load a checkpoint, then lower the lr",
+            )
         _require_text(s)
         if args.report_interval is not None:
             engine.report_interval = args.report_interval
@@ -69,16 +78,19 @@ def engine_ops(engine) -> dict:
     def op_train_pause(args: dict) -> RunState:
         engine.require_session()
         if engine.state != "running":
-            raise ConfigError(f"training is not running (it is {engine.state})",
-                              "start it with train_start")
+            raise ConfigError(
+                f"training is not running (it is {engine.state})", "start it with train_start"
+            )
         engine.pause("paused by request")
         return RunState(engine.state, engine.session.trainer.step)
 
     def op_train_resume(args: dict) -> RunState:
         s = engine.require_session()
         if engine.state != "paused":
-            raise ConfigError(f"training is not paused (it is {engine.state})",
-                              "train_resume continues a paused run; use train_start otherwise")
+            raise ConfigError(
+                f"training is not paused (it is {engine.state})",
+                "train_resume continues a paused run; use train_start otherwise",
+            )
         if s.trainer.done:
             raise ConfigError("the run has reached its last step", "raise steps with train_start")
         engine.begin_running()
@@ -110,8 +122,10 @@ def engine_ops(engine) -> dict:
     def op_save(args: SaveArgs) -> SaveResult:
         s = engine.require_session()
         if s.trainer.diverged:
-            raise ConfigError("the weights hold non-finite values after the run diverged",
-                              "saving them would overwrite a good checkpoint; reset or load")
+            raise ConfigError(
+                "the weights hold non-finite values after the run diverged",
+                "saving them would overwrite a good checkpoint; reset or load",
+            )
         engine.report()  # pending losses go out (and into the history) before the save
         return SaveResult(s.save(args.path), s.trainer.step)
 
@@ -123,8 +137,10 @@ def engine_ops(engine) -> dict:
         engine.refuse_while_training("load a checkpoint")
         session = Session.load(args.path, device=args.device, corpus=args.corpus)
         engine.new_session(session, "loaded")
-        history = {"train": session.trainer.train_history.to_dict(),
-                   "val": session.trainer.val_history.to_dict()}
+        history = {
+            "train": session.trainer.train_history.to_dict(),
+            "val": session.trainer.val_history.to_dict(),
+        }
         return replace(session.describe(), history=history)
 
     return {
@@ -143,5 +159,7 @@ def engine_ops(engine) -> dict:
 
 def _require_text(s) -> None:
     if s.is_language_model and s.data is None:
-        raise ConfigError("no training text is loaded for this model",
-                          "configure a corpus; the checkpoint's corpus could not be read")
+        raise ConfigError(
+            "no training text is loaded for this model",
+            "configure a corpus; the checkpoint's corpus could not be read",
+        )

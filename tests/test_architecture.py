@@ -20,8 +20,16 @@ ROOT = Path(__file__).resolve().parents[1]
 UI_MODULES = ("textual", "textual_plotext", "plotext", "rich", "tui")
 HEAVY_MODULES = ("torch", "numpy")  # numpy: torch's neighbour, the UI must stay light
 TORCH_FREE = (
-    "core.protocol", "core.contract", "core.contract.lab", "core.client", "core.errors",
-    "core.fmt", "core.playground_recipes", "core.bench", "cli.main", "cli.headless",
+    "core.protocol",
+    "core.contract",
+    "core.contract.lab",
+    "core.client",
+    "core.errors",
+    "core.fmt",
+    "core.playground_recipes",
+    "core.bench",
+    "cli.main",
+    "cli.headless",
 )
 
 # Imports the modules named on its command line one after another and prints, for each, the

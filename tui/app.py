@@ -24,13 +24,19 @@ from tui.panes.train_pane import TrainPane
 from tui.screens.help_screen import HelpScreen
 from tui.widgets.status_bar import StatusBar
 
-PANES = (("summary", "Summary"), ("train", "Train"), ("playground", "Playground"),
-         ("predict", "Predict"))
+PANES = (
+    ("summary", "Summary"),
+    ("train", "Train"),
+    ("playground", "Playground"),
+    ("predict", "Predict"),
+)
 # The Train pane is built at start; the others on first show, so the first frame comes sooner
 # (their imports and their first layout cost ~0.2 s that nobody looks at yet).
-LAZY_PANES = {"summary": ("tui.panes.summary_pane", "SummaryPane"),
-              "playground": ("tui.panes.playground_pane", "PlaygroundPane"),
-              "predict": ("tui.panes.predict_pane", "PredictPane")}
+LAZY_PANES = {
+    "summary": ("tui.panes.summary_pane", "SummaryPane"),
+    "playground": ("tui.panes.playground_pane", "PlaygroundPane"),
+    "predict": ("tui.panes.predict_pane", "PredictPane"),
+}
 
 
 def pane_class(key: str) -> type[Pane]:
@@ -60,8 +66,14 @@ class TorchdeckApp(App):
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
     ]
 
-    def __init__(self, preset: str = DEFAULT_PRESET, corpus: str | None = None, device: str = "auto",
-                 client: EngineClient | None = None, started_at: float | None = None) -> None:
+    def __init__(
+        self,
+        preset: str = DEFAULT_PRESET,
+        corpus: str | None = None,
+        device: str = "auto",
+        client: EngineClient | None = None,
+        started_at: float | None = None,
+    ) -> None:
         super().__init__()
         self.started_at = started_at or time.perf_counter()
         self.initial = {"preset": preset, "corpus": corpus, "device": device}
@@ -140,8 +152,9 @@ class TorchdeckApp(App):
             if data.reason in ("configured", "reset", "loaded"):
                 status.step = data.step
         elif message.name == "error":
-            self.notify(f"{data.get('message')}\n{data.get('hint', '')}", title="engine",
-                        severity="error")
+            self.notify(
+                f"{data.get('message')}\n{data.get('hint', '')}", title="engine", severity="error"
+            )
         for pane in list(self.panes.values()):
             pane.engine_event(message.name, data)
 
@@ -154,9 +167,11 @@ class TorchdeckApp(App):
             pane.engine_restarted()
         tail = "\n".join(message.stderr_tail.strip().splitlines()[-6:]) or "(no stderr output)"
         banner = self.query_one("#crash-banner", Static)
-        banner.update(f"[b]The engine stopped[/b] (exit code {message.returncode}). The loss "
-                      f"history stays on screen. [b]ctrl+r[/b] restarts it, [b]ctrl+l[/b] "
-                      f"restarts it and loads the last checkpoint.\n{tail}")
+        banner.update(
+            f"[b]The engine stopped[/b] (exit code {message.returncode}). The loss "
+            f"history stays on screen. [b]ctrl+r[/b] restarts it, [b]ctrl+l[/b] "
+            f"restarts it and loads the last checkpoint.\n{tail}"
+        )
         banner.display = True
 
     def on_engine_start_failed(self, message: EngineStartFailed) -> None:
@@ -211,12 +226,15 @@ class TorchdeckApp(App):
         self.query_one(f"#{active}-pane").focus()
 
     def action_help(self) -> None:
-        app_keys = [("F1…F4, 1…4", "switch pane (digits only outside text boxes)"),
-                    ("escape", "leave a text box"), ("?", "this help"),
-                    ("ctrl+p", "command palette: every action"),
-                    ("ctrl+r", "restart the engine"),
-                    ("ctrl+l", "restart the engine and load the last checkpoint"),
-                    ("q / ctrl+q", "quit (q outside text boxes)")]
+        app_keys = [
+            ("F1…F4, 1…4", "switch pane (digits only outside text boxes)"),
+            ("escape", "leave a text box"),
+            ("?", "this help"),
+            ("ctrl+p", "command palette: every action"),
+            ("ctrl+r", "restart the engine"),
+            ("ctrl+l", "restart the engine and load the last checkpoint"),
+            ("q / ctrl+q", "quit (q outside text boxes)"),
+        ]
         sections = [("Everywhere", app_keys)]
         for key, _ in PANES:
             cls = pane_class(key)
@@ -228,14 +246,21 @@ class TorchdeckApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for key, title in PANES:
-            yield SystemCommand(f"Show {title}", f"switch to the {title} pane",
-                                lambda k=key: self.action_show_pane(k))
+            yield SystemCommand(
+                f"Show {title}",
+                f"switch to the {title} pane",
+                lambda k=key: self.action_show_pane(k),
+            )
         for pane in list(self.panes.values()):
             for b in pane.BINDINGS:
-                yield SystemCommand(f"{pane.TITLE.split()[0]}: {b.description}", f"key {b.key}",
-                                    lambda a=b.action, p=pane: self.run_action(a, p))
-        yield SystemCommand("Restart engine", "start a fresh engine process",
-                            self.action_restart_engine)
+                yield SystemCommand(
+                    f"{pane.TITLE.split()[0]}: {b.description}",
+                    f"key {b.key}",
+                    lambda a=b.action, p=pane: self.run_action(a, p),
+                )
+        yield SystemCommand(
+            "Restart engine", "start a fresh engine process", self.action_restart_engine
+        )
 
     async def action_quit(self) -> None:
         await self.engine.close()

@@ -53,8 +53,12 @@ def _cpu_seconds() -> float:
 
 class ProbeApp(TorchdeckApp):
     def __init__(self, options: argparse.Namespace) -> None:
-        super().__init__(preset=GPT, corpus=options.corpus, device=options.device,
-                         client=EngineClient(nice=options.nice, threads=options.threads))
+        super().__init__(
+            preset=GPT,
+            corpus=options.corpus,
+            device=options.device,
+            client=EngineClient(nice=options.nice, threads=options.threads),
+        )
         # configure (sent by the app when the engine is ready) carries these overrides too
         self.initial["model"] = json.loads(options.model)
         self.initial["train"] = json.loads(options.train)
@@ -74,8 +78,11 @@ class ProbeApp(TorchdeckApp):
         super().model_configured(info)
         batch_size = info.train_config["batch_size"]
         self.tokens_per_step = batch_size * info.block_size
-        self.result["model"] = {"params": info.params, "model_config": info.model_config,
-                                "batch_size": batch_size}
+        self.result["model"] = {
+            "params": info.params,
+            "model_config": info.model_config,
+            "batch_size": batch_size,
+        }
         self._configured.set()
 
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
@@ -85,7 +92,11 @@ class ProbeApp(TorchdeckApp):
             self.progress.append((time.perf_counter(), data.step))
             self._progressed.set()
         elif isinstance(data, TrainState) and data.state in (
-                "finished", "diverged", "stopped", "paused"):
+            "finished",
+            "diverged",
+            "stopped",
+            "paused",
+        ):
             self._finished.set()
 
     async def on_ready(self) -> None:
@@ -130,13 +141,18 @@ class ProbeApp(TorchdeckApp):
         await asyncio.sleep(self.options.window)
         self.measuring = False
         ui_cores = (_cpu_seconds() - cpu_before) / (time.perf_counter() - wall_before)
-        window = self.progress[max(0, first - 1):]  # from the last event before the window
+        window = self.progress[max(0, first - 1) :]  # from the last event before the window
         if len(window) < 2:
             raise RuntimeError("fewer than two progress events in the window; lengthen it")
         (t0, s0), (t1, s1) = window[0], window[-1]
-        self.result.update(steps=s1 - s0, seconds=t1 - t0,
-                           tokens_per_s=(s1 - s0) * self.tokens_per_step / (t1 - t0),
-                           lag_ms=self.lag_ms, rss_end_mb=self._rss(), ui_cpu_cores=ui_cores)
+        self.result.update(
+            steps=s1 - s0,
+            seconds=t1 - t0,
+            tokens_per_s=(s1 - s0) * self.tokens_per_step / (t1 - t0),
+            lag_ms=self.lag_ms,
+            rss_end_mb=self._rss(),
+            ui_cpu_cores=ui_cores,
+        )
 
     def _write(self) -> None:
         with open(self.options.out, "w", encoding="utf-8") as fh:
@@ -144,8 +160,10 @@ class ProbeApp(TorchdeckApp):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tui.bench_probe",
-                                     description="The app measuring itself for torchdeck bench.")
+    parser = argparse.ArgumentParser(
+        prog="python -m tui.bench_probe",
+        description="The app measuring itself for torchdeck bench.",
+    )
     parser.add_argument("--out", required=True, help="where to write the JSON result")
     parser.add_argument("--mode", choices=("train", "rss"), default="train")
     parser.add_argument("--model", default="{}", help="gpt model overrides, JSON")

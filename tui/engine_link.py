@@ -34,12 +34,17 @@ class EngineLink:
     async def _pump_events(self) -> None:
         async for ev in self.client.events():
             if ev.event == READY:
-                self.app.post_message(EngineReady(ReadyInfo.from_dict(ev.data),
-                                                  time.perf_counter() - self.started_at))
+                self.app.post_message(
+                    EngineReady(ReadyInfo.from_dict(ev.data), time.perf_counter() - self.started_at)
+                )
             elif ev.event == EXITED:
-                self.app.post_message(EngineExited(ev.data.get("returncode"),
-                                                   ev.data.get("stderr_tail", ""),
-                                                   bool(ev.data.get("expected"))))
+                self.app.post_message(
+                    EngineExited(
+                        ev.data.get("returncode"),
+                        ev.data.get("stderr_tail", ""),
+                        bool(ev.data.get("expected")),
+                    )
+                )
                 return
             else:
                 kind = EVENTS.get(ev.event)
@@ -60,13 +65,20 @@ class EngineLink:
             return await self.client.request(op, args)
         except EngineError as exc:
             if not quiet:
-                self.app.notify(f"{exc.message}\n{exc.hint}" if exc.hint else exc.message,
-                                title=f"{op}: {exc.type}", severity="error", timeout=8)
+                self.app.notify(
+                    f"{exc.message}\n{exc.hint}" if exc.hint else exc.message,
+                    title=f"{op}: {exc.type}",
+                    severity="error",
+                    timeout=8,
+                )
             return None
         except (EngineDied, TorchdeckError):
             if not quiet:
-                self.app.notify("the engine is not running — press ctrl+r to restart it",
-                                title=op, severity="error")
+                self.app.notify(
+                    "the engine is not running — press ctrl+r to restart it",
+                    title=op,
+                    severity="error",
+                )
             return None
 
     async def call(self, args: Contract | str, quiet: bool = False) -> Any:

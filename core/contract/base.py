@@ -67,9 +67,7 @@ class Contract:
 
     @classmethod
     def spec(cls) -> dict[str, Arg]:
-        return {
-            f.name: f.metadata[_RULE] for f in dataclasses.fields(cls) if _RULE in f.metadata
-        }
+        return {f.name: f.metadata[_RULE] for f in dataclasses.fields(cls) if _RULE in f.metadata}
 
     @classmethod
     def field_rule(cls, name: str) -> Arg:
@@ -120,14 +118,22 @@ class Contract:
         one: ``lr = 20 is out of range`` with the hint ``lr must be a number in (0, 10]...``."""
         for name, rule in self.spec().items():
             if rule_problem(rule, getattr(self, name)) is not None:
-                raise ConfigError(f"{name} = {getattr(self, name)!r} is out of range",
-                                  f"{name} must be {rule.expect or type_words(rule.kind)}")
+                raise ConfigError(
+                    f"{name} = {getattr(self, name)!r} is out of range",
+                    f"{name} must be {rule.expect or type_words(rule.kind)}",
+                )
 
 
 def type_words(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-             dict: "an object", list: "a list"}
+    names = {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        dict: "an object",
+        list: "a list",
+    }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 

@@ -20,10 +20,12 @@ LESSON_SEED = arg(0, int, check=lambda v: 0 <= v <= 2**63 - 1, expect="an intege
 @dataclass(frozen=True)
 class SummaryArgs(Contract):
     OP: ClassVar[str] = "summary"
-    depth: int | None = arg(None, int, check=lambda v: 0 <= v <= 64,
-                            expect="an integer in [0, 64]", nullable=True)
-    batch_size: int | None = arg(None, int, check=lambda v: 1 <= v <= 4096,
-                                 expect="an integer in [1, 4096]", nullable=True)
+    depth: int | None = arg(
+        None, int, check=lambda v: 0 <= v <= 64, expect="an integer in [0, 64]", nullable=True
+    )
+    batch_size: int | None = arg(
+        None, int, check=lambda v: 1 <= v <= 4096, expect="an integer in [1, 4096]", nullable=True
+    )
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,12 @@ DEFAULT_MEMORY_SHARE = 0.5  # of the free memory that one cell may ask for
 class ExecArgs(Contract):
     OP: ClassVar[str] = "exec"
     code: str = arg("", str, required=True)
-    memory_share: float = arg(DEFAULT_MEMORY_SHARE, float, check=lambda v: 0 < v <= 1,
-                              expect="a share in (0, 1], e.g. 0.5")
+    memory_share: float = arg(
+        DEFAULT_MEMORY_SHARE,
+        float,
+        check=lambda v: 0 < v <= 1,
+        expect="a share in (0, 1], e.g. 0.5",
+    )
 
 
 @dataclass(frozen=True)

@@ -68,8 +68,9 @@ class ConfigureArgs(Contract):
                 train[key] = getattr(self, key)
         if self.block_size is not None:
             if self.preset == PARABOLA:
-                raise ConfigError("the parabola preset has no context length",
-                                  "leave block_size out for parabola")
+                raise ConfigError(
+                    "the parabola preset has no context length", "leave block_size out for parabola"
+                )
             model["block_size"] = self.block_size
         return RunSettings(self.preset, self.corpus, self.device, model, train)
 
@@ -114,8 +115,9 @@ class StatusResult(Contract):
 class TrainStartArgs(Contract):
     OP: ClassVar[str] = "train_start"
     steps: int | None = arg(None, rule=at_least(1, " (the new total)"))
-    report_interval: float | None = arg(None, float, check=lambda v: 0.01 <= v <= 3600,
-                                        expect="seconds in [0.01, 3600]")
+    report_interval: float | None = arg(
+        None, float, check=lambda v: 0.01 <= v <= 3600, expect="seconds in [0.01, 3600]"
+    )
     sample_chars: int | None = arg(None, rule=int_in(0, 1000))
 
 
@@ -233,8 +235,9 @@ class GenerateArgs(SamplingSettings):
     OP: ClassVar[str] = "generate"
     prompt: str = arg("", str)
     max_new: int = arg(200, rule=int_in(0, 1_000_000))
-    seed: int | None = arg(None, int, check=lambda v: v >= 0, expect="an integer ≥ 0",
-                           nullable=True)
+    seed: int | None = arg(
+        None, int, check=lambda v: v >= 0, expect="an integer ≥ 0", nullable=True
+    )
     stream: bool = arg(True, bool)
 
 

@@ -26,9 +26,17 @@ PRESET_TRAIN_DEFAULTS: dict[str, dict] = {
     MLP: {"lr": 3e-3, "steps": 2000},
     GPT: {"lr": 2e-3, "steps": 2000},
     # the seed's experiment: plain SGD, lr 0.01, 80 epochs, nothing else in the way
-    PARABOLA: {"lr": 0.01, "steps": 80, "optimizer": "sgd", "schedule": "constant",
-               "warmup_steps": 0, "grad_clip": 0.0, "weight_decay": 0.0,
-               "eval_interval": 0, "batch_size": 1},
+    PARABOLA: {
+        "lr": 0.01,
+        "steps": 80,
+        "optimizer": "sgd",
+        "schedule": "constant",
+        "warmup_steps": 0,
+        "grad_clip": 0.0,
+        "weight_decay": 0.0,
+        "eval_interval": 0,
+        "batch_size": 1,
+    },
 }
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -43,13 +51,15 @@ def _is_int(v) -> bool:
 
 def at_least(low: int, words: str = "") -> Arg:
     """An integer ≥ ``low``."""
-    return Arg(int, check=lambda v: _is_int(v) and v >= low,
-               expect=f"an integer ≥ {low}{words}")
+    return Arg(int, check=lambda v: _is_int(v) and v >= low, expect=f"an integer ≥ {low}{words}")
 
 
 def int_in(low: int, high: int) -> Arg:
-    return Arg(int, check=lambda v: _is_int(v) and low <= v <= high,
-               expect=f"an integer in [{low}, {high}]")
+    return Arg(
+        int,
+        check=lambda v: _is_int(v) and low <= v <= high,
+        expect=f"an integer in [{low}, {high}]",
+    )
 
 
 LR = Arg(float, check=lambda v: 0 < v <= 10, expect="a number in (0, 10], e.g. 0.001")
@@ -79,16 +89,20 @@ class TrainSettings(Contract):
     lr: float = arg(2e-3, rule=LR)  # peak learning rate
     min_lr_ratio: float = arg(0.1, float, check=lambda v: 0 <= v <= 1, expect="in [0, 1]")
     warmup_steps: int = arg(100, rule=at_least(0))  # linear warm-up from 0 to lr
-    schedule: str = arg("cosine", str, check=lambda v: v in SCHEDULES,
-                        expect=f"one of {', '.join(SCHEDULES)}")
-    optimizer: str = arg("adamw", str, check=lambda v: v in OPTIMIZERS,
-                         expect=f"one of {', '.join(OPTIMIZERS)}")
-    weight_decay: float = arg(0.1, float, check=lambda v: 0 <= v < 1,
-                              expect="in [0, 1)")  # AdamW decay, matrices only
+    schedule: str = arg(
+        "cosine", str, check=lambda v: v in SCHEDULES, expect=f"one of {', '.join(SCHEDULES)}"
+    )
+    optimizer: str = arg(
+        "adamw", str, check=lambda v: v in OPTIMIZERS, expect=f"one of {', '.join(OPTIMIZERS)}"
+    )
+    weight_decay: float = arg(
+        0.1, float, check=lambda v: 0 <= v < 1, expect="in [0, 1)"
+    )  # AdamW decay, matrices only
     beta1: float = arg(0.9, float, check=lambda v: 0 <= v < 1, expect="in [0, 1)")
     beta2: float = arg(0.99, float, check=lambda v: 0 <= v < 1, expect="in [0, 1)")
-    grad_clip: float = arg(1.0, float, check=lambda v: v >= 0,
-                           expect="≥ 0 (0 turns clipping off)")  # global gradient norm
+    grad_clip: float = arg(
+        1.0, float, check=lambda v: v >= 0, expect="≥ 0 (0 turns clipping off)"
+    )  # global gradient norm
     eval_interval: int = arg(200, rule=at_least(0))  # validation every N steps; 0: never
     eval_batches: int = arg(20, rule=at_least(1))  # batches averaged for one validation loss
     seed: int = arg(1337, rule=SEED)  # seeds the weights and the batch order
@@ -102,12 +116,15 @@ def _temperature_ok(v: float) -> bool:
 class SamplingSettings(Contract):
     """How the next character is chosen from the model's distribution."""
 
-    temperature: float = arg(1.0, float, check=_temperature_ok,
-                             expect="0 (greedy) or in [0.01, 100]")  # 1: the model's own
-    top_k: int | None = arg(None, int, check=lambda v: v >= 1, expect="an integer ≥ 1",
-                            nullable=True)  # keep only the k most likely characters
-    top_p: float | None = arg(None, float, check=lambda v: 0 < v <= 1, expect="in (0, 1]",
-                              nullable=True)  # smallest set whose probability reaches p
+    temperature: float = arg(
+        1.0, float, check=_temperature_ok, expect="0 (greedy) or in [0.01, 100]"
+    )  # 1: the model's own
+    top_k: int | None = arg(
+        None, int, check=lambda v: v >= 1, expect="an integer ≥ 1", nullable=True
+    )  # keep only the k most likely characters
+    top_p: float | None = arg(
+        None, float, check=lambda v: 0 < v <= 1, expect="in (0, 1]", nullable=True
+    )  # smallest set whose probability reaches p
     greedy: bool = arg(False, bool)
 
     @property

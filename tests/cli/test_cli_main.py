@@ -16,9 +16,18 @@ import pytest
         # the learning rate's range is the engine's: --lr 20 used to pass here and fail there
         (["--lr", "abc"], "argument --lr: 'abc' is not a number in (0, 10], e.g. 0.001"),
         (["--lr", "0"], "argument --lr: 0 is out of range: want a number in (0, 10], e.g. 0.001"),
-        (["--lr", "-0.1"], "argument --lr: -0.1 is out of range: want a number in (0, 10], e.g. 0.001"),
-        (["--lr", "nan"], "argument --lr: nan is out of range: want a number in (0, 10], e.g. 0.001"),
-        (["--lr", "inf"], "argument --lr: inf is out of range: want a number in (0, 10], e.g. 0.001"),
+        (
+            ["--lr", "-0.1"],
+            "argument --lr: -0.1 is out of range: want a number in (0, 10], e.g. 0.001",
+        ),
+        (
+            ["--lr", "nan"],
+            "argument --lr: nan is out of range: want a number in (0, 10], e.g. 0.001",
+        ),
+        (
+            ["--lr", "inf"],
+            "argument --lr: inf is out of range: want a number in (0, 10], e.g. 0.001",
+        ),
         (["--lr", "20"], "argument --lr: 20 is out of range: want a number in (0, 10], e.g. 0.001"),
         (["--steps", "-1"], "argument --steps: -1 is out of range: want an integer ≥ 1"),
         (["--steps", "0"], "argument --steps: 0 is out of range: want an integer ≥ 1"),

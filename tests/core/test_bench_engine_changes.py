@@ -23,24 +23,29 @@ def test_a_waiting_request_ends_the_training_slice(tmp_path):
     try:
         engine = Engine(io.StringIO())
         handler, args = engine.ops["configure"]
-        handler(args.from_args("configure", {
-                "preset": "mini",
-                "corpus": str(corpus),
-                "device": "cpu",
-                "model": {"n_embd": 8, "n_hidden": 16, "block_size": 8},
-                "train": {"batch_size": 4, "eval_interval": 0},
-                "steps": 100_000,
-            }))
+        handler(
+            args.from_args(
+                "configure",
+                {
+                    "preset": "mini",
+                    "corpus": str(corpus),
+                    "device": "cpu",
+                    "model": {"n_embd": 8, "n_hidden": 16, "block_size": 8},
+                    "train": {"batch_size": 4, "eval_interval": 0},
+                    "steps": 100_000,
+                },
+            )
+        )
         engine.begin_running()
-        engine._train_slice()
+        engine.train_slice()
         alone = engine.session.trainer.step
         assert alone > 3  # ~50 ms of millisecond steps with nothing waiting
         engine.requests.put(("req", Request(1, "status", {}), None))
-        engine._train_slice()
+        engine.train_slice()
         assert engine.session.trainer.step == alone  # the request goes first
         engine._drain(block=False)
         assert engine.requests.empty()
-        engine._train_slice()
+        engine.train_slice()
         assert engine.session.trainer.step > alone + 3
     finally:
         torch.set_num_threads(threads)

@@ -41,8 +41,9 @@ def test_save_load_gives_identical_predictions(preset, tmp_path, corpus_file, ma
     assert loaded.train_config == session.train_config
     assert loaded.tokenizer.chars == session.tokenizer.chars
     assert loaded.corpus == str(corpus_file)
-    for (n1, t1), (n2, t2) in zip(session.model.state_dict().items(),
-                                  loaded.model.state_dict().items()):
+    for (n1, t1), (n2, t2) in zip(
+        session.model.state_dict().items(), loaded.model.state_dict().items()
+    ):
         assert n1 == n2 and torch.equal(t1, t2)
     for text in ["the cat", "on the mat. the", "t"]:
         a = predict(session.model, session.tokenizer, text, session.block_size, session.device)
@@ -92,11 +93,14 @@ def test_resume_continues_exactly(preset, tmp_path, corpus_file, make_session):
     assert resumed.trainer.done
     assert resumed.trainer.train_history.steps == list(range(1, 21))
     assert resumed.trainer.train_history.values == pytest.approx(
-        straight.trainer.train_history.values, rel=1e-6, abs=1e-6)
-    assert resumed.trainer.val_history.steps == straight.trainer.val_history.steps == [5, 10,
-                                                                                          15, 20]
+        straight.trainer.train_history.values, rel=1e-6, abs=1e-6
+    )
+    assert (
+        resumed.trainer.val_history.steps == straight.trainer.val_history.steps == [5, 10, 15, 20]
+    )
     assert resumed.trainer.val_history.values == pytest.approx(
-        straight.trainer.val_history.values, rel=1e-6, abs=1e-6)
+        straight.trainer.val_history.values, rel=1e-6, abs=1e-6
+    )
     for p, q in zip(resumed.model.parameters(), straight.model.parameters()):
         assert torch.allclose(p, q, atol=1e-6)
 
@@ -149,8 +153,11 @@ def test_truncated_checkpoint_is_refused(saved, tmp_path):
 def test_checkpoint_cut_anywhere_is_refused(saved, tmp_path, keep):
     path, _ = saved
     raw = path.read_bytes()
-    n = keep if isinstance(keep, int) and keep >= 0 else (
-        len(raw) - 1 if keep == -1 else int(len(raw) * keep))
+    n = (
+        keep
+        if isinstance(keep, int) and keep >= 0
+        else (len(raw) - 1 if keep == -1 else int(len(raw) * keep))
+    )
     cut = tmp_path / "cut.pt"
     cut.write_bytes(raw[:n])
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
@@ -181,8 +188,10 @@ class Plain:
 def test_pickled_objects_are_refused_and_never_run(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pt"
-    torch.save({"format": checkpoint.FORMAT, "version": checkpoint.VERSION,
-                "payload": Payload(marker)}, path)
+    torch.save(
+        {"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "payload": Payload(marker)},
+        path,
+    )
     assert not marker.exists()
     with pytest.raises(CheckpointError) as info:
         checkpoint.load(path)
@@ -202,8 +211,15 @@ def test_custom_class_instance_is_refused(tmp_path):
         checkpoint.load(path)
 
 
-@pytest.mark.parametrize("obj", [{"weights": torch.zeros(3)}, torch.ones(2), [1, 2, 3],
-                                 {"format": "something-else", "version": 1}])
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"weights": torch.zeros(3)},
+        torch.ones(2),
+        [1, 2, 3],
+        {"format": "something-else", "version": 1},
+    ],
+)
 def test_other_torch_files_are_refused(tmp_path, obj):
     path = tmp_path / "other.pt"
     torch.save(obj, path)
@@ -217,8 +233,9 @@ def test_other_versions_and_incomplete_files_are_refused(tmp_path):
     torch.save({"format": checkpoint.FORMAT, "version": 2}, path)
     with pytest.raises(CheckpointError) as info:
         checkpoint.load(path)
-    assert info.value.message == (f"{path} has checkpoint version 2; this torchdeck reads "
-                                  "version 1")
+    assert info.value.message == (
+        f"{path} has checkpoint version 2; this torchdeck reads version 1"
+    )
     torch.save({"format": checkpoint.FORMAT, "version": 1, "preset": "gpt"}, path)
     with pytest.raises(CheckpointError) as info:
         checkpoint.load(path)
@@ -264,8 +281,9 @@ def test_save_leaves_no_temporary_file(saved, tmp_path, make_session, corpus_fil
     assert checkpoint.load(path)["preset"] == "mini"
 
 
-def test_failed_save_keeps_the_previous_checkpoint(saved, tmp_path, monkeypatch, make_session,
-                                                   corpus_file):
+def test_failed_save_keeps_the_previous_checkpoint(
+    saved, tmp_path, monkeypatch, make_session, corpus_file
+):
     path, _ = saved
     before = path.read_bytes()
     session = make_session("mini", corpus_file, steps=3)
@@ -285,8 +303,7 @@ def test_failed_save_keeps_the_previous_checkpoint(saved, tmp_path, monkeypatch,
     assert checkpoint.load(path)["preset"] == "gpt"
 
 
-def test_save_interrupted_by_another_error_leaves_no_temporary_file(saved, tmp_path,
-                                                                      monkeypatch):
+def test_save_interrupted_by_another_error_leaves_no_temporary_file(saved, tmp_path, monkeypatch):
     path, _ = saved
     before = path.read_bytes()
     state = checkpoint.load(path)
@@ -314,8 +331,10 @@ def test_save_to_an_unwritable_place_is_a_checkpoint_error(tmp_path, saved):
 def test_refusal_messages_hold_no_terminal_escape_codes(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pt"
-    torch.save({"format": checkpoint.FORMAT, "version": checkpoint.VERSION,
-                "payload": Payload(marker)}, path)
+    torch.save(
+        {"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "payload": Payload(marker)},
+        path,
+    )
     with pytest.raises(CheckpointError) as info:
         checkpoint.load(path)
     assert "\x1b" not in info.value.message

@@ -32,10 +32,15 @@ def test_default_corpus_loads_without_a_file_and_splits_90_10():
     assert len(data.train) == n - int(n * 0.1)
     assert data.train.dtype == data.val.dtype == torch.long
     # the split is in order: validation is the tail of the text
-    assert data.tokenizer.decode(data.val[:50].tolist()) == text[len(data.train):][:50]
+    assert data.tokenizer.decode(data.val[:50].tolist()) == text[len(data.train) :][:50]
     assert data.tokenizer.decode(data.train[:50].tolist()) == text[:50]
-    assert data.info() == {"source": "pydoc", "chars": n, "vocab_size": data.tokenizer.vocab_size,
-                           "train_chars": len(data.train), "val_chars": len(data.val)}
+    assert data.info() == {
+        "source": "pydoc",
+        "chars": n,
+        "vocab_size": data.tokenizer.vocab_size,
+        "train_chars": len(data.train),
+        "val_chars": len(data.val),
+    }
 
 
 @pytest.mark.parametrize("name", [None, "pydoc"])
@@ -62,8 +67,9 @@ def test_utf8_file_loads(tmp_path):
 
 def test_decomposed_file_is_normalised_and_bom_dropped(tmp_path):
     path = tmp_path / "nfd.txt"
-    path.write_bytes(b"\xef\xbb\xbf" + unicodedata.normalize("NFD", VIETNAMESE_PARAGRAPH)
-                     .encode("utf-8"))
+    path.write_bytes(
+        b"\xef\xbb\xbf" + unicodedata.normalize("NFD", VIETNAMESE_PARAGRAPH).encode("utf-8")
+    )
     text, source = read_corpus(path)
     assert source == str(path)
     assert text == VIETNAMESE_PARAGRAPH  # NFC, without the byte-order mark
@@ -156,8 +162,10 @@ def test_check_block_size_refuses_text_too_short_for_the_context(tmp_path):
     data.check_block_size(9)  # needs 10 in each split: fits exactly
     with pytest.raises(CorpusError) as info:
         data.check_block_size(10)
-    assert info.value.message == ("corpus too short for context length 10: the validation split "
-                                  "has 10 characters and needs at least 11")
+    assert info.value.message == (
+        "corpus too short for context length 10: the validation split "
+        "has 10 characters and needs at least 11"
+    )
     assert "at least 111 characters for context 10" in info.value.hint
 
 
@@ -174,8 +182,13 @@ def test_session_refuses_a_corpus_shorter_than_the_context(tmp_path, make_sessio
 def _counting_data(n_train: int = 100, n_val: int = 30) -> CorpusData:
     """Ids equal to their positions, so a window's start can be read off its first id."""
     tok = CharTokenizer([chr(0x100 + i) for i in range(n_train + n_val)])
-    return CorpusData(tok, torch.arange(n_train), torch.arange(n_train, n_train + n_val),
-                      "counting", n_train + n_val)
+    return CorpusData(
+        tok,
+        torch.arange(n_train),
+        torch.arange(n_train, n_train + n_val),
+        "counting",
+        n_train + n_val,
+    )
 
 
 def test_get_batch_shapes_and_shift():

@@ -102,8 +102,14 @@ def test_gpt_tied_parameters_are_counted_once():
     assert tied_parameters(model) == [["wte.weight", "lm_head.weight"]]
     n = count_parameters(model)
     assert n == sum(p.numel() for p in model.parameters())
-    per_block = (2 * d) + (d * 3 * d + 3 * d) + (d * d + d) + (2 * d) + (d * 4 * d + 4 * d) \
+    per_block = (
+        (2 * d)
+        + (d * 3 * d + 3 * d)
+        + (d * d + d)
+        + (2 * d)
+        + (d * 4 * d + 4 * d)
         + (4 * d * d + d)
+    )
     hand = V * d + T * d + L * per_block + 2 * d  # wte, wpe, blocks, ln_f; lm_head is wte
     assert n == hand == 27_168
     # counting every name separately would count the shared [V, d] matrix twice
@@ -211,7 +217,13 @@ def test_make_config_fills_defaults():
     assert make_config("gpt") == GPTConfig()
     assert make_config("mini", n_embd=16) == MiniConfig(n_embd=16)
     assert make_config("mlp", context=3).context == 3
-    assert [f.name for f in dataclasses.fields(MLPConfig)] == ["vocab_size", "context", "n_embd", "n_hidden", "block_size"]
+    assert [f.name for f in dataclasses.fields(MLPConfig)] == [
+        "vocab_size",
+        "context",
+        "n_embd",
+        "n_hidden",
+        "block_size",
+    ]
     assert isinstance(make_config("mlp"), MLPConfig)
 
 
@@ -219,8 +231,9 @@ def test_make_config_refuses_unknown_settings():
     with pytest.raises(ConfigError) as info:
         make_config("gpt", n_layers=2, width=3)
     assert info.value.message == "preset 'gpt' has no setting n_layers, width"
-    assert info.value.hint == ("its settings are: block_size, dropout, n_embd, n_head, "
-                               "n_layer, vocab_size")
+    assert info.value.hint == (
+        "its settings are: block_size, dropout, n_embd, n_head, n_layer, vocab_size"
+    )
 
 
 def test_make_config_refuses_unknown_presets():
@@ -230,20 +243,23 @@ def test_make_config_refuses_unknown_presets():
     assert info.value.hint == "choose one of: mini, mlp, gpt, parabola"
 
 
-@pytest.mark.parametrize("preset, values, message", [
-    ("gpt", {"n_embd": 30, "n_head": 4}, "n_embd (30) must be divisible by n_head (4)"),
-    ("gpt", {"n_layer": 0}, "n_layer must be a positive integer, got 0"),
-    ("gpt", {"n_head": -2}, "n_head must be a positive integer, got -2"),
-    ("gpt", {"block_size": 2.5}, "block_size must be a positive integer, got 2.5"),
-    ("gpt", {"n_embd": True}, "n_embd must be a positive integer, got True"),
-    ("gpt", {"dropout": 1.0}, "dropout must be in [0, 1), got 1.0"),
-    ("gpt", {"dropout": -0.1}, "dropout must be in [0, 1), got -0.1"),
-    ("mini", {"n_hidden": 0}, "n_hidden must be a positive integer, got 0"),
-    ("mlp", {"context": 0}, "context must be a positive integer, got 0"),
-    ("mlp", {"vocab_size": "65"}, "vocab_size must be a positive integer, got '65'"),
-    ("parabola", {"a": 0.0}, "a must be > 0 for the parabola to have a minimum, got 0.0"),
-    ("parabola", {"a": -3.0}, "a must be > 0 for the parabola to have a minimum, got -3.0"),
-])
+@pytest.mark.parametrize(
+    "preset, values, message",
+    [
+        ("gpt", {"n_embd": 30, "n_head": 4}, "n_embd (30) must be divisible by n_head (4)"),
+        ("gpt", {"n_layer": 0}, "n_layer must be a positive integer, got 0"),
+        ("gpt", {"n_head": -2}, "n_head must be a positive integer, got -2"),
+        ("gpt", {"block_size": 2.5}, "block_size must be a positive integer, got 2.5"),
+        ("gpt", {"n_embd": True}, "n_embd must be a positive integer, got True"),
+        ("gpt", {"dropout": 1.0}, "dropout must be in [0, 1), got 1.0"),
+        ("gpt", {"dropout": -0.1}, "dropout must be in [0, 1), got -0.1"),
+        ("mini", {"n_hidden": 0}, "n_hidden must be a positive integer, got 0"),
+        ("mlp", {"context": 0}, "context must be a positive integer, got 0"),
+        ("mlp", {"vocab_size": "65"}, "vocab_size must be a positive integer, got '65'"),
+        ("parabola", {"a": 0.0}, "a must be > 0 for the parabola to have a minimum, got 0.0"),
+        ("parabola", {"a": -3.0}, "a must be > 0 for the parabola to have a minimum, got -3.0"),
+    ],
+)
 def test_make_config_refuses_bad_values(preset, values, message):
     with pytest.raises(ConfigError) as info:
         make_config(preset, **values)
@@ -256,8 +272,13 @@ def test_make_config_refuses_bad_values(preset, values, message):
 def test_parabola_reaches_the_seed_value_after_80_steps(make_session):
     session = make_session("parabola")
     tc = session.train_config
-    assert (tc.lr, tc.steps, tc.optimizer, tc.schedule, tc.grad_clip) == (0.01, 80, "sgd",
-                                                                          "constant", 0.0)
+    assert (tc.lr, tc.steps, tc.optimizer, tc.schedule, tc.grad_clip) == (
+        0.01,
+        80,
+        "sgd",
+        "constant",
+        0.0,
+    )
     assert session.model.x.item() == -1.0
     while not session.trainer.done:
         session.trainer.train_step()
@@ -323,5 +344,6 @@ def test_vocab_size_cannot_be_overridden(corpus_file):
     from core.session import RunSpec, Session
 
     with pytest.raises(ConfigError, match="vocab_size cannot be set"):
-        Session.create(RunSpec(preset="mini", corpus=str(corpus_file), device="cpu",
-                               model={"vocab_size": 7}))
+        Session.create(
+            RunSpec(preset="mini", corpus=str(corpus_file), device="cpu", model={"vocab_size": 7})
+        )

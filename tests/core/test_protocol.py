@@ -31,8 +31,11 @@ def test_request_round_trip():
     req = Request(7, "predict", {"text": "Xin chào thế giới", "k": 3, "top_p": 0.5})
     line = encode(req)
     assert line.endswith("\n") and line.count("\n") == 1
-    assert json.loads(line) == {"id": 7, "op": "predict",
-                                "args": {"text": "Xin chào thế giới", "k": 3, "top_p": 0.5}}
+    assert json.loads(line) == {
+        "id": 7,
+        "op": "predict",
+        "args": {"text": "Xin chào thế giới", "k": 3, "top_p": 0.5},
+    }
     assert "Xin chào thế giới" in line  # not \u-escaped
     assert decode(line) == req
 
@@ -44,9 +47,11 @@ def test_request_default_args_round_trip():
 def test_ok_reply_round_trip():
     reply = Reply(3, True, result={"state": "idle", "losses": [1.5, 2.25], "session": None})
     line = encode(reply)
-    assert json.loads(line) == {"id": 3, "ok": True,
-                                "result": {"state": "idle", "losses": [1.5, 2.25],
-                                           "session": None}}
+    assert json.loads(line) == {
+        "id": 3,
+        "ok": True,
+        "result": {"state": "idle", "losses": [1.5, 2.25], "session": None},
+    }
     assert decode(line) == reply
 
 
@@ -59,8 +64,11 @@ def test_ok_reply_without_result_encodes_empty_object():
 def test_error_reply_round_trip():
     reply = Reply(9, False, error=ErrorInfo("ConfigError", "unknown preset 'x'", "choose gpt"))
     line = encode(reply)
-    assert json.loads(line) == {"id": 9, "ok": False, "error": {
-        "type": "ConfigError", "message": "unknown preset 'x'", "hint": "choose gpt"}}
+    assert json.loads(line) == {
+        "id": 9,
+        "ok": False,
+        "error": {"type": "ConfigError", "message": "unknown preset 'x'", "hint": "choose gpt"},
+    }
     back = decode(line)
     assert back == reply
     assert back.result is None
@@ -80,8 +88,10 @@ def test_error_reply_with_partial_error_object_decodes_defaults():
 def test_event_round_trip():
     ev = Event("train_progress", {"step": 12, "loss": 2.5, "parabola": {"x": -1.0}})
     line = encode(ev)
-    assert json.loads(line) == {"event": "train_progress",
-                                "data": {"step": 12, "loss": 2.5, "parabola": {"x": -1.0}}}
+    assert json.loads(line) == {
+        "event": "train_progress",
+        "data": {"step": 12, "loss": 2.5, "parabola": {"x": -1.0}},
+    }
     assert decode(line) == ev
 
 
@@ -99,16 +109,29 @@ def test_decode_accepts_bytes():
 
 
 def test_nan_and_infinities_become_strings():
-    ev = Event("train_progress", {
-        "loss": math.nan, "grad_norm": math.inf, "low": -math.inf, "ok": 1.25,
-        "losses": [1.0, math.nan, math.inf], "nested": {"deep": (math.nan, -math.inf)},
-    })
+    ev = Event(
+        "train_progress",
+        {
+            "loss": math.nan,
+            "grad_norm": math.inf,
+            "low": -math.inf,
+            "ok": 1.25,
+            "losses": [1.0, math.nan, math.inf],
+            "nested": {"deep": (math.nan, -math.inf)},
+        },
+    )
     line = encode(ev)
     # strict JSON: no bare NaN/Infinity tokens that other readers refuse
     assert "NaN" not in line and "Infinity" not in line
     data = json.loads(line)["data"]
-    assert data == {"loss": "nan", "grad_norm": "inf", "low": "-inf", "ok": 1.25,
-                    "losses": [1.0, "nan", "inf"], "nested": {"deep": ["nan", "-inf"]}}
+    assert data == {
+        "loss": "nan",
+        "grad_norm": "inf",
+        "low": "-inf",
+        "ok": 1.25,
+        "losses": [1.0, "nan", "inf"],
+        "nested": {"deep": ["nan", "-inf"]},
+    }
 
 
 def test_nan_in_reply_result_becomes_string():
@@ -137,7 +160,7 @@ def test_request_error_is_a_value_error_with_hint():
     assert str(err) == f"{err.message} ({err.hint})"
 
 
-@pytest.mark.parametrize("line", ["this is not json", "{\"id\": 1, ", "", "{'id': 1}"])
+@pytest.mark.parametrize("line", ["this is not json", '{"id": 1, ', "", "{'id': 1}"])
 def test_decode_non_json(line):
     err = _decode_error(line)
     assert err.message.startswith("protocol line is not JSON: ")
@@ -158,13 +181,16 @@ def test_decode_non_object(line):
     assert "{...}" in err.hint
 
 
-@pytest.mark.parametrize("line", [
-    '{"op": "status"}',
-    '{"id": null, "op": "status"}',
-    '{"id": "7", "op": "status"}',
-    '{"id": 7.0, "op": "status"}',
-    '{"id": true, "op": "status"}',  # a bool is not an id
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"op": "status"}',
+        '{"id": null, "op": "status"}',
+        '{"id": "7", "op": "status"}',
+        '{"id": 7.0, "op": "status"}',
+        '{"id": true, "op": "status"}',  # a bool is not an id
+    ],
+)
 def test_decode_request_without_integer_id(line):
     err = _decode_error(line)
     assert err.message == "request has no integer 'id'"
@@ -240,18 +266,21 @@ def test_check_args_missing_required():
     assert err.hint == "give 'text' as a string"
 
 
-@pytest.mark.parametrize("name, value, expected", [
-    ("k", "3", "an integer"),
-    ("k", 3.0, "an integer"),  # a float is not an int
-    ("k", True, "an integer"),  # bool is not int
-    ("k", False, "an integer"),
-    ("lr", True, "a number"),  # bool is not a number either
-    ("lr", "0.1", "a number"),
-    ("greedy", 1, "true or false"),
-    ("text", 5, "a string"),
-    ("text", None, "a string"),  # not nullable
-    ("model", [], "an object"),
-])
+@pytest.mark.parametrize(
+    "name, value, expected",
+    [
+        ("k", "3", "an integer"),
+        ("k", 3.0, "an integer"),  # a float is not an int
+        ("k", True, "an integer"),  # bool is not int
+        ("k", False, "an integer"),
+        ("lr", True, "a number"),  # bool is not a number either
+        ("lr", "0.1", "a number"),
+        ("greedy", 1, "true or false"),
+        ("text", 5, "a string"),
+        ("text", None, "a string"),  # not nullable
+        ("model", [], "an object"),
+    ],
+)
 def test_check_args_wrong_type(name, value, expected):
     args = {"text": "hi", name: value}
     err = _check_error(args)
@@ -277,12 +306,15 @@ def test_check_args_refuses_non_finite_numbers(value):
     assert err.hint == "give 'lr' a finite number"
 
 
-@pytest.mark.parametrize("name, value, shown, expect", [
-    ("lr", 0, "0.0", "a number > 0"),
-    ("lr", -1.5, "-1.5", "a number > 0"),
-    ("k", 0, "0", "an integer in [1, 10]"),
-    ("k", 11, "11", "an integer in [1, 10]"),
-])
+@pytest.mark.parametrize(
+    "name, value, shown, expect",
+    [
+        ("lr", 0, "0.0", "a number > 0"),
+        ("lr", -1.5, "-1.5", "a number > 0"),
+        ("k", 0, "0", "an integer in [1, 10]"),
+        ("k", 11, "11", "an integer in [1, 10]"),
+    ],
+)
 def test_check_args_out_of_range_names_op_and_argument(name, value, shown, expect):
     err = _check_error({"text": "hi", name: value})
     assert err.message == f"predict: '{name}' = {shown} is out of range"
@@ -308,7 +340,9 @@ def test_engine_configure_spec_is_enforced_by_check_args():
     CONFIGURE_SPEC = ConfigureArgs.spec()
 
     assert check_args("configure", {"lr": 1, "batch_size": 8}, CONFIGURE_SPEC) == {
-        "lr": 1.0, "batch_size": 8}
+        "lr": 1.0,
+        "batch_size": 8,
+    }
     err = _check_error({"lr": 0}, spec=CONFIGURE_SPEC, op="configure")
     assert err.message == "configure: 'lr' = 0.0 is out of range"
     assert err.hint == "'lr' must be a number in (0, 10], e.g. 0.001"

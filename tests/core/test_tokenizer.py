@@ -15,12 +15,16 @@ VIETNAMESE = "Tiếng Việt có dấu: ă â đ ê ô ơ ư"
 EMOJI = "hi 🙂 ok 🚀🐍!"
 
 
-@pytest.mark.parametrize("text", [
-    "Hello, world! 0123456789\n\tdef f(x): return x",
-    VIETNAMESE,
-    EMOJI,
-    "mixed: ắ ằ ẳ ẵ ặ · 🙂 · tab\tend",
-], ids=["ascii", "vietnamese", "emoji", "mixed"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hello, world! 0123456789\n\tdef f(x): return x",
+        VIETNAMESE,
+        EMOJI,
+        "mixed: ắ ằ ẳ ẵ ặ · 🙂 · tab\tend",
+    ],
+    ids=["ascii", "vietnamese", "emoji", "mixed"],
+)
 def test_round_trip(text):
     tok = CharTokenizer.from_text(text)
     ids = tok.encode(text)
@@ -121,13 +125,16 @@ def test_to_dict_from_dict_round_trip():
     assert back.encode(VIETNAMESE + EMOJI) == tok.encode(VIETNAMESE + EMOJI)
 
 
-@pytest.mark.parametrize("data", [
-    None,
-    "abc",
-    {"kind": "bpe", "chars": "abc"},
-    {"kind": "char"},
-    {"kind": "char", "chars": ["a", "b"]},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        "abc",
+        {"kind": "bpe", "chars": "abc"},
+        {"kind": "char"},
+        {"kind": "char", "chars": ["a", "b"]},
+    ],
+)
 def test_from_dict_refuses_other_data(data):
     with pytest.raises(TorchdeckError, match="not a saved char tokenizer"):
         CharTokenizer.from_dict(data)
@@ -151,11 +158,14 @@ def test_decode_of_nothing_is_empty():
     assert CharTokenizer.from_text("abc").decode([]) == ""
 
 
-@pytest.mark.parametrize("chars, message", [
-    ([], "empty vocabulary"),
-    (["a", "b", "a"], "vocabulary has repeated characters"),
-    (["a", "bc"], "vocabulary entry 'bc' is not one character"),
-])
+@pytest.mark.parametrize(
+    "chars, message",
+    [
+        ([], "empty vocabulary"),
+        (["a", "b", "a"], "vocabulary has repeated characters"),
+        (["a", "bc"], "vocabulary entry 'bc' is not one character"),
+    ],
+)
 def test_constructor_refuses_bad_vocabularies(chars, message):
     with pytest.raises(TorchdeckError) as info:
         CharTokenizer(chars)

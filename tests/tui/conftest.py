@@ -10,8 +10,10 @@ import pytest
 from core.client import EngineClient
 from tui.app import TorchdeckApp
 
-CORPUS_TEXT = ("the quick brown fox jumps over the lazy dog. " * 60 +
-               "to be or not to be, that is the question. " * 60)
+CORPUS_TEXT = (
+    "the quick brown fox jumps over the lazy dog. " * 60
+    + "to be or not to be, that is the question. " * 60
+)
 
 
 @pytest.fixture
@@ -35,8 +37,12 @@ async def wait_configured(pilot, timeout: float = 60.0) -> None:
     from tui.widgets.status_bar import StatusBar
 
     status = pilot.app.query_one(StatusBar)
-    await wait_for(pilot, lambda: status.state == "ready" and status.steps > 0, timeout,
-                   "engine ready and configured")
+    await wait_for(
+        pilot,
+        lambda: status.state == "ready" and status.steps > 0,
+        timeout,
+        "engine ready and configured",
+    )
 
 
 class FakeClient(EngineClient):
@@ -58,5 +64,6 @@ class FakeClient(EngineClient):
 
 
 def real_app(corpus: str, preset: str = "mini") -> TorchdeckApp:
-    return TorchdeckApp(preset=preset, corpus=corpus, device="cpu",
-                        client=EngineClient(nice=0, threads=1))
+    return TorchdeckApp(
+        preset=preset, corpus=corpus, device="cpu", client=EngineClient(nice=0, threads=1)
+    )

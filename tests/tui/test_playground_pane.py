@@ -56,8 +56,9 @@ async def test_type_run_history_recipe_interrupt_and_save(corpus, tmp_path):
         box.set_code("")
         # a recipe loads with ctrl+t, enter; one more enter runs it
         await pilot.press("ctrl+t")
-        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "RecipeScreen", 5,
-                       "recipe list")
+        await wait_for(
+            pilot, lambda: app.screen.__class__.__name__ == "RecipeScreen", 5, "recipe list"
+        )
         await pilot.press("down", "down", "down", "down", "enter")
         assert box.text == recipe("autograd").code
         await pilot.press("enter")
@@ -81,43 +82,73 @@ async def test_type_run_history_recipe_interrupt_and_save(corpus, tmp_path):
         assert [p.name for p in saves.iterdir()] == [pane.last_saved.split("/")[-1]]  # no temp
         # while training runs the pane says that cells wait for the current step
         pane.engine_event("train_state", TrainState("running"))
-        assert "waits for the current step" in str(
-            app.query_one("#playground-status").render())
+        assert "waits for the current step" in str(app.query_one("#playground-status").render())
         pane.engine_event("train_state", TrainState("paused"))
         # a cell that kills the engine is reported; ctrl+r from the input box restarts it
         await pilot.press(*"import os; os._exit(1)", "enter")
         await wait_for(pilot, lambda: status.state == "crashed", 20, "crash")
-        await wait_for(pilot, lambda: "every name defined here is lost" in screen_text(app),
-                       5, "namespace-lost note")
+        await wait_for(
+            pilot,
+            lambda: "every name defined here is lost" in screen_text(app),
+            5,
+            "namespace-lost note",
+        )
         assert "EngineDied: the engine exited (code 1) during this cell" in screen_text(app)
         assert app.focused is box
         await pilot.press("ctrl+r")
         await wait_configured(pilot)  # the engine is back
         await pilot.press(*"x", "enter")
-        await wait_for(pilot, lambda: "NameError: name 'x' is not defined" in screen_text(app),
-                       20, "fresh namespace")
+        await wait_for(
+            pilot,
+            lambda: "NameError: name 'x' is not defined" in screen_text(app),
+            20,
+            "fresh namespace",
+        )
 
 
 # -- snapshot --------------------------------------------------------------------------------------
 
 REPLIES = {
     "x = torch.ones(1, requires_grad=True)\ny = x + 2\nz = y * y * 3\nz.backward()\nx.grad": {
-        "cell": 1, "stdout": "", "error": None, "seconds": 0.01, "value": {
-            "kind": "tensor", "header": "tensor[1] n=1 f32 cpu all=18.0",
-            "text": "tensor([18.])"}},
+        "cell": 1,
+        "stdout": "",
+        "error": None,
+        "seconds": 0.01,
+        "value": {
+            "kind": "tensor",
+            "header": "tensor[1] n=1 f32 cpu all=18.0",
+            "text": "tensor([18.])",
+        },
+    },
     "z.backward()": {
-        "cell": 2, "stdout": "", "value": None, "seconds": 0.01, "error": {
-            "type": "RuntimeError", "message": "Trying to backward through the graph a "
+        "cell": 2,
+        "stdout": "",
+        "value": None,
+        "seconds": 0.01,
+        "error": {
+            "type": "RuntimeError",
+            "message": "Trying to backward through the graph a "
             "second time (or directly access saved tensors after they have already been "
-            "freed).", "lineno": 1, "line": "z.backward()",
+            "freed).",
+            "lineno": 1,
+            "line": "z.backward()",
             "hint": "the first backward() freed the graph's saved values; pass "
-                    "retain_graph=True to that first backward() if you need a second pass"}},
+            "retain_graph=True to that first backward() if you need a second pass",
+        },
+    },
     "nn.Linear(5, 2)(torch.randn(3, 5))": {
-        "cell": 3, "stdout": "", "error": None, "seconds": 0.01, "value": {
-            "kind": "tensor", "header": "tensor[3, 2] n=6 f32 cpu requires_grad "
+        "cell": 3,
+        "stdout": "",
+        "error": None,
+        "seconds": 0.01,
+        "value": {
+            "kind": "tensor",
+            "header": "tensor[3, 2] n=6 f32 cpu requires_grad "
             "grad_fn=AddmmBackward0 x∈[-0.852, 0.5037] μ=-0.08737 σ=0.5629",
             "text": "tensor([[ 0.3291,  0.2945],\n        [-0.1392,  0.5037],\n"
-                    "        [-0.8520, -0.6603]], grad_fn=<AddmmBackward0>)"}},
+            "        [-0.8520, -0.6603]], grad_fn=<AddmmBackward0>)",
+        },
+    },
 }
 
 
@@ -149,11 +180,26 @@ def test_playground_pane_snapshot(snap_compare, size):
 
 def test_markdown_fences_survive_backticks_in_output():
     log = PlaygroundTranscript()
-    log.cell(1, "print('```')", ExecResult.from_dict({"stdout": "```\n", "value": None,
-                                                      "error": None}))
-    log.cell(2, "z.backward()", ExecResult.from_dict({"stdout": "", "value": None, "error": {
-        "type": "RuntimeError", "message": "boom", "lineno": 1, "line": "z.backward()",
-        "hint": "use retain_graph=True"}}))
+    log.cell(
+        1, "print('```')", ExecResult.from_dict({"stdout": "```\n", "value": None, "error": None})
+    )
+    log.cell(
+        2,
+        "z.backward()",
+        ExecResult.from_dict(
+            {
+                "stdout": "",
+                "value": None,
+                "error": {
+                    "type": "RuntimeError",
+                    "message": "boom",
+                    "lineno": 1,
+                    "line": "z.backward()",
+                    "hint": "use retain_graph=True",
+                },
+            }
+        ),
+    )
     md = log.markdown()
     assert "````text\n```\n````" in md  # a longer fence around output holding ```
     assert "**RuntimeError**: boom (line 1: `z.backward()`)" in md

@@ -88,8 +88,10 @@ class PlaygroundPane(Pane):
             if self.train_state == "running":
                 text = "waiting for the training step, then running… ctrl+c interrupts"
         elif self.train_state == "running":
-            text = ("training runs: a cell waits for the current step and runs between steps "
-                    "(training waits for it)")
+            text = (
+                "training runs: a cell waits for the current step and runs between steps "
+                "(training waits for it)"
+            )
         else:
             text = "enter runs · ctrl+t recipes · ctrl+s save · ctrl+n fresh namespace · esc leaves"
         self.query_one("#playground-status", Static).update(text)
@@ -103,8 +105,9 @@ class PlaygroundPane(Pane):
 
     def configured(self, info: SessionInfo) -> None:
         if len(self.transcript.entries) > 1:  # the welcome and at least one cell
-            self.transcript.note(f"model, tokenizer and data now point at the new "
-                                 f"{info.preset} model")
+            self.transcript.note(
+                f"model, tokenizer and data now point at the new {info.preset} model"
+            )
 
     def engine_restarted(self) -> None:
         self.train_state = "idle"
@@ -113,8 +116,11 @@ class PlaygroundPane(Pane):
         except Exception:
             crashed = False
         if crashed:
-            self.transcript.note("The engine stopped: every name defined here is lost. Press "
-                                 "ctrl+r to restart it with a fresh namespace.", "bold red")
+            self.transcript.note(
+                "The engine stopped: every name defined here is lost. Press "
+                "ctrl+r to restart it with a fresh namespace.",
+                "bold red",
+            )
         else:
             self.transcript.note("Engine restarting: the namespace starts fresh.", "bold yellow")
         self._show_status()
@@ -149,12 +155,17 @@ class PlaygroundPane(Pane):
         except EngineError as exc:
             failure = CellError(exc.type, exc.message, hint=exc.hint)
             if exc.type == "Interrupted":
-                failure = CellError("Interrupted", "the cell was stopped",
-                                    hint="the namespace keeps what the cell had assigned before")
+                failure = CellError(
+                    "Interrupted",
+                    "the cell was stopped",
+                    hint="the namespace keeps what the cell had assigned before",
+                )
         except EngineDied as exc:
-            failure = CellError("EngineDied",
-                                f"the engine exited (code {exc.returncode}) during this cell",
-                                hint="press ctrl+r to restart it; the namespace starts fresh")
+            failure = CellError(
+                "EngineDied",
+                f"the engine exited (code {exc.returncode}) during this cell",
+                hint="press ctrl+r to restart it; the namespace starts fresh",
+            )
         finally:
             self.running = False
         if not self.is_attached:
@@ -176,7 +187,8 @@ class PlaygroundPane(Pane):
     # -- completion ----------------------------------------------------------------------------
 
     def on_playground_input_completion_requested(
-            self, message: PlaygroundInput.CompletionRequested) -> None:
+        self, message: PlaygroundInput.CompletionRequested
+    ) -> None:
         message.stop()
         self._complete(message.code, message.cursor)
 

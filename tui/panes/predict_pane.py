@@ -243,9 +243,7 @@ class PredictPane(Pane):
             parts.append("text loss: needs 2+ known characters")
         parts.append("untrained: random weights" if r.step == 0 else f"weights of step {r.step}")
         if r.cropped:
-            parts.append(
-                f"using the last {len(r.ids)} of {r.chars} chars (context {r.block_size})"
-            )
+            parts.append(f"using the last {len(r.ids)} of {r.chars} chars (context {r.block_size})")
         elif r.empty_context:
             parts.append("empty text: predicting from a newline")
         if self.latencies:
@@ -354,8 +352,12 @@ class PredictPane(Pane):
     async def _generate(self) -> None:
         view = self.generated_view
         self._gen_id = self.link.client.next_id
-        args = GenerateArgs(prompt=view.prompt, max_new=self.controls.gen_length, stream=True,
-                            **self.controls.sampling())
+        args = GenerateArgs(
+            prompt=view.prompt,
+            max_new=self.controls.gen_length,
+            stream=True,
+            **self.controls.sampling(),
+        )
         result = await self.link.call(args)
         self._gen_id = None
         view.finish(None if result is None else result.text)

@@ -64,11 +64,17 @@ class TrainPane(Pane):
         self.preset = info.preset
         tc, mc = info.train_config, info.model_config
         source = (info.corpus or {}).get("source")
-        self.query_one(ConfigForm).set_values({
-            "preset": info.preset, "lr": tc["lr"], "batch_size": tc["batch_size"],
-            "block_size": mc.get("block_size", ""), "steps": tc["steps"], "seed": tc["seed"],
-            "corpus": "" if source in (None, "pydoc") else source,
-        })
+        self.query_one(ConfigForm).set_values(
+            {
+                "preset": info.preset,
+                "lr": tc["lr"],
+                "batch_size": tc["batch_size"],
+                "block_size": mc.get("block_size", ""),
+                "steps": tc["steps"],
+                "seed": tc["seed"],
+                "corpus": "" if source in (None, "pydoc") else source,
+            }
+        )
         chart = self.query_one(LossChart)
         chart.clear()
         chart.ylabel = "f(x)" if self.preset == PARABOLA else "loss"
@@ -81,7 +87,9 @@ class TrainPane(Pane):
         self.query_one(LoopStrip).detail = None
         self.query_one("#train-sample", Static).update(
             "parabola: f(x) = 3x² − 2x + 3, start x = −1, optimum x = 1/3"
-            if self.preset == PARABOLA else "sample: (appears at each evaluation)")
+            if self.preset == PARABOLA
+            else "sample: (appears at each evaluation)"
+        )
 
     def engine_event(self, name: str, data) -> None:
         if isinstance(data, TrainProgress):
@@ -91,8 +99,9 @@ class TrainPane(Pane):
 
     def progress(self, data: TrainProgress) -> None:
         chart = self.query_one(LossChart)
-        chart.add(data.first_step or data.step, data.losses, data.val_loss,
-                  data.val_step or data.step)
+        chart.add(
+            data.first_step or data.step, data.losses, data.val_loss, data.val_step or data.step
+        )
         metrics = self.query_one(TrainMetrics)
         if data.val_loss is not None:
             metrics.val_loss = data.val_loss
@@ -133,8 +142,11 @@ class TrainPane(Pane):
             return
         # Progress four times a second is live enough for a person and keeps the UI's share of
         # the CPU small while the engine trains (each event re-renders metrics and status).
-        await self.link.call(TrainStartArgs(report_interval=REPORT_INTERVAL_S,
-                                            sample_chars=0 if self.preset == PARABOLA else 80))
+        await self.link.call(
+            TrainStartArgs(
+                report_interval=REPORT_INTERVAL_S, sample_chars=0 if self.preset == PARABOLA else 80
+            )
+        )
 
     async def action_pause(self) -> None:
         if self.state == "running":
@@ -161,8 +173,7 @@ class TrainPane(Pane):
         info = await self.link.call(LoadArgs(self.checkpoint_path))
         if info:
             self.app.model_configured(info)
-            self.app.notify(f"loaded step {info.step} from {self.checkpoint_path}",
-                            timeout=4)
+            self.app.notify(f"loaded step {info.step} from {self.checkpoint_path}", timeout=4)
 
     async def action_reset(self) -> None:
         info = await self.link.call("reset")

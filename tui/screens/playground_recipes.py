@@ -32,8 +32,10 @@ class RecipeScreen(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="recipe-box"):
             yield Static("[b]Recipes[/b]  enter loads · r loads and runs · esc closes")
-            yield OptionList(*(Option(f"{r.lesson}  {r.title}", id=r.key) for r in self.recipes),
-                             id="recipe-list")
+            yield OptionList(
+                *(Option(f"{r.lesson}  {r.title}", id=r.key) for r in self.recipes),
+                id="recipe-list",
+            )
             yield Static("", id="recipe-expect")
 
     def on_mount(self) -> None:
@@ -45,8 +47,7 @@ class RecipeScreen(ModalScreen[tuple[str, str] | None]):
 
     def _show_expect(self, index: int | None) -> None:
         if index is not None and 0 <= index < len(self.recipes):
-            self.query_one("#recipe-expect", Static).update(
-                f"expect: {self.recipes[index].expect}")
+            self.query_one("#recipe-expect", Static).update(f"expect: {self.recipes[index].expect}")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(("load", event.option.id))

@@ -35,8 +35,9 @@ class ActivationMap(Widget):
         if not d:
             return Text.from_markup(f"[dim]{self.note or 'activations: type some text'}[/dim]")
         text = Text()
-        text.append(f"{d['layer']} ({d['type']}): top {len(d['units'])} of {d['dim']} units\n",
-                    style="bold")
+        text.append(
+            f"{d['layer']} ({d['type']}): top {len(d['units'])} of {d['dim']} units\n", style="bold"
+        )
         width = max(10, self.size.width)
         label_w = 6
         cols = max(1, min(len(d["chars"]), (width - label_w) // 2))

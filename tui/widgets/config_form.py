@@ -57,15 +57,23 @@ class ConfigForm(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row"):
             yield Label("preset", classes="form-label")
-            yield Select([(p, p) for p in PRESETS], value=self.initial.get("preset", DEFAULT_PRESET),
-                         allow_blank=False, compact=True, id="field-preset")
+            yield Select(
+                [(p, p) for p in PRESETS],
+                value=self.initial.get("preset", DEFAULT_PRESET),
+                allow_blank=False,
+                compact=True,
+                id="field-preset",
+            )
         for f in FIELDS:
             with Horizontal(classes="form-row"):
                 yield Label(f.label, classes="form-label")
                 value = self.initial.get(f.key)
-                yield Input("" if value is None else str(value), compact=True,
-                            id=f"field-{f.key.replace('_', '-')}",
-                            placeholder="built-in Python docs" if f.key == "corpus" else "")
+                yield Input(
+                    "" if value is None else str(value),
+                    compact=True,
+                    id=f"field-{f.key.replace('_', '-')}",
+                    placeholder="built-in Python docs" if f.key == "corpus" else "",
+                )
             yield Static("", classes="field-error", id=f"error-{f.key.replace('_', '-')}")
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -106,4 +114,5 @@ class ConfigForm(Vertical):
             if f.key in values:
                 v = values[f.key]
                 self.query_one(f"#field-{f.key.replace('_', '-')}", Input).value = (
-                    "" if v is None else str(v))
+                    "" if v is None else str(v)
+                )

@@ -33,8 +33,13 @@ class LoopStrip(Widget):
             grad_note = f"‖g‖ {fmt_num(d.grad_norm)}" + (" clip" if d.clipped else "")
             if p:
                 grad_note = f"x.grad {p['grad']:.4f}"
-            notes = [f"{d.grads_cleared} grads", loss_note, grad_note,
-                     f"‖Δθ‖ {fmt_num(d.update_norm)}", f"step {d.step}"]
+            notes = [
+                f"{d.grads_cleared} grads",
+                loss_note,
+                grad_note,
+                f"‖Δθ‖ {fmt_num(d.update_norm)}",
+                f"step {d.step}",
+            ]
         table = Table.grid(expand=True)
         for _ in PHASES:
             table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")

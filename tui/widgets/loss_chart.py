@@ -179,12 +179,26 @@ class LossChart(Widget):
             steps, values = [s for s, _ in pairs], [v for _, v in pairs]
             out.append(("train", steps, values, colour("primary", "blue"), True))
             if len(values) > 4:
-                out.append(("avg", steps, moving_average(values, max(3, len(values) // 10)),
-                            colour("warning", "orange1"), True))
+                out.append(
+                    (
+                        "avg",
+                        steps,
+                        moving_average(values, max(3, len(values) // 10)),
+                        colour("warning", "orange1"),
+                        True,
+                    )
+                )
         vals = [(s, scale(v)) for s, v in zip(self.val.steps, self.val.values) if keep(v)]
         if vals:
-            out.append(("val", [s for s, _ in vals], [v for _, v in vals],
-                        colour("success", "green"), False))
+            out.append(
+                (
+                    "val",
+                    [s for s, _ in vals],
+                    [v for _, v in vals],
+                    colour("success", "green"),
+                    False,
+                )
+            )
         return out
 
     def replot(self) -> None:
@@ -225,33 +239,44 @@ class LossChart(Widget):
                         for dy in (0, 1):
                             canvas.dot(x - (x & 1) + dx, y - dy, style)
 
-        unscale = (lambda v: 10 ** v) if self.log_scale else (lambda v: v)
+        unscale = (lambda v: 10**v) if self.log_scale else (lambda v: v)
         ticks = {0: fmt_tick(unscale(hi)), rows - 1: fmt_tick(unscale(lo))}
         if rows >= 5:
-            ticks[(rows - 1) // 2] = fmt_tick(unscale(hi - (hi - lo) * ((rows - 1) // 2)
-                                                      / (rows - 1)))
+            ticks[(rows - 1) // 2] = fmt_tick(
+                unscale(hi - (hi - lo) * ((rows - 1) // 2) / (rows - 1))
+            )
         lines: list[Strip] = []
         name = f"{self.ylabel}{' (log)' if self.log_scale else ''} "
         legend = [Segment(name.ljust(_Y_LABEL_WIDTH + 1), dim)]
         for label, _, _, style, joined in series:
-            legend += [Segment("── " if joined else "•• ", base + style),
-                       Segment(f"{label}  ", dim)]
+            legend += [
+                Segment("── " if joined else "•• ", base + style),
+                Segment(f"{label}  ", dim),
+            ]
         lines.append(Strip(legend).adjust_cell_length(width, base))
         for row in range(rows):
-            label = ticks.get(row, "").rjust(_Y_LABEL_WIDTH - 1)[:_Y_LABEL_WIDTH - 1]
+            label = ticks.get(row, "").rjust(_Y_LABEL_WIDTH - 1)[: _Y_LABEL_WIDTH - 1]
             segments = [Segment(label + " ┤" if row in ticks else label + " │", dim)]
-            lines.append(Strip(segments + canvas.row_segments(row, base))
-                         .adjust_cell_length(width, base))
-        lines.append(Strip([Segment(" " * (_Y_LABEL_WIDTH - 1) + " └" + "─" * columns, dim)])
-                     .adjust_cell_length(width, base))
+            lines.append(
+                Strip(segments + canvas.row_segments(row, base)).adjust_cell_length(width, base)
+            )
+        lines.append(
+            Strip(
+                [Segment(" " * (_Y_LABEL_WIDTH - 1) + " └" + "─" * columns, dim)]
+            ).adjust_cell_length(width, base)
+        )
         left = str(s_lo) if steps else ""
         right = str(s_hi) if steps else ""
         middle = "step" if steps else "step (no data yet)"
         gap = columns - len(left) - len(right)
-        axis = left + middle.center(max(len(middle), gap)) + right if gap > len(middle) \
+        axis = (
+            left + middle.center(max(len(middle), gap)) + right
+            if gap > len(middle)
             else middle.center(columns)
-        lines.append(Strip([Segment(" " * (_Y_LABEL_WIDTH + 1) + axis, dim)])
-                     .adjust_cell_length(width, base))
+        )
+        lines.append(
+            Strip([Segment(" " * (_Y_LABEL_WIDTH + 1) + axis, dim)]).adjust_cell_length(width, base)
+        )
         self._lines = lines
         self.refresh()
 

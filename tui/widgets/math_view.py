@@ -45,12 +45,12 @@ class MathView(Widget):
         text.append(f"③ {out['layer']}: x·Wᵀ{b}, W{tied} {shape}\n", style="cyan")
         ok = out["allclose"]
         text.append(f"  max|hand − layer| {out['max_abs_diff']:.0e} ", style="bold")
-        text.append("allclose ✓" if ok else "allclose ✗", style="bold green" if ok else
-                    "bold red")
-        rows = out["rows"][:max(0, self.size.height - 9)]
+        text.append("allclose ✓" if ok else "allclose ✗", style="bold green" if ok else "bold red")
+        rows = out["rows"][: max(0, self.size.height - 9)]
         if rows:
             text.append("\n  char    by hand     layer", style="dim")
         for row in rows:
-            text.append(f"\n   {visible_char(row['char']):<3} {row['by_hand']:+9.4f} "
-                        f"{row['layer']:+9.4f}")
+            text.append(
+                f"\n   {visible_char(row['char']):<3} {row['by_hand']:+9.4f} {row['layer']:+9.4f}"
+            )
         return text

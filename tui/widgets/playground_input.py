@@ -32,8 +32,9 @@ class PlaygroundInput(TextArea):
             self.cursor = cursor
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__("", language=None, soft_wrap=True, show_line_numbers=False,
-                         tab_behavior="focus", id=id)
+        super().__init__(
+            "", language=None, soft_wrap=True, show_line_numbers=False, tab_behavior="focus", id=id
+        )
         self.cells_history: list[str] = []
         self._browse: int | None = None  # index into history while recalling
         self._draft = ""  # what was typed before recalling started
@@ -66,8 +67,7 @@ class PlaygroundInput(TextArea):
         elif event.key == "up":
             handled = self.cursor_location[0] == 0 and self._recall(-1)
         elif event.key == "down":
-            handled = (self.cursor_location[0] == self.document.line_count - 1
-                       and self._recall(+1))
+            handled = self.cursor_location[0] == self.document.line_count - 1 and self._recall(+1)
         elif event.key == "tab":
             handled = self._tab()
         if handled:
@@ -126,4 +126,4 @@ class PlaygroundInput(TextArea):
             while not c.startswith(common):
                 common = common[:-1]
         if len(common) > len(prefix) and common.startswith(prefix):
-            self.insert(common[len(prefix):])
+            self.insert(common[len(prefix) :])

@@ -21,8 +21,9 @@ def _fence(body: str, lang: str = "") -> str:
 
 class PlaygroundTranscript(RichLog):
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(wrap=True, markup=False, highlight=False, auto_scroll=True,
-                         min_width=20, id=id)
+        super().__init__(
+            wrap=True, markup=False, highlight=False, auto_scroll=True, min_width=20, id=id
+        )
         self.entries: list[dict] = []  # what the Markdown export writes
 
     # -- writing -------------------------------------------------------------------------------
@@ -35,18 +36,21 @@ class PlaygroundTranscript(RichLog):
         self.entries.append({"note": text})
         self._line(Text(text, style=style))
 
-    def cell(self, number: int | str, code: str, result: ExecResult | None = None,
-             failure: CellError | None = None) -> None:
+    def cell(
+        self,
+        number: int | str,
+        code: str,
+        result: ExecResult | None = None,
+        failure: CellError | None = None,
+    ) -> None:
         """One cell: ``result`` is the exec reply, ``failure`` a protocol-level error
         (type, message, hint: an interrupt, a dead engine)."""
-        self.entries.append({"number": number, "code": code, "result": result,
-                             "failure": failure})
+        self.entries.append({"number": number, "code": code, "result": result, "failure": failure})
         prompt = f"In [{number}] "
         lines = code.rstrip("\n").split("\n")
         text = Text()
         for i, line in enumerate(lines):
-            text.append(prompt if i == 0 else " " * (len(prompt) - 5) + "...: ",
-                        style="bold green")
+            text.append(prompt if i == 0 else " " * (len(prompt) - 5) + "...: ", style="bold green")
             text.append(line + ("\n" if i < len(lines) - 1 else ""))
         self._line(text)
         if result is not None:
@@ -62,8 +66,9 @@ class PlaygroundTranscript(RichLog):
         if failure is not None:
             self._error(failure)
         if result is not None and result.state == "running":
-            self._line(Text(f"(ran between training steps, at step {result.step})",
-                            style="italic dim"))
+            self._line(
+                Text(f"(ran between training steps, at step {result.step})", style="italic dim")
+            )
         self._line(Text(" "))
 
     def _error(self, err: CellError) -> None:

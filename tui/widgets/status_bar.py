@@ -9,8 +9,14 @@ from textual.widget import Widget
 from tui.format import fmt_loss, fmt_rate
 
 STATE_STYLE = {
-    "starting": "yellow", "ready": "green", "idle": "green", "running": "bold green",
-    "paused": "yellow", "stopped": "cyan", "finished": "cyan", "diverged": "bold red",
+    "starting": "yellow",
+    "ready": "green",
+    "idle": "green",
+    "running": "bold green",
+    "paused": "yellow",
+    "stopped": "cyan",
+    "finished": "cyan",
+    "diverged": "bold red",
     "crashed": "bold red",
 }
 
@@ -33,8 +39,13 @@ class StatusBar(Widget):
         text = Text()
         text.append(" ● ", style=STATE_STYLE.get(self.state, ""))
         text.append(label, style=STATE_STYLE.get(self.state, ""))
-        parts = [self.device, self.preset, f"step {self.step}/{self.steps}",
-                 f"loss {fmt_loss(self.loss)}", f"val {fmt_loss(self.val_loss)}",
-                 f"{fmt_rate(self.tokens_per_s)} tok/s"]
+        parts = [
+            self.device,
+            self.preset,
+            f"step {self.step}/{self.steps}",
+            f"loss {fmt_loss(self.loss)}",
+            f"val {fmt_loss(self.val_loss)}",
+            f"{fmt_rate(self.tokens_per_s)} tok/s",
+        ]
         text.append("  │ " + " │ ".join(parts))
         return text

@@ -55,9 +55,15 @@ class SummaryTable(DataTable):
             if row["shared_params"] and not row["params"]:
                 params = "0 tied"
             mult = fmt_macs(row["macs"]) if row["macs"] else "--"
-            self.add_row(layer_label(row, is_open), fmt_shape(row["output_shape"]),
-                         _right(params), row["trainable"], _right(f"{100 * row['share']:.1f}%"),
-                         _right(mult), key=f"layer:{row['name']}")
+            self.add_row(
+                layer_label(row, is_open),
+                fmt_shape(row["output_shape"]),
+                _right(params),
+                row["trainable"],
+                _right(f"{100 * row['share']:.1f}%"),
+                _right(mult),
+                key=f"layer:{row['name']}",
+            )
             if not is_open:
                 continue
             total = summary["totals"]["params"] or 1
@@ -66,11 +72,15 @@ class SummaryTable(DataTable):
                 label.append(w["short"], style="green")
                 tied = ("tied: " + ", ".join(w["tied_to"])) if w["tied_to"] else ""
                 counted = w["numel"] if w["counted_here"] else 0
-                self.add_row(label, fmt_shape(w["shape"]),
-                             _right(fmt_count(w["numel"]) + ("" if w["counted_here"] else " =")),
-                             "yes" if w["trainable"] else "no",
-                             _right(f"{100 * counted / total:.1f}%"), Text(tied, style="yellow"),
-                             key=f"weight:{w['name']}")
+                self.add_row(
+                    label,
+                    fmt_shape(w["shape"]),
+                    _right(fmt_count(w["numel"]) + ("" if w["counted_here"] else " =")),
+                    "yes" if w["trainable"] else "no",
+                    _right(f"{100 * counted / total:.1f}%"),
+                    Text(tied, style="yellow"),
+                    key=f"weight:{w['name']}",
+                )
         if keep is not None:
             try:
                 self.move_cursor(row=self.get_row_index(keep))

@@ -83,8 +83,9 @@ class SummaryWeight(Horizontal):
     async def _send(self) -> dict | None:
         if not self.weight_name:
             return None
-        result = await self.app.engine.call(WeightStatsArgs(self.weight_name, bins=40),
-                                            quiet=self.quiet)
+        result = await self.app.engine.call(
+            WeightStatsArgs(self.weight_name, bins=40), quiet=self.quiet
+        )
         return result if result and "stats" in result else None
 
     def _show(self, result: dict) -> None:

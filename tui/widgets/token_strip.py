@@ -21,8 +21,9 @@ class TokenStrip(Widget):
 
     def render(self) -> Text:
         if not self.strip:
-            return Text.from_markup("[dim]type below: each character becomes an id, the ids go "
-                                    "through the model[/dim]")
+            return Text.from_markup(
+                "[dim]type below: each character becomes an id, the ids go through the model[/dim]"
+            )
         width = max(self.size.width, 10)
         cells: list[tuple[str, str, bool]] = []
         used = 0

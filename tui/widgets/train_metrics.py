@@ -30,15 +30,25 @@ class TrainMetrics(Widget):
             rows = [("step", f"{d.step}/{d.steps}")]
         p = d.parabola
         if p:
-            rows += [("x", f"{p['x']:.4f}"), ("f(x)", f"{p['f']:.4f}"),
-                     ("x.grad", fmt_num(p.get("grad"), 4)),
-                     ("optimum", f"{p['optimum']:.4f}"), ("distance", f"{p['distance']:.4f}")]
+            rows += [
+                ("x", f"{p['x']:.4f}"),
+                ("f(x)", f"{p['f']:.4f}"),
+                ("x.grad", fmt_num(p.get("grad"), 4)),
+                ("optimum", f"{p['optimum']:.4f}"),
+                ("distance", f"{p['distance']:.4f}"),
+            ]
         else:
-            rows += [("loss", fmt_loss(d.loss)), ("val", fmt_loss(self.val_loss)),
-                     ("tok/s", fmt_rate(d.tokens_per_s))]
-        rows += [("lr", fmt_num(d.lr)), ("‖grad‖", fmt_num(d.grad_norm)),
-                 ("elapsed", fmt_duration(d.elapsed_s)),
-                 ("ETA", fmt_duration(d.eta_s))]
+            rows += [
+                ("loss", fmt_loss(d.loss)),
+                ("val", fmt_loss(self.val_loss)),
+                ("tok/s", fmt_rate(d.tokens_per_s)),
+            ]
+        rows += [
+            ("lr", fmt_num(d.lr)),
+            ("‖grad‖", fmt_num(d.grad_norm)),
+            ("elapsed", fmt_duration(d.elapsed_s)),
+            ("ETA", fmt_duration(d.eta_s)),
+        ]
         for label, value in rows:
             table.add_row(label, value)
         return table

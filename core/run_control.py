@@ -1,0 +1,156 @@
+"""The engine's training run: its state machine (idle, running, paused, finished, stopped,
+diverged), the slices of training its loop runs, and the ``train_progress`` reports.
+
+A mixin of :class:`core.engine.Engine`, kept apart from the engine's loop, I/O and dispatch. It
+uses the engine's ``session``, ``requests`` (a waiting request ends a slice), ``event`` (to send)
+and ``interrupt_pending`` (a SIGINT ends a slice and pauses). The ops in ``core.train_ops``
+drive it: ``begin_running``, ``pause``, ``stop``, ``report``, ``new_session``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+
+from core.contract import DEFAULT_PRESET, TrainProgress, TrainState
+from core.errors import ConfigError
+from core.protocol import error_info
+
+
+class RunControl:
+    state = "idle"  # idle | running | paused | finished | stopped | diverged
+    report_interval = 0.1  # seconds between progress events while running
+    sample_chars = 0  # characters of generated text sent with each validation report
+    train_time = 0.0  # seconds spent running, pauses excluded
+    _run_started = 0.0
+    _last_report = 0.0
+    _window_start = 0.0
+    _window_steps = 0
+
+    def require_session(self):
+        if self.session is None:
+            raise ConfigError(
+                "no model is configured yet",
+                f"send configure (e.g. preset '{DEFAULT_PRESET}') or load a checkpoint first",
+            )
+        return self.session
+
+    def refuse_while_training(self, what: str) -> None:
+        if self.state in ("running", "paused"):
+            raise ConfigError(
+                f"cannot {what} while training is {self.state}", "stop training first (train_stop)"
+            )
+
+    def set_state(self, state: str, reason: str = "") -> None:
+        self.state = state
+        step = self.session.trainer.step if self.session else 0
+        self.event("train_state", **TrainState(state, reason, step).to_dict())
+
+    def new_session(self, session, reason: str) -> None:
+        """Hold ``session`` from now on, its run not started."""
+        self.session = session
+        self.train_time = 0.0
+        self.set_state("idle", reason)
+
+    def pause(self, reason: str) -> None:
+        self.report()
+        self.train_time += time.perf_counter() - self._run_started
+        self.set_state("paused", reason)
+
+    def stop(self) -> None:
+        if self.state == "running":
+            self.train_time += time.perf_counter() - self._run_started
+        if self.state in ("running", "paused"):
+            self.report()
+            self.set_state("stopped", "stopped by request")
+
+    def begin_running(self) -> None:
+        now = time.perf_counter()
+        self._run_started = now
+        self._window_start = now
+        self._window_steps = 0
+        self._last_report = now
+        self.set_state("running")
+
+    def train_slice(self) -> None:
+        trainer = self.session.trainer
+        # Not interruptible: a SIGINT sets the pending flag and ends the slice cleanly. A request
+        # waiting in the queue also ends it after the step in flight, so a prediction typed
+        # during training waits at most about one step, not the rest of a ~50 ms slice.
+        requests = self.requests
+        try:
+            n = trainer.run_for(
+                0.05, should_stop=lambda: self.interrupt_pending or not requests.empty()
+            )
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            info = error_info(exc)
+            self.event("error", type=info.type, message=info.message, hint=info.hint)
+            self.pause(f"error: {info.message}")
+            return
+        self._window_steps += n
+        now = time.perf_counter()
+        if trainer.done or now - self._last_report >= self.report_interval:
+            self.report()
+        if trainer.diverged:
+            self.train_time += now - self._run_started
+            self.set_state(
+                "diverged",
+                trainer.diverged + "; the last saved checkpoint is "
+                "untouched: load it, lower the learning rate, and start again",
+            )
+        elif trainer.done:
+            self.train_time += now - self._run_started
+            self.set_state("finished", f"reached step {trainer.step}")
+
+    def report(self, timed: bool = True) -> None:
+        """Send the losses pending since the last report as a ``train_progress`` event; with
+        ``timed`` False (one step by hand) the pace figures are left unknown."""
+        trainer = self.session.trainer
+        losses = trainer.flush()
+        now = time.perf_counter()
+        if losses is None:
+            return
+        steps = trainer.config.steps
+        if timed:
+            steps_per_s = self._window_steps / max(now - self._window_start, 1e-9)
+            running = self.train_time + (now - self._run_started if self.state == "running" else 0)
+            pace = dict(
+                steps_per_s=steps_per_s,
+                tokens_per_s=steps_per_s * trainer.tokens_per_step,
+                elapsed_s=running,
+                eta_s=(steps - trainer.step) / steps_per_s if steps_per_s > 0 else None,
+            )
+        else:
+            pace = dict(elapsed_s=self.train_time)
+        sample = None
+        if (
+            timed
+            and losses["val_loss"] is not None
+            and self.sample_chars
+            and self.session.tokenizer
+        ):
+            sample = self._sample(self.sample_chars)
+        progress = TrainProgress(**losses, steps=steps, state=self.state, sample=sample, **pace)
+        self._last_report = now
+        self._window_start = now
+        self._window_steps = 0
+        self.event("train_progress", **progress.to_dict())
+
+    def _sample(self, n: int) -> str:
+        from core.predict import Sampling, generate
+
+        s = self.session
+        return "".join(
+            generate(
+                s.model,
+                s.tokenizer,
+                "\n",
+                n,
+                s.block_size,
+                s.device,
+                Sampling(temperature=0.8),
+                seed=s.trainer.step,
+            )
+        )
