@@ -86,23 +86,6 @@ def next_logits(model: torch.nn.Module, ids: list[int], device: torch.device) ->
         model.train(was_training)
 
 
-@torch.no_grad()
-def text_loss(model: torch.nn.Module, ids: list[int], device: torch.device) -> float | None:
-    """Mean cross-entropy (nats per character) of ``ids`` under the model, or None if < 2."""
-    if len(ids) < 2:
-        return None
-    was_training = model.training
-    model.eval()
-    try:
-        x = torch.tensor([ids[:-1]], dtype=torch.long, device=device)
-        y = torch.tensor([ids[1:]], dtype=torch.long, device=device)
-        with devices.autocast(device):
-            _, loss = model(x, y)
-        return float(loss)
-    finally:
-        model.train(was_training)
-
-
 STRIP_CHARS = 96  # characters of the token strip sent back (the pane shows what fits)
 MATH_DIMS = 8  # leading dimensions of the embedding and hidden vectors in "show the math"
 _LAYERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> activation layers

@@ -93,6 +93,27 @@ def make_session():
     return make
 
 
+@pytest.fixture
+def text_loss():
+    """An oracle for a text's loss: a second, separate forward pass of the model's own
+    ``forward(x, targets)`` (nats per character; None under two characters)."""
+
+    def loss_of(model, ids: list[int], device) -> float | None:
+        if len(ids) < 2:
+            return None
+        was_training = model.training
+        model.eval()
+        try:
+            x = torch.tensor([ids[:-1]], dtype=torch.long, device=device)
+            y = torch.tensor([ids[1:]], dtype=torch.long, device=device)
+            with torch.no_grad():
+                return float(model(x, y)[1])
+        finally:
+            model.train(was_training)
+
+    return loss_of
+
+
 # -- real engine processes -------------------------------------------------------------------------
 
 

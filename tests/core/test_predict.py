@@ -15,7 +15,6 @@ from core.predict import (
     generate,
     next_logits,
     predict,
-    text_loss,
 )
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -39,7 +38,7 @@ def _predict(session, text, **kw):
     return predict(session.model, session.tokenizer, text, session.block_size, session.device, **kw)
 
 
-def test_predict_reports_the_distribution_after_the_text(gpt_session):
+def test_predict_reports_the_distribution_after_the_text(gpt_session, text_loss):
     s = gpt_session
     out = _predict(s, "the ca")
     ids = s.tokenizer.encode("the ca")

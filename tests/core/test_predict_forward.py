@@ -16,7 +16,6 @@ from core.predict import (
     next_logits,
     output_layer,
     predict,
-    text_loss,
 )
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -31,7 +30,7 @@ def _all_hooks(model) -> int:
 
 
 @pytest.mark.parametrize("preset", LM_PRESETS)
-def test_one_pass_loss_equals_the_separate_text_loss(make_session, corpus_file, preset):
+def test_one_pass_loss_equals_the_separate_text_loss(make_session, corpus_file, preset, text_loss):
     s = make_session(preset, corpus_file)
     text = "the cat sat on"
     r = predict(s.model, s.tokenizer, text, s.block_size, CPU)
