@@ -1,16 +1,18 @@
 """The Summary pane's messages: the layer table, one weight's statistics and the two lessons
 (L3: embedding and linear; L1: a Linear layer's forward pass by hand).
 
-Their results are large nested reports (rows, histograms, lesson steps) described where they
-are built, in core/inspection; the arguments and their ranges are declared here. Imports no
-torch and no UI library."""
+The arguments and their ranges, and the results: the keys are those core/inspection builds
+(``summarize``, ``weight_stats``, ``tensor_stats``, the lessons), field for field and in the same
+order, so that ``Result.from_dict(reply).to_dict() == reply``. Parts whose keys vary with what
+they describe stay plain dicts (an initialisation law, a module's own attributes, shapes keyed
+``"W.T"``). Imports no torch and no UI library."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from core.contract.base import Contract, arg
+from core.contract.base import Contract, arg, nested
 from core.contract.settings import int_in
 
 BINS = int_in(2, 400)
@@ -57,3 +59,242 @@ class ForwardLessonArgs(Contract):
     layer: str | None = arg(None, str, nullable=True)
     seed: int = LESSON_SEED
     rows: int = arg(3, rule=int_in(1, 64))
+
+
+# -- results: the layer table --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeightRow(Contract):
+    """One weight tensor of a layer, as the layer table lists it under its layer."""
+
+    name: str = ""  # full name, e.g. "hidden.weight"
+    short: str = ""  # the name within its layer, e.g. "weight"
+    shape: list = arg(kind=list, factory=list)
+    numel: int = 0
+    dtype: str = ""
+    trainable: bool = True
+    tied_to: list = arg(kind=list, factory=list)  # the other names of the same tensor
+    counted_here: bool = True  # False: a tied tensor counted in the layer that owns it
+
+
+@dataclass(frozen=True)
+class LayerRow(Contract):
+    """One module of the model (depth first; the root has depth 0 and the name "")."""
+
+    name: str = ""
+    depth: int = 0
+    type: str = ""  # the module's class name
+    output_shape: list | None = None  # None: no sample input (parabola) or not a tensor
+    params: int = 0  # counted here (tied tensors once, in their owner)
+    shared_params: int = 0  # tied to a layer outside this one, counted there
+    share: float = 0.0  # params / total
+    trainable: str = "--"  # "yes", "no", "partly" or "--" (no parameters)
+    macs: int = 0  # matrix-product multiply-adds of the subtree, per forward pass
+    weights: list[WeightRow] = nested(WeightRow, many=True)  # its own tensors
+    has_children: bool = False
+
+
+@dataclass(frozen=True)
+class SummaryTotals(Contract):
+    params: int = 0  # unique tensors: sum(p.numel() for p in model.parameters())
+    trainable: int = 0
+    frozen: int = 0
+    naive_params: int = 0  # counting every name of a tied tensor
+    tied: list = arg(kind=list, factory=list)  # groups of names of one tensor
+    param_bytes: int = 0
+    dtype: str = "--"  # "float32", or "bfloat16/float32" when mixed
+    activation_bytes: int = 0  # per batch, kept for backward (estimate)
+    macs: int = 0
+    macs_linear: int = 0
+    macs_attention: int = 0
+
+
+@dataclass(frozen=True)
+class SummaryResult(Contract):
+    """Reply of ``summary``: the layer table for one training batch, and its totals."""
+
+    preset: str = ""
+    step: int = 0
+    batch_size: int | None = None  # None for a model without a token input (parabola)
+    context: int | None = None
+    input_shape: list | None = None  # [batch_size, context]
+    output_shape: list | None = None
+    device: str = ""
+    rows: list[LayerRow] = nested(LayerRow, many=True)
+    totals: SummaryTotals | None = nested(SummaryTotals)
+
+    def weight_names(self) -> list[str]:
+        """Every weight tensor's name, in table order."""
+        return [w.name for r in self.rows for w in r.weights]
+
+
+# -- results: one weight's statistics ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TensorStats(Contract):
+    """Statistics of a tensor's values, with a histogram of ``len(edges) - 1`` bins."""
+
+    numel: int = 0
+    mean: float = 0.0
+    std: float = 0.0
+    min: float = 0.0
+    max: float = 0.0
+    near_zero: float = 0.0  # the fraction with |x| < near_zero_below
+    near_zero_below: float = 0.0
+    norm: float = 0.0
+    counts: list = arg(kind=list, factory=list)
+    edges: list = arg(kind=list, factory=list)
+
+
+@dataclass(frozen=True)
+class GradStats(Contract):
+    """A gradient's statistics (those of TensorStats, without the histogram)."""
+
+    mean: float = 0.0
+    std: float = 0.0
+    min: float = 0.0
+    max: float = 0.0
+    norm: float = 0.0
+    near_zero: float = 0.0
+
+
+@dataclass(frozen=True)
+class Moved(Contract):
+    """How far a weight has moved since the session's weights were first seen."""
+
+    since_step: int = 0
+    norm: float = 0.0  # ‖w − w₀‖
+    relative: float | None = None  # ‖w − w₀‖ / ‖w₀‖; None when ‖w₀‖ = 0
+    max_abs: float = 0.0
+
+
+@dataclass(frozen=True)
+class WeightStatsResult(Contract):
+    """Reply of ``weight_stats``: one parameter against the theory of its initialisation."""
+
+    name: str = ""
+    shape: list = arg(kind=list, factory=list)
+    dtype: str = ""
+    trainable: bool = True
+    tied_to: list = arg(kind=list, factory=list)
+    step: int = 0
+    stats: TensorStats | None = nested(TensorStats)
+    # the initialisation law, a plain dict: its keys depend on its "kind" (normal: mean, std;
+    # uniform: low, high, mean, std, bound; constant; unknown), with "label" and the theory's
+    # "expected_counts" per histogram bin (core.inspection.init_theory)
+    init: dict = arg(kind=dict, factory=dict)
+    grad: GradStats | None = nested(GradStats)  # None until a backward pass
+    moved: Moved | None = nested(Moved)
+
+
+# -- results: the lessons ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerPair(Contract):
+    """Something said of each of the lesson's two layers (their constructor calls)."""
+
+    embedding: str = ""
+    linear: str = ""
+
+
+@dataclass(frozen=True)
+class PairShapes(Contract):
+    embedding: list = arg(kind=list, factory=list)
+    linear: list = arg(kind=list, factory=list)
+    same: bool = False
+
+
+@dataclass(frozen=True)
+class CallError(Contract):
+    """The error a call raised (the lesson's point); type None: it raised none."""
+
+    type: str | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Lookup(Contract):
+    """Row ``index`` looked up three ways (first values), and the Linear tried the same ways."""
+
+    module: list = arg(kind=list, factory=list)  # e(tensor([index]))
+    index: list = arg(kind=list, factory=list)  # e.weight[index]
+    one_hot: list = arg(kind=list, factory=list)  # one_hot(index) @ e.weight
+    allclose: bool = False
+    max_abs_diff: float = 0.0
+    linear_row: list = arg(kind=list, factory=list)
+    linear_one_hot: list = arg(kind=list, factory=list)
+    linear_allclose: bool = False
+    linear_call_int: CallError | None = nested(CallError)
+    linear_call_one_hot: CallError | None = nested(CallError)
+    cost_lookup: int = 0  # values read
+    cost_one_hot: int = 0  # multiply-adds
+
+
+@dataclass(frozen=True)
+class InitCheck(Contract):
+    """A layer's initialisation measured against its theory."""
+
+    theory: dict = arg(kind=dict, factory=dict)  # a law, as WeightStatsResult.init
+    stats: TensorStats | None = nested(TensorStats)
+    expected_counts: list = arg(kind=list, factory=list)
+
+
+@dataclass(frozen=True)
+class Tying(Contract):
+    """Parameter counts before and after ``l.weight = e.weight``."""
+
+    before: int = 0
+    after: int = 0
+    naive_after: int = 0  # counting by name, as if tied tensors were two
+    saved: int = 0
+    saved_bytes: int = 0
+    matrix_bytes: int = 0
+    same_tensor: bool = False
+    row_equals_lookup: bool = False
+    gpt2_matrix_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class EmbeddingLessonResult(Contract):
+    """Reply of ``lesson_embedding_linear`` (LESSONS.md L3)."""
+
+    V: int = 0
+    d: int = 0
+    seed: int = 0
+    index: int = 0
+    reinit: bool = False
+    tie: bool = False
+    constructors: LayerPair | None = nested(LayerPair)
+    shapes: PairShapes | None = nested(PairShapes)
+    # attribute name → its repr, for the attributes only one of the two modules has
+    only_embedding: dict = arg(kind=dict, factory=dict)
+    only_linear: dict = arg(kind=dict, factory=dict)
+    lookup: Lookup | None = nested(Lookup)
+    embedding_init: InitCheck | None = nested(InitCheck)
+    linear_init: InitCheck | None = nested(InitCheck)
+    tying: Tying | None = nested(Tying)
+
+
+@dataclass(frozen=True)
+class ForwardLessonResult(Contract):
+    """Reply of ``lesson_linear_forward`` (LESSONS.md L1): first values of each product."""
+
+    layer: str = ""
+    layers: list = arg(kind=list, factory=list)  # every Linear of the model
+    seed: int = 0
+    in_features: int = 0
+    out_features: int = 0
+    has_bias: bool = False
+    # the shapes of X, W, W.T, b (None without a bias) and out: a plain dict ("W.T" is no name)
+    shapes: dict = arg(kind=dict, factory=dict)
+    x: list = arg(kind=list, factory=list)
+    by_hand: list = arg(kind=list, factory=list)
+    layer_out: list = arg(kind=list, factory=list)
+    neuron0_by_row: list = arg(kind=list, factory=list)
+    neuron0_from_layer: list = arg(kind=list, factory=list)
+    max_abs_diff: float = 0.0
+    allclose: bool = False
+    dtype: str = ""

@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from core.contract.base import Contract, arg, nested, optional
+from core.contract.inspect import (
+    EmbeddingLessonResult,
+    ForwardLessonResult,
+    SummaryResult,
+    WeightStatsResult,
+)
 from core.contract.lab import Completion, ExecResult, NamesResult
 from core.contract.settings import (
     BATCH_SIZE,
@@ -319,6 +325,10 @@ RESULTS: dict[str, type[Contract]] = {
     "exec": ExecResult,
     "complete": Completion,
     "playground_reset": NamesResult,
+    "summary": SummaryResult,
+    "weight_stats": WeightStatsResult,
+    "lesson_embedding_linear": EmbeddingLessonResult,
+    "lesson_linear_forward": ForwardLessonResult,
 }
 
 # What each event carries (``EVENTS[name].from_dict(data)``); others are plain dicts.
@@ -330,7 +340,7 @@ EVENTS: dict[str, type[Contract]] = {
 
 
 def read_result(op: str, reply: dict) -> Any:
-    """A reply's ``result`` as the typed result of ``op`` (a plain dict for an op the contract
-    does not type, such as the Summary pane's inspection ops)."""
+    """A reply's ``result`` as the typed result of ``op`` (a plain dict for an op without one,
+    such as ``cancel`` or ``shutdown``, whose replies only echo what was asked)."""
     kind = RESULTS.get(op)
     return kind.from_dict(reply) if kind is not None else reply

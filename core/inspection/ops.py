@@ -1,5 +1,6 @@
 """The engine ops of inspection: ``summary``, ``weight_stats``, ``lesson_embedding_linear`` and
-``lesson_linear_forward``, with their argument specs."""
+``lesson_linear_forward``, with their argument specs. Each answers with its typed result
+(core.contract.inspect), made from the plain data the functions of core.inspection build."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ from dataclasses import asdict
 
 from core.contract.inspect import (
     EmbeddingLessonArgs,
+    EmbeddingLessonResult,
     ForwardLessonArgs,
+    ForwardLessonResult,
     SummaryArgs,
+    SummaryResult,
     WeightStatsArgs,
+    WeightStatsResult,
 )
 from core.inspection.lessons import lesson_embedding_linear, lesson_linear_forward
 from core.inspection.summary import summarize
@@ -17,19 +22,24 @@ from core.inspection.weights import remember_initial, weight_stats
 
 
 def engine_ops(engine) -> dict:
-    def summary(args: SummaryArgs) -> dict:
+    def summary(args: SummaryArgs) -> SummaryResult:
         session = engine.require_session()
         remember_initial(session)
-        return summarize(session, args.batch_size, args.depth)
+        return SummaryResult.from_dict(summarize(session, args.batch_size, args.depth))
 
-    def stats(args: WeightStatsArgs) -> dict:
-        return weight_stats(engine.require_session(), args.name, args.bins)
+    def stats(args: WeightStatsArgs) -> WeightStatsResult:
+        return WeightStatsResult.from_dict(
+            weight_stats(engine.require_session(), args.name, args.bins)
+        )
 
-    def embedding_linear(args: EmbeddingLessonArgs) -> dict:
-        return lesson_embedding_linear(**asdict(args))
+    def embedding_linear(args: EmbeddingLessonArgs) -> EmbeddingLessonResult:
+        return EmbeddingLessonResult.from_dict(lesson_embedding_linear(**asdict(args)))
 
-    def linear_forward(args: ForwardLessonArgs) -> dict:
-        return lesson_linear_forward(engine.require_session(), args.layer, args.seed, args.rows)
+    def linear_forward(args: ForwardLessonArgs) -> ForwardLessonResult:
+        session = engine.require_session()
+        return ForwardLessonResult.from_dict(
+            lesson_linear_forward(session, args.layer, args.seed, args.rows)
+        )
 
     return {
         "summary": (summary, SummaryArgs),

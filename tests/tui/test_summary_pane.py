@@ -9,6 +9,7 @@ import pytest
 
 from core import inspection
 from core.contract import SessionInfo
+from core.contract.inspect import SummaryResult
 from core.session import RunSpec, Session
 from tests.tui.conftest import CORPUS_TEXT, FakeClient, real_app, wait_configured, wait_for
 from tui.app import TorchdeckApp
@@ -50,7 +51,8 @@ async def test_pane_lists_layers_shows_a_histogram_and_the_lessons(corpus):
             "layer:output",
         ]
         assert str(table.get_row("layer:hidden")[0]).strip() == "▸ hidden: Linear"
-        total = layers.summary["totals"]["params"]
+        assert isinstance(layers.summary, SummaryResult)
+        total = layers.summary.totals.params
         assert str(table.get_row("layer:")[2]) == f"{total:,}"
         footer = str(app.query_one("#sum-totals").render())
         assert f"params {total:,}" in footer and "mult-adds/forward" in footer
@@ -63,16 +65,16 @@ async def test_pane_lists_layers_shows_a_histogram_and_the_lessons(corpus):
         await wait_for(pilot, lambda: weight.weight is not None, 30, "weight_stats reply")
         plot = app.query_one("#sum-weight-plot", SummaryHistogram)
         assert sum(plot.counts) == 64 * 32 and len(plot.counts) == 40  # n_hidden × n_embd
-        assert plot.expected and weight.weight["init"]["kind"] == "uniform"
+        assert plot.expected and weight.weight.init["kind"] == "uniform"
         body = str(app.query_one("#sum-weight-body").render())
         assert "hidden.weight" in body and "Kaiming-uniform ±1/√32 = ±0.1768" in body
 
         await pilot.press("right_square_bracket")  # the next tensor: hidden.bias
-        await wait_for(pilot, lambda: weight.weight["name"] == "hidden.bias", 30, "next weight")
+        await wait_for(pilot, lambda: weight.weight.name == "hidden.bias", 30, "next weight")
 
         await pilot.press("f")
         await wait_for(pilot, lambda: forward.forward is not None, 30, "forward lesson")
-        assert forward.forward["layer"] == "hidden" and forward.forward["allclose"]
+        assert forward.forward.layer == "hidden" and forward.forward.allclose
         assert "allclose ✓" in str(app.query_one("#sum-forward-text").render())
 
         await pilot.press("minus", "minus", "minus", "t")
@@ -81,16 +83,16 @@ async def test_pane_lists_layers_shows_a_histogram_and_the_lessons(corpus):
         # the Embedding-vs-Linear lesson, resized and re-initialised by keyboard
         await pilot.press("e")
         await wait_for(pilot, lambda: lesson.lesson is not None, 30, "lesson reply")
-        assert lesson.lesson["V"] == 5000 and lesson.lesson["d"] == 70
-        assert lesson.lesson["linear_init"]["theory"]["kind"] == "uniform"
+        assert lesson.lesson.V == 5000 and lesson.lesson.d == 70
+        assert lesson.lesson.linear_init.theory["kind"] == "uniform"
         await pilot.press("v")  # the V box
         box = app.query_one("#sum-V")
         box.value = ""
         await pilot.press("3", "0", "0", "enter")
-        await wait_for(pilot, lambda: lesson.lesson["V"] == 300, 30, "resized lesson")
+        await wait_for(pilot, lambda: lesson.lesson.V == 300, 30, "resized lesson")
         await pilot.press("i")
-        await wait_for(pilot, lambda: lesson.lesson["reinit"], 30, "re-initialised lesson")
-        assert lesson.lesson["linear_init"]["theory"]["kind"] == "normal"
+        await wait_for(pilot, lambda: lesson.lesson.reinit, 30, "re-initialised lesson")
+        assert lesson.lesson.linear_init.theory["kind"] == "normal"
         text = str(app.query_one("#sum-embed-text").render())
         assert "nn.Embedding(300, 70)" in text and "allclose ✓" in text
 

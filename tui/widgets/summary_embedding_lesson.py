@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Static
 
-from core.contract.inspect import EmbeddingLessonArgs
+from core.contract.inspect import EmbeddingLessonArgs, EmbeddingLessonResult
 from core.fmt import fmt_bytes, fmt_count
 from tui.latest import LatestRequest
 from tui.widgets.summary_histogram import SummaryHistogram
@@ -19,56 +19,54 @@ from tui.widgets.summary_lessons import allclose_label, vec
 from tui.widgets.summary_table import fmt_shape
 
 
-def embedding_linear_text(r: dict) -> Text:
+def embedding_linear_text(r: EmbeddingLessonResult) -> Text:
     """The L3 lesson: one live nn.Embedding(V, d) and one nn.Linear(d, V)."""
-    V, d, i = r["V"], r["d"], r["index"]
-    c, lk, ty = r["constructors"], r["lookup"], r["tying"]
+    V, d, i = r.V, r.d, r.index
+    c, lk, ty = r.constructors, r.lookup, r.tying
     t = Text()
-    t.append(f"e = {c['embedding']}\nl = {c['linear']}\n", style="bold")
+    t.append(f"e = {c.embedding}\nl = {c.linear}\n", style="bold")
     t.append(
-        f"both weights are {fmt_shape(r['shapes']['embedding'])}: the arguments come in "
-        "opposite order\n"
+        f"both weights are {fmt_shape(r.shapes.embedding)}: the arguments come in opposite order\n"
     )
     t.append("only Embedding: ", style="cyan")
     t.append(
         ", ".join(
             f"{k}={v}"
-            for k, v in r["only_embedding"].items()
+            for k, v in r.only_embedding.items()
             if k not in ("num_embeddings", "embedding_dim")
         )
         + "\n"
     )
     t.append("only Linear: ", style="cyan")
-    t.append(", ".join(f"{k}={v}" for k, v in r["only_linear"].items()) + "\n")
+    t.append(", ".join(f"{k}={v}" for k, v in r.only_linear.items()) + "\n")
     t.append(f"\nrow {i}, three ways:\n", style="bold")
-    t.append(f" e(tensor([{i}])) {vec(lk['module'], 3)}\n")
-    t.append(f" e.weight[{i}]    {vec(lk['index'], 3)}\n")
-    t.append(f" one_hot({i}) @ W {vec(lk['one_hot'], 3)}\n")
-    label, style = allclose_label(lk["allclose"])
+    t.append(f" e(tensor([{i}])) {vec(lk.module, 3)}\n")
+    t.append(f" e.weight[{i}]    {vec(lk.index, 3)}\n")
+    t.append(f" one_hot({i}) @ W {vec(lk.one_hot, 3)}\n")
+    label, style = allclose_label(lk.allclose)
     t.append(f" {label}", style=style)
     t.append(
-        f"  max diff {lk['max_abs_diff']:.1e};  cost {fmt_count(lk['cost_lookup'])} "
-        f"values read vs {fmt_count(lk['cost_one_hot'])} multiply-adds\n"
+        f"  max diff {lk.max_abs_diff:.1e};  cost {fmt_count(lk.cost_lookup)} "
+        f"values read vs {fmt_count(lk.cost_one_hot)} multiply-adds\n"
     )
     t.append(
-        f" l({i}) → {lk['linear_call_int']['type']}: {lk['linear_call_int']['message']}\n",
+        f" l({i}) → {lk.linear_call_int.type}: {lk.linear_call_int.message}\n",
         style="red",
     )
     t.append(
-        f" l(one_hot) → {lk['linear_call_one_hot']['type']}: the one-hot has {V} "
-        f"values, l takes {d}\n",
+        f" l(one_hot) → {lk.linear_call_one_hot.type}: the one-hot has {V} values, l takes {d}\n",
         style="red",
     )
     t.append("\ninit ", style="bold")
-    for key, name in (("embedding_init", "Embedding"), ("linear_init", "Linear")):
-        th, st = r[key]["theory"], r[key]["stats"]
+    for part, name in ((r.embedding_init, "Embedding"), (r.linear_init, "Linear")):
+        th, st = part.theory, part.stats  # theory: an initialisation law, a dict
         t.append(f"\n {name}: {th['label']}\n", style="cyan")
-        t.append(f"   std theory {th['std']:.4f}  measured {st['std']:.4f}; mean {st['mean']:+.4f}")
+        t.append(f"   std theory {th['std']:.4f}  measured {st.std:.4f}; mean {st.mean:+.4f}")
     t.append(
         "\n press i: "
         + (
             "back to the default init"
-            if r["reinit"]
+            if r.reinit
             else "re-initialise l with nn.init.normal_(w, 0, 1)"
         ),
         style="dim",
@@ -76,19 +74,19 @@ def embedding_linear_text(r: dict) -> Text:
     t.append("\n\ntying ", style="bold")
     t.append("l.weight = e.weight  (press y)\n", style="dim")
     t.append(
-        f" parameters: {fmt_count(ty['before'])} untied → {fmt_count(ty['after'])} tied "
-        f"(saves {fmt_bytes(ty['saved_bytes'])})\n"
+        f" parameters: {fmt_count(ty.before)} untied → {fmt_count(ty.after)} tied "
+        f"(saves {fmt_bytes(ty.saved_bytes)})\n"
     )
-    if r["tie"]:
+    if r.tie:
         t.append(
             f" tied: l.weight is e.weight; l.weight[{i}] == e({i}): "
-            f"{'yes' if ty['row_equals_lookup'] else 'no'}; counting by name would "
-            f"still say {fmt_count(ty['naive_after'])}\n",
+            f"{'yes' if ty.row_equals_lookup else 'no'}; counting by name would "
+            f"still say {fmt_count(ty.naive_after)}\n",
             style="green",
         )
     t.append(
-        f" one V×d float32 matrix: {fmt_bytes(ty['matrix_bytes'])}; "
-        f"GPT-2's 50,257×768: {fmt_bytes(ty['gpt2_matrix_bytes'])}\n",
+        f" one V×d float32 matrix: {fmt_bytes(ty.matrix_bytes)}; "
+        f"GPT-2's 50,257×768: {fmt_bytes(ty.gpt2_matrix_bytes)}\n",
         style="dim",
     )
     return t
@@ -98,7 +96,7 @@ class SummaryEmbeddingLesson(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.args = {"V": 5000, "d": 70, "seed": 0, "reinit": False, "tie": False}
-        self.lesson: dict | None = None  # the latest ``lesson_embedding_linear`` reply
+        self.lesson: EmbeddingLessonResult | None = None  # the latest lesson reply
         self.quiet = False  # whether an error reply to the next request stays silent
         self._latest = LatestRequest(self._send, self._show)
 
@@ -120,22 +118,21 @@ class SummaryEmbeddingLesson(Vertical):
         self.quiet = quiet
         self.run_worker(self._latest.run())
 
-    async def _send(self) -> dict | None:
+    async def _send(self) -> EmbeddingLessonResult | None:
         result = await self.app.engine.call(EmbeddingLessonArgs(**self.args), quiet=self.quiet)
-        return result if result and "lookup" in result else None
+        return result if result and result.lookup is not None else None
 
-    def _show(self, result: dict) -> None:
+    def _show(self, result: EmbeddingLessonResult) -> None:
         self.lesson = result
         self.query_one("#sum-embed-text", Static).update(embedding_linear_text(result))
-        for key, widget, name in (
-            ("embedding_init", "#sum-embed-hist", "Embedding"),
-            ("linear_init", "#sum-linear-hist", "Linear"),
+        for part, widget, name in (
+            (result.embedding_init, "#sum-embed-hist", "Embedding"),
+            (result.linear_init, "#sum-linear-hist", "Linear"),
         ):
-            part = result[key]
             self.query_one(widget, SummaryHistogram).show(
-                part["stats"],
-                part["expected_counts"],
-                f"{name} init, std {part['theory']['std']:.3g}",
+                part.stats,
+                part.expected_counts,
+                f"{name} init, std {part.theory['std']:.3g}",
             )
 
     def set_sizes(self) -> bool:

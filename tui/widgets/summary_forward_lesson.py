@@ -9,35 +9,35 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from core.contract.inspect import ForwardLessonArgs
+from core.contract.inspect import ForwardLessonArgs, ForwardLessonResult
 from tui.latest import LatestRequest
 from tui.widgets.summary_lessons import allclose_label, vec
 from tui.widgets.summary_table import fmt_shape
 
 
-def forward_text(r: dict) -> Text:
+def forward_text(r: ForwardLessonResult) -> Text:
     """The L1 lesson: X · Wᵀ + b by hand beside the layer's own output."""
-    s = r["shapes"]
+    s = r.shapes  # a dict by design: its keys are X, W, W.T, b and out
     t = Text()
-    t.append(f"{r['layer']}", style="bold green")
+    t.append(f"{r.layer}", style="bold green")
     t.append(
-        f"  nn.Linear({r['in_features']}, {r['out_features']}"
-        f"{'' if r['has_bias'] else ', bias=False'})   ([ / ] other Linear, n new X)\n"
+        f"  nn.Linear({r.in_features}, {r.out_features}"
+        f"{'' if r.has_bias else ', bias=False'})   ([ / ] other Linear, n new X)\n"
     )
-    t.append(f"X {fmt_shape(s['X'])} random (seed {r['seed']}) · Wᵀ {fmt_shape(s['W.T'])}")
-    t.append(f" + b {fmt_shape(s['b'])}" if r["has_bias"] else " (no bias)")
+    t.append(f"X {fmt_shape(s['X'])} random (seed {r.seed}) · Wᵀ {fmt_shape(s['W.T'])}")
+    t.append(f" + b {fmt_shape(s['b'])}" if r.has_bias else " (no bias)")
     t.append(f" = out {fmt_shape(s['out'])}\n")
     t.append(f"W is {fmt_shape(s['W'])}: one row per output neuron\n\n", style="dim")
-    t.append(f"X[0]           {vec(r['x'])}\n")
-    t.append(f"X[0]·Wᵀ + b    {vec(r['by_hand'])}  by hand\n", style="cyan")
-    t.append(f"layer(X)[0]    {vec(r['layer_out'])}  the layer\n", style="cyan")
-    label, style = allclose_label(r["allclose"])
-    t.append(f"max |by hand − layer| = {r['max_abs_diff']:.2e}  ", style="bold")
+    t.append(f"X[0]           {vec(r.x)}\n")
+    t.append(f"X[0]·Wᵀ + b    {vec(r.by_hand)}  by hand\n", style="cyan")
+    t.append(f"layer(X)[0]    {vec(r.layer_out)}  the layer\n", style="cyan")
+    label, style = allclose_label(r.allclose)
+    t.append(f"max |by hand − layer| = {r.max_abs_diff:.2e}  ", style="bold")
     t.append(label + "\n\n", style=style)
     t.append("neuron 0 = X · W[0] + b[0], one value per row of X:\n", style="dim")
-    t.append(f"by row of W    {vec(r['neuron0_by_row'])}\n")
-    t.append(f"layer(X)[:, 0] {vec(r['neuron0_from_layer'])}\n")
-    t.append(f"\nLinear layers: {', '.join(r['layers'])}", style="dim")
+    t.append(f"by row of W    {vec(r.neuron0_by_row)}\n")
+    t.append(f"layer(X)[:, 0] {vec(r.neuron0_from_layer)}\n")
+    t.append(f"\nLinear layers: {', '.join(r.layers)}", style="dim")
     return t
 
 
@@ -46,7 +46,7 @@ class SummaryForwardLesson(VerticalScroll):
         super().__init__(id=id)
         self.layer_name: str | None = None  # the Linear shown; None: the engine picks the first
         self.seed = 0  # of the random X
-        self.forward: dict | None = None  # the latest ``lesson_linear_forward`` reply
+        self.forward: ForwardLessonResult | None = None  # the latest lesson reply
         self.quiet = False  # whether an error reply to the next request stays silent
         self._latest = LatestRequest(self._send, self._show)
 
@@ -57,14 +57,14 @@ class SummaryForwardLesson(VerticalScroll):
         self.quiet = quiet
         self.run_worker(self._latest.run())
 
-    async def _send(self) -> dict | None:
+    async def _send(self) -> ForwardLessonResult | None:
         args = ForwardLessonArgs(layer=self.layer_name or None, seed=self.seed)
         result = await self.app.engine.call(args, quiet=self.quiet)
-        return result if result and "layers" in result else None
+        return result if result and result.layers else None
 
-    def _show(self, result: dict) -> None:
+    def _show(self, result: ForwardLessonResult) -> None:
         self.forward = result
-        self.layer_name = result["layer"]
+        self.layer_name = result.layer
         self.query_one("#sum-forward-text", Static).update(forward_text(result))
 
     def reset(self) -> None:
@@ -81,7 +81,7 @@ class SummaryForwardLesson(VerticalScroll):
         """Pick the Linear ``step`` places on; False while no reply has listed them."""
         if not self.forward:
             return False
-        layers = self.forward["layers"]
+        layers = self.forward.layers
         i = layers.index(self.layer_name) if self.layer_name in layers else 0
         self.layer_name = layers[(i + step) % len(layers)]
         return True

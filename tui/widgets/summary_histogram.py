@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
+from core.contract.inspect import TensorStats
+
 
 class SummaryHistogram(PlotextPlot):
     def __init__(self, *, id: str | None = None) -> None:
@@ -18,10 +20,10 @@ class SummaryHistogram(PlotextPlot):
         super().on_mount()
         self.replot()
 
-    def show(self, stats: dict | None, expected: list[float] | None, label: str) -> None:
+    def show(self, stats: TensorStats | None, expected: list[float] | None, label: str) -> None:
         """``stats`` holds ``edges`` and ``counts``; ``expected`` the theory's counts per bin."""
-        self.edges = list(stats["edges"]) if stats else []
-        self.counts = list(stats["counts"]) if stats else []
+        self.edges = list(stats.edges) if stats else []
+        self.counts = list(stats.counts) if stats else []
         self.expected = list(expected) if expected else None
         self.label = label
         self.replot()

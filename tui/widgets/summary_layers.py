@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from core.contract.inspect import SummaryArgs
+from core.contract.inspect import SummaryArgs, SummaryResult
 from core.fmt import fmt_bytes, fmt_count, fmt_macs
 from tui.latest import LatestRequest
 from tui.widgets.summary_table import SummaryTable, fmt_shape
@@ -24,7 +24,7 @@ class SummaryLayers(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.summary: dict | None = None  # the latest ``summary`` reply
+        self.summary: SummaryResult | None = None  # the latest ``summary`` reply
         self.depth = 2  # layers nested deeper are left out of the table
         self.expanded: set[str] = set()  # layers whose weight tensors are listed under them
         self.quiet = False  # whether an error reply to the next request stays silent
@@ -40,11 +40,11 @@ class SummaryLayers(Vertical):
         self.quiet = quiet
         self.run_worker(self._latest.run())
 
-    async def _send(self) -> dict | None:
+    async def _send(self) -> SummaryResult | None:
         result = await self.app.engine.call(SummaryArgs(), quiet=self.quiet)
-        return result if result and "rows" in result else None
+        return result if result and result.rows else None
 
-    def _show(self, result: dict) -> None:
+    def _show(self, result: SummaryResult) -> None:
         self.summary = result
         self.show()
         self.post_message(self.Loaded())
@@ -70,40 +70,38 @@ class SummaryLayers(Vertical):
         if not s:
             return WAITING
         shape = (
-            f"input {fmt_shape(s['input_shape'])} (batch × context)"
-            if s["input_shape"]
+            f"input {fmt_shape(s.input_shape)} (batch × context)"
+            if s.input_shape
             else "no input (one parameter)"
         )
-        return f"[b]{s['preset']}[/b] · step {s['step']} · {shape} · depth {self.depth} (+/-)"
+        return f"[b]{s.preset}[/b] · step {s.step} · {shape} · depth {self.depth} (+/-)"
 
     def totals(self) -> str:
         s = self.summary
-        if not s:
+        if not s or s.totals is None:
             return ""
-        t = s["totals"]
+        t = s.totals
         lines = [
-            f"[b]params {fmt_count(t['params'])}[/b]  trainable "
-            f"{fmt_count(t['trainable'])}  frozen {fmt_count(t['frozen'])}"
+            f"[b]params {fmt_count(t.params)}[/b]  trainable "
+            f"{fmt_count(t.trainable)}  frozen {fmt_count(t.frozen)}"
         ]
-        for group in t["tied"]:
+        for group in t.tied:
             lines[0] += f"  [yellow]tied: {' = '.join(group)} (counted once)[/yellow]"
         lines.append(
-            f"memory: params {fmt_bytes(t['param_bytes'])} {t['dtype']} · "
-            f"activations ≈ {fmt_bytes(t['activation_bytes'])} per batch"
+            f"memory: params {fmt_bytes(t.param_bytes)} {t.dtype} · "
+            f"activations ≈ {fmt_bytes(t.activation_bytes)} per batch"
         )
-        if s["input_shape"]:
+        if s.input_shape:
             lines.append(
-                f"mult-adds/forward {fmt_macs(t['macs'])} = Linear "
-                f"{fmt_macs(t['macs_linear'])} + attention "
-                f"{fmt_macs(t['macs_attention'])}"
+                f"mult-adds/forward {fmt_macs(t.macs)} = Linear "
+                f"{fmt_macs(t.macs_linear)} + attention "
+                f"{fmt_macs(t.macs_attention)}"
             )
         return "\n".join(lines)
 
     def weight_names(self) -> list[str]:
         """Every weight tensor's name, in table order."""
-        if not self.summary:
-            return []
-        return [w["name"] for r in self.summary["rows"] for w in r["weights"]]
+        return self.summary.weight_names() if self.summary else []
 
     # -- drawing and the keys that change it ----------------------------------------------------
 
@@ -115,7 +113,7 @@ class SummaryLayers(Vertical):
     def change_depth(self, step: int) -> None:
         if not self.summary:
             return
-        deepest = max(r["depth"] for r in self.summary["rows"])
+        deepest = max(r.depth for r in self.summary.rows)
         self.depth = max(0, min(deepest, self.depth + step))
         self.show()
 
@@ -128,8 +126,6 @@ class SummaryLayers(Vertical):
         """Expand every layer shown that has weights, or, if all are, collapse them all."""
         if not self.summary:
             return
-        names = {
-            r["name"] for r in self.summary["rows"] if r["weights"] and r["depth"] <= self.depth
-        }
+        names = {r.name for r in self.summary.rows if r.weights and r.depth <= self.depth}
         self.expanded = set() if names <= self.expanded else names
         self.show()

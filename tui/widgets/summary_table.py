@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
+from core.contract.inspect import LayerRow, SummaryResult
 from core.fmt import fmt_count, fmt_macs
 
 COLUMNS = ("Layer", "Output", "Params", "Train", "Share", "Mult-adds")
@@ -15,14 +16,14 @@ def fmt_shape(shape) -> str:
     return "--" if shape is None else "[" + ", ".join(str(s) for s in shape) + "]"
 
 
-def layer_label(row: dict, expanded: bool) -> Text:
-    indent = "  " * max(0, row["depth"] - 1)
-    mark = ("▾ " if expanded else "▸ ") if row["weights"] else "  "
-    name = row["name"].rsplit(".", 1)[-1]
+def layer_label(row: LayerRow, expanded: bool) -> Text:
+    indent = "  " * max(0, row.depth - 1)
+    mark = ("▾ " if expanded else "▸ ") if row.weights else "  "
+    name = row.name.rsplit(".", 1)[-1]
     text = Text(indent + mark)
     if name:
         text.append(f"{name}: ", style="bold")
-    text.append(row["type"], style="cyan")
+    text.append(row.type, style="cyan")
     return text
 
 
@@ -43,43 +44,43 @@ class SummaryTable(DataTable):
         for label in COLUMNS:
             self.add_column(label, key=label.lower())
 
-    def show(self, summary: dict, depth: int, expanded: set[str]) -> None:
+    def show(self, summary: SummaryResult, depth: int, expanded: set[str]) -> None:
         """Fill the table from a ``summary`` reply, keeping the cursor on the same row."""
         keep = self.cursor_key()
         self.clear()
-        for row in summary["rows"]:
-            if row["depth"] > depth:
+        total = (summary.totals.params if summary.totals else 0) or 1
+        for row in summary.rows:
+            if row.depth > depth:
                 continue
-            is_open = row["name"] in expanded
-            params = fmt_count(row["params"])
-            if row["shared_params"] and not row["params"]:
+            is_open = row.name in expanded
+            params = fmt_count(row.params)
+            if row.shared_params and not row.params:
                 params = "0 tied"
-            mult = fmt_macs(row["macs"]) if row["macs"] else "--"
+            mult = fmt_macs(row.macs) if row.macs else "--"
             self.add_row(
                 layer_label(row, is_open),
-                fmt_shape(row["output_shape"]),
+                fmt_shape(row.output_shape),
                 _right(params),
-                row["trainable"],
-                _right(f"{100 * row['share']:.1f}%"),
+                row.trainable,
+                _right(f"{100 * row.share:.1f}%"),
                 _right(mult),
-                key=f"layer:{row['name']}",
+                key=f"layer:{row.name}",
             )
             if not is_open:
                 continue
-            total = summary["totals"]["params"] or 1
-            for w in row["weights"]:
-                label = Text("  " * row["depth"] + "  · ", style="dim")
-                label.append(w["short"], style="green")
-                tied = ("tied: " + ", ".join(w["tied_to"])) if w["tied_to"] else ""
-                counted = w["numel"] if w["counted_here"] else 0
+            for w in row.weights:
+                label = Text("  " * row.depth + "  · ", style="dim")
+                label.append(w.short, style="green")
+                tied = ("tied: " + ", ".join(w.tied_to)) if w.tied_to else ""
+                counted = w.numel if w.counted_here else 0
                 self.add_row(
                     label,
-                    fmt_shape(w["shape"]),
-                    _right(fmt_count(w["numel"]) + ("" if w["counted_here"] else " =")),
-                    "yes" if w["trainable"] else "no",
+                    fmt_shape(w.shape),
+                    _right(fmt_count(w.numel) + ("" if w.counted_here else " =")),
+                    "yes" if w.trainable else "no",
                     _right(f"{100 * counted / total:.1f}%"),
                     Text(tied, style="yellow"),
-                    key=f"weight:{w['name']}",
+                    key=f"weight:{w.name}",
                 )
         if keep is not None:
             try:

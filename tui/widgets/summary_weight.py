@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from core.contract.inspect import WeightStatsArgs
+from core.contract.inspect import TensorStats, WeightStatsArgs, WeightStatsResult
 from tui.format import fmt_num
 from tui.latest import LatestRequest
 from tui.widgets.summary_histogram import SummaryHistogram
@@ -22,44 +22,42 @@ PICK = (
 )
 
 
-def weight_text(w: dict) -> Text:
-    """Statistics of one weight tensor beside its initialisation's theory."""
-    st, init = w["stats"], w["init"]
+def weight_text(w: WeightStatsResult) -> Text:
+    """Statistics of one weight tensor beside its initialisation's theory (``init``, a law with
+    keys by its kind, stays a dict)."""
+    st, init = w.stats or TensorStats(), w.init
     t = Text()
-    t.append(w["name"], style="bold green")
-    t.append(f"  {fmt_shape(w['shape'])} {w['dtype']}\n")
-    if w["tied_to"]:
-        t.append(f"tied: same tensor as {', '.join(w['tied_to'])}\n", style="yellow")
-    if not w["trainable"]:
+    t.append(w.name, style="bold green")
+    t.append(f"  {fmt_shape(w.shape)} {w.dtype}\n")
+    if w.tied_to:
+        t.append(f"tied: same tensor as {', '.join(w.tied_to)}\n", style="yellow")
+    if not w.trainable:
         t.append("frozen (requires_grad=False)\n", style="yellow")
     t.append(f"init: {init['label']}\n", style="cyan")
     t.append("          measured   theory\n", style="dim")
     theory_std = init.get("std")
-    t.append(f"mean   {st['mean']:+10.4f}  {fmt_num(init.get('mean'), 4):>8}\n")
-    t.append(f"std    {st['std']:10.4f}  {fmt_num(theory_std, 4):>8}\n")
+    t.append(f"mean   {st.mean:+10.4f}  {fmt_num(init.get('mean'), 4):>8}\n")
+    t.append(f"std    {st.std:10.4f}  {fmt_num(theory_std, 4):>8}\n")
     if init.get("kind") == "uniform":
-        t.append(f"bounds ±{max(abs(st['min']), abs(st['max'])):9.4f}  ±{init['bound']:.4f}\n")
-    t.append(f"min    {st['min']:+10.4f}   max {st['max']:+.4f}\n")
-    t.append(
-        f"|w|<{st['near_zero_below']:g} {100 * st['near_zero']:6.2f}%   "
-        f"‖w‖ {fmt_num(st['norm'], 4)}\n"
-    )
-    g = w.get("grad")
+        t.append(f"bounds ±{max(abs(st.min), abs(st.max)):9.4f}  ±{init['bound']:.4f}\n")
+    t.append(f"min    {st.min:+10.4f}   max {st.max:+.4f}\n")
+    t.append(f"|w|<{st.near_zero_below:g} {100 * st.near_zero:6.2f}%   ‖w‖ {fmt_num(st.norm, 4)}\n")
+    g = w.grad
     if g:
         t.append(
-            f"grad   mean {fmt_num(g['mean'])} std {fmt_num(g['std'])} ‖g‖ {fmt_num(g['norm'])}\n",
+            f"grad   mean {fmt_num(g.mean)} std {fmt_num(g.std)} ‖g‖ {fmt_num(g.norm)}\n",
             style="magenta",
         )
     else:
         t.append("grad   none yet (train a step)\n", style="dim")
-    m = w.get("moved")
+    m = w.moved
     if m:
-        rel = "--" if m["relative"] is None else f"{100 * m['relative']:.2f}%"
+        rel = "--" if m.relative is None else f"{100 * m.relative:.2f}%"
         t.append(
-            f"moved since step {m['since_step']}: ‖Δw‖ {fmt_num(m['norm'], 4)} "
-            f"({rel}), max |Δ| {fmt_num(m['max_abs'], 3)}\n"
+            f"moved since step {m.since_step}: ‖Δw‖ {fmt_num(m.norm, 4)} "
+            f"({rel}), max |Δ| {fmt_num(m.max_abs, 3)}\n"
         )
-    t.append(f"at step {w['step']}", style="dim")
+    t.append(f"at step {w.step}", style="dim")
     return t
 
 
@@ -67,7 +65,7 @@ class SummaryWeight(Horizontal):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.weight_name: str | None = None  # the tensor shown, e.g. "hidden.weight"
-        self.weight: dict | None = None  # the latest ``weight_stats`` reply
+        self.weight: WeightStatsResult | None = None  # the latest ``weight_stats`` reply
         self.quiet = False  # whether an error reply to the next request stays silent
         self._latest = LatestRequest(self._send, self._show)
 
@@ -80,21 +78,21 @@ class SummaryWeight(Horizontal):
         self.quiet = quiet
         self.run_worker(self._latest.run())
 
-    async def _send(self) -> dict | None:
+    async def _send(self) -> WeightStatsResult | None:
         if not self.weight_name:
             return None
         result = await self.app.engine.call(
             WeightStatsArgs(self.weight_name, bins=40), quiet=self.quiet
         )
-        return result if result and "stats" in result else None
+        return result if result and result.stats is not None else None
 
-    def _show(self, result: dict) -> None:
+    def _show(self, result: WeightStatsResult) -> None:
         self.weight = result
         self.query_one("#sum-weight-body", Static).update(weight_text(result))
         self.query_one("#sum-weight-plot", SummaryHistogram).show(
-            result["stats"],
-            result["init"].get("expected_counts"),
-            f"{result['name']}: measured vs init",
+            result.stats,
+            result.init.get("expected_counts"),
+            f"{result.name}: measured vs init",
         )
 
     def reset(self) -> None:
