@@ -11,9 +11,23 @@ import argparse
 import os
 import sys
 
-from core.contract import DEFAULT_PRESET, PRESETS, GenerateArgs, SamplingSettings, TrainStartArgs
 from core.contract.base import arg_type
-from core.contract.settings import BATCH_SIZE, BLOCK_SIZE, LR, SEED, STEPS, at_least
+from core.contract.settings import (
+    BATCH_SIZE,
+    BLOCK_SIZE,
+    DEFAULT_PRESET,
+    GENERATE_SEED,
+    LR,
+    MAX_NEW,
+    PRESETS,
+    REPORT_INTERVAL,
+    SEED,
+    STEPS,
+    TEMPERATURE,
+    TOP_K,
+    TOP_P,
+    at_least,
+)
 
 # subcommands with their own argument parser: module, help line; module.main(argv) -> exit code
 DELEGATED = {
@@ -28,13 +42,13 @@ _batch_size = arg_type(BATCH_SIZE)
 _block_size = arg_type(BLOCK_SIZE)
 _lr = arg_type(LR)
 _seed = arg_type(SEED)
-_report_every = arg_type(TrainStartArgs.field_rule("report_interval"))
+_report_every = arg_type(REPORT_INTERVAL)
 _threads = arg_type(at_least(0))
-_max_new = arg_type(GenerateArgs.field_rule("max_new"))
-_temperature = arg_type(SamplingSettings.field_rule("temperature"))
-_top_k = arg_type(SamplingSettings.field_rule("top_k"))
-_top_p = arg_type(SamplingSettings.field_rule("top_p"))
-_sample_seed = arg_type(GenerateArgs.field_rule("seed"))
+_max_new = arg_type(MAX_NEW)
+_temperature = arg_type(TEMPERATURE)
+_top_k = arg_type(TOP_K)
+_top_p = arg_type(TOP_P)
+_sample_seed = arg_type(GENERATE_SEED)
 
 
 def _add_train_args(p: argparse.ArgumentParser, defaults_run: bool = False) -> None:

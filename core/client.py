@@ -15,12 +15,13 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.contract import Contract
-from core.contract.ops import read_result
 from core.errors import EngineDied, EngineError
 from core.protocol import Event, Reply, Request, decode, encode
+
+if TYPE_CHECKING:
+    from core.contract import Contract
 
 EXITED = "engine_exited"
 READY = "ready"
@@ -159,6 +160,8 @@ class EngineClient:
         """Send a typed request (or the bare name of an op without arguments) and return the
         typed result the contract names for that op (``RESULTS``); EngineError on an error
         reply. An argument left unset (None) is not sent: the engine applies its default."""
+        from core.contract.ops import read_result  # ~50 ms of dataclasses, not at start-up
+
         op = args if isinstance(args, str) else args.OP
         payload = {} if isinstance(args, str) else args.to_dict(drop_unset=True)
         return read_result(op, await self.request(op, payload, timeout=timeout))

@@ -112,3 +112,20 @@ def test_ui_side_loads_no_torch(group):
     modules = list(TORCH_FREE) if group == "torch-free" else _modules("tui")
     leaks = _leaks(modules, HEAVY_MODULES)
     assert not leaks, f"the UI side must not load torch or numpy, but: {leaks}"
+
+
+def test_the_first_frame_does_not_build_the_contracts_messages():
+    """Building the contract's ~60 message dataclasses takes ~50 ms; the app's start-up path
+    (the command, the app, the Train pane) loads only the settings and their rules, and the
+    messages load when the engine first answers."""
+    code = (
+        "import sys, cli.main, tui.app; "
+        "print(sorted(m for m in sys.modules if m.startswith('core.contract')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0] == str(
+        ["core.contract", "core.contract.base", "core.contract.settings"]
+    )

@@ -9,6 +9,7 @@ import json
 import os
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -16,13 +17,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from core.client import EngineClient
-from core.contract import DEFAULT_PRESET, ConfigureArgs, SessionInfo, TrainProgress, TrainState
+from core.contract.settings import DEFAULT_PRESET
 from tui.engine_link import EngineLink
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 from tui.panes.base import Pane
 from tui.panes.train_pane import TrainPane
 from tui.screens.help_screen import HelpScreen
 from tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from core.contract import SessionInfo
 
 PANES = (
     ("summary", "Summary"),
@@ -118,6 +122,8 @@ class TorchdeckApp(App):
         status = self.query_one(StatusBar)
         status.state = "ready"
         self.query_one("#crash-banner").display = False
+        from core.contract import ConfigureArgs
+
         info = await self.engine.call(ConfigureArgs(**self.initial))
         if info is None:  # a bad --corpus or --device: fall back to the defaults, keep going
             info = await self.engine.call(ConfigureArgs(self.initial["preset"]))
@@ -139,14 +145,14 @@ class TorchdeckApp(App):
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
         status = self.query_one(StatusBar)
         data = message.data
-        if isinstance(data, TrainProgress):
+        if message.name == "train_progress":  # a TrainProgress
             status.step, status.steps = data.step, data.steps
             status.loss = data.loss
             if data.val_loss is not None:
                 status.val_loss = data.val_loss
             if data.tokens_per_s is not None:
                 status.tokens_per_s = data.tokens_per_s
-        elif isinstance(data, TrainState):
+        elif message.name == "train_state":  # a TrainState
             self.engine_state = data.state
             status.state = "ready" if data.state == "idle" else data.state
             if data.reason in ("configured", "reset", "loaded"):

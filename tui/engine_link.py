@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
 from core.client import EXITED, READY, EngineClient
-from core.contract import EVENTS, Contract, ReadyInfo
-from core.contract.ops import read_result
 from core.errors import EngineDied, EngineError, TorchdeckError
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
+
+if TYPE_CHECKING:
+    from core.contract import Contract
 
 
 class EngineLink:
@@ -33,6 +34,10 @@ class EngineLink:
 
     async def _pump_events(self) -> None:
         async for ev in self.client.events():
+            # the typed events load when the engine first speaks, not before the app's first
+            # frame (see core/contract/__init__.py)
+            from core.contract.ops import EVENTS, ReadyInfo
+
             if ev.event == READY:
                 self.app.post_message(
                     EngineReady(ReadyInfo.from_dict(ev.data), time.perf_counter() - self.started_at)
@@ -88,6 +93,8 @@ class EngineLink:
         op = args if isinstance(args, str) else args.OP
         payload = {} if isinstance(args, str) else args.to_dict(drop_unset=True)
         reply = await self.request(op, quiet=quiet, **payload)
+        from core.contract.ops import read_result
+
         return None if reply is None else read_result(op, reply)
 
     async def close(self) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
-from core.contract import Contract, ReadyInfo
+if TYPE_CHECKING:
+    from core.contract import Contract, ReadyInfo
 
 
 class EngineReady(Message):

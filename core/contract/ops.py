@@ -25,8 +25,11 @@ from core.contract.settings import (
     BLOCK_SIZE,
     CORPUS,
     DEFAULT_PRESET,
+    GENERATE_SEED,
     LR,
+    MAX_NEW,
     PARABOLA,
+    REPORT_INTERVAL,
     SEED,
     STEPS,
     SamplingSettings,
@@ -121,9 +124,7 @@ class StatusResult(Contract):
 class TrainStartArgs(Contract):
     OP: ClassVar[str] = "train_start"
     steps: int | None = arg(None, rule=at_least(1, " (the new total)"))
-    report_interval: float | None = arg(
-        None, float, check=lambda v: 0.01 <= v <= 3600, expect="seconds in [0.01, 3600]"
-    )
+    report_interval: float | None = arg(None, rule=REPORT_INTERVAL)
     sample_chars: int | None = arg(None, rule=int_in(0, 1000))
 
 
@@ -240,10 +241,8 @@ class LayersResult(Contract):
 class GenerateArgs(SamplingSettings):
     OP: ClassVar[str] = "generate"
     prompt: str = arg("", str)
-    max_new: int = arg(200, rule=int_in(0, 1_000_000))
-    seed: int | None = arg(
-        None, int, check=lambda v: v >= 0, expect="an integer ≥ 0", nullable=True
-    )
+    max_new: int = arg(200, rule=MAX_NEW)
+    seed: int | None = arg(None, rule=GENERATE_SEED)
     stream: bool = arg(True, bool)
 
 

@@ -108,23 +108,23 @@ class TrainSettings(Contract):
     seed: int = arg(1337, rule=SEED)  # seeds the weights and the batch order
 
 
-def _temperature_ok(v: float) -> bool:
-    return v == 0 or 0.01 <= v <= 100
+TEMPERATURE = Arg(
+    float, check=lambda v: v == 0 or 0.01 <= v <= 100, expect="0 (greedy) or in [0.01, 100]"
+)
+TOP_K = Arg(int, check=lambda v: v >= 1, expect="an integer ≥ 1", nullable=True)
+TOP_P = Arg(float, check=lambda v: 0 < v <= 1, expect="in (0, 1]", nullable=True)
+GENERATE_SEED = Arg(int, check=lambda v: v >= 0, expect="an integer ≥ 0", nullable=True)
+MAX_NEW = int_in(0, 1_000_000)  # characters one generate request may ask for
+REPORT_INTERVAL = Arg(float, check=lambda v: 0.01 <= v <= 3600, expect="seconds in [0.01, 3600]")
 
 
 @dataclass(frozen=True)
 class SamplingSettings(Contract):
     """How the next character is chosen from the model's distribution."""
 
-    temperature: float = arg(
-        1.0, float, check=_temperature_ok, expect="0 (greedy) or in [0.01, 100]"
-    )  # 1: the model's own
-    top_k: int | None = arg(
-        None, int, check=lambda v: v >= 1, expect="an integer ≥ 1", nullable=True
-    )  # keep only the k most likely characters
-    top_p: float | None = arg(
-        None, float, check=lambda v: 0 < v <= 1, expect="in (0, 1]", nullable=True
-    )  # smallest set whose probability reaches p
+    temperature: float = arg(1.0, rule=TEMPERATURE)  # 1: the model's own distribution
+    top_k: int | None = arg(None, rule=TOP_K)  # keep only the k most likely characters
+    top_p: float | None = arg(None, rule=TOP_P)  # smallest set whose probability reaches p
     greedy: bool = arg(False, bool)
 
     @property

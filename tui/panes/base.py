@@ -4,9 +4,12 @@ the command palette."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.containers import Vertical
 
-from core.contract import SessionInfo
+if TYPE_CHECKING:
+    from core.contract import SessionInfo
 
 
 class Pane(Vertical, can_focus=True):

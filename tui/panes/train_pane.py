@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from core.contract import (
-    DEFAULT_PRESET,
-    ConfigureArgs,
-    LoadArgs,
-    SaveArgs,
-    SessionInfo,
-    TrainProgress,
-    TrainStartArgs,
-    TrainState,
-)
-from core.contract.settings import PARABOLA
+from core import contract  # its messages load on first use, after the first frame
+from core.contract.settings import DEFAULT_PRESET, PARABOLA
 from tui.panes.base import Pane
 from tui.widgets.config_form import ConfigForm
 from tui.widgets.loop_strip import LoopStrip
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.train_metrics import TrainMetrics
+
+if TYPE_CHECKING:
+    from core.contract import SessionInfo, TrainProgress
 
 DEFAULT_CHECKPOINT = "runs/torchdeck/checkpoint.pt"
 REPORT_INTERVAL_S = 0.25  # seconds between the engine's progress events while training
@@ -83,7 +79,7 @@ class TrainPane(Pane):
         chart.replot()
         metrics = self.query_one(TrainMetrics)
         metrics.val_loss = None
-        metrics.data = TrainProgress(step=info.step, steps=info.steps)
+        metrics.data = contract.TrainProgress(step=info.step, steps=info.steps)
         self.query_one(LoopStrip).detail = None
         self.query_one("#train-sample", Static).update(
             "parabola: f(x) = 3x² − 2x + 3, start x = −1, optimum x = 1/3"
@@ -92,9 +88,9 @@ class TrainPane(Pane):
         )
 
     def engine_event(self, name: str, data) -> None:
-        if isinstance(data, TrainProgress):
+        if name == "train_progress":
             self.progress(data)
-        elif isinstance(data, TrainState):
+        elif name == "train_state":
             self.state_changed(data.state, data.reason)
 
     def progress(self, data: TrainProgress) -> None:
@@ -127,7 +123,7 @@ class TrainPane(Pane):
             return False
         if values["preset"] == PARABOLA:
             values.update(block_size=None, corpus=None)
-        info = await self.link.call(ConfigureArgs(**values))
+        info = await self.link.call(contract.ConfigureArgs(**values))
         if info is None:
             return False
         self.app.model_configured(info)
@@ -143,7 +139,7 @@ class TrainPane(Pane):
         # Progress four times a second is live enough for a person and keeps the UI's share of
         # the CPU small while the engine trains (each event re-renders metrics and status).
         await self.link.call(
-            TrainStartArgs(
+            contract.TrainStartArgs(
                 report_interval=REPORT_INTERVAL_S, sample_chars=0 if self.preset == PARABOLA else 80
             )
         )
@@ -165,12 +161,12 @@ class TrainPane(Pane):
         await self.link.call("train_stop")
 
     async def action_save(self) -> None:
-        result = await self.link.call(SaveArgs(self.checkpoint_path))
+        result = await self.link.call(contract.SaveArgs(self.checkpoint_path))
         if result:
             self.app.notify(f"saved step {result.step} to {result.path}", timeout=4)
 
     async def action_load(self) -> None:
-        info = await self.link.call(LoadArgs(self.checkpoint_path))
+        info = await self.link.call(contract.LoadArgs(self.checkpoint_path))
         if info:
             self.app.model_configured(info)
             self.app.notify(f"loaded step {info.step} from {self.checkpoint_path}", timeout=4)

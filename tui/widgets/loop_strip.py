@@ -3,12 +3,15 @@ fills each box with what that step just did."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from core.contract import StepDetail
+if TYPE_CHECKING:
+    from core.contract import StepDetail
 from tui.format import fmt_num
 
 PHASES = ("zero_grad", "forward+loss", "backward", "step", "monitor")

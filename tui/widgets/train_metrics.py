@@ -3,11 +3,14 @@ for the parabola preset, x, f(x), x.grad and the distance to the optimum."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from core.contract import TrainProgress
+if TYPE_CHECKING:
+    from core.contract import TrainProgress
 from tui.format import fmt_duration, fmt_loss, fmt_num, fmt_rate
 
 
@@ -23,12 +26,8 @@ class TrainMetrics(Widget):
         table = Table.grid(padding=(0, 1))
         table.add_column(style="dim")
         table.add_column()
-        if d is None:
-            d = TrainProgress()
-            rows = [("step", "0/-")]
-        else:
-            rows = [("step", f"{d.step}/{d.steps}")]
-        p = d.parabola
+        rows = [("step", "0/-" if d is None else f"{d.step}/{d.steps}")]
+        p = d and d.parabola
         if p:
             rows += [
                 ("x", f"{p['x']:.4f}"),
@@ -39,15 +38,15 @@ class TrainMetrics(Widget):
             ]
         else:
             rows += [
-                ("loss", fmt_loss(d.loss)),
+                ("loss", fmt_loss(d and d.loss)),
                 ("val", fmt_loss(self.val_loss)),
-                ("tok/s", fmt_rate(d.tokens_per_s)),
+                ("tok/s", fmt_rate(d and d.tokens_per_s)),
             ]
         rows += [
-            ("lr", fmt_num(d.lr)),
-            ("‖grad‖", fmt_num(d.grad_norm)),
-            ("elapsed", fmt_duration(d.elapsed_s)),
-            ("ETA", fmt_duration(d.eta_s)),
+            ("lr", fmt_num(d and d.lr)),
+            ("‖grad‖", fmt_num(d and d.grad_norm)),
+            ("elapsed", fmt_duration(d and d.elapsed_s)),
+            ("ETA", fmt_duration(d and d.eta_s)),
         ]
         for label, value in rows:
             table.add_row(label, value)
