@@ -158,7 +158,8 @@ class Arg:
     nullable: bool = False
 
 
-def _type_name(kind: type | tuple[type, ...]) -> str:
+def type_words(kind: type | tuple[type, ...]) -> str:
+    """A JSON type in words: ``int`` → "an integer", ``(int, str)`` → "an integer or a string"."""
     kinds = kind if isinstance(kind, tuple) else (kind,)
     names = {
         int: "an integer",
@@ -188,7 +189,7 @@ def check_args(op: str, args: dict[str, Any], spec: dict[str, Arg]) -> dict[str,
             if arg.required:
                 raise RequestError(
                     f"{op}: missing argument '{name}'",
-                    f"give '{name}' as {_type_name(arg.kind)}",
+                    f"give '{name}' as {type_words(arg.kind)}",
                 )
             continue
         value = args[name]
@@ -201,8 +202,8 @@ def check_args(op: str, args: dict[str, Any], spec: dict[str, Arg]) -> dict[str,
         ok_type = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
         if not ok_type:
             raise RequestError(
-                f"{op}: '{name}' must be {_type_name(arg.kind)}, got {value!r}",
-                f"give '{name}' as {_type_name(arg.kind)}",
+                f"{op}: '{name}' must be {type_words(arg.kind)}, got {value!r}",
+                f"give '{name}' as {type_words(arg.kind)}",
             )
         if isinstance(value, float) and not math.isfinite(value):
             raise RequestError(

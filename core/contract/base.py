@@ -20,7 +20,7 @@ import math
 from typing import Any, ClassVar, TypeVar
 
 from core.errors import ConfigError
-from core.protocol import Arg, check_args
+from core.protocol import Arg, check_args, type_words
 
 T = TypeVar("T", bound="Contract")
 _RULE = "torchdeck.arg"
@@ -122,19 +122,6 @@ class Contract:
                     f"{name} = {getattr(self, name)!r} is out of range",
                     f"{name} must be {rule.expect or type_words(rule.kind)}",
                 )
-
-
-def type_words(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        bool: "true or false",
-        dict: "an object",
-        list: "a list",
-    }
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
 def rule_problem(rule: Arg, value: Any) -> str | None:
