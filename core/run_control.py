@@ -27,6 +27,10 @@ class RunControl:
     _last_report = 0.0
     _window_start = 0.0
     _window_steps = 0
+    autosave_path: str | None = None  # where the run's checkpoint is autosaved; None: nowhere
+    autosave_s = 0.0  # seconds of training between autosaves; 0: autosave off
+    _autosaved_at = 0.0  # running_time() at the last autosave
+    _autosaved_step = -1
 
     def require_session(self):
         if self.session is None:
@@ -64,6 +68,46 @@ class RunControl:
         if self.state in ("running", "paused"):
             self.report()
             self.set_state("stopped", "stopped by request")
+            self.autosave(due=False)
+
+    # -- autosave ------------------------------------------------------------------------------
+
+    def running_time(self) -> float:
+        """Seconds of training in this run so far, pauses excluded."""
+        running = time.perf_counter() - self._run_started if self.state == "running" else 0.0
+        return self.train_time + running
+
+    def set_autosave(self, path: str | None, minutes: float) -> None:
+        self.autosave_path = path
+        self.autosave_s = 60.0 * minutes if path else 0.0
+        self._autosaved_at = self.running_time()
+
+    def autosave(self, due: bool = True) -> None:
+        """Write the run's checkpoint to ``autosave_path``: with ``due``, only once
+        ``autosave_s`` of training have passed since the last one; otherwise now (the run
+        finished or stopped, or its client left). Never a diverged model, never the same step
+        twice; a failure (a full disk) is an ``error`` event and the run goes on."""
+        s = self.session
+        if not (self.autosave_path and self.autosave_s and s is not None):
+            return
+        if due and self.running_time() - self._autosaved_at < self.autosave_s:
+            return
+        self._autosaved_at = self.running_time()
+        if s.trainer.step == self._autosaved_step or s.trainer.step == 0:
+            return
+        self.report()  # pending losses go into the history the checkpoint keeps
+        if s.trainer.diverged or not _finite(s.model):
+            return  # the last good checkpoint stays as it is
+        try:
+            path = s.save(self.autosave_path)
+        except Exception as exc:  # a full disk must not stop the run
+            info = error_info(exc)
+            self.event(
+                "error", type=info.type, message=f"autosave failed: {info.message}", hint=info.hint
+            )
+            return
+        self._autosaved_step = s.trainer.step
+        self.event("autosaved", path=path, step=s.trainer.step)
 
     def begin_running(self) -> None:
         now = time.perf_counter()
@@ -103,6 +147,9 @@ class RunControl:
         elif trainer.done:
             self.train_time += now - self._run_started
             self.set_state("finished", f"reached step {trainer.step}")
+            self.autosave(due=False)
+        else:
+            self.autosave()
 
     def report(self, timed: bool = True) -> None:
         """Send the losses pending since the last report as a ``train_progress`` event; with
@@ -154,3 +201,11 @@ class RunControl:
                 seed=s.trainer.step,
             )
         )
+
+
+def _finite(model) -> bool:
+    """Whether every weight of ``model`` is finite (a diverged step can leave NaN behind)."""
+    import torch
+
+    with torch.no_grad():
+        return all(bool(torch.isfinite(p).all()) for p in model.parameters())

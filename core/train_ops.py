@@ -20,6 +20,7 @@ from core.contract import (
     StepDetail,
     TrainStartArgs,
 )
+from core.contract.settings import DEFAULT_AUTOSAVE_MINUTES
 from core.errors import ConfigError
 
 
@@ -72,6 +73,12 @@ def engine_ops(engine) -> dict:
             engine.report_interval = args.report_interval
         if args.sample_chars is not None:
             engine.sample_chars = args.sample_chars
+        if args.autosave_path is not None or args.autosave_minutes is not None:
+            minutes = args.autosave_minutes
+            engine.set_autosave(
+                args.autosave_path or engine.autosave_path,
+                DEFAULT_AUTOSAVE_MINUTES if minutes is None else minutes,
+            )
         engine.begin_running()
         return RunState(engine.state, s.trainer.step, s.train_config.steps)
 

@@ -21,6 +21,7 @@ from core.contract.inspect import (
 )
 from core.contract.lab import Completion, ExecResult, NamesResult
 from core.contract.settings import (
+    AUTOSAVE_MINUTES,
     BATCH_SIZE,
     BLOCK_SIZE,
     CORPUS,
@@ -126,6 +127,8 @@ class TrainStartArgs(Contract):
     steps: int | None = arg(None, rule=at_least(1, " (the new total)"))
     report_interval: float | None = arg(None, rule=REPORT_INTERVAL)
     sample_chars: int | None = arg(None, rule=int_in(0, 1000))
+    autosave_path: str | None = arg(None, str, nullable=True)  # None: no autosave
+    autosave_minutes: float | None = arg(None, rule=AUTOSAVE_MINUTES)
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,12 @@ TOP_K = Arg(int, check=lambda v: v >= 1, expect="an integer ≥ 1", nullable=Tru
 TOP_P = Arg(float, check=lambda v: 0 < v <= 1, expect="in (0, 1]", nullable=True)
 GENERATE_SEED = Arg(int, check=lambda v: v >= 0, expect="an integer ≥ 0", nullable=True)
 MAX_NEW = int_in(0, 1_000_000)  # characters one generate request may ask for
+# Autosave: while a run trains, its checkpoint is written every this many minutes of training
+# (and when it finishes or stops), so a crash or a hang-up loses at most that much work.
+DEFAULT_AUTOSAVE_MINUTES = 5.0
+AUTOSAVE_MINUTES = Arg(
+    float, check=lambda v: 0 <= v <= 1440, expect="minutes in [0, 1440] (0 turns autosave off)"
+)
 REPORT_INTERVAL = Arg(float, check=lambda v: 0.01 <= v <= 3600, expect="seconds in [0.01, 3600]")
 
 

@@ -92,6 +92,8 @@ class TrainPane(Pane):
             self.progress(data)
         elif name == "train_state":
             self.state_changed(data.state, data.reason)
+        elif name == "autosaved":
+            self.app.notify(f"autosaved step {data['step']} to {data['path']}", timeout=3)
 
     def progress(self, data: TrainProgress) -> None:
         chart = self.query_one(LossChart)
@@ -140,7 +142,12 @@ class TrainPane(Pane):
         # the CPU small while the engine trains (each event re-renders metrics and status).
         await self.link.call(
             contract.TrainStartArgs(
-                report_interval=REPORT_INTERVAL_S, sample_chars=0 if self.preset == PARABOLA else 80
+                report_interval=REPORT_INTERVAL_S,
+                sample_chars=0 if self.preset == PARABOLA else 80,
+                # every few minutes of training, and when the run ends, the checkpoint is
+                # written where ctrl+s writes it: a crash or a closed terminal loses little
+                autosave_path=self.checkpoint_path,
+                autosave_minutes=self.initial.get("autosave_minutes"),
             )
         )
 

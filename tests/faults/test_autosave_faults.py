@@ -1,0 +1,141 @@
+"""Issue 15, item 1 and "Autosave": whatever dies, at most a bounded amount of training is lost.
+
+The engine writes the run's checkpoint every ``autosave_minutes`` of training and when the run
+finishes or stops; never a diverged model over a good one; a failing save is an error event and
+the run goes on. Driven in-process through the engine's own ops (no subprocess, no sleeps).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import pytest
+import torch
+
+from core import checkpoint
+from core.engine import Engine
+from core.errors import RequestError
+from core.protocol import check_args
+
+
+def call(engine: Engine, op: str, **args):
+    handler, spec = engine.ops[op]
+    return handler(
+        check_args(op, args, spec) if isinstance(spec, dict) else spec.from_args(op, args)
+    )
+
+
+def events(out: io.StringIO, name: str) -> list[dict]:
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    return [m["data"] for m in lines if m.get("event") == name]
+
+
+@pytest.fixture
+def engine(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat. " * 60, encoding="utf-8")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    out = io.StringIO()
+    eng = Engine(out)
+    call(
+        eng,
+        "configure",
+        preset="mini",
+        corpus=str(corpus),
+        device="cpu",
+        steps=100_000,
+        model={"n_embd": 8, "n_hidden": 16, "block_size": 8},
+        train={"batch_size": 4, "eval_interval": 0},
+    )
+    yield eng, out
+    torch.set_num_threads(threads)
+
+
+def train_until(eng: Engine, done, slices: int = 400) -> None:
+    for _ in range(slices):
+        eng.train_slice()
+        if done():
+            return
+    raise AssertionError("the condition was not reached while training")
+
+
+def saved_step(path) -> int:
+    return checkpoint.load(path)["trainer"]["step"]
+
+
+def test_a_running_model_is_autosaved_every_interval(engine, tmp_path):
+    eng, out = engine
+    path = tmp_path / "run" / "checkpoint.pt"
+    call(eng, "train_start", autosave_path=str(path), autosave_minutes=0.0005)  # 30 ms
+    train_until(eng, lambda: len(events(out, "autosaved")) >= 2)
+    first, second = events(out, "autosaved")[:2]
+    assert first["path"] == second["path"] == str(path)
+    assert 0 < first["step"] < second["step"]
+    assert saved_step(path) == events(out, "autosaved")[-1]["step"]
+    assert eng.state == "running"
+
+
+def test_stopping_saves_the_last_step_once(engine, tmp_path):
+    eng, out = engine
+    path = tmp_path / "checkpoint.pt"
+    call(eng, "train_start", autosave_path=str(path), autosave_minutes=60)
+    train_until(eng, lambda: eng.session.trainer.step >= 5)
+    assert not path.exists()  # an hour has not passed
+    call(eng, "train_stop")
+    assert saved_step(path) == eng.session.trainer.step
+    before = path.stat().st_mtime_ns
+    eng.autosave(due=False)  # same step again: nothing written
+    assert path.stat().st_mtime_ns == before
+    assert len(events(out, "autosaved")) == 1
+
+
+@pytest.mark.parametrize("how", ["diverged flag", "nan weight"])
+def test_a_diverged_model_never_overwrites_the_last_good_checkpoint(engine, tmp_path, how):
+    eng, out = engine
+    path = tmp_path / "checkpoint.pt"
+    call(eng, "train_start", autosave_path=str(path), autosave_minutes=60)
+    train_until(eng, lambda: eng.session.trainer.step >= 3)
+    call(eng, "train_stop")
+    good = path.read_bytes()
+    call(eng, "train_start", steps=eng.session.trainer.step + 1000)
+    train_until(eng, lambda: eng.session.trainer.step >= 8)
+    if how == "diverged flag":
+        eng.session.trainer.diverged = "the loss became nan at step 8: training diverged"
+    else:
+        with torch.no_grad():
+            next(eng.session.model.parameters())[0, 0] = math.nan
+    eng.autosave(due=False)
+    assert path.read_bytes() == good
+    assert len(events(out, "autosaved")) == 1
+
+
+def test_a_failing_autosave_is_reported_and_training_goes_on(engine, tmp_path):
+    eng, out = engine
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the run folder should be", encoding="utf-8")
+    call(eng, "train_start", autosave_path=str(blocker / "checkpoint.pt"), autosave_minutes=0.0005)
+    train_until(eng, lambda: events(out, "error"))
+    error = events(out, "error")[0]
+    assert error["message"].startswith("autosave failed: cannot create the folder")
+    assert str(blocker) in error["message"]
+    step = eng.session.trainer.step
+    eng.train_slice()
+    assert eng.state == "running" and eng.session.trainer.step > step
+
+
+def test_autosave_off_and_out_of_range(engine, tmp_path):
+    eng, out = engine
+    path = tmp_path / "checkpoint.pt"
+    call(eng, "train_start", autosave_path=str(path), autosave_minutes=0)
+    train_until(eng, lambda: eng.session.trainer.step >= 3)
+    call(eng, "train_stop")
+    assert not path.exists() and not events(out, "autosaved")
+    with pytest.raises(RequestError) as info:
+        call(eng, "train_start", autosave_minutes=-1)
+    assert info.value.message == "train_start: 'autosave_minutes' = -1.0 is out of range"
+    assert (
+        info.value.hint == "'autosave_minutes' must be minutes in [0, 1440] (0 turns autosave off)"
+    )
