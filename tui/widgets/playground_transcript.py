@@ -24,7 +24,8 @@ class PlaygroundTranscript(RichLog):
         super().__init__(
             wrap=True, markup=False, highlight=False, auto_scroll=True, min_width=20, id=id
         )
-        self.entries: list[dict] = []  # what the Markdown export writes
+        self.entries: list[dict] = []  # what the Markdown export writes, and resizes redraw
+        self._drawn_width = 0
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -32,9 +33,27 @@ class PlaygroundTranscript(RichLog):
         # expand: wrap at the log's own width, not at the console's default 80 columns
         self.write(text, expand=True)
 
+    def on_resize(self) -> None:
+        """A log keeps lines wrapped at the width they were written at (a note written while
+        the pane was hidden wraps at 20 columns): redraw every entry at the new width."""
+        width = self.scrollable_content_region.width
+        if width == self._drawn_width or not self.entries:
+            self._drawn_width = width
+            return
+        self._drawn_width = width
+        self.clear()
+        for entry in self.entries:
+            self._draw(entry)
+
+    def _draw(self, entry: dict) -> None:
+        if "note" in entry:
+            self._line(Text(entry["note"], style=entry["style"]))
+        else:
+            self._draw_cell(**entry)
+
     def note(self, text: str, style: str = "italic dim") -> None:
-        self.entries.append({"note": text})
-        self._line(Text(text, style=style))
+        self.entries.append({"note": text, "style": style})
+        self._draw(self.entries[-1])
 
     def cell(
         self,
@@ -46,6 +65,11 @@ class PlaygroundTranscript(RichLog):
         """One cell: ``result`` is the exec reply, ``failure`` a protocol-level error
         (type, message, hint: an interrupt, a dead engine)."""
         self.entries.append({"number": number, "code": code, "result": result, "failure": failure})
+        self._draw(self.entries[-1])
+
+    def _draw_cell(
+        self, number: int | str, code: str, result: ExecResult | None, failure: CellError | None
+    ) -> None:
         prompt = f"In [{number}] "
         lines = code.rstrip("\n").split("\n")
         text = Text()
