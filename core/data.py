@@ -4,22 +4,50 @@ Works without a UI. The default corpus is the Python documentation text that shi
 Python (``pydoc_data.topics``), so nothing needs a file or a download. Any UTF-8 text file can
 be used instead; files that cannot serve as a corpus are refused with a message that names the
 problem and the fix.
+
+Only regular files are read: devices, FIFOs and sockets have no size to check (``/dev/zero`` never
+ends, a FIFO blocks until someone writes), so they are refused from ``os.stat`` before any open.
+A file is read in pieces, twice: the first pass checks it and finds its characters, the second
+writes one compact id per character (uint8 for up to 256 characters, like nanoGPT's train.bin)
+into an array of exactly the right size. Peak memory is that array plus a few pieces, never the
+whole text as Python objects; Ctrl-C is honoured between pieces.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
-from dataclasses import dataclass
+import re
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from core.errors import CorpusError
-from core.tokenizer import CharTokenizer, normalize
+from core.errors import CorpusError, UnknownCharactersError
+from core.tokenizer import UNICODE_SIZE, CharTokenizer, code_points, id_dtype, normalize
 
 DEFAULT_CORPUS = "pydoc"  # the name shown for the built-in corpus
 VAL_FRACTION = 0.1
 MAX_CORPUS_BYTES = 1 << 30
+CHUNK_BYTES = 1 << 20  # bytes read at a time; the memory used beyond the ids is a few of these
+
+# progress(stage, done, total): stage "reading" (first pass) then "encoding" (second pass); done
+# and total count bytes of the file (characters for the built-in corpus). Called once per piece.
+Progress = Callable[[str, int, int], None]
+
+_TORCH_DTYPES = {np.uint8: torch.uint8, np.int16: torch.int16, np.int32: torch.int32}
+# NFC never changes across a boundary before one of these: ASCII, CJK ideographs, Hangul syllables
+# (each is a starter that nothing composes onto from the left), so pieces split there normalise
+# exactly as the whole text would.
+_BOUNDARY = re.compile("[\x00-\x7f\u4e00-\u9fff\uac00-\ud7a3]")
+_KINDS = [
+    (stat.S_ISCHR, "a character device (like /dev/zero or a terminal)"),
+    (stat.S_ISBLK, "a block device (a disk)"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+]
 
 
 def default_corpus_text() -> str:
@@ -30,26 +58,32 @@ def default_corpus_text() -> str:
 
 def read_corpus(path: str | os.PathLike | None) -> tuple[str, str]:
     """Return (text, source name). ``None`` or ``"pydoc"`` gives the built-in corpus."""
+    source = _source_name(path)
+    return "".join(_pieces(path)), source
+
+
+def _source_name(path: str | os.PathLike | None) -> str:
     if path is None or str(path) == DEFAULT_CORPUS:
-        return normalize(default_corpus_text()), DEFAULT_CORPUS
+        return DEFAULT_CORPUS
+    return str(Path(path).expanduser())
+
+
+def _pieces(
+    path: str | os.PathLike | None, progress: Progress | None = None, stage: str = "reading"
+) -> Iterator[str]:
+    """The corpus as NFC-normalised pieces of text whose concatenation is the whole text."""
+    if path is None or str(path) == DEFAULT_CORPUS:
+        text = normalize(default_corpus_text())
+        for start in range(0, len(text), CHUNK_BYTES):
+            yield text[start : start + CHUNK_BYTES]
+            if progress:
+                progress(stage, min(start + CHUNK_BYTES, len(text)), len(text))
+        return
     p = Path(path).expanduser()
-    if not p.exists():
-        raise CorpusError(
-            f"corpus file not found: {p}",
-            "check the path, or leave --corpus out to use the built-in Python docs",
-        )
-    if p.is_dir():
-        raise CorpusError(
-            f"corpus path is a directory: {p}",
-            "give one UTF-8 text file, e.g. --corpus notes/shakespeare.txt",
-        )
     try:
-        size = p.stat().st_size
-        if size > MAX_CORPUS_BYTES:
-            raise CorpusError(
-                f"corpus file is {size / 2**30:.1f} GiB: {p}", "use a text file under 1 GiB"
-            )
-        raw = p.read_bytes()
+        fd = _open_regular(p)
+        with open(fd, "rb", buffering=0) as f:
+            yield from _file_pieces(f, p, os.fstat(fd).st_size, progress, stage)
     except PermissionError:
         raise CorpusError(
             f"no permission to read the corpus file: {p}", "check the file's permissions"
@@ -59,45 +93,159 @@ def read_corpus(path: str | os.PathLike | None) -> tuple[str, str]:
             f"cannot read the corpus file {p}: {exc.strerror}",
             "check that the path is a readable regular file",
         ) from None
-    if not raw.strip():
-        raise CorpusError(f"corpus file is empty: {p}", "give a file with some text in it")
-    nul = raw.find(b"\x00")
-    if nul != -1:
-        raise CorpusError(
-            f"corpus file looks binary (a NUL byte at offset {nul}): {p}",
-            "give a plain UTF-8 text file, not a binary or UTF-16 file",
-        )
+
+
+def _open_regular(p: Path) -> int:
+    """Check with os.stat that p is a regular file under the cap, then open it without ever
+    blocking (a FIFO swapped in after the check is caught by fstat on the open descriptor)."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
+        st = os.stat(p)
+    except (FileNotFoundError, NotADirectoryError):
         raise CorpusError(
-            f"corpus file is not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}: {p}",
-            "convert it, e.g. iconv -f LATIN1 -t UTF-8 in.txt > out.txt",
+            f"corpus file not found: {p}",
+            "check the path, or leave --corpus out to use the built-in Python docs",
         ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return normalize(text), str(p)
+    _check_regular(p, st)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(p, flags | getattr(os, "O_BINARY", 0))
+    try:
+        _check_regular(p, os.fstat(fd))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
-@dataclass
+def _check_regular(p: Path, st: os.stat_result) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise CorpusError(
+            f"corpus path is a directory: {p}",
+            "give one UTF-8 text file, e.g. --corpus notes/shakespeare.txt",
+        )
+    if not stat.S_ISREG(st.st_mode):
+        what = next((name for test, name in _KINDS if test(st.st_mode)), "something else")
+        raise CorpusError(
+            f"corpus path is {what}, not a regular file: {p}",
+            "give a regular UTF-8 text file; to train on the output of a command or a pipe, "
+            "save it to a file first (e.g. command > corpus.txt) and give that file",
+        )
+    if st.st_size > MAX_CORPUS_BYTES:
+        raise CorpusError(
+            f"corpus file is {st.st_size / 2**30:.1f} GiB: {p}", "use a text file under 1 GiB"
+        )
+
+
+def _file_pieces(f, p: Path, size: int, progress: Progress | None, stage: str) -> Iterator[str]:
+    """Read at most MAX_CORPUS_BYTES + 1 bytes in chunks; decode, check and normalise them."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    done = 0
+    has_text = False  # anything but ASCII whitespace: the file is not empty
+    bad_utf8: tuple[int, int] | None = None  # (offset, byte) of the first invalid UTF-8 byte
+    carry: list[str] = []  # decoded text not yet normalised: it may continue in the next chunk
+    first = True
+    while True:
+        chunk = f.read(min(CHUNK_BYTES, MAX_CORPUS_BYTES + 1 - done))
+        if chunk is None:  # a non-blocking read with nothing ready: never for a regular file
+            raise CorpusError(f"corpus file cannot be read now: {p}", "give a regular file")
+        if done + len(chunk) > MAX_CORPUS_BYTES:
+            raise CorpusError(
+                f"corpus file grew past 1 GiB while it was read: {p}",
+                "use a text file under 1 GiB that nothing is writing to",
+            )
+        nul = chunk.find(b"\x00")
+        if nul != -1:
+            raise CorpusError(
+                f"corpus file looks binary (a NUL byte at offset {done + nul}): {p}",
+                "give a plain UTF-8 text file, not a binary or UTF-16 file",
+            )
+        has_text = has_text or bool(chunk.strip())
+        done += len(chunk)
+        if bad_utf8 is None:
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:  # keep reading: a NUL byte later is named first
+                start = done - len(exc.object) + exc.start
+                bad_utf8 = (start, exc.object[exc.start])
+                text = ""
+            if first and text:
+                first = False
+                if text.startswith("\ufeff"):
+                    text = text[1:]
+            cut = _last_boundary(text) if chunk else len(text)
+            if cut > 0 or (not chunk and carry):
+                yield normalize("".join([*carry, text[:cut]]))
+                carry = [text[cut:]]
+            elif text:
+                carry.append(text)
+        if progress and chunk:
+            progress(stage, done, max(size, done))
+        if not chunk:
+            break
+    if not has_text:
+        raise CorpusError(f"corpus file is empty: {p}", "give a file with some text in it")
+    if bad_utf8 is not None:
+        raise CorpusError(
+            f"corpus file is not UTF-8: byte 0x{bad_utf8[1]:02x} at offset {bad_utf8[0]}: {p}",
+            "convert it, e.g. iconv -f LATIN1 -t UTF-8 in.txt > out.txt",
+        )
+
+
+def _last_boundary(text: str) -> int:
+    """The last index where text can be split without changing its NFC form; 0 if none."""
+    cut = text.rfind("\n")
+    if cut == -1:
+        m = _BOUNDARY.search(text[::-1])
+        cut = -1 if m is None else len(text) - 1 - m.start()
+    return max(cut, 0)
+
+
 class CorpusData:
-    """A tokenized corpus split into train and validation ids (90/10, in order)."""
+    """A tokenized corpus split into train and validation ids (90/10, in order).
 
-    tokenizer: CharTokenizer
-    train: torch.Tensor  # (N_train,) int64
-    val: torch.Tensor  # (N_val,) int64
-    source: str
-    n_chars: int
+    The ids are kept compact (:func:`core.tokenizer.id_dtype`: one byte per character for up to
+    256 distinct characters) in ``train_ids`` and ``val_ids``, views of one array; batches are
+    widened to int64 one batch at a time. ``train`` and ``val`` give int64 copies."""
+
+    def __init__(
+        self,
+        tokenizer: CharTokenizer,
+        train: torch.Tensor,
+        val: torch.Tensor,
+        source: str,
+        n_chars: int,
+    ) -> None:
+        dtype = _TORCH_DTYPES[id_dtype(tokenizer.vocab_size).type]
+        self.tokenizer = tokenizer
+        self.train_ids = train.to(dtype)  # no copy when already compact
+        self.val_ids = val.to(dtype)
+        self.source = source
+        self.n_chars = n_chars
+
+    @property
+    def train(self) -> torch.Tensor:
+        """The training ids as int64: a new tensor of 8 bytes per id."""
+        return self.train_ids.long()
+
+    @property
+    def val(self) -> torch.Tensor:
+        """The validation ids as int64: a new tensor of 8 bytes per id."""
+        return self.val_ids.long()
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the ids."""
+        storages = [t.untyped_storage() for t in (self.train_ids, self.val_ids)]
+        return sum({s.data_ptr(): s.nbytes() for s in storages}.values())
 
     def check_block_size(self, block_size: int) -> None:
         """Both splits must hold at least one full window of block_size + 1 characters."""
         need = block_size + 1
-        if len(self.val) < need or len(self.train) < need:
-            shortest = min(len(self.train), len(self.val))
+        n_train, n_val = len(self.train_ids), len(self.val_ids)
+        if n_val < need or n_train < need:
             raise CorpusError(
                 f"corpus too short for context length {block_size}: the "
-                f"{'validation' if len(self.val) < len(self.train) else 'training'} split has "
-                f"{shortest} characters and needs at least {need}",
+                f"{'validation' if n_val < n_train else 'training'} split has "
+                f"{min(n_train, n_val)} characters and needs at least {need}",
                 f"use a longer text (at least {int(need / VAL_FRACTION) + 1} characters for "
                 f"context {block_size}) or a shorter context length",
             )
@@ -105,11 +253,11 @@ class CorpusData:
     def get_batch(
         self, split: str, batch_size: int, block_size: int, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Random windows: x (B, T) and y (B, T), y shifted one character to the right."""
-        data = self.train if split == "train" else self.val
+        """Random windows: x (B, T) and y (B, T) as int64, y shifted one character right."""
+        data = self.train_ids if split == "train" else self.val_ids
         starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
         offsets = torch.arange(block_size + 1)
-        windows = data[starts[:, None] + offsets]  # (B, T+1)
+        windows = data[starts[:, None] + offsets].long()  # (B, T+1)
         return windows[:, :-1], windows[:, 1:]
 
     def info(self) -> dict:
@@ -117,24 +265,81 @@ class CorpusData:
             "source": self.source,
             "chars": self.n_chars,
             "vocab_size": self.tokenizer.vocab_size,
-            "train_chars": len(self.train),
-            "val_chars": len(self.val),
+            "train_chars": len(self.train_ids),
+            "val_chars": len(self.val_ids),
         }
+
+    def __repr__(self) -> str:
+        return (
+            f"CorpusData(source={self.source!r}, chars={self.n_chars}, "
+            f"vocab_size={self.tokenizer.vocab_size}, dtype={self.train_ids.dtype})"
+        )
 
 
 def load_data(
-    path: str | os.PathLike | None = None, tokenizer: CharTokenizer | None = None
+    path: str | os.PathLike | None = None,
+    tokenizer: CharTokenizer | None = None,
+    progress: Progress | None = None,
 ) -> CorpusData:
     """Read, tokenize and split a corpus. With a tokenizer (from a checkpoint), reuse its
-    vocabulary; characters outside it are reported as an error."""
-    text, source = read_corpus(path)
-    if len(text) < 20:
+    vocabulary; characters outside it are reported as an error. ``progress`` (optional) is
+    called after each piece of each pass, see :data:`Progress`."""
+    source = _source_name(path)
+    n_chars, seen, unknown = _scan(path, tokenizer, progress)
+    if n_chars < 20:
         raise CorpusError(
-            f"corpus has only {len(text)} characters: {source}",
+            f"corpus has only {n_chars} characters: {source}",
             "give a text of at least a few hundred characters",
         )
+    if unknown:
+        raise UnknownCharactersError(unknown)
     if tokenizer is None:
-        tokenizer = CharTokenizer.from_text(text)
-    ids = torch.tensor(tokenizer.encode(text), dtype=torch.long)
-    n_val = max(1, int(len(ids) * VAL_FRACTION))
-    return CorpusData(tokenizer, ids[:-n_val], ids[-n_val:], source, len(text))
+        tokenizer = CharTokenizer.from_seen(seen)
+    ids = _encode(path, tokenizer, n_chars, progress)
+    n_val = max(1, int(n_chars * VAL_FRACTION))
+    return CorpusData(tokenizer, ids[:-n_val], ids[-n_val:], source, n_chars)
+
+
+def _scan(
+    path: str | os.PathLike | None, tokenizer: CharTokenizer | None, progress: Progress | None
+) -> tuple[int, np.ndarray | None, list[tuple[int, str]]]:
+    """First pass: the number of characters, which ones occur (without a tokenizer) or the
+    (position, char) of those the tokenizer lacks (with one)."""
+    seen = np.zeros(UNICODE_SIZE, dtype=bool) if tokenizer is None else None
+    table = None if tokenizer is None else tokenizer.lookup_table()
+    unknown: list[tuple[int, str]] = []
+    n_chars = 0
+    for piece in _pieces(path, progress, "reading"):
+        cps = code_points(piece)
+        if seen is not None:
+            seen[cps] = True
+        else:
+            missing = np.flatnonzero(table[cps] < 0)
+            unknown.extend((n_chars + i, piece[i]) for i in missing.tolist())
+        n_chars += len(piece)
+    return n_chars, seen, unknown
+
+
+def _encode(
+    path: str | os.PathLike | None,
+    tokenizer: CharTokenizer,
+    n_chars: int,
+    progress: Progress | None,
+) -> torch.Tensor:
+    """Second pass: one compact id per character, written into an array of n_chars."""
+    table = tokenizer.lookup_table()
+    ids = np.empty(n_chars, dtype=id_dtype(tokenizer.vocab_size))
+    pos = 0
+    for piece in _pieces(path, progress, "encoding"):
+        piece_ids = table[code_points(piece)]
+        if pos + len(piece) > n_chars or (piece_ids < 0).any():
+            pos = -1
+            break
+        ids[pos : pos + len(piece)] = piece_ids
+        pos += len(piece)
+    if pos != n_chars:
+        raise CorpusError(
+            f"corpus file changed while it was read: {_source_name(path)}",
+            "wait until nothing is writing to it, or load a copy of it",
+        )
+    return torch.from_numpy(ids)

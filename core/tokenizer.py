@@ -3,6 +3,9 @@
 Works without a UI. Text is normalised to NFC first, so a Vietnamese letter typed as a base
 letter plus combining marks maps to the same id as the precomposed letter. Characters the
 vocabulary lacks are reported (with their positions), never silently dropped.
+
+Large texts are encoded with arrays, not Python lists: :func:`code_points` turns a piece of text
+into one uint32 per character and :meth:`CharTokenizer.lookup_table` maps those to ids.
 """
 
 from __future__ import annotations
@@ -10,11 +13,29 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
+
 from core.errors import TorchdeckError, UnknownCharactersError
+
+UNICODE_SIZE = 0x110000  # code points run from 0 to 0x10FFFF
 
 
 def normalize(text: str) -> str:
     return unicodedata.normalize("NFC", text)
+
+
+def code_points(text: str) -> np.ndarray:
+    """One uint32 per character of text (4 bytes each; use on pieces of a large text)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+
+def id_dtype(vocab_size: int) -> np.dtype:
+    """The smallest array type that holds every id of a vocabulary this size."""
+    if vocab_size <= 1 << 8:
+        return np.dtype(np.uint8)
+    if vocab_size <= 1 << 15:
+        return np.dtype(np.int16)
+    return np.dtype(np.int32)
 
 
 @dataclass(frozen=True)
@@ -44,6 +65,19 @@ class CharTokenizer:
     @classmethod
     def from_text(cls, text: str) -> CharTokenizer:
         return cls(sorted(set(normalize(text))))
+
+    @classmethod
+    def from_seen(cls, seen: np.ndarray) -> CharTokenizer:
+        """From a bool array over all code points marking the characters that occur: the same
+        vocabulary (sorted by code point) as :meth:`from_text` on that text."""
+        return cls([chr(c) for c in np.flatnonzero(seen).tolist()])
+
+    def lookup_table(self) -> np.ndarray:
+        """An int32 array over all code points (4.4 MB): the id of each character of the
+        vocabulary, -1 for the rest. ``table[code_points(text)]`` encodes a piece of text."""
+        table = np.full(UNICODE_SIZE, -1, dtype=np.int32)
+        table[code_points("".join(self.chars))] = np.arange(len(self.chars), dtype=np.int32)
+        return table
 
     @property
     def vocab_size(self) -> int:
