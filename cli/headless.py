@@ -3,7 +3,9 @@
 Imports no torch: like the app, they drive the engine process through ``core.client``, so the
 training they run is exactly the engine's. On a terminal, ``train`` draws one live progress
 line; anywhere else (nohup, CI, a pipe) it prints plain one-line records with no control
-characters. Every report also goes to ``OUT/metrics.jsonl``. Ctrl-C saves a checkpoint first.
+characters (cli/records.py words them). Every report also goes to ``OUT/metrics.jsonl``, one
+record each. Ctrl-C, a hang-up (the terminal closed) and SIGTERM save a checkpoint first; the
+engine runs in its own session, so the hang-up does not reach it. A diverged run is never saved.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -19,72 +20,40 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from cli.records import (
+    MetricsFile,
+    is_finite,
+    loss_warning,
+    merge,
+    metrics_record,
+    num,
+    plain_record,
+)
+from cli.records import progress_line as progress_line
+from cli.resume import resume
 from core.client import EXITED, EngineClient
 from core.contract import (
     ConfigureArgs,
     GenerateArgs,
     LoadArgs,
     SaveArgs,
+    SessionInfo,
     TrainProgress,
     TrainStartArgs,
     TrainState,
 )
+from core.contract.settings import DEFAULT_PRESET
 from core.errors import EngineDied, EngineError, TorchdeckError
-from core.fmt import fmt_duration, fmt_rate
+from core.fmt import fmt_rate
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
-
-
-def progress_line(p: TrainProgress, val: float | None, width: int = 24) -> str:
-    step, steps = p.step, p.steps
-    filled = int(width * min(1.0, step / max(1, steps)))
-    bar = "█" * filled + "░" * (width - filled)
-    val_text = f"{val:.4f}" if isinstance(val, float) else "--"
-    return (
-        f"{bar} {step}/{steps}  loss {_num(p.loss)}  val {val_text}  "
-        f"{fmt_rate(p.tokens_per_s)} tok/s  ETA {fmt_duration(p.eta_s)}"
-    )
-
-
-def _num(v) -> str:
-    return f"{v:.4f}" if isinstance(v, float) else str(v)
-
-
-def plain_record(p: TrainProgress) -> str:
-    parts = [f"step={p.step}/{p.steps}", f"loss={_num(p.loss)}"]
-    if p.val_loss is not None:
-        parts.append(f"val_loss={_num(p.val_loss)}")
-    parts += [
-        f"lr={p.lr:.3g}",
-        f"tokens_per_s={(p.tokens_per_s or 0):.0f}",
-        f"elapsed_s={(p.elapsed_s or 0):.1f}",
-    ]
-    if p.parabola:
-        x = p.parabola
-        parts += [
-            f"x={x['x']:.4f}",
-            f"f={x['f']:.4f}",
-            f"grad={x['grad']:.4f}",
-            f"optimum={x['optimum']:.4f}",
-        ]
-    return " ".join(parts)
-
-
-def metrics_record(p: TrainProgress) -> dict:
-    rec = {
-        "step": p.step,
-        "train_loss": p.loss,
-        "lr": p.lr,
-        "grad_norm": p.grad_norm,
-        "tokens_per_s": p.tokens_per_s,
-        "elapsed_s": p.elapsed_s,
-    }
-    if p.val_loss is not None:
-        rec["val_loss"] = p.val_loss
-    if p.parabola:
-        rec["parabola"] = p.parabola
-    return rec
+# the signals that end a run with a final save (exit code 128 + N), as its last line names them
+STOP_SIGNALS = {
+    signal.SIGINT: "interrupted",
+    signal.SIGTERM: "terminated (SIGTERM)",
+    signal.SIGHUP: "hang-up (SIGHUP)",
+}
 
 
 class TrainRun:
@@ -94,22 +63,36 @@ class TrainRun:
         self.args = args
         self.out = out
         self.tty = out.isatty() and not os.environ.get("CI")
+        self.preset = args.preset or DEFAULT_PRESET
         self.dir = (
             Path(args.out)
             if args.out
-            else Path("runs") / (f"{args.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
+            else Path("runs") / (f"{self.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
         )
-        self.last_val: float | None = None
+        self.last_val = None
         self.last = TrainProgress()
-        self.stop_requested = False
+        self.first_loss = None
+        self.info = SessionInfo()
+        self.stop_signal: int | None = None
         self.start_step = 0
         self.tokens_per_step = 0
+        self.saved: tuple[int, str] | None = None  # (step, path) of the last checkpoint written
+        self.save_report_step: int | None = None  # a save's own report, expected at this step
+        self.carry: TrainProgress | None = None  # that report, held for the next record
+        self.metrics: MetricsFile | None = None
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_signal is not None
 
     def say(self, text: str) -> None:
-        if self.tty:
-            self.out.write("\r\x1b[2K")
-        self.out.write(text + "\n")
-        self.out.flush()
+        try:
+            if self.tty:
+                self.out.write("\r\x1b[2K")
+            self.out.write(text + "\n")
+            self.out.flush()
+        except (OSError, ValueError):  # the terminal is gone (hang-up): the run goes on
+            pass
 
     async def run(self) -> int:
         args = self.args
@@ -123,41 +106,38 @@ class TrainRun:
                 f"{ckpt} already exists",
                 "pass --resume to continue that run, or choose another --out",
             )
-        client = EngineClient(nice=args.nice, threads=args.threads)
-        await client.start()
         loop = asyncio.get_running_loop()
-        with_signal = True
+        handled = []
+        for signum in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self._on_signal, signum)
+                handled.append(signum)
+        client = EngineClient(nice=args.nice, threads=args.threads)
         try:
-            loop.add_signal_handler(signal.SIGINT, self._on_sigint)
-        except (NotImplementedError, RuntimeError):
-            with_signal = False
-        try:
+            await client.start()
             return await self._train(client, ckpt)
         finally:
-            if with_signal:
-                loop.remove_signal_handler(signal.SIGINT)
+            for signum in handled:
+                loop.remove_signal_handler(signum)
             await client.close()
 
-    def _on_sigint(self) -> None:
-        self.stop_requested = True
+    def _on_signal(self, signum: int) -> None:
+        if self.stop_signal is None:
+            self.stop_signal = signum
 
     async def _train(self, client: EngineClient, ckpt: Path) -> int:
         args = self.args
         if args.resume:
-            info = await client.call(LoadArgs(str(ckpt), args.device, args.corpus or None))
-            steps = args.steps if args.steps else info.steps
-            if info.step >= steps:
-                self.say(
-                    f"{ckpt} is already at step {info.step} of {steps}; pass a larger "
-                    "--steps to train further"
-                )
+            info = await resume(self, client, ckpt)
+            if info is None:
                 return 0
-            start = TrainStartArgs(steps=steps, report_interval=args.report_every)
-            self.say(f"resuming {info.preset} from step {info.step} to {steps}")
+            start = TrainStartArgs(
+                steps=args.steps or info.steps, report_interval=args.report_every
+            )
         else:
             info = await client.call(
                 ConfigureArgs(
-                    args.preset,
+                    self.preset,
                     args.corpus,
                     args.device,
                     seed=args.seed,
@@ -168,6 +148,7 @@ class TrainRun:
                 )
             )
             start = TrainStartArgs(report_interval=args.report_every)
+        self.info = info
         self.start_step = info.step
         self.tokens_per_step = (
             info.train_config["batch_size"] * info.block_size if info.is_language_model else 0
@@ -183,47 +164,89 @@ class TrainRun:
             f"torchdeck train: {info.preset} · {info.params:,} parameters · "
             f"{info.device}{where} · out {self.dir}"
         )
-        metrics = open(self.dir / METRICS, "a", encoding="utf-8")
+        self.metrics = MetricsFile(self.dir / METRICS, self.say)
         try:
             await client.call(start)
-            return await self._follow(client, ckpt, metrics)
+            return await self._follow(client, ckpt)
         finally:
-            metrics.close()
+            self.metrics.close()
 
-    async def _follow(self, client: EngineClient, ckpt: Path, metrics: TextIO) -> int:
+    # -- reports -------------------------------------------------------------------------------
+
+    def _record(self, progress: TrainProgress) -> None:
+        """One report: one metrics record and one line. A save's own report (the losses since
+        the report before it) is held and joins the next, so an evaluation gives one record."""
+        if self.save_report_step is not None and progress.step == self.save_report_step:
+            self.save_report_step = None
+            self.carry = progress if self.carry is None else merge(self.carry, progress)
+            return
+        self.save_report_step = None
+        if self.carry is not None:
+            progress, self.carry = merge(self.carry, progress), None
+        self.last = progress
+        if self.first_loss is None:  # the first step's loss: where this run started
+            self.first_loss = progress.losses[0] if progress.losses else progress.loss
+        if progress.val_loss is not None:
+            self.last_val = progress.val_loss
+        if self.metrics is not None:
+            self.metrics.write(metrics_record(progress))
+        if self.tty:
+            with contextlib.suppress(OSError, ValueError):
+                self.out.write("\r\x1b[2K" + progress_line(progress, self.last_val))
+                self.out.flush()
+        else:
+            self.say(plain_record(progress))
+
+    def _flush_carry(self) -> None:
+        if self.carry is not None:
+            held, self.carry, self.save_report_step = self.carry, None, None
+            self._record(held)
+
+    def _take_queued(self, client: EngineClient) -> None:
+        """Record the reports already received (those a pause or a save just sent)."""
+        for ev in client.drain_events():
+            if ev.event == "train_progress":
+                self._record(TrainProgress.from_dict(ev.data))
+
+    async def _save(self, client: EngineClient, ckpt: Path, step: int) -> str | None:
+        """Save unless this step is saved already; None when the weights are not finite."""
+        if self.saved is not None and self.saved[0] == step:
+            return self.saved[1]
+        try:
+            result = await client.call(SaveArgs(str(ckpt)))
+        except EngineError as exc:
+            if "non-finite" in exc.message or "NaN" in exc.message:
+                return None  # diverged: the train_state that says so follows
+            raise
+        self.saved = (result.step, result.path)
+        return result.path
+
+    # -- the run -------------------------------------------------------------------------------
+
+    async def _follow(self, client: EngineClient, ckpt: Path) -> int:
         while True:
             if self.stop_requested:
-                with contextlib.suppress(EngineError):  # it may have just finished
-                    await client.call("train_pause")
-                path = (await client.call(SaveArgs(str(ckpt)))).path
-                self.say(f"interrupted: checkpoint saved to {path}")
-                return 130
+                return await self._stop(client, ckpt)
             try:
                 ev = await client.next_event(timeout=0.25)
             except (asyncio.TimeoutError, TimeoutError):
                 continue
             if ev.event == "train_progress":
                 progress = TrainProgress.from_dict(ev.data)
-                self.last = progress
-                if progress.val_loss is not None:
-                    self.last_val = progress.val_loss
-                metrics.write(json.dumps(metrics_record(progress)) + "\n")
-                metrics.flush()
-                if self.tty:
-                    self.out.write("\r\x1b[2K" + progress_line(progress, self.last_val))
-                    self.out.flush()
-                else:
-                    self.say(plain_record(progress))
-                if progress.val_loss is not None:
-                    await client.call(SaveArgs(str(ckpt)))
+                self._record(progress)
+                if progress.val_loss is not None and is_finite(progress.loss):
+                    if await self._save(client, ckpt, progress.step) is not None:
+                        self.save_report_step = self.saved[0]
             elif ev.event == "train_state":
                 state = TrainState.from_dict(ev.data)
                 if state.state == "finished":
-                    path = (await client.call(SaveArgs(str(ckpt)))).path
+                    self._flush_carry()
+                    path = await self._save(client, ckpt, state.step)
                     self._summary(path)
                     return 0
                 if state.state == "diverged":
-                    self.say(f"error: {state.reason}")
+                    self._flush_carry()
+                    self._diverged(state, ckpt)
                     return 1
                 if state.state == "paused" and state.reason.startswith("error"):
                     self.say(f"error: training stopped: {state.reason}")
@@ -231,10 +254,38 @@ class TrainRun:
             elif ev.event == EXITED:
                 raise EngineDied(ev.data.get("returncode"), ev.data.get("stderr_tail", ""))
 
-    def _summary(self, path: str) -> None:
+    async def _stop(self, client: EngineClient, ckpt: Path) -> int:
+        """Ctrl-C, SIGTERM or a hang-up: record what is pending, save, exit 128 + the signal."""
+        signum = self.stop_signal or signal.SIGINT
+        with contextlib.suppress(EngineError):  # it may have just finished
+            await client.call("train_pause")
+        self._take_queued(client)
+        path = await self._save(client, ckpt, self.last.step) if is_finite(self.last.loss) else None
+        self._take_queued(client)
+        self._flush_carry()
+        what = STOP_SIGNALS.get(signum, "interrupted")
+        if path is None:
+            self.say(f"{what}: the run had diverged, so its weights were not saved")
+        else:
+            self.say(f"{what}: checkpoint saved to {path}")
+        return 128 + int(signum)
+
+    def _diverged(self, state: TrainState, ckpt: Path) -> None:
+        reason = state.reason.split(";")[0].strip() or "the loss became non-finite"
+        lr = num(self.info.train_config.get("lr"), "g")
+        kept = (
+            f"; {ckpt} still holds step {self.saved[0]}"
+            if self.saved is not None
+            else (f"; {ckpt} is untouched" if self.args.resume else "")
+        )
+        self.say(
+            f"error: {reason} with learning rate {lr}; the weights were not saved{kept}. "
+            "Train again with a smaller --lr."
+        )
+
+    def _summary(self, path: str | None) -> None:
         d = self.last
-        val = f"{self.last_val:.4f}" if self.last_val is not None else "--"
-        elapsed = d.elapsed_s or 0.0
+        elapsed = d.elapsed_s if is_finite(d.elapsed_s) else 0.0
         trained = d.step - self.start_step
         rate = (
             f" · {fmt_rate(trained * self.tokens_per_step / elapsed)} tok/s"
@@ -242,15 +293,23 @@ class TrainRun:
             else ""
         )
         self.say(
-            f"done: step {d.step} · train loss {_num(d.loss)} · val loss "
-            f"{val} · {elapsed:.1f} s{rate} · checkpoint {path}"
+            f"done: step {d.step} · train loss {num(d.loss)} · val loss "
+            f"{num(self.last_val)} · {elapsed:.1f} s{rate} · checkpoint {path}"
         )
         if d.parabola:
             p = d.parabola
             self.say(
-                f"parabola: x = {p['x']:.4f} (optimum {p['optimum']:.4f}, distance "
-                f"{p['distance']:.4f}), f(x) = {p['f']:.4f}"
+                f"parabola: x = {num(p.get('x'))} (optimum {num(p.get('optimum'))}, distance "
+                f"{num(p.get('distance'))}), f(x) = {num(p.get('f'))}"
             )
+        warning = loss_warning(
+            self.first_loss,
+            {"train": d.loss, "validation": self.last_val},
+            self.info.vocab_size if self.info.is_language_model else None,
+            self.info.train_config.get("lr"),
+        )
+        if warning:
+            self.say(warning)
 
 
 async def sample(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -299,15 +358,15 @@ def _run(coro) -> int:
     try:
         return asyncio.run(coro)
     except EngineDied as exc:
-        print(
-            f"error: {exc.message}\n--- engine stderr (last lines) ---\n{exc.stderr_tail}",
-            file=sys.stderr,
-        )
+        _error(f"error: {exc.message}\n--- engine stderr (last lines) ---\n{exc.stderr_tail}")
         return 1
     except (EngineError, TorchdeckError) as exc:
-        print(
-            f"error: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""), file=sys.stderr
-        )
+        _error(f"error: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""))
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _error(text: str) -> None:
+    with contextlib.suppress(OSError, ValueError):  # no terminal left after a hang-up
+        print(text, file=sys.stderr)

@@ -55,8 +55,7 @@ def _add_train_args(p: argparse.ArgumentParser, defaults_run: bool = False) -> N
     p.add_argument(
         "--preset",
         choices=PRESETS,
-        default=DEFAULT_PRESET,
-        help=f"model preset (default {DEFAULT_PRESET})",
+        help=f"model preset (default {DEFAULT_PRESET}; on --resume, the checkpoint's)",
     )
     p.add_argument("--steps", type=_steps, help="total optimizer steps")
     p.add_argument(

@@ -9,9 +9,11 @@ so a checkpoint can never run code.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -55,16 +57,63 @@ def save(state: dict, path: str | os.PathLike) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # RuntimeError: torch's zip writer failed a write
         tmp.unlink(missing_ok=True)
-        raise CheckpointError(
-            f"cannot write the checkpoint {target}: {exc.strerror}",
-            "check free disk space and permissions; the previous checkpoint is untouched",
-        ) from None
+        raise _write_error(exc, target, payload) from None
     except BaseException:  # e.g. a pickling error or Ctrl-C: still leave no temporary file
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+def estimate_size(obj) -> int:
+    """Bytes a checkpoint of ``obj`` needs, about: its tensors' bytes plus 64 KiB of the rest."""
+
+    def tensor_bytes(o) -> int:
+        if isinstance(o, torch.Tensor):
+            return o.nelement() * o.element_size()
+        if isinstance(o, dict):
+            return sum(tensor_bytes(v) for v in o.values())
+        if isinstance(o, (list, tuple)):
+            return sum(tensor_bytes(v) for v in o)
+        return 0
+
+    return tensor_bytes(obj) + 64 * 1024
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
+
+
+def _write_error(exc: BaseException, target: Path, payload: dict) -> CheckpointError:
+    """One sentence for a failed write: the path, and for a full disk the space it needs."""
+    needed = estimate_size(payload)
+    try:
+        free = shutil.disk_usage(target.parent).free
+    except OSError:
+        free = None
+    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (
+        free is not None and free < needed
+    )
+    keep = "the previous checkpoint is untouched"
+    if full:
+        room = f", {_mb(free)} free" if free is not None else ""
+        return CheckpointError(
+            f"cannot write the checkpoint {target}: the disk is full "
+            f"(it needs about {_mb(needed)}{room})",
+            f"free some space there or save somewhere else; {keep}",
+        )
+    if isinstance(exc, OSError):
+        reason = exc.strerror or str(exc)
+    else:  # torch's writer: keep its first line without the C++ location
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        reason = (
+            re.sub(r"^\[enforce fail at [^\]]*\]\s*", "", lines[0]).strip(" .") or "write failed"
+        )
+    return CheckpointError(
+        f"cannot write the checkpoint {target}: {reason[:160]}",
+        f"check free disk space and permissions; {keep}",
+    )
 
 
 def load(path: str | os.PathLike) -> dict:
@@ -77,7 +126,8 @@ def load(path: str | os.PathLike) -> dict:
     if target.is_dir():
         raise CheckpointError(
             f"{target} is a folder, not a checkpoint file",
-            f"give the file inside it, e.g. {target / FILENAME}",
+            f"a run folder holds its checkpoint as the file {FILENAME}; give a checkpoint file "
+            "or a run folder that holds one",
         )
     try:
         state = torch.load(target, map_location="cpu", weights_only=True)
@@ -90,9 +140,10 @@ def load(path: str | os.PathLike) -> dict:
                 f"{target} is not a readable checkpoint (truncated or corrupt: {first[:160]})",
                 "use another checkpoint, or train again",
             ) from None
+        name = re.search(r"GLOBAL ([\w.]+)", text)
+        what = f" ({name.group(1)})" if name else ""
         raise CheckpointError(
-            f"refused to load {target}: it holds objects other than tensors and plain data "
-            f"({first[:160]})",
+            f"refused to load {target}: it holds objects other than tensors and plain data{what}",
             "torchdeck loads only weights-only checkpoints; re-save it with torchdeck",
         ) from None
     except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:

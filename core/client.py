@@ -14,11 +14,12 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from core.errors import EngineDied, EngineError
-from core.protocol import Event, Reply, Request, decode, encode
+from core.protocol import MAX_LINE_BYTES, Event, Reply, Request, decode, encode
 
 if TYPE_CHECKING:
     from core.contract import Contract
@@ -51,6 +52,8 @@ class EngineClient:
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=stderr_lines)
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._pending: dict[int, asyncio.Future] = {}
+        self._sent_at: dict[int, float] = {}  # time.monotonic() each pending request was sent
+        self.last_heard = 0.0  # time.monotonic() of the engine's latest line (any line)
         self._next_id = 1
         self._tasks: list[asyncio.Task] = []
         self._ready = asyncio.Event()
@@ -146,6 +149,12 @@ class EngineClient:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
 
+    def oldest_pending_s(self, now: float | None = None) -> float | None:
+        """How long the oldest request still without a reply has waited, or None."""
+        if not self._sent_at:
+            return None
+        return (time.monotonic() if now is None else now) - min(self._sent_at.values())
+
     def stderr_text(self) -> str:
         return "\n".join(self.stderr_tail)
 
@@ -180,18 +189,21 @@ class EngineClient:
         self._next_id += 1
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._pending[req_id] = future
+        self._sent_at[req_id] = time.monotonic()
         payload = {**(args or {}), **kwargs}
         try:
             self.proc.stdin.write(encode(Request(req_id, op, payload)).encode("utf-8"))
             await self.proc.stdin.drain()
         except (BrokenPipeError, ConnectionResetError):
             self._pending.pop(req_id, None)
+            self._sent_at.pop(req_id, None)
             await self._exited.wait()
             raise EngineDied(self.proc.returncode, self.stderr_text()) from None
         try:
             reply: Reply = await asyncio.wait_for(future, timeout) if timeout else await future
         finally:
             self._pending.pop(req_id, None)
+            self._sent_at.pop(req_id, None)
         if reply.ok:
             return reply.result or {}
         err = reply.error
@@ -230,23 +242,16 @@ class EngineClient:
     ) -> None:
         try:
             while True:
-                line = await proc.stdout.readline()
-                if not line:
+                line = await _read_line(proc.stdout)
+                if line == b"":
                     break
+                self.last_heard = time.monotonic()
                 try:
-                    msg = decode(line)
+                    if line is None:
+                        raise ValueError(f"a line longer than {MAX_LINE_BYTES} bytes, skipped")
+                    self._take(decode(line), ready)
                 except Exception as exc:  # a corrupt line must not kill the reader
                     self.stderr_tail.append(f"[client] unreadable engine line: {exc}")
-                    continue
-                if isinstance(msg, Reply):
-                    future = self._pending.get(msg.id)
-                    if future is not None and not future.done():
-                        future.set_result(msg)
-                elif isinstance(msg, Event):
-                    if msg.event == READY:
-                        self.ready_info = msg.data
-                        ready.set()
-                    self._events.put_nowait(msg)
         finally:
             await proc.wait()
             # let the stderr reader catch the last lines before reporting them
@@ -268,9 +273,46 @@ class EngineClient:
                 )
             )
 
+    def _take(self, msg: Reply | Event | Request, ready: asyncio.Event) -> None:
+        """One decoded line from the engine: a reply for its waiting request, or an event."""
+        if isinstance(msg, Reply):
+            future = self._pending.get(msg.id)
+            if future is not None and not future.done():
+                future.set_result(msg)
+        elif isinstance(msg, Event):
+            if msg.event == EXITED or (msg.event == READY and ready.is_set()):
+                # the client makes engine_exited itself, and an engine is ready once: a line
+                # like this was written by someone else (a playground cell)
+                raise ValueError(f"a forged {msg.event!r} event, ignored")
+            if msg.event == READY:
+                self.ready_info = msg.data
+                ready.set()
+            self._events.put_nowait(msg)
+        else:
+            raise ValueError("a request from the engine, ignored")
+
     async def _read_stderr(self, proc: asyncio.subprocess.Process) -> None:
         while True:
             line = await proc.stderr.readline()
             if not line:
                 return
             self.stderr_tail.append(line.decode("utf-8", "replace").rstrip("\n"))
+
+
+async def _read_line(stream: asyncio.StreamReader) -> bytes | None:
+    """The next line (b"" at end of output), or None for a line longer than the stream's
+    limit, which is skipped up to its end without holding it in memory."""
+    try:
+        return await stream.readuntil(b"\n")
+    except asyncio.IncompleteReadError as exc:
+        return exc.partial  # the last line, without its newline (b"" at the end)
+    except asyncio.LimitOverrunError as exc:
+        await stream.readexactly(exc.consumed)
+    while True:  # drop the rest of the long line
+        try:
+            await stream.readuntil(b"\n")
+            return None
+        except asyncio.LimitOverrunError as exc:
+            await stream.readexactly(exc.consumed)
+        except asyncio.IncompleteReadError:
+            return None

@@ -4,7 +4,10 @@ Works without a UI (``python -m core.engine`` or ``torchdeck engine``). One loop
 touching torch: (1) handle the pending requests, (2) while training runs, train for ~50 ms,
 (3) send at most one progress event per report interval (~100 ms). A reader thread only queues
 requests. The real stdout carries protocol lines and nothing else: ``sys.stdout`` and file
-descriptor 1 are pointed at stderr, so a library's ``print`` cannot corrupt the protocol.
+descriptor 1 are pointed at stderr, so a library's ``print`` cannot corrupt the protocol; the
+protocol's own copy of fd 1 sits at a random high number. No input line can stop the reader: a
+line too long or nested too deeply (core.protocol's limits), or any other bad line, is answered
+with an error reply or event, and end of input always ends the engine.
 
 SIGINT interrupts the request being handled (its reply is an ``Interrupted`` error) or pauses
 training; it never kills the engine.
@@ -15,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import json
 import os
 import platform
 import queue
@@ -36,6 +38,7 @@ from core.contract import (
 from core.contract.ops import result_dict
 from core.errors import RequestError, TorchdeckError
 from core.protocol import (
+    MAX_LINE_BYTES,
     PROTOCOL_VERSION,
     Arg,
     Event,
@@ -45,6 +48,8 @@ from core.protocol import (
     decode,
     encode,
     error_info,
+    parse_json,
+    too_long,
 )
 from core.run_control import RunControl
 
@@ -109,31 +114,52 @@ class Engine(RunControl):
         self._interrupt_at = time.monotonic()
 
     def read_stdin(self, stream) -> None:
-        for raw in stream:
-            if not raw.strip():
-                continue
-            try:
-                msg = decode(raw)
-            except RequestError as exc:
-                self.requests.put(("bad", _request_id(raw), exc))
-                continue
-            if not isinstance(msg, Request):
-                self.requests.put(
-                    (
-                        "bad",
-                        None,
-                        RequestError(
-                            "the engine takes requests only",
-                            'send {"id": N, "op": ..., "args": {...}}',
-                        ),
-                    )
+        """Queue each request line; no line, however bad, ends this loop, and end of input
+        always queues "eof" (the engine then exits)."""
+        try:
+            while True:
+                raw = stream.readline(MAX_LINE_BYTES + 1)
+                if not raw:
+                    break
+                try:
+                    self._read_line(stream, raw)
+                except Exception as exc:  # a bug here must not leave the engine deaf
+                    traceback.print_exc(file=sys.stderr)
+                    self.requests.put(("bad", None, RequestError(f"unreadable line: {exc}", "")))
+        finally:
+            self.requests.put(("eof", None, None))
+
+    def _read_line(self, stream, raw: bytes) -> None:
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            size = len(raw)
+            while raw and not raw.endswith(b"\n"):  # skip the rest of the line, unread
+                raw = stream.readline(MAX_LINE_BYTES)
+                size += len(raw)
+            self.requests.put(("bad", None, too_long(size)))
+            return
+        if not raw.strip():
+            return
+        try:
+            msg = decode(raw)
+        except RequestError as exc:
+            self.requests.put(("bad", _request_id(raw), exc))
+            return
+        if not isinstance(msg, Request):
+            self.requests.put(
+                (
+                    "bad",
+                    None,
+                    RequestError(
+                        "the engine takes requests only",
+                        'send {"id": N, "op": ..., "args": {...}}',
+                    ),
                 )
-                continue
-            if msg.op == "cancel" and isinstance(msg.args.get("id"), int):
-                # seen here, at once, by a generation running on the main thread
-                self.cancelled.add(msg.args["id"])
-            self.requests.put(("req", msg, None))
-        self.requests.put(("eof", None, None))
+            )
+            return
+        if msg.op == "cancel" and isinstance(msg.args.get("id"), int):
+            # seen here, at once, by a generation running on the main thread
+            self.cancelled.add(msg.args["id"])
+        self.requests.put(("req", msg, None))
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -237,14 +263,39 @@ class Engine(RunControl):
 def _request_id(raw: bytes) -> int | None:
     """The integer id of a request line that failed to decode, if it has one."""
     try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        obj = parse_json(raw)
+    except RequestError:
         return None
     if isinstance(obj, dict) and "op" in obj:
         req_id = obj.get("id")
         if isinstance(req_id, int) and not isinstance(req_id, bool):
             return req_id
     return None
+
+
+def _private_fd(fd: int) -> int:
+    """A copy of ``fd`` at an unguessable high number, not inherited by child processes, so
+    that a playground cell does not write protocol lines by accident or by ``os.write(3, ...)``
+    (one that hunts for it through /proc still can: the client checks every line it reads)."""
+    import random
+
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError):  # not on this platform: an ordinary copy
+        return os.dup(fd)
+    top = min(soft if soft > 0 else 1024, 1 << 16)
+    for _ in range(20):
+        target = random.SystemRandom().randrange(max(top // 2, 10), max(top, 11))
+        try:
+            os.fstat(target)
+        except OSError:  # free: take it
+            try:
+                return os.dup2(fd, target, inheritable=False)
+            except OSError:
+                break
+    return os.dup(fd)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     # Keep the real stdout for protocol lines only; everything else printed goes to stderr.
-    proto_fd = os.dup(1)
+    proto_fd = _private_fd(1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     out = os.fdopen(proto_fd, "w", encoding="utf-8", buffering=1)

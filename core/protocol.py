@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from core.errors import RequestError, TorchdeckError
 
 PROTOCOL_VERSION = 1
+MAX_LINE_BYTES = 1 << 24  # 16 MiB: longer lines are refused unread (both sides)
+MAX_DEPTH = 64  # nesting of [...] and {...}; the wire's real messages need fewer than 10
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,25 @@ def encode(message: Message) -> str:
     return json.dumps(_clean(obj), ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def decode(line: str | bytes) -> Message:
-    """Parse one line into a Request, Reply or Event; RequestError on anything else."""
+def too_long(size: int) -> RequestError:
+    return RequestError(
+        f"protocol line is longer than {MAX_LINE_BYTES} bytes ({size}); it was skipped",
+        "send smaller messages, one per line",
+    )
+
+
+def nesting_depth(text: str) -> int:
+    """How deeply ``[`` and ``{`` nest outside strings (a lower bound for broken JSON)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return 0  # cannot be deeper than the limit: skip the scan
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(accumulate(1 if c in "[{" else -1 for c in brackets), default=0)
+
+
+def parse_json(line: str | bytes) -> Any:
+    """One line's JSON value, within the size and depth limits; RequestError otherwise."""
+    if len(line) > MAX_LINE_BYTES:
+        raise too_long(len(line))
     if isinstance(line, bytes):
         try:
             line = line.decode("utf-8")
@@ -94,17 +117,32 @@ def decode(line: str | bytes) -> Message:
             raise RequestError(
                 f"protocol line is not UTF-8 (byte {exc.start})", "send UTF-8 JSON"
             ) from None
+    if nesting_depth(line) > MAX_DEPTH:
+        raise RequestError(
+            f"protocol line nests deeper than {MAX_DEPTH} levels; it was skipped",
+            "send flatter messages",
+        )
     try:
-        obj = json.loads(line)
+        return json.loads(line)
     except json.JSONDecodeError as exc:
         raise RequestError(
             f"protocol line is not JSON: {exc.msg} at column {exc.colno}",
             'send one JSON object per line, e.g. {"id": 1, "op": "status", "args": {}}',
         ) from None
+    except RecursionError:  # the depth scan missed it (it cannot, but never die of it)
+        raise RequestError("protocol line nests too deeply", "send flatter messages") from None
+
+
+def decode(line: str | bytes) -> Message:
+    """Parse one line into a Request, Reply or Event; RequestError on anything else."""
+    obj = parse_json(line)
     if not isinstance(obj, dict):
         raise RequestError("protocol line is not a JSON object", "wrap the message in {...}")
     if "event" in obj:
-        return Event(str(obj["event"]), obj.get("data") or {})
+        data = obj.get("data") or {}
+        if not isinstance(obj["event"], str) or not isinstance(data, dict):
+            raise RequestError("event needs a string 'event' and an object 'data'", "")
+        return Event(obj["event"], data)
     if "op" in obj:
         req_id = obj.get("id")
         if not isinstance(req_id, int) or isinstance(req_id, bool):
@@ -118,9 +156,16 @@ def decode(line: str | bytes) -> Message:
             raise RequestError("request 'args' is not an object", 'e.g. "args": {}')
         return Request(req_id, obj["op"], args)
     if "ok" in obj and "id" in obj:
+        if not isinstance(obj["id"], int) or isinstance(obj["id"], bool):
+            raise RequestError("reply has no integer 'id'", "")
         if obj["ok"]:
-            return Reply(obj["id"], True, result=obj.get("result") or {})
+            result = obj.get("result") or {}
+            if not isinstance(result, dict):
+                raise RequestError("reply 'result' is not an object", "")
+            return Reply(obj["id"], True, result=result)
         err = obj.get("error") or {}
+        if not isinstance(err, dict):
+            err = {"message": str(err)}
         info = ErrorInfo(
             str(err.get("type", "Error")), str(err.get("message", "")), str(err.get("hint", ""))
         )

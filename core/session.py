@@ -12,7 +12,13 @@ from core import checkpoint
 from core import device as devices
 from core.contract import RunSettings, SessionInfo
 from core.data import DEFAULT_CORPUS, CorpusData, load_data
-from core.errors import CheckpointError, ConfigError, TorchdeckError
+from core.errors import (
+    CheckpointError,
+    ConfigError,
+    CorpusError,
+    TorchdeckError,
+    UnknownCharactersError,
+)
 from core.models import (
     LANGUAGE_PRESETS,
     build_model,
@@ -90,6 +96,14 @@ class Session:
     # -- checkpoints ---------------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike) -> str:
+        """Write a checkpoint; refused while any weight is NaN or infinite, so that a diverged
+        run never overwrites a good checkpoint."""
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            raise CheckpointError(
+                f"not saved: the weights hold NaN or infinite values (the run diverged); "
+                f"{checkpoint.resolve_path(path)} is untouched",
+                "load the last good checkpoint or start again with a smaller learning rate",
+            )
         state = {
             "preset": self.preset,
             "model_config": config_to_dict(self.model_config),
@@ -115,7 +129,7 @@ class Session:
         state = checkpoint.load(path)
         preset = state["preset"]
         try:
-            train_config = make_train_config(preset, **{**state["train_config"], **(train or {})})
+            train_config = make_train_config(preset, **state["train_config"])
             model_config = make_config(preset, **state["model_config"])
             tokenizer = (
                 CharTokenizer.from_dict(state["tokenizer"]) if state.get("tokenizer") else None
@@ -125,6 +139,8 @@ class Session:
                 f"checkpoint settings are invalid: {exc}",
                 "the file was not written by this torchdeck",
             ) from None
+        if train:  # settings changed on resume: checked as the person's, not the file's
+            train_config = make_train_config(preset, **{**asdict(train_config), **train})
         dev = devices.resolve_device(device)
         devices.prepare(dev)
         model = build_model(preset, model_config)
@@ -142,7 +158,9 @@ class Session:
         if preset in LANGUAGE_PRESETS:
             try:
                 data = load_data(None if source == DEFAULT_CORPUS else source, tokenizer)
-            except TorchdeckError:
+            except TorchdeckError as exc:
+                if corpus is not None and _misfit(exc):  # asked for: say why it cannot be used
+                    raise _vocabulary_refusal(exc, source, tokenizer) from None
                 data = None  # predict still works; training says why it cannot
         session = cls(preset, model, model_config, train_config, tokenizer, data, dev, source)
         try:
@@ -177,3 +195,26 @@ class Session:
             steps=self.train_config.steps,
             block_size=self.block_size,
         )
+
+
+def _misfit(exc: TorchdeckError) -> bool:
+    """Whether a corpus failed to load because its characters are not in the vocabulary."""
+    return isinstance(exc, UnknownCharactersError) or "vocabulary" in exc.message
+
+
+def _vocabulary_refusal(exc: TorchdeckError, source, tokenizer) -> CorpusError:
+    unknown = getattr(exc, "unknown", None) or []
+    chars = sorted({ch for _, ch in unknown})
+    if chars:
+        shown = " ".join(repr(ch) for ch in chars[:12]) + (
+            f" and {len(chars) - 12} more" if len(chars) > 12 else ""
+        )
+        what = f"{len(chars)} character(s) the checkpoint's vocabulary lacks: {shown}"
+    else:
+        what = exc.message
+    size = f" of {tokenizer.vocab_size} characters" if tokenizer is not None else ""
+    return CorpusError(
+        f"the corpus {source} does not fit this checkpoint: it has {what}",
+        f"a model's vocabulary{size} is fixed when it is first trained; resume with a corpus "
+        "made of its characters, or train a new model on this one",
+    )

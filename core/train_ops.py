@@ -128,12 +128,12 @@ def engine_ops(engine) -> dict:
 
     def op_save(args: SaveArgs) -> SaveResult:
         s = engine.require_session()
-        if s.trainer.diverged:
+        engine.report()  # pending losses go out (and into the history) before the save
+        if s.trainer.diverged:  # checked after the report: its losses may be the first NaN
             raise ConfigError(
                 "the weights hold non-finite values after the run diverged",
                 "saving them would overwrite a good checkpoint; reset or load",
             )
-        engine.report()  # pending losses go out (and into the history) before the save
         return SaveResult(s.save(args.path), s.trainer.step)
 
     def op_load(args: LoadArgs) -> SessionInfo:
@@ -142,7 +142,9 @@ def engine_ops(engine) -> dict:
         from core.session import Session
 
         engine.refuse_while_training("load a checkpoint")
-        session = Session.load(args.path, device=args.device, corpus=args.corpus)
+        session = Session.load(
+            args.path, device=args.device, corpus=args.corpus, train=args.train or None
+        )
         engine.new_session(session, "loaded")
         history = {
             "train": session.trainer.train_history.to_dict(),

@@ -23,7 +23,7 @@ from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineS
 from tui.panes.base import Pane
 from tui.panes.train_pane import TrainPane
 from tui.screens.help_screen import HelpScreen
-from tui.widgets.status_bar import StatusBar
+from tui.widgets.status_bar import StatusBar, engine_health
 
 if TYPE_CHECKING:
     from core.contract import SessionInfo
@@ -86,6 +86,7 @@ class TorchdeckApp(App):
         self.panes: dict[str, Pane] = {}  # the panes built so far, by key
         self.last_info: SessionInfo | None = None  # the latest configure/reset/load reply
         self.engine_state = "starting"
+        self.reported: set[tuple[str, str]] = set()  # (where, event) handler failures shown
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -108,6 +109,7 @@ class TorchdeckApp(App):
         # spawn the engine beside the first layout, not before it: the frame comes ~0.07 s
         # sooner and the engine is ready no later (it spends ~1.7 s importing torch anyway)
         self.run_worker(self.engine.start(), name="engine-start", exit_on_error=False)
+        self.set_interval(0.5, self._heartbeat)
 
     def _first_paint(self) -> None:
         self.timings["first_paint_s"] = time.perf_counter() - self.started_at
@@ -142,27 +144,65 @@ class TorchdeckApp(App):
         for pane in list(self.panes.values()):
             pane.configured(info)
 
+    def _heartbeat(self) -> None:
+        """Twice a second: does the engine keep the app waiting? (status bar: busy, not
+        responding)."""
+        client = self.engine.client
+        now = time.monotonic()
+        try:
+            waited = client.oldest_pending_s(now)
+            health = engine_health(
+                now,
+                alive=client.running,
+                training=self.engine_state == "running",
+                pending_since=None if waited is None else now - waited,
+                heard_at=client.last_heard,
+            )
+        except Exception:  # a client without these (a test's fake): nothing to say
+            health = ""
+        self.query_one(StatusBar).health = health
+
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
+        try:
+            self._show_event(message.name, message.data)
+        except Exception as exc:  # an event the app cannot show: reported, never fatal
+            self.report_failure("app", message.name, exc)
+        for pane in list(self.panes.values()):
+            try:
+                pane.engine_event(message.name, message.data)
+            except Exception as exc:
+                self.report_failure(pane.id or type(pane).__name__, message.name, exc)
+
+    def report_failure(self, where: str, name: str, exc: Exception) -> None:
+        """An event handler failed: log it, and tell the person once per handler and event."""
+        self.log.error(f"{where} could not handle the {name!r} event: {exc!r}")
+        if (where, name) not in self.reported:
+            self.reported.add((where, name))
+            self.notify(
+                f"{where} could not handle the {name!r} event: {type(exc).__name__}: {exc}",
+                title="engine event ignored",
+                severity="warning",
+                timeout=6,
+            )
+
+    def _show_event(self, name: str, data) -> None:
         status = self.query_one(StatusBar)
-        data = message.data
-        if message.name == "train_progress":  # a TrainProgress
+        if name == "train_progress":  # a TrainProgress
             status.step, status.steps = data.step, data.steps
             status.loss = data.loss
             if data.val_loss is not None:
                 status.val_loss = data.val_loss
             if data.tokens_per_s is not None:
                 status.tokens_per_s = data.tokens_per_s
-        elif message.name == "train_state":  # a TrainState
+        elif name == "train_state":  # a TrainState
             self.engine_state = data.state
             status.state = "ready" if data.state == "idle" else data.state
             if data.reason in ("configured", "reset", "loaded"):
                 status.step = data.step
-        elif message.name == "error":
+        elif name == "error":
             self.notify(
                 f"{data.get('message')}\n{data.get('hint', '')}", title="engine", severity="error"
             )
-        for pane in list(self.panes.values()):
-            pane.engine_event(message.name, data)
 
     def on_engine_exited(self, message: EngineExited) -> None:
         if message.expected:

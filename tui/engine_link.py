@@ -1,5 +1,8 @@
 """The app's side of the engine: starts the client, pumps its events into Textual messages, and
-runs requests so that an error reply becomes a notification instead of a crash."""
+runs requests so that an error reply becomes a notification instead of a crash. Every event and
+reply is checked against its contract type first (``Contract.parse``): a malformed event (a
+playground cell can write lines to the engine's output) is logged and ignored, a malformed reply
+is notified like an error reply. Nothing the engine sends can crash the app."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ class EngineLink:
         self.client = client
         self.started_at = started_at
         self._pump: asyncio.Task | None = None
+        self.ignored: dict[str, int] = {}  # malformed events ignored, by event name
 
     async def start(self) -> None:
         try:
@@ -34,27 +38,48 @@ class EngineLink:
 
     async def _pump_events(self) -> None:
         async for ev in self.client.events():
-            # the typed events load when the engine first speaks, not before the app's first
-            # frame (see core/contract/__init__.py)
-            from core.contract.ops import EVENTS, ReadyInfo
+            try:
+                if self._forward(ev):
+                    return
+            except Exception as exc:  # a malformed event: logged, never fatal
+                self._ignore(ev.event, exc)
 
-            if ev.event == READY:
-                self.app.post_message(
-                    EngineReady(ReadyInfo.from_dict(ev.data), time.perf_counter() - self.started_at)
+    def _forward(self, ev) -> bool:
+        """Post one event to the app as its message; True once the engine has exited."""
+        # the typed events load when the engine first speaks, not before the app's first
+        # frame (see core/contract/__init__.py)
+        from core.contract.ops import EVENTS, ReadyInfo
+
+        if ev.event == READY:
+            info = ReadyInfo.parse(ev.data)
+            self.app.post_message(EngineReady(info, time.perf_counter() - self.started_at))
+        elif ev.event == EXITED:
+            self.app.post_message(
+                EngineExited(
+                    ev.data.get("returncode"),
+                    str(ev.data.get("stderr_tail", "")),
+                    bool(ev.data.get("expected")),
                 )
-            elif ev.event == EXITED:
-                self.app.post_message(
-                    EngineExited(
-                        ev.data.get("returncode"),
-                        ev.data.get("stderr_tail", ""),
-                        bool(ev.data.get("expected")),
-                    )
-                )
-                return
-            else:
-                kind = EVENTS.get(ev.event)
-                data = kind.from_dict(ev.data) if kind is not None else ev.data
-                self.app.post_message(EngineEventReceived(ev.event, data))
+            )
+            return True
+        else:
+            kind = EVENTS.get(ev.event)
+            data = kind.parse(ev.data) if kind is not None else ev.data
+            self.app.post_message(EngineEventReceived(ev.event, data))
+        return False
+
+    def _ignore(self, name: str, exc: Exception) -> None:
+        """Log a malformed event; tell the person once per kind of event."""
+        self.ignored[name] = self.ignored.get(name, 0) + 1
+        self.app.log.warning(f"ignored a malformed {name!r} event from the engine: {exc}")
+        if self.ignored[name] == 1:
+            self.app.notify(
+                f"ignored a malformed {name!r} event from the engine ({exc}); further ones "
+                "are ignored without a word",
+                title="engine",
+                severity="warning",
+                timeout=6,
+            )
 
     async def restart(self) -> None:
         if self._pump:
@@ -95,7 +120,16 @@ class EngineLink:
         reply = await self.request(op, quiet=quiet, **payload)
         from core.contract.ops import read_result
 
-        return None if reply is None else read_result(op, reply)
+        if reply is None:
+            return None
+        try:
+            return read_result(op, reply)
+        except EngineError as exc:  # a malformed reply: shown as an error reply is
+            if not quiet:
+                self.app.notify(
+                    f"{exc.message}\n{exc.hint}", title=f"{op}: {exc.type}", severity="error"
+                )
+            return None
 
     async def close(self) -> None:
         if self._pump:

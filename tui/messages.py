@@ -20,7 +20,8 @@ class EngineReady(Message):
 class EngineEventReceived(Message):
     """Any unsolicited engine event (train_progress, train_state, error, generate_token, ...).
     ``data`` is the event's contract type where it has one (``core.contract.EVENTS``:
-    TrainProgress, TrainState), else a plain dict."""
+    TrainProgress, TrainState), checked with ``Contract.parse`` (malformed events never get
+    here), else a plain dict."""
 
     def __init__(self, name: str, data: Contract | dict) -> None:
         super().__init__()

@@ -8,7 +8,9 @@ the words for that range) in its metadata. From that one declaration come:
 - ``obj.validate()``: the same ranges checked on an object built in Python (settings);
 - ``Cls.field_rule(name)`` and :func:`parse_text`: the same ranges for text typed into a form
   or given on the command line;
-- ``obj.to_dict()`` / ``Cls.from_dict(d)``: plain data for JSON, and back (results, events).
+- ``obj.to_dict()`` / ``Cls.from_dict(d)``: plain data for JSON, and back (results, events);
+  ``Cls.parse(d)`` is ``from_dict`` that first checks each value against its field's type
+  (:class:`MalformedMessage` otherwise): what a client does with what the engine sends.
 
 Imports no torch and no UI library.
 """
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
+import typing
 from typing import Any, ClassVar, TypeVar
 
 from core.errors import ConfigError
@@ -26,6 +30,10 @@ T = TypeVar("T", bound="Contract")
 _RULE = "torchdeck.arg"
 _NESTED = "torchdeck.nested"
 _OMIT = "torchdeck.omit_none"
+
+
+class MalformedMessage(ValueError):
+    """A reply or event whose data does not fit its contract type (``Contract.parse``)."""
 
 
 def arg(
@@ -94,6 +102,37 @@ class Contract:
             values[f.name] = value
         return cls(**values)
 
+    @classmethod
+    def parse(cls: type[T], data: Any) -> T:
+        """``from_dict`` with checks: each value must fit its field's annotation (int, float,
+        str, bool, list, dict, None, a nested contract; a float may be "nan", "inf" or "-inf",
+        as the wire writes them). MalformedMessage names the field, what it wants and got."""
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise MalformedMessage(f"{cls.__name__}: want an object, got {_shown(data)}")
+        hints = _hints(cls)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            where = f"{cls.__name__}.{f.name}"
+            if _NESTED in f.metadata and value is not None:
+                kind, many = f.metadata[_NESTED]
+                if many and not isinstance(value, list):
+                    raise MalformedMessage(f"{where}: want a list, got {_shown(value)}")
+                value = [kind.parse(v) for v in value] if many else kind.parse(value)
+            elif not _fits(value, hints.get(f.name, Any)):
+                raise MalformedMessage(
+                    f"{where}: want {_type_words(hints.get(f.name))}, got {_shown(value)}"
+                )
+            values[f.name] = value
+        try:
+            return cls(**values)
+        except Exception as exc:  # a __post_init__ that refuses the values
+            raise MalformedMessage(f"{cls.__name__}: {exc}") from None
+
     def to_dict(self, *, drop_unset: bool = False) -> dict[str, Any]:
         """Plain data for JSON. ``drop_unset`` leaves out None values of fields that may not be
         null on the wire (an argument not given: the engine applies its default)."""
@@ -122,6 +161,78 @@ class Contract:
                     f"{name} = {getattr(self, name)!r} is out of range",
                     f"{name} must be {rule.expect or type_words(rule.kind)}",
                 )
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+_NON_FINITE = ("nan", "inf", "-inf")  # how core.protocol writes floats JSON cannot hold
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        try:
+            _HINTS[cls] = typing.get_type_hints(cls)
+        except Exception:  # an annotation this module cannot resolve: leave it unchecked
+            _HINTS[cls] = {}
+    return _HINTS[cls]
+
+
+def _arms(tp: Any) -> tuple:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return typing.get_args(tp)
+    return (tp,)
+
+
+def _fits(value: Any, tp: Any) -> bool:
+    """Whether a JSON value fits an annotation's basic type; unknown annotations fit all."""
+    for arm in _arms(tp):
+        base = typing.get_origin(arm) or arm
+        if arm is Any or arm is object:
+            return True
+        if arm is type(None) or arm is None:
+            if value is None:
+                return True
+        elif base is bool:
+            if isinstance(value, bool):
+                return True
+        elif base is int:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return True
+        elif base is float:
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return True
+            if value in _NON_FINITE:
+                return True
+        elif base in (str, list, dict):
+            if isinstance(value, base):
+                return True
+        elif isinstance(base, type) and issubclass(base, Contract):
+            if isinstance(value, dict):
+                try:
+                    base.parse(value)
+                except MalformedMessage:
+                    continue
+                return True
+        else:
+            return True  # not a JSON type (a class of the Python side): not checked here
+    return False
+
+
+def _type_words(tp: Any) -> str:
+    words = []
+    for arm in _arms(tp):
+        base = typing.get_origin(arm) or arm
+        if arm is type(None) or arm is None:
+            words.append("null")
+        elif base in (int, float, str, bool, dict, list):
+            words.append(type_words(base))
+        else:
+            words.append(getattr(base, "__name__", str(base)))
+    return " or ".join(words)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def rule_problem(rule: Arg, value: Any) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from core.contract.base import Contract, arg, nested, optional
+from core.contract.base import Contract, MalformedMessage, arg, nested, optional
 from core.contract.inspect import (
     EmbeddingLessonResult,
     ForwardLessonResult,
@@ -37,7 +37,7 @@ from core.contract.settings import (
     at_least,
     int_in,
 )
-from core.errors import ConfigError
+from core.errors import ConfigError, EngineError
 
 # -- configure, reset, status --------------------------------------------------------------------
 
@@ -283,6 +283,7 @@ class LoadArgs(Contract):
     path: str = arg("", str, required=True)
     device: str = arg("auto", str)
     corpus: str | None = arg(None, rule=CORPUS)
+    train: dict = arg(kind=dict, factory=dict)  # training settings to change: lr, batch_size
 
 
 # -- events --------------------------------------------------------------------------------------
@@ -343,6 +344,16 @@ EVENTS: dict[str, type[Contract]] = {
 
 def read_result(op: str, reply: dict) -> Any:
     """A reply's ``result`` as the typed result of ``op`` (a plain dict for an op without one,
-    such as ``cancel`` or ``shutdown``, whose replies only echo what was asked)."""
+    such as ``cancel`` or ``shutdown``, whose replies only echo what was asked), checked
+    (``Contract.parse``): a result that does not fit raises EngineError ``MalformedReply``."""
     kind = RESULTS.get(op)
-    return kind.from_dict(reply) if kind is not None else reply
+    if kind is None:
+        return reply
+    try:
+        return kind.parse(reply)
+    except MalformedMessage as exc:  # shown as an error reply is: a notification, no crash
+        raise EngineError(
+            "MalformedReply",
+            f"the engine's {op} reply does not fit its contract: {exc}",
+            "the engine or something writing to its output is broken; ctrl+r restarts it",
+        ) from None

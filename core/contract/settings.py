@@ -63,7 +63,8 @@ def int_in(low: int, high: int) -> Arg:
 
 
 LR = Arg(float, check=lambda v: 0 < v <= 10, expect="a number in (0, 10], e.g. 0.001")
-SEED = at_least(0)
+SEED_MAX = 2**63 - 1  # torch.manual_seed takes less than 2**64; a signed 64-bit integer is safe
+SEED = int_in(0, SEED_MAX)
 STEPS = at_least(1)
 BATCH_SIZE = at_least(1)
 BLOCK_SIZE = at_least(1, " (the context length)")
@@ -113,7 +114,12 @@ TEMPERATURE = Arg(
 )
 TOP_K = Arg(int, check=lambda v: v >= 1, expect="an integer ≥ 1", nullable=True)
 TOP_P = Arg(float, check=lambda v: 0 < v <= 1, expect="in (0, 1]", nullable=True)
-GENERATE_SEED = Arg(int, check=lambda v: v >= 0, expect="an integer ≥ 0", nullable=True)
+GENERATE_SEED = Arg(
+    int,
+    check=lambda v: _is_int(v) and 0 <= v <= SEED_MAX,
+    expect=f"an integer in [0, {SEED_MAX}]",
+    nullable=True,
+)
 MAX_NEW = int_in(0, 1_000_000)  # characters one generate request may ask for
 # Autosave: while a run trains, its checkpoint is written every this many minutes of training
 # (and when it finishes or stops), so a crash or a hang-up loses at most that much work.

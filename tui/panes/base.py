@@ -34,7 +34,8 @@ class Pane(Vertical, can_focus=True):
 
     def engine_event(self, name: str, data) -> None:
         """Any engine event: train_progress (a TrainProgress), train_state (a TrainState),
-        generate_token, error… (plain dicts)."""
+        generate_token, error… (plain dicts). Typed events are checked before they get here;
+        an exception raised here is reported by the app (once per pane and event), not fatal."""
 
     def engine_restarted(self) -> None:
         """The engine process exited or was restarted: engine-side state is gone."""

@@ -58,6 +58,7 @@ class PlaygroundPane(Pane):
         self.save_dir = SAVE_DIR
         self.last_saved: str | None = None
         self.count = 0  # cells submitted in this app session: the In [n] numbers
+        self.interrupts = 0  # ctrl+c presses the running cell has not answered yet
 
     def compose(self) -> ComposeResult:
         yield PlaygroundTranscript(id="playground-transcript")
@@ -143,6 +144,7 @@ class PlaygroundPane(Pane):
         self._hide_completions()
         self.count += 1
         self.running = True
+        self.interrupts = 0
         self.refresh_bindings()
         self._show_status()
         self._exec(code, self.count)
@@ -178,7 +180,19 @@ class PlaygroundPane(Pane):
         """ctrl+c: SIGINT the engine while a cell runs; otherwise copy, as in any text box."""
         if self.running:
             self.link.client.interrupt()
-            self.query_one("#playground-status", Static).update("interrupting…")
+            self.interrupts += 1
+            text = "interrupting…"
+            if self.interrupts >= 2:  # the cell ignores SIGINT, or the engine is stopped
+                text = "interrupting… no answer: ctrl+r restarts the engine (a fresh namespace)"
+                if self.interrupts == 2:
+                    self.app.notify(
+                        "the cell does not answer ctrl+c: press ctrl+r to restart the engine "
+                        "(the namespace starts fresh; the model is rebuilt)",
+                        title="interrupt",
+                        severity="warning",
+                        timeout=10,
+                    )
+            self.query_one("#playground-status", Static).update(text)
         elif self.input.selected_text:
             self.input.action_copy()
         else:

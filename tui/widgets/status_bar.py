@@ -1,4 +1,6 @@
-"""The one-line status bar: engine state, device, preset, step, losses, throughput."""
+"""The one-line status bar: engine state, device, preset, step, losses, throughput; and, when
+the engine keeps the app waiting, its health ("busy (12 s)", "not responding"): see
+:func:`engine_health`, which the app's heartbeat timer calls twice a second."""
 
 from __future__ import annotations
 
@@ -21,6 +23,30 @@ STATE_STYLE = {
 }
 
 
+BUSY_AFTER_S = 2.0  # a request waiting this long shows "busy (N s)"
+SILENT_AFTER_S = 10.0  # nothing heard this long, while something was due: "not responding"
+
+
+def engine_health(
+    now: float, *, alive: bool, training: bool, pending_since: float | None, heard_at: float
+) -> str:
+    """What the status bar says of an engine that keeps the app waiting, or "" when all is well.
+
+    ``alive``: the engine process runs; ``training``: a run is going (progress is due every
+    report interval); ``pending_since``: when the oldest request without its reply was sent;
+    ``heard_at``: when the engine's latest line (reply or event) arrived. Times in seconds of
+    one clock (``time.monotonic()``)."""
+    if not alive:
+        return ""
+    waited = None if pending_since is None else now - pending_since
+    silent = now - heard_at
+    if (waited is not None or training) and silent >= SILENT_AFTER_S:
+        return f"not responding ({silent:.0f} s) · ctrl+r restarts"
+    if waited is not None and waited >= BUSY_AFTER_S:
+        return f"busy ({waited:.0f} s)"
+    return ""
+
+
 class StatusBar(Widget):
     DEFAULT_CSS = "StatusBar { height: 1; }"
 
@@ -33,12 +59,18 @@ class StatusBar(Widget):
     loss: reactive[float | None] = reactive(None)
     val_loss: reactive[float | None] = reactive(None)
     tokens_per_s: reactive[float | None] = reactive(None)
+    health: reactive[str] = reactive("")
+    """"" while the engine answers; else "busy (N s)" or "not responding…" (engine_health)."""
 
     def render(self) -> Text:
         label = {"starting": "engine starting…", "idle": "ready"}.get(self.state, self.state)
+        style = STATE_STYLE.get(self.state, "")
+        if self.health:
+            label = self.health
+            style = "bold red" if self.health.startswith("not") else "yellow"
         text = Text()
-        text.append(" ● ", style=STATE_STYLE.get(self.state, ""))
-        text.append(label, style=STATE_STYLE.get(self.state, ""))
+        text.append(" ● ", style=style)
+        text.append(label, style=style)
         parts = [
             self.device,
             self.preset,

@@ -1,0 +1,67 @@
+"""``torchdeck train --resume``: which flags may change on resume, and which may not.
+
+Applied, and said in one line: the learning rate, the batch size, the total steps. Refused, with
+the reason: the preset, the block size and the seed (the checkpoint's weights and batch order
+depend on them), and a corpus whose characters the checkpoint's vocabulary lacks (the engine's
+load refuses that one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.client import EngineClient
+from core.contract import LoadArgs, SessionInfo
+from core.errors import TorchdeckError
+
+
+async def resume(run, client: EngineClient, ckpt: Path) -> SessionInfo | None:
+    """Load the run; apply the settings that may change (lr, batch size, steps) and say so;
+    refuse those that cannot (preset, block size, seed) with the reason."""
+    args = run.args
+    load = LoadArgs(str(ckpt), args.device, args.corpus or None)
+    info = await client.call(load)
+    keep = "leave it out to continue this run, or train a new one in another --out"
+    if args.preset and args.preset != info.preset:
+        raise TorchdeckError(
+            f"--preset {args.preset} cannot change on resume: {ckpt} holds a {info.preset} model",
+            keep,
+        )
+    if args.block_size and args.block_size != info.block_size:
+        raise TorchdeckError(
+            f"--block-size {args.block_size} cannot change on resume: the model in {ckpt} "
+            f"was built for block size {info.block_size}",
+            keep,
+        )
+    if args.seed is not None and args.seed != info.train_config.get("seed"):
+        raise TorchdeckError(
+            f"--seed {args.seed} cannot change on resume: the weights and the batch order "
+            f"of {ckpt} come from seed {info.train_config.get('seed')} and continue from "
+            "where they stopped",
+            keep,
+        )
+    old = info.train_config
+    changes = {
+        key: value
+        for key, value in (("lr", args.lr), ("batch_size", args.batch_size))
+        if value is not None and value != old.get(key)
+    }
+    if changes:
+        info = await client.call(LoadArgs(load.path, load.device, load.corpus, train=changes))
+    steps = args.steps if args.steps else info.steps
+    if info.step >= steps:
+        run.say(
+            f"{ckpt} is already at step {info.step} of {steps}; pass a larger "
+            "--steps to train further"
+        )
+        return None
+    run.say(f"resuming {info.preset} from step {info.step} to {steps}")
+    if changes:
+        run.say(
+            "resume: "
+            + ", ".join(
+                f"{key.replace('_', ' ')} {old.get(key):g} → {value:g}"
+                for key, value in changes.items()
+            )
+        )
+    return info
