@@ -259,7 +259,9 @@ class TorchdeckApp(App):
     async def action_show_pane(self, key: str) -> None:
         pane = await self.ensure_pane(key)
         self.query_one("#panes", TabbedContent).active = key
-        pane.focus()
+        # Focus now, not through focus()'s deferred callback: keys typed right after F4 are
+        # already queued behind this action and must reach the pane's box, not the last pane.
+        self.screen.set_focus(pane.focus_target())
         pane.pane_shown()
 
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual.containers import Vertical
+from textual.widget import Widget
 
 if TYPE_CHECKING:
     from core.contract import SessionInfo
@@ -39,6 +40,10 @@ class Pane(Vertical, can_focus=True):
 
     def engine_restarted(self) -> None:
         """The engine process exited or was restarted: engine-side state is gone."""
+
+    def focus_target(self) -> Widget:
+        """What takes the keys when the person switches to this pane (its text box, say)."""
+        return self
 
     def pane_shown(self) -> None:
         """The person switched to this pane."""

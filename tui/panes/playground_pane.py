@@ -11,6 +11,7 @@ import time
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.widget import Widget
 from textual.widgets import Static
 
 from core.contract import SessionInfo, TrainState
@@ -78,8 +79,8 @@ class PlaygroundPane(Pane):
     def transcript(self) -> PlaygroundTranscript:
         return self.query_one(PlaygroundTranscript)
 
-    def pane_shown(self) -> None:
-        self.input.focus()
+    def focus_target(self) -> Widget:
+        return self.input
 
     # -- status line ---------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Input, Static
 
 from core.contract import (
@@ -171,8 +172,10 @@ class PredictPane(Pane):
         bars.note = "engine starting…"
         self._show_controls()
 
+    def focus_target(self) -> Widget:
+        return self.input_box
+
     def pane_shown(self) -> None:
-        self.input_box.focus()
         if self.is_lm:
             self.schedule(0)
 

@@ -22,6 +22,7 @@ import time
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
 from core.contract import SessionInfo, TrainProgress, TrainState
@@ -137,9 +138,10 @@ class SummaryPane(Pane):
         self.weight_view.forget()
         self.forward_view.forget()
 
+    def focus_target(self) -> Widget:
+        return self.query_one(SummaryTable) if self.current_view == "layers" else self
+
     def pane_shown(self) -> None:
-        if self.current_view == "layers":
-            self.query_one(SummaryTable).focus()
         if time.monotonic() - self._last_refresh >= 1.0 or self.layers_view.summary is None:
             self.reload(quiet=True)
 
