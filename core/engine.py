@@ -113,6 +113,13 @@ class Engine(RunControl):
         self.interrupt_pending = True
         self._interrupt_at = time.monotonic()
 
+    def on_sigterm(self, signum, frame) -> None:
+        """SIGTERM or SIGHUP (or the client's death, see ``_die_with_parent``): stop, saving
+        the run where autosave points; a request in progress (a runaway cell) is interrupted."""
+        self.exiting = True
+        if self.interruptible:
+            raise KeyboardInterrupt
+
     def read_stdin(self, stream) -> None:
         """Queue each request line; no line, however bad, ends this loop, and end of input
         always queues "eof" (the engine then exits)."""
@@ -187,6 +194,10 @@ class Engine(RunControl):
             if self.interrupt_pending:
                 self.interrupt_pending = False
                 self._on_interrupt_outside_request()
+        # the client left, asked to shut down, or the engine was told to stop: a run in
+        # progress is saved where autosave points, so it loses nothing
+        if self.state in ("running", "paused"):
+            self.autosave(due=False)
 
     def _on_interrupt_outside_request(self) -> None:
         if self.state == "running":
@@ -332,6 +343,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     engine = Engine(out)
     signal.signal(signal.SIGINT, engine.on_sigint)
+    signal.signal(signal.SIGTERM, engine.on_sigterm)
+    signal.signal(signal.SIGHUP, engine.on_sigterm)
+    _die_with_parent()
     reader = threading.Thread(target=engine.read_stdin, args=(sys.stdin.buffer,), daemon=True)
     reader.start()
     engine.run()
@@ -341,6 +355,22 @@ def main(argv: list[str] | None = None) -> int:
     # The stdin reader thread may sit in a blocking read; end the process without waiting on it
     # (a normal interpreter exit would abort on the reader's lock).
     os._exit(0)
+
+
+def _die_with_parent() -> None:
+    """On Linux, have the kernel send SIGTERM when the client that started the engine dies, so
+    an engine busy in a long request (its end of input unread) never lingers as an orphan."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the client died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 if __name__ == "__main__":

@@ -139,3 +139,86 @@ def test_autosave_off_and_out_of_range(engine, tmp_path):
     assert (
         info.value.hint == "'autosave_minutes' must be minutes in [0, 1440] (0 turns autosave off)"
     )
+
+
+# -- the engine process: whatever ends it, a run in progress is saved --------------------------
+
+ENGINE_TIMEOUT = 60
+
+
+async def _training_engine(tmp_path, path):
+    from core.client import EngineClient
+    from tests.core.engine_helpers import TEXT, collect, is_progress_at, mini
+
+    corpus = tmp_path / "fox.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    client = EngineClient(nice=0, threads=1)
+    await client.start(timeout=ENGINE_TIMEOUT)
+    await client.request("configure", mini(str(corpus)))
+    await client.request(
+        "train_start", report_interval=0.05, autosave_path=str(path), autosave_minutes=60
+    )
+    await collect(client, is_progress_at(20))
+    return client
+
+
+async def _ended(client, timeout: float = 20) -> int:
+    import asyncio
+
+    return await asyncio.wait_for(client.proc.wait(), timeout)
+
+
+@pytest.mark.parametrize("how", ["input closed", "SIGTERM", "SIGHUP"])
+async def test_an_engine_that_is_left_or_stopped_saves_its_run(tmp_path, how):
+    import signal
+
+    path = tmp_path / "run" / "checkpoint.pt"
+    client = await _training_engine(tmp_path, path)
+    try:
+        assert not path.exists()  # an hour of training has not passed
+        if how == "input closed":  # the client died or its terminal closed
+            client.proc.stdin.close()
+        else:
+            client.proc.send_signal(getattr(signal, how))
+        assert await _ended(client) == 0
+        assert saved_step(path) >= 20
+    finally:
+        await client.close()
+
+
+def test_an_engine_busy_in_a_runaway_cell_does_not_outlive_its_client(tmp_path):
+    """The client is killed while a cell loops forever: the engine cannot read its end of
+    input, so only the kernel's parent-death signal ends it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    parent = (
+        "import asyncio, os, signal, sys\n"
+        "from core.client import EngineClient\n"
+        "async def main():\n"
+        "    c = EngineClient(nice=0, threads=1)\n"
+        "    await c.start(timeout=60)\n"
+        "    await c.proc.stdin.drain()\n"
+        '    c.proc.stdin.write(b\'{"id": 1, "op": "exec", "args": {"code": "while True: pass"}}\\n\')\n'
+        "    await c.proc.stdin.drain()\n"
+        "    await asyncio.sleep(1.0)\n"
+        "    print(c.pid, flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "asyncio.run(main())\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", parent], capture_output=True, text=True, timeout=ENGINE_TIMEOUT
+    )
+    engine_pid = int(proc.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(engine_pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(engine_pid, signal.SIGKILL)
+    raise AssertionError("the engine outlived its client by 20 s")
