@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -148,6 +149,9 @@ class TrainRun:
                 )
             )
             start = TrainStartArgs(report_interval=args.report_every)
+        # the engine also saves the run on its own: every few minutes of training, and if this
+        # front end dies without its own final save (SIGKILL, a crash)
+        start = replace(start, autosave_path=str(ckpt), autosave_minutes=args.autosave_minutes)
         self.info = info
         self.start_step = info.step
         self.tokens_per_step = (

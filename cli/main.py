@@ -13,8 +13,10 @@ import sys
 
 from core.contract.base import arg_type
 from core.contract.settings import (
+    AUTOSAVE_MINUTES,
     BATCH_SIZE,
     BLOCK_SIZE,
+    DEFAULT_AUTOSAVE_MINUTES,
     DEFAULT_PRESET,
     GENERATE_SEED,
     LR,
@@ -49,6 +51,7 @@ _temperature = arg_type(TEMPERATURE)
 _top_k = arg_type(TOP_K)
 _top_p = arg_type(TOP_P)
 _sample_seed = arg_type(GENERATE_SEED)
+_autosave_minutes = arg_type(AUTOSAVE_MINUTES)
 
 
 def _add_train_args(p: argparse.ArgumentParser, defaults_run: bool = False) -> None:
@@ -92,6 +95,17 @@ def _add_train_args(p: argparse.ArgumentParser, defaults_run: bool = False) -> N
     )
 
 
+def _add_autosave_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--autosave-minutes",
+        type=_autosave_minutes,
+        default=DEFAULT_AUTOSAVE_MINUTES,
+        metavar="MIN",
+        help=f"while training, save the checkpoint every MIN minutes, and when the run ends "
+        f"or its terminal closes (default {DEFAULT_AUTOSAVE_MINUTES:g}; 0 turns it off)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torchdeck", description="A terminal lab for PyTorch. With no command: open the app."
@@ -108,9 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the app's training text (default: the Python docs shipped with Python)",
     )
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    _add_autosave_arg(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     train = sub.add_parser("train", help="train headless, with a progress line and metrics.jsonl")
     _add_train_args(train)
+    _add_autosave_arg(train)
     smp = sub.add_parser("sample", help="generate text from a checkpoint")
     smp.add_argument(
         "--checkpoint", required=True, metavar="PATH", help="a checkpoint file or a run folder"
@@ -179,7 +195,11 @@ def run_app(args: argparse.Namespace) -> int:
     from tui.app import TorchdeckApp
 
     app = TorchdeckApp(
-        preset=args.preset, corpus=args.corpus, device=args.device, started_at=started
+        preset=args.preset,
+        corpus=args.corpus,
+        device=args.device,
+        started_at=started,
+        autosave_minutes=args.autosave_minutes,
     )
     app.run()
     return 0

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from core.client import EngineClient
-from core.contract.settings import DEFAULT_PRESET
+from core.contract.settings import DEFAULT_AUTOSAVE_MINUTES, DEFAULT_PRESET
 from tui.engine_link import EngineLink
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 from tui.panes.base import Pane
@@ -77,8 +77,10 @@ class TorchdeckApp(App):
         device: str = "auto",
         client: EngineClient | None = None,
         started_at: float | None = None,
+        autosave_minutes: float = DEFAULT_AUTOSAVE_MINUTES,
     ) -> None:
         super().__init__()
+        self.autosave_minutes = autosave_minutes  # 0: off; see TrainStartArgs
         self.started_at = started_at or time.perf_counter()
         self.initial = {"preset": preset, "corpus": corpus, "device": device}
         self.engine = EngineLink(self, client or EngineClient(), self.started_at)

@@ -116,6 +116,47 @@ def test_hangup_and_sigterm_save_before_exiting(corpus, tmp_path, signum, words)
     assert checkpoint_step(ckpt) == records[-1]["step"] > 0  # the engine outlived the hang-up
 
 
+def test_a_killed_front_end_still_leaves_the_run_saved(corpus, tmp_path):
+    """SIGKILL cannot be handled by ``torchdeck train`` itself: its engine sees its input end
+    and saves the run where autosave points (the run folder's checkpoint)."""
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [*CLI, "train", *MINI, "--corpus", str(corpus), "--steps", "1000000"]
+        + ["--report-every", "0.2", "--out", str(out)],
+        cwd=tmp_path,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        encoding="utf-8",
+    )
+    try:
+        last = None
+        for line in proc.stdout:
+            if line.startswith("step="):
+                last = int(line.split()[0].split("=")[1].split("/")[0])
+                break
+        assert last is not None, proc.stderr.read()
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.monotonic() + 30
+    while not (out / "checkpoint.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # the rename is atomic; let the engine finish and exit
+    assert checkpoint_step(out / "checkpoint.pt") >= last
+
+
+def test_autosave_minutes_out_of_range_is_refused(tmp_path):
+    proc = cli("train", "--autosave-minutes", "-1", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert (
+        "argument --autosave-minutes: -1 is out of range: want minutes in [0, 1440] "
+        "(0 turns autosave off)" in proc.stderr
+    )
+
+
 # -- item 3: divergence and a loss that ends above where it began ---------------------------------
 
 

@@ -147,7 +147,7 @@ class TrainPane(Pane):
                 # every few minutes of training, and when the run ends, the checkpoint is
                 # written where ctrl+s writes it: a crash or a closed terminal loses little
                 autosave_path=self.checkpoint_path,
-                autosave_minutes=self.initial.get("autosave_minutes"),
+                autosave_minutes=self.app.autosave_minutes,
             )
         )
 
