@@ -138,7 +138,7 @@ def test_sgd_is_plain_sgd():
         ({"eval_batches": 0}, "eval_batches", "an integer ≥ 1"),
         ({"warmup_steps": -1}, "warmup_steps", "an integer ≥ 0"),
         ({"eval_interval": -5}, "eval_interval", "an integer ≥ 0"),
-        ({"seed": -1}, "seed", "an integer ≥ 0"),
+        ({"seed": -1}, "seed", "an integer in [0, 9223372036854775807]"),  # what torch takes
         ({"min_lr_ratio": 1.5}, "min_lr_ratio", "in [0, 1]"),
         ({"weight_decay": 1.0}, "weight_decay", "in [0, 1)"),
         ({"weight_decay": -0.1}, "weight_decay", "in [0, 1)"),
