@@ -11,7 +11,7 @@ import torch
 from core import checkpoint
 from core import device as devices
 from core.contract import RunSettings, SessionInfo
-from core.data import DEFAULT_CORPUS, CorpusData, load_data
+from core.data import DEFAULT_CORPUS, CorpusData, Progress, load_data
 from core.errors import (
     CheckpointError,
     ConfigError,
@@ -63,7 +63,7 @@ class Session:
         return self.preset in LANGUAGE_PRESETS
 
     @classmethod
-    def create(cls, spec: RunSpec) -> Session:
+    def create(cls, spec: RunSpec, progress: Progress | None = None) -> Session:
         if not isinstance(spec.model, dict) or not isinstance(spec.train, dict):
             raise ConfigError("model and train settings must be objects", "e.g. {'lr': 0.001}")
         if spec.preset in LANGUAGE_PRESETS and "vocab_size" in spec.model:
@@ -81,7 +81,7 @@ class Session:
         )  # fail fast on bad settings
         data = tokenizer = None
         if spec.preset in LANGUAGE_PRESETS:
-            data = load_data(spec.corpus)
+            data = load_data(spec.corpus, progress=progress)
             tokenizer = data.tokenizer
             model_config = make_config(
                 spec.preset, **{**spec.model, "vocab_size": tokenizer.vocab_size}
@@ -122,6 +122,7 @@ class Session:
         device: str = "auto",
         corpus: str | None = None,
         train: dict | None = None,
+        progress: Progress | None = None,
     ) -> Session:
         """Rebuild a session from a checkpoint. The corpus is read again (``corpus`` overrides
         the saved one) with the saved vocabulary; if it cannot be read, the model still loads
@@ -157,7 +158,9 @@ class Session:
         source = corpus if corpus is not None else state.get("corpus")
         if preset in LANGUAGE_PRESETS:
             try:
-                data = load_data(None if source == DEFAULT_CORPUS else source, tokenizer)
+                data = load_data(
+                    None if source == DEFAULT_CORPUS else source, tokenizer, progress=progress
+                )
             except TorchdeckError as exc:
                 if corpus is not None and _misfit(exc):  # asked for: say why it cannot be used
                     raise _vocabulary_refusal(exc, source, tokenizer) from None

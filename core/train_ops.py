@@ -8,6 +8,8 @@ the run's state machine and its progress reports stay in the engine's loop
 
 from __future__ import annotations
 
+import time
+
 from core.contract import (
     ConfigureArgs,
     EvaluateResult,
@@ -20,6 +22,7 @@ from core.contract import (
     StepDetail,
     TrainStartArgs,
 )
+from core.contract.ops import LoadProgress
 from core.contract.settings import DEFAULT_AUTOSAVE_MINUTES
 from core.errors import ConfigError
 
@@ -29,7 +32,9 @@ def engine_ops(engine) -> dict:
         from core.session import Session
 
         engine.refuse_while_training("configure")
-        engine.new_session(Session.create(args.run_settings()), "configured")
+        engine.new_session(
+            Session.create(args.run_settings(), progress=_progress_events(engine)), "configured"
+        )
         return engine.session.describe()
 
     def op_reset(args: dict) -> SessionInfo:
@@ -143,7 +148,11 @@ def engine_ops(engine) -> dict:
 
         engine.refuse_while_training("load a checkpoint")
         session = Session.load(
-            args.path, device=args.device, corpus=args.corpus, train=args.train or None
+            args.path,
+            device=args.device,
+            corpus=args.corpus,
+            train=args.train or None,
+            progress=_progress_events(engine),
         )
         engine.new_session(session, "loaded")
         history = {
@@ -172,3 +181,18 @@ def _require_text(s) -> None:
             "no training text is loaded for this model",
             "configure a corpus; the checkpoint's corpus could not be read",
         )
+
+
+def _progress_events(engine, every_s: float = 0.25):
+    """A corpus loader's progress callback that sends ``load_progress`` events, at most one per
+    ``every_s`` (a large file takes seconds; the status bar shows how far it is)."""
+    last = 0.0
+
+    def progress(stage: str, done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= every_s or done >= total:
+            last = now
+            engine.event("load_progress", **LoadProgress(stage, done, total).to_dict())
+
+    return progress

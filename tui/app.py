@@ -151,6 +151,7 @@ class TorchdeckApp(App):
         responding)."""
         client = self.engine.client
         now = time.monotonic()
+        waited = None
         try:
             waited = client.oldest_pending_s(now)
             health = engine_health(
@@ -162,7 +163,10 @@ class TorchdeckApp(App):
             )
         except Exception:  # a client without these (a test's fake): nothing to say
             health = ""
-        self.query_one(StatusBar).health = health
+        status = self.query_one(StatusBar)
+        status.health = health
+        if status.loading and waited is None:
+            status.loading = ""  # the load ended (its reply, or its error, has come)
 
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
         try:
@@ -189,7 +193,10 @@ class TorchdeckApp(App):
 
     def _show_event(self, name: str, data) -> None:
         status = self.query_one(StatusBar)
-        if name == "train_progress":  # a TrainProgress
+        if name == "load_progress":  # a LoadProgress
+            percent = 100 * data.done // max(1, data.total)
+            status.loading = f"{data.stage} corpus {percent}%"
+        elif name == "train_progress":  # a TrainProgress
             status.step, status.steps = data.step, data.steps
             status.loss = data.loss
             if data.val_loss is not None:

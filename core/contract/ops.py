@@ -334,8 +334,20 @@ RESULTS: dict[str, type[Contract]] = {
     "lesson_linear_forward": ForwardLessonResult,
 }
 
+
 # What each event carries (``EVENTS[name].from_dict(data)``); others are plain dicts.
+@dataclass(frozen=True)
+class LoadProgress(Contract):
+    """The ``load_progress`` event: a corpus being read (stage "reading") then turned into ids
+    ("encoding"); ``done`` of ``total`` bytes of the file."""
+
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+
+
 EVENTS: dict[str, type[Contract]] = {
+    "load_progress": LoadProgress,
     "ready": ReadyInfo,
     "train_progress": TrainProgress,
     "train_state": TrainState,

@@ -284,3 +284,46 @@ def test_peak_memory_while_loading_is_under_twice_the_file(tmp_path):
     assert n_chars > 20_000_000
     # the old loader grew by over 250 MiB here; now: the ids plus a few MiB of pieces
     assert grew <= 2 * size + 64 * 2**20, f"peak grew {grew / 2**20:.0f} MiB for {size} bytes"
+
+
+# -- progress while a large corpus loads ---------------------------------------------------------
+
+
+async def test_the_engine_reports_its_progress_while_a_corpus_loads(tmp_path):
+    from core.client import EngineClient
+
+    corpus = tmp_path / "big.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 200_000, encoding="utf-8")
+    size = corpus.stat().st_size
+    client = EngineClient(nice=0, threads=1)
+    await client.start(timeout=60)
+    try:
+        await client.request("configure", {"preset": "mini", "corpus": str(corpus)})
+        seen = [e.data for e in client.drain_events() if e.event == "load_progress"]
+    finally:
+        await client.close()
+    stages = [d["stage"] for d in seen]
+    assert stages[0] == "reading" and stages[-1] == "encoding", stages
+    assert {"stage": "reading", "done": size, "total": size} in seen
+    assert seen[-1] == {"stage": "encoding", "done": size, "total": size}
+    assert all(0 <= d["done"] <= d["total"] == size for d in seen)
+
+
+async def test_the_status_bar_says_how_far_the_load_is():
+    from core.contract.ops import LoadProgress
+    from tests.tui.conftest import FakeClient
+    from tui.app import TorchdeckApp
+    from tui.messages import EngineEventReceived
+    from tui.widgets.status_bar import StatusBar
+
+    app = TorchdeckApp(client=FakeClient())
+    async with app.run_test(size=(100, 24)) as pilot:
+        status = app.query_one(StatusBar)
+        app.on_engine_event_received(
+            EngineEventReceived("load_progress", LoadProgress("reading", 450, 1000))
+        )
+        await pilot.pause()
+        assert "reading corpus 45%" in str(status.render())
+        app._heartbeat()  # no request waits for the engine any more: the load is over
+        await pilot.pause()
+        assert "corpus" not in str(status.render())

@@ -59,13 +59,17 @@ class StatusBar(Widget):
     loss: reactive[float | None] = reactive(None)
     val_loss: reactive[float | None] = reactive(None)
     tokens_per_s: reactive[float | None] = reactive(None)
+    loading: reactive[str] = reactive("")
+    """"reading corpus 45%" while the engine loads a training text; else ""."""
     health: reactive[str] = reactive("")
     """"" while the engine answers; else "busy (N s)" or "not responding…" (engine_health)."""
 
     def render(self) -> Text:
         label = {"starting": "engine starting…", "idle": "ready"}.get(self.state, self.state)
         style = STATE_STYLE.get(self.state, "")
-        if self.health:
+        if self.loading:
+            label, style = self.loading, "yellow"
+        if self.health and not (self.loading and self.health.startswith("busy")):
             label = self.health
             style = "bold red" if self.health.startswith("not") else "yellow"
         text = Text()
