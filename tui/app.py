@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
@@ -163,7 +164,10 @@ class TorchdeckApp(App):
             )
         except Exception:  # a client without these (a test's fake): nothing to say
             health = ""
-        status = self.query_one(StatusBar)
+        try:
+            status = self.query_one(StatusBar)
+        except NoMatches:  # the app is closing: its screen has gone
+            return
         status.health = health
         if status.loading and waited is None:
             status.loading = ""  # the load ended (its reply, or its error, has come)

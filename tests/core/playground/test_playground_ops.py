@@ -78,8 +78,11 @@ async def test_a_cell_sent_while_training_runs_between_steps(engine, corpus_file
             "model": {"n_embd": 8, "n_hidden": 8},
         },
     )
-    await engine.request("train_start", {})
+    await engine.request("train_start", {"report_interval": 0.05})
     try:
+        # a cell queued before the first step runs at step 0 (a waiting request ends the
+        # slice before the next step): wait until training has begun
+        await engine.next_event("train_progress", timeout=30)
         first = await engine.request("exec", {"code": "model.training"})
         second = await engine.request("exec", {"code": "1"})
         assert first["state"] == second["state"] == "running"
