@@ -149,6 +149,18 @@ class EngineClient:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
 
+    @property
+    def stopped(self) -> bool:
+        """Whether the engine process is stopped (SIGSTOP, a debugger); Linux only, else
+        False."""
+        if self.proc is None or self.proc.returncode is not None:
+            return False
+        try:
+            with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as fh:
+                return fh.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+        except (OSError, IndexError):
+            return False
+
     def oldest_pending_s(self, now: float | None = None) -> float | None:
         """How long the oldest request still without a reply has waited, or None."""
         if not self._sent_at:

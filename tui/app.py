@@ -161,6 +161,7 @@ class TorchdeckApp(App):
                 training=self.engine_state == "running",
                 pending_since=None if waited is None else now - waited,
                 heard_at=client.last_heard,
+                stopped=client.stopped,
             )
         except Exception:  # a client without these (a test's fake): nothing to say
             health = ""

@@ -251,14 +251,24 @@ class _FakeClient(EngineClient):
 def test_engine_health_says_busy_then_not_responding():
     from tui.widgets.status_bar import engine_health
 
-    def health(now, training=False, pending=None, heard=0.0, alive=True):
+    def health(now, training=False, pending=None, heard=0.0, alive=True, stopped=False):
         return engine_health(
-            now, alive=alive, training=training, pending_since=pending, heard_at=heard
+            now,
+            alive=alive,
+            training=training,
+            pending_since=pending,
+            heard_at=heard,
+            stopped=stopped,
         )
 
     assert health(100.0, pending=99.0, heard=99.0) == ""  # a request of 1 s: fine
     assert health(100.0, pending=88.0, heard=99.0) == "busy (12 s)"  # replies to others came
-    assert health(100.0, pending=95.0, heard=90.0).startswith("not responding (10 s)")
+    # a long cell after a long idle spell: busy, counted from the request, not the silence
+    assert health(100.0, pending=95.0, heard=70.0) == "busy (5 s)"
+    assert health(100.0, pending=60.0, heard=50.0, training=True) == "busy (40 s)"
+    assert health(100.0, pending=95.0, heard=70.0, stopped=True) == (
+        "not responding (stopped, 5 s) · ctrl+r restarts"
+    )
     assert "ctrl+r" in health(100.0, training=True, heard=85.0)
     assert health(100.0, training=True, heard=99.9) == ""  # progress is coming
     assert health(100.0, heard=0.0) == ""  # idle, nothing due: silence is normal
@@ -321,14 +331,16 @@ async def test_a_stopped_engine_shows_busy_and_answers_after_it_continues():
             now = time.monotonic()
             waited = client.oldest_pending_s(now)
             assert waited is not None and waited >= 2.0
+            assert client.stopped  # read from /proc: the state a stopped process has
             text = engine_health(
                 now,
                 alive=client.running,
                 training=False,
                 pending_since=now - waited,
                 heard_at=client.last_heard,
+                stopped=client.stopped,
             )
-            assert text.startswith("busy (") or text.startswith("not responding")
+            assert text.startswith("not responding (stopped, ")
         finally:
             os.kill(client.pid, signal.SIGCONT)
         assert (await asyncio.wait_for(task, TIMEOUT))["state"] == "idle"

@@ -28,22 +28,34 @@ SILENT_AFTER_S = 10.0  # nothing heard this long, while something was due: "not 
 
 
 def engine_health(
-    now: float, *, alive: bool, training: bool, pending_since: float | None, heard_at: float
+    now: float,
+    *,
+    alive: bool,
+    training: bool,
+    pending_since: float | None,
+    heard_at: float,
+    stopped: bool = False,
 ) -> str:
     """What the status bar says of an engine that keeps the app waiting, or "" when all is well.
+    ``alive``: the engine process runs; ``stopped``: it is stopped (SIGSTOP, a debugger);
+    ``training``: a run is going (progress is due every report interval); ``pending_since``:
+    when the oldest request without its reply was sent; ``heard_at``: when the engine's latest
+    line (reply or event) arrived. Times in seconds of one clock (``time.monotonic()``).
 
-    ``alive``: the engine process runs; ``training``: a run is going (progress is due every
-    report interval); ``pending_since``: when the oldest request without its reply was sent;
-    ``heard_at``: when the engine's latest line (reply or event) arrived. Times in seconds of
-    one clock (``time.monotonic()``)."""
+    A request being worked on is "busy", however long: the engine answers one request at a
+    time, so a 30 s cell is not a fault. "not responding" is kept for a stopped engine and for
+    a run whose progress stops coming with no request to explain it."""
     if not alive:
         return ""
     waited = None if pending_since is None else now - pending_since
-    silent = now - heard_at
-    if (waited is not None or training) and silent >= SILENT_AFTER_S:
+    since = heard_at if pending_since is None else max(heard_at, pending_since)
+    silent = now - since
+    if stopped:
+        return f"not responding (stopped, {silent:.0f} s) · ctrl+r restarts"
+    if waited is not None:
+        return f"busy ({waited:.0f} s)" if waited >= BUSY_AFTER_S else ""
+    if training and silent >= SILENT_AFTER_S:
         return f"not responding ({silent:.0f} s) · ctrl+r restarts"
-    if waited is not None and waited >= BUSY_AFTER_S:
-        return f"busy ({waited:.0f} s)"
     return ""
 
 
