@@ -143,6 +143,7 @@ class TorchdeckApp(App):
         status.device, status.preset = info.device, info.preset
         status.step, status.steps = info.step, info.steps
         status.loss = status.val_loss = status.tokens_per_s = None
+        status.loading = ""
         self.last_info = info
         for pane in list(self.panes.values()):
             pane.configured(info)
@@ -196,12 +197,14 @@ class TorchdeckApp(App):
                 timeout=6,
             )
 
+    def show_load_progress(self, data) -> None:
+        """A LoadProgress: the status bar says how far the engine has read a training text."""
+        percent = 100 * data.done // max(1, data.total)
+        self.query_one(StatusBar).loading = f"{data.stage} corpus {percent}%"
+
     def _show_event(self, name: str, data) -> None:
         status = self.query_one(StatusBar)
-        if name == "load_progress":  # a LoadProgress
-            percent = 100 * data.done // max(1, data.total)
-            status.loading = f"{data.stage} corpus {percent}%"
-        elif name == "train_progress":  # a TrainProgress
+        if name == "train_progress":  # a TrainProgress
             status.step, status.steps = data.step, data.steps
             status.loss = data.loss
             if data.val_loss is not None:

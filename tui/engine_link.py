@@ -62,6 +62,10 @@ class EngineLink:
                 )
             )
             return True
+        elif ev.event == "load_progress":
+            # shown at once: the app's own queue may be held by the action that asked for the
+            # load (a configure from the Train form) until the load is over
+            self.app.show_load_progress(EVENTS[ev.event].parse(ev.data))
         else:
             kind = EVENTS.get(ev.event)
             data = kind.parse(ev.data) if kind is not None else ev.data

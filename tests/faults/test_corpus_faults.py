@@ -313,17 +313,51 @@ async def test_the_status_bar_says_how_far_the_load_is():
     from core.contract.ops import LoadProgress
     from tests.tui.conftest import FakeClient
     from tui.app import TorchdeckApp
-    from tui.messages import EngineEventReceived
     from tui.widgets.status_bar import StatusBar
 
     app = TorchdeckApp(client=FakeClient())
     async with app.run_test(size=(100, 24)) as pilot:
         status = app.query_one(StatusBar)
-        app.on_engine_event_received(
-            EngineEventReceived("load_progress", LoadProgress("reading", 450, 1000))
-        )
+        app.show_load_progress(LoadProgress("reading", 450, 1000))
         await pilot.pause()
         assert "reading corpus 45%" in str(status.render())
         app._heartbeat()  # no request waits for the engine any more: the load is over
         await pilot.pause()
         assert "corpus" not in str(status.render())
+
+
+async def test_the_form_shows_the_load_progress_of_a_large_corpus(tmp_path):
+    """Apply a large corpus from the Train form (the app waits on that action): the status bar
+    still shows how far the load is while it runs."""
+    import asyncio
+
+    from textual.widgets import Input
+
+    from tui.app import TorchdeckApp
+    from tui.widgets.status_bar import StatusBar
+
+    small = tmp_path / "small.txt"
+    small.write_text("the cat sat on the mat. " * 100, encoding="utf-8")
+    big = tmp_path / "big.txt"
+    big.write_text("the quick brown fox jumps over the lazy dog. " * 1_500_000, encoding="utf-8")
+    app = TorchdeckApp(preset="mini", corpus=str(small), device="cpu")
+    async with app.run_test(size=(100, 30)) as pilot:
+        status = app.query_one(StatusBar)
+        for _ in range(600):
+            if app.last_info is not None:
+                break
+            await pilot.pause(0.1)
+        app.query_one("#field-corpus", Input).value = str(big)
+        app.query_one("#train-pane").focus()
+        press = asyncio.create_task(pilot.press("a"))
+        shown = set()
+        for _ in range(600):
+            text = str(status.render())
+            if "corpus" in text:
+                shown.add(text.split("●")[1].split("│")[0].strip())
+            if press.done() and app.last_info.corpus["source"] == str(big):
+                break
+            await asyncio.sleep(0.05)
+        await press
+        assert any(s.startswith(("reading corpus", "encoding corpus")) for s in shown), shown
+        assert "corpus" not in str(status.render()).split("│")[0]  # gone once it has loaded
