@@ -31,10 +31,9 @@ from cli.records import (
     plain_record,
 )
 from cli.records import progress_line as progress_line
-from cli.resume import resume
+from cli.resume import prepare
 from core.client import EXITED, EngineClient
 from core.contract import (
-    ConfigureArgs,
     GenerateArgs,
     LoadArgs,
     SaveArgs,
@@ -81,6 +80,7 @@ class TrainRun:
         self.save_report_step: int | None = None  # a save's own report, expected at this step
         self.carry: TrainProgress | None = None  # that report, held for the next record
         self.metrics: MetricsFile | None = None
+        self.training = False  # train_start sent: a stop signal now means "save and exit"
 
     @property
     def stop_requested(self) -> bool:
@@ -114,6 +114,7 @@ class TrainRun:
                 loop.add_signal_handler(signum, self._on_signal, signum)
                 handled.append(signum)
         client = EngineClient(nice=args.nice, threads=args.threads)
+        self.client = client
         try:
             await client.start()
             return await self._train(client, ckpt)
@@ -125,29 +126,24 @@ class TrainRun:
     def _on_signal(self, signum: int) -> None:
         if self.stop_signal is None:
             self.stop_signal = signum
+        client = getattr(self, "client", None)
+        if not self.training and client is not None and client.running:
+            client.interrupt()  # the engine is loading the corpus or the checkpoint: stop it
 
     async def _train(self, client: EngineClient, ckpt: Path) -> int:
         args = self.args
+        info = await prepare(self, client, ckpt)
+        if self.stop_requested:  # while the corpus or the checkpoint was loading
+            words = STOP_SIGNALS.get(self.stop_signal, "interrupted")
+            self.say(f"{words} before training began: nothing was trained or saved")
+            return 128 + int(self.stop_signal)
+        if info is None:
+            return 0
         if args.resume:
-            info = await resume(self, client, ckpt)
-            if info is None:
-                return 0
             start = TrainStartArgs(
                 steps=args.steps or info.steps, report_interval=args.report_every
             )
         else:
-            info = await client.call(
-                ConfigureArgs(
-                    self.preset,
-                    args.corpus,
-                    args.device,
-                    seed=args.seed,
-                    lr=args.lr,
-                    batch_size=args.batch_size,
-                    block_size=args.block_size,
-                    steps=args.steps,
-                )
-            )
             start = TrainStartArgs(report_interval=args.report_every)
         # the engine also saves the run on its own: every few minutes of training, and if this
         # front end dies without its own final save (SIGKILL, a crash)
@@ -157,7 +153,13 @@ class TrainRun:
         self.tokens_per_step = (
             info.train_config["batch_size"] * info.block_size if info.is_language_model else 0
         )
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TorchdeckError(
+                f"cannot create the run folder {self.dir}: {exc.strerror}",
+                "give --out a folder that can be written (not an existing file)",
+            ) from None
         corpus = info.corpus or {}
         where = (
             f" · corpus {corpus.get('source')} ({corpus.get('chars', 0):,} chars)"
@@ -170,6 +172,7 @@ class TrainRun:
         )
         self.metrics = MetricsFile(self.dir / METRICS, self.say)
         try:
+            self.training = True
             await client.call(start)
             return await self._follow(client, ckpt)
         finally:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.client import EngineClient
-from core.contract import LoadArgs, SessionInfo
-from core.errors import TorchdeckError
+from core.contract import ConfigureArgs, LoadArgs, SessionInfo
+from core.errors import EngineError, TorchdeckError
 
 
 async def resume(run, client: EngineClient, ckpt: Path) -> SessionInfo | None:
@@ -65,3 +65,28 @@ async def resume(run, client: EngineClient, ckpt: Path) -> SessionInfo | None:
             )
         )
     return info
+
+
+async def prepare(run, client: EngineClient, ckpt: Path):
+    """Configure a new run (or resume ``ckpt``); None when a stop signal cut the loading of
+    the corpus or the checkpoint short (the front end then says so and saves nothing)."""
+    args = run.args
+    try:
+        if args.resume:
+            return await resume(run, client, ckpt)
+        return await client.call(
+            ConfigureArgs(
+                run.preset,
+                args.corpus,
+                args.device,
+                seed=args.seed,
+                lr=args.lr,
+                batch_size=args.batch_size,
+                block_size=args.block_size,
+                steps=args.steps,
+            )
+        )
+    except EngineError as exc:
+        if exc.type == "Interrupted" and run.stop_requested:
+            return None
+        raise

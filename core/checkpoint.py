@@ -9,11 +9,13 @@ so a checkpoint can never run code.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import pickle
 import re
 import shutil
+import stat
 import zipfile
 from pathlib import Path
 
@@ -58,12 +60,18 @@ def save(state: dict, path: str | os.PathLike) -> Path:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except (OSError, RuntimeError) as exc:  # RuntimeError: torch's zip writer failed a write
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise _write_error(exc, target, payload) from None
     except BaseException:  # e.g. a pickling error or Ctrl-C: still leave no temporary file
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise
     return target
+
+
+def _remove(tmp: Path) -> None:
+    """Remove a temporary file if there is one (on a read-only disk even that may fail)."""
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
 
 
 def estimate_size(obj) -> int:
@@ -95,7 +103,7 @@ def _write_error(exc: BaseException, target: Path, payload: dict) -> CheckpointE
     full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (
         free is not None and free < needed
     )
-    keep = "the previous checkpoint is untouched"
+    keep = "the previous checkpoint is untouched" if target.exists() else "nothing was written"
     if full:
         room = f", {_mb(free)} free" if free is not None else ""
         return CheckpointError(
@@ -128,6 +136,11 @@ def load(path: str | os.PathLike) -> dict:
             f"{target} is a folder, not a checkpoint file",
             f"a run folder holds its checkpoint as the file {FILENAME}; give a checkpoint file "
             "or a run folder that holds one",
+        )
+    if not stat.S_ISREG(target.stat().st_mode):  # a FIFO would block the open for ever
+        raise CheckpointError(
+            f"{target} is not a regular file (a pipe, a device or a socket)",
+            "give a checkpoint file that torchdeck saved",
         )
     try:
         state = torch.load(target, map_location="cpu", weights_only=True)

@@ -212,3 +212,48 @@ def test_training_settings_change_on_load(saved):
     path, _ = saved
     session = Session.load(path, device="cpu", train={"lr": 5e-4, "batch_size": 2})
     assert session.train_config.lr == 5e-4 and session.train_config.batch_size == 2
+
+
+# -- re-attack: a FIFO where the checkpoint should be; a read-only disk ---------------------------
+
+
+def test_a_fifo_in_place_of_a_checkpoint_is_refused_not_waited_on(tmp_path):
+    import threading
+
+    fifo = tmp_path / "checkpoint.pt"
+    os.mkfifo(fifo)
+    outcome = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(_error_of(checkpoint.load, tmp_path)), daemon=True
+    )
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # the old code blocks in open(); unblock it so the test can end
+        with open(fifo, "wb"):
+            pass
+        worker.join(5)
+        raise AssertionError("loading a FIFO checkpoint blocked")
+    assert outcome == [f"{fifo} is not a regular file (a pipe, a device or a socket)"]
+
+
+def _error_of(fn, *args) -> str:
+    try:
+        fn(*args)
+    except CheckpointError as exc:
+        return exc.message
+    return "no error"
+
+
+def test_a_read_only_disk_is_one_sentence_and_leaves_nothing(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("builtins.open", read_only)
+    monkeypatch.setattr(Path, "unlink", read_only)  # even removing the temporary file fails
+    with pytest.raises(CheckpointError) as info:
+        checkpoint.save({"w": torch.zeros(2)}, tmp_path / "checkpoint.pt")
+    target = tmp_path / "checkpoint.pt"
+    assert info.value.message == f"cannot write the checkpoint {target}: Read-only file system"
+    assert info.value.hint.endswith("nothing was written")
