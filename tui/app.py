@@ -252,7 +252,7 @@ class TorchdeckApp(App):
         await self.action_restart_engine()
         await self.engine.client.wait_ready()
         pane = self.query_one(TrainPane)
-        await pane.action_load()
+        await pane.load_latest()
 
     def _write_timings(self) -> None:
         path = os.environ.get("TORCHDECK_TIMINGS")

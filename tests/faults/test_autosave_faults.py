@@ -222,3 +222,58 @@ def test_an_engine_busy_in_a_runaway_cell_does_not_outlive_its_client(tmp_path):
         time.sleep(0.1)
     os.kill(engine_pid, signal.SIGKILL)
     raise AssertionError("the engine outlived its client by 20 s")
+
+
+# -- the app: autosave beside the saved checkpoint, never over it ---------------------------------
+
+
+async def test_the_app_autosaves_beside_ctrl_s_and_ctrl_l_restores_the_newer(tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+
+    from core.contract import SessionInfo
+    from core.errors import EngineError
+    from tests.tui.conftest import FakeClient
+    from tui.app import TorchdeckApp
+    from tui.panes.train_pane import TrainPane
+
+    sent: list[tuple[str, dict]] = []
+
+    class Recording(FakeClient):
+        async def request(self, op, args=None, timeout=None, **kwargs):
+            sent.append((op, {**(args or {}), **kwargs}))
+            if op == "load":  # only the path asked for matters here
+                raise EngineError("CheckpointError", "not a real checkpoint")
+            return {}
+
+    monkeypatch.chdir(tmp_path)
+    info = SessionInfo.from_dict(
+        {
+            "preset": "mini",
+            "device": "cpu",
+            "train_config": {"lr": 0.01, "batch_size": 8, "steps": 1000, "seed": 1},
+            "model_config": {"block_size": 16},
+            "step": 0,
+            "steps": 1000,
+        }
+    )
+    app = TorchdeckApp(client=Recording(), autosave_minutes=2.5)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.model_configured(info)
+        pane = app.query_one(TrainPane)
+        pane.focus()
+        await pilot.press("s")
+        await pilot.pause()
+        start = next(args for op, args in sent if op == "train_start")
+        assert start["autosave_path"] == str(Path("runs/torchdeck/autosave.pt"))
+        assert start["autosave_path"] != pane.checkpoint_path  # ctrl+s's file is never touched
+        assert start["autosave_minutes"] == 2.5
+        saved, auto = Path(pane.checkpoint_path), Path(pane.autosave_path)
+        saved.parent.mkdir(parents=True)
+        saved.write_bytes(b"saved")
+        auto.write_bytes(b"autosaved")
+        for newer, older in ((auto, saved), (saved, auto)):
+            os.utime(older, (1_000, 1_000))
+            os.utime(newer, (2_000, 2_000))
+            await pane.load_latest()
+            assert [args for op, args in sent if op == "load"][-1]["path"] == str(newer)

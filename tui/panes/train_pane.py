@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from core.contract import SessionInfo, TrainProgress
 
 DEFAULT_CHECKPOINT = "runs/torchdeck/checkpoint.pt"
+AUTOSAVE_NAME = "autosave.pt"  # beside the checkpoint
 REPORT_INTERVAL_S = 0.25  # seconds between the engine's progress events while training
 
 
@@ -44,6 +47,9 @@ class TrainPane(Pane):
         self.state = "starting"
         self.preset = initial.get("preset", DEFAULT_PRESET)
         self.checkpoint_path = initial.get("checkpoint") or DEFAULT_CHECKPOINT
+        # autosave writes beside it, never over what ctrl+s saved (a new run's early steps
+        # must not replace a finished run's model)
+        self.autosave_path = str(Path(self.checkpoint_path).with_name(AUTOSAVE_NAME))
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="train-top"):
@@ -146,7 +152,7 @@ class TrainPane(Pane):
                 sample_chars=0 if self.preset == PARABOLA else 80,
                 # every few minutes of training, and when the run ends, the checkpoint is
                 # written where ctrl+s writes it: a crash or a closed terminal loses little
-                autosave_path=self.checkpoint_path,
+                autosave_path=self.autosave_path,
                 autosave_minutes=self.app.autosave_minutes,
             )
         )
@@ -173,10 +179,19 @@ class TrainPane(Pane):
             self.app.notify(f"saved step {result.step} to {result.path}", timeout=4)
 
     async def action_load(self) -> None:
-        info = await self.link.call(contract.LoadArgs(self.checkpoint_path))
+        await self.load(self.checkpoint_path)
+
+    async def load_latest(self) -> None:
+        """Load the newer of the saved and the autosaved checkpoint (after a crash)."""
+        found = [p for p in (self.checkpoint_path, self.autosave_path) if os.path.isfile(p)]
+        newest = max(found, key=os.path.getmtime) if found else self.checkpoint_path
+        await self.load(newest)
+
+    async def load(self, path: str) -> None:
+        info = await self.link.call(contract.LoadArgs(path))
         if info:
             self.app.model_configured(info)
-            self.app.notify(f"loaded step {info.step} from {self.checkpoint_path}", timeout=4)
+            self.app.notify(f"loaded step {info.step} from {path}", timeout=4)
 
     async def action_reset(self) -> None:
         info = await self.link.call("reset")
