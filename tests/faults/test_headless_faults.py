@@ -75,6 +75,20 @@ def copy_run(base: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(base, tmp_path / "run"))
 
 
+def long_run(corpus: Path, out: Path, cwd: Path, **popen) -> subprocess.Popen:
+    """``torchdeck train`` on a mini model that would run for ever, a record every 0.2 s."""
+    return subprocess.Popen(
+        [*CLI, "train", *MINI, "--corpus", str(corpus), "--steps", "1000000"]
+        + ["--report-every", "0.2", "--out", str(out)],
+        cwd=cwd,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        encoding="utf-8",
+        **popen,
+    )
+
+
 # -- item 1: a hang-up (the terminal closed) or SIGTERM saves like Ctrl-C -------------------------
 
 
@@ -84,16 +98,8 @@ def copy_run(base: Path, tmp_path: Path) -> Path:
 )
 def test_hangup_and_sigterm_save_before_exiting(corpus, tmp_path, signum, words):
     out = tmp_path / "run"
-    proc = subprocess.Popen(
-        [*CLI, "train", *MINI, "--corpus", str(corpus), "--steps", "1000000"]
-        + ["--report-every", "0.2", "--out", str(out)],
-        cwd=tmp_path,
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        encoding="utf-8",
-        start_new_session=True,  # its own process group, as a terminal's job is
-    )
+    # its own process group, as a terminal's job is
+    proc = long_run(corpus, out, tmp_path, start_new_session=True)
     try:
         deadline = time.monotonic() + TIMEOUT
         seen = []
@@ -120,15 +126,7 @@ def test_a_killed_front_end_still_leaves_the_run_saved(corpus, tmp_path):
     """SIGKILL cannot be handled by ``torchdeck train`` itself: its engine sees its input end
     and saves the run where autosave points (the run folder's checkpoint)."""
     out = tmp_path / "run"
-    proc = subprocess.Popen(
-        [*CLI, "train", *MINI, "--corpus", str(corpus), "--steps", "1000000"]
-        + ["--report-every", "0.2", "--out", str(out)],
-        cwd=tmp_path,
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        encoding="utf-8",
-    )
+    proc = long_run(corpus, out, tmp_path)
     try:
         last = None
         for line in proc.stdout:

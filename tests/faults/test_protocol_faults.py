@@ -24,6 +24,7 @@ from core.contract.base import MalformedMessage
 from core.engine import Engine
 from core.errors import EngineError, RequestError
 from core.protocol import MAX_LINE_BYTES, decode
+from tests.tui.conftest import FakeClient
 
 TIMEOUT = 60.0  # generous: the box is small and shared
 SIZE = (100, 30)
@@ -221,7 +222,7 @@ async def test_a_failing_pane_handler_is_reported_not_fatal():
 # -- item 9: the heartbeat -----------------------------------------------------------------------
 
 
-class _FakeClient(EngineClient):
+class _FakeClient(FakeClient):
     """A client with no engine behind it; ``alive`` makes it claim a running process."""
 
     alive = False
@@ -229,14 +230,6 @@ class _FakeClient(EngineClient):
     @property
     def running(self) -> bool:
         return self.alive
-
-    async def start(self, wait_ready: bool = True, timeout: float = 120.0):
-        return None
-
-    async def events(self):
-        while True:
-            await asyncio.sleep(3600)
-            yield  # pragma: no cover
 
     async def request(self, op, args=None, timeout=None, **kwargs):
         await asyncio.sleep(3600)  # never answers
