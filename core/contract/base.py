@@ -75,7 +75,12 @@ class Contract:
 
     @classmethod
     def spec(cls) -> dict[str, Arg]:
-        return {f.name: f.metadata[_RULE] for f in dataclasses.fields(cls) if _RULE in f.metadata}
+        """The rule of each ruled field (built once per class: every request reads it)."""
+        spec = _SPECS.get(cls)
+        if spec is None:
+            fields = dataclasses.fields(cls)
+            spec = _SPECS[cls] = {f.name: f.metadata[_RULE] for f in fields if _RULE in f.metadata}
+        return spec
 
     @classmethod
     def field_rule(cls, name: str) -> Arg:
@@ -90,28 +95,22 @@ class Contract:
     def from_dict(cls: type[T], data: dict[str, Any] | None) -> T:
         """Plain data → object, without checks (for replies and events the engine made).
         Keys this side does not know are ignored, so an older UI reads a newer engine."""
-        data = data or {}
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if f.name not in data:
-                continue
-            value = data[f.name]
-            if _NESTED in f.metadata and value is not None:
-                kind, many = f.metadata[_NESTED]
-                value = [kind.from_dict(v) for v in value] if many else kind.from_dict(value)
-            values[f.name] = value
-        return cls(**values)
+        return cls._build(data, check=False)
 
     @classmethod
     def parse(cls: type[T], data: Any) -> T:
         """``from_dict`` with checks: each value must fit its field's annotation (int, float,
         str, bool, list, dict, None, a nested contract; a float may be "nan", "inf" or "-inf",
         as the wire writes them). MalformedMessage names the field, what it wants and got."""
+        return cls._build(data, check=True)
+
+    @classmethod
+    def _build(cls: type[T], data: Any, check: bool) -> T:
         if data is None:
             data = {}
-        if not isinstance(data, dict):
+        if check and not isinstance(data, dict):
             raise MalformedMessage(f"{cls.__name__}: want an object, got {_shown(data)}")
-        hints = _hints(cls)
+        hints = _hints(cls) if check else {}
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in data:
@@ -120,14 +119,17 @@ class Contract:
             where = f"{cls.__name__}.{f.name}"
             if _NESTED in f.metadata and value is not None:
                 kind, many = f.metadata[_NESTED]
-                if many and not isinstance(value, list):
+                if check and many and not isinstance(value, list):
                     raise MalformedMessage(f"{where}: want a list, got {_shown(value)}")
-                value = [kind.parse(v) for v in value] if many else kind.parse(value)
-            elif not _fits(value, hints.get(f.name, Any)):
+                build = kind.parse if check else kind.from_dict
+                value = [build(v) for v in value] if many else build(value)
+            elif check and not _fits(value, hints.get(f.name, Any)):
                 raise MalformedMessage(
                     f"{where}: want {_type_words(hints.get(f.name))}, got {_shown(value)}"
                 )
             values[f.name] = value
+        if not check:
+            return cls(**values)
         try:
             return cls(**values)
         except Exception as exc:  # a __post_init__ that refuses the values
@@ -164,6 +166,7 @@ class Contract:
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
+_SPECS: dict[type, dict[str, Arg]] = {}
 _NON_FINITE = ("nan", "inf", "-inf")  # how core.protocol writes floats JSON cannot hold
 
 
