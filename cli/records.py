@@ -14,25 +14,12 @@ import errno
 import json
 import math
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from core.contract import TrainProgress
 from core.fmt import fmt_duration, fmt_rate
-
-
-def as_float(v) -> float | None:
-    """A reported number as a float (nan and inf included); None when it is not a number."""
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            return None
-    return None
+from core.progress import as_float as as_float
+from core.progress import merge as merge
 
 
 def is_finite(v) -> bool:
@@ -92,28 +79,6 @@ def metrics_record(p: TrainProgress) -> dict:
     if p.parabola:
         rec["parabola"] = p.parabola
     return rec
-
-
-def merge(earlier: TrainProgress, later: TrainProgress) -> TrainProgress:
-    """One report for the steps of two: the losses of both, the mean over them, the later pace.
-    (A save sends the losses pending since the last report; they join the next record.)"""
-    losses = list(earlier.losses) + list(later.losses)
-    values = [as_float(v) for v in losses]
-    if losses and all(v is not None for v in values):
-        loss = sum(values) / len(values)
-        loss = loss if math.isfinite(loss) else str(loss)
-    else:
-        loss = later.loss
-    val = later.val_loss if later.val_loss is not None else earlier.val_loss
-    val_step = later.val_step if later.val_loss is not None else earlier.val_step
-    return replace(
-        later,
-        first_step=earlier.first_step,
-        losses=losses,
-        loss=loss,
-        val_loss=val,
-        val_step=val_step,
-    )
 
 
 def loss_warning(start, finals: dict, vocab_size: int | None, lr) -> str | None:

@@ -1,9 +1,13 @@
-"""The asyncio client the UI (and the headless CLI) uses to drive the engine process.
+"""The asyncio client the UI (and the headless CLI) uses to drive an engine.
 
-Imports no torch and no UI library. Starts ``python -m core.engine`` as a subprocess with pipes,
-sends requests and awaits their replies, and yields unsolicited events. If the engine exits
-unexpectedly, every waiting request fails with :class:`EngineDied` and an ``engine_exited``
-event (with the tail of the engine's stderr) is delivered.
+Imports no torch and no UI library. Three ways to reach an engine: a pipe child (the default:
+``python -m core.engine`` on stdin/stdout), a Unix socket (``socket_path``, or ``spawn``, a
+coroutine that starts a detached engine and returns its socket), or a command whose stdin and
+stdout lead to one (``argv`` with a ``role``: ``ssh host torchdeck bridge``). On a socket or a
+command the client greets the engine with ``hello`` (protocol version, role, byte budget) and
+interrupts with the ``interrupt`` op; a pipe child is signalled. Sends requests and awaits their
+replies, and yields unsolicited events. If the engine goes away, every waiting request fails
+with :class:`EngineDied` and an ``engine_exited`` event (with the last stderr lines) arrives.
 """
 
 from __future__ import annotations
@@ -13,26 +17,20 @@ import collections
 import contextlib
 import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from core.errors import EngineDied, EngineError
-from core.protocol import MAX_LINE_BYTES, Event, Reply, Request, decode, encode
+from core.errors import EngineDied, EngineError, ProtocolMismatch, TorchdeckError
+from core.protocol import MAX_LINE_BYTES, PROTOCOL_VERSION, Event, Reply, Request, decode, encode
+from core.streams import read_stream_line
+from core.transport import engine_command, process_stopped, start_process
 
 if TYPE_CHECKING:
     from core.contract import Contract
 
 EXITED = "engine_exited"
 READY = "ready"
-
-
-def engine_command(nice: int = 10, threads: int = 0) -> list[str]:
-    cmd = [sys.executable, "-m", "core.engine", "--nice", str(nice)]
-    if threads:
-        cmd += ["--threads", str(threads)]
-    return cmd
 
 
 class EngineClient:
@@ -44,10 +42,22 @@ class EngineClient:
         threads: int = 0,
         env: dict[str, str] | None = None,
         stderr_lines: int = 60,
+        socket_path: str | None = None,
+        spawn=None,
+        role: str | None = None,
+        budget: int = 0,
     ) -> None:
         self.argv = argv or engine_command(nice, threads)
         self.env = env
+        self.socket_path = socket_path
+        self.spawn = spawn  # async () -> socket path: start a detached engine
+        self.role = role or ("ui" if socket_path or spawn else None)  # None: a pipe child
+        self.budget = budget
+        self.info: dict[str, Any] | None = None  # the engine's hello reply (EngineInfo)
+        self.mismatch: ProtocolMismatch | None = None
         self.proc: asyncio.subprocess.Process | None = None
+        self._writer = None
+        self._sock_closed: asyncio.Event | None = None
         self.ready_info: dict[str, Any] | None = None
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=stderr_lines)
         self._events: asyncio.Queue[Event] = asyncio.Queue()
@@ -58,44 +68,68 @@ class EngineClient:
         self._tasks: list[asyncio.Task] = []
         self._ready = asyncio.Event()
         self._closing = False
+        self._spawned = False
         self._exited = asyncio.Event()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     @property
     def running(self) -> bool:
-        return self.proc is not None and self.proc.returncode is None and not self._exited.is_set()
+        if self._exited.is_set():
+            return False
+        if self.proc is not None:
+            return self.proc.returncode is None
+        return self._writer is not None
 
     @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
+        if self.proc is not None and self.role is None:
+            return self.proc.pid
+        return (self.ready_info or {}).get("pid") if self.proc is None else None
 
     async def start(self, wait_ready: bool = True, timeout: float = 120.0) -> dict | None:
-        """Start the engine; by default wait for its ``ready`` event and return its data."""
+        """Start (or connect to) the engine; by default wait for ``ready`` and return its data."""
         self._closing = False
         self._ready = asyncio.Event()
         self._exited = asyncio.Event()
-        self.ready_info = None
+        self.ready_info = self.info = self.mismatch = None
         self.stderr_tail.clear()
-        env = dict(os.environ if self.env is None else self.env)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        self.proc = await asyncio.create_subprocess_exec(
-            *self.argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            limit=1 << 24,
-            start_new_session=True,  # a Ctrl-C in the terminal reaches the UI, not the engine
-        )
-        err_task = asyncio.create_task(self._read_stderr(self.proc))
-        out_task = asyncio.create_task(
-            self._read_stdout(self.proc, err_task, self._ready, self._exited)
-        )
-        self._tasks = [out_task, err_task]
+        if self.spawn is not None or self.socket_path is not None:
+            await self._connect_socket()
+        else:
+            await self._start_process()
         if wait_ready:
             return await self.wait_ready(timeout)
         return None
+
+    async def _start_process(self) -> None:
+        self.proc = await start_process(self.argv, self.env)
+        self._writer = self.proc.stdin
+        err_task = asyncio.create_task(self._read_stderr(self.proc))
+        out_task = asyncio.create_task(
+            self._read_stdout(self.proc.stdout, self.proc.wait, err_task, self._ready)
+        )
+        self._tasks = [out_task, err_task]
+
+    async def _connect_socket(self) -> None:
+        if self.spawn is not None and (self.socket_path is None or self._spawned):
+            self.socket_path = str(await self.spawn())
+            self._spawned = True
+        try:
+            reader, writer = await asyncio.open_unix_connection(self.socket_path, limit=1 << 24)
+        except (ConnectionRefusedError, FileNotFoundError):
+            raise TorchdeckError(
+                f"no engine listens at {self.socket_path} (it has ended)",
+                "torchdeck ls lists the running engines",
+            ) from None
+        self.proc = None
+        self._writer = writer
+
+        async def gone() -> None:
+            return None
+
+        out_task = asyncio.create_task(self._read_stdout(reader, gone, None, self._ready))
+        self._tasks = [out_task]
 
     async def wait_ready(self, timeout: float = 120.0) -> dict:
         ready = asyncio.create_task(self._ready.wait())
@@ -107,21 +141,32 @@ class EngineClient:
         exited.cancel()
         if self._ready.is_set():
             return self.ready_info or {}
+        if self.mismatch is not None:
+            raise self.mismatch
         if self._exited.is_set():
-            raise EngineDied(self.proc.returncode if self.proc else None, self.stderr_text())
+            raise EngineDied(self.returncode, self.stderr_text())
         raise TimeoutError(f"the engine did not become ready within {timeout:.0f} s")
 
-    async def close(self, timeout: float = 5.0) -> int | None:
-        """Ask the engine to shut down; kill it if it does not exit in ``timeout`` seconds."""
-        proc = self.proc
-        if proc is None:
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode if self.proc is not None else None
+
+    async def close(self, timeout: float = 5.0, shutdown: bool | None = None) -> int | None:
+        """Leave the engine. A pipe child is asked to shut down (and killed if it does not exit
+        in ``timeout`` seconds); an engine on a socket or behind a command is shut down only
+        with ``shutdown`` (otherwise it goes on, a run in progress with it)."""
+        if self.proc is None and self._writer is None:
             return None
         self._closing = True
-        if proc.returncode is None:
+        if shutdown is None:
+            shutdown = self.role is None
+        if self.running and shutdown:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.request("shutdown"), timeout=timeout / 2)
-            with contextlib.suppress(Exception):
-                proc.stdin.close()
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
             try:
                 await asyncio.wait_for(proc.wait(), timeout=timeout / 2)
             except (asyncio.TimeoutError, TimeoutError):
@@ -131,35 +176,43 @@ class EngineClient:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=1.0)
-        return proc.returncode
+        self._writer = None
+        return self.returncode
 
     async def restart(self, timeout: float = 120.0) -> dict | None:
-        await self.close()
+        await self.close(shutdown=True)
         return await self.start(timeout=timeout)
 
     def interrupt(self) -> None:
-        """SIGINT the engine: the request it is handling ends with an ``Interrupted`` error
-        (training, if running, pauses)."""
-        if self.running:
+        """Interrupt the request the engine is handling: it ends with an ``Interrupted`` error
+        (training, if running, pauses). A pipe child gets SIGINT; any other engine the
+        ``interrupt`` op, which its reader handles at once."""
+        if not self.running:
+            return
+        if self.proc is not None and self.role is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.proc.pid, signal.SIGINT)
+            return
+        req_id = self._next_id
+        self._next_id += 1
+        with contextlib.suppress(Exception):
+            self._writer.write(encode(Request(req_id, "interrupt", {})).encode("utf-8"))
 
     def kill(self) -> None:
-        if self.running:
-            with contextlib.suppress(ProcessLookupError):
+        """Kill the engine (a local one only; a remote engine's command is killed)."""
+        if not self.running:
+            return
+        with contextlib.suppress(ProcessLookupError, TypeError):
+            if self.proc is not None:
                 self.proc.kill()
+            elif self.pid:
+                os.kill(self.pid, signal.SIGKILL)
 
     @property
     def stopped(self) -> bool:
         """Whether the engine process is stopped (SIGSTOP, a debugger); Linux only, else
         False."""
-        if self.proc is None or self.proc.returncode is not None:
-            return False
-        try:
-            with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as fh:
-                return fh.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
-        except (OSError, IndexError):
-            return False
+        return bool(self.pid) and self.running and process_stopped(self.pid)
 
     def oldest_pending_s(self, now: float | None = None) -> float | None:
         """How long the oldest request still without a reply has waited, or None."""
@@ -196,7 +249,7 @@ class EngineClient:
     ) -> dict[str, Any]:
         """Send one request and return its result; EngineError on an error reply."""
         if not self.running:
-            raise EngineDied(self.proc.returncode if self.proc else None, self.stderr_text())
+            raise EngineDied(self.returncode, self.stderr_text())
         req_id = self._next_id
         self._next_id += 1
         future: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -204,13 +257,13 @@ class EngineClient:
         self._sent_at[req_id] = time.monotonic()
         payload = {**(args or {}), **kwargs}
         try:
-            self.proc.stdin.write(encode(Request(req_id, op, payload)).encode("utf-8"))
-            await self.proc.stdin.drain()
-        except (BrokenPipeError, ConnectionResetError):
+            self._writer.write(encode(Request(req_id, op, payload)).encode("utf-8"))
+            await self._writer.drain()
+        except (BrokenPipeError, ConnectionResetError, AttributeError):
             self._pending.pop(req_id, None)
             self._sent_at.pop(req_id, None)
             await self._exited.wait()
-            raise EngineDied(self.proc.returncode, self.stderr_text()) from None
+            raise EngineDied(self.returncode, self.stderr_text()) from None
         try:
             reply: Reply = await asyncio.wait_for(future, timeout) if timeout else await future
         finally:
@@ -245,16 +298,13 @@ class EngineClient:
 
     # -- readers -------------------------------------------------------------------------------
 
-    async def _read_stdout(
-        self,
-        proc: asyncio.subprocess.Process,
-        err_task: asyncio.Task,
-        ready: asyncio.Event,
-        exited: asyncio.Event,
-    ) -> None:
+    async def _read_stdout(self, stream, wait_exit, err_task, ready: asyncio.Event) -> None:
         try:
             while True:
-                line = await _read_line(proc.stdout)
+                try:
+                    line = await read_stream_line(stream)
+                except (ConnectionError, OSError):
+                    line = b""
                 if line == b"":
                     break
                 self.last_heard = time.monotonic()
@@ -265,12 +315,12 @@ class EngineClient:
                 except Exception as exc:  # a corrupt line must not kill the reader
                     self.stderr_tail.append(f"[client] unreadable engine line: {exc}")
         finally:
-            await proc.wait()
-            # let the stderr reader catch the last lines before reporting them
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(err_task), timeout=1.0)
-            exited.set()
-            died = EngineDied(proc.returncode, self.stderr_text())
+            await wait_exit()
+            if err_task is not None:  # let the stderr reader catch the last lines first
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(err_task), timeout=1.0)
+            self._exited.set()
+            died = self.mismatch or EngineDied(self.returncode, self.stderr_text())
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(died)
@@ -278,9 +328,10 @@ class EngineClient:
                 Event(
                     EXITED,
                     {
-                        "returncode": proc.returncode,
+                        "returncode": self.returncode,
                         "expected": self._closing,
                         "stderr_tail": self.stderr_text(),
+                        "mismatch": str(self.mismatch) if self.mismatch else "",
                     },
                 )
             )
@@ -292,16 +343,46 @@ class EngineClient:
             if future is not None and not future.done():
                 future.set_result(msg)
         elif isinstance(msg, Event):
-            if msg.event == EXITED or (msg.event == READY and ready.is_set()):
+            if msg.event == EXITED or (msg.event == READY and self.ready_info is not None):
                 # the client makes engine_exited itself, and an engine is ready once: a line
                 # like this was written by someone else (a playground cell)
                 raise ValueError(f"a forged {msg.event!r} event, ignored")
             if msg.event == READY:
                 self.ready_info = msg.data
-                ready.set()
+                if self.role is None:
+                    ready.set()
+                    self._events.put_nowait(msg)
+                else:  # greet it first: the app hears "ready" once the engine knows it
+                    self._tasks.append(asyncio.create_task(self._greet(msg, ready)))
+                return
             self._events.put_nowait(msg)
         else:
             raise ValueError("a request from the engine, ignored")
+
+    async def _greet(self, ready_msg: Event, ready: asyncio.Event) -> None:
+        version = ready_msg.data.get("protocol")
+        if version != PROTOCOL_VERSION:
+            self.mismatch = ProtocolMismatch(
+                version if isinstance(version, int) else 0, PROTOCOL_VERSION
+            )
+            with contextlib.suppress(Exception):
+                self._writer.close()
+            if self.proc is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.terminate()
+            return
+        args = {"protocol": PROTOCOL_VERSION, "role": self.role, "budget": self.budget}
+        try:
+            self.info = await self.request("hello", args)
+        except EngineError as exc:
+            self.stderr_tail.append(f"[client] hello refused: {exc.message}")
+            with contextlib.suppress(Exception):
+                self._writer.close()
+            return
+        except EngineDied:
+            return
+        ready.set()
+        self._events.put_nowait(ready_msg)
 
     async def _read_stderr(self, proc: asyncio.subprocess.Process) -> None:
         while True:
@@ -309,22 +390,3 @@ class EngineClient:
             if not line:
                 return
             self.stderr_tail.append(line.decode("utf-8", "replace").rstrip("\n"))
-
-
-async def _read_line(stream: asyncio.StreamReader) -> bytes | None:
-    """The next line (b"" at end of output), or None for a line longer than the stream's
-    limit, which is skipped up to its end without holding it in memory."""
-    try:
-        return await stream.readuntil(b"\n")
-    except asyncio.IncompleteReadError as exc:
-        return exc.partial  # the last line, without its newline (b"" at the end)
-    except asyncio.LimitOverrunError as exc:
-        await stream.readexactly(exc.consumed)
-    while True:  # drop the rest of the long line
-        try:
-            await stream.readuntil(b"\n")
-            return None
-        except asyncio.LimitOverrunError as exc:
-            await stream.readexactly(exc.consumed)
-        except asyncio.IncompleteReadError:
-            return None

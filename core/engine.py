@@ -1,6 +1,9 @@
-"""The engine: the one process that owns torch state, speaking JSON lines on stdin/stdout.
+"""The engine: the one process that owns torch state, speaking JSON lines to its clients.
 
-Works without a UI (``python -m core.engine`` or ``torchdeck engine``). One loop, one thread
+Its clients are the process that started it, on stdin/stdout (its "owner"; end of that input
+ends the engine), and, when it serves a Unix socket (``core.engine_main``), any number of
+others: replies go to the client that asked, events to all (``core.hub``). Works without a UI
+(``python -m core.engine`` or ``torchdeck engine``). One loop, one thread
 touching torch: (1) handle the pending requests, (2) while training runs, train for ~50 ms,
 (3) send at most one progress event per report interval (~100 ms). A reader thread only queues
 requests. The real stdout carries protocol lines and nothing else: ``sys.stdout`` and file
@@ -15,8 +18,6 @@ training; it never kills the engine.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import importlib
 import os
 import platform
@@ -27,16 +28,13 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TextIO
 
-from core.contract import (
-    PRESETS,
-    Contract,
-    ReadyInfo,
-    StatusResult,
-)
+from core.contract import PRESETS, Contract, EngineInfo, ReadyInfo, StatusResult
 from core.contract.ops import result_dict
 from core.errors import RequestError, TorchdeckError
+from core.hub import PROGRESS, Connection, PipeConnection
 from core.protocol import (
     MAX_LINE_BYTES,
     PROTOCOL_VERSION,
@@ -48,7 +46,7 @@ from core.protocol import (
     decode,
     encode,
     error_info,
-    parse_json,
+    request_id_of,
     too_long,
 )
 from core.run_control import RunControl
@@ -63,13 +61,30 @@ class Interrupted(TorchdeckError):
 # spec)}``, the spec a contract class (the handler gets the typed arguments) or a dict of ``Arg``
 # (the handler gets the checked dict). A handler reaches the model through
 # ``engine.require_session()`` and returns a contract object or a dict.
-EXTENSIONS = ("core.train_ops", "core.predict_ops", "core.playground", "core.inspection")
+EXTENSIONS = (
+    "core.train_ops",
+    "core.predict_ops",
+    "core.playground",
+    "core.inspection",
+    "core.link_ops",
+)
+PRIVATE_EVENTS = ("generate_token", "generate_stopped")  # for the client that asked only
 Spec = type[Contract] | dict[str, Arg]
 
 
 class Engine(RunControl):
-    def __init__(self, out: TextIO, report_interval: float = 0.1) -> None:
+    def __init__(self, out: TextIO | None, report_interval: float = 0.1) -> None:
         self.out = out
+        self.owner = PipeConnection(1, out) if out is not None else None
+        self.clients: dict[int, Connection] = {1: self.owner} if self.owner else {}
+        self.clients_lock = threading.Lock()
+        self.reply_to: Connection | None = None  # the client of the request being handled
+        self.info = EngineInfo(pid=os.getpid(), started=time.time(), cwd=os.getcwd())
+        self.listener = None  # core.hub.Listener when serving a socket
+        self.idle_timeout = 0.0  # a detached engine with no client and no run ends after this
+        self._idle_since: float | None = None
+        self.last_progress: dict | None = None  # the latest train_progress, for attach
+        self.last_sample: str | None = None
         self.requests: queue.Queue = queue.Queue()
         self.session = None  # core.session.Session once configured
         self.state = "idle"
@@ -83,7 +98,7 @@ class Engine(RunControl):
             "shutdown": (self.op_shutdown, {}),
         }
         self.current_id: int | None = None
-        self.cancelled: set[int] = set()  # ids of requests asked to stop (generate)
+        self.cancelled: set[tuple[int, int]] = set()  # (client, id) asked to stop (generate)
         for module in EXTENSIONS:
             self.ops.update(importlib.import_module(module).engine_ops(self))
 
@@ -93,15 +108,75 @@ class Engine(RunControl):
         line = encode(message)
         interruptible, self.interruptible = self.interruptible, False
         try:
-            self.out.write(line)
-            self.out.flush()
-        except (BrokenPipeError, ValueError):
-            self.exiting = True  # the client is gone
+            if isinstance(message, Reply):
+                target = self.reply_to or self.owner
+                if target is not None:
+                    target.send(line)
+            elif message.event in PRIVATE_EVENTS and self.reply_to is not None:
+                self.reply_to.send(line)
+            else:
+                progress = message.data if message.event == PROGRESS else None
+                if progress is not None:
+                    self.last_progress = progress
+                    if progress.get("sample") is not None:
+                        self.last_sample = progress["sample"]
+                for conn in self.connections():
+                    conn.send(line, progress)
         finally:
             self.interruptible = interruptible
+        if self.owner is not None and self.owner.closed:
+            self.exiting = True  # the process that started the engine is gone
 
     def event(self, name: str, **data: Any) -> None:
         self.send(Event(name, data))
+
+    def connections(self) -> list[Connection]:
+        with self.clients_lock:
+            return list(self.clients.values())
+
+    def add_client(self, conn: Connection) -> None:
+        with self.clients_lock:
+            self.clients[conn.id] = conn
+        conn.send(encode(Event("ready", self.ready_info().to_dict())))
+
+    def remove_client(self, conn: Connection) -> None:
+        with self.clients_lock:
+            self.clients.pop(conn.id, None)
+
+    def attached(self) -> int:
+        return sum(1 for c in self.connections() if c.attached)
+
+    def ready_info(self) -> ReadyInfo:
+        import torch
+
+        return ReadyInfo(
+            protocol=PROTOCOL_VERSION,
+            torch=torch.__version__,
+            python=platform.python_version(),
+            pid=os.getpid(),
+            cuda=torch.cuda.is_available(),
+            threads=torch.get_num_threads(),
+            presets=list(PRESETS),
+        )
+
+    def engine_info(self) -> EngineInfo:
+        """What ``ls`` shows of this engine, as of now."""
+        s, p = self.session, self.last_progress or {}
+        info = s.describe() if s is not None else None
+        return replace(
+            self.info,
+            protocol=PROTOCOL_VERSION,
+            clients=self.attached(),
+            state=self.state,
+            preset=info.preset if info else "",
+            device=info.device if info else "",
+            step=s.trainer.step if s is not None else 0,
+            steps=info.steps if info else 0,
+            loss=p.get("loss"),
+            val_loss=p.get("val_loss"),
+            tokens_per_s=p.get("tokens_per_s"),
+            client=self.reply_to.id if self.reply_to is not None else 0,
+        )
 
     # -- signals and input ---------------------------------------------------------------------
 
@@ -121,35 +196,42 @@ class Engine(RunControl):
             raise KeyboardInterrupt
 
     def read_stdin(self, stream) -> None:
-        """Queue each request line; no line, however bad, ends this loop, and end of input
-        always queues "eof" (the engine then exits)."""
+        self.read_lines(stream, self.owner)
+
+    def read_lines(self, stream, conn: Connection | None) -> None:
+        """Queue each request line of one client; no line, however bad, ends this loop. End of
+        input queues "eof" for the owner (the engine then exits), "left" for any other."""
         try:
             while True:
-                raw = stream.readline(MAX_LINE_BYTES + 1)
+                try:
+                    raw = stream.readline(MAX_LINE_BYTES + 1)
+                except (OSError, ValueError):  # the connection was dropped
+                    break
                 if not raw:
                     break
                 try:
-                    self._read_line(stream, raw)
+                    self._read_line(stream, raw, conn)
                 except Exception as exc:  # a bug here must not leave the engine deaf
                     traceback.print_exc(file=sys.stderr)
-                    self.requests.put(("bad", None, RequestError(f"unreadable line: {exc}", "")))
+                    bad = RequestError(f"unreadable line: {exc}", "")
+                    self.requests.put(("bad", None, bad, conn))
         finally:
-            self.requests.put(("eof", None, None))
+            self.requests.put(("eof" if conn is self.owner else "left", None, None, conn))
 
-    def _read_line(self, stream, raw: bytes) -> None:
+    def _read_line(self, stream, raw: bytes, conn: Connection | None = None) -> None:
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
             size = len(raw)
             while raw and not raw.endswith(b"\n"):  # skip the rest of the line, unread
                 raw = stream.readline(MAX_LINE_BYTES)
                 size += len(raw)
-            self.requests.put(("bad", None, too_long(size)))
+            self.requests.put(("bad", None, too_long(size), conn))
             return
         if not raw.strip():
             return
         try:
             msg = decode(raw)
         except RequestError as exc:
-            self.requests.put(("bad", _request_id(raw), exc))
+            self.requests.put(("bad", request_id_of(raw), exc, conn))
             return
         if not isinstance(msg, Request):
             self.requests.put(
@@ -160,29 +242,34 @@ class Engine(RunControl):
                         "the engine takes requests only",
                         'send {"id": N, "op": ..., "args": {...}}',
                     ),
+                    conn,
                 )
             )
             return
+        who = conn.id if conn is not None else 1
         if msg.op == "cancel" and isinstance(msg.args.get("id"), int):
             # seen here, at once, by a generation running on the main thread
-            self.cancelled.add(msg.args["id"])
-        self.requests.put(("req", msg, None))
+            self.cancelled.add((who, msg.args["id"]))
+        if msg.op == "interrupt":  # as SIGINT, for a client that cannot signal (a socket)
+            self.on_sigint_from(conn, msg.id)
+            return
+        self.requests.put(("req", msg, None, conn))
+
+    def on_sigint_from(self, conn: Connection | None, req_id: int) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # handled on the main thread: on_sigint
+        if conn is not None:
+            conn.send(encode(Reply(req_id, True, result={"interrupted": True})))
+
+    @property
+    def current_key(self) -> tuple[int, int | None]:
+        """(client, request id) of the request being handled."""
+        return (self.reply_to.id if self.reply_to is not None else 1, self.current_id)
 
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
-        import torch
-
-        ready = ReadyInfo(
-            protocol=PROTOCOL_VERSION,
-            torch=torch.__version__,
-            python=platform.python_version(),
-            pid=os.getpid(),
-            cuda=torch.cuda.is_available(),
-            threads=torch.get_num_threads(),
-            presets=list(PRESETS),
-        )
-        self.event("ready", **ready.to_dict())
+        if self.owner is not None:
+            self.owner.send(encode(Event("ready", self.ready_info().to_dict())))
         while not self.exiting:
             try:
                 self._drain(block=self.state != "running")
@@ -194,10 +281,24 @@ class Engine(RunControl):
             if self.interrupt_pending:
                 self.interrupt_pending = False
                 self._on_interrupt_outside_request()
+            self._check_idle()
         # the client left, asked to shut down, or the engine was told to stop: a run in
         # progress is saved where autosave points, so it loses nothing
         if self.state in ("running", "paused"):
             self.autosave(due=False)
+
+    def _check_idle(self) -> None:
+        """A detached engine ends after ``idle_timeout`` with no client attached and no run
+        going (a paused run is saved where autosave points on the way out)."""
+        if not self.idle_timeout or self.attached() or self.state == "running":
+            self._idle_since = None
+            return
+        now = time.monotonic()
+        if self._idle_since is None:
+            self._idle_since = now
+        elif now - self._idle_since >= self.idle_timeout:
+            print(f"no client for {self.idle_timeout:g} s and no run: exiting", file=sys.stderr)
+            self.exiting = True
 
     def _on_interrupt_outside_request(self) -> None:
         if self.state == "running":
@@ -218,16 +319,25 @@ class Engine(RunControl):
                 return
 
     def _handle(self, item: tuple) -> None:
-        kind, req, exc = item
+        kind, req, exc, *rest = item
+        conn = rest[0] if rest else self.owner
         if kind == "eof":
             self.exiting = True
             return
-        if kind == "bad":
-            if isinstance(req, int):  # a request we can answer by its id
-                self.send(Reply(req, False, error=error_info(exc)))
-            else:
-                self.event("error", type="RequestError", message=exc.message, hint=exc.hint)
+        if kind == "left":
+            self.remove_client(conn)
             return
+        if kind == "bad":
+            if conn is None or conn.closed:
+                return
+            if isinstance(req, int):  # a request we can answer by its id
+                line = encode(Reply(req, False, error=error_info(exc)))
+            else:
+                data = dict(type="RequestError", message=exc.message, hint=exc.hint)
+                line = encode(Event("error", data))
+            conn.send(line)
+            return
+        self.reply_to = conn
         self.current_id = req.id
         recent = self.interrupt_pending and time.monotonic() - self._interrupt_at < 0.5
         self.interrupt_pending = False
@@ -259,118 +369,24 @@ class Engine(RunControl):
             self.send(Reply(req.id, False, error=error_info(exc)))
         finally:
             self.current_id = None
+            self.reply_to = None
 
     # -- the engine's own ops ------------------------------------------------------------------
 
     def op_status(self, args: dict) -> StatusResult:
         info = self.session.describe() if self.session else None
-        return StatusResult(self.state, PROTOCOL_VERSION, info)
+        return StatusResult(self.state, PROTOCOL_VERSION, info, self.engine_info())
 
     def op_shutdown(self, args: dict) -> dict:
         self.exiting = True
         return {"bye": True}
 
 
-def _request_id(raw: bytes) -> int | None:
-    """The integer id of a request line that failed to decode, if it has one."""
-    try:
-        obj = parse_json(raw)
-    except RequestError:
-        return None
-    if isinstance(obj, dict) and "op" in obj:
-        req_id = obj.get("id")
-        if isinstance(req_id, int) and not isinstance(req_id, bool):
-            return req_id
-    return None
-
-
-def _private_fd(fd: int) -> int:
-    """A copy of ``fd`` at an unguessable high number, not inherited by child processes, so
-    that a playground cell does not write protocol lines by accident or by ``os.write(3, ...)``
-    (one that hunts for it through /proc still can: the client checks every line it reads)."""
-    import random
-
-    try:
-        import resource
-
-        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    except (ImportError, OSError):  # not on this platform: an ordinary copy
-        return os.dup(fd)
-    top = min(soft if soft > 0 else 1024, 1 << 16)
-    for _ in range(20):
-        target = random.SystemRandom().randrange(max(top // 2, 10), max(top, 11))
-        try:
-            os.fstat(target)
-        except OSError:  # free: take it
-            try:
-                return os.dup2(fd, target, inheritable=False)
-            except OSError:
-                break
-    return os.dup(fd)
-
-
 def main(argv: list[str] | None = None) -> int:
-    # Until Engine.on_sigint is installed, a SIGINT (the client's interrupt) must not kill the
-    # engine while it imports torch.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parser = argparse.ArgumentParser(
-        prog="torchdeck engine", description="The torchdeck engine: JSON lines on stdin/out."
-    )
-    parser.add_argument(
-        "--nice",
-        type=int,
-        default=10,
-        help="lower the engine's CPU priority by this much (default 10)",
-    )
-    parser.add_argument(
-        "--threads", type=int, default=0, help="torch CPU threads (default: torch's own choice)"
-    )
-    args = parser.parse_args(argv)
+    """``torchdeck engine`` (see core.engine_main)."""
+    from core.engine_main import main as engine_main
 
-    # Keep the real stdout for protocol lines only; everything else printed goes to stderr.
-    proto_fd = _private_fd(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    out = os.fdopen(proto_fd, "w", encoding="utf-8", buffering=1)
-    if args.nice:
-        try:
-            os.nice(args.nice)
-        except OSError:
-            pass
-    import torch
-
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    engine = Engine(out)
-    signal.signal(signal.SIGINT, engine.on_sigint)
-    signal.signal(signal.SIGTERM, engine.on_sigterm)
-    signal.signal(signal.SIGHUP, engine.on_sigterm)
-    _die_with_parent()
-    reader = threading.Thread(target=engine.read_stdin, args=(sys.stdin.buffer,), daemon=True)
-    reader.start()
-    engine.run()
-    with contextlib.suppress(Exception):
-        out.flush()
-        sys.stderr.flush()
-    # The stdin reader thread may sit in a blocking read; end the process without waiting on it
-    # (a normal interpreter exit would abort on the reader's lock).
-    os._exit(0)
-
-
-def _die_with_parent() -> None:
-    """On Linux, have the kernel send SIGTERM when the client that started the engine dies, so
-    an engine busy in a long request (its end of input unread) never lingers as an orphan."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:  # the client died before the request took effect
-        os.kill(os.getpid(), signal.SIGTERM)
+    return engine_main(argv)
 
 
 if __name__ == "__main__":

@@ -68,3 +68,16 @@ class EngineDied(TorchdeckError):
         )
         self.returncode = returncode
         self.stderr_tail = stderr_tail
+
+
+class ProtocolMismatch(TorchdeckError):
+    """A client and an engine that speak different protocol versions."""
+
+    def __init__(self, engine_version: int, client_version: int, where: str = "") -> None:
+        older = "engine" if engine_version < client_version else "client"
+        side = f"the engine's machine{where}" if older == "engine" else "this machine"
+        super().__init__(
+            f"the engine speaks protocol {engine_version} and this torchdeck speaks "
+            f"{client_version}: the {older} is older",
+            f"upgrade torchdeck on {side} (the same version on both sides), then try again",
+        )

@@ -50,3 +50,24 @@ class LossHistory:
         if len(h.steps) != len(h.values):
             raise ValueError("loss history steps and values differ in length")
         return h
+
+
+def decimated(history: dict, points: int) -> dict:
+    """A history (``LossHistory.to_dict``) thinned to about ``points`` points for a screen of
+    that width: each run of steps keeps its lowest and highest value (in step order), so a spike
+    stays visible. ``points`` 0, or a history already that short: unchanged."""
+    steps, values = history["steps"], history["values"]
+    if not points or len(steps) <= points:
+        return history
+    runs = max(1, points // 2)
+    size = -(-len(steps) // runs)
+    out_steps: list[int] = []
+    out_values: list[float] = []
+    for start in range(0, len(steps), size):
+        idx = range(start, min(start + size, len(steps)))
+        lo = min(idx, key=values.__getitem__)
+        hi = max(idx, key=values.__getitem__)
+        for i in sorted({lo, hi}):
+            out_steps.append(steps[i])
+            out_values.append(values[i])
+    return {**history, "steps": out_steps, "values": out_values}

@@ -55,6 +55,7 @@ def engine_ops(engine) -> dict:
         s = require_lm()
         chars: list[str] = []
         me = engine.current_id
+        key = engine.current_key
         stopped = False
         try:
             for ch in generate(
@@ -67,7 +68,7 @@ def engine_ops(engine) -> dict:
                 args,
                 seed=args.seed,
             ):
-                if me in engine.cancelled:
+                if key in engine.cancelled:
                     stopped = True
                     break
                 chars.append(ch)
@@ -78,7 +79,7 @@ def engine_ops(engine) -> dict:
             engine.event("generate_stopped", id=me, text="".join(chars))
             raise
         finally:
-            engine.cancelled.discard(me)
+            engine.cancelled.discard(key)
         if stopped:
             engine.event("generate_stopped", id=me, text="".join(chars))
         return GenerateResult("".join(chars), s.trainer.step, stopped)
@@ -86,7 +87,7 @@ def engine_ops(engine) -> dict:
     def op_cancel(args: CancelArgs) -> dict:
         """Stop generate request ``id`` (the reader thread already flagged it; by the time this
         reply is sent, that generation has ended)."""
-        engine.cancelled.discard(args.id)
+        engine.cancelled.discard((engine.current_key[0], args.id))
         return {"id": args.id}
 
     return {

@@ -20,7 +20,7 @@ from typing import Any
 
 from core.errors import RequestError, TorchdeckError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAX_LINE_BYTES = 1 << 24  # 16 MiB: longer lines are refused unread (both sides)
 MAX_DEPTH = 64  # nesting of [...] and {...}; the wire's real messages need fewer than 10
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
@@ -261,3 +261,16 @@ def check_args(op: str, args: dict[str, Any], spec: dict[str, Arg]) -> dict[str,
             )
         out[name] = value
     return out
+
+
+def request_id_of(raw: bytes) -> int | None:
+    """The integer id of a request line that failed to decode, if it has one."""
+    try:
+        obj = parse_json(raw)
+    except RequestError:
+        return None
+    if isinstance(obj, dict) and "op" in obj:
+        req_id = obj.get("id")
+        if isinstance(req_id, int) and not isinstance(req_id, bool):
+            return req_id
+    return None

@@ -22,7 +22,10 @@ _HOME = {
         "SamplingSettings",
         "TrainSettings",
     ),
+    "link": ("EngineInfo", "HelloArgs", "InterruptArgs", "ReadyInfo", "ROLES"),
     "ops": (
+        "AttachArgs",
+        "AttachResult",
         "EVENTS",
         "RESULTS",
         "CancelArgs",
@@ -34,7 +37,6 @@ _HOME = {
         "LoadArgs",
         "PredictArgs",
         "PredictResult",
-        "ReadyInfo",
         "RunSettings",
         "RunState",
         "SaveArgs",

@@ -20,6 +20,7 @@ from core.contract.inspect import (
     WeightStatsResult,
 )
 from core.contract.lab import Completion, ExecResult, NamesResult
+from core.contract.link import EngineInfo, ReadyInfo
 from core.contract.settings import (
     AUTOSAVE_MINUTES,
     BATCH_SIZE,
@@ -116,6 +117,7 @@ class StatusResult(Contract):
     state: str = "idle"
     protocol: int = 0
     session: SessionInfo | None = nested(SessionInfo)
+    engine: EngineInfo | None = nested(EngineInfo)
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -175,6 +177,8 @@ class TrainProgress(Contract):
     eta_s: float | None = None
     state: str = ""
     sample: str | None = optional()
+    # set on a slow link only: each of ``losses`` is the mean of this many steps' losses
+    stride: int | None = optional()
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,24 @@ class TrainState(Contract):
     state: str = "idle"
     reason: str = ""
     step: int = 0
+
+
+@dataclass(frozen=True)
+class AttachArgs(Contract):
+    """What a client that attaches to a running engine needs to draw the whole picture."""
+
+    OP: ClassVar[str] = "attach"
+    points: int = arg(0, rule=int_in(0, 1 << 20))  # history points at most; 0: all kept
+
+
+@dataclass(frozen=True)
+class AttachResult(Contract):
+    engine: EngineInfo = nested(EngineInfo, default=EngineInfo())
+    state: str = "idle"
+    session: SessionInfo | None = nested(SessionInfo)  # with ``history``
+    progress: TrainProgress | None = nested(TrainProgress)  # the latest report
+    sample: str | None = None  # the latest generated sample of a validation report
+    variables: list = arg(kind=list, factory=list)  # the playground's names
 
 
 @dataclass(frozen=True)
@@ -289,19 +311,6 @@ class LoadArgs(Contract):
 # -- events --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ReadyInfo(Contract):
-    """The ``ready`` event: the engine has imported torch and takes requests."""
-
-    protocol: int = 0
-    torch: str = ""
-    python: str = ""
-    pid: int = 0
-    cuda: bool = False
-    threads: int = 0
-    presets: list = arg(kind=list, factory=list)
-
-
 def result_dict(value: Any) -> dict:
     """An op handler's return value as the reply's ``result``."""
     if value is None:
@@ -315,6 +324,8 @@ RESULTS: dict[str, type[Contract]] = {
     "reset": SessionInfo,
     "load": SessionInfo,
     "status": StatusResult,
+    "hello": EngineInfo,
+    "attach": AttachResult,
     "train_start": RunState,
     "train_pause": RunState,
     "train_resume": RunState,

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 async def assert_alive(client: EngineClient, pid: int) -> None:
     status = await client.request("status", timeout=EVENT_TIMEOUT)
-    assert status["protocol"] == 1
+    assert status["protocol"] == 2
     assert status["state"] in ("idle", "finished", "stopped")
     assert client.running and client.pid == pid
 
@@ -35,7 +35,8 @@ BAD_REQUESTS = [
         {},
         "RequestError",
         "unknown op 'frobnicate'",
-        "ops are: cancel, complete, configure, evaluate, exec, generate, lesson_embedding_linear, "
+        "ops are: attach, cancel, complete, configure, evaluate, exec, generate, hello, "
+        "lesson_embedding_linear, "
         "lesson_linear_forward, load, playground_reset, predict, predict_layers, reset, save, "
         "shutdown, status, summary, train_pause, train_resume, train_start, train_step, "
         "train_stop, weight_stats",

@@ -104,7 +104,11 @@ class TrainPane(Pane):
     def progress(self, data: TrainProgress) -> None:
         chart = self.query_one(LossChart)
         chart.add(
-            data.first_step or data.step, data.losses, data.val_loss, data.val_step or data.step
+            data.first_step or data.step,
+            data.losses,
+            data.val_loss,
+            data.val_step or data.step,
+            data.stride or 1,
         )
         metrics = self.query_one(TrainMetrics)
         if data.val_loss is not None:

@@ -138,10 +138,12 @@ class LossChart(Widget):
         self.val = LossHistory(2048)
         self._dirty = True
 
-    def add(self, first_step: int, losses: list, val: float | None, step: int) -> None:
+    def add(
+        self, first_step: int, losses: list, val: float | None, step: int, stride: int = 1
+    ) -> None:
         for i, v in enumerate(losses):
             if isinstance(v, (int, float)):
-                self.train.append(first_step + i, float(v))
+                self.train.append(first_step + i * stride + stride - 1, float(v))
         if isinstance(val, (int, float)):
             self.val.append(step, float(val))
         self._dirty = True

@@ -1,0 +1,180 @@
+"""``torchdeck engine``: start an engine process.
+
+Three ways: a pipe child (the default: JSON lines on stdin/stdout, ended by end of input or by
+its parent's death); ``--serve``, the same plus a Unix socket that other clients attach to (a
+headless ``torchdeck train``); and ``--detach``, an engine on its own: no stdin/stdout client,
+its own session (setsid) so a closed terminal's SIGHUP never reaches it, its output in a log
+file, ended by ``shutdown``, ``torchdeck stop``, SIGTERM, or ``--idle-timeout`` seconds with no
+client and no run. The socket is ``core.runtime.socket_path(pid)``, made before torch is
+imported so a client can connect at once (it then waits for ``ready``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import sys
+import threading
+from dataclasses import replace
+
+DEFAULT_IDLE_TIMEOUT = 600.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="torchdeck engine",
+        description="The torchdeck engine: JSON lines on stdin/stdout, and on a Unix socket "
+        "with --serve or --detach.",
+    )
+    parser.add_argument(
+        "--nice", type=int, default=10, help="lower the engine's CPU priority (default 10)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (default: torch's own choice)"
+    )
+    parser.add_argument(
+        "--serve", action="store_true", help="also listen on a Unix socket for attaching clients"
+    )
+    parser.add_argument(
+        "--detach",
+        action="store_true",
+        help="run on its own: no stdin/stdout client, only the socket (implies --serve)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=DEFAULT_IDLE_TIMEOUT,
+        metavar="S",
+        help="with --detach: exit after S seconds with no client and no run (default 600)",
+    )
+    parser.add_argument("--run-dir", default="", help="the run folder, shown by torchdeck ls")
+    parser.add_argument("--log", default="", help="where the engine's output goes (shown by ls)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Until Engine.on_sigint is installed, a SIGINT (the client's interrupt) must not kill the
+    # engine while it imports torch.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    args = build_parser().parse_args(argv)
+    serve = args.serve or args.detach
+    listening = None
+    if serve:
+        from core import runtime
+
+        path = runtime.socket_path(str(os.getpid()))
+        listening = runtime.listen(path)
+    if args.detach:
+        with contextlib.suppress(OSError):
+            os.setsid()  # no controlling terminal: no SIGHUP from a closed one
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        out = None
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
+    else:
+        # Keep the real stdout for protocol lines only; everything else goes to stderr.
+        proto_fd = _private_fd(1)
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
+        out = os.fdopen(proto_fd, "w", encoding="utf-8", buffering=1)
+    if args.nice:
+        with contextlib.suppress(OSError):
+            os.nice(args.nice)
+    import torch
+
+    from core.engine import Engine
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    engine = Engine(out)
+    signal.signal(signal.SIGINT, engine.on_sigint)
+    signal.signal(signal.SIGTERM, engine.on_sigterm)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN if args.detach else engine.on_sigterm)
+    if listening is not None:
+        from core.hub import Listener
+
+        engine.info = replace(
+            engine.info,
+            id=str(os.getpid()),
+            host=socket.gethostname(),
+            socket=str(path),
+            run_dir=args.run_dir,
+            log=args.log,
+            detached=args.detach,
+        )
+        engine.idle_timeout = args.idle_timeout if args.detach else 0.0
+        engine.listener = Listener(
+            listening, engine.add_client, engine.read_lines, engine.remove_client
+        )
+    if not args.detach:
+        _die_with_parent()
+        reader = threading.Thread(target=engine.read_stdin, args=(sys.stdin.buffer,), daemon=True)
+        reader.start()
+    if args.detach:
+        print(f"torchdeck engine {os.getpid()} serving {path}", file=sys.stderr, flush=True)
+    try:
+        engine.run()
+    finally:
+        if listening is not None:
+            engine.listener.close()
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        for conn in engine.connections():
+            conn.close()
+    with contextlib.suppress(Exception):
+        if out is not None:
+            out.flush()
+        sys.stderr.flush()
+    # A reader thread may sit in a blocking read; end the process without waiting on it (a
+    # normal interpreter exit would abort on the reader's lock).
+    os._exit(0)
+
+
+def _private_fd(fd: int) -> int:
+    """A copy of ``fd`` at an unguessable high number, not inherited by child processes, so
+    that a playground cell does not write protocol lines by accident or by ``os.write(3, ...)``
+    (one that hunts for it through /proc still can: the client checks every line it reads)."""
+    import random
+
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError):  # not on this platform: an ordinary copy
+        return os.dup(fd)
+    top = min(soft if soft > 0 else 1024, 1 << 16)
+    for _ in range(20):
+        target = random.SystemRandom().randrange(max(top // 2, 10), max(top, 11))
+        try:
+            os.fstat(target)
+        except OSError:  # free: take it
+            try:
+                return os.dup2(fd, target, inheritable=False)
+            except OSError:
+                break
+    return os.dup(fd)
+
+
+def _die_with_parent() -> None:
+    """On Linux, have the kernel send SIGTERM when the client that started the engine dies, so
+    an engine busy in a long request (its end of input unread) never lingers as an orphan."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the client died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""The engine's clients: its own stdin/stdout (the process that started it) and any number of
+connections on its Unix socket.
+
+Replies go to the connection that asked; events go to every connection. Nothing a client does
+can stall the engine: each socket connection has its own writer thread and queue, so a client
+that stops reading blocks only that thread; past ``MAX_PENDING`` bytes waiting, the connection
+is dropped (the client sees its connection closed, and the run goes on). A client may set a
+budget of bytes per second (a slow ssh link): training reports over the budget are merged into
+the next one, their per-step losses averaged down to fit, never dropped; any other message goes
+out at once and in order. Imports no torch and no UI library.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from core.progress import merge_dicts
+from core.protocol import Event, encode
+from core.runtime import peer_uid
+
+MAX_PENDING = 16 << 20  # bytes waiting for one client before it is dropped
+PROGRESS = "train_progress"
+
+
+class Connection:
+    """One client. ``role`` is set by its ``hello`` ("ui" until then)."""
+
+    def __init__(self, cid: int) -> None:
+        self.id = cid
+        self.role = "ui"
+        self.budget = 0
+        self.closed = False
+        self.bytes_sent = 0
+
+    @property
+    def attached(self) -> bool:
+        return not self.closed and self.role in ("ui", "owner")
+
+    def send(self, line: str, progress: dict | None = None) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class PipeConnection(Connection):
+    """The engine's own stdout, read by the process that started it (its "owner": the app's
+    pipe child, or headless train). Written directly; a broken pipe closes it."""
+
+    def __init__(self, cid: int, out: TextIO) -> None:
+        super().__init__(cid)
+        self.role = "owner"
+        self.out = out
+        self._lock = threading.Lock()  # the main thread and a reader (interrupt) both write
+
+    def send(self, line: str, progress: dict | None = None) -> None:
+        if self.closed:
+            return
+        try:
+            with self._lock:
+                self.out.write(line)
+                self.out.flush()
+            self.bytes_sent += len(line)
+        except (BrokenPipeError, ValueError, OSError):
+            self.closed = True  # the client is gone
+
+
+class SocketConnection(Connection):
+    """A client on the socket, written by its own thread (see the module's docstring)."""
+
+    def __init__(self, cid: int, sock: socket.socket, on_close: Callable[[Connection], None]):
+        super().__init__(cid)
+        self.sock = sock
+        self.on_close = on_close
+        self.dropped = ""  # why the engine dropped it, if it did
+        self._cond = threading.Condition()
+        self._queue: collections.deque[tuple[bytes, dict | None]] = collections.deque()
+        self._pending = 0
+        self._tokens = 0.0
+        self._filled_at = time.monotonic()
+        threading.Thread(target=self._write_loop, name=f"client-{cid}", daemon=True).start()
+
+    def send(self, line: str, progress: dict | None = None) -> None:
+        data = line.encode("utf-8")
+        with self._cond:
+            if self.closed:
+                return
+            if progress is not None and len(self._queue) == 1 and self._queue[0][1] is not None:
+                # the report before is still waiting for the budget: one report for both
+                old, earlier = self._queue.pop()
+                self._pending -= len(old)
+                progress = merge_dicts(earlier, progress)
+                data = encode(Event(PROGRESS, progress)).encode("utf-8")
+            self._queue.append((data, progress))
+            self._pending += len(data)
+            if self._pending > MAX_PENDING:
+                self.dropped = f"it stopped reading ({self._pending >> 20} MiB waiting for it)"
+                print(f"dropped client {self.id}: {self.dropped}", file=sys.stderr)
+                self._close_locked()
+                return
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._queue.clear()
+        self._cond.notify_all()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    # -- the writer thread ---------------------------------------------------------------------
+
+    def _budget_left(self) -> float:
+        now = time.monotonic()
+        self._tokens = min(float(self.budget), self._tokens + (now - self._filled_at) * self.budget)
+        self._filled_at = now
+        return self._tokens
+
+    def _next(self) -> tuple[bytes, dict | None] | None:
+        with self._cond:
+            while not self.closed:
+                if not self._queue:
+                    self._cond.wait()
+                    continue
+                data, progress = self._queue[0]
+                # a report waits for the budget unless something queued behind it must go
+                if progress is None or not self.budget or len(self._queue) > 1:
+                    break
+                left = self._budget_left()
+                if left > 0:
+                    break
+                self._cond.wait(min(1.0, max(0.01, -left / self.budget)))
+            else:
+                return None
+            self._queue.popleft()
+            self._pending -= len(data)
+        if progress is not None and self.budget:
+            data = fit_budget(progress, self.budget, data)
+        return data, progress
+
+    def _write_loop(self) -> None:
+        try:
+            while True:
+                item = self._next()
+                if item is None:
+                    return
+                data = item[0]
+                try:
+                    self.sock.sendall(data)
+                except OSError:
+                    return
+                self.bytes_sent += len(data)
+                if self.budget:
+                    with self._cond:
+                        self._budget_left()
+                        self._tokens -= len(data)
+        finally:
+            self.close()
+            with contextlib.suppress(OSError):
+                self.sock.close()
+            self.on_close(self)
+
+
+def fit_budget(progress: dict, budget: int, data: bytes) -> bytes:
+    """A report whose per-step losses are averaged in runs (``stride``) so that it takes about
+    a quarter of a second of the budget at most; the mean loss and everything else are kept."""
+    losses = progress.get("losses") or []
+    room = max(64, budget // 4 // 24)  # ~24 bytes a loss on the wire
+    if len(losses) <= room or not all(isinstance(v, (int, float)) for v in losses):
+        return data
+    stride = -(-len(losses) // room)
+    head = len(losses) % stride  # these join the first run, so each value ends a run
+    cut = head + stride
+    runs = [losses[:cut]] + [losses[i : i + stride] for i in range(cut, len(losses), stride)]
+    thin = dict(progress)
+    thin["losses"] = [sum(r) / len(r) for r in runs]
+    thin["first_step"] = progress.get("first_step", 0) + head
+    thin["stride"] = stride
+    return encode(Event(PROGRESS, thin)).encode("utf-8")
+
+
+class Listener:
+    """Accepts clients on a listening socket: checks the peer's user, gives each connection an
+    id and a reader thread (``serve(stream, conn)``, provided by the engine)."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        add: Callable[[Connection], None],
+        serve: Callable[[object, Connection], None],
+        remove: Callable[[Connection], None],
+    ) -> None:
+        self.sock = sock
+        self.add, self.serve, self.remove = add, serve, remove
+        self._ids = iter(range(1, 1 << 62))
+        self.refused = 0
+        threading.Thread(target=self._accept_loop, name="listener", daemon=True).start()
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return  # the listening socket was closed: the engine is ending
+            uid = peer_uid(client)
+            if uid is not None and uid != os.getuid():
+                self.refused += 1
+                print(
+                    f"refused a connection from uid {uid}: not this engine's user", file=sys.stderr
+                )
+                with contextlib.suppress(OSError):
+                    client.sendall(
+                        b'{"event": "error", "data": {"type": "PermissionError", "message": '
+                        b'"this engine belongs to another user", "hint": ""}}\n'
+                    )
+                    client.close()
+                continue
+            conn = SocketConnection(next(self._ids) + 1, client, self.remove)
+            self.add(conn)
+            threading.Thread(
+                target=self.serve,
+                args=(client.makefile("rb"), conn),
+                name=f"reader-{conn.id}",
+                daemon=True,
+            ).start()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()

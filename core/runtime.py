@@ -1,0 +1,166 @@
+"""Where engines listen: one Unix socket per engine in a per-user runtime folder.
+
+The folder is ``$XDG_RUNTIME_DIR/torchdeck``, else ``torchdeck/run`` under the user's cache
+folder (``$XDG_CACHE_HOME`` or ``~/.cache``); ``$TORCHDECK_RUNTIME_DIR`` overrides both (tests,
+two separate set-ups on one machine). It is created 0700 and refused when another user owns it
+or when others may enter it; each socket is made 0600, and each side of a connection checks the
+other's user (SO_PEERCRED on Linux). Nothing listens on TCP. Imports no torch and no UI library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import stat
+import struct
+from pathlib import Path
+
+from core.errors import TorchdeckError
+
+SUFFIX = ".sock"
+
+
+class RuntimeDirError(TorchdeckError):
+    pass
+
+
+def runtime_dir(create: bool = True) -> Path:
+    """The checked runtime folder (created 0700 when missing and ``create``)."""
+    override = os.environ.get("TORCHDECK_RUNTIME_DIR")
+    if override:
+        path = Path(override)
+    elif os.environ.get("XDG_RUNTIME_DIR"):
+        path = Path(os.environ["XDG_RUNTIME_DIR"]) / "torchdeck"
+    else:
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        path = Path(cache) / "torchdeck" / "run"
+    if create and not path.exists():
+        try:
+            path.mkdir(parents=True, mode=0o700, exist_ok=True)
+            os.chmod(path, 0o700)  # whatever the umask made of it
+        except OSError as exc:
+            raise RuntimeDirError(
+                f"cannot create the engine socket folder {path}: {exc.strerror}",
+                "set TORCHDECK_RUNTIME_DIR to a folder you can write",
+            ) from None
+    if path.exists():
+        check_private(path)
+    return path
+
+
+def check_private(path: Path) -> None:
+    """Refuse a socket folder that another user owns or others can enter: anyone who reaches an
+    engine's socket can run Python as its user (the playground)."""
+    info = os.stat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise RuntimeDirError(
+            f"the engine socket folder {path} is not a folder", f"remove {path} and try again"
+        )
+    if info.st_uid != os.getuid():
+        raise RuntimeDirError(
+            f"the engine socket folder {path} belongs to another user (uid {info.st_uid})",
+            "set TORCHDECK_RUNTIME_DIR to a folder of your own",
+        )
+    if info.st_mode & 0o077:
+        raise RuntimeDirError(
+            f"the engine socket folder {path} is open to other users "
+            f"(mode {stat.S_IMODE(info.st_mode):04o}): refused",
+            f"run chmod 700 {path}, or remove it and let torchdeck make it again",
+        )
+
+
+def socket_path(engine_id: str) -> Path:
+    return runtime_dir() / f"engine-{engine_id}{SUFFIX}"
+
+
+def engine_id_of(path: Path) -> str:
+    name = path.name
+    return name[len("engine-") : -len(SUFFIX)] if name.startswith("engine-") else name
+
+
+def listen(path: Path) -> socket.socket:
+    """A listening Unix socket at ``path``, mode 0600 from the start (umask while binding)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.unlink(path)  # a dead engine's (a live one has another pid in its name)
+        sock.bind(str(path))
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    sock.listen(16)
+    return sock
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The user id of the process at the other end of a Unix socket (None: not knowable
+    here)."""
+    opt = getattr(socket, "SO_PEERCRED", None)
+    if opt is None:
+        return None
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, opt, struct.calcsize("3i"))
+    except OSError:
+        return None
+    return struct.unpack("3i", creds)[1]
+
+
+def live_sockets() -> list[Path]:
+    """The sockets of engines that answer; a socket file nothing listens on (an engine that
+    was killed) is removed on the way, never an error."""
+    try:
+        folder = runtime_dir(create=False)
+    except RuntimeDirError:
+        raise
+    if not folder.exists():
+        return []
+    found = []
+    for path in sorted(folder.glob(f"engine-*{SUFFIX}")):
+        if is_stale(path):
+            with contextlib.suppress(OSError):
+                path.unlink()
+            continue
+        found.append(path)
+    return found
+
+
+def is_stale(path: Path) -> bool:
+    """Whether nothing listens on the socket at ``path`` any more."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(2.0)
+    try:
+        probe.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        return True
+    except OSError:
+        return False  # busy or slow: alive, as far as we can tell
+    finally:
+        probe.close()
+    return False
+
+
+def resolve(engine_id: str | None) -> Path:
+    """The socket of engine ``engine_id`` (a unique prefix will do), or of the only live one."""
+    sockets = live_sockets()
+    if not sockets:
+        raise TorchdeckError(
+            "no torchdeck engine is running here",
+            "start one with torchdeck (the app) or torchdeck train; torchdeck ls lists them",
+        )
+    if engine_id is None:
+        if len(sockets) > 1:
+            ids = ", ".join(engine_id_of(p) for p in sockets)
+            raise TorchdeckError(
+                f"{len(sockets)} engines are running ({ids})",
+                "name one: torchdeck attach ID (torchdeck ls lists them)",
+            )
+        return sockets[0]
+    matches = [p for p in sockets if engine_id_of(p).startswith(engine_id)]
+    if len(matches) != 1:
+        ids = ", ".join(engine_id_of(p) for p in sockets)
+        what = "no engine" if not matches else "more than one engine"
+        raise TorchdeckError(f"{what} has the id {engine_id!r}", f"running engines: {ids}")
+    return matches[0]

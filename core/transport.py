@@ -1,0 +1,128 @@
+"""Starting a detached engine (``torchdeck engine --detach``) and finding its socket.
+
+A detached engine is not a pipe child: it runs in its own session with its output in a log file
+in the run folder, so closing the terminal (SIGHUP), or the app dying, leaves it running; the
+app connects to its socket (``core.runtime``). Imports no torch and no UI library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from core import runtime
+from core.errors import EngineDied, TorchdeckError
+
+DEFAULT_RUN_DIR = "runs/torchdeck"
+LOG_NAME = "engine.log"
+
+
+def engine_command(nice: int = 10, threads: int = 0) -> list[str]:
+    """A pipe child engine: JSON lines on its stdin/stdout."""
+    cmd = [sys.executable, "-m", "core.engine", "--nice", str(nice)]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    return cmd
+
+
+async def start_process(argv: list[str], env: dict[str, str] | None) -> asyncio.subprocess.Process:
+    """A child whose stdin/stdout carry the protocol: an engine, or a command leading to one."""
+    environ = dict(os.environ if env is None else env)
+    environ.setdefault("PYTHONUNBUFFERED", "1")
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=environ,
+        limit=1 << 24,
+        start_new_session=True,  # a Ctrl-C in the terminal reaches the UI, not the engine
+    )
+
+
+def process_stopped(pid: int) -> bool:
+    """Whether process ``pid`` is stopped (SIGSTOP, a debugger); Linux only, else False."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+    except (OSError, IndexError):
+        return False
+
+
+def detached_argv(
+    nice: int = 10, threads: int = 0, idle_timeout: float | None = None, run_dir: str = ""
+) -> list[str]:
+    argv = [sys.executable, "-m", "core.engine_main", "--detach", "--nice", str(nice)]
+    if threads:
+        argv += ["--threads", str(threads)]
+    if idle_timeout is not None:
+        argv += ["--idle-timeout", str(idle_timeout)]
+    if run_dir:
+        log = str(Path(run_dir).resolve() / LOG_NAME)
+        argv += ["--run-dir", str(Path(run_dir).resolve()), "--log", log]
+    return argv
+
+
+async def spawn_detached(
+    nice: int = 10,
+    threads: int = 0,
+    run_dir: str = DEFAULT_RUN_DIR,
+    idle_timeout: float | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> Path:
+    """Start a detached engine and return its socket once it listens (before torch is
+    imported: the client then waits for ``ready``). EngineDied, with the log's last lines, if
+    it exits first."""
+    runtime.runtime_dir()  # made (and checked) here, where its error can be shown
+    folder = Path(run_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        log = open(folder / LOG_NAME, "ab")  # noqa: SIM115 - the engine keeps it
+    except OSError as exc:
+        raise TorchdeckError(
+            f"cannot write the engine's log in {folder}: {exc.strerror}",
+            "run torchdeck in a folder you can write",
+        ) from None
+    log.write(f"--- engine started {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+    log.flush()
+    environ = dict(os.environ if env is None else env)
+    environ.setdefault("PYTHONUNBUFFERED", "1")
+    with log:
+        proc = subprocess.Popen(
+            detached_argv(nice, threads, idle_timeout, run_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=environ,
+            start_new_session=True,  # its own session: a closed terminal's SIGHUP misses it
+        )
+    path = runtime.socket_path(str(proc.pid))
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        code = proc.poll()
+        if code is not None:
+            raise EngineDied(code, log_tail(folder / LOG_NAME))
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise TorchdeckError(
+                f"the engine did not open its socket within {timeout:.0f} s",
+                f"see {folder / LOG_NAME}",
+            )
+        await asyncio.sleep(0.01)
+    return path
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 16384))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
