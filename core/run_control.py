@@ -31,6 +31,7 @@ class RunControl:
     autosave_s = 0.0  # seconds of training between autosaves; 0: autosave off
     _autosaved_at = 0.0  # running_time() at the last autosave
     _autosaved_step = -1
+    reply_to = None  # the engine's client whose request is being handled
 
     def require_session(self):
         if self.session is None:
@@ -49,7 +50,8 @@ class RunControl:
     def set_state(self, state: str, reason: str = "") -> None:
         self.state = state
         step = self.session.trainer.step if self.session else 0
-        self.event("train_state", **TrainState(state, reason, step).to_dict())
+        who = self.reply_to.id if self.reply_to is not None else 0
+        self.event("train_state", **TrainState(state, reason, step, who).to_dict())
 
     def new_session(self, session, reason: str) -> None:
         """Hold ``session`` from now on, its run not started."""

@@ -188,6 +188,7 @@ class TrainState(Contract):
     state: str = "idle"
     reason: str = ""
     step: int = 0
+    client: int = 0  # the client whose request changed it (0: the engine itself)
 
 
 @dataclass(frozen=True)
