@@ -45,6 +45,7 @@ from core.contract import (
 from core.contract.settings import DEFAULT_PRESET
 from core.errors import EngineDied, EngineError, TorchdeckError
 from core.fmt import fmt_rate
+from core.transport import engine_command
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
@@ -113,7 +114,10 @@ class TrainRun:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self._on_signal, signum)
                 handled.append(signum)
-        client = EngineClient(nice=args.nice, threads=args.threads)
+        # the engine also serves a socket: torchdeck attach shows this run live
+        argv = engine_command(args.nice, args.threads)
+        argv += ["--serve", "--run-dir", str(self.dir.resolve())]
+        client = EngineClient(argv)
         self.client = client
         try:
             await client.start()
@@ -258,6 +262,14 @@ class TrainRun:
                 if state.state == "paused" and state.reason.startswith("error"):
                     self.say(f"error: training stopped: {state.reason}")
                     return 1
+                if state.state == "stopped":  # torchdeck stop, or an attached app
+                    self._flush_carry()
+                    path = await self._save(client, ckpt, state.step)
+                    self.say(f"stopped by another client at step {state.step}")
+                    self._summary(path)
+                    return 0
+                if state.client > 1 and state.state in ("paused", "running"):
+                    self.say(f"{state.state} by an attached client at step {state.step}")
             elif ev.event == EXITED:
                 raise EngineDied(ev.data.get("returncode"), ev.data.get("stderr_tail", ""))
 

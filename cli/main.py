@@ -106,6 +106,22 @@ def _add_autosave_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_remote_args(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # a subcommand's own default would hide ``torchdeck --remote H attach``: only the top sets one
+    p.add_argument(
+        "--remote",
+        metavar="[USER@]HOST",
+        default=None if top else argparse.SUPPRESS,
+        help="the engine runs on HOST, reached with your ssh (its config, keys, jump hosts)",
+    )
+    p.add_argument(
+        "--remote-cmd",
+        default="torchdeck" if top else argparse.SUPPRESS,
+        metavar="CMD",
+        help="torchdeck on the remote host, if not on its PATH (e.g. ~/venv/bin/torchdeck)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torchdeck", description="A terminal lab for PyTorch. With no command: open the app."
@@ -123,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     _add_autosave_arg(parser)
+    _add_remote_args(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     train = sub.add_parser("train", help="train headless, with a progress line and metrics.jsonl")
     _add_train_args(train)
@@ -141,6 +158,22 @@ def build_parser() -> argparse.ArgumentParser:
     smp.add_argument("--seed", type=_sample_seed, help="seed for repeatable samples")
     smp.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
     smp.add_argument("--threads", type=_threads, default=0, help="torch CPU threads")
+    ls = sub.add_parser("ls", help="list the running engines and their runs")
+    ls.add_argument("--json", action="store_true", help="one JSON list, for scripts")
+    _add_remote_args(ls)
+    attach = sub.add_parser("attach", help="open the app on a running engine (a run goes on)")
+    attach.add_argument("id", nargs="?", help="the engine's id from ls (default: the only one)")
+    _add_remote_args(attach)
+    stop = sub.add_parser("stop", help="stop an engine's run (checkpoint saved) and end it")
+    stop.add_argument("id", nargs="?", help="the engine's id from ls (default: the only one)")
+    _add_remote_args(stop)
+    bridge = sub.add_parser(
+        "bridge", help="join stdin/stdout to an engine's socket (what --remote runs over ssh)"
+    )
+    bridge.add_argument("id", nargs="?", help="the engine's id (default: the only one)")
+    bridge.add_argument("--spawn", action="store_true", help="start a new detached engine")
+    bridge.add_argument("--run-dir", default="runs/torchdeck", help="its run folder")
+    bridge.add_argument("--nice", type=int, default=10, help="its CPU priority offset")
     sub.add_parser("engine", help="run the engine: JSON lines on stdin/stdout", add_help=False)
     for name, (_, text) in DELEGATED.items():
         sub.add_parser(name, help=text, add_help=False)
@@ -160,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from cli import headless
 
+    if args.command in ("ls", "stop", "bridge", "attach"):
+        return run_engines_command(args)
     if args.command == "sample":
         return headless.run_sample(args)
     if args.command == "train":
@@ -184,6 +219,48 @@ def process_started_at() -> float:
         return now
 
 
+def run_engines_command(args: argparse.Namespace) -> int:
+    from cli import engines
+
+    remote = getattr(args, "remote", None)
+    if remote and args.command in ("ls", "stop"):
+        from cli import remote as remote_cli
+
+        extra = ["--json"] if getattr(args, "json", False) else []
+        extra += [args.id] if getattr(args, "id", None) else []
+        return engines.errors_to_exit(
+            lambda a: remote_cli.run_remote(remote, a.remote_cmd, [a.command, *extra]), args
+        )
+    if args.command == "attach":
+        return engines.errors_to_exit(run_app, args)
+    command = {"ls": engines.run_ls, "stop": engines.run_stop, "bridge": engines.run_bridge}
+    return engines.errors_to_exit(command[args.command], args)
+
+
+def app_client(args: argparse.Namespace):
+    """The app's engine: a new detached one (it outlives the terminal), the one ``attach``
+    names, or one on ``--remote`` HOST through ssh."""
+    from core.client import EngineClient
+
+    remote = getattr(args, "remote", None)
+    if remote:
+        from cli import remote as remote_cli
+
+        return remote_cli.remote_client(
+            remote,
+            args.remote_cmd,
+            engine_id=getattr(args, "id", None),
+            spawn=args.command != "attach",
+        )
+    if args.command == "attach":
+        from core import runtime
+
+        return EngineClient(socket_path=str(runtime.resolve(args.id)))
+    from core.transport import spawn_detached
+
+    return EngineClient(spawn=lambda: spawn_detached())
+
+
 def run_app(args: argparse.Namespace) -> int:
     started = process_started_at()
     import gc
@@ -194,14 +271,19 @@ def run_app(args: argparse.Namespace) -> int:
     gc.disable()
     from tui.app import TorchdeckApp
 
+    client = app_client(args)  # resolved before the screen changes: its errors print plainly
     app = TorchdeckApp(
-        preset=args.preset,
-        corpus=args.corpus,
-        device=args.device,
+        preset=getattr(args, "preset", DEFAULT_PRESET),
+        corpus=getattr(args, "corpus", None),
+        device=getattr(args, "device", "auto"),
         started_at=started,
-        autosave_minutes=args.autosave_minutes,
+        autosave_minutes=getattr(args, "autosave_minutes", DEFAULT_AUTOSAVE_MINUTES),
+        client=client,
+        attach=args.command == "attach",
     )
     app.run()
+    if isinstance(app.return_value, str) and app.return_value:
+        print(app.return_value)
     return 0
 
 

@@ -324,8 +324,9 @@ class Engine(RunControl):
         if kind == "eof":
             self.exiting = True
             return
-        if kind == "left":
+        if kind == "left":  # its input ended: it is gone (a bridge waits for this close)
             self.remove_client(conn)
+            conn.close()
             return
         if kind == "bad":
             if conn is None or conn.closed:

@@ -1,0 +1,193 @@
+"""``torchdeck ls``, ``stop`` and ``bridge``: the engines running on this machine.
+
+``ls`` asks every live engine socket (``core.runtime``) for its status, as a "probe" client
+(not counted as attached), and prints one row each; a socket nothing listens on any more is
+removed on the way. ``stop`` ends one run cleanly: ``train_stop`` (the engine saves the run where
+autosave points), then, for a detached engine, ``shutdown``; a headless run's own process sees
+the stop and writes its final checkpoint and summary. ``bridge`` joins its stdin/stdout to an
+engine's socket, byte for byte: what ``ssh host torchdeck bridge`` runs on a remote box.
+Imports no torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from core import runtime
+from core.client import EngineClient
+from core.errors import EngineDied, EngineError, TorchdeckError
+from core.fmt import fmt_rate
+
+PROBE_TIMEOUT = 5.0
+COLUMNS = ("ID", "PRESET", "DEVICE", "STATE", "STEP", "TRAIN", "VAL", "TOK/S", "STARTED")
+
+
+async def probe(path: Path, timeout: float = PROBE_TIMEOUT) -> dict:
+    """One engine's EngineInfo as a dict; {"id", "socket", "error"} when it does not answer."""
+    client = EngineClient(socket_path=str(path), role="probe")
+    try:
+        await asyncio.wait_for(client.start(timeout=timeout), timeout)
+        status = await client.request("status", timeout=timeout)
+        return status.get("engine") or {}
+    except (TorchdeckError, OSError, asyncio.TimeoutError, TimeoutError) as exc:
+        why = exc.message if isinstance(exc, TorchdeckError) else "busy: no answer in time"
+        return {"id": runtime.engine_id_of(path), "socket": str(path), "error": why}
+    finally:
+        with contextlib.suppress(Exception):
+            await client.close()
+
+
+async def list_engines() -> list[dict]:
+    paths = runtime.live_sockets()
+    return list(await asyncio.gather(*(probe(p) for p in paths)))
+
+
+def _num(v, spec: str = ".4f") -> str:
+    return format(v, spec) if isinstance(v, (int, float)) else ("-" if v is None else str(v))
+
+
+def table(engines: list[dict]) -> str:
+    """The ``ls`` table (the run folder and the client count on a second line per engine)."""
+    if not engines:
+        return "no torchdeck engine is running here (torchdeck starts one; so does train)"
+    rows = [COLUMNS]
+    extra = []
+    for e in engines:
+        if e.get("error"):
+            rows.append((e["id"], "?", "?", e["error"], "", "", "", "", ""))
+            extra.append("")
+            continue
+        steps = f"{e.get('step', 0)}/{e.get('steps', 0)}" if e.get("steps") else "-"
+        rate = e.get("tokens_per_s")
+        rows.append(
+            (
+                e.get("id", "?"),
+                e.get("preset") or "-",
+                e.get("device") or "-",
+                e.get("state", "?"),
+                steps,
+                _num(e.get("loss")),
+                _num(e.get("val_loss")),
+                fmt_rate(rate) if isinstance(rate, (int, float)) and rate else "-",
+                time.strftime("%m-%d %H:%M", time.localtime(e.get("started", 0))),
+            )
+        )
+        who = "detached" if e.get("detached") else "headless (owned by its train process)"
+        extra.append(
+            f"    {e.get('clients', 0)} attached · {who} · run {e.get('run_dir') or e.get('cwd')}"
+        )
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(COLUMNS))]
+    out = ["  ".join(str(c).ljust(w) for c, w in zip(rows[0], widths)).rstrip()]
+    for row, more in zip(rows[1:], extra):
+        out.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        if more:
+            out.append(more)
+    return "\n".join(out)
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    engines = asyncio.run(list_engines())
+    if args.json:
+        print(json.dumps(engines, indent=None))
+    else:
+        print(table(engines))
+    return 0
+
+
+async def stop(path: Path, say) -> int:
+    client = EngineClient(socket_path=str(path), role="probe")
+    await client.start(timeout=30)
+    try:
+        status = await client.request("status", timeout=30)
+        info = status.get("engine") or {}
+        ident = info.get("id", runtime.engine_id_of(path))
+        if status.get("state") in ("running", "paused"):
+            reply = await client.request("train_stop", timeout=120)
+            saved = [ev.data.get("path") for ev in client.drain_events() if ev.event == "autosaved"]
+            where = f"; checkpoint saved to {saved[-1]}" if saved else ""
+            say(f"engine {ident}: run stopped at step {reply.get('step', '?')}{where}")
+        else:
+            say(f"engine {ident}: no run in progress ({status.get('state')})")
+        if info.get("detached"):
+            await client.request("shutdown", timeout=30)
+            say(f"engine {ident}: shut down")
+        else:
+            say(f"engine {ident}: its torchdeck train process ends it")
+        return 0
+    finally:
+        with contextlib.suppress(Exception):
+            await client.close()
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    path = runtime.resolve(args.id)
+    return asyncio.run(stop(path, print))
+
+
+def run_bridge(args: argparse.Namespace) -> int:
+    """Relay stdin/stdout to an engine's socket (``--spawn``: a new detached engine's)."""
+    if args.spawn:
+        from core.transport import spawn_detached
+
+        path = asyncio.run(spawn_detached(run_dir=args.run_dir, nice=args.nice))
+    else:
+        path = runtime.resolve(args.id)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+    except OSError as exc:
+        raise TorchdeckError(
+            f"cannot reach the engine at {path}: {exc.strerror}", "torchdeck ls lists engines"
+        ) from None
+    return relay(sock, sys.stdin.buffer.fileno(), sys.stdout.buffer.fileno())
+
+
+def relay(sock: socket.socket, fd_in: int, fd_out: int) -> int:
+    """Copy ``fd_in`` → socket and socket → ``fd_out`` until the engine closes the connection
+    (0) or the input ends (the client, or its ssh link, is gone: 0 once the engine has closed
+    its side)."""
+
+    def up() -> None:
+        try:
+            while True:
+                data = os.read(fd_in, 65536)
+                if not data:
+                    break
+                sock.sendall(data)
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)  # the engine sees the client leave; its run goes on
+
+    threading.Thread(target=up, daemon=True).start()
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return 0
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd_out, view) :]
+    except (BrokenPipeError, ConnectionResetError):
+        return 0
+    finally:
+        sock.close()
+
+
+def errors_to_exit(func, args: argparse.Namespace) -> int:
+    try:
+        return func(args)
+    except (EngineDied, EngineError, TorchdeckError) as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return 3
