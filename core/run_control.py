@@ -57,6 +57,7 @@ class RunControl:
         """Hold ``session`` from now on, its run not started."""
         self.session = session
         self.train_time = 0.0
+        self.last_progress = self.last_sample = None  # the last model's, not this one's
         self.set_state("idle", reason)
 
     def pause(self, reason: str) -> None:

@@ -19,15 +19,24 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from core.client import EngineClient
 from core.contract.settings import DEFAULT_AUTOSAVE_MINUTES, DEFAULT_PRESET
+from tui.attach import (
+    IDLE_REASONS,
+    attach_engine,
+    engine_id,
+    lost_banner,
+    other_client_note,
+    own_client_id,
+)
 from tui.engine_link import EngineLink
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 from tui.panes.base import Pane
 from tui.panes.train_pane import TrainPane
 from tui.screens.help_screen import HelpScreen
+from tui.screens.quit_screen import KEEP, STOP, QuitScreen, kept_line, stopped_line
 from tui.widgets.status_bar import StatusBar, engine_health
 
 if TYPE_CHECKING:
-    from core.contract import SessionInfo
+    from core.contract import AttachResult, SessionInfo
 
 PANES = (
     ("summary", "Summary"),
@@ -42,6 +51,9 @@ LAZY_PANES = {
     "playground": ("tui.panes.playground_pane", "PlaygroundPane"),
     "predict": ("tui.panes.predict_pane", "PredictPane"),
 }
+
+
+TRAINING = ("running", "paused")  # engine states in which quitting asks first
 
 
 def pane_class(key: str) -> type[Pane]:
@@ -79,7 +91,11 @@ class TorchdeckApp(App):
         client: EngineClient | None = None,
         started_at: float | None = None,
         autosave_minutes: float = DEFAULT_AUTOSAVE_MINUTES,
+        attach: bool = False,
     ) -> None:
+        """``client``: the engine to drive (default: a pipe child); ``attach``: the engine
+        already runs (``EngineClient(socket_path=...)``): draw its model and run as they are
+        instead of configuring a fresh model (a fresh one all the same if it holds none)."""
         super().__init__()
         self.autosave_minutes = autosave_minutes  # 0: off; see TrainStartArgs
         self.started_at = started_at or time.perf_counter()
@@ -90,6 +106,8 @@ class TorchdeckApp(App):
         self.last_info: SessionInfo | None = None  # the latest configure/reset/load reply
         self.engine_state = "starting"
         self.reported: set[tuple[str, str]] = set()  # (where, event) handler failures shown
+        self.attaching = attach
+        self.attached: AttachResult | None = None  # the attach reply drawn, if attached
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -127,6 +145,8 @@ class TorchdeckApp(App):
         status = self.query_one(StatusBar)
         status.state = "ready"
         self.query_one("#crash-banner").display = False
+        if self.attaching and await attach_engine(self):
+            return
         from core.contract import ConfigureArgs
 
         info = await self.engine.call(ConfigureArgs(**self.initial))
@@ -212,7 +232,12 @@ class TorchdeckApp(App):
             if data.tokens_per_s is not None:
                 status.tokens_per_s = data.tokens_per_s
         elif name == "train_state":  # a TrainState
+            note = other_client_note(data, own_client_id(self), self.engine_state)
             self.engine_state = data.state
+            if note:  # two apps on one engine see each other's commands
+                self.notify(note, timeout=5)
+                if data.reason in IDLE_REASONS:  # their new model: draw it here too
+                    self.run_worker(attach_engine(self, quiet=True), exit_on_error=False)
             status.state = "ready" if data.state == "idle" else data.state
             if data.reason in ("configured", "reset", "loaded"):
                 status.step = data.step
@@ -228,29 +253,29 @@ class TorchdeckApp(App):
         self.engine_state = "crashed"
         for pane in list(self.panes.values()):
             pane.engine_restarted()
-        tail = "\n".join(message.stderr_tail.strip().splitlines()[-6:]) or "(no stderr output)"
         banner = self.query_one("#crash-banner", Static)
-        banner.update(
-            f"[b]The engine stopped[/b] (exit code {message.returncode}). The loss "
-            f"history stays on screen. [b]ctrl+r[/b] restarts it, [b]ctrl+l[/b] "
-            f"restarts it and loads the last checkpoint.\n{tail}"
-        )
+        banner.update(lost_banner(self, message.returncode, message.stderr_tail, message.mismatch))
         banner.display = True
 
     def on_engine_start_failed(self, message: EngineStartFailed) -> None:
         self.query_one(StatusBar).state = "crashed"
         self.notify(message.message, severity="error", timeout=15)
 
-    async def action_restart_engine(self) -> None:
+    async def action_restart_engine(self) -> bool:
+        """A fresh engine (one this app started), or a new connection (one it attached to)."""
         status = self.query_one(StatusBar)
         status.state, status.step, status.steps = "starting", 0, 0
         for pane in list(self.panes.values()):
             pane.engine_restarted()
-        await self.engine.restart()
+        return await self.engine.restart()
 
     async def action_restart_and_load(self) -> None:
-        await self.action_restart_engine()
-        await self.engine.client.wait_ready()
+        if not await self.action_restart_engine():
+            return  # said by EngineStartFailed
+        try:
+            await self.engine.client.wait_ready()
+        except Exception:  # the engine died again: the banner says so
+            return
         pane = self.query_one(TrainPane)
         await pane.load_latest()
 
@@ -271,6 +296,8 @@ class TorchdeckApp(App):
             await self.query_one(f"#{key}", TabPane).mount(pane)
             if self.last_info is not None:
                 pane.configured(self.last_info)
+            if self.attached is not None:
+                pane.attached(self.attached)
         return pane
 
     async def action_show_pane(self, key: str) -> None:
@@ -298,7 +325,8 @@ class TorchdeckApp(App):
             ("ctrl+p", "command palette: every action"),
             ("ctrl+r", "restart the engine"),
             ("ctrl+l", "restart the engine and load the last checkpoint"),
-            ("q / ctrl+q", "quit (q outside text boxes)"),
+            ("q / ctrl+q", "quit (q outside text boxes); while a run trains,"),
+            ("", "k keeps it training in the background, s stops it"),
         ]
         sections = [("Everywhere", app_keys)]
         for key, _ in PANES:
@@ -309,7 +337,14 @@ class TorchdeckApp(App):
         self.push_screen(HelpScreen(sections))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":
+                yield command
+        yield SystemCommand(
+            "Quit",
+            "quit torchdeck; a run in progress can keep training in the background",
+            self.action_quit,
+        )
         for key, title in PANES:
             yield SystemCommand(
                 f"Show {title}",
@@ -328,9 +363,35 @@ class TorchdeckApp(App):
         )
 
     async def action_quit(self) -> None:
-        await self.engine.close()
+        """Quit. While a run trains in an engine on a socket, ask first: keep it training in
+        the background, stop it, or cancel (QuitScreen)."""
+        if isinstance(self.screen, QuitScreen):
+            return  # the dialog is up: it takes k, s or escape
+        client = self.engine.client
+        if client.role is not None and client.running and self.engine_state in TRAINING:
+            status = self.query_one(StatusBar)
+            where = f"step {status.step}/{status.steps}"
+            self.push_screen(QuitScreen(engine_id(self), self.engine_state, where), self._leave)
+            return
+        await self.engine.close(shutdown=self.engine.owns_engine)
         self.exit()
 
+    async def _leave(self, choice: str | None) -> None:
+        """The quit dialog's answer. The line left in ``return_value`` is printed by the
+        command once the screen is restored."""
+        if choice not in (KEEP, STOP):
+            return
+        eid, status = engine_id(self), self.query_one(StatusBar)
+        if choice == KEEP:
+            await self.engine.close(shutdown=False)
+            self.exit(kept_line(eid, self.engine_state, status.step, status.steps))
+            return
+        reply = await self.engine.call("train_stop", quiet=True)
+        owned = self.engine.client.spawn is not None
+        await self.engine.close(shutdown=owned)
+        self.exit(stopped_line(eid, reply.step if reply else status.step, owned))
+
     async def on_unmount(self) -> None:
-        # however the app ends (quit, ctrl+c, a test finishing), no engine is left behind
+        # however the app ends (a crash, a closed terminal, a test finishing): a pipe child
+        # ends with it, an engine on a socket goes on (a run in progress keeps training)
         await self.engine.close()

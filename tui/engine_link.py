@@ -7,6 +7,9 @@ is notified like an error reply. Nothing the engine sends can crash the app."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +31,34 @@ class EngineLink:
         self._pump: asyncio.Task | None = None
         self.ignored: dict[str, int] = {}  # malformed events ignored, by event name
 
-    async def start(self) -> None:
+    @property
+    def owns_engine(self) -> bool:
+        """Whether this app started its engine (a pipe child, or a detached engine it spawned):
+        quitting shuts it down. An engine it attached to belongs to someone else."""
+        return self.client.role is None or self.client.spawn is not None
+
+    async def start(self) -> bool:
+        """Start (or connect to) the engine; False, with EngineStartFailed posted, if it cannot."""
         try:
             await self.client.start(wait_ready=False)
         except OSError as exc:
             self.app.post_message(EngineStartFailed(f"cannot start the engine: {exc}"))
-            return
+            return False
+        except TorchdeckError as exc:  # a detached engine that died at once, a gone socket
+            text = f"cannot start the engine: {exc.message}"
+            if isinstance(exc, EngineDied) and exc.stderr_tail:  # its log's last lines
+                text += "\n" + "\n".join(exc.stderr_tail.strip().splitlines()[-4:])
+            elif not self.owns_engine:
+                text = (
+                    f"{exc.message}. Run torchdeck for a new engine, or torchdeck attach ID to "
+                    "join another (torchdeck ls lists them)."
+                )
+            elif exc.hint:
+                text += f"\n{exc.hint}"
+            self.app.post_message(EngineStartFailed(text))
+            return False
         self._pump = asyncio.create_task(self._pump_events())
+        return True
 
     async def _pump_events(self) -> None:
         async for ev in self.client.events():
@@ -59,6 +83,7 @@ class EngineLink:
                     ev.data.get("returncode"),
                     str(ev.data.get("stderr_tail", "")),
                     bool(ev.data.get("expected")),
+                    str(ev.data.get("mismatch") or ""),
                 )
             )
             return True
@@ -85,13 +110,20 @@ class EngineLink:
                 timeout=6,
             )
 
-    async def restart(self) -> None:
+    async def restart(self) -> bool:
+        """A fresh engine for one this app started (the old one is shut down, killed if it does
+        not answer); for an engine it attached to, a new connection to it (it may still run)."""
         if self._pump:
             self._pump.cancel()
-        await self.client.close(timeout=3)
-        self.client.drain_events()
+        client = self.client
+        # a detached engine that hangs must not be left behind: it is not a child to kill
+        hung = client.pid if client.spawn is not None and client.running else None
+        await self.close(shutdown=self.owns_engine)
+        if hung:
+            await end_process(hung)
+        client.drain_events()
         self.started_at = time.perf_counter()
-        await self.start()
+        return await self.start()
 
     async def request(self, op: str, quiet: bool = False, **args) -> dict | None:
         """Run a request; on an error reply, notify the person and return None."""
@@ -135,7 +167,36 @@ class EngineLink:
                 )
             return None
 
-    async def close(self) -> None:
+    async def close(self, shutdown: bool | None = None) -> None:
+        """Leave the engine: a pipe child always ends; an engine on a socket ends only with
+        ``shutdown`` (by default it goes on, a run in progress with it)."""
         if self._pump:
             self._pump.cancel()
-        await self.client.close(timeout=3)
+        if shutdown is None or self.client.role is None:
+            await self.client.close(timeout=3)
+        else:
+            await self.client.close(timeout=3, shutdown=shutdown)
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError, OSError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our child (spawned here), now reaped
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+async def end_process(pid: int, grace: float = 5.0) -> None:
+    """Wait up to ``grace`` seconds for process ``pid`` to exit, then kill it."""
+    deadline = time.monotonic() + grace
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            return
+        await asyncio.sleep(0.05)

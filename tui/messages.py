@@ -30,11 +30,18 @@ class EngineEventReceived(Message):
 
 
 class EngineExited(Message):
-    def __init__(self, returncode: int | None, stderr_tail: str, expected: bool) -> None:
+    """The engine went away: a pipe child exited (``returncode``), or the connection to an
+    engine on a socket closed (``returncode`` None). ``mismatch``: a sentence when the engine
+    speaks another protocol version ("" otherwise)."""
+
+    def __init__(
+        self, returncode: int | None, stderr_tail: str, expected: bool, mismatch: str = ""
+    ) -> None:
         super().__init__()
         self.returncode = returncode
         self.stderr_tail = stderr_tail
         self.expected = expected
+        self.mismatch = mismatch
 
 
 class EngineStartFailed(Message):

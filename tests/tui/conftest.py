@@ -1,8 +1,12 @@
-"""Helpers for the app tests: a real-engine app factory, a fake engine for snapshots, waits."""
+"""Helpers for the app tests: a real-engine app factory, detached engines that never outlive
+their test, a fake engine for snapshots, waits."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import time
 
 import pytest
@@ -59,7 +63,7 @@ class FakeClient(EngineClient):
     async def request(self, op, args=None, timeout=None, **kwargs):
         return {}
 
-    async def close(self, timeout: float = 5.0):
+    async def close(self, timeout: float = 5.0, shutdown: bool | None = None):
         return 0
 
 
@@ -67,3 +71,60 @@ def real_app(corpus: str, preset: str = "mini") -> TorchdeckApp:
     return TorchdeckApp(
         preset=preset, corpus=corpus, device="cpu", client=EngineClient(nice=0, threads=1)
     )
+
+
+def _gone(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError, OSError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # a child of this process, reaped
+            return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not _gone(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture
+def detached(tmp_path, monkeypatch):
+    """``await detached()`` starts a detached engine (sockets in tmp_path/rt, its log and every
+    relative path it writes under tmp_path, which becomes the working folder) and returns its
+    socket path; ``detached.spawn`` is the same, for ``EngineClient(spawn=...)``. Every engine
+    a test started, by either, is ended when the test ends: SIGTERM, then SIGKILL. Engines exit
+    on their own after 120 s with no client and no run, should this process itself be killed."""
+    from core.runtime import engine_id_of
+    from core.transport import spawn_detached
+
+    monkeypatch.setenv("TORCHDECK_RUNTIME_DIR", str(tmp_path / "rt"))
+    monkeypatch.chdir(tmp_path)
+    pids: list[int] = []
+
+    async def spawn():
+        path = await spawn_detached(0, 1, run_dir=str(tmp_path / "run"), idle_timeout=120)
+        pids.append(int(engine_id_of(path)))
+        return path
+
+    async def start() -> str:
+        return str(await spawn())
+
+    start.spawn = spawn
+    start.pids = pids
+    try:
+        yield start
+    finally:
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in pids:
+            if not wait_gone(pid, 10):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                wait_gone(pid, 5)

@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 
 if TYPE_CHECKING:
-    from core.contract import SessionInfo
+    from core.contract import AttachResult, SessionInfo
 
 
 class Pane(Vertical, can_focus=True):
@@ -37,6 +37,11 @@ class Pane(Vertical, can_focus=True):
         """Any engine event: train_progress (a TrainProgress), train_state (a TrainState),
         generate_token, error… (plain dicts). Typed events are checked before they get here;
         an exception raised here is reported by the app (once per pane and event), not fatal."""
+
+    def attached(self, result: AttachResult) -> None:
+        """The app attached to a running engine (after ``configured`` with its model): its run
+        state, latest report and sample, and the playground's names. Also called on a pane
+        built later, with the same reply."""
 
     def engine_restarted(self) -> None:
         """The engine process exited or was restarted: engine-side state is gone."""

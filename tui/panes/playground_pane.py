@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Static
 
-from core.contract import SessionInfo, TrainState
+from core.contract import AttachResult, SessionInfo, TrainState
 from core.contract.lab import CellError, CompleteArgs, ExecArgs
 from core.errors import EngineDied, EngineError
 from core.playground_recipes import RECIPES, recipe
@@ -24,6 +24,7 @@ from tui.widgets.playground_input import PlaygroundInput
 from tui.widgets.playground_transcript import PlaygroundTranscript
 
 SAVE_DIR = "runs/torchdeck"
+STANDARD_NAMES = ("torch", "nn", "F", "np", "model", "tokenizer", "data")
 
 WELCOME = (
     "Python prompt in the engine. Names ready: torch, nn, F, np, and model, tokenizer, data "
@@ -60,6 +61,7 @@ class PlaygroundPane(Pane):
         self.last_saved: str | None = None
         self.count = 0  # cells submitted in this app session: the In [n] numbers
         self.interrupts = 0  # ctrl+c presses the running cell has not answered yet
+        self.attached_to = ""  # the engine whose names were shown
 
     def compose(self) -> ComposeResult:
         yield PlaygroundTranscript(id="playground-transcript")
@@ -110,6 +112,20 @@ class PlaygroundPane(Pane):
             self.transcript.note(
                 f"model, tokenizer and data now point at the new {info.preset} model"
             )
+
+    def attached(self, result: AttachResult) -> None:
+        """Attached to a running engine: its namespace is the one cells run in here."""
+        self.train_state = result.state
+        self._show_status()
+        if result.engine.id == self.attached_to:
+            return  # said already (the app redraws after another client's new model)
+        self.attached_to = result.engine.id
+        own = sorted(n for n in result.variables if n not in STANDARD_NAMES)
+        names = ", ".join(own) if own else "none beyond the standard ones"
+        self.transcript.note(
+            f"Attached to engine {result.engine.id}: cells run in its namespace, shared with "
+            f"every client attached to it. Names defined there: {names}."
+        )
 
     def engine_restarted(self) -> None:
         self.train_state = "idle"

@@ -20,7 +20,7 @@ from tui.widgets.loss_chart import LossChart
 from tui.widgets.train_metrics import TrainMetrics
 
 if TYPE_CHECKING:
-    from core.contract import SessionInfo, TrainProgress
+    from core.contract import AttachResult, SessionInfo, TrainProgress
 
 DEFAULT_CHECKPOINT = "runs/torchdeck/checkpoint.pt"
 AUTOSAVE_NAME = "autosave.pt"  # beside the checkpoint
@@ -92,6 +92,20 @@ class TrainPane(Pane):
             if self.preset == PARABOLA
             else "sample: (appears at each evaluation)"
         )
+
+    def attached(self, result: AttachResult) -> None:
+        """Attached to a running engine: its run's state (keys s, space, x work on it as if
+        this app had started it), its latest figures and its latest sample."""
+        self.state = result.state
+        self.query_one(LoopStrip).running = result.state == "running"
+        progress = result.progress
+        if progress is not None:
+            metrics = self.query_one(TrainMetrics)
+            metrics.val_loss = progress.val_loss
+            metrics.data = progress
+        if result.sample:
+            text = result.sample.replace("\n", "⏎")
+            self.query_one("#train-sample", Static).update(f"sample (latest): {text}")
 
     def engine_event(self, name: str, data) -> None:
         if name == "train_progress":

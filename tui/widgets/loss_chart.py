@@ -141,10 +141,15 @@ class LossChart(Widget):
     def add(
         self, first_step: int, losses: list, val: float | None, step: int, stride: int = 1
     ) -> None:
+        """One report's losses. Steps the chart already holds are skipped: a report sent
+        while the app attached is also in the history the attach reply brought."""
+        last = self.train.steps[-1] if self.train.steps else 0
         for i, v in enumerate(losses):
-            if isinstance(v, (int, float)):
-                self.train.append(first_step + i * stride + stride - 1, float(v))
-        if isinstance(val, (int, float)):
+            at = first_step + i * stride + stride - 1
+            if isinstance(v, (int, float)) and at > last:
+                self.train.append(at, float(v))
+        last_val = self.val.steps[-1] if self.val.steps else 0
+        if isinstance(val, (int, float)) and step > last_val:
             self.val.append(step, float(val))
         self._dirty = True
 

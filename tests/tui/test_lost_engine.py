@@ -1,0 +1,94 @@
+"""An engine on a socket that goes away: the app names it ("lost the connection to engine ID",
+or the protocol mismatch), keeps the chart, and ctrl+r spawns a fresh engine where the app
+started its own, or says how to get back to one it had attached to."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+from core.client import EngineClient
+from core.protocol import PROTOCOL_VERSION
+from tests.tui.conftest import wait_configured, wait_for, wait_gone
+from tui.app import TorchdeckApp
+from tui.widgets.status_bar import StatusBar
+
+SIZE = (100, 30)
+TIMEOUT = 60
+
+
+def banner(app) -> str:
+    return str(app.query_one("#crash-banner").render())
+
+
+async def test_a_lost_socket_engine_is_named_and_ctrl_r_spawns_another(detached, corpus):
+    client = EngineClient(spawn=detached.spawn)
+    app = TorchdeckApp(preset="mini", corpus=corpus, device="cpu", client=client)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot, TIMEOUT)
+        eid = app.engine.client.info["id"]
+        os.kill(int(eid), signal.SIGKILL)
+        status = app.query_one(StatusBar)
+        await wait_for(pilot, lambda: status.state == "crashed", 10, "the loss shown")
+        shown = banner(app)
+        assert f"Lost the connection to engine {eid}" in shown and "ctrl+r starts" in shown
+        await pilot.press("ctrl+r")
+        await wait_configured(pilot, TIMEOUT)
+        assert app.engine.client.info["id"] != eid and app.engine.client.running
+        assert not app.query_one("#crash-banner").display
+
+
+async def test_an_attached_engine_that_ends_cannot_be_restarted_from_here(detached, corpus):
+    path = await detached()
+    app = TorchdeckApp(
+        preset="mini",
+        corpus=corpus,
+        device="cpu",
+        attach=True,
+        client=EngineClient(socket_path=path),
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot, TIMEOUT)
+        pid = app.engine.client.info["pid"]
+        os.kill(pid, signal.SIGTERM)
+        status = app.query_one(StatusBar)
+        await wait_for(pilot, lambda: status.state == "crashed", 20, "the loss shown")
+        assert "reconnects if it still runs" in banner(app)
+        assert wait_gone(pid, 20)
+        await pilot.press("ctrl+r")
+        await wait_for(
+            pilot,
+            lambda: any("torchdeck attach ID" in n.message for n in app._notifications),
+            10,
+            "the way back named",
+        )
+        assert status.state == "crashed"
+
+
+async def test_an_engine_of_another_protocol_version_is_named_not_a_crash(tmp_path):
+    """A client of this version meets an engine of an older one: the banner says which side
+    to upgrade, not that the engine crashed."""
+
+    async def old_engine(reader, writer):
+        writer.write(b'{"event": "ready", "data": {"protocol": 1, "pid": 1}}\n')
+        await writer.drain()
+        await reader.read()  # until the client leaves
+        writer.close()
+
+    path = str(tmp_path / "old.sock")
+    server = await asyncio.start_unix_server(old_engine, path=path)
+    try:
+        app = TorchdeckApp(attach=True, client=EngineClient(socket_path=path))
+        async with app.run_test(size=SIZE) as pilot:
+            status = app.query_one(StatusBar)
+            await wait_for(pilot, lambda: status.state == "crashed", 20, "the mismatch shown")
+            shown = banner(app)
+            assert f"the engine speaks protocol 1 and this torchdeck speaks {PROTOCOL_VERSION}" in (
+                shown
+            )
+            assert "upgrade torchdeck" in shown
+            assert "stopped" not in shown and "Lost the connection" not in shown
+    finally:
+        server.close()
+        await server.wait_closed()
