@@ -269,7 +269,8 @@ class TrainRun:
                     self._summary(path)
                     return 0
                 if state.client > 1 and state.state in ("paused", "running"):
-                    self.say(f"{state.state} by an attached client at step {state.step}")
+                    what = "paused" if state.state == "paused" else "resumed"
+                    self.say(f"{what} by an attached client at step {state.step}")
             elif ev.event == EXITED:
                 raise EngineDied(ev.data.get("returncode"), ev.data.get("stderr_tail", ""))
 
