@@ -190,4 +190,4 @@ def errors_to_exit(func, args: argparse.Namespace) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
-        return 3
+        return getattr(exc, "exit_code", 3)  # cli.remote's errors carry their own

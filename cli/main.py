@@ -199,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         return headless.run_sample(args)
     if args.command == "train":
         return headless.run_train(args)
+    if args.remote:  # ssh's failures print plainly, with their exit code, before the app starts
+        from cli import engines
+
+        return engines.errors_to_exit(run_app, args)
     return run_app(args)
 
 

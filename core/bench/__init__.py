@@ -10,11 +10,16 @@ median of the rounds is quoted with its spread (min–max), so the figure holds 
 The bare loop (``bare_loop``) is an ordinary PyTorch loop written out, with the same model,
 batch, context, optimizer, seed and threads as the engine. ``--json`` prints one JSON object.
 
+Every engine is a detached one on its Unix socket, as ``torchdeck`` runs it, listening in a
+runtime folder of the bench's own (``engines``) and ended afterwards, whatever happened.
+
 The modules: ``plan`` (targets, window lengths, the plan from the arguments), ``stats``,
-``bare_loop``, ``engine_probes`` (the engine, headless), ``app_probes`` (the app in a
-pseudo-terminal), ``cuda``, ``run`` (one run, phase by phase), ``report`` (the table) and
-``cli``. Importing the package loads no torch: the bare loop and the CUDA figures import it
-when they run.
+``bare_loop``, ``engines`` (the bench's detached engines, a client that counts bytes),
+``engine_probes`` (the engine, headless), ``link_probes`` (bytes a socket client receives),
+``app_probes`` (the app in a pseudo-terminal), ``attach_probes`` (``torchdeck attach`` on a
+long run), ``cuda``, ``run`` (one run, phase by phase), ``report`` (the table) and ``cli``.
+Importing the package loads no torch: the bare loop and the CUDA figures import it when they
+run.
 """
 
 from __future__ import annotations

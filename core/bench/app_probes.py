@@ -1,5 +1,9 @@
 """The app, in a pseudo-terminal: training with the app open (``tui.bench_probe``), the
-event loop's lag, start-up to first paint and the memory of both processes."""
+event loop's lag, start-up to first paint and the memory of both processes.
+
+The app runs as ``torchdeck`` runs it, over a detached engine on its socket. Each app runs in
+the bench's temporary folder (its engine's run folder, an autosave, land there) with its own
+runtime folder for sockets (``engines.private_runtime``): every engine it leaves is ended."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import time
 from pathlib import Path
 
 from core.bench.bare_loop import BareLoop
+from core.bench.engines import private_runtime
 from core.bench.plan import TARGETS, Plan
 from core.bench.stats import percentile, ratios, spread
 from core.contract.settings import GPT
@@ -28,7 +33,9 @@ class PtyApp:
     """A command run in a fresh pseudo-terminal (its controlling terminal, 100×30), with its
     screen output read and thrown away as a terminal would consume it."""
 
-    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
         master, slave = os.openpty()
         cols, rows = TERM_SIZE
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
@@ -49,6 +56,7 @@ class PtyApp:
             env=full_env,
             preexec_fn=controlling_tty,
             close_fds=True,
+            cwd=cwd,
         )
         os.close(slave)
         self.master = master
@@ -94,15 +102,12 @@ class PtyApp:
 
 
 def run_probe(plan: Plan, mode: str, workdir: Path, tag: str) -> dict:
-    out = workdir / f"probe-{tag}.json"
+    """``tui.bench_probe`` in ``mode`` (train or rss), its engine a detached one it spawns."""
     argv = [
-        sys.executable,
-        "-m",
-        "tui.bench_probe",
-        "--out",
-        str(out),
         "--mode",
         mode,
+        "--run-dir",
+        str(workdir / f"engine-{tag}"),
         "--threads",
         str(plan.threads),
         "--warmup",
@@ -128,8 +133,16 @@ def run_probe(plan: Plan, mode: str, workdir: Path, tag: str) -> dict:
             "--steps",
             str(1_000_000),
         ]
-    app = PtyApp(argv)
-    app.wait(timeout=300)
+    with private_runtime(workdir / f"sockets-{tag}"):
+        return probe(argv, workdir, tag)
+
+
+def probe(args: list[str], workdir: Path, tag: str, timeout: float = 300) -> dict:
+    """Run ``python -m tui.bench_probe ARGS`` in a pseudo-terminal, in ``workdir``, and return
+    the JSON it wrote; TorchdeckError if it wrote none or an error."""
+    out = workdir / f"probe-{tag}.json"
+    app = PtyApp([sys.executable, "-m", "tui.bench_probe", "--out", str(out), *args], cwd=workdir)
+    app.wait(timeout=timeout)
     if not out.exists():
         raise TorchdeckError(
             f"the app probe wrote no result (exit code {app.proc.returncode})",
@@ -196,12 +209,18 @@ def measure_rss_growth(plan: Plan, workdir: Path) -> dict:
 def measure_start(plan: Plan, workdir: Path) -> tuple[dict, dict, dict]:
     """first_paint_s and engine_ready_s of the real app in a pseudo-terminal (quit with q),
     alternating with ``python -c "import torch"`` as the reference."""
+    with private_runtime(workdir / "sockets-start"):
+        return _measure_start(plan, workdir)
+
+
+def _measure_start(plan: Plan, workdir: Path) -> tuple[dict, dict, dict]:
     paints, readies, imports = [], [], []
     for r in range(plan.paint_runs):
         timings = workdir / f"timings{r}.json"
         app = PtyApp(
             [sys.executable, "-m", "cli.main", "--preset", GPT, "--device", "cpu"],
             env={"TORCHDECK_TIMINGS": str(timings)},
+            cwd=workdir,  # its detached engine's run folder: runs/torchdeck in here
         )
         deadline = time.perf_counter() + 120
         data: dict = {}

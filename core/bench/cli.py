@@ -18,9 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="torchdeck bench",
         description="Measure training speed against a bare PyTorch loop, with and without the "
-        "app, the app's event-loop lag, start-up, prediction latency, memory and a "
-        "short quality run. About 3 minutes on 2 CPU cores; --quick about half a "
-        "minute.",
+        "app, the app's event-loop lag, start-up, attaching to a long run, prediction latency, "
+        "the bytes a client on the engine's socket receives, memory and a short quality run. "
+        "About 4 minutes on 2 CPU cores; --quick about a minute.",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object, no table")
     p.add_argument(

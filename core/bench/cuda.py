@@ -3,12 +3,14 @@ engine's overhead on a larger gpt, on CUDA."""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import asdict
+from pathlib import Path
 
 from core.bench.bare_loop import BareLoop
 from core.bench.engine_probes import measure_overhead
+from core.bench.engines import detached_client, private_runtime
 from core.bench.plan import Plan
-from core.client import EngineClient
 
 # bf16 dense peak, TFLOPS, by a piece of the CUDA device name (first match wins)
 BF16_PEAK_TFLOPS = (
@@ -54,13 +56,15 @@ async def measure_device(plan: Plan, device: str, name: str, model: dict, train:
     utilisation of the engine's rate where the device's bf16 peak is known."""
     train = {**train, "eval_interval": 0, "steps": 1_000_000}
     bare = BareLoop(model, train, plan.threads, device=device)
-    client = EngineClient(nice=0, threads=plan.threads)
-    await client.start()
-    try:
-        sub = Plan(**{**asdict(plan), "model": model, "train": train})
-        overhead = await measure_overhead(client, bare, sub, device=device)
-    finally:
-        await client.close()
+    with tempfile.TemporaryDirectory(prefix="tdcuda-") as folder:
+        with private_runtime(Path(folder) / "sockets"):
+            client = detached_client(Path(folder) / "engine", nice=0, threads=plan.threads)
+            try:
+                await client.start()
+                sub = Plan(**{**asdict(plan), "model": model, "train": train})
+                overhead = await measure_overhead(client, bare, sub, device=device)
+            finally:
+                await client.close(shutdown=True)
     cfg = bare.model.config
     params = sum(p.numel() for p in bare.model.parameters()) - bare.model.wpe.weight.numel()
     per_token = flops_per_token(params, cfg.n_layer, cfg.block_size, cfg.n_embd)

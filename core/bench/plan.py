@@ -17,7 +17,16 @@ TARGETS = {
     "first_paint_s": 0.6,
     "predict_idle_p95_ms": 20.0,
     "predict_training_p95_steps": 2.0,  # in training steps
+    "attach_s": 1.0,  # torchdeck attach on a 10,000-step run, to the chart drawn
+    "link_bytes_per_s": 20_000,  # what a socket client receives while gpt trains
 }
+
+# How the app's Train pane starts a run (tui.panes.train_pane; a test keeps them equal): the
+# link figure trains as the app does.
+APP_REPORT_INTERVAL_S = 0.25
+APP_SAMPLE_CHARS = 80
+REMOTE_BUDGET = 16_000  # bytes/s: what ``torchdeck --remote`` asks of the engine (cli.remote)
+SLOW_BUDGET = 4_000  # bytes/s: a slow link, below what training sends, so the budget shows
 
 
 @dataclass
@@ -44,6 +53,17 @@ class Plan:
     )
     rss_train: dict = field(default_factory=lambda: {"batch_size": 8})
     quality_steps: int = 300
+    # attach_s: a detached engine holding a run of this many steps (mini, fast to train)
+    attach_steps: int = 10_000
+    attach_runs: int = 3
+    attach_model: dict = field(default_factory=lambda: {"block_size": 16})
+    attach_train: dict = field(default_factory=lambda: {"batch_size": 8, "eval_interval": 500})
+    attach_train_timeout_s: float = 600.0
+    # link_bytes_per_s: a client's received bytes over one window, plain and with a budget
+    link_warmup_s: float = 2.0
+    link_window_s: float = 10.0
+    link_budget: int = REMOTE_BUDGET
+    link_slow_budget: int = SLOW_BUDGET
 
     @classmethod
     def quick_plan(cls) -> Plan:
@@ -62,6 +82,9 @@ class Plan:
             paint_runs=1,
             rss_steps=200,
             quality_steps=20,
+            attach_runs=1,
+            link_warmup_s=1.0,
+            link_window_s=2.0,
         )
 
 

@@ -10,6 +10,16 @@ def _ok(figure: dict) -> str:
     return "ok" if figure.get("met") else "MISSED"
 
 
+def _link(f: dict) -> str:
+    """One client's share of the link: bytes/s = reports/s × bytes a report, and the losses in
+    a report (each a mean of up to ``stride`` steps' where a budget thinned them)."""
+    stride = f", means of ≤ {f['stride']}" if f.get("stride", 1) > 1 else ""
+    return (
+        f"{f['bytes_per_s']:,.0f} B/s = {f['reports_per_s']:.1f}/s × "
+        f"{f['bytes_per_line']:,} B ({f['losses_per_report']:g} losses{stride})"
+    )
+
+
 def table(r: dict) -> str:
     """The result as a plain-text table: figure, measured (median [min–max]), target."""
     rows: list[tuple[str, str, str]] = []
@@ -62,6 +72,36 @@ def table(r: dict) -> str:
         rows.append(
             ("  python -c 'import torch'", med(r["import_torch_s"], unit=" s"), "reference")
         )
+    if not err("attach_s"):
+        f = r["attach_s"]
+        rows.append(
+            (f"attach_s ({f['steps']:,}-step run)", med(f, unit=" s"), f"≤ {f['target']} {_ok(f)}")
+        )
+        rows.append(
+            (
+                "  chart points / first paint",
+                f"{f['chart_points']} / {f['first_paint_s']:.2f} s "
+                f"(engine ready {f['engine_ready_s']:.2f} s)",
+                "",
+            )
+        )
+    if not err("link_bytes_per_s"):
+        f = r["link_bytes_per_s"]
+        rows.append(
+            (
+                "link_bytes_per_s (gpt, no budget)",
+                _link(f["gpt"]),
+                f"≤ {f['target']:,} {_ok(f)}",
+            )
+        )
+        for preset in ("gpt", "mini"):
+            if preset != "gpt":
+                rows.append((f"  {preset}, no budget", _link(f[preset]), ""))
+            for key, budget in (("budgeted", f["budget"]), ("slow", f.get("slow_budget"))):
+                if f"{preset}_{key}" in f:
+                    rows.append(
+                        (f"  {preset}, budget {budget:,} B/s", _link(f[f"{preset}_{key}"]), "")
+                    )
     if not err("predict_ms"):
         f = r["predict_ms"]
         rows.append(

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import tempfile
 from pathlib import Path
 
 from core.bench.app_probes import measure_in_app, measure_rss_growth, measure_start
+from core.bench.attach_probes import measure_attach
 from core.bench.bare_loop import BareLoop
 from core.bench.cuda import measure_cuda
 from core.bench.engine_probes import measure_overhead, measure_predict, measure_quality
+from core.bench.engines import detached_client, private_runtime
+from core.bench.link_probes import measure_link
 from core.bench.plan import Plan
-from core.client import EngineClient
 from core.contract.settings import GPT
 from core.errors import TorchdeckError
 
@@ -47,6 +50,8 @@ async def run_bench(plan: Plan, say) -> dict:
             "window_s": plan.window_s,
             "overhead_rounds": plan.overhead_rounds,
             "overhead_window_s": plan.overhead_window_s,
+            # every engine is a detached one on its Unix socket, as torchdeck runs it
+            "engine": "detached, on a Unix socket",
         },
     }
     errors: dict[str, str] = {}
@@ -71,8 +76,50 @@ async def run_bench(plan: Plan, say) -> dict:
     bare = BareLoop(
         plan.model, {**plan.train, "eval_interval": 0, "steps": 1_000_000}, plan.threads
     )
-    client = EngineClient(nice=0, threads=plan.threads)
-    await client.start()
+    # short: a socket's path must fit in 108 bytes
+    workdir = Path(tempfile.mkdtemp(prefix="tdbench-"))
+    try:
+        await _phases(plan, phase, result, bare, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    result["errors"] = errors
+    result["machine"]["load_avg_1min"]["end"] = _load()
+    return result
+
+
+async def _phases(plan: Plan, phase, result: dict, bare: BareLoop, workdir: Path) -> None:
+    with private_runtime(workdir / "sockets"):
+        await _headless(plan, phase, result, bare, workdir)
+
+    async def link():
+        return (await measure_link(plan, workdir),)
+
+    await phase(("link_bytes_per_s",), "bytes a client on the socket receives", link)
+    await _in_app(plan, phase, bare, workdir)
+
+    async def attach():
+        return (await measure_attach(plan, workdir),)
+
+    await phase(("attach_s",), f"torchdeck attach on a {plan.attach_steps}-step run", attach)
+
+    async def cuda():
+        return (await measure_cuda(plan),)
+
+    await phase(("cuda",), "CUDA", cuda)
+
+
+async def _headless(plan: Plan, phase, result: dict, bare: BareLoop, workdir: Path) -> None:
+    """The engine without the app, through a client on its socket."""
+    client = detached_client(workdir / "engine-headless", nice=0, threads=plan.threads)
+    keys = ("train_overhead", "predict_ms", "quality")
+
+    async def start():
+        await client.start()
+        return ()
+
+    await phase(keys, "a detached engine's start-up", start)  # its failure is each figure's
+    if "error" in result.get("train_overhead", {}):
+        return
     try:
 
         async def overhead():
@@ -91,9 +138,11 @@ async def run_bench(plan: Plan, say) -> dict:
 
         await phase(("quality",), f"quality: {plan.quality_steps} gpt steps", quality)
     finally:
-        await client.close()
+        await client.close(shutdown=True)
 
-    workdir = Path(tempfile.mkdtemp(prefix="torchdeck-bench-"))
+
+async def _in_app(plan: Plan, phase, bare: BareLoop, workdir: Path) -> None:
+    """The real app in a pseudo-terminal: training with it open, start-up, memory."""
     rss_idle: dict = {}
 
     async def in_app():
@@ -124,17 +173,6 @@ async def run_bench(plan: Plan, say) -> dict:
         )
 
     await phase(("rss_mb",), f"memory over {plan.rss_steps} steps", rss)
-
-    async def cuda():
-        return (await measure_cuda(plan),)
-
-    await phase(("cuda",), "CUDA", cuda)
-    for leftover in sorted(workdir.iterdir()):
-        leftover.unlink()
-    workdir.rmdir()
-    result["errors"] = errors
-    result["machine"]["load_avg_1min"]["end"] = _load()
-    return result
 
 
 def _load() -> float | None:

@@ -113,11 +113,16 @@ def test_a_headless_run_is_attached_paused_stepped_predicted_and_stopped(headles
 
 def test_ls_lists_a_headless_run_and_stop_ends_it(headless, tmp_path, cli_command):
     proc, env = headless
-    ls = subprocess.run(
-        [*cli_command, "ls", "--json"], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert ls.returncode == 0, ls.stderr
-    (engine,) = json.loads(ls.stdout)
+    deadline = time.monotonic() + 60
+    while True:  # its socket opens before its model is built: wait for the run itself
+        ls = subprocess.run(
+            [*cli_command, "ls", "--json"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert ls.returncode == 0, ls.stderr
+        (engine,) = json.loads(ls.stdout)
+        if engine["state"] == "running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert engine["preset"] == "mini" and engine["state"] == "running"
     assert engine["run_dir"] == str((tmp_path / "run").resolve())
     assert engine["clients"] == 1  # its train process; ls itself is not counted

@@ -29,6 +29,8 @@ TOP_KEYS = {
     "rss_mb",
     "quality",
     "cuda",
+    "attach_s",
+    "link_bytes_per_s",
     "errors",
     "bench_s",
 }
@@ -55,7 +57,7 @@ def test_quick_run_gives_every_figure_with_sane_types():
         [sys.executable, "-m", "cli.main", "bench", "--quick", "--json"],
         capture_output=True,
         encoding="utf-8",
-        timeout=170,
+        timeout=240,
         env=env,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -65,6 +67,7 @@ def test_quick_run_gives_every_figure_with_sane_types():
     assert r["machine"]["threads"] >= 1 and r["machine"]["cpu_cores"] >= 1
     assert all(number(v) and v >= 0 for v in r["machine"]["load_avg_1min"].values())
     assert r["settings"]["rounds"] == 1
+    assert r["settings"]["engine"] == "detached, on a Unix socket"
 
     f = r["train_overhead"]
     check_spread(f)
@@ -105,6 +108,32 @@ def test_quick_run_gives_every_figure_with_sane_types():
     assert 0 < f["val_loss"] < 10 and 0 < f["train_loss"] < 10
     # 2000 / 20 = 100 times the wall time (within the rounding of both to the JSON)
     assert abs(f["wall_s_2000_estimate"] - f["wall_s"] * 100) <= 0.0005 * 100 + 0.05
+
+    f = r["attach_s"]  # seconds, from the app's start to the chart drawn from the history
+    check_spread(f)
+    assert len(f["runs"]) == 1 and f["target"] == 1.0 and isinstance(f["met"], bool)
+    assert f["steps"] == 10_000 and f["run"]["preset"] == "mini" and f["run"]["train_s"] > 0
+    assert 100 < f["chart_points"] <= 2048 and f["chart_val_points"] >= 1
+    first, last = f["chart_steps"]
+    assert first <= 100 and 9_900 <= last <= 10_000  # thinned, spanning the run
+    assert 0 < f["first_paint_s"] <= f["median"] and 0 < f["engine_ready_s"] <= f["median"]
+
+    f = r["link_bytes_per_s"]  # bytes per second received by a client on the socket
+    assert number(f["value"]) and f["value"] == f["gpt"]["bytes_per_s"] > 0
+    assert f["target"] == 20_000 and isinstance(f["met"], bool)
+    assert f["budget"] == 16_000 and f["slow_budget"] == 4_000
+    assert f["report_interval_s"] == 0.25 and f["window_s"] == 2.0
+    budgets = {"": 0, "_budgeted": 16_000, "_slow": 4_000}
+    for key, budget in ((p + k, b) for p in ("gpt", "mini") for k, b in budgets.items()):
+        g = f[key]
+        assert g["budget"] == budget
+        assert number(g["bytes_per_s"]) and g["bytes_per_s"] > 0
+        assert g["lines"] >= 1 and g["reports_per_s"] > 0 and g["steps_per_s"] > 0
+        assert 0 < g["bytes_per_line"] <= g["max_line_bytes"] and g["stride"] >= 1
+        # the budget, plus the token bucket's second of it, plus one report
+        assert g["bytes_per_s"] * g["window_s"] <= (
+            g["budget"] * (g["window_s"] + 1) + g["max_line_bytes"] if g["budget"] else 1e12
+        )
 
     assert r["cuda"] == {"measured": False, "reason": "not measured (no CUDA device)"} or (
         r["cuda"]["measured"] is True and r["cuda"]["tokens_per_s"] > 0
