@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from core import runtime
 from core.errors import EngineDied, EngineError, ProtocolMismatch, TorchdeckError
 from core.protocol import MAX_LINE_BYTES, PROTOCOL_VERSION, Event, Reply, Request, decode, encode
 from core.streams import read_stream_line
@@ -122,6 +123,11 @@ class EngineClient:
                 f"no engine listens at {self.socket_path} (it has ended)",
                 "torchdeck ls lists the running engines",
             ) from None
+        try:  # the engine side checks the client's user; this side, the engine's
+            runtime.check_peer(writer.get_extra_info("socket"), self.socket_path)
+        except TorchdeckError:
+            writer.close()
+            raise
         self.proc = None
         self._writer = writer
 
@@ -172,7 +178,9 @@ class EngineClient:
             except (asyncio.TimeoutError, TimeoutError):
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
-                await proc.wait()
+                # its pipes may outlive it (a shared ssh connection): never wait for ever
+                with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+                    await asyncio.wait_for(proc.wait(), timeout=5.0)
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=1.0)

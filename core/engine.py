@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import platform
 import queue
 import signal
 import sys
@@ -28,10 +27,10 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any, TextIO
 
-from core.contract import PRESETS, Contract, EngineInfo, ReadyInfo, StatusResult
+from core import link_ops
+from core.contract import Contract, EngineInfo, ReadyInfo, StatusResult
 from core.contract.ops import result_dict
 from core.errors import RequestError, TorchdeckError
 from core.hub import PROGRESS, Connection, PipeConnection
@@ -93,6 +92,8 @@ class Engine(RunControl):
         self.interruptible = False
         self.interrupt_pending = False
         self._interrupt_at = 0.0
+        self._interrupt_from: Connection | None = None  # whose interrupt op is on its way
+        self._interrupt_by: Connection | None = None  # whose interrupt is pending
         self.ops: dict[str, tuple[Callable[[Any], Any], Spec]] = {
             "status": (self.op_status, {}),
             "shutdown": (self.op_shutdown, {}),
@@ -135,9 +136,11 @@ class Engine(RunControl):
             return list(self.clients.values())
 
     def add_client(self, conn: Connection) -> None:
+        # "ready" first, then the events: added before it, the client could hear a report the
+        # main thread sends meanwhile before it knows the engine's protocol
+        conn.send(encode(Event("ready", self.ready_info().to_dict())))
         with self.clients_lock:
             self.clients[conn.id] = conn
-        conn.send(encode(Event("ready", self.ready_info().to_dict())))
 
     def remove_client(self, conn: Connection) -> None:
         with self.clients_lock:
@@ -147,46 +150,24 @@ class Engine(RunControl):
         return sum(1 for c in self.connections() if c.attached)
 
     def ready_info(self) -> ReadyInfo:
-        import torch
-
-        return ReadyInfo(
-            protocol=PROTOCOL_VERSION,
-            torch=torch.__version__,
-            python=platform.python_version(),
-            pid=os.getpid(),
-            cuda=torch.cuda.is_available(),
-            threads=torch.get_num_threads(),
-            presets=list(PRESETS),
-        )
+        return link_ops.ready_info(self)
 
     def engine_info(self) -> EngineInfo:
         """What ``ls`` shows of this engine, as of now."""
-        s, p = self.session, self.last_progress or {}
-        info = s.describe() if s is not None else None
-        return replace(
-            self.info,
-            protocol=PROTOCOL_VERSION,
-            clients=self.attached(),
-            state=self.state,
-            preset=info.preset if info else "",
-            device=info.device if info else "",
-            step=s.trainer.step if s is not None else 0,
-            steps=info.steps if info else 0,
-            loss=p.get("loss"),
-            val_loss=p.get("val_loss"),
-            tokens_per_s=p.get("tokens_per_s"),
-            client=self.reply_to.id if self.reply_to is not None else 0,
-        )
+        return link_ops.engine_info(self)
 
     # -- signals and input ---------------------------------------------------------------------
 
     def on_sigint(self, signum, frame) -> None:
+        by, self._interrupt_from = self._interrupt_from or self.owner, None
         if self.interruptible:
             raise KeyboardInterrupt
         # Between requests or inside a training slice: remember it. Training pauses after the
-        # step in flight (never half a step); a request arriving right after is interrupted.
+        # step in flight (never half a step); a request arriving right after from the client
+        # that interrupted (a real SIGINT: the owner's) is interrupted, another client's is not.
         self.interrupt_pending = True
         self._interrupt_at = time.monotonic()
+        self._interrupt_by = by
 
     def on_sigterm(self, signum, frame) -> None:
         """SIGTERM or SIGHUP (or the client's death, see ``_die_with_parent``): stop, saving
@@ -256,6 +237,7 @@ class Engine(RunControl):
         self.requests.put(("req", msg, None, conn))
 
     def on_sigint_from(self, conn: Connection | None, req_id: int) -> None:
+        self._interrupt_from = conn
         os.kill(os.getpid(), signal.SIGINT)  # handled on the main thread: on_sigint
         if conn is not None:
             conn.send(encode(Reply(req_id, True, result={"interrupted": True})))
@@ -326,7 +308,7 @@ class Engine(RunControl):
             return
         if kind == "left":  # its input ended: it is gone (a bridge waits for this close)
             self.remove_client(conn)
-            conn.close()
+            conn.finish()  # the replies to its last requests go out first, then it closes
             return
         if kind == "bad":
             if conn is None or conn.closed:
@@ -340,8 +322,10 @@ class Engine(RunControl):
             return
         self.reply_to = conn
         self.current_id = req.id
-        recent = self.interrupt_pending and time.monotonic() - self._interrupt_at < 0.5
-        self.interrupt_pending = False
+        mine = self.interrupt_pending and conn is self._interrupt_by
+        recent = mine and time.monotonic() - self._interrupt_at < 0.5
+        if mine:  # another's request leaves it pending: the run still pauses after it
+            self.interrupt_pending = False
         try:
             if recent:  # the interrupt was meant for this request, sent just before it arrived
                 raise KeyboardInterrupt

@@ -64,9 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     listening = None
     if serve:
         from core import runtime
+        from core.errors import TorchdeckError
 
-        path = runtime.socket_path(str(os.getpid()))
-        listening = runtime.listen(path)
+        try:
+            path = runtime.socket_path(str(os.getpid()))
+            listening = runtime.listen(path)
+        except TorchdeckError as exc:  # a socket folder refused: one plain line, no traceback
+            print(f"torchdeck engine: {exc}", file=sys.stderr, flush=True)
+            return 2
     if args.detach:
         with contextlib.suppress(OSError):
             os.setsid()  # no controlling terminal: no SIGHUP from a closed one

@@ -55,7 +55,8 @@ class LossHistory:
 def decimated(history: dict, points: int) -> dict:
     """A history (``LossHistory.to_dict``) thinned to about ``points`` points for a screen of
     that width: each run of steps keeps its lowest and highest value (in step order), so a spike
-    stays visible. ``points`` 0, or a history already that short: unchanged."""
+    stays visible, and the first and last points are always kept, so the chart spans the whole
+    run. ``points`` 0, or a history already that short: unchanged."""
     steps, values = history["steps"], history["values"]
     if not points or len(steps) <= points:
         return history
@@ -65,9 +66,9 @@ def decimated(history: dict, points: int) -> dict:
     out_values: list[float] = []
     for start in range(0, len(steps), size):
         idx = range(start, min(start + size, len(steps)))
-        lo = min(idx, key=values.__getitem__)
-        hi = max(idx, key=values.__getitem__)
-        for i in sorted({lo, hi}):
+        keep = {min(idx, key=values.__getitem__), max(idx, key=values.__getitem__)}
+        keep |= {i for i in (0, len(steps) - 1) if i in idx}
+        for i in sorted(keep):
             out_steps.append(steps[i])
             out_values.append(values[i])
     return {**history, "steps": out_steps, "values": out_values}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import os
 import socket
 import sys
@@ -50,6 +51,10 @@ class Connection:
     def close(self) -> None:
         self.closed = True
 
+    def finish(self) -> None:
+        """The client has left: close once what is queued for it is sent."""
+        self.close()
+
 
 class PipeConnection(Connection):
     """The engine's own stdout, read by the process that started it (its "owner": the app's
@@ -73,6 +78,18 @@ class PipeConnection(Connection):
             self.closed = True  # the client is gone
 
 
+class _Queued:
+    """A line waiting for its client: ``reports``, for a training report, holds the reports it
+    stands for (one more joins it while it waits); the writer thread merges them as it goes."""
+
+    __slots__ = ("data", "reports", "size")
+
+    def __init__(self, data: bytes, report: dict | None) -> None:
+        self.data = data
+        self.reports = [report] if report is not None else None
+        self.size = len(data)
+
+
 class SocketConnection(Connection):
     """A client on the socket, written by its own thread (see the module's docstring)."""
 
@@ -82,8 +99,9 @@ class SocketConnection(Connection):
         self.on_close = on_close
         self.dropped = ""  # why the engine dropped it, if it did
         self._cond = threading.Condition()
-        self._queue: collections.deque[tuple[bytes, dict | None]] = collections.deque()
+        self._queue: collections.deque[_Queued] = collections.deque()
         self._pending = 0
+        self._finishing = False  # the client has left: write what is queued, then close
         self._tokens = 0.0
         self._filled_at = time.monotonic()
         threading.Thread(target=self._write_loop, name=f"client-{cid}", daemon=True).start()
@@ -93,19 +111,30 @@ class SocketConnection(Connection):
         with self._cond:
             if self.closed:
                 return
-            if progress is not None and len(self._queue) == 1 and self._queue[0][1] is not None:
-                # the report before is still waiting for the budget: one report for both
-                old, earlier = self._queue.pop()
-                self._pending -= len(old)
-                progress = merge_dicts(earlier, progress)
-                data = encode(Event(PROGRESS, progress)).encode("utf-8")
-            self._queue.append((data, progress))
+            tail = self._queue[-1] if self._queue else None
+            if progress is not None and tail is not None and tail.reports is not None:
+                # the report before is still waiting (for the budget, or for a client that is
+                # not reading): one report for both. Only noted here; the writer thread merges
+                # them, once, as it sends: merging here would re-encode an ever longer report
+                # on the engine's own thread for each new one.
+                tail.reports.append(progress)
+                tail.size += len(data)
+            else:
+                self._queue.append(_Queued(data, progress))
             self._pending += len(data)
             if self._pending > MAX_PENDING:
-                self.dropped = f"it stopped reading ({self._pending >> 20} MiB waiting for it)"
+                self.dropped = f"it stopped reading ({_size(self._pending)} waiting for it)"
                 print(f"dropped client {self.id}: {self.dropped}", file=sys.stderr)
                 self._close_locked()
                 return
+            self._cond.notify()
+
+    def finish(self) -> None:
+        """The client has left (end of its input): send what is queued for it (the replies to
+        its last requests), then close. Without this the connection, its writer thread and its
+        socket would wait for ever for lines that no longer come."""
+        with self._cond:
+            self._finishing = True
             self._cond.notify()
 
     def close(self) -> None:
@@ -129,15 +158,20 @@ class SocketConnection(Connection):
         self._filled_at = now
         return self._tokens
 
-    def _next(self) -> tuple[bytes, dict | None] | None:
+    def _next(self) -> _Queued | None:
         with self._cond:
             while not self.closed:
                 if not self._queue:
+                    if self._finishing:
+                        return None
                     self._cond.wait()
                     continue
-                data, progress = self._queue[0]
-                # a report waits for the budget unless something queued behind it must go
-                if progress is None or not self.budget or len(self._queue) > 1:
+                item = self._queue[0]
+                # a report waits for the budget unless something queued behind it must go (or
+                # the client has left: what is queued goes, then the connection closes)
+                if item.reports is None or not self.budget or len(self._queue) > 1:
+                    break
+                if self._finishing:
                     break
                 left = self._budget_left()
                 if left > 0:
@@ -146,10 +180,19 @@ class SocketConnection(Connection):
             else:
                 return None
             self._queue.popleft()
-            self._pending -= len(data)
-        if progress is not None and self.budget:
-            data = fit_budget(progress, self.budget, data)
-        return data, progress
+            self._pending -= item.size
+        return item
+
+    def _encoded(self, item: _Queued) -> bytes:
+        """The bytes for a queued line: several reports merged into one, and a report averaged
+        down to the budget (here, on this connection's thread, never the engine's)."""
+        if item.reports is None:
+            return item.data
+        data, progress = item.data, item.reports[0]
+        if len(item.reports) > 1:
+            progress = merge_dicts(*item.reports)
+            data = encode(Event(PROGRESS, progress)).encode("utf-8")
+        return fit_budget(progress, self.budget, data) if self.budget else data
 
     def _write_loop(self) -> None:
         try:
@@ -157,8 +200,8 @@ class SocketConnection(Connection):
                 item = self._next()
                 if item is None:
                     return
-                data = item[0]
                 try:
+                    data = self._encoded(item)
                     self.sock.sendall(data)
                 except OSError:
                     return
@@ -172,6 +215,10 @@ class SocketConnection(Connection):
             with contextlib.suppress(OSError):
                 self.sock.close()
             self.on_close(self)
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB"
 
 
 def fit_budget(progress: dict, budget: int, data: bytes) -> bytes:
@@ -207,25 +254,35 @@ class Listener:
         self.add, self.serve, self.remove = add, serve, remove
         self._ids = iter(range(1, 1 << 62))
         self.refused = 0
+        self._closed = False
         threading.Thread(target=self._accept_loop, name="listener", daemon=True).start()
 
     def _accept_loop(self) -> None:
         while True:
             try:
                 client, _ = self.sock.accept()
-            except OSError:
-                return  # the listening socket was closed: the engine is ending
+            except OSError as exc:
+                if self._closed or exc.errno in (errno.EBADF, errno.EINVAL):
+                    return  # the listening socket was closed: the engine is ending
+                # out of file descriptors (EMFILE), a client gone before it was accepted: the
+                # listener must not end over it, or no client could ever attach again
+                print(f"cannot accept a client: {exc.strerror or exc}", file=sys.stderr)
+                time.sleep(0.1)
+                continue
             uid = peer_uid(client)
             if uid is not None and uid != os.getuid():
                 self.refused += 1
                 print(
                     f"refused a connection from uid {uid}: not this engine's user", file=sys.stderr
                 )
-                with contextlib.suppress(OSError):
+                try:
                     client.sendall(
                         b'{"event": "error", "data": {"type": "PermissionError", "message": '
                         b'"this engine belongs to another user", "hint": ""}}\n'
                     )
+                except OSError:
+                    pass
+                finally:
                     client.close()
                 continue
             conn = SocketConnection(next(self._ids) + 1, client, self.remove)
@@ -238,5 +295,6 @@ class Listener:
             ).start()
 
     def close(self) -> None:
+        self._closed = True
         with contextlib.suppress(OSError):
             self.sock.close()

@@ -1,11 +1,14 @@
 """The link's ops: ``hello`` (a client's version, role and byte budget) and ``attach``
-(everything a client needs to draw a running engine's whole picture at once)."""
+(everything a client needs to draw a running engine's whole picture at once), and what an
+engine says about itself: ``ready`` to each new client, ``EngineInfo`` to ``ls``."""
 
 from __future__ import annotations
 
+import os
+import platform
 from dataclasses import replace
 
-from core.contract import AttachArgs, AttachResult, EngineInfo, HelloArgs
+from core.contract import PRESETS, AttachArgs, AttachResult, EngineInfo, HelloArgs, ReadyInfo
 from core.errors import ProtocolMismatch, TorchdeckError
 from core.history import decimated
 from core.protocol import PROTOCOL_VERSION
@@ -55,6 +58,40 @@ def engine_ops(engine) -> dict:
         )
 
     return {"hello": (op_hello, HelloArgs), "attach": (op_attach, AttachArgs)}
+
+
+def ready_info(engine) -> ReadyInfo:
+    import torch
+
+    return ReadyInfo(
+        protocol=PROTOCOL_VERSION,
+        torch=torch.__version__,
+        python=platform.python_version(),
+        pid=os.getpid(),
+        cuda=torch.cuda.is_available(),
+        threads=torch.get_num_threads(),
+        presets=list(PRESETS),
+    )
+
+
+def engine_info(engine) -> EngineInfo:
+    """What ``ls`` shows of ``engine``, as of now."""
+    s, p = engine.session, engine.last_progress or {}
+    info = s.describe() if s is not None else None
+    return replace(
+        engine.info,
+        protocol=PROTOCOL_VERSION,
+        clients=engine.attached(),
+        state=engine.state,
+        preset=info.preset if info else "",
+        device=info.device if info else "",
+        step=s.trainer.step if s is not None else 0,
+        steps=info.steps if info else 0,
+        loss=p.get("loss"),
+        val_loss=p.get("val_loss"),
+        tokens_per_s=p.get("tokens_per_s"),
+        client=engine.reply_to.id if engine.reply_to is not None else 0,
+    )
 
 
 def _progress(data: dict):

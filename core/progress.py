@@ -27,26 +27,34 @@ def as_float(v) -> float | None:
 def merge(earlier: TrainProgress, later: TrainProgress) -> TrainProgress:
     """One report for the steps of two: the losses of both, the mean over them, the later pace,
     the latest validation loss and sample either one carried."""
-    losses = list(earlier.losses) + list(later.losses)
+    return merge_all([earlier, later])
+
+
+def merge_all(reports: list[TrainProgress]) -> TrainProgress:
+    """``merge`` over any number of reports, in order, in one pass (the losses are joined once,
+    not once per report: a client that read nothing for a while has thousands waiting)."""
+    first, last = reports[0], reports[-1]
+    losses = [v for r in reports for v in r.losses]
     values = [as_float(v) for v in losses]
     if losses and all(v is not None for v in values):
         loss = sum(values) / len(values)
         loss = loss if math.isfinite(loss) else str(loss)
     else:
-        loss = later.loss
-    val = later.val_loss if later.val_loss is not None else earlier.val_loss
-    val_step = later.val_step if later.val_loss is not None else earlier.val_step
+        loss = last.loss
+    with_val = [r for r in reports if r.val_loss is not None]
+    val = with_val[-1] if with_val else first
+    samples = [r.sample for r in reports if r.sample is not None]
     return replace(
-        later,
-        first_step=earlier.first_step,
+        last,
+        first_step=first.first_step,
         losses=losses,
         loss=loss,
-        val_loss=val,
-        val_step=val_step,
-        sample=later.sample if later.sample is not None else earlier.sample,
+        val_loss=val.val_loss,
+        val_step=val.val_step,
+        sample=samples[-1] if samples else None,
     )
 
 
-def merge_dicts(earlier: dict, later: dict) -> dict:
-    """``merge`` on two ``train_progress`` events' data."""
-    return merge(TrainProgress.from_dict(earlier), TrainProgress.from_dict(later)).to_dict()
+def merge_dicts(*reports: dict) -> dict:
+    """``merge_all`` on ``train_progress`` events' data."""
+    return merge_all([TrainProgress.from_dict(r) for r in reports]).to_dict()

@@ -80,18 +80,28 @@ def engine_id_of(path: Path) -> str:
 
 
 def listen(path: Path) -> socket.socket:
-    """A listening Unix socket at ``path``, mode 0600 from the start (umask while binding)."""
+    """A listening Unix socket at ``path``, mode 0600 from the start (umask while binding).
+
+    It is bound and made to listen under a temporary name, then renamed into place: the file
+    at ``path`` never exists before it accepts (spawn_detached returns as soon as it exists,
+    and ``live_sockets`` removes a socket that refuses a connection as a dead engine's)."""
+    try:
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            raise RuntimeDirError(f"{path} is in the way: not a socket", f"remove {path}")
+    except FileNotFoundError:
+        pass
+    temporary = path.with_name(f".{path.name}.new")  # not an engine-*.sock name
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)
     try:
         with contextlib.suppress(FileNotFoundError):
-            if stat.S_ISSOCK(os.lstat(path).st_mode):
-                os.unlink(path)  # a dead engine's (a live one has another pid in its name)
-        sock.bind(str(path))
+            os.unlink(temporary)
+        sock.bind(str(temporary))
     finally:
         os.umask(old)
-    os.chmod(path, 0o600)
+    os.chmod(temporary, 0o600)
     sock.listen(16)
+    os.replace(temporary, path)  # over a dead engine's socket, if any (a live one's pid differs)
     return sock
 
 
@@ -106,6 +116,17 @@ def peer_uid(sock: socket.socket) -> int | None:
     except OSError:
         return None
     return struct.unpack("3i", creds)[1]
+
+
+def check_peer(sock, path: str | Path) -> None:
+    """Refuse an engine socket whose process runs as another user: what the client sends it
+    (playground code, file paths) must not reach someone else's process."""
+    uid = peer_uid(sock) if sock is not None else None
+    if uid is not None and uid != os.getuid():
+        raise TorchdeckError(
+            f"the engine at {path} belongs to another user (uid {uid}): refused",
+            "start your own engine; torchdeck ls lists yours",
+        )
 
 
 def live_sockets() -> list[Path]:
@@ -158,7 +179,9 @@ def resolve(engine_id: str | None) -> Path:
                 "name one: torchdeck attach ID (torchdeck ls lists them)",
             )
         return sockets[0]
-    matches = [p for p in sockets if engine_id_of(p).startswith(engine_id)]
+    # an exact id wins: with engines 1234 and 12345, "1234" names the first, not both
+    matches = [p for p in sockets if engine_id_of(p) == engine_id]
+    matches = matches or [p for p in sockets if engine_id_of(p).startswith(engine_id)]
     if len(matches) != 1:
         ids = ", ".join(engine_id_of(p) for p in sockets)
         what = "no engine" if not matches else "more than one engine"

@@ -26,6 +26,7 @@ from tui.attach import (
     lost_banner,
     other_client_note,
     own_client_id,
+    reattach_command,
 )
 from tui.engine_link import EngineLink
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
@@ -381,10 +382,10 @@ class TorchdeckApp(App):
         command once the screen is restored."""
         if choice not in (KEEP, STOP):
             return
-        eid, status = engine_id(self), self.query_one(StatusBar)
+        eid, again, status = engine_id(self), reattach_command(self), self.query_one(StatusBar)
         if choice == KEEP:
             await self.engine.close(shutdown=False)
-            self.exit(kept_line(eid, self.engine_state, status.step, status.steps))
+            self.exit(kept_line(eid, self.engine_state, status.step, status.steps, again))
             return
         reply = await self.engine.call("train_stop", quiet=True)
         owned = self.engine.client.spawn is not None

@@ -34,6 +34,13 @@ def own_client_id(app: TorchdeckApp) -> int | None:
     return cid if isinstance(cid, int) and cid > 0 else None
 
 
+def reattach_command(app: TorchdeckApp) -> str:
+    """The command that brings this engine back on screen once the app has left it."""
+    host = getattr(app.engine.client, "host", None)
+    where = f"--remote {host} " if host else ""
+    return f"torchdeck attach {where}{engine_id(app)}"
+
+
 def engine_id(app: TorchdeckApp) -> str:
     """The engine's id as ``torchdeck ls`` and ``torchdeck attach`` name it."""
     client = app.engine.client
@@ -130,6 +137,14 @@ def lost_banner(app: TorchdeckApp, returncode: int | None, tail: str, mismatch: 
     if mismatch:
         return f"[b]{escape(mismatch)}[/b]\nThe loss history stays on screen. " + (
             "ctrl+r starts a fresh engine." if client.spawn is not None else ""
+        )
+    host = getattr(client, "host", None)  # an engine on another machine, over ssh
+    if host:
+        eid = escape(engine_id(app))
+        return (
+            f"[b]Lost the link to {escape(host)}[/b]: engine {eid} and its run go on there. "
+            f"[b]ctrl+r[/b] connects again (a new engine); [b]torchdeck attach --remote "
+            f"{escape(host)} {eid}[/b] brings this one back.\n{tail}"
         )
     if client.role is None or returncode is not None:
         return (

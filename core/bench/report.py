@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.bench.plan import FULL_QUALITY_STEPS
+from core.contract.settings import GPT, MINI
 from core.fmt import fmt_rate
 
 
@@ -94,8 +95,8 @@ def table(r: dict) -> str:
                 f"≤ {f['target']:,} {_ok(f)}",
             )
         )
-        for preset in ("gpt", "mini"):
-            if preset != "gpt":
+        for preset in (GPT, MINI):
+            if preset != GPT:
                 rows.append((f"  {preset}, no budget", _link(f[preset]), ""))
             for key, budget in (("budgeted", f["budget"]), ("slow", f.get("slow_budget"))):
                 if f"{preset}_{key}" in f:

@@ -58,7 +58,7 @@ async def test_configure_reports_the_session(engine, corpus):
     }
     assert (info["step"], info["steps"], info["block_size"]) == (0, 1_000_000, 16)
     ev = await engine.next_event("train_state", timeout=EVENT_TIMEOUT)
-    assert ev.data == {"state": "idle", "reason": "configured", "step": 0}
+    assert ev.data == {"state": "idle", "reason": "configured", "step": 0, "client": 1}
     status = await engine.request("status")
     assert status["state"] == "idle"
     assert status["session"] == info
@@ -102,7 +102,12 @@ async def test_pause_stops_steps_and_train_step_advances_by_one(engine, corpus):
     step = paused["step"]
     assert step >= 1
     events = await collect(engine, is_state("paused"))
-    assert events[-1].data == {"state": "paused", "reason": "paused by request", "step": step}
+    assert events[-1].data == {
+        "state": "paused",
+        "reason": "paused by request",
+        "step": step,
+        "client": 1,
+    }
     assert await step_now(engine) == step
     await asyncio.sleep(0.6)
     assert await step_now(engine) == step
@@ -169,7 +174,12 @@ async def test_parabola_through_the_engine(engine):
     assert info["params"] == 1 and info["steps"] == 80
     await engine.request("train_start")
     events = await collect(engine, is_state("finished"))
-    assert events[-1].data == {"state": "finished", "reason": "reached step 80", "step": 80}
+    assert events[-1].data == {
+        "state": "finished",
+        "reason": "reached step 80",
+        "step": 80,
+        "client": 0,
+    }
     reports = progress(events)
     assert sum(len(r["losses"]) for r in reports) == 80
     last = reports[-1]

@@ -118,7 +118,7 @@ def test_a_run_outlives_its_terminal_and_attach_shows_it_from_the_start(tmp_path
         "TORCHDECK_RUNTIME_DIR": str(tmp_path / "rt"),
     }
     app = Terminal(
-        [TORCHDECK, "--preset", "mini", "--corpus", str(corpus_file), "--device", "cpu"],
+        [TORCHDECK, "--preset", "gpt", "--corpus", str(corpus_file), "--device", "cpu"],
         tmp_path,
         env,
     )

@@ -92,3 +92,21 @@ async def test_an_engine_of_another_protocol_version_is_named_not_a_crash(tmp_pa
     finally:
         server.close()
         await server.wait_closed()
+
+
+def test_a_dropped_ssh_link_says_the_run_goes_on_and_how_to_bring_it_back():
+    from types import SimpleNamespace
+
+    from tui.attach import lost_banner, reattach_command
+
+    client = SimpleNamespace(
+        host="me@gpubox", info={"id": "4242"}, socket_path=None, spawn=None, role="ui"
+    )
+    app = SimpleNamespace(engine=SimpleNamespace(client=client))
+    text = lost_banner(app, 255, "Connection to gpubox closed by remote host.", "")
+    assert text.startswith("[b]Lost the link to me@gpubox[/b]: engine 4242 and its run go on")
+    assert "torchdeck attach --remote me@gpubox 4242" in text
+    assert text.endswith("Connection to gpubox closed by remote host.")
+    assert reattach_command(app) == "torchdeck attach --remote me@gpubox 4242"
+    client.host = None
+    assert reattach_command(app) == "torchdeck attach 4242"

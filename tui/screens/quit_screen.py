@@ -29,20 +29,24 @@ class QuitScreen(ModalScreen[str | None]):
         Binding("escape", "choose('')", "Cancel"),
     ]
 
-    def __init__(self, engine_id: str, state: str, step: str = "") -> None:
+    def __init__(self, engine_id: str, state: str, step: str = "", reattach: str = "") -> None:
         super().__init__()
         self.engine_id = engine_id
+        self.reattach = reattach
         self.run_state = state
         self.run_step = step
 
     def compose(self) -> ComposeResult:
+        from tui.attach import reattach_command
+
         eid = self.engine_id
+        self.reattach = self.reattach or reattach_command(self.app)
         where = f" ({self.run_step})" if self.run_step else ""
         lines = [
             f"[b]Training is {self.run_state} in engine {eid}[/b]{where}.",
             "",
             "[b]k[/b]       keep training in the background",
-            f"        (reattach with: [b]torchdeck attach {eid}[/b])",
+            f"        (reattach with: [b]{self.reattach}[/b])",
             "[b]s[/b]       stop the run (its checkpoint is saved) and quit",
             "[b]escape[/b]  cancel",
         ]
@@ -53,11 +57,11 @@ class QuitScreen(ModalScreen[str | None]):
         self.dismiss(choice or None)
 
 
-def kept_line(engine_id: str, state: str, step: int, steps: int) -> str:
+def kept_line(engine_id: str, state: str, step: int, steps: int, reattach: str = "") -> str:
     """What the command prints once the app has left a run training in the background."""
     return (
         f"torchdeck: engine {engine_id} keeps the run going in the background ({state}, step "
-        f"{step}/{steps}) · reattach with: torchdeck attach {engine_id}"
+        f"{step}/{steps}) · reattach with: {reattach or f'torchdeck attach {engine_id}'}"
     )
 
 
