@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.history import LossHistory
+from core.history import LossHistory, decimated
 
 
 def test_loss_history_keeps_every_point_below_capacity():
@@ -66,3 +66,23 @@ def test_loss_history_round_trips_through_a_dict():
     )
     with pytest.raises(ValueError, match="differ in length"):
         LossHistory.from_dict({"steps": [1, 2], "values": [0.5]})
+
+
+def test_decimated_keeps_each_runs_low_and_high_in_step_order():
+    steps = list(range(1, 101))
+    values = [1.0 - i / 200 for i in range(100)]
+    values[57] = 9.0  # a spike
+    thin = decimated({"steps": steps, "values": values, "stride": 1, "capacity": 4096}, 10)
+    assert len(thin["steps"]) == 10 and thin["stride"] == 1 and thin["capacity"] == 4096
+    assert thin["steps"] == [1, 20, 21, 40, 58, 60, 61, 80, 81, 100]
+    assert 9.0 in thin["values"] and thin["values"][thin["steps"].index(58)] == 9.0
+    short = {"steps": [1, 2], "values": [1.0, 2.0]}
+    assert decimated(short, 10) is short and decimated(short, 0) is short
+
+
+def test_decimated_always_keeps_the_first_and_last_points():
+    steps = list(range(1, 101))
+    values = [5.0] + [9.0, 1.0] * 49 + [5.0]  # neither end is its run's low or high
+    thin = decimated({"steps": steps, "values": values}, 10)
+    assert thin["steps"][0] == 1 and thin["steps"][-1] == 100
+    assert thin["steps"] == [1, 2, 3, 21, 22, 41, 42, 61, 62, 81, 82, 100]

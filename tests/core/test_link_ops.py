@@ -22,7 +22,6 @@ import pytest_asyncio
 
 from core.client import EngineClient
 from core.engine import Engine
-from core.history import decimated
 from core.hub import Connection
 from core.protocol import Reply
 from tests.core.engine_helpers import EVENT_TIMEOUT, collect, is_progress_at, is_state, mini
@@ -109,26 +108,6 @@ def test_probes_and_closed_clients_are_not_counted_as_attached(eng):
     finally:
         for c in (ui, probe, gone):
             eng.remove_client(c)
-
-
-def test_decimated_keeps_each_runs_low_and_high_in_step_order():
-    steps = list(range(1, 101))
-    values = [1.0 - i / 200 for i in range(100)]
-    values[57] = 9.0  # a spike
-    thin = decimated({"steps": steps, "values": values, "stride": 1, "capacity": 4096}, 10)
-    assert len(thin["steps"]) == 10 and thin["stride"] == 1 and thin["capacity"] == 4096
-    assert thin["steps"] == [1, 20, 21, 40, 58, 60, 61, 80, 81, 100]
-    assert 9.0 in thin["values"] and thin["values"][thin["steps"].index(58)] == 9.0
-    short = {"steps": [1, 2], "values": [1.0, 2.0]}
-    assert decimated(short, 10) is short and decimated(short, 0) is short
-
-
-def test_decimated_always_keeps_the_first_and_last_points():
-    steps = list(range(1, 101))
-    values = [5.0] + [9.0, 1.0] * 49 + [5.0]  # neither end is its run's low or high
-    thin = decimated({"steps": steps, "values": values}, 10)
-    assert thin["steps"][0] == 1 and thin["steps"][-1] == 100
-    assert thin["steps"] == [1, 2, 3, 21, 22, 41, 42, 61, 62, 81, 82, 100]
 
 
 # -- a real engine: its owner on the pipe, clients on its socket -----------------------------------
