@@ -8,6 +8,7 @@ app connects to its socket (``core.runtime``). Imports no torch and no UI librar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -42,6 +43,27 @@ async def start_process(argv: list[str], env: dict[str, str] | None) -> asyncio.
         limit=1 << 24,
         start_new_session=True,  # a Ctrl-C in the terminal reaches the UI, not the engine
     )
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs. A child of this process that has exited is reaped on
+    the way; a zombie (exited, another process's to reap) counts as gone."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return False
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: alive
+        return True
+    return True
 
 
 def process_stopped(pid: int) -> bool:

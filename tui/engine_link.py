@@ -17,6 +17,7 @@ from textual.app import App
 
 from core.client import EXITED, READY, EngineClient
 from core.errors import EngineDied, EngineError, TorchdeckError
+from core.transport import process_alive
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 
 if TYPE_CHECKING:
@@ -178,23 +179,10 @@ class EngineLink:
             await self.client.close(timeout=3, shutdown=shutdown)
 
 
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError, OSError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our child (spawned here), now reaped
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 async def end_process(pid: int, grace: float = 5.0) -> None:
     """Wait up to ``grace`` seconds for process ``pid`` to exit, then kill it."""
     deadline = time.monotonic() + grace
-    while _alive(pid):
+    while process_alive(pid):
         if time.monotonic() > deadline:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from core import runtime
 from core.client import EngineClient
-from core.transport import spawn_detached
+from core.transport import process_alive, spawn_detached
 
 RUNTIME_ENV = "TORCHDECK_RUNTIME_DIR"
 IDLE_TIMEOUT_S = 30.0  # an engine a crashed probe left behind, idle, ends on its own after this
@@ -89,33 +89,14 @@ def _pid_of(path: Path) -> int | None:
         return None
 
 
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError, OSError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # a child of this process, now reaped
-            return False
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
-                return False  # a zombie: exited, someone else's to reap
-    except (OSError, IndexError):
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def _end(pid: int, grace: float) -> None:
     """SIGTERM, then SIGKILL if ``pid`` is still there after ``grace`` seconds."""
-    if not _alive(pid):
+    if not process_alive(pid):
         return
     with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while _alive(pid):
+    while process_alive(pid):
         if time.monotonic() > deadline:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)

@@ -5,6 +5,8 @@ are fixtures in tests/core/conftest.py."""
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
 
 import pytest
@@ -67,3 +69,30 @@ async def stderr_with(client: EngineClient, text: str) -> str:
             pytest.fail(f"{text!r} never reached stderr:\n{client.stderr_text()}")
         await asyncio.sleep(0.02)
     return client.stderr_text()
+
+
+def read_as_nobody(path: str, timeout: float = 30.0) -> bytes:
+    """Connect to ``path`` from a child running as nobody (uid 65534; the caller must be root);
+    what it read up to end of input."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: nothing but system calls, then _exit
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            sock.connect(path)
+            while chunk := sock.recv(65536):
+                os.write(w, chunk)
+        except BaseException as exc:  # reported to the parent
+            os.write(w, f"child failed: {exc!r}".encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as fh:
+        data = fh.read()
+    os.waitpid(pid, 0)
+    return data

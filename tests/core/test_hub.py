@@ -22,6 +22,7 @@ import pytest
 from core import hub
 from core.hub import PROGRESS, Connection, Listener, SocketConnection, fit_budget
 from core.protocol import Event, encode
+from tests.core.engine_helpers import read_as_nobody
 
 TIMEOUT = 10.0
 NOBODY = 65534
@@ -332,32 +333,6 @@ def test_listener_survives_a_failed_accept(tmp_path):
         listener.close()
         for c in added:
             c.close()
-
-
-def read_as_nobody(path: str) -> bytes:
-    """Connect to ``path`` from a child running as nobody; what it read up to end of input."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: nothing but system calls, then _exit
-        try:
-            os.close(r)
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(TIMEOUT)
-            sock.connect(path)
-            while chunk := sock.recv(65536):
-                os.write(w, chunk)
-        except BaseException as exc:  # reported to the parent
-            os.write(w, f"child failed: {exc!r}".encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as fh:
-        data = fh.read()
-    os.waitpid(pid, 0)
-    return data
 
 
 @pytest.mark.skipif(not ROOT, reason="connecting as another user needs root (setuid)")

@@ -25,7 +25,14 @@ from core import runtime
 from core.client import EXITED, EngineClient
 from core.errors import EngineDied, ProtocolMismatch, TorchdeckError
 from core.transport import LOG_NAME, spawn_detached
-from tests.core.engine_helpers import TEXT, collect, is_progress_at, mini, stderr_with
+from tests.core.engine_helpers import (
+    TEXT,
+    collect,
+    is_progress_at,
+    mini,
+    read_as_nobody,
+    stderr_with,
+)
 
 TIMEOUT = 60.0  # generous: the box is small and shared, and each engine imports torch
 NOBODY = 65534
@@ -147,32 +154,6 @@ async def test_an_engine_of_another_protocol_on_a_socket_hears_no_hello(tmp_path
 
 
 # -- another user --------------------------------------------------------------------------------
-
-
-def read_as_nobody(path: str) -> bytes:
-    """Connect to ``path`` from a child running as nobody; what it read up to end of input."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: nothing but system calls, then _exit
-        try:
-            os.close(r)
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(TIMEOUT)
-            sock.connect(path)
-            while chunk := sock.recv(65536):
-                os.write(w, chunk)
-        except BaseException as exc:  # reported to the parent
-            os.write(w, f"child failed: {exc!r}".encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as fh:
-        data = fh.read()
-    os.waitpid(pid, 0)
-    return data
 
 
 @pytest.mark.skipif(not ROOT, reason="connecting as another user needs root (setuid)")
