@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -103,13 +104,20 @@ def run_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-async def stop(path: Path, say) -> int:
+async def stop(path: Path, say, timeout: float = 30.0) -> int:
+    """Stop the engine's run (its checkpoint saved where autosave points), then shut down a
+    detached engine. One that does not answer in ``timeout`` seconds (a runaway playground cell,
+    a stopped process) gets SIGTERM, which interrupts what it is doing and saves the run."""
+    ident = runtime.engine_id_of(path)
     client = EngineClient(socket_path=str(path), role="probe")
-    await client.start(timeout=30)
     try:
-        status = await client.request("status", timeout=30)
+        await client.start(timeout=timeout)
+        status = await client.request("status", timeout=timeout)
+    except (asyncio.TimeoutError, TimeoutError):
+        return _terminate(ident, timeout, say)
+    try:
         info = status.get("engine") or {}
-        ident = info.get("id", runtime.engine_id_of(path))
+        ident = info.get("id", ident)
         if status.get("state") in ("running", "paused"):
             reply = await client.request("train_stop", timeout=120)
             saved = [ev.data.get("path") for ev in client.drain_events() if ev.event == "autosaved"]
@@ -118,7 +126,8 @@ async def stop(path: Path, say) -> int:
         else:
             say(f"engine {ident}: no run in progress ({status.get('state')})")
         if info.get("detached"):
-            await client.request("shutdown", timeout=30)
+            with contextlib.suppress(EngineDied):  # it may end before its reply is read
+                await client.request("shutdown", timeout=timeout)
             say(f"engine {ident}: shut down")
         else:
             say(f"engine {ident}: its torchdeck train process ends it")
@@ -128,9 +137,26 @@ async def stop(path: Path, say) -> int:
             await client.close()
 
 
+def _terminate(ident: str, waited: float, say) -> int:
+    """SIGTERM to a local engine that does not answer (its id is its pid)."""
+    try:
+        pid = int(ident)
+        os.kill(pid, signal.SIGTERM)
+    except (ValueError, ProcessLookupError, PermissionError) as exc:
+        raise TorchdeckError(
+            f"engine {ident} did not answer within {waited:.0f} s and cannot be signalled ({exc})",
+            "see torchdeck ls; kill it by hand if it is stuck",
+        ) from None
+    say(
+        f"engine {ident}: no answer within {waited:.0f} s (busy or stopped): sent it SIGTERM, "
+        "which interrupts it and saves its run where autosave points"
+    )
+    return 0
+
+
 def run_stop(args: argparse.Namespace) -> int:
-    path = runtime.resolve(args.id)
-    return asyncio.run(stop(path, print))
+    path = runtime.resolve(args.id, command="stop")
+    return asyncio.run(stop(path, print, timeout=getattr(args, "wait", 30.0)))
 
 
 def run_bridge(args: argparse.Namespace) -> int:
@@ -186,6 +212,12 @@ def relay(sock: socket.socket, fd_in: int, fd_out: int) -> int:
 def errors_to_exit(func, args: argparse.Namespace) -> int:
     try:
         return func(args)
+    except (asyncio.TimeoutError, TimeoutError) as exc:
+        print(f"error: the engine did not answer in time ({exc})", file=sys.stderr)
+        print(
+            "hint: it may be busy with a long request; torchdeck stop ID ends it", file=sys.stderr
+        )
+        return 3
     except (EngineDied, EngineError, TorchdeckError) as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:

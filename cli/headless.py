@@ -1,4 +1,5 @@
-"""Headless commands, ``torchdeck train`` and ``torchdeck sample``: front ends without Textual.
+"""Headless ``torchdeck train``: a front end without Textual (``torchdeck sample`` is in
+``cli/sample.py``).
 
 Imports no torch: like the app, they drive the engine process through ``core.client``, so the
 training they run is exactly the engine's. On a terminal, ``train`` draws one live progress
@@ -34,8 +35,6 @@ from cli.records import progress_line as progress_line
 from cli.resume import prepare
 from core.client import EXITED, EngineClient
 from core.contract import (
-    GenerateArgs,
-    LoadArgs,
     SaveArgs,
     SessionInfo,
     TrainProgress,
@@ -116,7 +115,8 @@ class TrainRun:
                 handled.append(signum)
         # the engine also serves a socket: torchdeck attach shows this run live
         argv = engine_command(args.nice, args.threads)
-        argv += ["--serve", "--run-dir", str(self.dir.resolve())]
+        if self._can_serve():
+            argv += ["--serve", "--run-dir", str(self.dir.resolve())]
         client = EngineClient(argv)
         self.client = client
         try:
@@ -126,6 +126,18 @@ class TrainRun:
             for signum in handled:
                 loop.remove_signal_handler(signum)
             await client.close()
+
+    def _can_serve(self) -> bool:
+        """Whether the engine can serve its socket; if its folder is refused, the run goes on
+        without one (it cannot be attached), and says why."""
+        from core.runtime import RuntimeDirError, runtime_dir
+
+        try:
+            runtime_dir()
+        except RuntimeDirError as exc:
+            self.say(f"warning: {exc.message}; this run cannot be attached ({exc.hint})")
+            return False
+        return True
 
     def _on_signal(self, signum: int) -> None:
         if self.stop_signal is None:
@@ -332,46 +344,8 @@ class TrainRun:
             self.say(warning)
 
 
-async def sample(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    client = EngineClient(nice=0, threads=args.threads)
-    await client.start()
-    try:
-        await client.call(LoadArgs(args.checkpoint, args.device))
-        gen_args = GenerateArgs(
-            temperature=args.temperature,
-            top_k=args.top_k or None,
-            top_p=args.top_p or None,
-            prompt=args.prompt,
-            max_new=args.max_new,
-            seed=args.seed,
-            stream=True,
-        )
-        out.write(args.prompt)
-        task = asyncio.create_task(client.call(gen_args))
-        while not task.done():
-            try:
-                ev = await client.next_event("generate_token", timeout=0.1)
-            except (asyncio.TimeoutError, TimeoutError):
-                continue
-            out.write(ev.data["char"])
-            out.flush()
-        for ev in client.drain_events():
-            if ev.event == "generate_token":
-                out.write(ev.data["char"])
-        task.result()
-        out.write("\n")
-        out.flush()
-        return 0
-    finally:
-        await client.close()
-
-
 def run_train(args: argparse.Namespace) -> int:
     return _run(TrainRun(args).run())
-
-
-def run_sample(args: argparse.Namespace) -> int:
-    return _run(sample(args))
 
 
 def _run(coro) -> int:

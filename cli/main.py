@@ -166,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_remote_args(attach)
     stop = sub.add_parser("stop", help="stop an engine's run (checkpoint saved) and end it")
     stop.add_argument("id", nargs="?", help="the engine's id from ls (default: the only one)")
+    stop.add_argument(
+        "--wait",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds to wait for a busy engine before sending it SIGTERM (default 30)",
+    )
     _add_remote_args(stop)
     bridge = sub.add_parser(
         "bridge", help="join stdin/stdout to an engine's socket (what --remote runs over ssh)"
@@ -196,14 +203,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("ls", "stop", "bridge", "attach"):
         return run_engines_command(args)
     if args.command == "sample":
-        return headless.run_sample(args)
+        from cli.sample import run_sample
+
+        return run_sample(args)
     if args.command == "train":
         return headless.run_train(args)
-    if args.remote:  # ssh's failures print plainly, with their exit code, before the app starts
-        from cli import engines
+    from cli import engines
 
-        return engines.errors_to_exit(run_app, args)
-    return run_app(args)
+    # what stops the app from starting (an ssh failure, an engine already training in this
+    # folder) prints plainly, with its exit code, before the screen changes
+    return engines.errors_to_exit(run_app, args)
 
 
 def process_started_at() -> float:
@@ -227,7 +236,7 @@ def run_engines_command(args: argparse.Namespace) -> int:
     from cli import engines
 
     remote = getattr(args, "remote", None)
-    if remote and args.command in ("ls", "stop"):
+    if remote is not None and args.command in ("ls", "stop"):
         from cli import remote as remote_cli
 
         extra = ["--json"] if getattr(args, "json", False) else []
@@ -247,7 +256,7 @@ def app_client(args: argparse.Namespace):
     from core.client import EngineClient
 
     remote = getattr(args, "remote", None)
-    if remote:
+    if remote is not None:
         from cli import remote as remote_cli
 
         return remote_cli.remote_client(
@@ -260,9 +269,35 @@ def app_client(args: argparse.Namespace):
         from core import runtime
 
         return EngineClient(socket_path=str(runtime.resolve(args.id)))
-    from core.transport import spawn_detached
+    from core.transport import DEFAULT_RUN_DIR, spawn_detached
 
+    refuse_a_second_engine(DEFAULT_RUN_DIR)
     return EngineClient(spawn=lambda: spawn_detached())
+
+
+def refuse_a_second_engine(run_dir: str) -> None:
+    """Two engines training in one run folder would autosave over each other's checkpoint: if
+    one is running or paused there, say how to reach it instead."""
+    from core import runtime
+
+    if not runtime.live_sockets():
+        return
+    import asyncio
+    from pathlib import Path
+
+    from cli.engines import list_engines
+    from core.errors import TorchdeckError
+
+    here = str(Path(run_dir).resolve())
+    for e in asyncio.run(list_engines()):
+        if e.get("run_dir") == here and e.get("state") in ("running", "paused"):
+            ident = e["id"]
+            raise TorchdeckError(
+                f"engine {ident} is training in {run_dir} ({e['state']}, step "
+                f"{e.get('step')}/{e.get('steps')}); a second one here would autosave over it",
+                f"torchdeck attach {ident} shows it, torchdeck stop {ident} ends it; or start "
+                "torchdeck in another folder",
+            )
 
 
 def run_app(args: argparse.Namespace) -> int:

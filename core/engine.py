@@ -197,6 +197,10 @@ class Engine(RunControl):
                     bad = RequestError(f"unreadable line: {exc}", "")
                     self.requests.put(("bad", None, bad, conn))
         finally:
+            if conn is not self.owner and conn is self.reply_to and self.interruptible:
+                # its request (a runaway cell, a long load) has no one to answer: stop it
+                self._interrupt_from = conn
+                os.kill(os.getpid(), signal.SIGINT)
             self.requests.put(("eof" if conn is self.owner else "left", None, None, conn))
 
     def _read_line(self, stream, raw: bytes, conn: Connection | None = None) -> None:
@@ -309,6 +313,8 @@ class Engine(RunControl):
         if kind == "left":  # its input ended: it is gone (a bridge waits for this close)
             self.remove_client(conn)
             conn.finish()  # the replies to its last requests go out first, then it closes
+            if conn.role != "probe" and not self.attached() and self.state == "running":
+                self.autosave(due=False)  # its last watcher gone: the run goes on, saved now
             return
         if kind == "bad":
             if conn is None or conn.closed:

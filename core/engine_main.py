@@ -23,6 +23,18 @@ from dataclasses import replace
 DEFAULT_IDLE_TIMEOUT = 600.0
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: want a number of seconds, at least 0 (0: never end when idle)"
+        )
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torchdeck engine",
@@ -45,10 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--idle-timeout",
-        type=float,
+        type=_seconds,
         default=DEFAULT_IDLE_TIMEOUT,
         metavar="S",
-        help="with --detach: exit after S seconds with no client and no run (default 600)",
+        help="with --detach: exit after S seconds with no client and no run (default 600; "
+        "0: never)",
     )
     parser.add_argument("--run-dir", default="", help="the run folder, shown by torchdeck ls")
     parser.add_argument("--log", default="", help="where the engine's output goes (shown by ls)")
@@ -60,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     # engine while it imports torch.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     args = build_parser().parse_args(argv)
+    if args.detach and os.getsid(0) != os.getpid():
+        _daemonize(args)  # started by hand from a shell: leave its session and its terminal
     serve = args.serve or args.detach
     listening = None
     if serve:
@@ -138,6 +153,27 @@ def main(argv: list[str] | None = None) -> int:
     # A reader thread may sit in a blocking read; end the process without waiting on it (a
     # normal interpreter exit would abort on the reader's lock).
     os._exit(0)
+
+
+def _daemonize(args: argparse.Namespace) -> None:
+    """Fork: the parent says where the engine is and exits; the child starts a session of its
+    own (setsid needs a process that leads no group), its output in its log file."""
+    from pathlib import Path
+
+    from core.transport import DEFAULT_RUN_DIR, LOG_NAME
+
+    log = Path(args.log or Path(args.run_dir or DEFAULT_RUN_DIR) / LOG_NAME)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    args.log = str(log.resolve())
+    pid = os.fork()
+    if pid:
+        print(f"torchdeck engine {pid}: detached; log {args.log}; torchdeck ls lists it")
+        os._exit(0)
+    os.setsid()
+    fd = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def _private_fd(fd: int) -> int:

@@ -88,10 +88,18 @@ def engine_info(engine) -> EngineInfo:
         step=s.trainer.step if s is not None else 0,
         steps=info.steps if info else 0,
         loss=p.get("loss"),
-        val_loss=p.get("val_loss"),
-        tokens_per_s=p.get("tokens_per_s"),
+        val_loss=_last_val(s),
+        # a rate only while it is being measured
+        tokens_per_s=p.get("tokens_per_s") if engine.state == "running" else None,
         client=engine.reply_to.id if engine.reply_to is not None else 0,
     )
+
+
+def _last_val(session) -> float | None:
+    """The run's latest validation loss (a report carries one only when it measured one)."""
+    if session is None or not session.trainer.val_history.values:
+        return None
+    return session.trainer.val_history.values[-1]
 
 
 def _progress(data: dict):

@@ -140,6 +140,11 @@ def live_sockets() -> list[Path]:
         return []
     found = []
     for path in sorted(folder.glob(f"engine-*{SUFFIX}")):
+        try:
+            if not stat.S_ISSOCK(os.lstat(path).st_mode):
+                continue  # not an engine's: neither listed nor removed
+        except OSError:
+            continue
         if is_stale(path):
             with contextlib.suppress(OSError):
                 path.unlink()
@@ -163,8 +168,9 @@ def is_stale(path: Path) -> bool:
     return False
 
 
-def resolve(engine_id: str | None) -> Path:
-    """The socket of engine ``engine_id`` (a unique prefix will do), or of the only live one."""
+def resolve(engine_id: str | None, command: str = "attach") -> Path:
+    """The socket of engine ``engine_id`` (a unique prefix will do), or of the only live one;
+    ``command`` is the torchdeck command the hints name."""
     sockets = live_sockets()
     if not sockets:
         raise TorchdeckError(
@@ -176,7 +182,7 @@ def resolve(engine_id: str | None) -> Path:
             ids = ", ".join(engine_id_of(p) for p in sockets)
             raise TorchdeckError(
                 f"{len(sockets)} engines are running ({ids})",
-                "name one: torchdeck attach ID (torchdeck ls lists them)",
+                f"name one: torchdeck {command} ID (torchdeck ls lists them)",
             )
         return sockets[0]
     # an exact id wins: with engines 1234 and 12345, "1234" names the first, not both
