@@ -50,7 +50,9 @@ def fmt_duration(seconds: float | None) -> str:
 
 
 def fmt_rate(value: float | None) -> str:
-    """Tokens (or steps) a second: 15300 → ``15.3k``."""
+    """Tokens (or steps) a second: 15300 → ``15.3k``, 1024100 → ``1.02M``."""
     if value is None:
         return MISSING
+    if value >= 1e6:
+        return f"{value / 1e6:.2f}M"
     return f"{value / 1000:.1f}k" if value >= 1000 else f"{value:.0f}"

@@ -22,18 +22,16 @@ from core.contract.settings import DEFAULT_AUTOSAVE_MINUTES, DEFAULT_PRESET
 from tui.attach import (
     IDLE_REASONS,
     attach_engine,
-    engine_id,
-    lost_banner,
     other_client_note,
     own_client_id,
-    reattach_command,
+    show_engine_lost,
 )
 from tui.engine_link import EngineLink
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 from tui.panes.base import Pane
 from tui.panes.train_pane import TrainPane
+from tui.quitting import quit_app
 from tui.screens.help_screen import HelpScreen
-from tui.screens.quit_screen import KEEP, STOP, QuitScreen, kept_line, stopped_line
 from tui.widgets.status_bar import StatusBar, engine_health
 
 if TYPE_CHECKING:
@@ -52,9 +50,6 @@ LAZY_PANES = {
     "playground": ("tui.panes.playground_pane", "PlaygroundPane"),
     "predict": ("tui.panes.predict_pane", "PredictPane"),
 }
-
-
-TRAINING = ("running", "paused")  # engine states in which quitting asks first
 
 
 def pane_class(key: str) -> type[Pane]:
@@ -247,16 +242,8 @@ class TorchdeckApp(App):
                 f"{data.get('message')}\n{data.get('hint', '')}", title="engine", severity="error"
             )
 
-    def on_engine_exited(self, message: EngineExited) -> None:
-        if message.expected:
-            return
-        self.query_one(StatusBar).state = "crashed"
-        self.engine_state = "crashed"
-        for pane in list(self.panes.values()):
-            pane.engine_restarted()
-        banner = self.query_one("#crash-banner", Static)
-        banner.update(lost_banner(self, message.returncode, message.stderr_tail, message.mismatch))
-        banner.display = True
+    async def on_engine_exited(self, message: EngineExited) -> None:
+        await show_engine_lost(self, message)  # ended, crashed, or only the connection lost
 
     def on_engine_start_failed(self, message: EngineStartFailed) -> None:
         self.query_one(StatusBar).state = "crashed"
@@ -365,32 +352,8 @@ class TorchdeckApp(App):
 
     async def action_quit(self) -> None:
         """Quit. While a run trains in an engine on a socket, ask first: keep it training in
-        the background, stop it, or cancel (QuitScreen)."""
-        if isinstance(self.screen, QuitScreen):
-            return  # the dialog is up: it takes k, s or escape
-        client = self.engine.client
-        if client.role is not None and client.running and self.engine_state in TRAINING:
-            status = self.query_one(StatusBar)
-            where = f"step {status.step}/{status.steps}"
-            self.push_screen(QuitScreen(engine_id(self), self.engine_state, where), self._leave)
-            return
-        await self.engine.close(shutdown=self.engine.owns_engine)
-        self.exit()
-
-    async def _leave(self, choice: str | None) -> None:
-        """The quit dialog's answer. The line left in ``return_value`` is printed by the
-        command once the screen is restored."""
-        if choice not in (KEEP, STOP):
-            return
-        eid, again, status = engine_id(self), reattach_command(self), self.query_one(StatusBar)
-        if choice == KEEP:
-            await self.engine.close(shutdown=False)
-            self.exit(kept_line(eid, self.engine_state, status.step, status.steps, again))
-            return
-        reply = await self.engine.call("train_stop", quiet=True)
-        owned = self.engine.client.spawn is not None
-        await self.engine.close(shutdown=owned)
-        self.exit(stopped_line(eid, reply.step if reply else status.step, owned))
+        the background, stop it, or cancel (tui/quitting.py)."""
+        await quit_app(self)
 
     async def on_unmount(self) -> None:
         # however the app ends (a crash, a closed terminal, a test finishing): a pipe child

@@ -8,6 +8,8 @@ frame does not wait for them)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,8 +17,9 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 
 if TYPE_CHECKING:
-    from core.contract import AttachResult, TrainState
+    from core.contract import AttachResult, SessionInfo, TrainState
     from tui.app import TorchdeckApp
+    from tui.messages import EngineExited
 
 MIN_POINTS = 512  # history points asked for at least: enough for any chart of the screen
 
@@ -77,12 +80,16 @@ def restore(app: TorchdeckApp, result: AttachResult, announce: bool = True) -> N
     if progress is not None and not 0 < progress.step <= session.step:
         # a report of an earlier model's run (the engine keeps its last one across configure)
         result = replace(result, progress=None, sample=None)
+    if progress is not None and progress.val_loss is None:
+        progress = replace(progress, val_loss=last_val_loss(session))
+        result = replace(result, progress=progress)
     app.model_configured(session)
     state = result.state
     app.engine_state = state
     status = app.query_one(StatusBar)
     status.state = "ready" if state == "idle" else state
     progress = result.progress
+    status.val_loss = last_val_loss(session)
     if progress is not None:
         status.loss = progress.loss
         status.val_loss = progress.val_loss
@@ -96,6 +103,13 @@ def restore(app: TorchdeckApp, result: AttachResult, announce: bool = True) -> N
             f"{state}, step {session.step}/{session.steps}",
             timeout=4,
         )
+
+
+def last_val_loss(session: SessionInfo) -> float | None:
+    """The latest validation loss of the session's history (an attach reply's progress may
+    predate it, or carry none: the latest report was not an evaluation)."""
+    values = ((session.history or {}).get("val") or {}).get("values") or []
+    return values[-1] if values else None
 
 
 # -- another client's commands --------------------------------------------------------------------
@@ -129,9 +143,64 @@ def other_client_note(data: TrainState, own: int | None, before: str) -> str | N
 # -- losing the engine --------------------------------------------------------------------------
 
 
-def lost_banner(app: TorchdeckApp, returncode: int | None, tail: str, mismatch: str) -> str:
+ORDERLY = ("stopped", "finished")  # a run in these states was saved: its engine's end is calm
+LOST, ENDED, CRASHED = "lost", "ended", "crashed"
+
+
+async def engine_end(app: TorchdeckApp, grace: float = 1.0) -> str:
+    """How an engine on a local socket went away: ``LOST`` (it still runs and listens: only
+    this connection went), ``ENDED`` (an orderly end: it removed its socket on the way out, or
+    the last run state seen was stopped or finished) or ``CRASHED`` (gone, socket left behind).
+    The engine says nothing as it shuts down; its process and its socket file tell. A process
+    may still be dying when its connections close: it gets ``grace`` seconds to be gone."""
+    from core.transport import process_alive
+
+    client = app.engine.client
+    pid = client.pid or (client.info or {}).get("pid")
+    path = client.socket_path
+    deadline = time.monotonic() + grace
+    while isinstance(pid, int) and pid > 0 and process_alive(pid):
+        if not (path and Path(path).exists()):
+            break  # it removed its socket: an orderly end under way
+        if time.monotonic() > deadline:
+            return LOST
+        await asyncio.sleep(0.05)
+    listens = bool(path) and Path(path).exists()
+    if not listens or app.engine_state in ORDERLY:
+        return ENDED
+    return CRASHED
+
+
+async def show_engine_lost(app: TorchdeckApp, message: EngineExited) -> None:
+    """The engine has gone (or the link to it): the status bar and the banner say how."""
+    from textual.widgets import Static
+
+    from tui.widgets.status_bar import StatusBar
+
+    if message.expected:
+        return
+    client = app.engine.client
+    end = CRASHED
+    if client.role is not None and not message.mismatch and not getattr(client, "host", None):
+        end = await engine_end(app)
+    if not app.is_running:
+        return
+    state = {ENDED: "ended", LOST: "disconnected"}.get(end, "crashed")
+    app.query_one(StatusBar).state = state
+    app.engine_state = state
+    for pane in list(app.panes.values()):
+        pane.engine_restarted()
+    banner = app.query_one("#crash-banner", Static)
+    banner.update(lost_banner(app, message.returncode, message.stderr_tail, message.mismatch, end))
+    banner.display = True
+
+
+def lost_banner(
+    app: TorchdeckApp, returncode: int | None, tail: str, mismatch: str, end: str = CRASHED
+) -> str:
     """The crash banner's text (Rich markup): a pipe child that stopped, an engine on a socket
-    that went away, or one that speaks another protocol version."""
+    that ended, crashed or dropped this app's connection, or one that speaks another protocol
+    version. ``end``: see :func:`engine_end` (engines on a local socket only)."""
     client = app.engine.client
     tail = escape("\n".join(tail.strip().splitlines()[-6:]) or "(no stderr output)")
     if mismatch:
@@ -152,7 +221,18 @@ def lost_banner(app: TorchdeckApp, returncode: int | None, tail: str, mismatch: 
             f"history stays on screen. [b]ctrl+r[/b] restarts it, [b]ctrl+l[/b] "
             f"restarts it and loads the last checkpoint.\n{tail}"
         )
-    eid = engine_id(app)
+    eid = escape(engine_id(app))
+    if end == ENDED:
+        return (
+            f"[b]Engine {eid} has ended[/b] (shut down by another client or torchdeck stop); "
+            "its run was saved where autosave points. The loss history stays on screen. "
+            "[b]ctrl+r[/b] starts a new engine here."
+        )
+    if end == LOST:
+        return (
+            f"[b]Lost the connection to engine {eid}[/b]; it still runs. The loss history "
+            "stays on screen. [b]ctrl+r[/b] connects again."
+        )
     if client.spawn is not None:
         how = (
             "[b]ctrl+r[/b] starts a fresh engine, [b]ctrl+l[/b] starts one and loads the "
@@ -160,14 +240,13 @@ def lost_banner(app: TorchdeckApp, returncode: int | None, tail: str, mismatch: 
         )
     else:
         how = (
-            "[b]ctrl+r[/b] reconnects if it still runs; otherwise [b]torchdeck[/b] starts a "
-            "new one, and [b]torchdeck attach ID[/b] joins another ([b]torchdeck ls[/b] lists "
-            "them)."
+            "[b]ctrl+r[/b] starts a new engine here; [b]torchdeck attach ID[/b] joins another "
+            "([b]torchdeck ls[/b] lists them)."
         )
-    log = log_tail(client.info or {})
+    log = log_tail(client.info or {})  # it crashed: its log's last lines may say why
     return (
-        f"[b]Lost the connection to engine {escape(eid)}[/b]. The loss history stays on "
-        f"screen. {how}\n{escape(log) if log else tail}"
+        f"[b]Lost the connection to engine {eid}[/b]: it has crashed. The loss history stays "
+        f"on screen. {how}\n{escape(log) if log else tail}"
     )
 
 

@@ -17,7 +17,7 @@ from textual.app import App
 
 from core.client import EXITED, READY, EngineClient
 from core.errors import EngineDied, EngineError, TorchdeckError
-from core.transport import process_alive
+from core.transport import process_alive, spawn_detached
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 
 if TYPE_CHECKING:
@@ -31,6 +31,9 @@ class EngineLink:
         self.started_at = started_at
         self._pump: asyncio.Task | None = None
         self.ignored: dict[str, int] = {}  # malformed events ignored, by event name
+        # async () -> socket path: how ctrl+r starts a new engine when the one this app had
+        # attached to has gone (None: core.transport.spawn_detached, as ``torchdeck`` does)
+        self.spawn_fresh = None
 
     @property
     def owns_engine(self) -> bool:
@@ -117,6 +120,10 @@ class EngineLink:
         if self._pump:
             self._pump.cancel()
         client = self.client
+        if self.attached_engine_gone():  # nothing to reconnect to: a new engine, as torchdeck
+            await self.close(shutdown=False)
+            client.spawn = self.spawn_fresh or spawn_detached
+            client.socket_path = None
         # a detached engine that hangs must not be left behind: it is not a child to kill
         hung = client.pid if client.spawn is not None and client.running else None
         await self.close(shutdown=self.owns_engine)
@@ -125,6 +132,19 @@ class EngineLink:
         client.drain_events()
         self.started_at = time.perf_counter()
         return await self.start()
+
+    def attached_engine_gone(self) -> bool:
+        """Whether this app attached to a local engine (one it did not start) that has ended:
+        its socket is gone, or its process is."""
+        client = self.client
+        if client.spawn is not None or not client.socket_path or getattr(client, "host", None):
+            return False
+        if client.running:
+            return False
+        pid = client.pid or (client.info or {}).get("pid")
+        if not os.path.exists(client.socket_path):
+            return True
+        return isinstance(pid, int) and pid > 0 and not process_alive(pid)
 
     async def request(self, op: str, quiet: bool = False, **args) -> dict | None:
         """Run a request; on an error reply, notify the person and return None."""

@@ -44,6 +44,7 @@ def test_fmt_macs(n, text):
 def test_fmt_count_and_rate():
     assert (fmt_count(None), fmt_count(814720)) == ("--", "814,720")
     assert (fmt_rate(None), fmt_rate(999.4), fmt_rate(15_300)) == ("--", "999", "15.3k")
+    assert (fmt_rate(999_999), fmt_rate(1_024_100)) == ("1000.0k", "1.02M")
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from tui.app import TorchdeckApp
 from tui.panes.train_pane import TrainPane
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.status_bar import StatusBar
+from tui.widgets.train_metrics import TrainMetrics
 
 SIZE = (100, 30)
 TIMEOUT = 60
@@ -168,3 +169,22 @@ async def test_attach_to_an_engine_without_a_model_configures_one(detached, corp
         await wait_configured(pilot, TIMEOUT)
         status = app.query_one(StatusBar)
         assert status.preset == "mini" and app.attached is None
+
+
+async def test_attach_shows_the_last_validation_loss_of_the_history(detached, corpus):
+    """The latest report of a run is seldom an evaluation: val comes from the history."""
+    path = await detached()
+    other = await headless_run(path, corpus, 30000)
+    await wait_for_steps(other, 230)  # past the evaluation at step 200
+    await other.call("train_pause")
+    await other.close()
+
+    app = attach_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        status = app.query_one(StatusBar)
+        await wait_for(pilot, lambda: status.state == "paused", TIMEOUT, "attached")
+        chart = app.query_one(LossChart)
+        assert len(chart.val) >= 1
+        assert status.val_loss == chart.val.values[-1]
+        assert "val --" not in str(status.render())
+        assert app.query_one(TrainMetrics).val_loss == chart.val.values[-1]

@@ -1,6 +1,6 @@
-"""An engine on a socket that goes away: the app names it ("lost the connection to engine ID",
-or the protocol mismatch), keeps the chart, and ctrl+r spawns a fresh engine where the app
-started its own, or says how to get back to one it had attached to."""
+"""An engine on a socket that goes away: the app names it (an orderly end as "ended", a crash as
+"lost the connection to engine ID", or the protocol mismatch), keeps the chart, and ctrl+r
+spawns a fresh engine where the app started its own, or where the one it attached to is gone."""
 
 from __future__ import annotations
 
@@ -39,31 +39,56 @@ async def test_a_lost_socket_engine_is_named_and_ctrl_r_spawns_another(detached,
         assert not app.query_one("#crash-banner").display
 
 
-async def test_an_attached_engine_that_ends_cannot_be_restarted_from_here(detached, corpus):
+def attached_app(path: str, corpus: str) -> TorchdeckApp:
+    client = EngineClient(socket_path=path)
+    return TorchdeckApp(preset="mini", corpus=corpus, device="cpu", attach=True, client=client)
+
+
+def other_engines_crash(app) -> None:
+    """A traceback in the shared engine.log, as another engine that crashed leaves one."""
+    with open(app.engine.client.info["log"], "a", encoding="utf-8") as fh:
+        fh.write("Traceback (most recent call last):\nRuntimeError: another engine's crash\n")
+
+
+async def test_an_attached_engine_shut_down_is_ended_not_crashed(detached, corpus):
     path = await detached()
-    app = TorchdeckApp(
-        preset="mini",
-        corpus=corpus,
-        device="cpu",
-        attach=True,
-        client=EngineClient(socket_path=path),
-    )
+    app = attached_app(path, corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot, TIMEOUT)
+        eid = app.engine.client.info["id"]
+        other_engines_crash(app)
+        other = EngineClient(socket_path=path)
+        await other.start(timeout=TIMEOUT)
+        await other.close(shutdown=True)  # another app quitting, torchdeck stop
+        status = app.query_one(StatusBar)
+        await wait_for(pilot, lambda: status.state == "ended", 20, "the end shown")
+        shown = banner(app)
+        assert f"Engine {eid} has ended (shut down by another client or torchdeck stop)" in shown
+        assert "ctrl+r starts a new engine here" in shown
+        assert "another engine's crash" not in shown and "Lost the connection" not in shown
+        assert "crashed" not in str(status.render())
+        app.engine.spawn_fresh = detached.spawn  # torchdeck's spawn_detached, ended by the test
+        await pilot.press("ctrl+r")  # nothing to reconnect to: a new engine, as torchdeck
+        await wait_configured(pilot, TIMEOUT)
+        assert app.engine.client.info["id"] != eid and app.engine.client.running
+        assert not app.query_one("#crash-banner").display
+        assert app.engine.owns_engine  # this app started it: it ends with the app
+
+
+async def test_an_attached_engine_killed_is_a_crash_with_its_log(detached, corpus):
+    path = await detached()
+    app = attached_app(path, corpus)
     async with app.run_test(size=SIZE) as pilot:
         await wait_configured(pilot, TIMEOUT)
         pid = app.engine.client.info["pid"]
-        os.kill(pid, signal.SIGTERM)
+        other_engines_crash(app)
+        os.kill(pid, signal.SIGKILL)  # its socket stays behind: no orderly end
         status = app.query_one(StatusBar)
-        await wait_for(pilot, lambda: status.state == "crashed", 20, "the loss shown")
-        assert "reconnects if it still runs" in banner(app)
+        await wait_for(pilot, lambda: status.state == "crashed", 20, "the crash shown")
+        shown = banner(app)
+        assert f"Lost the connection to engine {pid}" in shown and "has crashed" in shown
+        assert "another engine's crash" in shown  # the log's tail, as a crash may explain
         assert wait_gone(pid, 20)
-        await pilot.press("ctrl+r")
-        await wait_for(
-            pilot,
-            lambda: any("torchdeck attach ID" in n.message for n in app._notifications),
-            10,
-            "the way back named",
-        )
-        assert status.state == "crashed"
 
 
 async def test_an_engine_of_another_protocol_version_is_named_not_a_crash(tmp_path):

@@ -99,10 +99,14 @@ class TrainPane(Pane):
         self.state = result.state
         self.query_one(LoopStrip).running = result.state == "running"
         progress = result.progress
+        metrics = self.query_one(TrainMetrics)
         if progress is not None:
-            metrics = self.query_one(TrainMetrics)
             metrics.val_loss = progress.val_loss
             metrics.data = progress
+        elif result.session is not None:
+            from tui.attach import last_val_loss
+
+            metrics.val_loss = last_val_loss(result.session)
         if result.sample:
             text = result.sample.replace("\n", "⏎")
             self.query_one("#train-sample", Static).update(f"sample (latest): {text}")

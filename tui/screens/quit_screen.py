@@ -1,8 +1,13 @@
 """The quit dialog shown while a run trains in a detached engine: keep it training in the
-background (the app leaves, the engine goes on), stop it and quit, or cancel. Keyboard first,
-and small enough for 80×24."""
+background (the app leaves, the engine goes on; a paused run resumes first), stop it and quit,
+or cancel. It stays live while it is up: the step follows the status bar, the number of other
+apps attached is shown once the engine has said it, and the dialog closes itself (with a notice)
+when the run stops or finishes meanwhile, or the engine goes away. Keyboard first, and small
+enough for 80×24."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,16 +15,20 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+if TYPE_CHECKING:
+    from tui.widgets.status_bar import StatusBar
+
 KEEP, STOP = "keep", "stop"
+TRAINING = ("running", "paused")  # engine states in which quitting asks first
 
 
 class QuitScreen(ModalScreen[str | None]):
-    """Dismissed with ``KEEP``, ``STOP`` or None (cancel)."""
+    """Dismissed with ``KEEP``, ``STOP`` or None (cancel, or the run is no longer there)."""
 
     DEFAULT_CSS = """
     QuitScreen { align: center middle; }
     #quit-body {
-        width: 64; max-width: 100%; height: auto;
+        width: 72; max-width: 100%; height: auto;
         background: $panel; border: round $warning; padding: 0 1;
     }
     """
@@ -29,29 +38,83 @@ class QuitScreen(ModalScreen[str | None]):
         Binding("escape", "choose('')", "Cancel"),
     ]
 
-    def __init__(self, engine_id: str, state: str, step: str = "", reattach: str = "") -> None:
+    def __init__(
+        self,
+        engine_id: str,
+        state: str,
+        step: str = "",
+        reattach: str = "",
+        status: StatusBar | None = None,
+    ) -> None:
+        """``status``: the app's status bar, followed while the dialog is up (step, state)."""
         super().__init__()
         self.engine_id = engine_id
         self.reattach = reattach
         self.run_state = state
         self.run_step = step
+        self.status = status
+        self.others: int | None = None  # other apps attached to the engine, once known
 
     def compose(self) -> ComposeResult:
         from tui.attach import reattach_command
 
-        eid = self.engine_id
         self.reattach = self.reattach or reattach_command(self.app)
+        with Vertical(id="quit-body"):
+            yield Static(self.text(), id="quit-text", markup=True)
+
+    def on_mount(self) -> None:
+        if self.status is not None:
+            for name in ("step", "steps", "state"):
+                self.watch(self.status, name, self._status_changed, init=False)
+
+    def text(self) -> str:
         where = f" ({self.run_step})" if self.run_step else ""
-        lines = [
-            f"[b]Training is {self.run_state} in engine {eid}[/b]{where}.",
+        lines = [f"[b]Training is {self.run_state} in engine {self.engine_id}[/b]{where}."]
+        if self.others:
+            apps = "1 other app is" if self.others == 1 else f"{self.others} other apps are"
+            lines.append(f"{apps} attached: [b]s[/b] stops the run for them too.")
+        lines += [
             "",
-            "[b]k[/b]       keep training in the background",
+            "[b]k[/b]       keep training in the background (a paused run resumes)",
             f"        (reattach with: [b]{self.reattach}[/b])",
             "[b]s[/b]       stop the run (its checkpoint is saved) and quit",
             "[b]escape[/b]  cancel",
         ]
-        with Vertical(id="quit-body"):
-            yield Static("\n".join(lines), id="quit-text", markup=True)
+        return "\n".join(lines)
+
+    def _redraw(self) -> None:
+        if self.is_attached:
+            self.query_one("#quit-text", Static).update(self.text())
+
+    def set_others(self, count: int | None) -> None:
+        """The engine has said how many other apps are attached."""
+        self.others = count
+        self._redraw()
+
+    def _status_changed(self) -> None:
+        status = self.status
+        if status is None or not self.is_attached:
+            return
+        state = "idle" if status.state == "ready" else status.state
+        if state not in TRAINING:
+            self._run_gone(state)
+            return
+        self.run_state = state
+        self.run_step = f"step {status.step}/{status.steps}"
+        self._redraw()
+
+    def _run_gone(self, state: str) -> None:
+        """The run stopped or finished (another client, the end of its steps), or the engine
+        went away: nothing is left to keep training, so the dialog goes, with a word why."""
+        if state in ("crashed", "ended"):
+            why = "the engine has gone"
+        elif state == "disconnected":
+            why = "the connection to the engine was lost"
+        else:
+            why = f"the run is {state} now"
+        self.app.notify(f"{why}: nothing left to keep training (q quits)", timeout=6)
+        if self.is_current:
+            self.dismiss(None)
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice or None)
@@ -65,7 +128,10 @@ def kept_line(engine_id: str, state: str, step: int, steps: int, reattach: str =
     )
 
 
-def stopped_line(engine_id: str, step: int, shut_down: bool) -> str:
+def stopped_line(engine_id: str, step: int, shut_down: bool, others: int = 0) -> str:
     """What the command prints once the app has stopped the run and quit."""
     where = "; the engine has shut down" if shut_down else f" in engine {engine_id}"
+    if others and not shut_down:
+        apps = "1 other app" if others == 1 else f"{others} other apps"
+        where += f" ({apps} still attached)"
     return f"torchdeck: stopped the run at step {step}{where}"

@@ -20,6 +20,8 @@ STATE_STYLE = {
     "finished": "cyan",
     "diverged": "bold red",
     "crashed": "bold red",
+    "ended": "cyan",  # shut down in an orderly way (another client, torchdeck stop)
+    "disconnected": "yellow",  # the connection went; the engine still runs
 }
 
 
@@ -63,7 +65,8 @@ class StatusBar(Widget):
     DEFAULT_CSS = "StatusBar { height: 1; }"
 
     state: reactive[str] = reactive("starting")
-    """Engine state: starting, ready, running, paused, stopped, finished, diverged, crashed."""
+    """Engine state: starting, ready, running, paused, stopped, finished, diverged, crashed,
+    ended, disconnected."""
     device: reactive[str] = reactive("-")
     preset: reactive[str] = reactive("-")
     step: reactive[int] = reactive(0)
