@@ -66,12 +66,16 @@ class Terminal:
             os.close(self.fd)
 
     def wait(self, timeout: float) -> int | None:
+        """Its exit status; its output is read meanwhile, as a terminal does (a program whose
+        terminal is not read blocks on its last writes and never exits)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             done, status = os.waitpid(self.pid, os.WNOHANG)
             if done:
                 return status
-            time.sleep(0.05)
+            with contextlib.suppress(OSError):
+                if select.select([self.fd], [], [], 0.05)[0]:
+                    self.seen += os.read(self.fd, 65536)
         return None
 
     def kill(self) -> None:
@@ -144,7 +148,11 @@ def test_a_run_outlives_its_terminal_and_attach_shows_it_from_the_start(tmp_path
         viewer.send(b"q")
         viewer.read_until(b"keep training", 20)
         viewer.send(b"k")
-        assert viewer.wait(30) is not None, "the viewer did not quit"
+        if viewer.wait(30) is None:  # its screen, to see why
+            with contextlib.suppress(AssertionError):
+                viewer.read_until(b"@@never@@", 1)
+            tail = ANSI.sub(b"", viewer.seen)[-3000:].decode("utf-8", "replace")
+            raise AssertionError(f"the viewer did not quit; its screen ended with:\n{tail}")
         assert engines(env)[0]["state"] == "running"
 
         stop = subprocess.run(
