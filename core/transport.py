@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -64,6 +65,23 @@ def process_alive(pid: int) -> bool:
     except OSError:  # someone else's process: alive
         return True
     return True
+
+
+def end_process(pid: int, grace: float = 5.0, term: bool = True) -> None:
+    """End process ``pid``: SIGTERM first (unless ``term`` is False: it was asked already), then
+    SIGKILL if it is still there after ``grace`` seconds."""
+    if not process_alive(pid):
+        return
+    if term:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while process_alive(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            return
+        time.sleep(0.05)
 
 
 def process_stopped(pid: int) -> bool:

@@ -7,17 +7,15 @@ is notified like an error reply. Nothing the engine sends can crash the app."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 import time
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
+from core import transport
 from core.client import EXITED, READY, EngineClient
 from core.errors import EngineDied, EngineError, TorchdeckError
-from core.transport import process_alive, spawn_detached
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 
 if TYPE_CHECKING:
@@ -122,7 +120,7 @@ class EngineLink:
         client = self.client
         if self.attached_engine_gone():  # nothing to reconnect to: a new engine, as torchdeck
             await self.close(shutdown=False)
-            client.spawn = self.spawn_fresh or spawn_detached
+            client.spawn = self.spawn_fresh or transport.spawn_detached
             client.socket_path = None
         # a detached engine that hangs must not be left behind: it is not a child to kill
         hung = client.pid if client.spawn is not None and client.running else None
@@ -144,7 +142,7 @@ class EngineLink:
         pid = client.pid or (client.info or {}).get("pid")
         if not os.path.exists(client.socket_path):
             return True
-        return isinstance(pid, int) and pid > 0 and not process_alive(pid)
+        return isinstance(pid, int) and pid > 0 and not transport.process_alive(pid)
 
     async def request(self, op: str, quiet: bool = False, **args) -> dict | None:
         """Run a request; on an error reply, notify the person and return None."""
@@ -200,11 +198,6 @@ class EngineLink:
 
 
 async def end_process(pid: int, grace: float = 5.0) -> None:
-    """Wait up to ``grace`` seconds for process ``pid`` to exit, then kill it."""
-    deadline = time.monotonic() + grace
-    while process_alive(pid):
-        if time.monotonic() > deadline:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            return
-        await asyncio.sleep(0.05)
+    """Wait up to ``grace`` seconds for process ``pid`` to exit (off the event loop), then kill
+    it."""
+    await asyncio.to_thread(transport.end_process, pid, grace, False)

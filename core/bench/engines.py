@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from core import runtime
 from core.client import EngineClient
-from core.transport import process_alive, spawn_detached
+from core.transport import end_process, spawn_detached
 
 RUNTIME_ENV = "TORCHDECK_RUNTIME_DIR"
 IDLE_TIMEOUT_S = 30.0  # an engine a crashed probe left behind, idle, ends on its own after this
@@ -60,7 +59,7 @@ async def shutdown(path: Path | str, timeout: float = 30.0) -> None:
         await asyncio.wait_for(client.start(), timeout)
         await client.close(timeout=timeout, shutdown=True)
     if pid is not None:
-        await asyncio.to_thread(_end, pid, timeout)
+        await asyncio.to_thread(end_process, pid, timeout)
 
 
 def end_engines(folder: Path, grace: float = 10.0) -> list[int]:
@@ -75,7 +74,7 @@ def end_engines(folder: Path, grace: float = 10.0) -> list[int]:
             with contextlib.suppress(OSError):
                 path.unlink()
             continue
-        _end(pid, grace)
+        end_process(pid, grace)
         ended.append(pid)
         with contextlib.suppress(OSError):
             path.unlink()
@@ -87,21 +86,6 @@ def _pid_of(path: Path) -> int | None:
         return int(runtime.engine_id_of(path))
     except ValueError:
         return None
-
-
-def _end(pid: int, grace: float) -> None:
-    """SIGTERM, then SIGKILL if ``pid`` is still there after ``grace`` seconds."""
-    if not process_alive(pid):
-        return
-    with contextlib.suppress(OSError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while process_alive(pid):
-        if time.monotonic() > deadline:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            return
-        time.sleep(0.05)
 
 
 class _Counted:

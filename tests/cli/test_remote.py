@@ -31,8 +31,8 @@ from tests.cli.remote_helpers import (
     script,
     ssh_control,
     wait_async,
-    wait_for,
 )
+from tests.core.engine_helpers import wait_for
 
 TORCHDECK = str(Path(sys.executable).parent / "torchdeck")
 NO_SSH = shutil.which("ssh") is None

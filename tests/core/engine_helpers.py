@@ -96,3 +96,26 @@ def read_as_nobody(path: str, timeout: float = 30.0) -> bytes:
         data = fh.read()
     os.waitpid(pid, 0)
     return data
+
+
+def wait_for(check, timeout: float, what: str, every: float = 0.1):
+    """``check()``'s first true value, polled every ``every`` seconds; AssertionError naming
+    ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# what a connection from another user reads before the engine closes it
+REFUSAL = {
+    "event": "error",
+    "data": {
+        "type": "PermissionError",
+        "message": "this engine belongs to another user",
+        "hint": "",
+    },
+}

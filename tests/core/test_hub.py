@@ -22,7 +22,7 @@ import pytest
 from core import hub
 from core.hub import PROGRESS, Connection, Listener, SocketConnection, fit_budget
 from core.protocol import Event, encode
-from tests.core.engine_helpers import read_as_nobody
+from tests.core.engine_helpers import REFUSAL, read_as_nobody
 
 TIMEOUT = 10.0
 NOBODY = 65534
@@ -348,14 +348,7 @@ def test_listener_refuses_a_connection_from_another_user(capsys):
         listener.close()
     finally:
         shutil.rmtree(folder)
-    assert json.loads(data) == {
-        "event": "error",
-        "data": {
-            "type": "PermissionError",
-            "message": "this engine belongs to another user",
-            "hint": "",
-        },
-    }
+    assert json.loads(data) == REFUSAL
     assert listener.refused == 1 and added == []
     assert f"refused a connection from uid {NOBODY}: not this engine's user" in (
         capsys.readouterr().err

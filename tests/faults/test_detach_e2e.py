@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.core.engine_helpers import wait_for
+
 TORCHDECK = str(Path(sys.executable).parent / "torchdeck")
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]")
 
@@ -93,16 +95,6 @@ def engines(env: dict) -> list[dict]:
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from core.client import EXITED, EngineClient
 from core.errors import EngineDied, ProtocolMismatch, TorchdeckError
 from core.transport import LOG_NAME, spawn_detached
 from tests.core.engine_helpers import (
+    REFUSAL,
     TEXT,
     collect,
     is_progress_at,
@@ -167,14 +168,7 @@ async def test_a_connection_from_another_user_is_refused_and_logged(detached):
         os.chmod(path.parent, 0o755)
         os.chmod(path, 0o777)
         data = await asyncio.to_thread(read_as_nobody, str(path))
-        assert json.loads(data) == {
-            "event": "error",
-            "data": {
-                "type": "PermissionError",
-                "message": "this engine belongs to another user",
-                "hint": "",
-            },
-        }
+        assert json.loads(data) == REFUSAL
         assert f"refused a connection from uid {NOBODY}: not this engine's user" in (
             log.read_text()
         )
