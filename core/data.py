@@ -254,8 +254,20 @@ class CorpusData:
         self, split: str, batch_size: int, block_size: int, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Random windows: x (B, T) and y (B, T) as int64, y shifted one character right."""
+        starts = self.starts(split, batch_size, block_size, generator)
+        return self.windows(split, starts, block_size)
+
+    def starts(
+        self, split: str, batch_size: int, block_size: int, generator: torch.Generator
+    ) -> torch.Tensor:
+        """Where ``batch_size`` random windows start (a rank takes its slice of a global draw)."""
         data = self.train_ids if split == "train" else self.val_ids
-        starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+        return torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+
+    def windows(
+        self, split: str, starts: torch.Tensor, block_size: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        data = self.train_ids if split == "train" else self.val_ids
         offsets = torch.arange(block_size + 1)
         windows = data[starts[:, None] + offsets].long()  # (B, T+1)
         return windows[:, :-1], windows[:, 1:]

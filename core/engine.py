@@ -33,6 +33,7 @@ from core import link_ops
 from core.contract import Contract, EngineInfo, ReadyInfo, StatusResult
 from core.contract.ops import result_dict
 from core.errors import RequestError, TorchdeckError
+from core.follower import MIRRORED, lead_op
 from core.hub import PROGRESS, Connection, PipeConnection
 from core.protocol import (
     MAX_LINE_BYTES,
@@ -86,6 +87,7 @@ class Engine(RunControl):
         self.last_sample: str | None = None
         self.requests: queue.Queue = queue.Queue()
         self.session = None  # core.session.Session once configured
+        self.dist = None  # core.distributed.Dist in a job of several ranks (rank 0's)
         self.state = "idle"
         self.report_interval = report_interval
         self.exiting = False
@@ -346,7 +348,10 @@ class Engine(RunControl):
                 args = spec.from_args(req.op, req.args)
             self.interruptible = True
             try:
-                result = handler(args)
+                if self.dist is not None and req.op in MIRRORED:
+                    result = lead_op(self, self.dist, req.op, req.args, lambda: handler(args))
+                else:
+                    result = handler(args)
             finally:
                 self.interruptible = False
             self.send(Reply(req.id, True, result=result_dict(result)))

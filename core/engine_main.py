@@ -63,6 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --detach: exit after S seconds with no client and no run (default 600; "
         "0: never)",
     )
+    parser.add_argument(
+        "--dist",
+        action="store_true",
+        help="join the torchrun job this process was started in: rank 0 is the engine, "
+        "the other ranks follow it",
+    )
+    parser.add_argument(
+        "--dist-timeout",
+        type=_seconds,
+        default=120.0,
+        metavar="S",
+        help="with --dist: a training collective waiting longer than S seconds ends the job",
+    )
     parser.add_argument("--run-dir", default="", help="the run folder, shown by torchdeck ls")
     parser.add_argument("--log", default="", help="where the engine's output goes (shown by ls)")
     return parser
@@ -73,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     # engine while it imports torch.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     args = build_parser().parse_args(argv)
+    if args.dist and os.environ.get("RANK", "0") != "0":
+        return _follow(args)  # not rank 0: no protocol, no socket; rank 0 leads
     if args.detach and os.getsid(0) != os.getpid():
         _daemonize(args)  # started by hand from a shell: leave its session and its terminal
     serve = args.serve or args.detach
@@ -112,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     engine = Engine(out)
+    if args.dist:
+        job = _join(args)
+        if job is None:
+            return 2
+        engine.dist = job
     signal.signal(signal.SIGINT, engine.on_sigint)
     signal.signal(signal.SIGTERM, engine.on_sigterm)
     signal.signal(signal.SIGHUP, signal.SIG_IGN if args.detach else engine.on_sigterm)
@@ -140,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         engine.run()
     finally:
+        if engine.dist is not None:
+            with contextlib.suppress(Exception):
+                engine.dist.announce("exit")  # the other ranks end with this engine
+            engine.dist.close()
         if listening is not None:
             engine.listener.close()
             with contextlib.suppress(OSError):
@@ -153,6 +177,51 @@ def main(argv: list[str] | None = None) -> int:
     # A reader thread may sit in a blocking read; end the process without waiting on it (a
     # normal interpreter exit would abort on the reader's lock).
     os._exit(0)
+
+
+def _join(args: argparse.Namespace):
+    """Join the torchrun job (``--dist``): one plain line and None if that cannot be done."""
+    from core import distributed
+
+    placement = distributed.Placement.from_env()
+    if placement is None:
+        print(
+            "torchdeck engine: --dist needs the job torchrun starts (RANK and WORLD_SIZE of "
+            "2 or more in the environment)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
+    job = distributed.Dist(placement, args.dist_timeout)
+    try:
+        job.start()
+    except Exception as exc:
+        print(
+            f"torchdeck engine: rank {placement.rank} could not join the job: {exc}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
+    distributed.set_job(job)
+    return job
+
+
+def _follow(args: argparse.Namespace) -> int:
+    """A rank after 0 (``core.follower``): the same session as rank 0's engine, no clients."""
+    import torch
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    from core.engine import Engine
+    from core.follower import follow
+
+    job = _join(args)
+    if job is None:
+        return 2
+    try:
+        return follow(Engine(None), job)
+    finally:
+        job.close()
 
 
 def _daemonize(args: argparse.Namespace) -> None:

@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import torch
 
-from core import checkpoint
+from core import checkpoint, distributed
 from core import device as devices
 from core.contract import RunSettings, SessionInfo
 from core.data import DEFAULT_CORPUS, CorpusData, Progress, load_data
@@ -56,7 +56,8 @@ class Session:
         self.device = device
         self.corpus = corpus
         self.block_size = getattr(model_config, "block_size", 1)
-        self.trainer = Trainer(model, train_config, data, self.block_size, device)
+        self.dist = distributed.job()
+        self.trainer = Trainer(model, train_config, data, self.block_size, device, self.dist)
 
     @property
     def is_language_model(self) -> bool:
@@ -71,8 +72,7 @@ class Session:
                 "vocab_size cannot be set: it is the number of distinct characters in the corpus",
                 "leave vocab_size out",
             )
-        device = devices.resolve_device(spec.device)
-        devices.prepare(device)
+        device = _device(spec.device)
         train_config = make_train_config(spec.preset, **spec.train)
         make_config(
             spec.preset,
@@ -104,6 +104,8 @@ class Session:
                 f"{checkpoint.resolve_path(path)} is untouched",
                 "load the last good checkpoint or start again with a smaller learning rate",
             )
+        if self.dist is not None and not self.dist.leader:
+            return str(checkpoint.resolve_path(path))  # rank 0 writes the job's files
         state = {
             "preset": self.preset,
             "model_config": config_to_dict(self.model_config),
@@ -142,8 +144,7 @@ class Session:
             ) from None
         if train:  # settings changed on resume: checked as the person's, not the file's
             train_config = make_train_config(preset, **{**asdict(train_config), **train})
-        dev = devices.resolve_device(device)
-        devices.prepare(dev)
+        dev = _device(device)
         model = build_model(preset, model_config)
         try:
             model.load_state_dict(state["model"])
@@ -197,7 +198,19 @@ class Session:
             step=self.trainer.step,
             steps=self.train_config.steps,
             block_size=self.block_size,
+            world_size=self.trainer.world,
+            tokens_per_step=self.trainer.tokens_per_step,
         )
+
+
+def _device(name: str) -> torch.device:
+    """The device asked for; in a job of several ranks, this rank's own one."""
+    device = devices.resolve_device(name)
+    job = distributed.job()
+    if job is not None:
+        device = distributed.rank_device(device, job.placement)
+    devices.prepare(device)
+    return device
 
 
 def _misfit(exc: TorchdeckError) -> bool:

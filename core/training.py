@@ -13,81 +13,47 @@ The loss is read back (``.item()``/``.tolist()``, a device sync) only when a rep
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from dataclasses import fields
 
 import torch
 import torch.nn as nn
 
 from core import device as devices
-from core.contract import PRESET_TRAIN_DEFAULTS, StepDetail, TrainSettings
+from core.contract import StepDetail
 from core.data import CorpusData
 from core.errors import ConfigError
 from core.history import LossHistory
 from core.models import Parabola
+from core.optim import TrainConfig, fused_ok, lr_at, make_optimizer, make_train_config
 
-# Every training setting with its range and default is declared once, in the contract.
-TrainConfig = TrainSettings
-
-
-def make_train_config(preset: str, **values) -> TrainConfig:
-    names = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(
-            f"no training setting {', '.join(unknown)}",
-            f"training settings are: {', '.join(sorted(names))}",
-        )
-    merged = {**PRESET_TRAIN_DEFAULTS.get(preset, {}), **values}
-    config = TrainConfig(**merged)
-    config.validate()
-    return config
+__all__ = ["TrainConfig", "Trainer", "fused_ok", "lr_at", "make_optimizer", "make_train_config"]
 
 
-def lr_at(config: TrainConfig, step: int) -> float:
-    """Learning rate for optimizer step ``step`` (0-based): linear warm-up, then cosine decay."""
-    if config.schedule == "constant":
-        return config.lr
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    min_lr = config.lr * config.min_lr_ratio
-    span = max(1, config.steps - config.warmup_steps)
-    progress = min(1.0, (step - config.warmup_steps) / span)
-    return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (config.lr - min_lr)
+def _no_buffer_sync() -> dict:
+    """DDP's switch for not syncing buffers at each forward (our buffers are constants); its
+    name changed in torch 2.13."""
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    params = inspect.signature(DistributedDataParallel.__init__).parameters
+    return {
+        "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers": False
+    }
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.dim() >= 2]  # matrices and embeddings
-    no_decay = [p for p in params if p.dim() < 2]  # biases, LayerNorm gains, scalars
-    groups = [
-        g
-        for g in (
-            {"params": decay, "weight_decay": config.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        )
-        if g["params"]
-    ]
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr)
-    # The fused kernel updates every parameter in one call: 0.7 ms a step instead of 3.7 ms
-    # for the gpt preset on a 2-core CPU (torch.profiler: the per-tensor AdamW was 3–5% of a
-    # step). Same update rule; CPU and CUDA only.
-    return torch.optim.AdamW(
-        groups, lr=config.lr, betas=(config.beta1, config.beta2), fused=fused_ok(params) or None
-    )
-
-
-def fused_ok(params: list[torch.Tensor]) -> bool:
-    """Whether the fused AdamW kernel serves these parameters (floating, on CPU or CUDA)."""
-    return bool(params) and all(
-        p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params
-    )
+_NO_BUFFER_SYNC = _no_buffer_sync()
 
 
 class Trainer:
-    """Owns the optimizer, the schedule, the batch generator and the loss history of a model."""
+    """Owns the optimizer, the schedule, the batch generator and the loss history of a model.
+
+    With ``dist`` (a job of several ranks, ``core.distributed``) the model is wrapped in
+    DistributedDataParallel: every rank draws the same global batch positions from the one
+    seeded generator and takes its own slice of them, so the samples of a step do not depend
+    on the world size, and a run resumes on any number of ranks."""
 
     def __init__(
         self,
@@ -96,20 +62,29 @@ class Trainer:
         data: CorpusData | None,
         block_size: int,
         device: torch.device,
+        dist=None,
     ) -> None:
         self.model = model
         self.config = config
         self.data = data
         self.block_size = block_size
         self.device = device
+        self.dist = dist
+        self.world = dist.world_size if dist is not None else 1
+        self.rank = dist.rank if dist is not None else 0
+        self.is_parabola = isinstance(model, Parabola)
+        self.accum = config.grad_accum or self.world  # micro-batches per step, all ranks
+        self._check_world()
+        self.local_accum = self.accum // self.world
         self.optimizer = make_optimizer(model, config)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.generator = torch.Generator().manual_seed(config.seed)
         self.step = 0
         self.train_history = LossHistory()
         self.val_history = LossHistory(1024)
-        self.is_parabola = isinstance(model, Parabola)
-        self.tokens_per_step = 0 if self.is_parabola else config.batch_size * block_size
+        self.tokens_per_step = (
+            0 if self.is_parabola else config.batch_size * self.accum * block_size
+        )
         self._pending_loss: list[torch.Tensor] = []
         self._pending_norm: list[torch.Tensor] = []
         self._pending_val: list[tuple[int, float]] = []  # (step, loss) of each evaluation
@@ -117,24 +92,54 @@ class Trainer:
         self._last_loss: float | None = None
         self.last_val: float | None = None
         self.diverged: str | None = None
+        self._busy = [0.0, 0]  # this rank's seconds of forward and backward, and its steps
+        self._step_s = 0.0  # seconds per step lately (a rank-0 slice's length is steps)
         if data is not None:
             data.check_block_size(block_size)
+        self.net = model
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [device.index] if device.type == "cuda" else None
+            self.net = DistributedDataParallel(model, device_ids=ids, **_NO_BUFFER_SYNC)
+            if self.rank:  # dropout draws differ by rank, reproducibly
+                torch.manual_seed(config.seed + self.rank)
+
+    def _check_world(self) -> None:
+        if self.world > 1 and self.is_parabola:
+            raise ConfigError(
+                "the parabola preset has no data to split over ranks",
+                "train it with one process (no --nproc-per-node)",
+            )
+        if self.accum % self.world:
+            raise ConfigError(
+                f"grad_accum {self.accum} does not split evenly over {self.world} ranks",
+                f"give a multiple of {self.world} (each rank runs grad_accum / ranks "
+                "micro-batches), or 0 for one per rank",
+            )
 
     @property
     def done(self) -> bool:
         return self.step >= self.config.steps
 
-    def _batch(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    def _batches(self) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]:
+        """This rank's micro-batches of the next step: its slices of one global draw."""
         if self.is_parabola:
-            return None, None
+            return [(None, None)] * self.local_accum
         if self.data is None:
             raise ConfigError(
                 "no training text is loaded for this model",
                 "configure a corpus (the one the checkpoint was trained on could not be read)",
             )
-        x, y = self.data.get_batch("train", self.config.batch_size, self.block_size, self.generator)
+        b = self.config.batch_size
+        starts = self.data.starts("train", b * self.accum, self.block_size, self.generator)
         nb = self.device.type == "cuda"
-        return x.to(self.device, non_blocking=nb), y.to(self.device, non_blocking=nb)
+        out = []
+        for m in range(self.local_accum):
+            j = m * self.world + self.rank  # micro-batch j of the step is rank j % world's
+            x, y = self.data.windows("train", starts[j * b : (j + 1) * b], self.block_size)
+            out.append((x.to(self.device, non_blocking=nb), y.to(self.device, non_blocking=nb)))
+        return out
 
     def _grad_norm(self) -> torch.Tensor:
         grads = [p.grad for p in self.params if p.grad is not None]
@@ -151,15 +156,26 @@ class Trainer:
         self.model.train()
         return lr
 
-    def _end_step(self, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
-        """Step 5, monitor: keep the loss and gradient norm on the device; evaluate when due."""
-        self.step += 1
-        self._pending_loss.append(loss.detach())
-        self._pending_norm.append(grad_norm.detach())
-        if self.config.eval_interval and (
-            self.step % self.config.eval_interval == 0 or self.step == self.config.steps
-        ):
-            self._pending_val.append((self.step, self.evaluate()))
+    def _forward_backward(self) -> torch.Tensor:
+        """Steps 2 and 3 over this rank's micro-batches: each loss scaled by 1/micro-batches,
+        so the gradients add up to the mean; DDP averages them over ranks on the last one
+        only (``no_sync`` before it). Returns the step's loss, the micro-batches' mean."""
+        batches = self._batches()
+        total = None
+        started = time.perf_counter()
+        for m, (x, y) in enumerate(batches):
+            last = m == len(batches) - 1
+            quiet = self.world > 1 and not last
+            with self.net.no_sync() if quiet else contextlib.nullcontext():
+                with devices.autocast(self.device):
+                    _, loss = self.net(x, y)  # 2. forward pass and loss
+                if self.world > 1 and last:  # what this rank did alone, before it waits
+                    self._busy[0] += time.perf_counter() - started
+                (loss / len(batches)).backward()  # 3. d(loss)/d(parameter) into .grad
+            loss = loss.detach()
+            total = loss if total is None else total + loss
+        self._busy[1] += 1
+        return total / len(batches)
 
     # Gradients on for the step whatever the global mode is: a playground cell that ran
     # torch.set_grad_enabled(False), or a SIGINT landing inside a no_grad block's entry, would
@@ -168,14 +184,10 @@ class Trainer:
     def train_step(self) -> None:
         """One optimizer step; no device sync. The loss waits on the device for the report."""
         self._begin_step()
-        x, y = self._batch()
         # 1. clear the gradients left by the previous step
         self.optimizer.zero_grad(set_to_none=True)
-        # 2. forward pass and loss
-        with devices.autocast(self.device):
-            _, loss = self.model(x, y)
-        # 3. backward: d(loss)/d(parameter) into every .grad
-        loss.backward()
+        # 2. and 3. forward pass, loss, backward (over the micro-batches, if several)
+        loss = self._forward_backward()
         grad_norm = self._grad_norm()  # clips too, when grad_clip > 0
         # 4. update the weights
         self.optimizer.step()
@@ -186,12 +198,9 @@ class Trainer:
     def train_step_detailed(self) -> StepDetail:
         """The same five steps, reading each one's result back (syncs; for one step at a time)."""
         lr = self._begin_step()
-        x, y = self._batch()
         cleared = sum(1 for p in self.params if p.grad is not None)
         self.optimizer.zero_grad(set_to_none=True)  # 1
-        with devices.autocast(self.device):
-            _, loss = self.model(x, y)  # 2
-        loss.backward()  # 3
+        loss = self._forward_backward()  # 2, 3
         raw_norm = self._grad_norm()
         grad_norm = raw_norm.item()
         parabola = self.model.state_report() if self.is_parabola else None
@@ -213,9 +222,25 @@ class Trainer:
             parabola=parabola,
         )
 
+    def _end_step(self, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
+        """Step 5, monitor: keep the loss and gradient norm on the device; evaluate when due."""
+        self.step += 1
+        self._pending_loss.append(loss.detach())
+        self._pending_norm.append(grad_norm.detach())
+        if self.config.eval_interval and (
+            self.step % self.config.eval_interval == 0 or self.step == self.config.steps
+        ):
+            self._pending_val.append((self.step, self.evaluate()))
+
     def run_for(self, seconds: float, should_stop=None) -> int:
         """Run whole steps until ``seconds`` have passed, the run is done, or ``should_stop()``
-        says so (checked between steps); returns the number of steps run."""
+        says so (checked between steps); returns the number of steps run. In a job of several
+        ranks the number of steps is fixed first, from the recent pace (every rank runs it)."""
+        if self.world > 1:
+            if self.done or (should_stop and should_stop()):
+                return 0
+            n = 1 if not self._step_s else max(1, int(seconds / self._step_s))
+            return self.run_steps(min(n, self.config.steps - self.step))
         deadline = time.perf_counter() + seconds
         n = 0
         while not self.done and not (should_stop and should_stop()):
@@ -225,9 +250,23 @@ class Trainer:
                 break
         return n
 
+    def run_steps(self, n: int) -> int:
+        """Exactly ``n`` steps (fewer if the run ends); rank 0 tells the other ranks first."""
+        if self.dist is not None:
+            self.dist.announce("steps", n)
+        started = time.perf_counter()
+        done = 0
+        while done < n and not self.done:
+            self.train_step()
+            done += 1
+        if done:
+            self._step_s = (time.perf_counter() - started) / done
+        return done
+
     @torch.no_grad()
     def evaluate(self) -> float:
-        """Mean validation loss over ``eval_batches`` fixed batches (the same ones each time)."""
+        """Mean validation loss over ``eval_batches`` fixed batches (the same ones each time);
+        with several ranks, each computes every world-th batch and the sums are added."""
         if self.is_parabola:
             return float(self.model()[1])
         if self.data is None:
@@ -236,25 +275,50 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         total = torch.zeros((), device=self.device)
+        b, n = self.config.batch_size, self.config.eval_batches
         try:
-            for _ in range(self.config.eval_batches):
-                x, y = self.data.get_batch("val", self.config.batch_size, self.block_size, gen)
+            for i in range(n):
+                starts = self.data.starts("val", b, self.block_size, gen)
+                if i % self.world != self.rank:
+                    continue
+                x, y = self.data.windows("val", starts, self.block_size)
                 with devices.autocast(self.device):
                     _, loss = self.model(x.to(self.device), y.to(self.device))
                 total += loss.float()
         finally:
             self.model.train(was_training)
-        value = float(total) / self.config.eval_batches
+        if self.dist is not None:
+            total = self.dist.total(total)
+        value = float(total) / n
         self.last_val = value
         return value
+
+    def rank_times(self) -> list[float] | None:
+        """Each rank's milliseconds per step spent on its own work (the forward passes and the
+        backward passes before the last, where no rank waits for another): a slow rank shows."""
+        if self.dist is None:
+            return None
+        busy, steps = self._busy
+        self._busy = [0.0, 0]
+        return [1000.0 * t for t in self.dist.gather(busy / steps if steps else 0.0)]
 
     def flush(self) -> dict | None:
         """Read back the losses kept since the last flush (one sync), record them, and return
         the report: per-step losses, their mean, the last gradient norm, the validation loss if
-        one was measured. Marks the run diverged on a non-finite loss."""
+        one was measured. Marks the run diverged on a non-finite loss. With several ranks, rank
+        0 calls the others in, and the losses are the mean over ranks."""
+        if self.dist is not None:
+            self.dist.announce("flush")
+            if not self._pending_loss and not self.dist.broken:
+                return None  # every rank has the same number of steps pending
         if not self._pending_loss:
             return None
-        losses = torch.stack(self._pending_loss).float().tolist()
+        stacked = torch.stack(self._pending_loss).float()
+        ranks = None
+        if self.dist is not None:
+            stacked = self.dist.mean(stacked)
+            ranks = self.rank_times()
+        losses = stacked.tolist()
         norms = torch.stack(self._pending_norm).float().tolist()
         first = self.step - len(losses) + 1
         self._pending_loss.clear()
@@ -285,6 +349,9 @@ class Trainer:
         }
         if self.is_parabola:
             report["parabola"] = self.model.state_report()
+        if ranks is not None:
+            report["world_size"] = self.world
+            report["rank_ms"] = ranks
         return report
 
     # -- checkpoint state ----------------------------------------------------------------------

@@ -31,6 +31,26 @@ def engine_command(nice: int = 10, threads: int = 0) -> list[str]:
     return cmd
 
 
+def torchrun_command(nproc_per_node: int, launch: list[str] | None = None) -> list[str]:
+    """torchrun's own launcher (``torch.distributed.run``) with its options: one box
+    (``--standalone``) unless ``launch`` names the nodes and the rendezvous."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc_per_node}"]
+    launch = list(launch or [])
+    if not any(a.startswith(("--rdzv-endpoint", "--rdzv_endpoint")) for a in launch):
+        cmd.append("--standalone")
+    return cmd + launch
+
+
+def dist_engine_command(nproc_per_node: int, nice: int = 0, threads: int = 0) -> list[str]:
+    """A pipe child engine that is rank 0 of a torchrun job on this box: the other ranks follow
+    it (``core.follower``); its stdin/stdout carry the protocol as a single engine's do."""
+    cmd = torchrun_command(nproc_per_node) + ["-m", "core.engine_main", "--dist"]
+    cmd += ["--nice", str(nice)]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    return cmd
+
+
 async def start_process(argv: list[str], env: dict[str, str] | None) -> asyncio.subprocess.Process:
     """A child whose stdin/stdout carry the protocol: an engine, or a command leading to one."""
     environ = dict(os.environ if env is None else env)

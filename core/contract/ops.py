@@ -103,6 +103,8 @@ class SessionInfo(Contract):
     step: int = 0
     steps: int = 0
     block_size: int = 1
+    world_size: int = 1  # ranks training it together (torchrun); 1: one process
+    tokens_per_step: int = 0  # the global batch, in tokens (0: not a language model)
     history: dict | None = optional()  # load only: {"train": ..., "val": ...} loss histories
 
     @property
@@ -179,6 +181,10 @@ class TrainProgress(Contract):
     sample: str | None = optional()
     # set on a slow link only: each of ``losses`` is the mean of this many steps' losses
     stride: int | None = optional()
+    # a job of several ranks only: how many, and each rank's milliseconds per step of its own
+    # work (the part no rank waits on another for: a slow rank shows)
+    world_size: int | None = optional()
+    rank_ms: list | None = optional()
 
 
 @dataclass(frozen=True)

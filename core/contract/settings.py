@@ -86,7 +86,11 @@ class TrainSettings(Contract):
     """Every training setting of a run, with its range; ``validate()`` checks them all."""
 
     steps: int = arg(2000, rule=STEPS)  # total optimizer steps of the run
-    batch_size: int = arg(32, rule=BATCH_SIZE)  # sequences per step
+    batch_size: int = arg(32, rule=BATCH_SIZE)  # sequences per micro-batch (per rank)
+    # micro-batches per optimizer step over all ranks (a multiple of the number of ranks), so
+    # the global batch, batch_size x grad_accum, is the same whatever the world size;
+    # 0: one micro-batch per rank
+    grad_accum: int = arg(0, rule=int_in(0, 4096))
     lr: float = arg(2e-3, rule=LR)  # peak learning rate
     min_lr_ratio: float = arg(0.1, float, check=lambda v: 0 <= v <= 1, expect="in [0, 1]")
     warmup_steps: int = arg(100, rule=at_least(0))  # linear warm-up from 0 to lr

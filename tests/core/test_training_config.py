@@ -9,10 +9,10 @@ import math
 import pytest
 import torch
 
+from core.contract import PRESET_TRAIN_DEFAULTS
 from core.errors import ConfigError
 from core.models import build_model, make_config
 from core.training import (
-    PRESET_TRAIN_DEFAULTS,
     TrainConfig,
     lr_at,
     make_optimizer,

@@ -1,0 +1,267 @@
+"""Training over several processes with ``torch.distributed``, as launched by torchrun.
+
+Rank 0's engine is the engine every client sees: it speaks the protocol, serves ``attach`` and
+writes the run's files. Every other rank runs a *follower* (``core.follower``): it holds the
+same session and does what rank 0 tells it on the control channel, a gloo group of its own
+with a long timeout (a paused run may wait for hours). What rank 0 tells it:
+
+- ``("op", name, args)``: an op that changes the session (configure, load, train_start, ...);
+  every rank runs it, then all of them agree on its outcome (``agree``);
+- ``("steps", n)``: train n steps; each step's gradients are averaged by DDP;
+- ``("flush",)``: the losses since the last report, averaged over ranks (``Trainer.flush``);
+- ``("exit",)``: the engine is ending; followers end too.
+
+Rank 0 announces a collective only at the top level: inside an op that every rank runs, the
+followers reach the same collectives by themselves (``in_op``).
+
+The training collectives (DDP's all-reduce, the loss average) use the default group with a
+short timeout, so a rank that hangs ends the job instead of holding it forever; a rank that
+dies closes its connections and the others' next collective fails at once. Either way rank 0
+names the rank (``diagnose``): each rank leaves its host and pid, and its last error, in the
+job's store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+from core.errors import TorchdeckError
+
+DEFAULT_TIMEOUT_S = 120.0  # a training collective waiting longer than this ends the job
+CONTROL_TIMEOUT = timedelta(days=30)  # followers wait this long for rank 0's next word
+STORE_PREFIX = "torchdeck/"
+
+
+_JOB: Dist | None = None
+
+
+def job() -> Dist | None:
+    """This process's part in a job of several ranks; None when it trains alone."""
+    return _JOB
+
+
+def set_job(value: Dist | None) -> None:
+    global _JOB
+    _JOB = value
+
+
+class DistributedError(TorchdeckError):
+    """The distributed job cannot go on: a rank died, hung, or failed on its own."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where this process sits in the job (torchrun's environment variables)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    local_world_size: int = 1
+
+    @classmethod
+    def from_env(cls, environ=os.environ) -> Placement | None:
+        """The placement torchrun gave this process, or None outside a job of 2+ ranks."""
+        try:
+            world = int(environ.get("WORLD_SIZE", "1"))
+            rank = int(environ.get("RANK", "0"))
+            local = int(environ.get("LOCAL_RANK", str(rank)))
+            local_world = int(environ.get("LOCAL_WORLD_SIZE", str(world)))
+        except ValueError:
+            return None
+        if world < 2:
+            return None
+        return cls(rank, world, local, local_world)
+
+
+class Dist:
+    """One process's part in the job: its placement, the groups, the control channel."""
+
+    def __init__(self, placement: Placement, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.placement = placement
+        self.rank = placement.rank
+        self.world_size = placement.world_size
+        self.timeout_s = timeout_s
+        self.in_op = False  # inside an op every rank runs: no announcements
+        self.broken: str | None = None  # why the job cannot go on, once a collective failed
+        self.control = None
+        self.store = None
+
+    @property
+    def leader(self) -> bool:
+        return self.rank == 0
+
+    def start(self) -> None:
+        """Join the job: nccl for CUDA tensors where CUDA exists, gloo for CPU ones."""
+        backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+        timeout = timedelta(seconds=self.timeout_s)
+        dist.init_process_group(backend, timeout=timeout)
+        self.control = dist.new_group(backend="gloo", timeout=CONTROL_TIMEOUT)
+        self.store = dist.distributed_c10d._get_default_store()
+        self.store.set(f"{STORE_PREFIX}where/{self.rank}", f"{socket.gethostname()} {os.getpid()}")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            dist.destroy_process_group()
+
+    # -- the control channel -------------------------------------------------------------------
+
+    def announce(self, *command) -> None:
+        """Rank 0: tell the followers what to do next (nothing inside an op they run too)."""
+        if not self.leader or self.in_op or self.broken:
+            return
+        self._broadcast(list(command))
+
+    def receive(self) -> tuple:
+        """A follower: wait for rank 0's next command."""
+        box = [None]
+        dist.broadcast_object_list(box, src=0, group=self.control)
+        return tuple(box[0])
+
+    def _broadcast(self, command: list) -> None:
+        try:
+            dist.broadcast_object_list([command], src=0, group=self.control)
+        except Exception as exc:
+            raise self.failed(exc) from None
+
+    def agree(self, error: str | None) -> list[tuple[int, str]]:
+        """After an op every rank ran: each rank's error, for the ranks that failed."""
+        outcomes: list = [None] * self.world_size
+        try:
+            dist.all_gather_object(outcomes, error, group=self.control)
+        except Exception as exc:
+            raise self.failed(exc) from None
+        return [(rank, msg) for rank, msg in enumerate(outcomes) if msg is not None]
+
+    # -- collectives of training ---------------------------------------------------------------
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """The element-wise mean of ``values`` over ranks (gloo has no AVG: a sum, divided)."""
+        if self.broken:
+            return values
+        try:
+            dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        except Exception as exc:
+            raise self.failed(exc) from None
+        return values / self.world_size
+
+    def total(self, value: torch.Tensor) -> torch.Tensor:
+        if self.broken:
+            return value
+        try:
+            dist.all_reduce(value, op=dist.ReduceOp.SUM)
+        except Exception as exc:
+            raise self.failed(exc) from None
+        return value
+
+    def gather(self, value: float) -> list[float]:
+        """One number from every rank, in rank order."""
+        if self.broken:
+            return [value]
+        mine = torch.tensor([value], dtype=torch.float64)
+        parts = [torch.zeros(1, dtype=torch.float64) for _ in range(self.world_size)]
+        try:
+            dist.all_gather(parts, mine, group=self.control)
+        except Exception as exc:
+            raise self.failed(exc) from None
+        return [float(p) for p in parts]
+
+    # -- failures ------------------------------------------------------------------------------
+
+    def note_failure(self, message: str) -> None:
+        """A follower's last words, for rank 0 to quote."""
+        with contextlib.suppress(Exception):
+            self.store.set(f"{STORE_PREFIX}failed/{self.rank}", message[:500])
+
+    def failed(self, exc: BaseException) -> DistributedError:
+        """The error a failed collective becomes: which rank broke the job, and why."""
+        if isinstance(exc, DistributedError):
+            return exc
+        if self.broken is None:
+            self.broken = self.diagnose(exc)
+        return DistributedError(
+            self.broken,
+            "the job cannot go on without every rank: rank 0 keeps the last completed step; "
+            "save it, then start again (torchdeck train --resume)",
+        )
+
+    def diagnose(self, exc: BaseException) -> str:
+        """Name the ranks that are gone, from the pids they left in the store."""
+        here = socket.gethostname()
+        dead, said = [], []
+        for rank in range(self.world_size):
+            if rank == self.rank:
+                continue
+            words = self._read(f"failed/{rank}")
+            if words:
+                said.append(f"rank {rank} failed: {words}")
+            where = self._read(f"where/{rank}")
+            if where:
+                host, _, pid = where.partition(" ")
+                if host == here and pid.isdigit() and not _alive(int(pid)):
+                    dead.append(f"rank {rank} (pid {pid})")
+        if said:
+            return "; ".join(said)
+        if dead:
+            return f"{', '.join(dead)} died; the job stopped at its next collective"
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        if self.rank != 0:
+            return f"rank {self.rank} lost the job's other ranks: {first}"
+        return f"a rank stopped answering (no rank on this host is gone): {first}"
+
+    def _read(self, key: str) -> str:
+        try:
+            self.store.set_timeout(timedelta(seconds=1))
+            if not self.store.check([STORE_PREFIX + key]):
+                return ""
+            return self.store.get(STORE_PREFIX + key).decode("utf-8", "replace")
+        except Exception:  # the store went with rank 0's agent
+            return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def rank_device(device: torch.device, placement: Placement) -> torch.device:
+    """The device of this rank: CUDA ranks take one GPU each (the local rank's); CPU ranks share
+    the CPU; MPS has one device per machine, so it takes one rank."""
+    if device.type == "mps":
+        raise DistributedError(
+            f"--device mps has one device per machine, and this job has "
+            f"{placement.local_world_size} ranks on it",
+            "use --nproc-per-node 1 with mps, or --device cpu",
+        )
+    if device.type != "cuda":
+        return device
+    count = torch.cuda.device_count()
+    if placement.local_world_size > count:
+        raise DistributedError(
+            f"{placement.local_world_size} ranks on this machine but it has {count} CUDA device(s)",
+            f"use --nproc-per-node {count} or fewer (one rank per GPU)",
+        )
+    dev = torch.device("cuda", placement.local_rank)
+    torch.cuda.set_device(dev)
+    return dev
+
+
+def say(text: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=sys.stderr, flush=True)

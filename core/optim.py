@@ -1,0 +1,73 @@
+"""The optimizer and the learning-rate schedule of a run, and its settings checked.
+
+Works without a UI; ``core.training`` uses them (and re-exports them for older callers).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+
+import torch
+import torch.nn as nn
+
+from core.contract import PRESET_TRAIN_DEFAULTS, TrainSettings
+from core.errors import ConfigError
+
+# Every training setting with its range and default is declared once, in the contract.
+TrainConfig = TrainSettings
+
+
+def make_train_config(preset: str, **values) -> TrainConfig:
+    names = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(
+            f"no training setting {', '.join(unknown)}",
+            f"training settings are: {', '.join(sorted(names))}",
+        )
+    merged = {**PRESET_TRAIN_DEFAULTS.get(preset, {}), **values}
+    config = TrainConfig(**merged)
+    config.validate()
+    return config
+
+
+def lr_at(config: TrainConfig, step: int) -> float:
+    """Learning rate for optimizer step ``step`` (0-based): linear warm-up, then cosine decay."""
+    if config.schedule == "constant":
+        return config.lr
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    min_lr = config.lr * config.min_lr_ratio
+    span = max(1, config.steps - config.warmup_steps)
+    progress = min(1.0, (step - config.warmup_steps) / span)
+    return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (config.lr - min_lr)
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]  # matrices and embeddings
+    no_decay = [p for p in params if p.dim() < 2]  # biases, LayerNorm gains, scalars
+    groups = [
+        g
+        for g in (
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        )
+        if g["params"]
+    ]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr)
+    # The fused kernel updates every parameter in one call: 0.7 ms a step instead of 3.7 ms
+    # for the gpt preset on a 2-core CPU (torch.profiler: the per-tensor AdamW was 3–5% of a
+    # step). Same update rule; CPU and CUDA only.
+    return torch.optim.AdamW(
+        groups, lr=config.lr, betas=(config.beta1, config.beta2), fused=fused_ok(params) or None
+    )
+
+
+def fused_ok(params: list[torch.Tensor]) -> bool:
+    """Whether the fused AdamW kernel serves these parameters (floating, on CPU or CUDA)."""
+    return bool(params) and all(
+        p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params
+    )
