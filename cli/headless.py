@@ -44,6 +44,7 @@ from core.contract import (
 from core.contract.settings import DEFAULT_PRESET
 from core.errors import EngineDied, EngineError, TorchdeckError
 from core.fmt import fmt_rate
+from core.placement import Placement
 from core.transport import engine_command
 
 CHECKPOINT = "checkpoint.pt"
@@ -81,6 +82,7 @@ class TrainRun:
         self.carry: TrainProgress | None = None  # that report, held for the next record
         self.metrics: MetricsFile | None = None
         self.training = False  # train_start sent: a stop signal now means "save and exit"
+        self.errors_said: set = set()  # the engine's error messages already printed
 
     @property
     def stop_requested(self) -> bool:
@@ -115,6 +117,8 @@ class TrainRun:
                 handled.append(signum)
         # the engine also serves a socket: torchdeck attach shows this run live
         argv = engine_command(args.nice, args.threads)
+        if Placement.from_env() is not None:  # rank 0 of a torchrun job (cli.launch)
+            argv += ["--dist", "--dist-timeout", str(args.dist_timeout)]
         if self._can_serve():
             argv += ["--serve", "--run-dir", str(self.dir.resolve())]
         client = EngineClient(argv)
@@ -166,9 +170,7 @@ class TrainRun:
         start = replace(start, autosave_path=str(ckpt), autosave_minutes=args.autosave_minutes)
         self.info = info
         self.start_step = info.step
-        self.tokens_per_step = (
-            info.train_config["batch_size"] * info.block_size if info.is_language_model else 0
-        )
+        self.tokens_per_step = info.tokens_per_step
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -182,9 +184,10 @@ class TrainRun:
             if corpus.get("source")
             else ""
         )
+        ranks = f" × {info.world_size} processes" if info.world_size > 1 else ""
         self.say(
             f"torchdeck train: {info.preset} · {info.params:,} parameters · "
-            f"{info.device}{where} · out {self.dir}"
+            f"{info.device}{ranks}{where} · out {self.dir}"
         )
         self.metrics = MetricsFile(self.dir / METRICS, self.say)
         try:
@@ -226,10 +229,14 @@ class TrainRun:
             self._record(held)
 
     def _take_queued(self, client: EngineClient) -> None:
-        """Record the reports already received (those a pause or a save just sent)."""
+        """Record the reports already received (those a pause or a save just sent), and say
+        the engine's errors among them (a rank of the job gone, as the job is stopped)."""
         for ev in client.drain_events():
             if ev.event == "train_progress":
                 self._record(TrainProgress.from_dict(ev.data))
+            elif ev.event == "error" and ev.data.get("message") not in self.errors_said:
+                self.errors_said.add(ev.data.get("message"))
+                self.say(f"error: {ev.data.get('message')}")
 
     async def _save(self, client: EngineClient, ckpt: Path, step: int) -> str | None:
         """Save unless this step is saved already; None when the weights are not finite."""
@@ -272,8 +279,7 @@ class TrainRun:
                     self._diverged(state, ckpt)
                     return 1
                 if state.state == "paused" and state.reason.startswith("error"):
-                    self.say(f"error: training stopped: {state.reason}")
-                    return 1
+                    return await self._failed(client, ckpt, state)
                 if state.state == "stopped":  # torchdeck stop, or an attached app
                     self._flush_carry()
                     path = await self._save(client, ckpt, state.step)
@@ -285,6 +291,20 @@ class TrainRun:
                     self.say(f"{what} by an attached client at step {state.step}")
             elif ev.event == EXITED:
                 raise EngineDied(ev.data.get("returncode"), ev.data.get("stderr_tail", ""))
+
+    async def _failed(self, client: EngineClient, ckpt: Path, state: TrainState) -> int:
+        """Training stopped on an error (a rank of the job gone, a device fault): the steps
+        done so far are kept, as they are whole, and the line says how to go on."""
+        self._flush_carry()
+        self.errors_said.add(state.reason.removeprefix("error: "))
+        self.say(f"error: training stopped at step {state.step}: {state.reason[7:]}")
+        with contextlib.suppress(EngineError):
+            path = await self._save(client, ckpt, state.step) if is_finite(self.last.loss) else None
+            if path is not None:
+                self.say(
+                    f"checkpoint saved to {path}: fix the cause, then train again with --resume"
+                )
+        return 1
 
     async def _stop(self, client: EngineClient, ckpt: Path) -> int:
         """Ctrl-C, SIGTERM or a hang-up: record what is pending, save, exit 128 + the signal."""

@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train headless, with a progress line and metrics.jsonl")
     _add_train_args(train)
     _add_autosave_arg(train)
+    from cli.launch import add_dist_args
+
+    add_dist_args(train)
     smp = sub.add_parser("sample", help="generate text from a checkpoint")
     smp.add_argument(
         "--checkpoint", required=True, metavar="PATH", help="a checkpoint file or a run folder"
@@ -198,7 +201,6 @@ def main(argv: list[str] | None = None) -> int:
         return module.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    from cli import headless
 
     if args.command in ("ls", "stop", "bridge", "attach"):
         return run_engines_command(args)
@@ -207,12 +209,26 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_sample(args)
     if args.command == "train":
-        return headless.run_train(args)
+        return run_train_command(args, argv[argv.index("train") + 1 :])
     from cli import engines
 
     # what stops the app from starting (an ssh failure, an engine already training in this
     # folder) prints plainly, with its exit code, before the screen changes
     return engines.errors_to_exit(run_app, args)
+
+
+def run_train_command(args: argparse.Namespace, train_argv: list[str]) -> int:
+    """Headless training: here, through torchrun (``--nproc-per-node``), or as one of
+    torchrun's workers (rank 0 drives the engine, the others follow it)."""
+    from cli import engines, headless, launch
+    from core.placement import Placement
+
+    if launch.wants_torchrun(args):
+        return engines.errors_to_exit(lambda a: launch.run_launch(a, train_argv), args)
+    placement = Placement.from_env()
+    if placement is not None and placement.rank != 0:
+        launch.follower_exec(args)
+    return headless.run_train(args)
 
 
 def process_started_at() -> float:

@@ -43,7 +43,11 @@ async def resume(run, client: EngineClient, ckpt: Path) -> SessionInfo | None:
     old = info.train_config
     changes = {
         key: value
-        for key, value in (("lr", args.lr), ("batch_size", args.batch_size))
+        for key, value in (
+            ("lr", args.lr),
+            ("batch_size", args.batch_size),
+            ("grad_accum", getattr(args, "grad_accum", None)),
+        )
         if value is not None and value != old.get(key)
     }
     if changes:
@@ -84,9 +88,15 @@ async def prepare(run, client: EngineClient, ckpt: Path):
                 batch_size=args.batch_size,
                 block_size=args.block_size,
                 steps=args.steps,
+                train=_accum(args),
             )
         )
     except EngineError as exc:
         if exc.type == "Interrupted" and run.stop_requested:
             return None
         raise
+
+
+def _accum(args) -> dict:
+    accum = getattr(args, "grad_accum", None)
+    return {} if accum is None else {"grad_accum": accum}

@@ -27,13 +27,13 @@ import contextlib
 import os
 import socket
 import sys
-from dataclasses import dataclass
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 
 from core.errors import TorchdeckError
+from core.placement import Placement
 
 DEFAULT_TIMEOUT_S = 120.0  # a training collective waiting longer than this ends the job
 CONTROL_TIMEOUT = timedelta(days=30)  # followers wait this long for rank 0's next word
@@ -55,30 +55,6 @@ def set_job(value: Dist | None) -> None:
 
 class DistributedError(TorchdeckError):
     """The distributed job cannot go on: a rank died, hung, or failed on its own."""
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where this process sits in the job (torchrun's environment variables)."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    local_world_size: int = 1
-
-    @classmethod
-    def from_env(cls, environ=os.environ) -> Placement | None:
-        """The placement torchrun gave this process, or None outside a job of 2+ ranks."""
-        try:
-            world = int(environ.get("WORLD_SIZE", "1"))
-            rank = int(environ.get("RANK", "0"))
-            local = int(environ.get("LOCAL_RANK", str(rank)))
-            local_world = int(environ.get("LOCAL_WORLD_SIZE", str(world)))
-        except ValueError:
-            return None
-        if world < 2:
-            return None
-        return cls(rank, world, local, local_world)
 
 
 class Dist:
@@ -212,6 +188,8 @@ class Dist:
         if dead:
             return f"{', '.join(dead)} died; the job stopped at its next collective"
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        if not _from_comms(exc):  # this rank's own failure (out of memory, a bug)
+            return f"rank {self.rank} failed: {type(exc).__name__}: {first}"
         if self.rank != 0:
             return f"rank {self.rank} lost the job's other ranks: {first}"
         return f"a rank stopped answering (no rank on this host is gone): {first}"
@@ -224,6 +202,14 @@ class Dist:
             return self.store.get(STORE_PREFIX + key).decode("utf-8", "replace")
         except Exception:  # the store went with rank 0's agent
             return ""
+
+
+def _from_comms(exc: BaseException) -> bool:
+    """Whether ``exc`` came from the job's connections (a peer gone or too slow)."""
+    if isinstance(exc, getattr(dist, "DistBackendError", ())) or isinstance(exc, TimeoutError):
+        return True
+    text = str(exc).lower()
+    return any(word in text for word in ("gloo", "nccl", "connection", "timed out", "timeout"))
 
 
 def _alive(pid: int) -> bool:

@@ -157,8 +157,14 @@ def main(argv: list[str] | None = None) -> int:
         reader.start()
     if args.detach:
         print(f"torchdeck engine {os.getpid()} serving {path}", file=sys.stderr, flush=True)
+    code = 0
     try:
         engine.run()
+    except Exception:  # a bug: said, and the engine still ends cleanly (its reader is busy)
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        code = 1
     finally:
         if engine.dist is not None:
             with contextlib.suppress(Exception):
@@ -176,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
     # A reader thread may sit in a blocking read; end the process without waiting on it (a
     # normal interpreter exit would abort on the reader's lock).
-    os._exit(0)
+    os._exit(code)
 
 
 def _join(args: argparse.Namespace):

@@ -256,9 +256,15 @@ class Trainer:
             self.dist.announce("steps", n)
         started = time.perf_counter()
         done = 0
-        while done < n and not self.done:
-            self.train_step()
-            done += 1
+        try:
+            while done < n and not self.done:
+                self.train_step()
+                done += 1
+        except Exception as exc:
+            if self.dist is None:
+                raise
+            # the other ranks are left inside this step's collectives: the job is over
+            raise self.dist.failed(exc) from exc
         if done:
             self._step_s = (time.perf_counter() - started) / done
         return done

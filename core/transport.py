@@ -32,9 +32,10 @@ def engine_command(nice: int = 10, threads: int = 0) -> list[str]:
 
 
 def torchrun_command(nproc_per_node: int, launch: list[str] | None = None) -> list[str]:
-    """torchrun's own launcher (``torch.distributed.run``) with its options: one box
-    (``--standalone``) unless ``launch`` names the nodes and the rendezvous."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc_per_node}"]
+    """torchrun's own launcher (``torch.distributed.run``, through ``core.torchrun``, which
+    says a failure in one line) with its options: one box (``--standalone``) unless
+    ``launch`` names the nodes and the rendezvous."""
+    cmd = [sys.executable, "-m", "core.torchrun", f"--nproc-per-node={nproc_per_node}"]
     launch = list(launch or [])
     if not any(a.startswith(("--rdzv-endpoint", "--rdzv_endpoint")) for a in launch):
         cmd.append("--standalone")

@@ -1,0 +1,63 @@
+"""torchrun's own launcher (``torch.distributed.run``), run for ``torchdeck train
+--nproc-per-node``, with its failure said in one line: which rank failed first, and how.
+
+torchrun itself ends a job when one worker fails: it stops the others (SIGTERM, then SIGKILL)
+and raises ``ChildFailedError`` with every worker's exit. Here that becomes
+``error: rank 1 (local rank 1, pid 4242) was killed by SIGKILL; torchrun stopped the other
+ranks`` instead of a traceback. ``python -m core.torchrun ARGS`` takes torchrun's arguments.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    # its log lines repeat what the ranks and the line below say
+    for name in ["torch.distributed.elastic", *logging.root.manager.loggerDict]:
+        if name.startswith("torch.distributed.elastic"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        run(args)
+    except ChildFailedError as exc:
+        _say(f"error: {summary(exc.failures)}; torchrun stopped the job")
+        return 1
+    except SignalException as exc:  # a Ctrl-C or SIGTERM: rank 0 has said what it saved
+        return 128 + int(exc.sigval)
+    return 0
+
+
+def summary(failures: dict) -> str:
+    """Every worker that failed, the cause first: one killed by a signal torchrun did not send
+    (SIGTERM is how it stops the others), then by the time each failure was seen."""
+
+    def order(item):
+        rank, failure = item
+        killed = failure.exitcode < 0 and failure.signal_name() != "SIGTERM"
+        return (not killed, failure.timestamp, rank)
+
+    return "; ".join(describe(rank, f) for rank, f in sorted(failures.items(), key=order))
+
+
+def describe(rank: int, failure) -> str:
+    """One worker's failure, as a sentence: its rank, and its exit or its signal."""
+    where = f"rank {rank} (local rank {failure.local_rank}, pid {failure.pid})"
+    if failure.exitcode < 0:
+        return f"{where} was killed by {failure.signal_name()}"
+    return f"{where} exited with code {failure.exitcode}"
+
+
+def _say(text: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
