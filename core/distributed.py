@@ -83,10 +83,6 @@ class Dist:
         self.store = dist.distributed_c10d._get_default_store()
         self.store.set(f"{STORE_PREFIX}where/{self.rank}", f"{socket.gethostname()} {os.getpid()}")
 
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            dist.destroy_process_group()
-
     # -- the control channel -------------------------------------------------------------------
 
     def announce(self, *command) -> None:

@@ -169,7 +169,6 @@ def main(argv: list[str] | None = None) -> int:
         if engine.dist is not None:
             with contextlib.suppress(Exception):
                 engine.dist.announce("exit")  # the other ranks end with this engine
-            engine.dist.close()
         if listening is not None:
             engine.listener.close()
             with contextlib.suppress(OSError):
@@ -224,10 +223,12 @@ def _follow(args: argparse.Namespace) -> int:
     job = _join(args)
     if job is None:
         return 2
-    try:
-        return follow(Engine(None), job)
-    finally:
-        job.close()
+    code = follow(Engine(None), job)
+    # Out without the interpreter's teardown: gloo's threads, torn down under a peer that is
+    # leaving too, abort the process ("terminate called without an active exception").
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def _daemonize(args: argparse.Namespace) -> None:

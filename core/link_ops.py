@@ -85,6 +85,7 @@ def engine_info(engine) -> EngineInfo:
         state=engine.state,
         preset=info.preset if info else "",
         device=info.device if info else "",
+        world_size=_world_size(engine),
         step=s.trainer.step if s is not None else 0,
         steps=info.steps if info else 0,
         loss=p.get("loss"),
@@ -93,6 +94,13 @@ def engine_info(engine) -> EngineInfo:
         tokens_per_s=p.get("tokens_per_s") if engine.state == "running" else None,
         client=engine.reply_to.id if engine.reply_to is not None else 0,
     )
+
+
+def _world_size(engine) -> int:
+    """Ranks in the engine's job: its session's trainer's, or before a model, its ``dist``'s."""
+    if engine.session is not None:
+        return engine.session.trainer.world
+    return engine.dist.world_size if engine.dist is not None else 1
 
 
 def _last_val(session) -> float | None:

@@ -271,8 +271,9 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> float:
-        """Mean validation loss over ``eval_batches`` fixed batches (the same ones each time);
-        with several ranks, each computes every world-th batch and the sums are added."""
+        """Mean validation loss over ``eval_batches`` fixed batches (the same ones each time),
+        each the size of a training step's global batch and split over the ranks as training
+        splits it, so the figure does not depend on the world size."""
         if self.is_parabola:
             return float(self.model()[1])
         if self.data is None:
@@ -283,19 +284,19 @@ class Trainer:
         total = torch.zeros((), device=self.device)
         b, n = self.config.batch_size, self.config.eval_batches
         try:
-            for i in range(n):
-                starts = self.data.starts("val", b, self.block_size, gen)
-                if i % self.world != self.rank:
-                    continue
-                x, y = self.data.windows("val", starts, self.block_size)
-                with devices.autocast(self.device):
-                    _, loss = self.model(x.to(self.device), y.to(self.device))
-                total += loss.float()
+            for _ in range(n):
+                starts = self.data.starts("val", b * self.accum, self.block_size, gen)
+                for m in range(self.local_accum):
+                    j = m * self.world + self.rank
+                    x, y = self.data.windows("val", starts[j * b : (j + 1) * b], self.block_size)
+                    with devices.autocast(self.device):
+                        _, loss = self.model(x.to(self.device), y.to(self.device))
+                    total += loss.float()
         finally:
             self.model.train(was_training)
         if self.dist is not None:
             total = self.dist.total(total)
-        value = float(total) / n
+        value = float(total) / (n * self.accum)
         self.last_val = value
         return value
 

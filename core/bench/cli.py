@@ -8,7 +8,7 @@ import json
 import sys
 import time
 
-from core.bench.plan import FULL_QUALITY_STEPS, plan_from_args
+from core.bench.plan import FIGURES, FULL_QUALITY_STEPS, plan_from_args
 from core.bench.report import table
 from core.bench.run import run_bench
 from core.errors import TorchdeckError
@@ -19,8 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="torchdeck bench",
         description="Measure training speed against a bare PyTorch loop, with and without the "
         "app, the app's event-loop lag, start-up, attaching to a long run, prediction latency, "
-        "the bytes a client on the engine's socket receives, memory and a short quality run. "
-        "About 4 minutes on 2 CPU cores; --quick about a minute.",
+        "the bytes a client on the engine's socket receives, memory, a short quality run, and "
+        "how training scales over ranks (torchrun). About 5 minutes on 2 CPU cores; --quick "
+        "about a minute.",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object, no table")
     p.add_argument(
@@ -51,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SECONDS",
         help="seconds measured per window with the app (default 5); half that headless",
+    )
+    p.add_argument(
+        "--only",
+        metavar="FIGURE[,FIGURE]",
+        help="measure only these figures (and those they read): " + ", ".join(FIGURES),
     )
     p.add_argument(
         "--threads",

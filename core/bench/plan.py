@@ -19,7 +19,29 @@ TARGETS = {
     "predict_training_p95_steps": 2.0,  # in training steps
     "attach_s": 1.0,  # torchdeck attach on a 10,000-step run, to the chart drawn
     "link_bytes_per_s": 20_000,  # what a socket client receives while gpt trains
+    "scaling_cpu_2x1": 1.7,  # 2 ranks × 1 thread ÷ 1 rank × 1 thread, global tokens/s, CPU
+    "scaling_cuda_per_gpu": 0.9,  # a job's tokens/s per GPU ÷ one GPU's (2 GPUs or more)
 }
+
+# What --only picks from: every figure of the result, in the order a run measures them
+FIGURES = (
+    "train_overhead",
+    "predict_ms",
+    "quality",
+    "link_bytes_per_s",
+    "train_in_app",
+    "ui_lag_ms_p99",
+    "first_paint_s",
+    "engine_ready_s",
+    "import_torch_s",
+    "rss_mb",
+    "attach_s",
+    "cuda",
+    "scaling_cpu_2x1",
+    "scaling_cuda_per_gpu",
+)
+# a figure that reads another's: --only measures that one too
+NEEDS = {"predict_ms": "train_overhead", "rss_mb": "train_in_app"}
 
 # How the app's Train pane starts a run (tui.panes.train_pane; a test keeps them equal): the
 # link figure trains as the app does.
@@ -64,6 +86,11 @@ class Plan:
     link_window_s: float = 10.0
     link_budget: int = REMOTE_BUDGET
     link_slow_budget: int = SLOW_BUDGET
+    only: tuple[str, ...] = ()  # the figures to measure (--only); empty: every one
+
+    def wants(self, *keys: str) -> bool:
+        """Whether any of the figures ``keys`` is to be measured."""
+        return not self.only or any(key in self.only for key in keys)
 
     @classmethod
     def quick_plan(cls) -> Plan:
@@ -112,4 +139,18 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
     if args.quality_steps:
         plan.quality_steps = args.quality_steps
     plan.threads = args.threads
+    if args.only:
+        plan.only = only_figures(args.only)
     return plan
+
+
+def only_figures(text: str) -> tuple[str, ...]:
+    """``--only``'s comma-separated figures, with the ones they read (``NEEDS``)."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise TorchdeckError("--only names no figure", f"give {', '.join(FIGURES)}")
+    for name in names:
+        if name not in FIGURES:
+            raise TorchdeckError(f"--only {name!r} is not a figure", f"give {', '.join(FIGURES)}")
+    names += [NEEDS[name] for name in names if name in NEEDS]
+    return tuple(name for name in FIGURES if name in names)

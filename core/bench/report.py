@@ -21,12 +21,39 @@ def _link(f: dict) -> str:
     )
 
 
+def scaling_rows(key: str, f: dict, med) -> list[tuple[str, str, str]]:
+    """A scaling figure (``dist_probes``): the ratio against its target, then the rates. The
+    CPU one is the job's global tokens/s over one rank's; the CUDA one is per GPU."""
+    if f.get("measured") is False:
+        return [(key, f["reason"], "")]
+    world, threads = f["world_size"], f["threads"]
+    if key == "scaling_cpu_2x1":
+        label = f"{key} ({world} ranks ÷ 1, global)"
+        rates = f"{fmt_rate(f['job_tokens_per_s'])} / {fmt_rate(f['one_tokens_per_s'])}"
+        what = f"  tokens/s {world} ranks / 1 rank, {threads} thread each"
+    else:
+        label = f"{key} ({world} GPUs, per GPU ÷ 1)"
+        rates = f"{fmt_rate(f['per_rank_tokens_per_s'])} / {fmt_rate(f['one_tokens_per_s'])}"
+        what = f"  tokens/s per GPU / 1 GPU ({f.get('gpu', f['device'])})"
+    steps = ""
+    if f.get("job_step_ms") is not None:
+        steps = f"  ({f['job_step_ms']:.0f} / {f['one_step_ms']:.0f} ms/step)"
+    return [
+        (label, med(f), f"≥ {f['target']} {_ok(f)}"),
+        (what, rates + steps, ""),
+    ]
+
+
 def table(r: dict) -> str:
     """The result as a plain-text table: figure, measured (median [min–max]), target."""
     rows: list[tuple[str, str, str]] = []
 
     def err(key: str) -> bool:
-        if "error" in r.get(key, {}):
+        """Whether ``key`` has no rows of its own: failed (one row says why), or not measured
+        (``--only``)."""
+        if key not in r:
+            return True
+        if "error" in r[key]:
             rows.append((key, "failed: " + r[key]["error"][:200], ""))
             return True
         return False
@@ -163,6 +190,10 @@ def table(r: dict) -> str:
                 )
             )
             rows.append(("cuda overhead (engine ÷ bare)", med(f["overhead"]), ""))
+    if not err("scaling_cpu_2x1"):
+        rows += scaling_rows("scaling_cpu_2x1", r["scaling_cpu_2x1"], med)
+    if not err("scaling_cuda_per_gpu"):
+        rows += scaling_rows("scaling_cuda_per_gpu", r["scaling_cuda_per_gpu"], med)
     m = r["machine"]
     head = (
         f"torchdeck bench — {m['cpu_cores']} CPU cores, torch {m['torch']}, "
@@ -173,8 +204,8 @@ def table(r: dict) -> str:
         f"{r['settings']['rounds']} × {r['settings']['window_s']:g} s in the app; "
         "median [min–max]"
     )
-    w0 = max(len(a) for a, _, _ in rows)
-    w1 = max(len(b) for _, b, _ in rows)
+    w0 = max((len(a) for a, _, _ in rows), default=0)
+    w1 = max((len(b) for _, b, _ in rows), default=0)
     load = m.get("load_avg_1min") or {}
     if load.get("start") is not None:
         head += (

@@ -12,6 +12,7 @@ from core.bench.app_probes import measure_in_app, measure_rss_growth, measure_st
 from core.bench.attach_probes import measure_attach
 from core.bench.bare_loop import BareLoop
 from core.bench.cuda import measure_cuda
+from core.bench.dist_probes import CPU_RANKS, CPU_THREADS, measure_scaling_cpu, measure_scaling_cuda
 from core.bench.engine_probes import measure_overhead, measure_predict, measure_quality
 from core.bench.engines import detached_client, private_runtime
 from core.bench.link_probes import measure_link
@@ -52,11 +53,14 @@ async def run_bench(plan: Plan, say) -> dict:
             "overhead_window_s": plan.overhead_window_s,
             # every engine is a detached one on its Unix socket, as torchdeck runs it
             "engine": "detached, on a Unix socket",
+            "only": list(plan.only),  # --only: the figures measured (empty: every one)
         },
     }
     errors: dict[str, str] = {}
 
     async def phase(keys: tuple[str, ...], what: str, work):
+        if not plan.wants(*keys):
+            return
         say(f"measuring {what}…")
         try:
             values = await work()
@@ -73,8 +77,10 @@ async def run_bench(plan: Plan, say) -> dict:
         for key, value in zip(keys, values):
             result[key] = value
 
-    bare = BareLoop(
-        plan.model, {**plan.train, "eval_interval": 0, "steps": 1_000_000}, plan.threads
+    bare = (
+        BareLoop(plan.model, {**plan.train, "eval_interval": 0, "steps": 1_000_000}, plan.threads)
+        if plan.wants("train_overhead", "train_in_app", "ui_lag_ms_p99")
+        else None
     )
     # short: a socket's path must fit in 108 bytes
     workdir = Path(tempfile.mkdtemp(prefix="tdbench-"))
@@ -87,7 +93,7 @@ async def run_bench(plan: Plan, say) -> dict:
     return result
 
 
-async def _phases(plan: Plan, phase, result: dict, bare: BareLoop, workdir: Path) -> None:
+async def _phases(plan: Plan, phase, result: dict, bare: BareLoop | None, workdir: Path) -> None:
     with private_runtime(workdir / "sockets"):
         await _headless(plan, phase, result, bare, workdir)
 
@@ -107,11 +113,27 @@ async def _phases(plan: Plan, phase, result: dict, bare: BareLoop, workdir: Path
 
     await phase(("cuda",), "CUDA", cuda)
 
+    async def scaling_cpu():
+        return (await measure_scaling_cpu(plan),)
 
-async def _headless(plan: Plan, phase, result: dict, bare: BareLoop, workdir: Path) -> None:
+    await phase(
+        ("scaling_cpu_2x1",),
+        f"{CPU_RANKS} ranks × {CPU_THREADS} thread against 1 on the CPU (torchrun)",
+        scaling_cpu,
+    )
+
+    async def scaling_cuda():
+        return (await measure_scaling_cuda(plan),)
+
+    await phase(("scaling_cuda_per_gpu",), "tokens/s per GPU, a rank on each", scaling_cuda)
+
+
+async def _headless(plan: Plan, phase, result: dict, bare: BareLoop | None, workdir: Path) -> None:
     """The engine without the app, through a client on its socket."""
-    client = detached_client(workdir / "engine-headless", nice=0, threads=plan.threads)
     keys = ("train_overhead", "predict_ms", "quality")
+    if not plan.wants(*keys):
+        return
+    client = detached_client(workdir / "engine-headless", nice=0, threads=plan.threads)
 
     async def start():
         await client.start()
@@ -126,7 +148,7 @@ async def _headless(plan: Plan, phase, result: dict, bare: BareLoop, workdir: Pa
             return (await measure_overhead(client, bare, plan),)
 
         await phase(("train_overhead",), "the engine's training loop against a bare loop", overhead)
-        step_ms = result["train_overhead"].get("step_ms") or 100.0
+        step_ms = result.get("train_overhead", {}).get("step_ms") or 100.0
 
         async def predict():
             return (await measure_predict(client, plan, step_ms),)
@@ -141,7 +163,7 @@ async def _headless(plan: Plan, phase, result: dict, bare: BareLoop, workdir: Pa
         await client.close(shutdown=True)
 
 
-async def _in_app(plan: Plan, phase, bare: BareLoop, workdir: Path) -> None:
+async def _in_app(plan: Plan, phase, bare: BareLoop | None, workdir: Path) -> None:
     """The real app in a pseudo-terminal: training with it open, start-up, memory."""
     rss_idle: dict = {}
 

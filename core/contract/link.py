@@ -66,6 +66,7 @@ class EngineInfo(Contract):
     state: str = "idle"
     preset: str = ""
     device: str = ""
+    world_size: int = 1  # ranks training together (torchrun); an older engine sends none
     step: int = 0
     steps: int = 0
     loss: float | str | None = None
