@@ -69,11 +69,14 @@ def table(engines: list[dict]) -> str:
             continue
         steps = f"{e.get('step', 0)}/{e.get('steps', 0)}" if e.get("steps") else "-"
         rate = e.get("tokens_per_s")
+        device = e.get("device") or "-"
+        if (e.get("world_size") or 1) > 1:  # a torchrun job: rank 0's device, times the ranks
+            device += f"×{e['world_size']}"
         rows.append(
             (
                 e.get("id", "?"),
                 e.get("preset") or "-",
-                e.get("device") or "-",
+                device,
                 e.get("state", "?"),
                 steps,
                 _num(e.get("loss")),

@@ -83,6 +83,7 @@ class TrainRun:
         self.metrics: MetricsFile | None = None
         self.training = False  # train_start sent: a stop signal now means "save and exit"
         self.errors_said: set = set()  # the engine's error messages already printed
+        self.unsaid: list[str] = []  # those received, said when the run stops
 
     @property
     def stop_requested(self) -> bool:
@@ -234,9 +235,13 @@ class TrainRun:
         for ev in client.drain_events():
             if ev.event == "train_progress":
                 self._record(TrainProgress.from_dict(ev.data))
-            elif ev.event == "error" and ev.data.get("message") not in self.errors_said:
-                self.errors_said.add(ev.data.get("message"))
-                self.say(f"error: {ev.data.get('message')}")
+            elif ev.event == "error":
+                self.unsaid.append(str(ev.data.get("message")))
+        for message in self.unsaid:
+            if message not in self.errors_said:
+                self.errors_said.add(message)
+                self.say(f"error: {message}")
+        self.unsaid.clear()
 
     async def _save(self, client: EngineClient, ckpt: Path, step: int) -> str | None:
         """Save unless this step is saved already; None when the weights are not finite."""
@@ -289,6 +294,8 @@ class TrainRun:
                 if state.client > 1 and state.state in ("paused", "running"):
                     what = "paused" if state.state == "paused" else "resumed"
                     self.say(f"{what} by an attached client at step {state.step}")
+            elif ev.event == "error":  # said with the pause it comes with, or by _stop
+                self.unsaid.append(str(ev.data.get("message")))
             elif ev.event == EXITED:
                 raise EngineDied(ev.data.get("returncode"), ev.data.get("stderr_tail", ""))
 

@@ -20,6 +20,9 @@ from core.contract import TrainProgress
 from core.fmt import fmt_duration, fmt_rate
 from core.progress import as_float as as_float
 from core.progress import merge as merge
+from core.progress import rank_ms_text, slow_rank
+
+LINE_COLUMNS = 80  # the tty line fits an 80-column terminal (a wrapped line is not redrawn)
 
 
 def is_finite(v) -> bool:
@@ -40,14 +43,32 @@ def _rate(v) -> str:
     return fmt_rate(f if f is not None and math.isfinite(f) else None)
 
 
+def ranks_words(p: TrainProgress) -> str:
+    """``2 ranks``, with ``, r1 slow`` when rank 1 is slow; "" for a single process."""
+    if not p.world_size or p.world_size < 2:
+        return ""
+    slow = slow_rank(p.rank_ms)
+    return f"{p.world_size} ranks" + (f", r{slow[0]} slow" if slow else "")
+
+
 def progress_line(p: TrainProgress, val, width: int = 24) -> str:
+    """The tty line, at most :data:`LINE_COLUMNS` wide: the bar shrinks to make room (and is left
+    out under 6 cells), the text is cut last."""
     step, steps = p.step, p.steps
+    parts = [
+        f"{step}/{steps}",
+        f"loss {num(p.loss)}",
+        f"val {num(val)}",
+        f"{_rate(p.tokens_per_s)} tok/s",
+        ranks_words(p),
+        f"ETA {fmt_duration(as_float(p.eta_s))}",
+    ]
+    text = "  ".join(x for x in parts if x)
+    width = min(width, LINE_COLUMNS - 1 - len(text))
+    if width < 6:
+        return text if len(text) <= LINE_COLUMNS else text[: LINE_COLUMNS - 1] + "…"
     filled = int(width * min(1.0, step / max(1, steps)))
-    bar = "█" * filled + "░" * (width - filled)
-    return (
-        f"{bar} {step}/{steps}  loss {num(p.loss)}  val {num(val)}  "
-        f"{_rate(p.tokens_per_s)} tok/s  ETA {fmt_duration(as_float(p.eta_s))}"
-    )
+    return "█" * filled + "░" * (width - filled) + " " + text
 
 
 def plain_record(p: TrainProgress) -> str:
@@ -57,8 +78,15 @@ def plain_record(p: TrainProgress) -> str:
     parts += [
         f"lr={num(p.lr, '.3g')}",
         f"tokens_per_s={num(p.tokens_per_s or 0, '.0f')}",
-        f"elapsed_s={num(p.elapsed_s or 0, '.1f')}",
     ]
+    if p.world_size and p.world_size > 1:  # tokens_per_s is the whole job's
+        parts.append(f"ranks={p.world_size}")
+        if p.rank_ms:
+            parts.append(f"rank_ms={rank_ms_text(p.rank_ms, ',')}")
+        slow = slow_rank(p.rank_ms)
+        if slow:
+            parts.append(f"slow_rank={slow[0]}")
+    parts.append(f"elapsed_s={num(p.elapsed_s or 0, '.1f')}")
     if p.parabola:
         x = p.parabola
         parts += [f"{k}={num(x.get(k))}" for k in ("x", "f", "grad", "optimum")]
@@ -78,6 +106,10 @@ def metrics_record(p: TrainProgress) -> dict:
         rec["val_loss"] = p.val_loss
     if p.parabola:
         rec["parabola"] = p.parabola
+    if p.world_size is not None:
+        rec["world_size"] = p.world_size
+    if p.rank_ms is not None:
+        rec["rank_ms"] = p.rank_ms
     return rec
 
 

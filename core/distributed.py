@@ -27,6 +27,7 @@ import contextlib
 import os
 import socket
 import sys
+import time
 from datetime import timedelta
 
 import torch
@@ -40,6 +41,10 @@ CONTROL_TIMEOUT = timedelta(days=30)  # followers wait this long for rank 0's ne
 STORE_PREFIX = "torchdeck/"
 
 
+HINT = (
+    "the job cannot go on without every rank: rank 0 keeps the last completed step; save it, "
+    "then start again (torchdeck train --resume)"
+)
 _JOB: Dist | None = None
 
 
@@ -86,10 +91,18 @@ class Dist:
     # -- the control channel -------------------------------------------------------------------
 
     def announce(self, *command) -> None:
-        """Rank 0: tell the followers what to do next (nothing inside an op they run too)."""
+        """Rank 0: tell the followers what to do next (nothing inside an op they run too). If
+        they cannot hear it, the job is marked broken (``broken`` says why) and what called
+        goes on alone: a report or a save still works; the next training step says why not."""
         if not self.leader or self.in_op or self.broken:
             return
-        self._broadcast(list(command))
+        with contextlib.suppress(DistributedError):
+            self._broadcast(list(command))
+
+    def check(self) -> None:
+        """Raise the job's failure, if it has one (before a step that needs every rank)."""
+        if self.broken:
+            raise DistributedError(self.broken, HINT)
 
     def receive(self) -> tuple:
         """A follower: wait for rank 0's next command."""
@@ -158,14 +171,31 @@ class Dist:
             return exc
         if self.broken is None:
             self.broken = self.diagnose(exc)
-        return DistributedError(
-            self.broken,
-            "the job cannot go on without every rank: rank 0 keeps the last completed step; "
-            "save it, then start again (torchdeck train --resume)",
-        )
+        return DistributedError(self.broken, HINT)
 
     def diagnose(self, exc: BaseException) -> str:
-        """Name the ranks that are gone, from the pids they left in the store."""
+        """Name the ranks that are gone, from the pids they left in the store. A peer's
+        connection closes while its process is still exiting: look again for up to 2 s."""
+        comms = _from_comms(exc)
+        deadline = time.monotonic() + (2.0 if comms else 0.0)
+        while True:
+            said, dead = self._gone()
+            if said or dead or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        if said:
+            return "; ".join(said)
+        if dead:
+            return f"{', '.join(dead)} died; the job stopped at its next collective"
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        if not comms:  # this rank's own failure (out of memory, a bug)
+            return f"rank {self.rank} failed: {type(exc).__name__}: {first}"
+        if self.rank != 0:
+            return f"rank {self.rank} lost the job's other ranks: {first}"
+        return f"a rank stopped answering (no rank on this host is gone): {first}"
+
+    def _gone(self) -> tuple[list[str], list[str]]:
+        """(what failed ranks said, the ranks on this host whose process is gone)."""
         here = socket.gethostname()
         dead, said = [], []
         for rank in range(self.world_size):
@@ -179,16 +209,7 @@ class Dist:
                 host, _, pid = where.partition(" ")
                 if host == here and pid.isdigit() and not _alive(int(pid)):
                     dead.append(f"rank {rank} (pid {pid})")
-        if said:
-            return "; ".join(said)
-        if dead:
-            return f"{', '.join(dead)} died; the job stopped at its next collective"
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        if not _from_comms(exc):  # this rank's own failure (out of memory, a bug)
-            return f"rank {self.rank} failed: {type(exc).__name__}: {first}"
-        if self.rank != 0:
-            return f"rank {self.rank} lost the job's other ranks: {first}"
-        return f"a rank stopped answering (no rank on this host is gone): {first}"
+        return said, dead
 
     def _read(self, key: str) -> str:
         try:

@@ -27,11 +27,9 @@ TERM_GRACE_S = 10.0
 def lead_op(engine, dist: Dist, op: str, raw: dict, run):
     """Rank 0: have every rank run ``op``, run it here, and agree on how it went. If the ranks
     do not agree (one failed, another did not), none keeps a model: they must stay the same."""
-    if dist.broken:
-        raise DistributedError(
-            dist.broken, "start the job again; rank 0 can still save what it has (save)"
-        )
+    dist.check()
     dist.announce("op", op, raw, engine.state)
+    dist.check()  # the others could not hear it
     dist.in_op = True
     error: str | None = None
     try:

@@ -58,3 +58,30 @@ def merge_all(reports: list[TrainProgress]) -> TrainProgress:
 def merge_dicts(*reports: dict) -> dict:
     """``merge_all`` on ``train_progress`` events' data."""
     return merge_all([TrainProgress.from_dict(r) for r in reports]).to_dict()
+
+
+SLOW_RANK = 1.25  # a rank this many times the fastest's step time (or more) is marked slow
+
+
+def slow_rank(rank_ms) -> tuple[int, float] | None:
+    """The slowest rank and how many times the fastest rank's step time it takes, when that is
+    :data:`SLOW_RANK` or more; None for one rank, even ranks, or times not measured."""
+    times = [as_float(v) for v in rank_ms or ()]
+    if len(times) < 2 or not all(t is not None and math.isfinite(t) for t in times):
+        return None
+    fastest, slowest = min(times), max(times)
+    if fastest <= 0 or slowest < SLOW_RANK * fastest:
+        return None
+    return times.index(slowest), slowest / fastest
+
+
+def rank_ms_text(rank_ms, sep: str = " · ") -> str:
+    """Each rank's milliseconds per step: ``4.1 · 9.8`` (whole milliseconds from 100 up)."""
+    out = []
+    for v in rank_ms or ():
+        f = as_float(v)
+        if f is None or not math.isfinite(f):
+            out.append("--" if f is None else str(f))
+        else:
+            out.append(format(f, ".1f" if f < 100 else ".0f"))
+    return sep.join(out)

@@ -35,15 +35,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def summary(failures: dict) -> str:
-    """Every worker that failed, the cause first: one killed by a signal torchrun did not send
-    (SIGTERM is how it stops the others), then by the time each failure was seen."""
+    """The workers that failed, a signal's victims first, then by the time each failure was
+    seen; those torchrun stopped itself (SIGTERM) only when nothing else failed."""
+
+    def stopped(failure) -> bool:  # by torchrun itself, once another rank had failed
+        return failure.exitcode < 0 and failure.signal_name() == "SIGTERM"
+
+    causes = {r: f for r, f in failures.items() if not stopped(f)} or failures
 
     def order(item):
         rank, failure = item
-        killed = failure.exitcode < 0 and failure.signal_name() != "SIGTERM"
-        return (not killed, failure.timestamp, rank)
+        return (failure.exitcode >= 0, failure.timestamp, rank)
 
-    return "; ".join(describe(rank, f) for rank, f in sorted(failures.items(), key=order))
+    return "; ".join(describe(rank, f) for rank, f in sorted(causes.items(), key=order))
 
 
 def describe(rank: int, failure) -> str:

@@ -254,6 +254,7 @@ class Trainer:
         """Exactly ``n`` steps (fewer if the run ends); rank 0 tells the other ranks first."""
         if self.dist is not None:
             self.dist.announce("steps", n)
+            self.dist.check()  # a rank gone: no step can be taken
         started = time.perf_counter()
         done = 0
         try:

@@ -159,6 +159,7 @@ class TorchdeckApp(App):
         status.device, status.preset = info.device, info.preset
         status.step, status.steps = info.step, info.steps
         status.loss = status.val_loss = status.tokens_per_s = None
+        status.world_size = info.world_size
         status.loading = ""
         self.last_info = info
         for pane in list(self.panes.values()):
@@ -227,6 +228,8 @@ class TorchdeckApp(App):
                 status.val_loss = data.val_loss
             if data.tokens_per_s is not None:
                 status.tokens_per_s = data.tokens_per_s
+            if data.world_size:
+                status.world_size = data.world_size
         elif name == "train_state":  # a TrainState
             note = other_client_note(data, own_client_id(self), self.engine_state)
             self.engine_state = data.state

@@ -28,7 +28,6 @@ Imports no torch: the CUDA figure asks torch how many GPUs there are when it run
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import statistics
 
 from core.bench.cuda import CUDA_MODEL, CUDA_TRAIN
@@ -98,16 +97,13 @@ async def measure_scaling(
     job = EngineClient(dist_engine_command(world, nice=0, threads=threads))
     clients = {"one": one, "job": job}
     settings = {**train, "eval_interval": 0}
-    try:
-        await _all(c.start(timeout=START_TIMEOUT_S) for c in clients.values())
-        infos = dict(
-            zip(
-                clients,
-                await _all(
-                    configure(c, model, settings, device, steps=1_000_000) for c in clients.values()
-                ),
-            )
-        )
+
+    async def ready(client: EngineClient) -> dict:
+        await client.start(timeout=START_TIMEOUT_S)
+        return await configure(client, model, settings, device, steps=1_000_000)
+
+    try:  # side by side: the single engine configures while torchrun starts its ranks
+        infos = dict(zip(clients, await _all(ready(c) for c in clients.values())))
         if infos["job"].get("world_size") != world:
             raise TorchdeckError(
                 f"the torchrun job trains on {infos['job'].get('world_size')} ranks, not {world}",
@@ -129,10 +125,11 @@ async def measure_scaling(
                 step_s[which].append(per_step)
         for client in clients.values():
             await client.request("train_stop")
-    finally:
-        for client in clients.values():
-            with contextlib.suppress(Exception):
-                await client.close(timeout=30.0, shutdown=True)
+    finally:  # the job's rank 0 tells the other ranks to end, then torchrun ends
+        await asyncio.gather(
+            *(c.close(timeout=30.0, shutdown=True) for c in clients.values()),
+            return_exceptions=True,
+        )
     figure = scaling_figure(
         rates["one"], rates["job"], world, target, per_rank, (step_s["one"], step_s["job"])
     )

@@ -74,6 +74,8 @@ class StatusBar(Widget):
     loss: reactive[float | None] = reactive(None)
     val_loss: reactive[float | None] = reactive(None)
     tokens_per_s: reactive[float | None] = reactive(None)
+    world_size: reactive[int] = reactive(1)
+    """Ranks training together: 2 or more shows "· N ranks" after tok/s (the whole job's)."""
     loading: reactive[str] = reactive("")
     """"reading corpus 45%" while the engine loads a training text; else ""."""
     health: reactive[str] = reactive("")
@@ -98,5 +100,7 @@ class StatusBar(Widget):
             f"val {fmt_loss(self.val_loss)}",
             f"{fmt_rate(self.tokens_per_s)} tok/s",
         ]
+        if self.world_size > 1:
+            parts[-1] += f" · {self.world_size} ranks"
         text.append("  │ " + " │ ".join(parts))
         return text
