@@ -227,6 +227,14 @@ def run_train_command(args: argparse.Namespace, train_argv: list[str]) -> int:
         return engines.errors_to_exit(lambda a: launch.run_launch(a, train_argv), args)
     placement = Placement.from_env()
     if placement is not None and placement.rank != 0:
+        if placement.local_rank == 0:  # one line per machine, not one per rank
+            print(
+                f"torchdeck train: ranks {placement.rank}-"
+                f"{placement.rank + placement.local_world_size - 1} of {placement.world_size} "
+                "follow rank 0, which prints the run and writes its files",
+                file=sys.stderr,
+                flush=True,
+            )
         launch.follower_exec(args)
     return headless.run_train(args)
 

@@ -176,3 +176,29 @@ def test_the_parabola_is_refused_on_two_ranks(tmp_path, run_cli):
     assert result.returncode != 0
     assert "error: the parabola preset has no data to split over ranks" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_two_machines_meet_at_the_rendezvous_and_node_0_holds_the_run(
+    tmp_path, train_argv, dist_env
+):
+    """Two "machines" (one process each, on this host): --nnodes, --node-rank and
+    --rdzv-endpoint go to torchrun; node 0 prints the run and writes it, node 1 says it
+    follows."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = []
+    for node in (0, 1):
+        flags = ("--nnodes", "2", "--node-rank", str(node), "--rdzv-endpoint", f"127.0.0.1:{port}")
+        argv = train_argv(tmp_path, tmp_path / "run", "--steps", "20", "--nproc-per-node", "1",
+                          *flags)
+        procs.append(subprocess.Popen(argv, cwd=tmp_path, env=dist_env(), text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert "cpu × 2 processes" in outs[0][0] and "done: step 20" in outs[0][0]
+    assert outs[1][0] == ""
+    assert "ranks 1-1 of 2 follow rank 0" in outs[1][1]
+    assert checkpoint.load(tmp_path / "run" / "checkpoint.pt")["trainer"]["step"] == 20
