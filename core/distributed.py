@@ -27,6 +27,7 @@ import contextlib
 import os
 import socket
 import sys
+import threading
 import time
 from datetime import timedelta
 
@@ -36,6 +37,7 @@ import torch.distributed as dist
 from core.errors import TorchdeckError
 from core.placement import Placement
 
+HEARTBEAT_S = 1.0  # each rank's sign of life in the store
 DEFAULT_TIMEOUT_S = 120.0  # a training collective waiting longer than this ends the job
 CONTROL_TIMEOUT = timedelta(days=30)  # followers wait this long for rank 0's next word
 STORE_PREFIX = "torchdeck/"
@@ -87,6 +89,19 @@ class Dist:
         self.control = dist.new_group(backend="gloo", timeout=CONTROL_TIMEOUT)
         self.store = dist.distributed_c10d._get_default_store()
         self.store.set(f"{STORE_PREFIX}where/{self.rank}", f"{socket.gethostname()} {os.getpid()}")
+        threading.Thread(target=self._beat, name="torchdeck-heartbeat", daemon=True).start()
+
+    def _beat(self) -> None:
+        """A count in the store that goes up every second while this process lives and is not
+        stopped: a rank whose count stands still is the one that hangs."""
+        beats = 0
+        while True:
+            beats += 1
+            try:
+                self.store.set(f"{STORE_PREFIX}alive/{self.rank}", str(beats))
+            except Exception:  # the store went with the job
+                return
+            time.sleep(HEARTBEAT_S)
 
     # -- the control channel -------------------------------------------------------------------
 
@@ -153,7 +168,7 @@ class Dist:
         mine = torch.tensor([value], dtype=torch.float64)
         parts = [torch.zeros(1, dtype=torch.float64) for _ in range(self.world_size)]
         try:
-            dist.all_gather(parts, mine, group=self.control)
+            dist.all_gather(parts, mine)  # the default group: its timeout applies
         except Exception as exc:
             raise self.failed(exc) from None
         return [float(p) for p in parts]
@@ -187,12 +202,32 @@ class Dist:
             return "; ".join(said)
         if dead:
             return f"{', '.join(dead)} died; the job stopped at its next collective"
+        hung = self._hung() if comms else []
+        if hung:
+            return (
+                f"{', '.join(hung)} stopped answering (no heartbeat for "
+                f"{3 * HEARTBEAT_S:g} s; stopped, or stuck); the job waited {self.timeout_s:g} s"
+            )
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         if not comms:  # this rank's own failure (out of memory, a bug)
             return f"rank {self.rank} failed: {type(exc).__name__}: {first}"
         if self.rank != 0:
             return f"rank {self.rank} lost the job's other ranks: {first}"
         return f"a rank stopped answering (no rank on this host is gone): {first}"
+
+    def _hung(self) -> list[str]:
+        """The other ranks whose heartbeat stands still over three beats (no clocks compared:
+        the machines' clocks may differ)."""
+        others = [r for r in range(self.world_size) if r != self.rank]
+        before = {r: self._read(f"alive/{r}") for r in others}
+        time.sleep(3 * HEARTBEAT_S)
+        out = []
+        for r in others:
+            if self._read(f"alive/{r}") == before[r]:
+                where = self._read(f"where/{r}")
+                host, _, pid = where.partition(" ")
+                out.append(f"rank {r} (pid {pid} on {host})" if pid else f"rank {r}")
+        return out
 
     def _gone(self) -> tuple[list[str], list[str]]:
         """(what failed ranks said, the ranks on this host whose process is gone)."""

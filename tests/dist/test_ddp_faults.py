@@ -6,6 +6,7 @@ resume and stop reach every rank."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -202,3 +203,33 @@ def test_two_machines_meet_at_the_rendezvous_and_node_0_holds_the_run(
     assert outs[1][0] == ""
     assert "ranks 1-1 of 2 follow rank 0" in outs[1][1]
     assert checkpoint.load(tmp_path / "run" / "checkpoint.pt")["trainer"]["step"] == 20
+
+
+def test_a_rank_that_hangs_ends_the_job_after_the_timeout_and_is_named(
+    tmp_path, train_argv, dist_env
+):
+    proc, mark = start(
+        tmp_path, train_argv, dist_env, "--steps", "1000000", "--dist-timeout", "3"
+    )
+    follower = None
+    try:
+        follower = wait_training(tmp_path, proc, mark)["follower"]
+        os.kill(follower, signal.SIGSTOP)  # alive, holding its connections, answering nothing
+        lines = []
+        deadline = time.monotonic() + 60
+        while not any("stopped answering" in line for line in lines):
+            assert time.monotonic() < deadline, "".join(lines)
+            lines.append(proc.stdout.readline())
+        os.kill(follower, signal.SIGCONT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if follower is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(follower, signal.SIGCONT)
+        if proc.poll() is None:
+            proc.kill()
+    said = "".join(lines)
+    assert f"rank 1 (pid {follower} on " in said
+    assert "stopped answering (no heartbeat for 3 s; stopped, or stuck); the job waited 3 s" in said
+    assert proc.returncode == 1
+    assert "checkpoint saved to" in said + out
