@@ -278,6 +278,19 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model`` in DistributedDataParallel, its buffers (constants here) not synced at each
+    forward (the switch's name changed in torch 2.13)."""
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    params = inspect.signature(DistributedDataParallel.__init__).parameters
+    switch = "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, **{switch: False})
+
+
 def rank_device(device: torch.device, placement: Placement) -> torch.device:
     """The device of this rank: CUDA ranks take one GPU each (the local rank's); CPU ranks share
     the CPU; MPS has one device per machine, so it takes one rank."""

@@ -31,22 +31,6 @@ from core.optim import TrainConfig, fused_ok, lr_at, make_optimizer, make_train_
 __all__ = ["TrainConfig", "Trainer", "fused_ok", "lr_at", "make_optimizer", "make_train_config"]
 
 
-def _no_buffer_sync() -> dict:
-    """DDP's switch for not syncing buffers at each forward (our buffers are constants); its
-    name changed in torch 2.13."""
-    import inspect
-
-    from torch.nn.parallel import DistributedDataParallel
-
-    params = inspect.signature(DistributedDataParallel.__init__).parameters
-    return {
-        "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers": False
-    }
-
-
-_NO_BUFFER_SYNC = _no_buffer_sync()
-
-
 class Trainer:
     """Owns the optimizer, the schedule, the batch generator and the loss history of a model.
 
@@ -98,10 +82,9 @@ class Trainer:
             data.check_block_size(block_size)
         self.net = model
         if self.world > 1:
-            from torch.nn.parallel import DistributedDataParallel
+            from core.distributed import wrap
 
-            ids = [device.index] if device.type == "cuda" else None
-            self.net = DistributedDataParallel(model, device_ids=ids, **_NO_BUFFER_SYNC)
+            self.net = wrap(model, device)
             if self.rank:  # dropout draws differ by rank, reproducibly
                 torch.manual_seed(config.seed + self.rank)
 
@@ -161,6 +144,12 @@ class Trainer:
         so the gradients add up to the mean; DDP averages them over ranks on the last one
         only (``no_sync`` before it). Returns the step's loss, the micro-batches' mean."""
         batches = self._batches()
+        if len(batches) == 1 and self.world == 1:  # the common case: the five steps as taught
+            x, y = batches[0]
+            with devices.autocast(self.device):
+                _, loss = self.model(x, y)  # 2. forward pass and loss
+            loss.backward()  # 3. d(loss)/d(parameter) into .grad
+            return loss.detach()
         total = None
         started = time.perf_counter()
         for m, (x, y) in enumerate(batches):
