@@ -15,9 +15,12 @@ import signal
 import sys
 import threading
 import traceback
+from typing import TYPE_CHECKING
 
-from core.distributed import Dist, DistributedError, say
 from core.protocol import check_args
+
+if TYPE_CHECKING:
+    from core.distributed import Dist
 
 # the ops that change the session or its run's settings: every rank runs them
 MIRRORED = frozenset({"configure", "reset", "load", "train_start", "train_step", "evaluate"})
@@ -27,6 +30,8 @@ TERM_GRACE_S = 10.0
 def lead_op(engine, dist: Dist, op: str, raw: dict, run):
     """Rank 0: have every rank run ``op``, run it here, and agree on how it went. If the ranks
     do not agree (one failed, another did not), none keeps a model: they must stay the same."""
+    from core.distributed import DistributedError
+
     dist.check()
     dist.announce("op", op, raw, engine.state)
     dist.check()  # the others could not hear it
@@ -57,6 +62,8 @@ def lead_op(engine, dist: Dist, op: str, raw: dict, run):
 
 def follow(engine, dist: Dist) -> int:
     """A follower's life: rank 0's commands, until it says ``exit`` or is gone."""
+    from core.distributed import DistributedError, say
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _leave_soon)
@@ -91,6 +98,8 @@ def follow(engine, dist: Dist) -> int:
 
 
 def _run_op(engine, dist: Dist, op: str, raw: dict) -> None:
+    from core.distributed import DistributedError
+
     error = None
     try:
         handler, spec = engine.ops[op]

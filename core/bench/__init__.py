@@ -11,13 +11,16 @@ The bare loop (``bare_loop``) is an ordinary PyTorch loop written out, with the 
 batch, context, optimizer, seed and threads as the engine. ``--json`` prints one JSON object.
 
 Every engine is a detached one on its Unix socket, as ``torchdeck`` runs it, listening in a
-runtime folder of the bench's own (``engines``) and ended afterwards, whatever happened.
+runtime folder of the bench's own (``engines``) and ended afterwards, whatever happened; the
+scaling figures' engines are pipe children (one, and a torchrun job), as ``torchdeck train``
+runs them. ``--only FIGURE`` measures just the figures named.
 
 The modules: ``plan`` (targets, window lengths, the plan from the arguments), ``stats``,
 ``bare_loop``, ``engines`` (the bench's detached engines, a client that counts bytes),
 ``engine_probes`` (the engine, headless), ``link_probes`` (bytes a socket client receives),
 ``app_probes`` (the app in a pseudo-terminal), ``attach_probes`` (``torchdeck attach`` on a
-long run), ``cuda``, ``run`` (one run, phase by phase), ``report`` (the table) and ``cli``.
+long run), ``cuda``, ``dist_probes`` (2 ranks against 1 through torchrun, on CPU and on
+GPUs), ``run`` (one run, phase by phase), ``report`` (the table) and ``cli``.
 Importing the package loads no torch: the bare loop and the CUDA figures import it when they
 run.
 """

@@ -15,11 +15,12 @@ that load drifting on the machine hits both; the ratio is taken round by round a
 quoted. The first reports of each window are discarded (``engine_window``'s warm-up).
 
 The model is the headless training figure's (``Plan.model``: the gpt preset's defaults on the
-CPU; ``cuda.CUDA_MODEL`` on GPUs): at 4 layers × 128 wide, context 64 and batch 32, a rank's
-step is ~100–150 ms of one core's compute, while DDP's all-reduce of its ~0.8 M gradients
-(~3 MB) costs a few ms over gloo on one box, so the figure measures training that scales, not
-the all-reduce alone. ``--quick`` (a tiny gpt) checks the plumbing: there the all-reduce is
-most of a step and the ratio means nothing.
+CPU; ``cuda.CUDA_MODEL`` on GPUs). It is large enough that a step is mostly compute, not the
+per-step all-reduce: at 4 layers × 128 wide, context 64 and batch 32, a rank's step is ~150 ms
+of one core, while DDP's all-reduce of the 0.8 M gradients (3 MB) and the report's loss average
+cost a few ms over gloo on one box (on 2 cores: 148 ms a step alone, ~170 ms in the job). With
+``--quick``'s tiny gpt a step is 1–3 ms and the collectives are most of it: the ratio there
+checks the plumbing and means nothing.
 
 Imports no torch: the CUDA figure asks torch how many GPUs there are when it runs, as
 ``cuda.measure_cuda`` does.
