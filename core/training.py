@@ -76,7 +76,9 @@ class Trainer:
         self._last_loss: float | None = None
         self.last_val: float | None = None
         self.diverged: str | None = None
-        self._busy = [0.0, 0]  # this rank's seconds of forward and backward, and its steps
+        # this rank's own work of each step since the last report: (start, end) on the host
+        # clock, or CUDA events (the host only queues a GPU's work; the events time it)
+        self._timed: list[tuple] = []
         self._step_s = 0.0  # seconds per step lately (a rank-0 slice's length is steps)
         if data is not None:
             data.check_block_size(block_size)
@@ -151,7 +153,7 @@ class Trainer:
             loss.backward()  # 3. d(loss)/d(parameter) into .grad
             return loss.detach()
         total = None
-        started = time.perf_counter()
+        started = self._clock()
         for m, (x, y) in enumerate(batches):
             last = m == len(batches) - 1
             quiet = self.world > 1 and not last
@@ -159,12 +161,18 @@ class Trainer:
                 with devices.autocast(self.device):
                     _, loss = self.net(x, y)  # 2. forward pass and loss
                 if self.world > 1 and last:  # what this rank did alone, before it waits
-                    self._busy[0] += time.perf_counter() - started
+                    self._timed.append((started, self._clock()))
                 (loss / len(batches)).backward()  # 3. d(loss)/d(parameter) into .grad
             loss = loss.detach()
             total = loss if total is None else total + loss
-        self._busy[1] += 1
         return total / len(batches)
+
+    def _clock(self):
+        if self.device.type != "cuda" or self.world == 1:
+            return time.perf_counter()
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
 
     # Gradients on for the step whatever the global mode is: a playground cell that ran
     # torch.set_grad_enabled(False), or a SIGINT landing inside a no_grad block's entry, would
@@ -259,35 +267,13 @@ class Trainer:
             self._step_s = (time.perf_counter() - started) / done
         return done
 
-    @torch.no_grad()
     def evaluate(self) -> float:
-        """Mean validation loss over ``eval_batches`` fixed batches (the same ones each time),
-        each the size of a training step's global batch and split over the ranks as training
-        splits it, so the figure does not depend on the world size."""
-        if self.is_parabola:
-            return float(self.model()[1])
-        if self.data is None:
-            raise ConfigError("no corpus loaded", "configure a corpus before evaluating")
-        gen = torch.Generator().manual_seed(self.config.seed + 1)
-        was_training = self.model.training
-        self.model.eval()
-        total = torch.zeros((), device=self.device)
-        b, n = self.config.batch_size, self.config.eval_batches
-        try:
-            for _ in range(n):
-                starts = self.data.starts("val", b * self.accum, self.block_size, gen)
-                for m in range(self.local_accum):
-                    j = m * self.world + self.rank
-                    x, y = self.data.windows("val", starts[j * b : (j + 1) * b], self.block_size)
-                    with devices.autocast(self.device):
-                        _, loss = self.model(x.to(self.device), y.to(self.device))
-                    total += loss.float()
-        finally:
-            self.model.train(was_training)
-        if self.dist is not None:
-            total = self.dist.total(total)
-        value = float(total) / (n * self.accum)
-        self.last_val = value
+        """Mean validation loss over ``eval_batches`` fixed batches (``core.evaluation``)."""
+        from core.evaluation import validation_loss
+
+        value = validation_loss(self)
+        if not self.is_parabola:
+            self.last_val = value
         return value
 
     def rank_times(self) -> list[float] | None:
@@ -295,9 +281,13 @@ class Trainer:
         backward passes before the last, where no rank waits for another): a slow rank shows."""
         if self.dist is None:
             return None
-        busy, steps = self._busy
-        self._busy = [0.0, 0]
-        return [1000.0 * t for t in self.dist.gather(busy / steps if steps else 0.0)]
+        timed, self._timed = self._timed, []
+        if timed and not isinstance(timed[0][0], float):
+            timed[-1][1].synchronize()  # CUDA events: milliseconds between them
+            busy = sum(a.elapsed_time(b) for a, b in timed) / 1000.0
+        else:
+            busy = sum(b - a for a, b in timed)
+        return [1000.0 * t for t in self.dist.gather(busy / len(timed) if timed else 0.0)]
 
     def flush(self) -> dict | None:
         """Read back the losses kept since the last flush (one sync), record them, and return
