@@ -25,11 +25,11 @@ from typing import TextIO
 from cli.records import (
     MetricsFile,
     is_finite,
-    loss_warning,
     merge,
     metrics_record,
     num,
     plain_record,
+    summary_lines,
 )
 from cli.records import progress_line as progress_line
 from cli.resume import prepare
@@ -43,7 +43,6 @@ from core.contract import (
 )
 from core.contract.settings import DEFAULT_PRESET
 from core.errors import EngineDied, EngineError, TorchdeckError
-from core.fmt import fmt_rate
 from core.placement import Placement
 from core.transport import engine_command
 
@@ -110,6 +109,7 @@ class TrainRun:
                 f"{ckpt} already exists",
                 "pass --resume to continue that run, or choose another --out",
             )
+
         loop = asyncio.get_running_loop()
         handled = []
         for signum in STOP_SIGNALS:
@@ -343,36 +343,19 @@ class TrainRun:
         )
 
     def _summary(self, path: str | None) -> None:
-        d = self.last
-        elapsed = d.elapsed_s if is_finite(d.elapsed_s) else 0.0
-        trained = d.step - self.start_step
-        rate = (
-            f" · {fmt_rate(trained * self.tokens_per_step / elapsed)} tok/s"
-            if elapsed > 0 and self.tokens_per_step
-            else ""
-        )
-        self.say(
-            f"done: step {d.step} · train loss {num(d.loss)} · val loss "
-            f"{num(self.last_val)} · {elapsed:.1f} s{rate} · checkpoint {path}"
-        )
-        if d.parabola:
-            p = d.parabola
-            self.say(
-                f"parabola: x = {num(p.get('x'))} (optimum {num(p.get('optimum'))}, distance "
-                f"{num(p.get('distance'))}), f(x) = {num(p.get('f'))}"
-            )
-        warning = loss_warning(
-            self.first_loss,
-            {"train": d.loss, "validation": self.last_val},
-            self.info.vocab_size if self.info.is_language_model else None,
-            self.info.train_config.get("lr"),
-        )
-        if warning:
-            self.say(warning)
+        for line in summary_lines(self, path):
+            self.say(line)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    return _run(TrainRun(args).run())
+    from cli.main import refuse_a_second_engine
+
+    run = TrainRun(args)
+    try:
+        refuse_a_second_engine(str(run.dir), states=None)  # one run in a folder at a time
+    except TorchdeckError as exc:
+        return refuse(exc)
+    return _run(run.run())
 
 
 def _run(coro) -> int:
@@ -382,10 +365,15 @@ def _run(coro) -> int:
         _error(f"error: {exc.message}\n--- engine stderr (last lines) ---\n{exc.stderr_tail}")
         return 1
     except (EngineError, TorchdeckError) as exc:
-        _error(f"error: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""))
-        return 2
+        return refuse(exc)
     except KeyboardInterrupt:
         return 130
+
+
+def refuse(exc: EngineError | TorchdeckError) -> int:
+    """A run refused (a setting, a file): what and why, exit code 2."""
+    _error(f"error: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""))
+    return 2
 
 
 def _error(text: str) -> None:

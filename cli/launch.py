@@ -21,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 from core.contract.base import arg_type
 from core.contract.settings import at_least
@@ -102,11 +103,25 @@ def check(args: argparse.Namespace) -> None:
             f"--node-rank {args.node_rank} is not below --nnodes {nodes}",
             f"number the machines 0 to {nodes - 1}",
         )
+    world = n * nodes
+    if args.grad_accum and args.grad_accum % world:
+        raise TorchdeckError(
+            f"--grad-accum {args.grad_accum} does not split evenly over {world} processes",
+            f"give a multiple of {world} (each process runs grad-accum / {world} micro-batches), "
+            "or leave it out for one per process",
+        )
+    if args.preset == "parabola":
+        raise TorchdeckError(
+            "the parabola preset has no data to split over processes",
+            "train it with one process (no --nproc-per-node)",
+        )
 
 
 def launch_command(args: argparse.Namespace, train_argv: list[str]) -> list[str]:
     """The torchrun line for ``train_argv`` (``train``'s own arguments)."""
     launch = []
+    if (args.nnodes or 1) > 1:  # how long the machines wait for each other to meet
+        launch.append(f"--rdzv-conf=timeout={int(args.dist_timeout)}")
     if args.nnodes:
         launch.append(f"--nnodes={args.nnodes}")
     if args.node_rank is not None:
@@ -128,42 +143,84 @@ def rank_argv(argv: list[str]) -> list[str]:
             skip = False
             continue
         name = item.split("=", 1)[0]
-        if name in LAUNCH_OPTIONS:
+        if _launch_option(name):
             skip = "=" not in item
             continue
         out.append(item)
     return out
 
 
+def _launch_option(name: str) -> bool:
+    """Whether ``name`` is one of the launcher's options, or an abbreviation argparse took
+    for one (``--nproc``)."""
+    return len(name) > 3 and any(o.startswith(name) for o in LAUNCH_OPTIONS)
+
+
 def run_launch(args: argparse.Namespace, train_argv: list[str]) -> int:
-    """Run torchrun in the foreground; its exit code is ours. A Ctrl-C reaches every worker
-    from the terminal (rank 0 saves, then ends the others), so this process only waits."""
+    """Run torchrun; its exit code is ours. It runs in a process group of its own, so the
+    terminal's Ctrl-C reaches this process alone, which passes the first one to torchrun
+    (every worker hears it from there: rank 0 saves, the others follow it out); a second, a
+    second or more later, ends the job's processes at once. A double press counts once, so
+    torchrun's agent is never interrupted in its own clean-up (it would leave the workers
+    behind)."""
     check(args)
     argv = launch_command(args, train_argv)
     env = dict(os.environ)
     if "OMP_NUM_THREADS" not in env:  # the processes share the cores (torchrun's own is 1)
         share = max(1, (os.cpu_count() or 1) // (args.nproc_per_node or 1))
         env["OMP_NUM_THREADS"] = str(args.threads or share)
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    nodes = args.nnodes or 1
+    if nodes > 1:
+        _say(
+            f"torchdeck train: node {args.node_rank} of {nodes}: waiting up to "
+            f"{args.dist_timeout:g} s for the machines to meet at {args.rdzv_endpoint}"
+        )
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {sig: signal.signal(sig, signal.SIG_IGN) for sig in handled}
     try:
-        proc = subprocess.Popen(argv, env=env)
+        proc = subprocess.Popen(argv, env=env, preexec_fn=os.setpgrp)
     except OSError as exc:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
         raise TorchdeckError(
             f"cannot start torchrun: {exc.strerror}", "is torch installed in this Python?"
         ) from None
-    forward = signal.getsignal(signal.SIGTERM)
+    first: list[float] = []
 
-    def on_term(signum, frame):
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signum)
+    def on_signal(signum, frame):
+        now = time.monotonic()
+        if not first:
+            first.append(now)
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signum)
+            if signum == signal.SIGINT:
+                _say(
+                    "stopping: rank 0 saves the run, then every process ends (Ctrl-C again "
+                    "to end them at once)"
+                )
+        elif now - first[0] >= 1.0:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            _say("ended at once: the engine saves the run's autosave on its way out")
 
-    signal.signal(signal.SIGTERM, on_term)
+    for sig in handled:
+        signal.signal(sig, on_signal)
     try:
-        code = proc.wait()
+        while True:
+            try:
+                code = proc.wait()
+                break
+            except InterruptedError:
+                continue
     finally:
-        signal.signal(signal.SIGINT, previous)
-        signal.signal(signal.SIGTERM, forward)
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
     return 128 - code if code < 0 else code
+
+
+def _say(text: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=sys.stderr, flush=True)
 
 
 def follower_exec(args: argparse.Namespace) -> None:

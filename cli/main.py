@@ -221,9 +221,14 @@ def run_train_command(args: argparse.Namespace, train_argv: list[str]) -> int:
     """Headless training: here, through torchrun (``--nproc-per-node``), or as one of
     torchrun's workers (rank 0 drives the engine, the others follow it)."""
     from cli import engines, headless, launch
+    from core.errors import TorchdeckError
     from core.placement import Placement
 
     if launch.wants_torchrun(args):
+        try:
+            launch.check(args)  # refused before torchrun starts, as train refuses (exit 2)
+        except TorchdeckError as exc:
+            return headless.refuse(exc)
         return engines.errors_to_exit(lambda a: launch.run_launch(a, train_argv), args)
     placement = Placement.from_env()
     if placement is not None and placement.rank != 0:
@@ -299,9 +304,9 @@ def app_client(args: argparse.Namespace):
     return EngineClient(spawn=lambda: spawn_detached())
 
 
-def refuse_a_second_engine(run_dir: str) -> None:
+def refuse_a_second_engine(run_dir: str, states=("running", "paused")) -> None:
     """Two engines training in one run folder would autosave over each other's checkpoint: if
-    one is running or paused there, say how to reach it instead."""
+    one is there in one of ``states`` (None: any), say how to reach it instead."""
     from core import runtime
 
     if not runtime.live_sockets():
@@ -314,7 +319,7 @@ def refuse_a_second_engine(run_dir: str) -> None:
 
     here = str(Path(run_dir).resolve())
     for e in asyncio.run(list_engines()):
-        if e.get("run_dir") == here and e.get("state") in ("running", "paused"):
+        if e.get("run_dir") == here and (states is None or e.get("state") in states):
             ident = e["id"]
             raise TorchdeckError(
                 f"engine {ident} is training in {run_dir} ({e['state']}, step "

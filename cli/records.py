@@ -179,3 +179,35 @@ class MetricsFile:
             f"warning: cannot write {self.path}: {reason}; training goes on without metrics records"
         )
         self.close()
+
+
+def summary_lines(run, path: str | None) -> list[str]:
+    """The last lines of a finished headless run (``cli.headless.TrainRun``): where it ended,
+    its pace, the parabola's answer, and a warning when training made the model worse."""
+    d = run.last
+    elapsed = d.elapsed_s if is_finite(d.elapsed_s) else 0.0
+    trained = d.step - run.start_step
+    rate = (
+        f" · {fmt_rate(trained * run.tokens_per_step / elapsed)} tok/s"
+        if elapsed > 0 and run.tokens_per_step
+        else ""
+    )
+    lines = [
+        f"done: step {d.step} · train loss {num(d.loss)} · val loss "
+        f"{num(run.last_val)} · {elapsed:.1f} s{rate} · checkpoint {path}"
+    ]
+    if d.parabola:
+        p = d.parabola
+        lines.append(
+            f"parabola: x = {num(p.get('x'))} (optimum {num(p.get('optimum'))}, distance "
+            f"{num(p.get('distance'))}), f(x) = {num(p.get('f'))}"
+        )
+    warning = loss_warning(
+        run.first_loss,
+        {"train": d.loss, "validation": run.last_val},
+        run.info.vocab_size if run.info.is_language_model else None,
+        run.info.train_config.get("lr"),
+    )
+    if warning:
+        lines.append(warning)
+    return lines

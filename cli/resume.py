@@ -19,7 +19,8 @@ async def resume(run, client: EngineClient, ckpt: Path) -> SessionInfo | None:
     """Load the run; apply the settings that may change (lr, batch size, steps) and say so;
     refuse those that cannot (preset, block size, seed) with the reason."""
     args = run.args
-    load = LoadArgs(str(ckpt), args.device, args.corpus or None)
+    # grad_accum goes with the first load: the checkpoint's own may not split over this world
+    load = LoadArgs(str(ckpt), args.device, args.corpus or None, train=_accum(args))
     info = await client.call(load)
     keep = "leave it out to continue this run, or train a new one in another --out"
     if args.preset and args.preset != info.preset:
@@ -43,15 +44,12 @@ async def resume(run, client: EngineClient, ckpt: Path) -> SessionInfo | None:
     old = info.train_config
     changes = {
         key: value
-        for key, value in (
-            ("lr", args.lr),
-            ("batch_size", args.batch_size),
-            ("grad_accum", getattr(args, "grad_accum", None)),
-        )
+        for key, value in (("lr", args.lr), ("batch_size", args.batch_size))
         if value is not None and value != old.get(key)
     }
     if changes:
-        info = await client.call(LoadArgs(load.path, load.device, load.corpus, train=changes))
+        train = {**load.train, **changes}
+        info = await client.call(LoadArgs(load.path, load.device, load.corpus, train=train))
     steps = args.steps if args.steps else info.steps
     if info.step >= steps:
         run.say(

@@ -9,6 +9,7 @@ with a long timeout (a paused run may wait for hours). What rank 0 tells it:
   every rank runs it, then all of them agree on its outcome (``agree``);
 - ``("steps", n)``: train n steps; each step's gradients are averaged by DDP;
 - ``("flush",)``: the losses since the last report, averaged over ranks (``Trainer.flush``);
+- ``("sync",)``: take rank 0's weights (a playground cell on rank 0 changed them);
 - ``("exit",)``: the engine is ending; followers end too.
 
 Rank 0 announces a collective only at the top level: inside an op that every rank runs, the
@@ -139,6 +140,35 @@ class Dist:
         except Exception as exc:
             raise self.failed(exc) from None
         return [(rank, msg) for rank, msg in enumerate(outcomes) if msg is not None]
+
+    # -- one model on every rank -----------------------------------------------------------------
+
+    @staticmethod
+    @torch.no_grad()
+    def fingerprint(model: torch.nn.Module) -> torch.Tensor:
+        """Two sums over every weight and buffer: what a playground cell changed shows."""
+        values = [t.detach().double() for t in model.state_dict().values() if t.is_floating_point()]
+        if not values:
+            return torch.zeros(2, dtype=torch.float64)
+        return torch.stack([torch.stack([v.sum(), v.pow(2).sum()]) for v in values]).sum(0).cpu()
+
+    def sync_if_changed(self, model: torch.nn.Module, before: torch.Tensor) -> bool:
+        """Rank 0, after a playground cell: if the cell changed the model, every rank gets rank
+        0's weights, so the ranks go on training one model."""
+        if torch.equal(self.fingerprint(model), before) or self.broken:
+            return False
+        self.announce("sync")
+        self.sync_model(model)
+        return True
+
+    @torch.no_grad()
+    def sync_model(self, model: torch.nn.Module) -> None:
+        """Every rank: take rank 0's weights and buffers."""
+        try:
+            for tensor in model.state_dict().values():
+                dist.broadcast(tensor, src=0)
+        except Exception as exc:
+            raise self.failed(exc) from None
 
     # -- collectives of training ---------------------------------------------------------------
 

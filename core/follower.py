@@ -84,6 +84,8 @@ def follow(engine, dist: Dist) -> int:
                 engine.require_session().trainer.run_steps(int(command[1]))
             elif kind == "flush":
                 engine.require_session().trainer.flush()
+            elif kind == "sync":  # a playground cell changed rank 0's model
+                dist.sync_model(engine.require_session().model)
             else:
                 raise RuntimeError(f"unknown command {kind!r} from rank 0")
         except DistributedError as exc:

@@ -27,11 +27,33 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(args)
     except ChildFailedError as exc:
+        own = _rank0_said(exc.failures)
+        if own is not None:  # rank 0 refused the run and said why: its exit code is ours
+            return own
         _say(f"error: {summary(exc.failures)}; torchrun stopped the job")
         return 1
     except SignalException as exc:  # a Ctrl-C or SIGTERM: rank 0 has said what it saved
         return 128 + int(exc.sigval)
+    except Exception as exc:  # the machines could not meet: a port taken, a node missing
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        _say(f"error: torchrun could not start the job: {first}")
+        if "EADDRINUSE" in str(exc) or "address already in use" in str(exc).lower():
+            _say("hint: that port is taken on node 0: choose another --rdzv-endpoint port")
+        elif "timeout" in str(exc).lower() or "timed out" in str(exc).lower():
+            _say("hint: start the same command on every machine, each with its --node-rank")
+        return 1
     return 0
+
+
+def _rank0_said(failures: dict) -> int | None:
+    """Rank 0's exit code when it alone failed on its own (a refused setting: it printed
+    why), the others stopped by torchrun; None otherwise."""
+    zero = failures.get(0)
+    others = [f for r, f in failures.items() if r != 0]
+    stopped = all(f.exitcode < 0 and f.signal_name() == "SIGTERM" for f in others)
+    if zero is not None and zero.exitcode == 2 and stopped:
+        return 2
+    return None
 
 
 def summary(failures: dict) -> str:

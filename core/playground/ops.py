@@ -27,7 +27,11 @@ def engine_ops(engine) -> dict:
                 f"a cell holds at most {MAX_CODE:,} characters",
             )
         playground.bind(engine.session)
+        job, session = engine.dist, engine.session
+        before = job.fingerprint(session.model) if job is not None and session else None
         result = playground.run(code, args.memory_share)
+        if before is not None and engine.session is session:
+            job.sync_if_changed(session.model, before)  # the cell changed every rank's model
         step = engine.session.trainer.step if engine.session is not None else None
         return ExecResult.from_dict({**result, "state": engine.state, "step": step})
 

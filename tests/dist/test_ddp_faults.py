@@ -148,17 +148,18 @@ def test_pause_resume_and_stop_from_an_attached_client_reach_every_rank(
             "error: --node-rank 2 is not below --nnodes 2",
         ),
         (
-            ("--nproc-per-node", "2", "--grad-accum", "3"),
-            "error: grad_accum 3 does not split evenly over 2 ranks",
+            ("--nproc", "2", "--grad-accum", "3"),
+            "error: --grad-accum 3 does not split evenly over 2 processes",
         ),
     ],
 )
 def test_settings_that_cannot_work_are_refused_in_a_sentence(tmp_path, run_train, extra, words):
     result = run_train(tmp_path, tmp_path / "run", "--steps", "5", *extra)
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert words in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    assert "torchrun" not in result.stdout + result.stderr  # refused before it starts
+    assert not (tmp_path / "run").exists()
 
 
 def test_the_parabola_is_refused_on_two_ranks(tmp_path, run_cli):
@@ -174,8 +175,8 @@ def test_the_parabola_is_refused_on_two_ranks(tmp_path, run_cli):
         str(tmp_path / "run"),
         cwd=tmp_path,
     )
-    assert result.returncode != 0
-    assert "error: the parabola preset has no data to split over ranks" in result.stderr
+    assert result.returncode == 2
+    assert "error: the parabola preset has no data to split over processes" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 
