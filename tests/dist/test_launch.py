@@ -18,6 +18,7 @@ from core.torchrun import summary
 
 def args(**over) -> argparse.Namespace:
     base = dict(nproc_per_node=4, nnodes=None, node_rank=None, rdzv_endpoint=None)
+    base["dist_timeout"] = 120.0
     return argparse.Namespace(**{**base, **over})
 
 
@@ -44,8 +45,9 @@ def test_several_machines_pass_their_flags_to_torchrun():
     )
     assert "--standalone" not in cmd
     i = cmd.index("core.torchrun")
-    assert cmd[i + 1 : i + 5] == [
+    assert cmd[i + 1 : i + 6] == [
         "--nproc-per-node=4",
+        "--rdzv-conf=timeout=120",  # the machines wait for each other as long as a collective
         "--nnodes=2",
         "--node-rank=1",
         "--rdzv-endpoint=10.0.0.1:29500",
@@ -57,6 +59,8 @@ def test_rank_argv_drops_the_launcher_options_in_both_spellings():
     argv = ["--out", "runs/x", "--nproc-per-node=2", "--nnodes", "2", "--seed", "1"]
     assert rank_argv(argv) == ["--out", "runs/x", "--seed", "1"]
     assert rank_argv(["--corpus", "x.txt"]) == ["--corpus", "x.txt"]
+    # argparse takes an abbreviation for the option: so does the launcher
+    assert rank_argv(["--nproc", "2", "--nice", "3", "--rdzv=h:1"]) == ["--nice", "3"]
 
 
 def test_placement_comes_from_torchruns_environment():
