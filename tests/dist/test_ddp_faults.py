@@ -234,3 +234,35 @@ def test_a_rank_that_hangs_ends_the_job_after_the_timeout_and_is_named(
     assert "stopped answering (no heartbeat for 3 s; stopped, or stuck); the job waited 3 s" in said
     assert proc.returncode == 1
     assert "checkpoint saved to" in said + out
+
+
+def test_ctrl_c_pressed_three_times_saves_once_and_leaves_nothing_behind(
+    tmp_path, train_argv, dist_env
+):
+    """The terminal's Ctrl-C reaches the launcher's process group only: the first goes to
+    torchrun, which passes it on; quick repeats (a double press) must not cut torchrun's
+    clean-up short, which would leave the ranks running with no one to stop them."""
+    mark = uuid.uuid4().hex
+    env = {**dist_env(), "TORCHDECK_TEST_MARK": mark, "TORCHDECK_RUNTIME_DIR": str(tmp_path / "rt")}
+    argv = train_argv(tmp_path, tmp_path / "run", "--nproc-per-node", "2", "--steps", "1000000")
+    proc = subprocess.Popen(
+        argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,  # its own group, as a terminal's foreground job
+    )
+    try:
+        wait_training(tmp_path, proc, mark)
+        for _ in range(3):
+            os.killpg(proc.pid, signal.SIGINT)
+            time.sleep(0.2)
+        out, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out
+    assert out.count("interrupted: checkpoint saved to") == 1
+    assert "stopping: rank 0 saves the run" in out
+    assert "ended at once" not in out
+    deadline = time.monotonic() + 20
+    while ranks_of(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ranks_of(mark) == {}
