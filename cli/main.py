@@ -233,10 +233,11 @@ def run_train_command(args: argparse.Namespace, train_argv: list[str]) -> int:
     placement = Placement.from_env()
     if placement is not None and placement.rank != 0:
         if placement.local_rank == 0:  # one line per machine, not one per rank
+            last = placement.rank + placement.local_world_size - 1
+            who = f"rank {last}" if last == placement.rank else f"ranks {placement.rank}-{last}"
             print(
-                f"torchdeck train: ranks {placement.rank}-"
-                f"{placement.rank + placement.local_world_size - 1} of {placement.world_size} "
-                "follow rank 0, which prints the run and writes its files",
+                f"torchdeck train: {who} of {placement.world_size} follow rank 0, which "
+                "prints the run and writes its files",
                 file=sys.stderr,
                 flush=True,
             )

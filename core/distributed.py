@@ -132,14 +132,27 @@ class Dist:
         except Exception as exc:
             raise self.failed(exc) from None
 
-    def agree(self, error: str | None) -> list[tuple[int, str]]:
-        """After an op every rank ran: each rank's error, for the ranks that failed."""
+    def agree(self, error: str | None, holds: str | None) -> list[tuple[int, str]]:
+        """After an op every rank ran: (rank, why) for each rank that failed, or that holds
+        another model or text than rank 0 (``holds``: ``Trainer.fingerprint``)."""
         outcomes: list = [None] * self.world_size
         try:
-            dist.all_gather_object(outcomes, error, group=self.control)
+            dist.all_gather_object(outcomes, (error, holds), group=self.control)
         except Exception as exc:
             raise self.failed(exc) from None
-        return [(rank, msg) for rank, msg in enumerate(outcomes) if msg is not None]
+        failed = [(rank, err) for rank, (err, _) in enumerate(outcomes) if err is not None]
+        if failed:
+            return failed
+        first = outcomes[0][1]
+        return [
+            (
+                rank,
+                f"it holds {got}, where rank 0 holds {first} (the same corpus file on "
+                "every machine?)",
+            )
+            for rank, (_, got) in enumerate(outcomes)
+            if got != first
+        ]
 
     # -- one model on every rank -----------------------------------------------------------------
 

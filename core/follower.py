@@ -45,7 +45,7 @@ def lead_op(engine, dist: Dist, op: str, raw: dict, run):
             raise
         finally:
             dist.in_op = False
-            failures = dist.agree(error)
+            failures = dist.agree(error, _holds(engine))
             if failures and len(failures) < dist.world_size:
                 engine.session = None  # some ranks have the new model, some not
     except DistributedError:
@@ -111,9 +111,13 @@ def _run_op(engine, dist: Dist, op: str, raw: dict) -> None:
         raise
     except Exception as exc:  # rank 0 hears it and decides
         error = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
-    failures = dist.agree(error)
+    failures = dist.agree(error, _holds(engine))
     if failures and len(failures) < dist.world_size:
         engine.session = None
+
+
+def _holds(engine) -> str | None:
+    return engine.session.trainer.fingerprint() if engine.session is not None else None
 
 
 def _leave_soon(signum, frame) -> None:

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    # torch's C++ warnings print stack dumps (a node's agent finding node 0's store gone as
+    # the job ends); what matters is said in one line here or by the ranks
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run

@@ -31,6 +31,22 @@ from core.optim import TrainConfig, fused_ok, lr_at, make_optimizer, make_train_
 __all__ = ["TrainConfig", "Trainer", "fused_ok", "lr_at", "make_optimizer", "make_train_config"]
 
 
+def _describe(model: nn.Module, data: CorpusData | None) -> str:
+    """What every rank of a job must hold alike: the model's shapes and the text's size and
+    characters (a corpus path that names different files on two machines shows here)."""
+    import hashlib
+    import json
+
+    shapes = sum(p.numel() for p in model.parameters())
+    text = "no text"
+    if data is not None:
+        chars = json.dumps(data.tokenizer.to_dict(), sort_keys=True).encode()
+        text = (
+            f"{data.n_chars:,} characters of text, vocabulary {hashlib.sha1(chars).hexdigest()[:8]}"
+        )
+    return f"{shapes:,} parameters, {text}"
+
+
 class Trainer:
     """Owns the optimizer, the schedule, the batch generator and the loss history of a model.
 
@@ -82,13 +98,24 @@ class Trainer:
         self._step_s = 0.0  # seconds per step lately (a rank-0 slice's length is steps)
         if data is not None:
             data.check_block_size(block_size)
-        self.net = model
-        if self.world > 1:
+        self._net = model if self.world == 1 else None
+
+    @property
+    def net(self) -> nn.Module:
+        """The model as training calls it: in a job, wrapped in DDP at the first step (every
+        rank takes it together), so building a session runs no collective: a rank that fails
+        to build one leaves the others waiting on nothing (``core.follower`` agrees after)."""
+        if self._net is None:
             from core.distributed import wrap
 
-            self.net = wrap(model, device)
+            self._net = wrap(self.model, self.device)
             if self.rank:  # dropout draws differ by rank, reproducibly
-                torch.manual_seed(config.seed + self.rank)
+                torch.manual_seed(self.config.seed + self.rank)
+        return self._net
+
+    def fingerprint(self) -> str:
+        """What every rank of a job must hold alike (``core.follower`` compares them)."""
+        return _describe(self.model, self.data)
 
     def _check_world(self) -> None:
         if self.world > 1 and self.is_parabola:

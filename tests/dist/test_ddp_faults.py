@@ -202,7 +202,7 @@ def test_two_machines_meet_at_the_rendezvous_and_node_0_holds_the_run(
     assert [p.returncode for p in procs] == [0, 0], outs
     assert "cpu × 2 processes" in outs[0][0] and "done: step 20" in outs[0][0]
     assert outs[1][0] == ""
-    assert "ranks 1-1 of 2 follow rank 0" in outs[1][1]
+    assert "rank 1 of 2 follow rank 0" in outs[1][1]
     assert checkpoint.load(tmp_path / "run" / "checkpoint.pt")["trainer"]["step"] == 20
 
 

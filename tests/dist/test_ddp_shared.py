@@ -115,3 +115,38 @@ def test_a_grad_accum_run_resumes_on_another_number_of_processes(tmp_path, run_t
     assert "cpu × 4 processes" in four.stdout
     assert checkpoint.load(tmp_path / "b" / "checkpoint.pt")["trainer"]["step"] == 6
     assert os.path.exists(tmp_path / "b" / "metrics.jsonl")
+
+
+def test_machines_that_read_different_texts_are_told_so_not_left_hanging(
+    tmp_path, dist_env
+):
+    """Two "machines" (one process each, on this host), each in its own folder, given the
+    same relative corpus path that names two different files there."""
+    import socket
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = []
+    for node, text in ((0, "the cat sat on the mat. " * 80), (1, "a dog, a log; a frog! " * 90)):
+        folder = tmp_path / f"node{node}"
+        folder.mkdir()
+        (folder / "corpus.txt").write_text(text, encoding="utf-8")
+        argv = [
+            sys.executable, "-m", "cli.main", "train", "--preset", "mini", "--device", "cpu",
+            "--threads", "1", "--corpus", "corpus.txt", "--out", "run", "--steps", "20",
+            "--nproc-per-node", "1", "--nnodes", "2", "--node-rank", str(node),
+            "--rdzv-endpoint", f"127.0.0.1:{port}",
+        ]
+        procs.append(subprocess.Popen(argv, cwd=folder, env=dist_env(), text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    started = time.monotonic()
+    outs = [p.communicate(timeout=100) for p in procs]
+    assert time.monotonic() - started < 60  # not the 120 s collective timeout
+    said = outs[0][1]
+    assert procs[0].returncode == 2, outs
+    assert "error: configure failed on rank 1: it holds " in said
+    assert "where rank 0 holds " in said and "the same corpus file on every machine?" in said
+    assert "Traceback" not in said and "frame #" not in outs[1][1]
+    assert not (tmp_path / "node0" / "run" / "checkpoint.pt").exists()
