@@ -78,12 +78,17 @@ def engine_ops(engine) -> dict:
             engine.report_interval = args.report_interval
         if args.sample_chars is not None:
             engine.sample_chars = args.sample_chars
-        if args.autosave_path is not None or args.autosave_minutes is not None:
+        who = engine.reply_to.id if engine.reply_to is not None else 1
+        # the run's checkpoint stays where the client that set it up put it (a headless run's
+        # folder), whoever starts it again (an attached app has its own default place)
+        theirs = engine.autosave_path and getattr(engine, "autosave_by", who) != who
+        if (args.autosave_path is not None or args.autosave_minutes is not None) and not theirs:
             minutes = args.autosave_minutes
             engine.set_autosave(
                 args.autosave_path or engine.autosave_path,
                 DEFAULT_AUTOSAVE_MINUTES if minutes is None else minutes,
             )
+            engine.autosave_by = who
         engine.begin_running()
         return RunState(engine.state, s.trainer.step, s.train_config.steps)
 

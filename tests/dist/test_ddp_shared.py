@@ -15,6 +15,7 @@ import pytest
 
 from core import checkpoint, runtime
 from core.client import EngineClient
+from core.contract import TrainStartArgs
 from core.contract.lab import ExecArgs
 
 pytestmark = pytest.mark.slow
@@ -150,3 +151,35 @@ def test_machines_that_read_different_texts_are_told_so_not_left_hanging(
     assert "where rank 0 holds " in said and "the same corpus file on every machine?" in said
     assert "Traceback" not in said and "frame #" not in outs[1][1]
     assert not (tmp_path / "node0" / "run" / "checkpoint.pt").exists()
+
+
+def test_an_attached_app_starting_the_run_again_keeps_its_checkpoint_in_the_run_folder(
+    tmp_path, train_argv, dist_env, monkeypatch
+):
+    proc, env = start_job(tmp_path, train_argv, dist_env)
+    monkeypatch.setenv("TORCHDECK_RUNTIME_DIR", env["TORCHDECK_RUNTIME_DIR"])
+    elsewhere = tmp_path / "app" / "autosave.pt"
+
+    async def drive():
+        client = EngineClient(socket_path=str(runtime.resolve(None)))
+        await client.start()
+        try:
+            await client.call("train_pause")
+            # what the app's Train pane sends: its own default place for the autosave
+            await client.call(TrainStartArgs(autosave_path=str(elsewhere), autosave_minutes=5))
+            await asyncio.sleep(0.5)
+            await client.call("train_stop")
+            for _ in range(100):
+                ev = await client.next_event(timeout=10)
+                if ev.event == "autosaved":
+                    return ev.data["path"]
+            raise AssertionError("no autosave after the stop")
+        finally:
+            await client.close()
+
+    try:
+        path = asyncio.run(drive())
+    finally:
+        stop(proc)
+    assert path == str(tmp_path / "run" / "checkpoint.pt")
+    assert not elsewhere.exists()
