@@ -215,6 +215,11 @@ def run_launch(args: argparse.Namespace, train_argv: list[str]) -> int:
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
+    if code < 0 and not first:  # torchrun itself was killed: its workers live on without it
+        _say(
+            f"error: torchrun was ended by {signal.Signals(-code).name}; the job's processes "
+            "may still be running: torchdeck ls lists the job, torchdeck stop ends it (saved)"
+        )
     return 128 - code if code < 0 else code
 
 
