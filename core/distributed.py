@@ -321,6 +321,22 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def holdings(model: torch.nn.Module, data) -> str:
+    """What every rank of a job must hold alike: the model's shapes and the text's size and
+    characters (a corpus path that names different files on two machines shows here)."""
+    import hashlib
+    import json
+
+    shapes = sum(p.numel() for p in model.parameters())
+    text = "no text"
+    if data is not None:
+        chars = json.dumps(data.tokenizer.to_dict(), sort_keys=True).encode()
+        text = (
+            f"{data.n_chars:,} characters of text, vocabulary {hashlib.sha1(chars).hexdigest()[:8]}"
+        )
+    return f"{shapes:,} parameters, {text}"
+
+
 def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """``model`` in DistributedDataParallel, its buffers (constants here) not synced at each
     forward (the switch's name changed in torch 2.13)."""

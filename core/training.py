@@ -31,22 +31,6 @@ from core.optim import TrainConfig, fused_ok, lr_at, make_optimizer, make_train_
 __all__ = ["TrainConfig", "Trainer", "fused_ok", "lr_at", "make_optimizer", "make_train_config"]
 
 
-def _describe(model: nn.Module, data: CorpusData | None) -> str:
-    """What every rank of a job must hold alike: the model's shapes and the text's size and
-    characters (a corpus path that names different files on two machines shows here)."""
-    import hashlib
-    import json
-
-    shapes = sum(p.numel() for p in model.parameters())
-    text = "no text"
-    if data is not None:
-        chars = json.dumps(data.tokenizer.to_dict(), sort_keys=True).encode()
-        text = (
-            f"{data.n_chars:,} characters of text, vocabulary {hashlib.sha1(chars).hexdigest()[:8]}"
-        )
-    return f"{shapes:,} parameters, {text}"
-
-
 class Trainer:
     """Owns the optimizer, the schedule, the batch generator and the loss history of a model.
 
@@ -115,7 +99,9 @@ class Trainer:
 
     def fingerprint(self) -> str:
         """What every rank of a job must hold alike (``core.follower`` compares them)."""
-        return _describe(self.model, self.data)
+        from core.distributed import holdings
+
+        return holdings(self.model, self.data)
 
     def _check_world(self) -> None:
         if self.world > 1 and self.is_parabola:
