@@ -183,3 +183,19 @@ def test_an_attached_app_starting_the_run_again_keeps_its_checkpoint_in_the_run_
         stop(proc)
     assert path == str(tmp_path / "run" / "checkpoint.pt")
     assert not elsewhere.exists()
+
+
+def test_the_plain_torchrun_line_of_the_readme_trains_the_same_job(tmp_path, dist_env):
+    import sys
+
+    (tmp_path / "corpus.txt").write_text("the cat sat on the mat. " * 100, encoding="utf-8")
+    argv = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "cli.train", "--preset", "mini", "--device", "cpu", "--threads", "1",
+        "--corpus", "corpus.txt", "--steps", "5", "--out", "run",
+    ]
+    done = subprocess.run(argv, cwd=tmp_path, env=dist_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "cpu × 2 processes" in done.stdout and "done: step 5" in done.stdout
+    assert checkpoint.load(tmp_path / "run" / "checkpoint.pt")["trainer"]["step"] == 5
