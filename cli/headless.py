@@ -349,10 +349,13 @@ class TrainRun:
 
 def run_train(args: argparse.Namespace) -> int:
     from cli.main import refuse_a_second_engine
+    from core.runtime import RuntimeDirError
 
     run = TrainRun(args)
     try:
         refuse_a_second_engine(str(run.dir), states=None)  # one run in a folder at a time
+    except RuntimeDirError:
+        pass  # no engine can be listed there; the run warns that it cannot be attached
     except TorchdeckError as exc:
         return refuse(exc)
     return _run(run.run())
