@@ -58,6 +58,7 @@ async def resume(run, client: EngineClient, ckpt: Path) -> SessionInfo | None:
         )
         return None
     run.say(f"resuming {info.preset} from step {info.step} to {steps}")
+    batch_change(run, info)
     if changes:
         run.say(
             "resume: "
@@ -98,3 +99,24 @@ async def prepare(run, client: EngineClient, ckpt: Path):
 def _accum(args) -> dict:
     accum = getattr(args, "grad_accum", None)
     return {} if accum is None else {"grad_accum": accum}
+
+
+def batch_change(run, info) -> None:
+    """Say so when the global batch is not what the checkpoint trained with (another number of
+    processes, no --grad-accum to pin it), and how to keep it."""
+    before, world = info.saved_batch, info.saved_world or 1
+    cfg = info.train_config
+    accum = cfg.get("grad_accum") or info.world_size
+    now = cfg.get("batch_size", 0) * accum
+    if before is None or before == now:
+        return
+    keep = before // cfg["batch_size"] if before % cfg["batch_size"] == 0 else None
+    how = (
+        f"; pass --grad-accum {keep} to keep {before}"
+        if keep and keep % info.world_size == 0
+        else "; --batch-size and --grad-accum set it"
+    )
+    run.say(
+        f"resume: the global batch was {before} sequences ({world} process"
+        f"{'es' if world > 1 else ''}), now {now} ({info.world_size}){how}"
+    )

@@ -164,7 +164,8 @@ def engine_ops(engine) -> dict:
             "train": session.trainer.train_history.to_dict(),
             "val": session.trainer.val_history.to_dict(),
         }
-        return replace(session.describe(), history=history)
+        batch, world = session.trainer.saved_layout
+        return replace(session.describe(), history=history, saved_batch=batch, saved_world=world)
 
     return {
         "configure": (op_configure, ConfigureArgs),

@@ -79,6 +79,7 @@ class Trainer:
         # this rank's own work of each step since the last report: (start, end) on the host
         # clock, or CUDA events (the host only queues a GPU's work; the events time it)
         self._timed: list[tuple] = []
+        self.saved_layout: tuple = (None, 1)  # (global batch, world size) of the checkpoint
         self._step_s = 0.0  # seconds per step lately (a rank-0 slice's length is steps)
         if data is not None:
             data.check_block_size(block_size)
@@ -365,6 +366,8 @@ class Trainer:
             "train_history": self.train_history.to_dict(),
             "val_history": self.val_history.to_dict(),
             "last_val": self.last_val,
+            "world_size": self.world,  # with the global batch, for a resume to compare
+            "global_batch": self.config.batch_size * self.accum,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -380,3 +383,4 @@ class Trainer:
         self.train_history = LossHistory.from_dict(state["train_history"])
         self.val_history = LossHistory.from_dict(state["val_history"])
         self.last_val = state.get("last_val")
+        self.saved_layout = (state.get("global_batch"), state.get("world_size", 1))

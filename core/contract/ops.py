@@ -105,6 +105,9 @@ class SessionInfo(Contract):
     block_size: int = 1
     world_size: int = 1  # ranks training it together (torchrun); 1: one process
     tokens_per_step: int = 0  # the global batch, in tokens (0: not a language model)
+    # load only: the checkpoint's global batch (sequences) and world size, when it says
+    saved_batch: int | None = optional()
+    saved_world: int | None = optional()
     history: dict | None = optional()  # load only: {"train": ..., "val": ...} loss histories
 
     @property

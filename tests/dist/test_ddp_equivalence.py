@@ -112,6 +112,7 @@ def test_a_two_rank_checkpoint_resumes_on_one_and_back(runs, run_train, run_cli)
     )
     for r in (ra, rb):
         assert r.returncode == 0, r.stdout + r.stderr
+        assert "global batch" not in r.stdout  # 16 sequences a step before and after
         assert "resuming mini from step 6 to 9" in r.stdout
         assert "done: step 9" in r.stdout
     assert checkpoint.load(a / "checkpoint.pt")["trainer"]["step"] == 9
@@ -130,3 +131,15 @@ def test_a_two_rank_checkpoint_resumes_on_one_and_back(runs, run_train, run_cli)
     )
     assert sample.returncode == 0, sample.stderr
     assert len(sample.stdout.strip()) > 0
+
+
+def test_a_resume_that_changes_the_global_batch_says_so(runs, run_train):
+    base, out = runs
+    c = base / "resume_c"
+    shutil.copytree(out["two_ranks"][0], c)
+    r = run_train(base, c, "--resume", "--steps", "7")  # one process, batch 8 as saved
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (
+        "resume: the global batch was 16 sequences (2 processes), now 8 (1); "
+        "pass --grad-accum 2 to keep 16"
+    ) in r.stdout
