@@ -186,16 +186,13 @@ class Dist:
     # -- collectives of training ---------------------------------------------------------------
 
     def mean(self, values: torch.Tensor) -> torch.Tensor:
-        """The element-wise mean of ``values`` over ranks (gloo has no AVG: a sum, divided)."""
-        if self.broken:
-            return values
-        try:
-            dist.all_reduce(values, op=dist.ReduceOp.SUM)
-        except Exception as exc:
-            raise self.failed(exc) from None
-        return values / self.world_size
+        """The element-wise mean of ``values`` over ranks (gloo has no AVG: a sum, divided);
+        a broken job's: this rank's own."""
+        summed = self.total(values)
+        return summed if self.broken else summed / self.world_size
 
     def total(self, value: torch.Tensor) -> torch.Tensor:
+        """The element-wise sum of ``value`` over ranks, in place."""
         if self.broken:
             return value
         try:
