@@ -4,8 +4,8 @@
 Imports no torch: like the app, they drive the engine process through ``core.client``, so the
 training they run is exactly the engine's. On a terminal, ``train`` draws one live progress
 line; anywhere else (nohup, CI, a pipe) it prints plain one-line records with no control
-characters (cli/records.py words them). Every report also goes to ``OUT/metrics.jsonl``, one
-record each. Ctrl-C, a hang-up (the terminal closed) and SIGTERM save a checkpoint first; the
+characters (cli/records.py words them). The engine appends the run's metrics rows to
+``OUT/metrics.jsonl`` (``core.metric_log``). Ctrl-C, a hang-up (the terminal closed) and SIGTERM save a checkpoint first; the
 engine runs in its own session, so the hang-up does not reach it. A diverged run is never saved.
 """
 
@@ -23,10 +23,8 @@ from pathlib import Path
 from typing import TextIO
 
 from cli.records import (
-    MetricsFile,
     is_finite,
     merge,
-    metrics_record,
     num,
     plain_record,
     summary_lines,
@@ -79,7 +77,6 @@ class TrainRun:
         self.saved: tuple[int, str] | None = None  # (step, path) of the last checkpoint written
         self.save_report_step: int | None = None  # a save's own report, expected at this step
         self.carry: TrainProgress | None = None  # that report, held for the next record
-        self.metrics: MetricsFile | None = None
         self.training = False  # train_start sent: a stop signal now means "save and exit"
         self.errors_said: set = set()  # the engine's error messages already printed
         self.unsaid: list[str] = []  # those received, said when the run stops
@@ -190,13 +187,12 @@ class TrainRun:
             f"torchdeck train: {info.preset} · {info.params:,} parameters · "
             f"{info.device}{ranks}{where} · out {self.dir}"
         )
-        self.metrics = MetricsFile(self.dir / METRICS, self.say)
-        try:
-            self.training = True
-            await client.call(start)
-            return await self._follow(client, ckpt)
-        finally:
-            self.metrics.close()
+        # the engine writes the rows (every --log-every steps and at each evaluation), so the
+        # run's file is whole even when this front end dies and the engine goes on
+        start = replace(start, log_every=args.log_every, metrics_path=str(self.dir / METRICS))
+        self.training = True
+        await client.call(start)
+        return await self._follow(client, ckpt)
 
     # -- reports -------------------------------------------------------------------------------
 
@@ -215,8 +211,6 @@ class TrainRun:
             self.first_loss = progress.losses[0] if progress.losses else progress.loss
         if progress.val_loss is not None:
             self.last_val = progress.val_loss
-        if self.metrics is not None:
-            self.metrics.write(metrics_record(progress))
         if self.tty:
             with contextlib.suppress(OSError, ValueError):
                 self.out.write("\r\x1b[2K" + progress_line(progress, self.last_val))
@@ -236,12 +230,21 @@ class TrainRun:
             if ev.event == "train_progress":
                 self._record(TrainProgress.from_dict(ev.data))
             elif ev.event == "error":
-                self.unsaid.append(str(ev.data.get("message")))
+                self._engine_error(ev.data)
         for message in self.unsaid:
             if message not in self.errors_said:
                 self.errors_said.add(message)
                 self.say(f"error: {message}")
         self.unsaid.clear()
+
+    def _engine_error(self, data: dict) -> None:
+        """A failed metrics write is a warning, said at once (the run goes on); any other error
+        is said with the pause it comes with, or by ``_stop``."""
+        message = str(data.get("message"))
+        if data.get("type") == "MetricsError":
+            self.say(f"warning: {message}")
+        else:
+            self.unsaid.append(message)
 
     async def _save(self, client: EngineClient, ckpt: Path, step: int) -> str | None:
         """Save unless this step is saved already; None when the weights are not finite."""
@@ -294,8 +297,8 @@ class TrainRun:
                 if state.client > 1 and state.state in ("paused", "running"):
                     what = "paused" if state.state == "paused" else "resumed"
                     self.say(f"{what} by an attached client at step {state.step}")
-            elif ev.event == "error":  # said with the pause it comes with, or by _stop
-                self.unsaid.append(str(ev.data.get("message")))
+            elif ev.event == "error":
+                self._engine_error(ev.data)
             elif ev.event == EXITED:
                 raise EngineDied(ev.data.get("returncode"), ev.data.get("stderr_tail", ""))
 

@@ -17,8 +17,10 @@ from core.contract.settings import (
     BATCH_SIZE,
     BLOCK_SIZE,
     DEFAULT_AUTOSAVE_MINUTES,
+    DEFAULT_LOG_EVERY,
     DEFAULT_PRESET,
     GENERATE_SEED,
+    LOG_EVERY,
     LR,
     MAX_NEW,
     PRESETS,
@@ -35,6 +37,7 @@ from core.contract.settings import (
 DELEGATED = {
     "inspect": ("cli.inspect", "print a model's layer table, like torchinfo"),
     "bench": ("core.bench", "measure training speed, UI lag, start-up and prediction latency"),
+    "plot": ("cli.plot", "draw the loss curves of run folders in the terminal"),
 }
 
 
@@ -45,6 +48,7 @@ _block_size = arg_type(BLOCK_SIZE)
 _lr = arg_type(LR)
 _seed = arg_type(SEED)
 _report_every = arg_type(REPORT_INTERVAL)
+_log_every = arg_type(LOG_EVERY)
 _threads = arg_type(at_least(0))
 _max_new = arg_type(MAX_NEW)
 _temperature = arg_type(TEMPERATURE)
@@ -82,7 +86,15 @@ def _add_train_args(p: argparse.ArgumentParser, defaults_run: bool = False) -> N
         type=_report_every,
         default=1.0,
         metavar="SECONDS",
-        help="seconds between progress reports and metrics records (default 1)",
+        help="seconds between progress reports (default 1)",
+    )
+    p.add_argument(
+        "--log-every",
+        type=_log_every,
+        default=DEFAULT_LOG_EVERY,
+        metavar="STEPS",
+        help=f"steps between the rows of OUT/metrics.jsonl (default {DEFAULT_LOG_EVERY}; "
+        "a row also at each evaluation and where the run ends)",
     )
     p.add_argument(
         "--threads", type=_threads, default=0, help="torch CPU threads (default: torch's choice)"

@@ -1,20 +1,14 @@
 """What headless ``torchdeck train`` writes about a run: the live progress line, the plain
-one-line record, the ``metrics.jsonl`` record, and the closing verdict on the loss.
+one-line record, and the closing verdict on the loss (the engine writes ``metrics.jsonl``).
 
 No torch and no I/O. Any number may arrive as a float, as None (not measured), or, once a run
 diverges, as one of the strings ``"nan"``, ``"inf"``, ``"-inf"`` (the protocol sends non-finite
-floats as strings): every formatter here takes all of them. :class:`MetricsFile` writes the
-records and survives a full disk.
+floats as strings): every formatter here takes all of them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import json
 import math
-from collections.abc import Callable
-from pathlib import Path
 
 from core.contract import TrainProgress
 from core.fmt import fmt_duration, fmt_rate
@@ -93,26 +87,6 @@ def plain_record(p: TrainProgress) -> str:
     return " ".join(parts)
 
 
-def metrics_record(p: TrainProgress) -> dict:
-    rec = {
-        "step": p.step,
-        "train_loss": p.loss,
-        "lr": p.lr,
-        "grad_norm": p.grad_norm,
-        "tokens_per_s": p.tokens_per_s,
-        "elapsed_s": p.elapsed_s,
-    }
-    if p.val_loss is not None:
-        rec["val_loss"] = p.val_loss
-    if p.parabola:
-        rec["parabola"] = p.parabola
-    if p.world_size is not None:
-        rec["world_size"] = p.world_size
-    if p.rank_ms is not None:
-        rec["rank_ms"] = p.rank_ms
-    return rec
-
-
 def loss_warning(start, finals: dict, vocab_size: int | None, lr) -> str | None:
     """A warning when a finished run ended worse than it began. ``start`` is the first step's
     loss; ``finals`` the last train and validation losses by name. The rule: a final loss above
@@ -142,43 +116,6 @@ def loss_warning(start, finals: dict, vocab_size: int | None, lr) -> str | None:
             "high; the checkpoint was saved, but try a smaller --lr"
         )
     return None
-
-
-class MetricsFile:
-    """``metrics.jsonl``, appended one record a line. A failed write (a full disk, a vanished
-    folder) is said once in one sentence; the run goes on without records."""
-
-    def __init__(self, path: Path, say: Callable[[str], None]) -> None:
-        self.path = path
-        self.say = say
-        self.fh = None
-        try:
-            self.fh = open(path, "a", encoding="utf-8")
-        except OSError as exc:
-            self._failed(exc)
-
-    def write(self, record: dict) -> None:
-        if self.fh is None:
-            return
-        try:
-            self.fh.write(json.dumps(record) + "\n")
-            self.fh.flush()
-        except OSError as exc:
-            self._failed(exc)
-
-    def close(self) -> None:
-        if self.fh is not None:
-            with contextlib.suppress(OSError):
-                self.fh.close()
-            self.fh = None
-
-    def _failed(self, exc: OSError) -> None:
-        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-        reason = "the disk is full" if full else (exc.strerror or str(exc))
-        self.say(
-            f"warning: cannot write {self.path}: {reason}; training goes on without metrics records"
-        )
-        self.close()
 
 
 def summary_lines(run, path: str | None) -> list[str]:

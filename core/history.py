@@ -6,28 +6,43 @@ from __future__ import annotations
 
 class LossHistory:
     """Loss against step with bounded memory: past ``capacity`` points, neighbours are averaged
-    in pairs and each point stands for twice as many steps (its step is the bucket's last)."""
+    in pairs and each point stands for twice as many steps (its step is the bucket's last).
+    Each point also keeps the lowest and highest value it stands for (``lows``, ``highs``), so a
+    one-step spike stays as high on a chart of a million steps as on one of a thousand."""
 
     def __init__(self, capacity: int = 4096) -> None:
         self.capacity = max(2, capacity + capacity % 2)  # even: halving pairs every point
         self.steps: list[int] = []
         self.values: list[float] = []
+        self.lows: list[float] = []
+        self.highs: list[float] = []
         self.stride = 1
         self._acc = 0.0
         self._n = 0
+        self._lo = self._hi = 0.0
 
     def append(self, step: int, value: float) -> None:
+        if self._n == 0:
+            self._lo = self._hi = value
+        else:  # min/max as written: a NaN stays out of the extremes unless it came first
+            self._lo = value if value < self._lo else self._lo
+            self._hi = value if value > self._hi else self._hi
         self._acc += value
         self._n += 1
         if self._n < self.stride:
             return
         self.steps.append(step)
         self.values.append(self._acc / self._n)
+        self.lows.append(self._lo)
+        self.highs.append(self._hi)
         self._acc, self._n = 0.0, 0
         if len(self.steps) >= self.capacity:
             self.steps = self.steps[1::2]
-            vals = self.values
-            self.values = [(vals[i] + vals[i + 1]) / 2 for i in range(0, len(vals) - 1, 2)]
+            vals, lows, highs = self.values, self.lows, self.highs
+            pairs = range(0, len(vals) - 1, 2)
+            self.values = [(vals[i] + vals[i + 1]) / 2 for i in pairs]
+            self.lows = [min(lows[i], lows[i + 1]) for i in pairs]
+            self.highs = [max(highs[i], highs[i + 1]) for i in pairs]
             self.stride *= 2
 
     def __len__(self) -> int:
@@ -37,6 +52,8 @@ class LossHistory:
         return {
             "steps": list(self.steps),
             "values": list(self.values),
+            "lows": list(self.lows),
+            "highs": list(self.highs),
             "stride": self.stride,
             "capacity": self.capacity,
         }
@@ -46,8 +63,11 @@ class LossHistory:
         h = cls(int(data.get("capacity", 4096)))
         h.steps = [int(s) for s in data["steps"]]
         h.values = [float(v) for v in data["values"]]
+        # a checkpoint written before the extremes were kept: each point is its own extreme
+        h.lows = [float(v) for v in data.get("lows", h.values)]
+        h.highs = [float(v) for v in data.get("highs", h.values)]
         h.stride = int(data.get("stride", 1))
-        if len(h.steps) != len(h.values):
+        if not len(h.steps) == len(h.values) == len(h.lows) == len(h.highs):
             raise ValueError("loss history steps and values differ in length")
         return h
 
@@ -58,17 +78,17 @@ def decimated(history: dict, points: int) -> dict:
     stays visible, and the first and last points are always kept, so the chart spans the whole
     run. ``points`` 0, or a history already that short: unchanged."""
     steps, values = history["steps"], history["values"]
+    lows, highs = history.get("lows", values), history.get("highs", values)
     if not points or len(steps) <= points:
         return history
     runs = max(1, points // 2)
     size = -(-len(steps) // runs)
-    out_steps: list[int] = []
-    out_values: list[float] = []
+    out: dict[str, list] = {"steps": [], "values": [], "lows": [], "highs": []}
     for start in range(0, len(steps), size):
         idx = range(start, min(start + size, len(steps)))
-        keep = {min(idx, key=values.__getitem__), max(idx, key=values.__getitem__)}
+        keep = {min(idx, key=lows.__getitem__), max(idx, key=highs.__getitem__)}
         keep |= {i for i in (0, len(steps) - 1) if i in idx}
         for i in sorted(keep):
-            out_steps.append(steps[i])
-            out_values.append(values[i])
-    return {**history, "steps": out_steps, "values": out_values}
+            for name, series in zip(out, (steps, values, lows, highs)):
+                out[name].append(series[i])
+    return {**history, **out}

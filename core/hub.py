@@ -223,19 +223,29 @@ def _size(n: int) -> str:
 
 def fit_budget(progress: dict, budget: int, data: bytes) -> bytes:
     """A report whose per-step losses are averaged in runs (``stride``) so that it takes about
-    a quarter of a second of the budget at most; the mean loss and everything else are kept."""
+    a quarter of a second of the budget at most; the mean loss and everything else are kept.
+    Its metrics rows are thinned to every k-th train row (the last kept, every eval row kept):
+    the run's file keeps them all."""
+    thin = dict(progress)
     losses = progress.get("losses") or []
     room = max(64, budget // 4 // 24)  # ~24 bytes a loss on the wire
-    if len(losses) <= room or not all(isinstance(v, (int, float)) for v in losses):
+    if len(losses) > room and all(isinstance(v, (int, float)) for v in losses):
+        stride = -(-len(losses) // room)
+        head = len(losses) % stride  # these join the first run, so each value ends a run
+        cut = head + stride
+        runs = [losses[:cut]] + [losses[i : i + stride] for i in range(cut, len(losses), stride)]
+        thin["losses"] = [sum(r) / len(r) for r in runs]
+        thin["first_step"] = progress.get("first_step", 0) + head
+        thin["stride"] = stride
+    rows = progress.get("rows") or []
+    train = [i for i, r in enumerate(rows) if r.get("kind") == "train"]
+    rows_room = max(8, budget // 8 // 160)  # ~160 bytes a row
+    if len(train) > rows_room:
+        k = -(-len(train) // rows_room)
+        keep = set(train[len(train) - 1 :: -k])
+        thin["rows"] = [r for i, r in enumerate(rows) if r.get("kind") != "train" or i in keep]
+    if thin.keys() == progress.keys() and all(thin[k] is progress[k] for k in thin):
         return data
-    stride = -(-len(losses) // room)
-    head = len(losses) % stride  # these join the first run, so each value ends a run
-    cut = head + stride
-    runs = [losses[:cut]] + [losses[i : i + stride] for i in range(cut, len(losses), stride)]
-    thin = dict(progress)
-    thin["losses"] = [sum(r) / len(r) for r in runs]
-    thin["first_step"] = progress.get("first_step", 0) + head
-    thin["stride"] = stride
     return encode(Event(PROGRESS, thin)).encode("utf-8")
 
 

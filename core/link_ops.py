@@ -39,6 +39,9 @@ def engine_ops(engine) -> dict:
             history = {
                 "train": decimated(trainer.train_history.to_dict(), args.points),
                 "val": decimated(trainer.val_history.to_dict(), args.points),
+                "signals": {
+                    name: decimated(h, args.points) for name, h in trainer.log.histories().items()
+                },
             }
             session = replace(s.describe(), history=history)
         playground = getattr(engine, "playground", None)

@@ -44,6 +44,7 @@ def merge_all(reports: list[TrainProgress]) -> TrainProgress:
     with_val = [r for r in reports if r.val_loss is not None]
     val = with_val[-1] if with_val else first
     samples = [r.sample for r in reports if r.sample is not None]
+    rows = [row for r in reports for row in r.rows or ()]
     return replace(
         last,
         first_step=first.first_step,
@@ -52,6 +53,7 @@ def merge_all(reports: list[TrainProgress]) -> TrainProgress:
         val_loss=val.val_loss,
         val_step=val.val_step,
         sample=samples[-1] if samples else None,
+        rows=rows or None,
     )
 
 

@@ -32,6 +32,7 @@ class RunControl:
     _autosaved_at = 0.0  # running_time() at the last autosave
     _autosaved_step = -1
     reply_to = None  # the engine's client whose request is being handled
+    metrics_file = None  # the run's metrics.jsonl (core.metric_log.MetricsFile), if it has one
 
     def require_session(self):
         if self.session is None:
@@ -55,13 +56,42 @@ class RunControl:
 
     def new_session(self, session, reason: str) -> None:
         """Hold ``session`` from now on, its run not started."""
+        self.close_metrics()  # the next run says where its rows go
         self.session = session
         self.train_time = 0.0
         self.last_progress = self.last_sample = None  # the last model's, not this one's
         self.set_state("idle", reason)
 
+    def open_metrics(self, path: str) -> None:
+        """Append the run's metrics rows to ``path`` from now on (its folder is made)."""
+        import os
+
+        from core.metric_log import MetricsFile
+
+        if self.metrics_file is not None and self.metrics_file.path == path:
+            return
+        self.close_metrics()
+        try:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        except OSError:
+            pass  # opening the file says why in one sentence
+        self.metrics_file = MetricsFile(path, self._metrics_failed)
+
+    def close_metrics(self) -> None:
+        if self.metrics_file is not None:
+            self.metrics_file.close()
+            self.metrics_file = None
+
+    def _metrics_failed(self, message: str) -> None:
+        self.event(
+            "error",
+            type="MetricsError",
+            message=message,
+            hint="free some space, or train into another folder (--out)",
+        )
+
     def pause(self, reason: str) -> None:
-        self.report()
+        self.report(final=True)  # a run left paused (Ctrl-C) has rows up to where it ended
         self.train_time += time.perf_counter() - self._run_started
         self.set_state("paused", reason)
 
@@ -69,7 +99,7 @@ class RunControl:
         if self.state == "running":
             self.train_time += time.perf_counter() - self._run_started
         if self.state in ("running", "paused"):
-            self.report()
+            self.report(final=True)  # the steps since the last metrics row get theirs
             self.set_state("stopped", "stopped by request")
             self.autosave(due=False)
 
@@ -113,6 +143,7 @@ class RunControl:
         self.event("autosaved", path=path, step=s.trainer.step)
 
     def begin_running(self) -> None:
+        self.session.trainer.restart_clock()
         now = time.perf_counter()
         self._run_started = now
         self._window_start = now
@@ -154,14 +185,17 @@ class RunControl:
         else:
             self.autosave()
 
-    def report(self, timed: bool = True) -> None:
-        """Send the losses pending since the last report as a ``train_progress`` event; with
-        ``timed`` False (one step by hand) the pace figures are left unknown."""
+    def report(self, timed: bool = True, final: bool = False) -> None:
+        """Send the losses pending since the last report as a ``train_progress`` event, and
+        their metrics rows to the run's file; with ``timed`` False (one step by hand) the pace
+        figures are left unknown; ``final``: the run stops here (``Trainer.flush``)."""
         trainer = self.session.trainer
-        losses = trainer.flush()
+        losses = trainer.flush(final)
         now = time.perf_counter()
         if losses is None:
             return
+        if self.metrics_file is not None:
+            self.metrics_file.write(losses.get("rows") or [])
         steps = trainer.config.steps
         if timed:
             steps_per_s = self._window_steps / max(now - self._window_start, 1e-9)

@@ -89,6 +89,12 @@ def engine_ops(engine) -> dict:
                 DEFAULT_AUTOSAVE_MINUTES if minutes is None else minutes,
             )
             engine.autosave_by = who
+        if args.log_every is not None:
+            s.trainer.log.every = args.log_every
+        theirs = engine.metrics_file and getattr(engine, "metrics_by", who) != who
+        if args.metrics_path is not None and not theirs:
+            engine.open_metrics(args.metrics_path)
+            engine.metrics_by = who
         engine.begin_running()
         return RunState(engine.state, s.trainer.step, s.train_config.steps)
 
@@ -163,6 +169,7 @@ def engine_ops(engine) -> dict:
         history = {
             "train": session.trainer.train_history.to_dict(),
             "val": session.trainer.val_history.to_dict(),
+            "signals": session.trainer.log.histories(),
         }
         batch, world = session.trainer.saved_layout
         return replace(session.describe(), history=history, saved_batch=batch, saved_world=world)

@@ -25,6 +25,7 @@ from core.contract import StepDetail
 from core.data import CorpusData
 from core.errors import ConfigError
 from core.history import LossHistory
+from core.metric_log import MetricLog
 from core.models import Parabola
 from core.optim import TrainConfig, fused_ok, lr_at, make_optimizer, make_train_config
 
@@ -72,6 +73,9 @@ class Trainer:
         self._pending_loss: list[torch.Tensor] = []
         self._pending_norm: list[torch.Tensor] = []
         self._pending_val: list[tuple[int, float]] = []  # (step, loss) of each evaluation
+        self._pending_s: list[float] = []  # each step's seconds on the host clock
+        self._mark: float | None = None  # when the step's time began (None: at the next step)
+        self.log = MetricLog()
         self._last_grad_norm: float | None = None
         self._last_loss: float | None = None
         self.last_val: float | None = None
@@ -148,7 +152,13 @@ class Trainer:
             return torch.nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
         return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
+    def restart_clock(self) -> None:
+        """The next step's time starts with it, not at the last one's end (after a pause)."""
+        self._mark = None
+
     def _begin_step(self) -> float:
+        if self._mark is None:
+            self._mark = time.perf_counter()
         lr = lr_at(self.config, self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -208,6 +218,7 @@ class Trainer:
     @torch.enable_grad()
     def train_step_detailed(self) -> StepDetail:
         """The same five steps, reading each one's result back (syncs; for one step at a time)."""
+        self.restart_clock()  # the time since the last step was a person's, not the model's
         lr = self._begin_step()
         cleared = sum(1 for p in self.params if p.grad is not None)
         self.optimizer.zero_grad(set_to_none=True)  # 1
@@ -238,10 +249,12 @@ class Trainer:
         self.step += 1
         self._pending_loss.append(loss.detach())
         self._pending_norm.append(grad_norm.detach())
+        self._pending_s.append(time.perf_counter() - self._mark)
         if self.config.eval_interval and (
             self.step % self.config.eval_interval == 0 or self.step == self.config.steps
         ):
             self._pending_val.append((self.step, self.evaluate()))
+        self._mark = time.perf_counter()  # an evaluation's time is not a step's
 
     def run_for(self, seconds: float, should_stop=None) -> int:
         """Run whole steps until ``seconds`` have passed, the run is done, or ``should_stop()``
@@ -290,70 +303,11 @@ class Trainer:
             self.last_val = value
         return value
 
-    def rank_times(self) -> list[float] | None:
-        """Each rank's milliseconds per step spent on its own work (the forward passes and the
-        backward passes before the last, where no rank waits for another): a slow rank shows."""
-        if self.dist is None:
-            return None
-        timed, self._timed = self._timed, []
-        if timed and not isinstance(timed[0][0], float):
-            timed[-1][1].synchronize()  # CUDA events: milliseconds between them
-            busy = sum(a.elapsed_time(b) for a, b in timed) / 1000.0
-        else:
-            busy = sum(b - a for a, b in timed)
-        return [1000.0 * t for t in self.dist.gather(busy / len(timed) if timed else 0.0)]
+    def flush(self, final: bool = False) -> dict | None:
+        """The report of the steps since the last one (``core.report.flush``)."""
+        from core.report import flush
 
-    def flush(self) -> dict | None:
-        """Read back the losses kept since the last flush (one sync), record them, and return
-        the report: per-step losses, their mean, the last gradient norm, the validation loss if
-        one was measured. Marks the run diverged on a non-finite loss. With several ranks, rank
-        0 calls the others in, and the losses are the mean over ranks."""
-        if self.dist is not None:
-            self.dist.announce("flush")
-            if not self._pending_loss and not self.dist.broken:
-                return None  # every rank has the same number of steps pending
-        if not self._pending_loss:
-            return None
-        stacked = torch.stack(self._pending_loss).float()
-        ranks = None
-        if self.dist is not None:
-            stacked = self.dist.mean(stacked)
-            ranks = self.rank_times()
-        losses = stacked.tolist()
-        norms = torch.stack(self._pending_norm).float().tolist()
-        first = self.step - len(losses) + 1
-        self._pending_loss.clear()
-        self._pending_norm.clear()
-        for i, value in enumerate(losses):
-            self.train_history.append(first + i, value)
-        for val_step, val_loss in self._pending_val:  # each at the step it was measured
-            self.val_history.append(val_step, val_loss)
-        val = self._pending_val[-1][1] if self._pending_val else None
-        val_step = self._pending_val[-1][0] if self._pending_val else None
-        self._pending_val.clear()
-        self._last_loss = losses[-1]
-        self._last_grad_norm = norms[-1]
-        bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
-        if bad is not None and self.diverged is None:
-            self.diverged = (
-                f"the loss became {losses[bad]} at step {first + bad}: training diverged"
-            )
-        report = {
-            "step": self.step,
-            "first_step": first,
-            "losses": losses,
-            "loss": sum(losses) / len(losses),
-            "grad_norm": norms[-1],
-            "lr": lr_at(self.config, self.step - 1),
-            "val_loss": val,
-            "val_step": val_step,
-        }
-        if self.is_parabola:
-            report["parabola"] = self.model.state_report()
-        if ranks is not None:
-            report["world_size"] = self.world
-            report["rank_ms"] = ranks
-        return report
+        return flush(self, final)
 
     # -- checkpoint state ----------------------------------------------------------------------
 
@@ -368,6 +322,7 @@ class Trainer:
             "last_val": self.last_val,
             "world_size": self.world,  # with the global batch, for a resume to compare
             "global_batch": self.config.batch_size * self.accum,
+            "metric_log": self.log.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -383,4 +338,5 @@ class Trainer:
         self.train_history = LossHistory.from_dict(state["train_history"])
         self.val_history = LossHistory.from_dict(state["val_history"])
         self.last_val = state.get("last_val")
+        self.log.load_state_dict(state.get("metric_log"))
         self.saved_layout = (state.get("global_batch"), state.get("world_size", 1))

@@ -28,6 +28,7 @@ from core.contract.settings import (
     CORPUS,
     DEFAULT_PRESET,
     GENERATE_SEED,
+    LOG_EVERY,
     LR,
     MAX_NEW,
     PARABOLA,
@@ -136,6 +137,8 @@ class TrainStartArgs(Contract):
     sample_chars: int | None = arg(None, rule=int_in(0, 1000))
     autosave_path: str | None = arg(None, str, nullable=True)  # None: no autosave
     autosave_minutes: float | None = arg(None, rule=AUTOSAVE_MINUTES)
+    log_every: int | None = arg(None, rule=LOG_EVERY)  # steps between metrics rows
+    metrics_path: str | None = arg(None, str, nullable=True)  # metrics.jsonl; None: no file
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,7 @@ class TrainProgress(Contract):
     # work (the part no rank waits on another for: a slow rank shows)
     world_size: int | None = optional()
     rank_ms: list | None = optional()
+    rows: list | None = optional()  # the metrics rows of these steps (core.metric_log)
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,8 @@ AUTOSAVE_MINUTES = Arg(
     float, check=lambda v: 0 <= v <= 1440, expect="minutes in [0, 1440] (0 turns autosave off)"
 )
 REPORT_INTERVAL = Arg(float, check=lambda v: 0.01 <= v <= 3600, expect="seconds in [0.01, 3600]")
+DEFAULT_LOG_EVERY = 10  # steps between the rows of a run's metrics (core.metric_log)
+LOG_EVERY = int_in(1, 1_000_000)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 100
-METRIC_KEYS = {"step", "train_loss", "lr", "tokens_per_s", "elapsed_s"}
+TRAIN_KEYS = {"kind", "step", "train_loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s"}
 
 
 def assert_plain(text: str) -> None:
@@ -31,16 +31,24 @@ def assert_plain(text: str) -> None:
     assert not bad, f"control characters in the output: {bad}"
 
 
-def read_metrics(run_dir: Path) -> list[dict]:
+def read_rows(run_dir: Path) -> list[dict]:
     lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    records = [json.loads(line) for line in lines]  # every line is valid JSON
-    for rec in records:
-        assert METRIC_KEYS <= set(rec), rec
-        assert isinstance(rec["step"], int)
-        assert isinstance(rec["train_loss"], float) and isinstance(rec["lr"], float)
-        assert isinstance(rec["tokens_per_s"], (int, float))
-        assert isinstance(rec["elapsed_s"], (int, float)) and rec["elapsed_s"] >= 0
-    return records
+    rows = [json.loads(line) for line in lines]  # every line is valid JSON
+    for row in rows:
+        assert isinstance(row["step"], int)
+        assert isinstance(row["elapsed_s"], (int, float)) and row["elapsed_s"] >= 0
+        if row["kind"] == "eval":
+            assert set(row) == {"kind", "step", "val_loss", "elapsed_s"}, row
+            continue
+        assert row["kind"] == "train" and TRAIN_KEYS <= set(row), row
+        assert isinstance(row["train_loss"], float) and isinstance(row["lr"], float)
+        assert row["tokens_per_s"] is None or row["tokens_per_s"] > 0
+    return rows
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The train rows of a run's metrics.jsonl."""
+    return [row for row in read_rows(run_dir) if row["kind"] == "train"]
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +139,9 @@ def test_train_parabola_writes_metrics_and_checkpoint(parabola_run):
     assert steps == sorted(steps) and steps[-1] == 80
     last = records[-1]
     assert last["lr"] == 0.01
-    assert last["tokens_per_s"] == 0  # the parabola reads no tokens
-    assert "val_loss" not in last  # the parabola preset does not evaluate
+    assert last["tokens_per_s"] is None  # the parabola reads no tokens
+    assert not [r for r in read_rows(out) if r["kind"] == "eval"]  # nor evaluates
+    assert steps == list(range(10, 81, 10))  # a row every --log-every 10 steps
     p = last["parabola"]
     assert abs(p["x"] - 0.3239) <= 0.001
     assert p["grad"] == pytest.approx(6 * p["grad_at"] - 2, abs=1e-5)
@@ -218,11 +227,12 @@ def test_train_with_a_missing_corpus_fails_cleanly(tmp_path, run_cli):
 
 
 def test_train_mini_writes_metrics_with_validation(mini_run):
-    records = read_metrics(mini_run)
-    assert records[-1]["step"] == 60
-    # the last step of a run is evaluated on the validation split
-    assert isinstance(records[-1]["val_loss"], float)
-    assert all(r["tokens_per_s"] > 0 for r in records)
+    rows = read_rows(mini_run)
+    assert [r["step"] for r in rows if r["kind"] == "train"] == [10, 20, 30, 40, 50, 60]
+    # the last step of a run is evaluated on the validation split, after its train row
+    assert rows[-1]["kind"] == "eval" and rows[-1]["step"] == 60
+    assert isinstance(rows[-1]["val_loss"], float)
+    assert all(r["tokens_per_s"] > 0 for r in rows if r["kind"] == "train")
     assert (mini_run / "checkpoint.pt").is_file()
 
 

@@ -1,11 +1,11 @@
 """What a headless run and ``torchdeck ls`` say of a job of several ranks, in process: the
-``metrics.jsonl`` record, the plain record, the tty line (at most 80 columns), the ls row; and
+plain record, the tty line (at most 80 columns), the ls row; and
 that a single-process run says none of it."""
 
 from __future__ import annotations
 
 from cli.engines import table
-from cli.records import metrics_record, plain_record, progress_line
+from cli.records import plain_record, progress_line
 from core.contract import TrainProgress
 from core.progress import slow_rank
 
@@ -23,12 +23,6 @@ def test_slow_rank_is_the_slowest_at_a_quarter_over_the_fastest():
     assert slow_rank([4.0]) is None and slow_rank(None) is None
     assert slow_rank([0.0, 3.0]) is None  # a rank that measured nothing
     assert slow_rank([4.0, "nan"]) is None and slow_rank([4.0, None]) is None
-
-
-def test_metrics_record_carries_the_ranks_only_in_a_job():
-    assert "world_size" not in metrics_record(ONE) and "rank_ms" not in metrics_record(ONE)
-    rec = metrics_record(SLOW)
-    assert (rec["world_size"], rec["rank_ms"], rec["tokens_per_s"]) == (2, [4.1, 9.8], 39700.0)
 
 
 def test_plain_record_says_the_ranks_each_ones_time_and_the_slow_one():

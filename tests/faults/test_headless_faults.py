@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from cli.headless import TrainRun
-from cli.records import MetricsFile
 from core.contract import SaveArgs, SaveResult
 from core.protocol import Event
 
@@ -238,7 +237,7 @@ def test_a_full_disk_under_the_metrics_is_one_sentence(corpus, tmp_path):
     warnings = [x for x in proc.stdout.splitlines() if x.startswith("warning:")]
     assert warnings == [
         f"warning: cannot write {out / 'metrics.jsonl'}: the disk is full; "
-        "training goes on without metrics records"
+        "training goes on without metrics rows"
     ]
     assert proc.stdout.splitlines()[-1].startswith("done: step 30 ")
     assert checkpoint_step(out / "checkpoint.pt") == 30
@@ -294,9 +293,9 @@ def progress(step, val=None):
 
 def test_an_evaluation_gives_one_record_and_the_last_step_one_save(tmp_path):
     args = argparse.Namespace(out=str(tmp_path), preset="mini", resume=False)
-    run = TrainRun(args, out=io.StringIO())
+    out = io.StringIO()
+    run = TrainRun(args, out=out)
     run.dir.mkdir(exist_ok=True)
-    run.metrics = MetricsFile(tmp_path / "metrics.jsonl", run.say)
     events = [
         progress(300),
         progress(316, val=0.9),
@@ -306,12 +305,11 @@ def test_an_evaluation_gives_one_record_and_the_last_step_one_save(tmp_path):
     ]
     client = ScriptedClient(events, save_steps=[318, 450])
     code = asyncio.run(run._follow(client, tmp_path / "checkpoint.pt"))
-    run.metrics.close()
     assert code == 0
     assert client.saves == [318, 450]  # not 450 twice
-    records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == [300, 316, 330, 450]  # 318 joined 330's record
-    assert records[2]["train_loss"] == 1.5
+    records = [x.split()[0] for x in out.getvalue().splitlines() if x.startswith("step=")]
+    assert records == ["step=300/450", "step=316/450", "step=330/450", "step=450/450"]
+    assert "loss=1.5000" in [x for x in out.getvalue().splitlines() if "step=330/" in x][0]
 
 
 # -- item 10: a seed torch cannot take ----------------------------------------------------------------
