@@ -140,6 +140,25 @@ class MetricLog:
         return {name: h.to_dict() for name, h in self.signals.items() if len(h)}
 
 
+def _cut_torn_line(path: str) -> None:
+    """A run killed in the middle of a write leaves a line with no newline: cut it off, so the
+    next row starts a line of its own (a file that is not there, or whole, is left alone)."""
+    try:
+        fh = open(path, "rb+")
+    except FileNotFoundError:
+        return
+    with fh:
+        size = fh.seek(0, 2)
+        if not size:
+            return
+        fh.seek(max(0, size - 65536))
+        tail = fh.read()
+        if tail.endswith(b"\n"):
+            return
+        cut = tail.rfind(b"\n")
+        fh.truncate(size - len(tail) + cut + 1 if cut >= 0 else max(0, size - len(tail)))
+
+
 class MetricsFile:
     """``metrics.jsonl``, appended one row a line and flushed as written. A failed write (a full
     disk, a vanished folder) is said once through ``warn``; the run goes on without rows."""
@@ -149,6 +168,7 @@ class MetricsFile:
         self.warn = warn
         self.fh = None
         try:
+            _cut_torn_line(path)
             self.fh = open(path, "a", encoding="utf-8")
         except OSError as exc:
             self._failed(exc)

@@ -66,6 +66,8 @@ def flush(trainer, final: bool = False) -> dict | None:
             "loss": t._last_loss,
             "grad_norm": t._last_grad_norm,
             "lr": rows[0]["lr"],
+            "val_loss": None,
+            "val_step": None,
             "rows": rows,
         }
     stacked = torch.stack(t._pending_loss).float()

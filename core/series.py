@@ -62,7 +62,8 @@ def columns(
     order, so a one-step spike still reaches its height on screen. ``lows``/``highs`` (a bounded
     history's per-bucket extremes, ``core.history.LossHistory``) stand for the extremes of what
     each point averaged. The first and last points are always kept. Cost: one pass over the
-    points given, whatever the width."""
+    points given, whatever the width. The values must be finite (``finite`` first): a NaN would
+    hide its column's extremes."""
     lows = values if lows is None else lows
     highs = values if highs is None else highs
     n = len(steps)

@@ -30,6 +30,11 @@ TORCH_FREE = (
     "core.bench",
     "cli.main",
     "cli.headless",
+    "cli.plot",
+    "core.series",
+    "core.history",
+    "core.metric_log",
+    "core.metrics_file",
 )
 
 # Imports the modules named on its command line one after another and prints, for each, the

@@ -125,3 +125,15 @@ def test_a_slow_link_gets_every_kth_train_row_the_last_and_every_eval():
     assert train == list(range(100, 1001, 100))  # every 10th, ending at the last
     assert {"kind": "eval", "step": 500} in thin
     assert fit_budget({"step": 1, "losses": [1.0], "rows": rows[:3]}, budget, data) is data
+
+
+def test_a_torn_last_line_is_cut_before_the_next_run_appends(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"kind": "train", "step": 10}\n{"kind": "tra', encoding="utf-8")
+    f = MetricsFile(str(path), [].append)
+    f.write([{"kind": "train", "step": 11}])
+    f.close()
+    assert [json.loads(x)["step"] for x in path.read_text().splitlines()] == [10, 11]
+    path.write_text('{"kind": "tr', encoding="utf-8")  # nothing whole at all
+    MetricsFile(str(path), [].append).close()
+    assert path.read_text() == ""

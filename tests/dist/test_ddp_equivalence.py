@@ -48,9 +48,10 @@ def weights(folder) -> dict:
     return checkpoint.load(folder / "checkpoint.pt")["model"]
 
 
-def metrics(folder) -> list[dict]:
+def metrics(folder, kind: str = "train") -> list[dict]:
+    """The run's metrics rows of one kind ("train" or "eval")."""
     lines = (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines]
+    return [row for row in map(json.loads, lines) if row["kind"] == kind]
 
 
 def losses(folder) -> list[float]:
@@ -78,8 +79,8 @@ def test_the_logged_loss_is_the_mean_over_ranks(runs):
     assert len(two) == len(one) == STEPS
     assert two == pytest.approx(one, rel=1e-5)
     # the validation loss is computed on shards of the same batches and added up
-    val_two = [r["val_loss"] for r in metrics(out["two_ranks"][0]) if r.get("val_loss")]
-    val_one = [r["val_loss"] for r in metrics(out["one_rank"][0]) if r.get("val_loss")]
+    val_two = [r["val_loss"] for r in metrics(out["two_ranks"][0], "eval")]
+    val_one = [r["val_loss"] for r in metrics(out["one_rank"][0], "eval")]
     assert val_two and val_two == pytest.approx(val_one, rel=1e-5)
     assert metrics(out["two_ranks"][0])[-1]["train_loss"] == pytest.approx(
         metrics(out["one_rank"][0])[-1]["train_loss"], rel=1e-5
@@ -92,7 +93,8 @@ def test_one_writer_and_the_unwrapped_model(runs):
     assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
     steps = [r["step"] for r in metrics(folder)]
     assert steps == sorted(set(steps)) and steps[-1] == STEPS  # one writer: no step twice
-    assert all(r.get("world_size") == 2 for r in metrics(folder))
+    assert all(r["world_size"] == 2 and len(r["rank_ms"]) == 2 for r in metrics(folder))
+    assert [r["step"] for r in metrics(folder, "eval")] == [STEPS]
     assert not [k for k in weights(folder) if k.startswith("module.")]
     state = checkpoint.load(folder / "checkpoint.pt")
     assert state["trainer"]["step"] == STEPS
