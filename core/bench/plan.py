@@ -31,6 +31,7 @@ FIGURES = (
     "link_bytes_per_s",
     "train_in_app",
     "ui_lag_ms_p99",
+    "ui_lag_ms_p99_200x50",
     "first_paint_s",
     "engine_ready_s",
     "import_torch_s",

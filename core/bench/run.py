@@ -8,7 +8,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from core.bench.app_probes import measure_in_app, measure_rss_growth, measure_start
+from core.bench.app_probes import (
+    measure_in_app,
+    measure_large_lag,
+    measure_rss_growth,
+    measure_start,
+)
 from core.bench.attach_probes import measure_attach
 from core.bench.bare_loop import BareLoop
 from core.bench.cuda import measure_cuda
@@ -173,6 +178,11 @@ async def _in_app(plan: Plan, phase, bare: BareLoop | None, workdir: Path) -> No
         return figure, lag
 
     await phase(("train_in_app", "ui_lag_ms_p99"), "training with the app open", in_app)
+
+    async def large():
+        return (measure_large_lag(plan, workdir),)
+
+    await phase(("ui_lag_ms_p99_200x50",), "training with the app open at 200×50", large)
 
     async def start():
         return measure_start(plan, workdir)
