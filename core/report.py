@@ -32,7 +32,8 @@ def rank_times(trainer) -> list[float] | None:
 
 
 def memory(device: torch.device) -> dict:
-    """The engine's CUDA memory in MiB: allocated now, and the peak since the run began."""
+    """The engine's CUDA memory in MiB: allocated now, and the peak since the model was made
+    (``Trainer`` resets the peak)."""
     if device.type != "cuda":
         return {}
     return {

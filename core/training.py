@@ -88,6 +88,8 @@ class Trainer:
         if data is not None:
             data.check_block_size(block_size)
         self._net = model if self.world == 1 else None
+        if device.type == "cuda":  # mem_peak_mb counts from this model's start
+            torch.cuda.reset_peak_memory_stats(device)
 
     @property
     def net(self) -> nn.Module:

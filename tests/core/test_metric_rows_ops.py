@@ -80,3 +80,14 @@ def test_the_parabola_row_carries_x_at_its_step(make_session):
     assert last["step"] == 20
     assert last["parabola"]["x"] == pytest.approx(1 / 3 - 4 / 3 * 0.94**20, abs=1e-6)
     assert last["tokens_per_s"] is None
+
+
+def test_cuda_memory_is_reported_in_mib_and_nothing_on_a_cpu(monkeypatch):
+    import torch
+
+    from core.report import memory
+
+    assert memory(torch.device("cpu")) == {}
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda d: 3 * 2**20 + 2**19)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda d: 5 * 2**20)
+    assert memory(torch.device("cuda", 0)) == {"mem_alloc_mb": 3.5, "mem_peak_mb": 5.0}
