@@ -79,7 +79,7 @@ def build_app(options: argparse.Namespace, started_at: float):
     from core.contract.settings import GPT
     from tui.app import TorchdeckApp
     from tui.engine_link import end_process
-    from tui.widgets.loss_chart import LossChart
+    from tui.widgets.run_chart import RunChart
 
     class ProbeApp(TorchdeckApp):
         def __init__(self) -> None:
@@ -121,15 +121,15 @@ def build_app(options: argparse.Namespace, started_at: float):
             if self.attaching and info.history is not None and self._replots < 0:
                 # the attach reply's model and history: drawn in this handler (attach.restore),
                 # painted in the next refresh
-                self._replots = self.query_one(LossChart).replots
+                self._replots = self.query_one(RunChart).replots
                 self.call_after_refresh(self._check_painted)
 
         def _check_painted(self) -> None:
             """After a refresh: done once the chart's strips were plotted from the history and
             no replot came since the last check (that refresh painted them); else again after
             the next one (a reply that came before the first layout is replotted on resize)."""
-            chart = self.query_one(LossChart)
-            drawn = bool(chart.train.steps) and bool(chart._lines)
+            chart = self.query_one(RunChart)
+            drawn = bool(chart.train.steps) and chart.up_to_date
             if drawn and chart.replots == self._replots:
                 self.result.update(
                     attach_s=time.perf_counter() - self.started_at,

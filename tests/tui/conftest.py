@@ -20,6 +20,13 @@ CORPUS_TEXT = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path, monkeypatch):
+    """Every app test works in its own folder: what a run writes (runs/PRESET-TIME/metrics.jsonl,
+    runs/torchdeck/autosave.pt) lands there, never in the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def corpus(tmp_path):
     path = tmp_path / "corpus.txt"

@@ -9,7 +9,7 @@ from textual.widgets import Input, TabbedContent
 
 from tests.tui.conftest import real_app, wait_configured, wait_for
 from tui.panes.train_pane import TrainPane
-from tui.widgets.loss_chart import LossChart
+from tui.widgets.run_chart import RunChart
 from tui.widgets.status_bar import StatusBar
 
 SIZE = (100, 30)
@@ -68,7 +68,7 @@ async def test_start_pause_step_and_chart(corpus):
         await wait_for(pilot, lambda: status.steps == 100000, 30, "configure applied")
         await pilot.press("s")
         await wait_for(pilot, lambda: status.step > 20, 30, "progress")
-        assert len(app.query_one(LossChart).train) > 0
+        assert len(app.query_one(RunChart).train) > 0
         await pilot.press("space")
         await wait_for(pilot, lambda: status.state == "paused", 10, "paused")
         paused_at = status.step

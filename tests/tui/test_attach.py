@@ -12,7 +12,7 @@ from core.contract.lab import ExecArgs
 from tests.tui.conftest import wait_configured, wait_for
 from tui.app import TorchdeckApp
 from tui.panes.train_pane import TrainPane
-from tui.widgets.loss_chart import LossChart
+from tui.widgets.run_chart import RunChart
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.train_metrics import TrainMetrics
 
@@ -55,7 +55,7 @@ async def test_attach_draws_a_finished_run_from_its_first_step(detached, corpus)
     async with app.run_test(size=SIZE) as pilot:
         status = app.query_one(StatusBar)
         await wait_for(pilot, lambda: status.state == "finished", TIMEOUT, "attached")
-        chart = app.query_one(LossChart)
+        chart = app.query_one(RunChart)
         assert chart.train.steps[0] <= 2 and chart.train.steps[-1] == 300
         assert len(chart.train) >= 250 and len(chart.val) >= 1
         assert (status.step, status.steps, status.preset) == (300, 300, "mini")
@@ -97,7 +97,7 @@ async def test_attach_to_a_paused_run_and_drive_it_with_keys(detached, corpus):
         status = app.query_one(StatusBar)
         await wait_for(pilot, lambda: status.state == "paused", TIMEOUT, "attached")
         paused_at = status.step
-        chart = app.query_one(LossChart)
+        chart = app.query_one(RunChart)
         assert paused_at >= 50 and chart.train.steps[0] <= 2
         assert chart.train.steps[-1] == paused_at and status.steps == 30000
         assert app.query_one(TrainPane).state == "paused"
@@ -183,7 +183,7 @@ async def test_attach_shows_the_last_validation_loss_of_the_history(detached, co
     async with app.run_test(size=SIZE) as pilot:
         status = app.query_one(StatusBar)
         await wait_for(pilot, lambda: status.state == "paused", TIMEOUT, "attached")
-        chart = app.query_one(LossChart)
+        chart = app.query_one(RunChart)
         assert len(chart.val) >= 1
         assert status.val_loss == chart.val.values[-1]
         assert "val --" not in str(status.render())

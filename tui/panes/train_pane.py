@@ -1,8 +1,10 @@
-"""The Train pane: config form, live loss chart, metrics, the five-step strip, text samples."""
+"""The Train pane: config form, live run chart, metrics, the five-step strip, text samples."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,10 +15,11 @@ from textual.widgets import Static
 
 from core import contract  # its messages load on first use, after the first frame
 from core.contract.settings import DEFAULT_PRESET, PARABOLA
+from core.errors import TorchdeckError
 from tui.panes.base import Pane
 from tui.widgets.config_form import ConfigForm
 from tui.widgets.loop_strip import LoopStrip
-from tui.widgets.loss_chart import LossChart
+from tui.widgets.run_chart import RunChart
 from tui.widgets.train_metrics import TrainMetrics
 
 if TYPE_CHECKING:
@@ -38,7 +41,11 @@ class TrainPane(Pane):
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+o", "load", "Load"),
         Binding("R", "reset", "Reset model"),
+        Binding("c", "chart_view", "Chart"),
+        Binding("m", "smoothing", "Smooth"),
+        Binding("w", "chart_window", "Window"),
         Binding("g", "log_scale", "Log scale"),
+        Binding("o", "compare", "Compare run"),
     ]
 
     def __init__(self, initial: dict, *, id: str | None = None) -> None:
@@ -50,11 +57,12 @@ class TrainPane(Pane):
         # autosave writes beside it, never over what ctrl+s saved (a new run's early steps
         # must not replace a finished run's model)
         self.autosave_path = str(Path(self.checkpoint_path).with_name(AUTOSAVE_NAME))
+        self.metrics_path: str | None = None  # this run's metrics.jsonl, once it has started
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="train-top"):
             yield ConfigForm(self.initial, id="config-form")
-            yield LossChart(id="loss-chart")
+            yield RunChart(id="run-chart")
             yield TrainMetrics(id="train-metrics")
         yield LoopStrip(id="loop-strip")
         yield Static("sample: (appears at each evaluation)", id="train-sample")
@@ -64,6 +72,7 @@ class TrainPane(Pane):
     def configured(self, info: SessionInfo) -> None:
         """A configure, reset or load reply arrived: show the new model's settings."""
         self.preset = info.preset
+        self.metrics_path = None  # a new model: its run gets a new folder
         tc, mc = info.train_config, info.model_config
         source = (info.corpus or {}).get("source")
         self.query_one(ConfigForm).set_values(
@@ -77,11 +86,12 @@ class TrainPane(Pane):
                 "corpus": "" if source in (None, "pydoc") else source,
             }
         )
-        chart = self.query_one(LossChart)
+        chart = self.query_one(RunChart)
         chart.clear()
         chart.ylabel = "f(x)" if self.preset == PARABOLA else "loss"
+        chart.clip = tc.get("grad_clip") or 0
         if info.history is not None:
-            chart.load(info.history["train"], info.history["val"])
+            chart.load(info.history)
         chart.replot()
         metrics = self.query_one(TrainMetrics)
         metrics.val_loss = None
@@ -120,7 +130,7 @@ class TrainPane(Pane):
             self.app.notify(f"autosaved step {data['step']} to {data['path']}", timeout=3)
 
     def progress(self, data: TrainProgress) -> None:
-        chart = self.query_one(LossChart)
+        chart = self.query_one(RunChart)
         chart.add(
             data.first_step or data.step,
             data.losses,
@@ -128,6 +138,7 @@ class TrainPane(Pane):
             data.val_step or data.step,
             data.stride or 1,
         )
+        chart.add_rows(data.rows or [])
         metrics = self.query_one(TrainMetrics)
         if data.val_loss is not None:
             metrics.val_loss = data.val_loss
@@ -176,8 +187,24 @@ class TrainPane(Pane):
                 # written where ctrl+s writes it: a crash or a closed terminal loses little
                 autosave_path=self.autosave_path,
                 autosave_minutes=self.app.autosave_minutes,
+                metrics_path=self.run_metrics_path(),
             )
         )
+
+    @property
+    def runs_dir(self) -> Path:
+        """The folder of run folders: the checkpoint's folder's parent (``runs/``). Each run
+        started afresh logs its rows in a folder of its own there (``runs/PRESET-TIME``, as
+        headless runs do), where ``o`` and ``torchdeck plot`` find it."""
+        return Path(self.checkpoint_path).parent.parent
+
+    def run_metrics_path(self) -> str:
+        """Where this run's metrics rows go: a new ``runs/PRESET-TIME`` folder for a model's
+        first start, the same file when the run is started again."""
+        if self.metrics_path is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            self.metrics_path = str(self.runs_dir / f"{self.preset}-{stamp}" / "metrics.jsonl")
+        return self.metrics_path
 
     async def action_pause(self) -> None:
         if self.state == "running":
@@ -221,5 +248,40 @@ class TrainPane(Pane):
             self.app.model_configured(info)
             self.app.notify("model reset to fresh random weights", timeout=3)
 
+    # -- the chart -----------------------------------------------------------------------------
+
     def action_log_scale(self) -> None:
-        self.query_one(LossChart).toggle_log()
+        self.query_one(RunChart).toggle_log()
+
+    def action_chart_view(self) -> None:
+        self.query_one(RunChart).next_view()
+
+    def action_smoothing(self) -> None:
+        self.query_one(RunChart).cycle_smoothing()
+
+    def action_chart_window(self) -> None:
+        self.query_one(RunChart).cycle_window()
+
+    def action_compare(self) -> None:
+        """Pick a run folder beside this one to draw its loss with this run's (or none)."""
+        from tui.screens.run_picker import RunPicker
+
+        chart = self.query_one(RunChart)
+        runs_dir = self.runs_dir
+        self.app.push_screen(RunPicker(runs_dir, shown=chart.overlay is not None), self._compare)
+
+    async def _compare(self, picked: str | None) -> None:
+        chart = self.query_one(RunChart)
+        if picked is None:  # cancelled
+            return
+        if not picked:
+            chart.clear_overlay()
+            return
+        from tui.screens.run_picker import read_run
+
+        try:
+            train, val = await asyncio.to_thread(read_run, picked)
+        except TorchdeckError as exc:
+            self.app.notify(str(exc), title="cannot compare", severity="error", timeout=8)
+            return
+        chart.set_overlay(Path(picked).name, train, val)
