@@ -29,7 +29,7 @@ from core.errors import EngineDied, EngineError, TorchdeckError
 from core.fmt import fmt_rate
 
 PROBE_TIMEOUT = 5.0
-COLUMNS = ("ID", "PRESET", "DEVICE", "STATE", "STEP", "TRAIN", "VAL", "TOK/S", "STARTED")
+COLUMNS = ("ID", "PRESET", "DEVICE", "STATE", "STEP", "TRAIN", "VAL", "TOK/S", "GPU MEM", "STARTED")
 
 
 async def probe(path: Path, timeout: float = PROBE_TIMEOUT) -> dict:
@@ -56,6 +56,16 @@ def _num(v, spec: str = ".4f") -> str:
     return format(v, spec) if isinstance(v, (int, float)) else ("-" if v is None else str(v))
 
 
+def gpu_memory(engine: dict) -> str:
+    """The CUDA memory a run's engine holds, of its GPU's: ``3.2/80.0 GB`` (``-`` on a CPU)."""
+    held, total = engine.get("gpu_mem_mb"), engine.get("gpu_mem_total_mb")
+    if not isinstance(held, (int, float)):
+        return "-"
+    if isinstance(total, (int, float)) and total:
+        return f"{held / 1024:.1f}/{total / 1024:.1f} GB"
+    return f"{held / 1024:.1f} GB"
+
+
 def table(engines: list[dict]) -> str:
     """The ``ls`` table (the run folder and the client count on a second line per engine)."""
     if not engines:
@@ -64,7 +74,7 @@ def table(engines: list[dict]) -> str:
     extra = []
     for e in engines:
         if e.get("error"):
-            rows.append((e["id"], "?", "?", e["error"], "", "", "", "", ""))
+            rows.append((e["id"], "?", "?", e["error"], "", "", "", "", "", ""))
             extra.append("")
             continue
         steps = f"{e.get('step', 0)}/{e.get('steps', 0)}" if e.get("steps") else "-"
@@ -82,6 +92,7 @@ def table(engines: list[dict]) -> str:
                 _num(e.get("loss")),
                 _num(e.get("val_loss")),
                 fmt_rate(rate) if isinstance(rate, (int, float)) and rate else "-",
+                gpu_memory(e),
                 time.strftime("%m-%d %H:%M", time.localtime(e.get("started", 0))),
             )
         )

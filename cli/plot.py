@@ -39,6 +39,15 @@ LABELS = {
     "mem_alloc_mb": ("CUDA memory allocated", "MiB"),
     "mem_peak_mb": ("CUDA memory, peak", "MiB"),
     "elapsed_s": ("training time", "seconds"),
+    "gpu_util_pct": ("GPU utilisation", "% busy"),
+    "gpu_mem_used_mb": ("GPU memory used", "MiB"),
+    "gpu_mem_pct": ("GPU memory used", "% of the GPU's"),
+    "gpu_temp_c": ("GPU temperature", "°C"),
+    "gpu_power_w": ("GPU power", "W"),
+    "cpu_pct": ("machine CPU", "% of all cores"),
+    "proc_cpu_pct": ("engine CPU", "% of one core"),
+    "proc_rss_mb": ("engine memory (RSS)", "MiB"),
+    "mem_used_mb": ("machine memory used", "MiB"),
 }
 # per run: (its line, its raw line under a smoothed one). 256-colour mid tones, read on a dark
 # and on a light background alike; the faint ones are the same hues, greyed.

@@ -258,6 +258,7 @@ class Engine(RunControl):
     def run(self) -> None:
         if self.owner is not None:
             self.owner.send(encode(Event("ready", self.ready_info().to_dict())))
+        self.start_monitor()
         while not self.exiting:
             try:
                 self._drain(block=self.state != "running")
@@ -270,6 +271,7 @@ class Engine(RunControl):
                 self.interrupt_pending = False
                 self._on_interrupt_outside_request()
             self._check_idle()
+            self.send_system()
         # the client left, asked to shut down, or the engine was told to stop: a run in
         # progress is saved where autosave points, so it loses nothing
         if self.state in ("running", "paused"):

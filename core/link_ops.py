@@ -58,6 +58,7 @@ def engine_ops(engine) -> dict:
             progress=None if progress is None else _progress(progress),
             sample=engine.last_sample,
             variables=names,
+            system=engine.monitor.recent() if engine.monitor is not None else [],
         )
 
     return {"hello": (op_hello, HelloArgs), "attach": (op_attach, AttachArgs)}
@@ -96,7 +97,17 @@ def engine_info(engine) -> EngineInfo:
         # a rate only while it is being measured
         tokens_per_s=p.get("tokens_per_s") if engine.state == "running" else None,
         client=engine.reply_to.id if engine.reply_to is not None else 0,
+        **_gpu_memory(engine),
     )
+
+
+def _gpu_memory(engine) -> dict:
+    """The CUDA memory the engine holds (torch's reserved, what the device gives the process)
+    and its GPU's total, from the latest machine sample: ``ls`` shows them."""
+    latest = engine.monitor.latest if engine.monitor is not None else None
+    if latest is None or latest.torch_reserved_mb is None:
+        return {}
+    return {"gpu_mem_mb": latest.torch_reserved_mb, "gpu_mem_total_mb": latest.gpu_mem_total_mb}
 
 
 def _world_size(engine) -> int:

@@ -50,6 +50,7 @@ class MetricLog:
         self.every = every
         self.elapsed = 0.0  # seconds of training so far, over every session of the run
         self.signals = {name: LossHistory(SIGNAL_POINTS) for name in SIGNALS}
+        self.system: dict = {}  # the machine's latest figures, for each row (core.monitor)
         self._losses = 0.0
         self._steps = 0
         self._seconds = 0.0
@@ -110,6 +111,7 @@ class MetricLog:
             "tokens_per_s": tokens_per_s,
             "elapsed_s": round(clock, 4),
         }
+        row.update(self.system)
         if extra:
             row.update(extra)
         self._losses, self._steps, self._seconds = 0.0, 0, 0.0

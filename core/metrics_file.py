@@ -21,7 +21,13 @@ from pathlib import Path
 from core.errors import ConfigError
 
 METRICS_FILE = "metrics.jsonl"
-ALIASES = {"loss": "train_loss"}
+ALIASES = {  # short names a person types: `torchdeck plot RUN --metric gpu_util`
+    "loss": "train_loss",
+    "gpu_util": "gpu_util_pct",
+    "gpu_mem": "gpu_mem_used_mb",
+    "cpu": "cpu_pct",
+    "rss": "proc_rss_mb",
+}
 # the schema's metrics, in the order they are listed; any other numeric field comes after them
 KNOWN_METRICS = (
     "train_loss",
@@ -32,6 +38,16 @@ KNOWN_METRICS = (
     "mem_alloc_mb",
     "mem_peak_mb",
     "elapsed_s",
+    # the machine beside the run (core.contract.system.ROW_FIELDS)
+    "gpu_util_pct",
+    "gpu_mem_used_mb",
+    "gpu_mem_pct",
+    "gpu_temp_c",
+    "gpu_power_w",
+    "cpu_pct",
+    "proc_cpu_pct",
+    "proc_rss_mb",
+    "mem_used_mb",
 )
 NOT_METRICS = frozenset({"step", "kind"})
 NON_FINITE = frozenset({"nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})

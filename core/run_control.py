@@ -33,6 +33,7 @@ class RunControl:
     _autosaved_step = -1
     reply_to = None  # the engine's client whose request is being handled
     metrics_file = None  # the run's metrics.jsonl (core.metric_log.MetricsFile), if it has one
+    monitor = None  # core.monitor.Monitor: the machine's figures, once the loop runs
 
     def require_session(self):
         if self.session is None:
@@ -61,6 +62,30 @@ class RunControl:
         self.train_time = 0.0
         self.last_progress = self.last_sample = None  # the last model's, not this one's
         self.set_state("idle", reason)
+
+    # -- the machine beside the run ------------------------------------------------------------
+
+    def start_monitor(self) -> None:
+        """Sample the machine about once a second while a client is attached or a run trains."""
+        from core.monitor import Monitor
+
+        self.monitor = Monitor(
+            wanted=lambda: self.state == "running" or self.attached() > 0,
+            training=lambda: self.state == "running",
+            device=self._cuda_index,
+        ).start()
+
+    def _cuda_index(self) -> int | None:
+        device = getattr(self.session, "device", None)
+        if getattr(device, "type", None) != "cuda":
+            return None
+        return device.index or 0
+
+    def send_system(self) -> None:
+        """The newest machine sample to every client, if one was taken since the last."""
+        sample = self.monitor.take() if self.monitor is not None else None
+        if sample is not None:
+            self.event("system", **sample.to_dict())
 
     def open_metrics(self, path: str) -> None:
         """Append the run's metrics rows to ``path`` from now on (its folder is made)."""
@@ -190,6 +215,8 @@ class RunControl:
         their metrics rows to the run's file; with ``timed`` False (one step by hand) the pace
         figures are left unknown; ``final``: the run stops here (``Trainer.flush``)."""
         trainer = self.session.trainer
+        if self.monitor is not None:  # each row carries the machine's latest figures
+            trainer.log.system = self.monitor.row_fields()
         losses = trainer.flush(final)
         now = time.perf_counter()
         if losses is None:

@@ -35,6 +35,9 @@ TORCH_FREE = (
     "core.history",
     "core.metric_log",
     "core.metrics_file",
+    "core.system_view",
+    "core.system_metrics",
+    "core.monitor",
 )
 
 # Imports the modules named on its command line one after another and prints, for each, the

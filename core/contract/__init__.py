@@ -23,6 +23,7 @@ _HOME = {
         "TrainSettings",
     ),
     "link": ("EngineInfo", "HelloArgs", "InterruptArgs", "ReadyInfo", "ROLES"),
+    "system": ("SystemSample",),
     "ops": (
         "AttachArgs",
         "AttachResult",

@@ -73,6 +73,9 @@ class EngineInfo(Contract):
     val_loss: float | str | None = None
     tokens_per_s: float | None = None
     client: int = 0  # the id the engine gave the connection that asked
+    # CUDA memory the engine holds (torch's reserved) and its GPU's total, MiB; None on a CPU
+    gpu_mem_mb: float | None = None
+    gpu_mem_total_mb: float | None = None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from core.contract.settings import (
     at_least,
     int_in,
 )
+from core.contract.system import SystemSample
 from core.errors import ConfigError, EngineError
 
 # -- configure, reset, status --------------------------------------------------------------------
@@ -220,6 +221,7 @@ class AttachResult(Contract):
     progress: TrainProgress | None = nested(TrainProgress)  # the latest report
     sample: str | None = None  # the latest generated sample of a validation report
     variables: list = arg(kind=list, factory=list)  # the playground's names
+    system: list = arg(kind=list, factory=list)  # the machine's recent samples (core.monitor)
 
 
 @dataclass(frozen=True)
@@ -376,6 +378,7 @@ EVENTS: dict[str, type[Contract]] = {
     "ready": ReadyInfo,
     "train_progress": TrainProgress,
     "train_state": TrainState,
+    "system": SystemSample,
 }
 
 

@@ -112,11 +112,16 @@ def test_metric_lr(plot, tmp_path):
         ("tokens_per_s", "throughput", "tokens/s"),
         ("grad_norm", "gradient norm before clipping", "grad norm"),
         ("mem_peak_mb", "CUDA memory, peak", "MiB"),
-        ("gpu_util", "gpu_util", "gpu_util"),  # any number the rows hold
+        ("fan_rpm", "fan_rpm", "fan_rpm"),  # any number the rows hold
+        ("gpu_util", "GPU utilisation", "% busy"),  # the short name of gpu_util_pct
+        ("rss", "engine memory (RSS)", "MiB"),
     ],
 )
 def test_metric_titles_and_units(plot, tmp_path, metric, title, label):
-    rows = [train_row(s, mem_peak_mb=512.0 + s, gpu_util=50 + s % 9) for s in range(1, 300)]
+    rows = [
+        train_row(s, mem_peak_mb=512.0 + s, fan_rpm=50 + s % 9, gpu_util_pct=90.0, proc_rss_mb=9.0)
+        for s in range(1, 300)
+    ]
     rows.append({"kind": "eval", "step": 299, "val_loss": 1.25})
     rows.insert(100, {"kind": "eval", "step": 100, "val_loss": 1.5})
     make_run(tmp_path / "run", rows)

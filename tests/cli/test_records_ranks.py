@@ -71,3 +71,8 @@ def test_ls_shows_the_ranks_after_the_device_only_for_a_job():
     assert row(world_size=1).split()[:4] == ["4242", "mini", "cpu", "running"]
     assert row(world_size=2).split()[:4] == ["4242", "mini", "cpu×2", "running"]
     assert row(world_size=8, device="cuda:0").split()[2] == "cuda:0×8"
+
+
+def test_ls_shows_the_gpu_memory_a_run_holds_and_a_dash_on_a_cpu():
+    assert row().split()[8] == "-"
+    assert row(gpu_mem_mb=3276.8, gpu_mem_total_mb=81920.0).split()[8] == "3.2/80.0"

@@ -90,7 +90,7 @@ NEW_ROWS = [
         "grad_norm": 1.5,
         "tokens_per_s": None,
         "elapsed_s": 3.0,
-        "gpu_util": 87,
+        "fan_rpm": 87,
     },
 ]
 OLD_ROWS = [  # before rows had a kind: one row a report, val_loss in it when evaluated
@@ -128,7 +128,7 @@ def test_series_of_the_new_rows():
     assert series(NEW_ROWS, "val_loss") == ([20], [2.4])
     assert series(NEW_ROWS, "tokens_per_s") == ([10, 20], [13000.0, 12500.0])  # null skipped
     assert series(NEW_ROWS, "mem_alloc_mb") == ([20], [100.5])
-    assert series(NEW_ROWS, "gpu_util") == ([30], [87.0])
+    assert series(NEW_ROWS, "fan_rpm") == ([30], [87.0])
     steps, values = series(NEW_ROWS, "train_loss")
     assert steps == [10, 20, 30] and values[:2] == [2.5, 2.25] and math.isnan(values[2])
     assert series(NEW_ROWS, "grad_norm")[1][1] == math.inf
@@ -173,7 +173,7 @@ def test_a_metric_no_row_holds_lists_those_they_do():
     assert err.value.message == "runs/a/metrics.jsonl holds no gpu_temp values"
     assert err.value.hint == (
         "its rows hold: train_loss, val_loss, lr, grad_norm, tokens_per_s, mem_alloc_mb, "
-        "elapsed_s, gpu_util"
+        "elapsed_s, fan_rpm"
     )
     assert available(OLD_ROWS) == [
         "train_loss",
