@@ -266,3 +266,16 @@ async def test_the_picker_says_when_there_is_no_run_to_compare(tmp_path):
         assert "no run folder" in _options(picker)[0]
         await pilot.press("escape")
         assert not isinstance(app.screen, RunPicker)
+
+
+def test_a_window_on_a_long_run_draws_its_steps_one_by_one():
+    chart = RunChart()
+    for first in range(1, 1_000_001, 10_000):  # a million steps, a report every 10,000
+        chart.add(first, [float(s % 7) for s in range(first, first + 10_000)], None, first)
+    assert chart.train.stride == 256  # the history: one point per 256 steps
+    chart.window = 100
+    steps, values, *_ = chart._train_series()
+    assert steps[-100:] == list(range(999_901, 1_000_001))
+    assert values[-3:] == [float(s % 7) for s in (999_998, 999_999, 1_000_000)]
+    chart.window = 0  # the whole run: the bounded history
+    assert len(chart._train_series()[0]) == len(chart.train) <= 4096

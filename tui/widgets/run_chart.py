@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections import deque
 
 from rich.color import Color as RichColor
 from rich.segment import Segment
@@ -44,6 +45,7 @@ from tui.widgets.chart_data import (
 TRAIN_POINTS, VAL_POINTS, SIGNAL_POINTS = 4096, 1024, 4096  # as the engine keeps them
 TICK_S = 0.25  # the replot timer: four figures a second at most while data arrives
 CPU_SHARE = 0.1  # of a core, at most, for the figures built while data arrives
+RECENT_STEPS = 10_000  # per-step losses kept whole for the windows (the largest is 10,000)
 SWITCH_S = 0.001  # the interpreter's thread switch interval while a figure is built
 DEFAULT_SMOOTHING = 0.6  # TensorBoard's default weight
 MIN_SIZE = (16, 8)  # a smaller chart shows only a note
@@ -151,6 +153,7 @@ class RunChart(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.train = LossHistory(TRAIN_POINTS)
+        self.recent: deque[tuple[int, float]] = deque(maxlen=RECENT_STEPS)  # step by step
         self.val = LossHistory(VAL_POINTS)
         self.signals = {name: LossHistory(SIGNAL_POINTS) for name in SIGNALS}
         self.overlay: tuple[str, LossHistory, LossHistory] | None = None  # name, train, val
@@ -187,6 +190,7 @@ class RunChart(Widget):
     def clear(self) -> None:
         """A new model: its data goes; the view, its settings and the compared run stay."""
         self.train = LossHistory(TRAIN_POINTS)
+        self.recent.clear()
         self.val = LossHistory(VAL_POINTS)
         self.signals = {name: LossHistory(SIGNAL_POINTS) for name in SIGNALS}
         if self.view not in self.views():
@@ -204,6 +208,7 @@ class RunChart(Widget):
             v = number(v)
             if v is not None and at > last:
                 self.train.append(at, v)
+                self.recent.append((at, v))
                 self._dirty = True
         last_val = self.val.steps[-1] if self.val.steps else 0
         val = number(val)
@@ -331,7 +336,7 @@ class RunChart(Widget):
         self._started += 1
         series = {}
         if self.view == "loss":
-            series = {"train": snapshot(self.train), "val": snapshot(self.val)}
+            series = {"train": self._train_series(), "val": snapshot(self.val)}
             if self.overlay:
                 series.update(overlay=snapshot(self.overlay[1]))
                 series.update(overlay_val=snapshot(self.overlay[2]))
@@ -354,6 +359,18 @@ class RunChart(Widget):
         background = Color.from_rich_color(base.bgcolor) if base.bgcolor else Color(0, 0, 0)
         colours = theme_colours(self.app, background)
         return job, (self.size.width, self.size.height), colours, base, self._started
+
+    def _train_series(self):
+        """The train loss to draw: in a window the recent steps hold whole, those steps one by
+        one (the bounded history merges a long run's steps into buckets: on a million-step run
+        one point stands for 256 steps, too coarse for the last 100); else the history."""
+        t, recent = self.train, self.recent
+        if self.window and t.stride > 1 and recent and t.steps:
+            if recent[0][0] <= t.steps[-1] - self.window + 1:
+                steps = [s for s, _ in recent]
+                values = [v for _, v in recent]
+                return (steps, values, values, values)
+        return snapshot(t)
 
     def _install(self, strips: list[Strip], generation: int) -> None:
         if generation < self._shown:  # an older figure, finished after a newer one
