@@ -57,13 +57,13 @@ def _num(v, spec: str = ".4f") -> str:
 
 
 def gpu_memory(engine: dict) -> str:
-    """The CUDA memory a run's engine holds, of its GPU's: ``3.2/80.0 GB`` (``-`` on a CPU)."""
+    """The CUDA memory a run's engine holds, of its GPU's: ``3.2/80.0 GiB`` (``-`` on a CPU)."""
     held, total = engine.get("gpu_mem_mb"), engine.get("gpu_mem_total_mb")
     if not isinstance(held, (int, float)):
         return "-"
     if isinstance(total, (int, float)) and total:
-        return f"{held / 1024:.1f}/{total / 1024:.1f} GB"
-    return f"{held / 1024:.1f} GB"
+        return f"{held / 1024:.1f}/{total / 1024:.1f} GiB"
+    return f"{held / 1024:.1f} GiB"
 
 
 def table(engines: list[dict]) -> str:

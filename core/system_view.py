@@ -15,11 +15,11 @@ SEP = " · "
 
 
 def _gb(mb: float) -> str:
-    return f"{mb / 1024:.1f}"  # MiB to GiB, printed as GB
+    return f"{mb / 1024:.1f}"  # MiB to GiB
 
 
 def _size(mb: float) -> str:
-    return f"{_gb(mb)} GB" if mb >= 1024 else f"{mb:.0f} MB"
+    return f"{_gb(mb)} GiB" if mb >= 1024 else f"{mb:.0f} MiB"
 
 
 def short_note(note: str) -> str:
@@ -35,14 +35,14 @@ def _parts(sample: dict) -> list[tuple[int, int, str]]:
     if "cpu_pct" in s:
         parts.append((2, 0, f"cpu {s['cpu_pct']:.0f}%"))
     if "mem_used_mb" in s and "mem_total_mb" in s:
-        parts.append((3, 1, f"ram {_gb(s['mem_used_mb'])}/{_gb(s['mem_total_mb'])} GB"))
+        parts.append((3, 1, f"ram {_gb(s['mem_used_mb'])}/{_gb(s['mem_total_mb'])} GiB"))
     if "proc_rss_mb" in s:
         parts.append((5, 2, f"engine {_size(s['proc_rss_mb'])}"))
     if "gpu_util_pct" in s:
         parts.append((0, 3, f"gpu {s['gpu_util_pct']:.0f}%"))
     if "gpu_mem_used_mb" in s and "gpu_mem_total_mb" in s:
         used, total = _gb(s["gpu_mem_used_mb"]), _gb(s["gpu_mem_total_mb"])
-        parts.append((1, 4, f"vram {used}/{total} GB"))
+        parts.append((1, 4, f"vram {used}/{total} GiB"))
     if "gpu_temp_c" in s:
         parts.append((6, 4, f"{s['gpu_temp_c']:.0f}°C"))
     if "gpu_power_w" in s:

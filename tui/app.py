@@ -33,6 +33,7 @@ from tui.panes.train_pane import TrainPane
 from tui.quitting import quit_app
 from tui.screens.help_screen import HelpScreen
 from tui.widgets.status_bar import StatusBar, engine_health
+from tui.widgets.system_line import MachineState
 
 if TYPE_CHECKING:
     from core.contract import AttachResult, SessionInfo
@@ -72,6 +73,7 @@ class TorchdeckApp(App):
         Binding("3", "show_pane('playground')", "Playground", show=False),
         Binding("4", "show_pane('predict')", "Predict", show=False),
         Binding("escape", "leave_input", "Leave box", show=False),
+        Binding("u", "machine", "Machine", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+r", "restart_engine", "Restart engine", show=False),
         Binding("ctrl+l", "restart_and_load", "Restart + load", show=False),
@@ -104,6 +106,7 @@ class TorchdeckApp(App):
         self.reported: set[tuple[str, str]] = set()  # (where, event) handler failures shown
         self.attaching = attach
         self.attached: AttachResult | None = None  # the attach reply drawn, if attached
+        self.machine = MachineState()  # the engine's recent system samples (key u, Train pane)
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -240,10 +243,23 @@ class TorchdeckApp(App):
             status.state = "ready" if data.state == "idle" else data.state
             if data.reason in ("configured", "reset", "loaded"):
                 status.step = data.step
+        elif name == "system":  # a SystemSample: the machine, about once a second
+            if self.machine.add(data):
+                self.machine_changed()
         elif name == "error":
             self.notify(
                 f"{data.get('message')}\n{data.get('hint', '')}", title="engine", severity="error"
             )
+
+    def machine_changed(self) -> None:
+        """New samples (an event, an attach reply): the Train pane's line and an open machine
+        view show them."""
+        train = self.panes.get("train")
+        if train is not None:
+            train.show_machine(self.machine)
+        for screen in self.screen_stack:
+            if hasattr(screen, "show_machine"):
+                screen.show_machine()
 
     async def on_engine_exited(self, message: EngineExited) -> None:
         await show_engine_lost(self, message)  # ended, crashed, or only the connection lost
@@ -308,10 +324,17 @@ class TorchdeckApp(App):
         active = self.query_one("#panes", TabbedContent).active
         self.query_one(f"#{active}-pane").focus()
 
+    def action_machine(self) -> None:
+        """The machine view: every figure of the latest sample, the warnings, the history."""
+        from tui.screens.system_screen import SystemScreen
+
+        self.push_screen(SystemScreen(self.machine))
+
     def action_help(self) -> None:
         app_keys = [
             ("F1…F4, 1…4", "switch pane (digits only outside text boxes)"),
             ("escape", "leave a text box"),
+            ("u", "the machine: CPU, memory and GPU, live, with history"),
             ("?", "this help"),
             ("ctrl+p", "command palette: every action"),
             ("ctrl+r", "restart the engine"),
@@ -349,6 +372,9 @@ class TorchdeckApp(App):
                     f"key {b.key}",
                     lambda a=b.action, p=pane: self.run_action(a, p),
                 )
+        yield SystemCommand(
+            "Machine", "CPU, memory and GPU beside the run (key u)", self.action_machine
+        )
         yield SystemCommand(
             "Restart engine", "start a fresh engine process", self.action_restart_engine
         )

@@ -97,6 +97,9 @@ def restore(app: TorchdeckApp, result: AttachResult, announce: bool = True) -> N
     app.attached = result
     for pane in list(app.panes.values()):
         pane.attached(result)
+    if result.system:  # the machine's last minutes: the line and the view have them at once
+        app.machine.seed(result.system)
+        app.machine_changed()
     if announce:
         app.notify(
             f"attached to engine {result.engine.id or engine_id(app)}: {session.preset}, "

@@ -1,4 +1,5 @@
-"""The Train pane: config form, live run chart, metrics, the five-step strip, text samples."""
+"""The Train pane: config form, live run chart, metrics, the machine's line, the five-step strip,
+text samples."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tui.panes.base import Pane
 from tui.widgets.config_form import ConfigForm
 from tui.widgets.loop_strip import LoopStrip
 from tui.widgets.run_chart import RunChart
+from tui.widgets.system_line import MachineState, SystemLine
 from tui.widgets.train_metrics import TrainMetrics
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ class TrainPane(Pane):
             yield ConfigForm(self.initial, id="config-form")
             yield RunChart(id="run-chart")
             yield TrainMetrics(id="train-metrics")
+        yield SystemLine(id="system-line")
         yield LoopStrip(id="loop-strip")
         yield Static("sample: (appears at each evaluation)", id="train-sample")
 
@@ -128,6 +131,10 @@ class TrainPane(Pane):
             self.state_changed(data.state, data.reason)
         elif name == "autosaved":
             self.app.notify(f"autosaved step {data['step']} to {data['path']}", timeout=3)
+
+    def show_machine(self, machine: MachineState) -> None:
+        """The engine's latest system sample, or its first warning, in the line under the chart."""
+        self.query_one(SystemLine).show(machine)
 
     def progress(self, data: TrainProgress) -> None:
         chart = self.query_one(RunChart)
