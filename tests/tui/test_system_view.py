@@ -245,7 +245,9 @@ async def test_an_attach_reply_seeds_the_line_and_the_charts():
         restore(app, result, announce=False)
         await pilot.pause()
         assert len(app.machine.samples) == 300
-        assert line_of(app).text().startswith("cpu 37% · ram 5.1/23.4 GiB · engine 1.2 GiB · gpu 99%")
+        assert (
+            line_of(app).text().startswith("cpu 37% · ram 5.1/23.4 GiB · engine 1.2 GiB · gpu 99%")
+        )
         left, right = histories(list(app.machine.samples))
         assert left.xs[0] == -299.0 and left.xs[-1] == 0.0 and len(left.ys) == 300
         assert right.top == 80.0
