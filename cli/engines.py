@@ -29,7 +29,7 @@ from core.errors import EngineDied, EngineError, TorchdeckError
 from core.fmt import fmt_rate
 
 PROBE_TIMEOUT = 5.0
-COLUMNS = ("ID", "PRESET", "DEVICE", "STATE", "STEP", "TRAIN", "VAL", "TOK/S", "GPU MEM", "STARTED")
+COLUMNS = ("ID", "PRESET", "DEVICE", "STATE", "STEP", "TRAIN", "VAL", "TOK/S", "VRAM", "STARTED")
 
 
 async def probe(path: Path, timeout: float = PROBE_TIMEOUT) -> dict:

@@ -9,6 +9,7 @@ arrives after ``reset()`` (a new model, an engine restart) is stale and dropped.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -25,6 +26,7 @@ class LatestRequest(Generic[R]):
         self._generation = 0  # bumped by reset(): replies to older requests are stale
         self._busy = False
         self._again = False
+        self._task: asyncio.Task | None = None  # the request kick() started
 
     @property
     def busy(self) -> bool:
@@ -52,6 +54,15 @@ class LatestRequest(Generic[R]):
         finally:
             if generation == self._generation:
                 self._busy = False
+
+    def kick(self) -> None:
+        """``run()`` without waiting for it, from a message handler: no request in flight, one
+        goes out now (no timer, no message hop); one in flight, the newest input follows it.
+        The handler returns at once, so the next keystroke is read while the engine works."""
+        if self._busy:
+            self._again = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self.run())
 
     def reset(self) -> None:
         """Forget the request in flight and any pending one: its reply will be dropped, and the

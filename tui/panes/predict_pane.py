@@ -1,8 +1,9 @@
 """The Predict pane: type text, see it become ids, and see the model's next-character
 probabilities; they sharpen while the model trains (LESSONS L1).
 
-Each keystroke (debounced 30 ms) sends one ``predict`` request; while one is in flight, newer
-text waits and only the latest is sent (tui.latest). While training runs, the pane re-predicts
+Each keystroke sends a ``predict`` request at once, with no timer; while one is in flight, newer
+text waits and only the latest is sent when it returns (tui.latest): the bars always end at the
+text in the box. While training runs, the pane re-predicts
 after progress events, at most ~3 times a second, and only while it is visible.
 
 The pane composes its widgets (the text box, the token strip, the bars, the generated text / math
@@ -41,7 +42,6 @@ from tui.widgets.prob_bars import ProbBars
 from tui.widgets.sampling_controls import SamplingControls
 from tui.widgets.token_strip import TokenStrip
 
-DEBOUNCE_S = 0.03
 LIVE_INTERVAL_S = 0.3  # re-predict during training at most this often
 
 
@@ -185,15 +185,18 @@ class PredictPane(Pane):
     def _typed(self, event: Input.Changed) -> None:
         if self._typed_at is None:
             self._typed_at = time.perf_counter()
-        self.schedule(DEBOUNCE_S)
+        self.schedule(0)
 
     def schedule(self, delay: float) -> None:
-        """Predict after ``delay`` seconds; a newer call replaces an older one."""
+        """Predict now (``delay`` 0: the request goes out before this returns, or follows the
+        one in flight), or after ``delay`` seconds; a newer call replaces an older timer."""
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self.set_timer(delay, self._fire) if delay > 0 else None
-        if delay <= 0:
-            self.call_later(self._fire)
+            self._timer = None
+        if delay > 0:
+            self._timer = self.set_timer(delay, self._fire)
+        elif self.ready and self.is_lm:
+            self.prediction.kick()
 
     async def _fire(self) -> None:
         self._timer = None

@@ -1,0 +1,56 @@
+"""Latest wins in the Predict pane (issue: every interaction answers within a frame): the first
+keystroke after idle is sent at once, with no timer; keys typed while a request is in flight
+coalesce into one request for the newest text; the bars always end at the text in the box."""
+
+from __future__ import annotations
+
+import asyncio
+
+from core.contract import PredictArgs
+from tests.tui.conftest import real_app, wait_configured, wait_for
+from tui.panes.predict_pane import PredictPane
+from tui.widgets.token_strip import TokenStrip
+
+SIZE = (100, 30)
+
+
+def slow_engine(app, sent: list[str], delay: float) -> None:
+    """Every predict request is noted, then answered ``delay`` seconds late (an engine busier
+    than the keys are fast)."""
+    link = app.engine
+    real_call = link.call
+
+    async def call(request, *args, **kwargs):
+        if isinstance(request, PredictArgs):
+            sent.append(request.text)
+            await asyncio.sleep(delay)
+        return await real_call(request, *args, **kwargs)
+
+    link.call = call
+
+
+async def test_a_burst_coalesces_and_the_bars_end_at_the_full_text(corpus):
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot)
+        await pilot.press("f4")
+        pane = app.query_one(PredictPane)
+        await wait_for(pilot, lambda: pane.result is not None, 20, "the first prediction")
+        await wait_for(pilot, lambda: not pane.prediction.busy, 20, "idle")
+        sent: list[str] = []
+        slow_engine(app, sent, 3.0)
+        await pilot.press("t")  # the first key after idle: its request goes out at once
+        assert sent == ["t"] and pane._timer is None
+        burst = "he quick brown fox "  # 19 more keys while "t" is in flight
+        await pilot.press(*[{" ": "space"}.get(ch, ch) for ch in burst])
+        text = "t" + burst
+        await wait_for(
+            pilot,
+            lambda: not pane.prediction.busy and pane.result is not None,
+            20,
+            "the burst answered",
+        )
+        assert sent == ["t", text]  # the tail of the burst: one request, the newest text
+        strip = app.query_one(TokenStrip)
+        assert "".join(ch for ch, _ in strip.strip) == text  # the bars end at the box's text
+        assert pane.text == text
