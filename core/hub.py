@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import errno
+import json
 import os
 import socket
 import sys
@@ -29,6 +30,7 @@ from core.runtime import peer_uid
 
 MAX_PENDING = 16 << 20  # bytes waiting for one client before it is dropped
 PROGRESS = "train_progress"
+SAMPLE_PREFIX = b'{"event": "system"'  # a machine sample (core.monitor), as encode() writes it
 
 
 class Connection:
@@ -50,6 +52,19 @@ class Connection:
 
     def close(self) -> None:
         self.closed = True
+
+    def _queue_sample(self, data: bytes) -> None:
+        """A machine sample for a client on a budget: the newest replaces one still queued, and
+        it goes out only when the budget has room (a slow link gets fewer samples, never a
+        backlog of old ones, and no report is pushed out early for them)."""
+        for i, item in enumerate(self._queue):
+            if item.sample:
+                self._pending += len(data) - item.size
+                self._queue[i] = _Queued(data, None, sample=True)
+                return
+        self._queue.append(_Queued(data, None, sample=True))
+        self._pending += len(data)
+        self._cond.notify()
 
     def finish(self) -> None:
         """The client has left: close once what is queued for it is sent."""
@@ -82,12 +97,13 @@ class _Queued:
     """A line waiting for its client: ``reports``, for a training report, holds the reports it
     stands for (one more joins it while it waits); the writer thread merges them as it goes."""
 
-    __slots__ = ("data", "reports", "size")
+    __slots__ = ("data", "reports", "size", "sample")
 
-    def __init__(self, data: bytes, report: dict | None) -> None:
+    def __init__(self, data: bytes, report: dict | None, sample: bool = False) -> None:
         self.data = data
         self.reports = [report] if report is not None else None
         self.size = len(data)
+        self.sample = sample  # a machine sample: a newer one replaces it, it waits as reports do
 
 
 class SocketConnection(Connection):
@@ -111,6 +127,9 @@ class SocketConnection(Connection):
         with self._cond:
             if self.closed:
                 return
+            if self.budget and data.startswith(SAMPLE_PREFIX):
+                self._queue_sample(data)
+                return
             tail = self._queue[-1] if self._queue else None
             if progress is not None and tail is not None and tail.reports is not None:
                 # the report before is still waiting (for the budget, or for a client that is
@@ -128,6 +147,19 @@ class SocketConnection(Connection):
                 self._close_locked()
                 return
             self._cond.notify()
+
+    def _queue_sample(self, data: bytes) -> None:
+        """A machine sample for a client on a budget: the newest replaces one still queued, and
+        it goes out only when the budget has room (a slow link gets fewer samples, never a
+        backlog of old ones, and no report is pushed out early for them)."""
+        for i, item in enumerate(self._queue):
+            if item.sample:
+                self._pending += len(data) - item.size
+                self._queue[i] = _Queued(data, None, sample=True)
+                return
+        self._queue.append(_Queued(data, None, sample=True))
+        self._pending += len(data)
+        self._cond.notify()
 
     def finish(self) -> None:
         """The client has left (end of its input): send what is queued for it (the replies to
@@ -167,9 +199,10 @@ class SocketConnection(Connection):
                     self._cond.wait()
                     continue
                 item = self._queue[0]
-                # a report waits for the budget unless something queued behind it must go (or
-                # the client has left: what is queued goes, then the connection closes)
-                if item.reports is None or not self.budget or len(self._queue) > 1:
+                # a report or a sample waits for the budget unless something queued behind it
+                # must go (or the client has left: what is queued goes, then it closes)
+                waits = item.reports is not None or item.sample
+                if not waits or not self.budget or any(_must_go(q) for q in list(self._queue)[1:]):
                     break
                 if self._finishing:
                     break
@@ -217,6 +250,12 @@ class SocketConnection(Connection):
             self.on_close(self)
 
 
+def _must_go(item: _Queued) -> bool:
+    """Whether a queued line may not wait for the budget (a reply, a state change): the report
+    or sample ahead of it goes with it. Reports and samples themselves wait."""
+    return item.reports is None and not item.sample
+
+
 def _size(n: int) -> str:
     return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB"
 
@@ -239,7 +278,8 @@ def fit_budget(progress: dict, budget: int, data: bytes) -> bytes:
         thin["stride"] = stride
     rows = progress.get("rows") or []
     train = [i for i, r in enumerate(rows) if r.get("kind") == "train"]
-    rows_room = max(8, budget // 8 // 160)  # ~160 bytes a row
+    row_bytes = max(100, len(json.dumps(rows[-1])) if rows else 0)
+    rows_room = max(1, budget // 8 // row_bytes)  # rows take an eighth of the budget at most
     if len(train) > rows_room:
         k = -(-len(train) // rows_room)
         keep = set(train[len(train) - 1 :: -k])

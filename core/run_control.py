@@ -173,7 +173,9 @@ class RunControl:
         self._run_started = now
         self._window_start = now
         self._window_steps = 0
-        self._last_report = now
+        # the first report goes out after the first slice, not a report interval later: a
+        # person who pressed start sees the run move at once
+        self._last_report = now - self.report_interval
         self.set_state("running")
 
     def train_slice(self) -> None:

@@ -53,6 +53,9 @@ LAZY_PANES = {
 }
 
 
+PREBUILD_AFTER_S = 0.2  # after the first model is shown, the other panes are built
+
+
 def pane_class(key: str) -> type[Pane]:
     if key == "train":
         return TrainPane
@@ -101,6 +104,7 @@ class TorchdeckApp(App):
         self.engine = EngineLink(self, client or EngineClient(), self.started_at)
         self.timings: dict[str, float] = {}
         self.panes: dict[str, Pane] = {}  # the panes built so far, by key
+        self._prebuilding = False  # whether the panes not shown yet are being built
         self.last_info: SessionInfo | None = None  # the latest configure/reset/load reply
         self.engine_state = "starting"
         self.reported: set[tuple[str, str]] = set()  # (where, event) handler failures shown
@@ -167,6 +171,29 @@ class TorchdeckApp(App):
         self.last_info = info
         for pane in list(self.panes.values()):
             pane.configured(info)
+        if not self._prebuilding:  # the first model: build the other panes while idle
+            self._prebuilding = True
+            self.set_timer(PREBUILD_AFTER_S, self._prebuild_next)
+
+    async def _prebuild_next(self) -> None:
+        """Build one pane not shown yet, then, after a frame, the next: a first visit then only
+        switches tabs (building a pane takes ~100 ms, too long for a key)."""
+        if not self.is_running:
+            return
+        if len(self.screen_stack) > 1:  # a dialog, help, a crash: build once it is closed
+            self.set_timer(PREBUILD_AFTER_S, self._prebuild_next)
+            return
+        for key, _ in PANES:
+            if key not in self.panes:
+                try:
+                    await self.ensure_pane(key)
+                except Exception:  # the app is closing or the engine went: first show builds it
+                    pane = self.panes.pop(key, None)
+                    if pane is not None and pane.is_mounted:
+                        await pane.remove()
+                    return
+                self.call_after_refresh(self._prebuild_next)
+                return
 
     def _heartbeat(self) -> None:
         """Twice a second: does the engine keep the app waiting? (status bar: busy, not
@@ -331,53 +358,14 @@ class TorchdeckApp(App):
         self.push_screen(SystemScreen(self.machine))
 
     def action_help(self) -> None:
-        app_keys = [
-            ("F1…F4, 1…4", "switch pane (digits only outside text boxes)"),
-            ("escape", "leave a text box"),
-            ("u", "the machine: CPU, memory and GPU, live, with history"),
-            ("?", "this help"),
-            ("ctrl+p", "command palette: every action"),
-            ("ctrl+r", "restart the engine"),
-            ("ctrl+l", "restart the engine and load the last checkpoint"),
-            ("q / ctrl+q", "quit (q outside text boxes); while a run trains,"),
-            ("", "k keeps it training in the background, s stops it"),
-        ]
-        sections = [("Everywhere", app_keys)]
-        for key, _ in PANES:
-            cls = pane_class(key)
-            keys = [(b.key, b.description) for b in cls.BINDINGS]
-            if keys:
-                sections.append((cls.TITLE, keys))
-        self.push_screen(HelpScreen(sections))
+        from tui.commands import help_sections
+
+        self.push_screen(HelpScreen(help_sections()))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        for command in super().get_system_commands(screen):
-            if command.title != "Quit":
-                yield command
-        yield SystemCommand(
-            "Quit",
-            "quit torchdeck; a run in progress can keep training in the background",
-            self.action_quit,
-        )
-        for key, title in PANES:
-            yield SystemCommand(
-                f"Show {title}",
-                f"switch to the {title} pane",
-                lambda k=key: self.action_show_pane(k),
-            )
-        for pane in list(self.panes.values()):
-            for b in pane.BINDINGS:
-                yield SystemCommand(
-                    f"{pane.TITLE.split()[0]}: {b.description}",
-                    f"key {b.key}",
-                    lambda a=b.action, p=pane: self.run_action(a, p),
-                )
-        yield SystemCommand(
-            "Machine", "CPU, memory and GPU beside the run (key u)", self.action_machine
-        )
-        yield SystemCommand(
-            "Restart engine", "start a fresh engine process", self.action_restart_engine
-        )
+        from tui.commands import system_commands
+
+        yield from system_commands(self, super().get_system_commands(screen))
 
     async def action_quit(self) -> None:
         """Quit. While a run trains in an engine on a socket, ask first: keep it training in

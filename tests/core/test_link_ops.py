@@ -129,10 +129,14 @@ class Raw:
         self.writer.write(json.dumps({"id": req_id, "op": op, "args": args}).encode() + b"\n")
 
     async def line(self, timeout: float = EVENT_TIMEOUT) -> dict:
-        raw = await asyncio.wait_for(self.reader.readline(), timeout)
-        if not raw:
-            raise EOFError
-        return json.loads(raw)
+        """The next line, but the machine samples (``system``) every client gets each second."""
+        while True:
+            raw = await asyncio.wait_for(self.reader.readline(), timeout)
+            if not raw:
+                raise EOFError
+            message = json.loads(raw)
+            if message.get("event") != "system":
+                return message
 
     async def until(self, done, timeout: float = EVENT_TIMEOUT) -> list[dict]:
         lines = []
@@ -144,7 +148,7 @@ class Raw:
         return (await self.until(lambda m: m.get("id") == req_id))[-1]
 
     async def silent(self, within: float = 0.5) -> list[dict]:
-        """What arrives within ``within`` seconds."""
+        """What arrives within ``within`` seconds (machine samples left out)."""
         lines: list[dict] = []
         with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
             while True:

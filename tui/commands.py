@@ -1,0 +1,61 @@
+"""What the help screen and the command palette list: every key of the app and of each pane, and
+every action as a palette command with a plain name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.app import SystemCommand
+
+from tui.app import PANES, pane_class
+
+APP_KEYS = [
+    ("F1…F4, 1…4", "switch pane (digits only outside text boxes)"),
+    ("escape", "leave a text box"),
+    ("u", "the machine: CPU, memory and GPU, live, with history"),
+    ("?", "this help"),
+    ("ctrl+p", "command palette: every action"),
+    ("ctrl+r", "restart the engine"),
+    ("ctrl+l", "restart the engine and load the last checkpoint"),
+    ("q / ctrl+q", "quit (q outside text boxes); while a run trains,"),
+    ("", "k keeps it training in the background, s stops it"),
+]
+
+
+def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The help screen's sections: the app's keys, then each pane's bindings."""
+    sections = [("Everywhere", APP_KEYS)]
+    for key, _ in PANES:
+        cls = pane_class(key)
+        keys = [(b.key, b.description) for b in cls.BINDINGS]
+        if keys:
+            sections.append((cls.TITLE, keys))
+    return sections
+
+
+def system_commands(app, inherited: Iterable[SystemCommand]) -> Iterable[SystemCommand]:
+    """The palette's commands: Textual's own (its Quit replaced), each pane's switch and
+    bindings, the machine view, an engine restart."""
+    for command in inherited:
+        if command.title != "Quit":
+            yield command
+    yield SystemCommand(
+        "Quit",
+        "quit torchdeck; a run in progress can keep training in the background",
+        app.action_quit,
+    )
+    for key, title in PANES:
+        yield SystemCommand(
+            f"Show {title}",
+            f"switch to the {title} pane",
+            lambda k=key: app.action_show_pane(k),
+        )
+    for pane in list(app.panes.values()):
+        for b in pane.BINDINGS:
+            yield SystemCommand(
+                f"{pane.TITLE.split()[0]}: {b.description}",
+                f"key {b.key}",
+                lambda a=b.action, p=pane: app.run_action(a, p),
+            )
+    yield SystemCommand("Machine", "CPU, memory and GPU beside the run (key u)", app.action_machine)
+    yield SystemCommand("Restart engine", "start a fresh engine process", app.action_restart_engine)
