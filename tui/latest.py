@@ -27,6 +27,8 @@ class LatestRequest(Generic[R]):
         self._busy = False
         self._again = False
         self._task: asyncio.Task | None = None  # the request kick() started
+        self._urgent = False  # whether the request in flight is for a person's input
+        self._again_urgent = False  # whether the one owed after it is
 
     @property
     def busy(self) -> bool:
@@ -51,21 +53,29 @@ class LatestRequest(Generic[R]):
                     self._show(reply)
                 if not self._again:
                     return
+                self._urgent, self._again_urgent = self._again_urgent, False
         finally:
             if generation == self._generation:
                 self._busy = False
 
-    def kick(self) -> None:
+    def kick(self, urgent: bool = False) -> None:
         """``run()`` without waiting for it, from a message handler: no request in flight, one
         goes out now (no timer, no message hop); one in flight, the newest input follows it.
-        The handler returns at once, so the next keystroke is read while the engine works."""
-        if self._busy:
+        The handler returns at once, so the next keystroke is read while the engine works.
+        ``urgent`` (a person's key) does not queue behind a refresh that is not (the view
+        re-asked during training): that one's reply is dropped and the key's goes out now, so
+        both are answered between the same two training steps."""
+        if self._busy and (self._urgent or not urgent):
             self._again = True
+            self._again_urgent = self._again_urgent or urgent
             return
+        if self._busy:
+            self.reset()
+        self._urgent = urgent
         self._task = asyncio.get_running_loop().create_task(self.run())
 
     def reset(self) -> None:
         """Forget the request in flight and any pending one: its reply will be dropped, and the
         next ``run()`` sends at once."""
         self._generation += 1
-        self._busy = self._again = False
+        self._busy = self._again = self._urgent = self._again_urgent = False

@@ -18,7 +18,9 @@ runs them. ``--only FIGURE`` measures just the figures named.
 The modules: ``plan`` (targets, window lengths, the plan from the arguments), ``stats``,
 ``bare_loop``, ``engines`` (the bench's detached engines, a client that counts bytes),
 ``engine_probes`` (the engine, headless), ``link_probes`` (bytes a socket client receives),
-``app_probes`` (the app in a pseudo-terminal), ``attach_probes`` (``torchdeck attach`` on a
+``app_probes`` (the app in a pseudo-terminal), ``feel_probes`` and ``pty_screen`` (keys
+written to the app's terminal, timed to the frame that shows their effect, read with pyte),
+``attach_probes`` (``torchdeck attach`` on a
 long run), ``cuda``, ``dist_probes`` (2 ranks against 1 through torchrun, on CPU and on
 GPUs), ``run`` (one run, phase by phase), ``report`` (the table) and ``cli``.
 Importing the package loads no torch: the bare loop and the CUDA figures import it when they

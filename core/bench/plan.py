@@ -21,6 +21,12 @@ TARGETS = {
     "link_bytes_per_s": 20_000,  # what a socket client receives while gpt trains
     "scaling_cpu_2x1": 1.7,  # 2 ranks × 1 thread ÷ 1 rank × 1 thread, global tokens/s, CPU
     "scaling_cuda_per_gpu": 0.9,  # a job's tokens/s per GPU ÷ one GPU's (2 GPUs or more)
+    # what a person feels, key to screen (feel_probes), idle p95 in ms; while training, the
+    # keystroke's p95 may take one training step more
+    "keystroke_to_paint_ms_p95": 16.0,
+    "cell_to_paint_ms_p95": 20.0,
+    "pane_switch_ms_p95": 33.0,  # first visits included
+    "start_to_progress_ms": 250.0,
 }
 
 # What --only picks from: every figure of the result, in the order a run measures them
@@ -36,6 +42,10 @@ FIGURES = (
     "engine_ready_s",
     "import_torch_s",
     "rss_mb",
+    "pane_switch_ms",
+    "cell_to_paint_ms",
+    "keystroke_to_paint_ms",
+    "start_to_progress_ms",
     "attach_s",
     "cuda",
     "scaling_cpu_2x1",
@@ -87,6 +97,13 @@ class Plan:
     link_window_s: float = 10.0
     link_budget: int = REMOTE_BUDGET
     link_slow_budget: int = SLOW_BUDGET
+    # the feel figures (feel_probes): keys typed idle and while training, Playground cells,
+    # rounds of visits to the four panes after the first
+    feel_keys: int = 32
+    feel_training_keys: int = 30
+    feel_typing_s: float = 40.0  # no new key after this long, per condition (a slow run's keys)
+    feel_cells: int = 20
+    feel_switch_rounds: int = 4
     only: tuple[str, ...] = ()  # the figures to measure (--only); empty: every one
 
     def wants(self, *keys: str) -> bool:
@@ -113,6 +130,11 @@ class Plan:
             attach_runs=1,
             link_warmup_s=1.0,
             link_window_s=2.0,
+            feel_keys=8,
+            feel_training_keys=6,
+            feel_typing_s=15.0,
+            feel_cells=5,
+            feel_switch_rounds=1,
         )
 
 

@@ -44,6 +44,69 @@ def scaling_rows(key: str, f: dict, med) -> list[tuple[str, str, str]]:
     ]
 
 
+def _num(v: float | None) -> str:
+    return "--" if v is None else f"{v:.0f}"
+
+
+def _keys(f: dict, what: str) -> str:
+    """p50 / p95 of a latency series (``feel_probes.latency``), with its count and time-outs."""
+    out = f"{_num(f['p50'])} / {_num(f['p95'])} ms ({f['n']} {what}"
+    return out + (f", {f['timeouts']} timed out)" if f["timeouts"] else ")")
+
+
+def _within(value: float | None, target: float | None, timeouts: int = 0) -> str:
+    ok = value is not None and target is not None and value <= target and not timeouts
+    return "ok" if ok else "MISSED"
+
+
+def feel_rows(r: dict, err) -> list[tuple[str, str, str]]:
+    """The feel figures (``feel_probes``): key to screen in the app, p50 / p95 in ms."""
+    rows: list[tuple[str, str, str]] = []
+    if not err("pane_switch_ms"):
+        f = r["pane_switch_ms"]
+        first = " / ".join(f"{pane} {_num(ms)}" for pane, ms in f["first"].items())
+        rows.append(("pane_switch_ms first visit", first + " ms", f"≤ {f['target']:.0f} {_ok(f)}"))
+        later = f["later"]
+        rows.append(("  later visits p50 / p95", _keys(later, "visits"), ""))
+        if f.get("summary_table_ms") is not None:
+            rows.append(("  Summary's table, first visit", f"{f['summary_table_ms']:.0f} ms", ""))
+    if not err("cell_to_paint_ms"):
+        f = r["cell_to_paint_ms"]
+        rows.append(
+            ("cell_to_paint_ms p50 / p95", _keys(f, "cells"), f"p95 ≤ {f['target']:.0f} {_ok(f)}")
+        )
+    if not err("keystroke_to_paint_ms"):
+        f = r["keystroke_to_paint_ms"]
+        idle, training, echo = f["idle"], f["training"], f["echo"]
+        rows.append(
+            (
+                "keystroke_to_paint_ms idle p50 / p95",
+                _keys(idle, "keys"),
+                f"p95 ≤ {f['target']:.0f} {_within(idle['p95'], f['target'], idle['timeouts'])}",
+            )
+        )
+        target = f["training_target_ms"]
+        rows.append(
+            (
+                "keystroke_to_paint_ms training",
+                _keys(training, "keys") + f"; a step {_num(f['step_ms'])} ms",
+                f"p95 ≤ {_num(target)} (a step + {f['target']:.0f}) "
+                + _within(training["p95"], target, training["timeouts"]),
+            )
+        )
+        rows.append(("  the box's echo (the floor)", _keys(echo, "keys"), ""))
+    if not err("start_to_progress_ms"):
+        f = r["start_to_progress_ms"]
+        rows.append(
+            (
+                "start_to_progress_ms",
+                f"{_num(f['value'])} ms (a step: {_num(f.get('step_ms'))} ms)",
+                f"≤ {f['target']:.0f} {_ok(f)}",
+            )
+        )
+    return rows
+
+
 def table(r: dict) -> str:
     """The result as a plain-text table: figure, measured (median [min–max]), target."""
     rows: list[tuple[str, str, str]] = []
@@ -158,6 +221,7 @@ def table(r: dict) -> str:
                 "bounded",
             )
         )
+    rows += feel_rows(r, err)
     if not err("quality"):
         f = r["quality"]
         label = (

@@ -20,6 +20,7 @@ from core.bench.cuda import measure_cuda
 from core.bench.dist_probes import CPU_RANKS, CPU_THREADS, measure_scaling_cpu, measure_scaling_cuda
 from core.bench.engine_probes import measure_overhead, measure_predict, measure_quality
 from core.bench.engines import detached_client, private_runtime
+from core.bench.feel_probes import FEEL_FIGURES, FEEL_SETTINGS, measure_feel
 from core.bench.link_probes import measure_link
 from core.bench.plan import Plan
 from core.contract.settings import GPT
@@ -59,6 +60,9 @@ async def run_bench(plan: Plan, say) -> dict:
             # every engine is a detached one on its Unix socket, as torchdeck runs it
             "engine": "detached, on a Unix socket",
             "only": list(plan.only),  # --only: the figures measured (empty: every one)
+            # the feel figures: the app as a person runs it (its gpt preset at its defaults,
+            # --quick or not), keys written to its terminal, timed to the screen
+            "feel": FEEL_SETTINGS,
         },
     }
     errors: dict[str, str] = {}
@@ -81,6 +85,8 @@ async def run_bench(plan: Plan, say) -> dict:
             return
         for key, value in zip(keys, values):
             result[key] = value
+            if isinstance(value, dict) and "error" in value:  # a part failed, the rest ran
+                errors[key] = value["error"]
 
     bare = (
         BareLoop(plan.model, {**plan.train, "eval_interval": 0, "steps": 1_000_000}, plan.threads)
@@ -205,6 +211,15 @@ async def _in_app(plan: Plan, phase, bare: BareLoop | None, workdir: Path) -> No
         )
 
     await phase(("rss_mb",), f"memory over {plan.rss_steps} steps", rss)
+
+    feel = tuple(key for key in FEEL_FIGURES if plan.wants(key))
+
+    async def feel_figures():
+        figures = measure_feel(plan, workdir)
+        return tuple(figures[key] for key in feel)
+
+    if feel:
+        await phase(feel, "what a person feels: keys to the screen, in the app", feel_figures)
 
 
 def _load() -> float | None:

@@ -146,3 +146,35 @@ async def test_a_failed_request_frees_the_slot():
     view.reply(1)
     await task
     assert view.shown == ["reply to 3"]
+
+
+async def test_a_key_goes_ahead_of_a_refresh_in_flight_and_keys_coalesce_behind_a_key():
+    view = FakeView()
+    view.latest.kick()  # a refresh (training moved on): not urgent
+    await settle()
+    assert [i for i, _ in view.sent] == [0]
+    view.input = 1
+    view.latest.kick(urgent=True)  # a key: sent now, not after the refresh
+    await settle()
+    assert [i for i, _ in view.sent] == [0, 1]
+    for n in (2, 3, 4):  # more keys while the key's request is in flight: they wait
+        view.input = n
+        view.latest.kick(urgent=True)
+    view.latest.kick()  # and so does a refresh
+    await settle()
+    assert [i for i, _ in view.sent] == [0, 1]
+    view.reply(0)  # the superseded refresh's reply: dropped
+    view.reply(1)
+    await settle()
+    assert view.shown == ["reply to 1"]
+    assert [i for i, _ in view.sent] == [0, 1, 4]  # one request for the newest input
+    view.input = 5
+    view.latest.kick(urgent=True)  # a key while the owed one (a key's) is in flight: waits
+    await settle()
+    assert [i for i, _ in view.sent] == [0, 1, 4]
+    view.reply(2)
+    await settle()
+    view.reply(3)
+    await settle()
+    assert view.shown == ["reply to 1", "reply to 4", "reply to 5"]
+    assert not view.latest.busy

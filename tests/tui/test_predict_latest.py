@@ -54,3 +54,14 @@ async def test_a_burst_coalesces_and_the_bars_end_at_the_full_text(corpus):
         strip = app.query_one(TokenStrip)
         assert "".join(ch for ch, _ in strip.strip) == text  # the bars end at the box's text
         assert pane.text == text
+
+
+async def test_coming_back_to_predict_keeps_the_text_and_a_key_adds_to_it(corpus):
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot)
+        await pilot.press("f4", "t", "h")
+        pane = app.query_one(PredictPane)
+        await pilot.press("f2", "f4", "e")  # away and back: the box is not selected whole
+        await wait_for(pilot, lambda: pane.text == "the", 10, "the text kept")
+        assert pane.input_box.value == "the"

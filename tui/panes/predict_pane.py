@@ -185,18 +185,19 @@ class PredictPane(Pane):
     def _typed(self, event: Input.Changed) -> None:
         if self._typed_at is None:
             self._typed_at = time.perf_counter()
-        self.schedule(0)
+        self.schedule(0, urgent=True)
 
-    def schedule(self, delay: float) -> None:
+    def schedule(self, delay: float, urgent: bool = False) -> None:
         """Predict now (``delay`` 0: the request goes out before this returns, or follows the
-        one in flight), or after ``delay`` seconds; a newer call replaces an older timer."""
+        one in flight; ``urgent``, a key, goes ahead of a live refresh), or after ``delay``
+        seconds; a newer call replaces an older timer."""
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
         if delay > 0:
             self._timer = self.set_timer(delay, self._fire)
         elif self.ready and self.is_lm:
-            self.prediction.kick()
+            self.prediction.kick(urgent)
 
     async def _fire(self) -> None:
         self._timer = None

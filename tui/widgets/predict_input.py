@@ -22,7 +22,9 @@ class PredictInput(Input):
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(placeholder=PLACEHOLDER, id=id)
+        # coming back to the pane keeps the text as it was: the first key adds to it (a focus
+        # that selected all of it made that key replace the whole text)
+        super().__init__(placeholder=PLACEHOLDER, id=id, select_on_focus=False)
 
     def action_to_pane(self) -> None:
         raise SkipAction()  # the next binding for the key runs: the pane's
