@@ -235,10 +235,11 @@ class SocketConnection(Connection):
                     return
                 try:
                     data = self._encoded(item)
+                    # counted before it goes: a reader that has the line sees it counted
+                    self.bytes_sent += len(data)
                     self.sock.sendall(data)
                 except OSError:
                     return
-                self.bytes_sent += len(data)
                 if self.budget:
                     with self._cond:
                         self._budget_left()

@@ -3,6 +3,7 @@ each pane lives in its own file under tui/panes."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib
 import json
@@ -105,6 +106,7 @@ class TorchdeckApp(App):
         self.timings: dict[str, float] = {}
         self.panes: dict[str, Pane] = {}  # the panes built so far, by key
         self._prebuilding = False  # whether the panes not shown yet are being built
+        self._building: dict[str, asyncio.Future] = {}  # panes being built, by key
         self.last_info: SessionInfo | None = None  # the latest configure/reset/load reply
         self.engine_state = "starting"
         self.reported: set[tuple[str, str]] = set()  # (where, event) handler failures shown
@@ -188,9 +190,8 @@ class TorchdeckApp(App):
                 try:
                     await self.ensure_pane(key)
                 except Exception:  # the app is closing or the engine went: first show builds it
-                    pane = self.panes.pop(key, None)
-                    if pane is not None and pane.is_mounted:
-                        await pane.remove()
+                    for half in self.query(f"#{key}-pane"):
+                        await half.remove()
                     return
                 self.call_after_refresh(self._prebuild_next)
                 return
@@ -322,17 +323,33 @@ class TorchdeckApp(App):
     # -- panes and keys ------------------------------------------------------------------------
 
     async def ensure_pane(self, key: str) -> Pane:
-        """The pane for ``key``, built and told about the current model on first use."""
+        """The pane for ``key``, built and told about the current model on first use. A pane
+        joins ``panes`` (what events and new models reach) only once it is whole; a second
+        caller while it is being built (a key during the idle prebuild) waits for the same one."""
         pane = self.panes.get(key)
-        if pane is None:
+        if pane is not None:
+            return pane
+        building = self._building.get(key)
+        if building is not None:
+            return await asyncio.shield(building)
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._building[key] = done
+        try:
             pane = pane_class(key)(id=f"{key}-pane")
-            self.panes[key] = pane
             await self.query_one(f"#{key}", TabPane).mount(pane)
             if self.last_info is not None:
                 pane.configured(self.last_info)
             if self.attached is not None:
                 pane.attached(self.attached)
-        return pane
+            self.panes[key] = pane
+            done.set_result(pane)
+            return pane
+        except BaseException as exc:
+            done.set_exception(exc)
+            done.exception()  # retrieved: a failed prebuild nobody waited on is no warning
+            raise
+        finally:
+            self._building.pop(key, None)
 
     async def action_show_pane(self, key: str) -> None:
         pane = await self.ensure_pane(key)

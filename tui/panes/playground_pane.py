@@ -189,9 +189,10 @@ class PlaygroundPane(Pane):
             self.running = False
         if not self.is_attached:
             return
-        self.refresh_bindings()
-        self.transcript.cell(number, code, result, failure)
-        self._show_status()
+        with self.app.batch_update():  # the answer, the footer and the status: one frame
+            self.refresh_bindings()
+            self.transcript.cell(number, code, result, failure)
+            self._show_status()
 
     def action_interrupt(self) -> None:
         """ctrl+c: SIGINT the engine while a cell runs; otherwise copy, as in any text box."""
