@@ -4,6 +4,7 @@ printed text, a tensor's one-line summary and values, and errors with a hint."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -11,6 +12,7 @@ import time
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -70,8 +72,9 @@ class PlaygroundPane(Pane):
         yield Static("", id="playground-status")
 
     def on_mount(self) -> None:
-        self.query_one(PlaygroundTranscript).note(WELCOME)
-        self._show_status()
+        with contextlib.suppress(NoMatches):  # built ahead as the app closes: nothing to show
+            self.query_one(PlaygroundTranscript).note(WELCOME)
+            self._show_status()
 
     @property
     def input(self) -> PlaygroundInput:

@@ -12,6 +12,7 @@ The pane composes its widgets (the text box, the token strip, the bars, the gene
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 
@@ -20,6 +21,7 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Input, Static
@@ -104,9 +106,10 @@ class PredictPane(Pane):
         yield SamplingControls(id="predict-controls")
 
     def on_mount(self) -> None:
-        self.query_one(ProbBars).note = "engine starting…"
-        self._show_generated()
-        self._show_controls()
+        with contextlib.suppress(NoMatches):  # built ahead as the app closes: nothing to show
+            self.query_one(ProbBars).note = "engine starting…"
+            self._show_generated()
+            self._show_controls()
 
     @property
     def input_box(self) -> PredictInput:

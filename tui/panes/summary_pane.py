@@ -17,11 +17,13 @@ reset and load, on ``r``, and while training runs every few seconds, only while 
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
@@ -94,7 +96,8 @@ class SummaryPane(Pane):
             yield SummaryForwardLesson(id="sum-forward")
 
     def on_mount(self) -> None:
-        self._show_head()
+        with contextlib.suppress(NoMatches):  # built ahead as the app closes: nothing to show
+            self._show_head()
 
     @property
     def layers_view(self) -> SummaryLayers:
