@@ -34,7 +34,7 @@ from core.contract import Contract, EngineInfo, ReadyInfo, StatusResult
 from core.contract.ops import result_dict
 from core.errors import RequestError, TorchdeckError
 from core.follower import MIRRORED, lead_op
-from core.hub import PROGRESS, Connection, PipeConnection
+from core.hub import PROGRESS, SAMPLE, Connection, PipeConnection
 from core.protocol import (
     MAX_LINE_BYTES,
     PROTOCOL_VERSION,
@@ -123,8 +123,9 @@ class Engine(RunControl):
                     self.last_progress = progress
                     if progress.get("sample") is not None:
                         self.last_sample = progress["sample"]
+                sample = message.event == SAMPLE
                 for conn in self.connections():
-                    conn.send(line, progress)
+                    conn.send(line, progress, sample)
         finally:
             self.interruptible = interruptible
         if self.owner is not None and self.owner.closed:

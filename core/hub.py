@@ -30,7 +30,7 @@ from core.runtime import peer_uid
 
 MAX_PENDING = 16 << 20  # bytes waiting for one client before it is dropped
 PROGRESS = "train_progress"
-SAMPLE_PREFIX = b'{"event": "system"'  # a machine sample (core.monitor), as encode() writes it
+SAMPLE = "system"  # a machine sample (core.monitor): on a budget, the newest replaces the last
 
 
 class Connection:
@@ -47,24 +47,11 @@ class Connection:
     def attached(self) -> bool:
         return not self.closed and self.role in ("ui", "owner")
 
-    def send(self, line: str, progress: dict | None = None) -> None:
+    def send(self, line: str, progress: dict | None = None, sample: bool = False) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
         self.closed = True
-
-    def _queue_sample(self, data: bytes) -> None:
-        """A machine sample for a client on a budget: the newest replaces one still queued, and
-        it goes out only when the budget has room (a slow link gets fewer samples, never a
-        backlog of old ones, and no report is pushed out early for them)."""
-        for i, item in enumerate(self._queue):
-            if item.sample:
-                self._pending += len(data) - item.size
-                self._queue[i] = _Queued(data, None, sample=True)
-                return
-        self._queue.append(_Queued(data, None, sample=True))
-        self._pending += len(data)
-        self._cond.notify()
 
     def finish(self) -> None:
         """The client has left: close once what is queued for it is sent."""
@@ -81,7 +68,7 @@ class PipeConnection(Connection):
         self.out = out
         self._lock = threading.Lock()  # the main thread and a reader (interrupt) both write
 
-    def send(self, line: str, progress: dict | None = None) -> None:
+    def send(self, line: str, progress: dict | None = None, sample: bool = False) -> None:
         if self.closed:
             return
         try:
@@ -122,12 +109,12 @@ class SocketConnection(Connection):
         self._filled_at = time.monotonic()
         threading.Thread(target=self._write_loop, name=f"client-{cid}", daemon=True).start()
 
-    def send(self, line: str, progress: dict | None = None) -> None:
+    def send(self, line: str, progress: dict | None = None, sample: bool = False) -> None:
         data = line.encode("utf-8")
         with self._cond:
             if self.closed:
                 return
-            if self.budget and data.startswith(SAMPLE_PREFIX):
+            if self.budget and sample:
                 self._queue_sample(data)
                 return
             tail = self._queue[-1] if self._queue else None
@@ -267,6 +254,7 @@ def fit_budget(progress: dict, budget: int, data: bytes) -> bytes:
     Its metrics rows are thinned to every k-th train row (the last kept, every eval row kept):
     the run's file keeps them all."""
     thin = dict(progress)
+    changed = False
     losses = progress.get("losses") or []
     room = max(64, budget // 4 // 24)  # ~24 bytes a loss on the wire
     if len(losses) > room and all(isinstance(v, (int, float)) for v in losses):
@@ -277,6 +265,7 @@ def fit_budget(progress: dict, budget: int, data: bytes) -> bytes:
         thin["losses"] = [sum(r) / len(r) for r in runs]
         thin["first_step"] = progress.get("first_step", 0) + head
         thin["stride"] = stride
+        changed = True
     rows = progress.get("rows") or []
     train = [i for i, r in enumerate(rows) if r.get("kind") == "train"]
     row_bytes = max(100, len(json.dumps(rows[-1])) if rows else 0)
@@ -285,7 +274,8 @@ def fit_budget(progress: dict, budget: int, data: bytes) -> bytes:
         k = -(-len(train) // rows_room)
         keep = set(train[len(train) - 1 :: -k])
         thin["rows"] = [r for i, r in enumerate(rows) if r.get("kind") != "train" or i in keep]
-    if thin.keys() == progress.keys() and all(thin[k] is progress[k] for k in thin):
+        changed = True
+    if not changed:
         return data
     return encode(Event(PROGRESS, thin)).encode("utf-8")
 

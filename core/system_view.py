@@ -18,7 +18,8 @@ def _gb(mb: float) -> str:
     return f"{mb / 1024:.1f}"  # MiB to GiB
 
 
-def _size(mb: float) -> str:
+def size_text(mb: float) -> str:
+    """MiB as a person reads them: GiB from one GiB up."""
     return f"{_gb(mb)} GiB" if mb >= 1024 else f"{mb:.0f} MiB"
 
 
@@ -37,7 +38,7 @@ def _parts(sample: dict) -> list[tuple[int, int, str]]:
     if "mem_used_mb" in s and "mem_total_mb" in s:
         parts.append((3, 1, f"ram {_gb(s['mem_used_mb'])}/{_gb(s['mem_total_mb'])} GiB"))
     if "proc_rss_mb" in s:
-        parts.append((5, 2, f"engine {_size(s['proc_rss_mb'])}"))
+        parts.append((5, 2, f"engine {size_text(s['proc_rss_mb'])}"))
     if "gpu_util_pct" in s:
         parts.append((0, 3, f"gpu {s['gpu_util_pct']:.0f}%"))
     if "gpu_mem_used_mb" in s and "gpu_mem_total_mb" in s:

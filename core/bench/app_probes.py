@@ -72,15 +72,24 @@ class PtyApp:
         self._reader.start()
 
     def _drain(self) -> None:
+        """The reader thread: each chunk the program writes goes to ``_received``, and its end
+        (the terminal closed) to ``_ended``."""
         while True:
             try:
                 chunk = os.read(self.master, 65536)
             except OSError:
-                return
+                break
             if not chunk:
-                return
-            self.bytes_read += len(chunk)
-            self.tail = (self.tail + chunk)[-4000:]
+                break
+            self._received(chunk)
+        self._ended()
+
+    def _received(self, chunk: bytes) -> None:
+        self.bytes_read += len(chunk)
+        self.tail = (self.tail + chunk)[-4000:]
+
+    def _ended(self) -> None:
+        pass
 
     def send(self, keys: str) -> None:
         os.write(self.master, keys.encode())

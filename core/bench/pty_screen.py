@@ -49,18 +49,12 @@ class PtyScreen(PtyApp):
         self.on_frame: Callable[[float, Lines], None] | None = None
         super().__init__(argv, env=env, cwd=cwd, size=size)  # starts the reader
 
-    def _drain(self) -> None:
-        """The reader thread: read, stamp, queue; nothing else (the caller feeds the screen)."""
-        while True:
-            try:
-                chunk = os.read(self.master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            self._chunks.put((time.perf_counter(), chunk))
-            self.bytes_read += len(chunk)
-            self.tail = (self.tail + chunk)[-4000:]
+    def _received(self, chunk: bytes) -> None:
+        """On the reader thread: stamp and queue; nothing else (the caller feeds the screen)."""
+        self._chunks.put((time.perf_counter(), chunk))
+        super()._received(chunk)
+
+    def _ended(self) -> None:
         self._chunks.put((time.perf_counter(), b""))
 
     def _take(self, until: float) -> tuple[float, bytes] | None:

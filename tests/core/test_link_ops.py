@@ -37,7 +37,7 @@ class Recorder(Connection):
         super().__init__(cid)
         self.lines: list[dict] = []
 
-    def send(self, line: str, progress: dict | None = None) -> None:
+    def send(self, line: str, progress: dict | None = None, sample: bool = False) -> None:
         self.lines.append(json.loads(line))
 
 

@@ -23,6 +23,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
+from core.system_view import size_text
 from tui.widgets.chart_data import fmt_step, fmt_value, nice_step, theme_colours, x_ticks
 from tui.widgets.system_line import WAITING, MachineState
 
@@ -31,11 +32,6 @@ MIN_SPAN_S = 60  # the x axis spans at least this many seconds
 
 
 # -- the figures -------------------------------------------------------------------------------
-
-
-def size(mb: float) -> str:
-    """MiB as a person reads them: GiB from one GiB up."""
-    return f"{mb / 1024:.1f} GiB" if mb >= 1024 else f"{mb:.0f} MiB"
 
 
 def _pct(value) -> str:
@@ -51,9 +47,9 @@ def _used_of(used, total, pct=None) -> str:
     if not _num(used):
         return ""
     if not _num(total) or total <= 0:
-        return size(used)
+        return size_text(used)
     share = pct if _num(pct) else 100 * used / total
-    used_text, total_text = size(used), size(total)
+    used_text, total_text = size_text(used), size_text(total)
     if used_text.split()[1] == total_text.split()[1]:  # one unit, said once: 71.2 / 80.0 GiB
         used_text = used_text.split()[0]
     return f"{used_text} / {total_text} ({share:.0f}%)"
@@ -88,7 +84,7 @@ def figure_rows(s: dict) -> list[tuple[str, str]]:
     if cpu or ram:
         rows.append(("machine", _joined(cpu, f"ram {ram}" if ram else "")))
     proc_cpu = f"cpu {_pct(s['proc_cpu_pct'])} of a core" if _num(s.get("proc_cpu_pct")) else ""
-    rss = f"rss {size(s['proc_rss_mb'])}" if _num(s.get("proc_rss_mb")) else ""
+    rss = f"rss {size_text(s['proc_rss_mb'])}" if _num(s.get("proc_rss_mb")) else ""
     if proc_cpu or rss:
         rows.append(("engine", _joined(proc_cpu, rss)))
     gpus = [g for g in s.get("gpus") or [] if isinstance(g, dict)]
@@ -107,7 +103,7 @@ def figure_rows(s: dict) -> list[tuple[str, str]]:
     elif not gpus:
         rows.append(("gpu", str(s.get("gpu_note") or "no GPU figures")))
     torch = [
-        f"{what} {size(s[key])}"
+        f"{what} {size_text(s[key])}"
         for what, key in (
             ("allocated", "torch_alloc_mb"),
             ("reserved", "torch_reserved_mb"),
@@ -228,17 +224,10 @@ def draw_history(h: History, width: int, height: int, colours: dict, base: Style
         return [Strip([Segment(note[:width], base)]).adjust_cell_length(width, base)]
     from textual_plotext.plot import Plot  # plotext loads with the first chart, not at start
 
-    from tui.widgets.run_chart import _strips
+    from tui.widgets.run_chart import _strips, new_plot
 
     rows = height - 1
-    plt = Plot()
-    plt.plotsize(width, rows)
-    plt._set_size(width, rows)  # as textual-plotext's own widget does (its issue 5)
-    plt.canvas_color("default")
-    plt.axes_color("default")
-    plt.ticks_color(colours["muted"])
-    plt.xlabel("seconds ago")
-    plt.ylabel(h.unit)
+    plt = new_plot(Plot, width, rows, colours, "seconds ago", h.unit)
     lo = -x_span(h.xs[0])
     plt.xlim(lo, 0)
     plt.ylim(0, h.top)

@@ -39,16 +39,6 @@ LEGEND_ROWS = 2  # the legend wraps onto this many rows at most
 Series = tuple[list, list, list, list]
 
 
-def number(value) -> float | None:
-    """A row's value as a float ("nan", "inf" strings included); None for anything else."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def snapshot(history) -> Series:
     """Copies of a ``core.history.LossHistory``'s lists: the chart keeps appending to its own
     while a figure is prepared from these."""

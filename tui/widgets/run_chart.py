@@ -27,6 +27,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from core.history import LossHistory
+from core.metrics_file import number
 from core.series import SMOOTHING
 from tui.widgets.chart_data import (
     SIGNALS,
@@ -34,7 +35,6 @@ from tui.widgets.chart_data import (
     WINDOWS,
     Job,
     legend,
-    number,
     prepare,
     snapshot,
     theme_colours,
@@ -57,6 +57,20 @@ def _following(options, current):
     return options[(options.index(current) + 1) % len(options) if current in options else 0]
 
 
+def new_plot(plot_class, width: int, rows: int, colours: dict, xlabel: str, ylabel: str):
+    """An empty plotext figure of ``width`` × ``rows`` on the terminal's own background, its
+    ticks in the theme's muted colour, its axes labelled (every chart of the app starts so)."""
+    plt = plot_class()
+    plt.plotsize(width, rows)
+    plt._set_size(width, rows)  # as textual-plotext's own widget does (its issue 5)
+    plt.canvas_color("default")
+    plt.axes_color("default")
+    plt.ticks_color(colours["muted"])
+    plt.xlabel(xlabel)
+    plt.ylabel(ylabel)
+    return plt
+
+
 def draw(job: Job, size: tuple[int, int], colours: dict, base: Style) -> list[Strip]:
     """The chart's strips for ``job`` at ``size``: a plotext figure (title, axes with their
     labels and units, the lines) above a legend. Touches no widget: runs in a worker thread."""
@@ -77,14 +91,7 @@ def _draw(job: Job, width: int, height: int, colours: dict, base: Style) -> list
     figure = prepare(job)
     legend_rows = legend(figure, width, colours, base)
     rows = height - 1 - len(legend_rows)  # the title's row, the plot's, the legend's
-    plt = Plot()
-    plt.plotsize(width, rows)
-    plt._set_size(width, rows)  # as textual-plotext's own widget does (its issue 5)
-    plt.canvas_color("default")
-    plt.axes_color("default")
-    plt.ticks_color(colours["muted"])
-    plt.xlabel("step")
-    plt.ylabel(figure.ylabel)
+    plt = new_plot(Plot, width, rows, colours, "step", figure.ylabel)
     if figure.note:
         plt.xlim(0, 1)
         plt.ylim(0, 1)
