@@ -33,6 +33,7 @@ from tui.panes.base import Pane
 from tui.panes.train_pane import TrainPane
 from tui.quitting import quit_app
 from tui.screens.help_screen import HelpScreen
+from tui.screens.prompt_paint import PromptScreen
 from tui.widgets.status_bar import StatusBar, engine_health
 from tui.widgets.system_line import MachineState
 
@@ -113,6 +114,9 @@ class TorchdeckApp(App):
         self.attaching = attach
         self.attached: AttachResult | None = None  # the attach reply drawn, if attached
         self.machine = MachineState()  # the engine's recent system samples (key u, Train pane)
+
+    def get_default_screen(self) -> Screen:
+        return PromptScreen(id="_default")  # paints a change at once, not a tick or two later
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")

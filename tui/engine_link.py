@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App
@@ -146,8 +147,12 @@ class EngineLink:
 
     async def request(self, op: str, quiet: bool = False, **args) -> dict | None:
         """Run a request; on an error reply, notify the person and return None."""
+        return await self._answer(op, args, quiet)
+
+    async def _answer(self, op: str, args: dict, quiet: bool, sent=None) -> dict | None:
+        """The result of ``sent`` (a request already written), or of a request made now."""
         try:
-            return await self.client.request(op, args)
+            return await (sent if sent is not None else self.client.request(op, args))
         except EngineError as exc:
             if not quiet:
                 self.app.notify(
@@ -170,9 +175,22 @@ class EngineLink:
         """Send a typed request (or a bare op name, for an op without arguments) and return its
         typed result (``RESULTS`` of the contract), or None after an error reply (notified
         unless ``quiet``)."""
+        return await self.send(args, quiet)
+
+    def send(self, args: Contract | str, quiet: bool = False) -> Awaitable[Any]:
+        """``call``, its request written before this returns: a keystroke's request leaves
+        ahead of the frame that echoes the key (a coroutine would write it only once a task
+        ran it)."""
         op = args if isinstance(args, str) else args.OP
         payload = {} if isinstance(args, str) else args.to_dict(drop_unset=True)
-        reply = await self.request(op, quiet=quiet, **payload)
+        try:
+            sent = self.client.send(op, payload)
+        except (EngineDied, TorchdeckError) as exc:
+            sent = _raise(exc)
+        return self._typed(op, self._answer(op, payload, quiet, sent), quiet)
+
+    async def _typed(self, op: str, answer: Awaitable[dict | None], quiet: bool) -> Any:
+        reply = await answer
         from core.contract.ops import read_result
 
         if reply is None:
@@ -201,3 +219,7 @@ async def end_process(pid: int, grace: float = 5.0) -> None:
     """Wait up to ``grace`` seconds for process ``pid`` to exit (off the event loop), then kill
     it."""
     await asyncio.to_thread(transport.end_process, pid, grace, False)
+
+
+async def _raise(exc: Exception) -> Any:
+    raise exc

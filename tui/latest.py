@@ -17,8 +17,9 @@ R = TypeVar("R")
 
 
 class LatestRequest(Generic[R]):
-    """``send()`` builds the request from its owner's state when it is called and returns the
-    reply (None: nothing to draw); ``show(reply)`` draws a reply that is not None or stale."""
+    """``send()`` builds the request from its owner's state when it is called and returns an
+    awaitable of the reply (None: nothing to draw); ``show(reply)`` draws a reply that is not
+    None or stale."""
 
     def __init__(self, send: Callable[[], Awaitable[R | None]], show: Callable[[R], None]) -> None:
         self._send = send
@@ -42,11 +43,13 @@ class LatestRequest(Generic[R]):
             self._again = True
             return
         self._busy = True
-        generation = self._generation
+        await self._answer(self._send_newest(), self._generation)
+
+    async def _answer(self, sent: Awaitable[R | None], generation: int) -> None:
+        """Await ``sent``'s reply, draw it, and send again while the input changed meanwhile."""
         try:
             while True:
-                self._again = False
-                reply = await self._send()
+                reply = await sent
                 if generation != self._generation:
                     return  # reset while in flight: stale, and so is anything it owed
                 if reply is not None:
@@ -54,9 +57,14 @@ class LatestRequest(Generic[R]):
                 if not self._again:
                     return
                 self._urgent, self._again_urgent = self._again_urgent, False
+                sent = self._send_newest()
         finally:
             if generation == self._generation:
                 self._busy = False
+
+    def _send_newest(self) -> Awaitable[R | None]:
+        self._again = False  # this request is for the newest input
+        return self._send()
 
     def kick(self, urgent: bool = False) -> None:
         """``run()`` without waiting for it, from a message handler: no request in flight, one
@@ -71,8 +79,11 @@ class LatestRequest(Generic[R]):
             return
         if self._busy:
             self.reset()
-        self._urgent = urgent
-        self._task = asyncio.get_running_loop().create_task(self.run())
+        self._busy, self._urgent = True, urgent
+        # send() is called here, not in the task: a sender that writes its request when called
+        # (EngineLink.send) has it on the wire before the key's echo is painted
+        sent = self._send_newest()
+        self._task = asyncio.get_running_loop().create_task(self._answer(sent, self._generation))
 
     def reset(self) -> None:
         """Forget the request in flight and any pending one: its reply will be dropped, and the

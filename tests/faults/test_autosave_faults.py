@@ -240,7 +240,7 @@ async def test_the_app_autosaves_beside_ctrl_s_and_ctrl_l_restores_the_newer(tmp
     sent: list[tuple[str, dict]] = []
 
     class Recording(FakeClient):
-        async def request(self, op, args=None, timeout=None, **kwargs):
+        async def send(self, op, args=None, timeout=None, **kwargs):
             sent.append((op, {**(args or {}), **kwargs}))
             if op == "load":  # only the path asked for matters here
                 raise EngineError("CheckpointError", "not a real checkpoint")

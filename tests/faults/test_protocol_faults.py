@@ -230,7 +230,7 @@ class _FakeClient(FakeClient):
     def running(self) -> bool:
         return self.alive
 
-    async def request(self, op, args=None, timeout=None, **kwargs):
+    async def send(self, op, args=None, timeout=None, **kwargs):
         await asyncio.sleep(3600)  # never answers
 
     async def close(self, timeout: float = 5.0):

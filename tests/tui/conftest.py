@@ -67,7 +67,7 @@ class FakeClient(EngineClient):
             await asyncio.sleep(3600)
             yield  # pragma: no cover
 
-    async def request(self, op, args=None, timeout=None, **kwargs):
+    async def send(self, op, args=None, timeout=None, **kwargs):
         return {}
 
     async def close(self, timeout: float = 5.0, shutdown: bool | None = None):

@@ -178,3 +178,24 @@ async def test_a_key_goes_ahead_of_a_refresh_in_flight_and_keys_coalesce_behind_
     await settle()
     assert view.shown == ["reply to 1", "reply to 4", "reply to 5"]
     assert not view.latest.busy
+
+
+async def test_kick_calls_the_sender_before_it_returns():
+    """A sender that writes its request when called (EngineLink.send) has it written by the
+    time kick() returns, not once the task it starts first runs."""
+    calls: list[str] = []
+
+    def send():
+        calls.append("written")
+
+        async def reply() -> str:
+            return "r"
+
+        return reply()
+
+    shown: list[str] = []
+    latest = LatestRequest(send, shown.append)
+    latest.kick(urgent=True)
+    assert calls == ["written"] and latest.busy and shown == []  # no task has run yet
+    await settle()
+    assert shown == ["r"] and not latest.busy

@@ -153,7 +153,7 @@ REPLIES = {
 
 
 class CannedClient(FakeClient):
-    async def request(self, op, args=None, timeout=None, **kwargs):
+    async def send(self, op, args=None, timeout=None, **kwargs):
         if op == "exec":
             return REPLIES[args["code"]]
         return {}

@@ -15,18 +15,24 @@ SIZE = (100, 30)
 
 
 def slow_engine(app, sent: list[str], delay: float) -> None:
-    """Every predict request is noted, then answered ``delay`` seconds late (an engine busier
-    than the keys are fast)."""
+    """Every predict request is noted as it is written, then its reply is held ``delay``
+    seconds (an engine busier than the keys are fast)."""
     link = app.engine
-    real_call = link.call
+    real_send = link.send
 
-    async def call(request, *args, **kwargs):
-        if isinstance(request, PredictArgs):
-            sent.append(request.text)
+    def send(request, *args, **kwargs):
+        answer = real_send(request, *args, **kwargs)  # written now
+        if not isinstance(request, PredictArgs):
+            return answer
+        sent.append(request.text)
+
+        async def late():
             await asyncio.sleep(delay)
-        return await real_call(request, *args, **kwargs)
+            return await answer
 
-    link.call = call
+        return late()
+
+    link.send = send
 
 
 async def test_a_burst_coalesces_and_the_bars_end_at_the_full_text(corpus):
@@ -65,3 +71,20 @@ async def test_coming_back_to_predict_keeps_the_text_and_a_key_adds_to_it(corpus
         await pilot.press("f2", "f4", "e")  # away and back: the box is not selected whole
         await wait_for(pilot, lambda: pane.text == "the", 10, "the text kept")
         assert pane.input_box.value == "the"
+
+
+async def test_a_keys_request_is_on_the_wire_before_the_key_handler_returns(corpus):
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot)
+        await pilot.press("f4")
+        pane = app.query_one(PredictPane)
+        await wait_for(pilot, lambda: pane.result is not None, 20, "the first prediction")
+        await wait_for(pilot, lambda: not pane.prediction.busy, 20, "idle")
+        client = app.engine.client
+        first_id = client.next_id
+        pane.schedule(0, urgent=True)  # what a keystroke does, then no await
+        # written synchronously: its id is taken and it waits for a reply, before any task ran
+        assert client.next_id == first_id + 1 and first_id in client._pending
+        await wait_for(pilot, lambda: not pane.prediction.busy, 20, "answered")
+        assert first_id not in client._pending

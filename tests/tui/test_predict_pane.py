@@ -55,7 +55,7 @@ async def test_typing_updates_strip_bars_and_loss_and_tab_accepts(corpus):
         bars = app.query_one(ProbBars)
         assert len(bars.top) == 10 and bars.top == r.top
         assert bars.vocab_size == r.vocab_size == len(set(corpus_chars(corpus)))
-        rendered = str(bars.render())
+        rendered = bars.text()
         assert f"uniform 1/{r.vocab_size}" in rendered
         info = str(app.query_one("#predict-info", Static).render())
         assert "untrained: random weights" in info
@@ -79,7 +79,7 @@ async def test_unknown_character_is_marked(corpus):
         r = await _type(pilot, pane, "fox é")
         assert r.unknown == [[4, "é"]]
         assert app.query_one(TokenStrip).strip[-1] == ["é", None]
-        assert "?" in str(app.query_one(TokenStrip).render()).splitlines()[1]
+        assert "?" in app.query_one(TokenStrip).text().splitlines()[1]
         info = str(app.query_one("#predict-info", Static).render())
         assert "1 char(s) not in the vocabulary (é): skipped" in info
         # 10,000 characters pasted: only the last context window goes through the model
@@ -195,7 +195,7 @@ class PredictClient(FakeClient):
             train={"seed": 0},
         )
 
-    async def request(self, op, args=None, timeout=None, **kwargs):
+    async def send(self, op, args=None, timeout=None, **kwargs):
         from core.predict import Sampling, predict
 
         args = {**(args or {}), **kwargs}

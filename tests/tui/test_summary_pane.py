@@ -126,7 +126,7 @@ class CannedClient(FakeClient):
         super().__init__()
         self.replies = replies
 
-    async def request(self, op, args=None, timeout=None, **kwargs):
+    async def send(self, op, args=None, timeout=None, **kwargs):
         return self.replies.get(op, {})
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import deque
+from collections.abc import Awaitable
 
 from textual import on
 from textual.actions import SkipAction
@@ -94,7 +95,7 @@ class PredictPane(Pane):
         self.latencies: deque[float] = deque(maxlen=200)  # keystroke → bars drawn, seconds
 
     def compose(self) -> ComposeResult:
-        yield PredictInput(id="predict-input")
+        yield PredictInput(id="predict-input", on_text=self._typed)
         yield TokenStrip(id="predict-strip")
         yield Static("", id="predict-info")
         with Horizontal(id="predict-body"):
@@ -184,8 +185,8 @@ class PredictPane(Pane):
 
     # -- prediction ----------------------------------------------------------------------------
 
-    @on(Input.Changed, "#predict-input")
-    def _typed(self, event: Input.Changed) -> None:
+    def _typed(self) -> None:
+        """The box's text changed (called by the box itself, before it paints the key)."""
         if self._typed_at is None:
             self._typed_at = time.perf_counter()
         self.schedule(0, urgent=True)
@@ -216,11 +217,17 @@ class PredictPane(Pane):
             args.update(layer=self.layer_list[self.layer_index]["name"], units=12, positions=40)
         return PredictArgs(**args)
 
-    async def _send_prediction(self) -> tuple[PredictResult, float | None] | None:
+    def _send_prediction(self) -> Awaitable[tuple[PredictResult, float | None] | None]:
+        """The request written now (see ``LatestRequest.kick``); its reply awaited later."""
         typed_at = self._typed_at
         self._typed_at = None
-        result = await self.link.call(self._request_args(), quiet=True)
-        return None if result is None else (result, typed_at)
+        sent = self.link.send(self._request_args(), quiet=True)
+
+        async def reply() -> tuple[PredictResult, float | None] | None:
+            result = await sent
+            return None if result is None else (result, typed_at)
+
+        return reply()
 
     def _show_prediction(self, reply: tuple[PredictResult, float | None]) -> None:
         result, typed_at = reply
@@ -266,7 +273,7 @@ class PredictPane(Pane):
                 f"[b red]{len(unknown)} char(s) not in the vocabulary ({chars}): skipped[/]"
                 f" · {line}"
             )
-        self.query_one("#predict-info", Static).update(line)
+        self.query_one("#predict-info", Static).update(line, layout=False)  # one row
 
     # -- controls ------------------------------------------------------------------------------
 

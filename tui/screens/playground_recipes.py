@@ -11,9 +11,10 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from core.playground_recipes import Recipe
+from tui.screens.prompt_paint import PromptPaint
 
 
-class RecipeScreen(ModalScreen[tuple[str, str] | None]):
+class RecipeScreen(PromptPaint, ModalScreen[tuple[str, str] | None]):
     """Dismisses with ("load" | "run", recipe key), or None on escape."""
 
     DEFAULT_CSS = """

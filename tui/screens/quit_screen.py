@@ -15,6 +15,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.screens.prompt_paint import PromptPaint
+
 if TYPE_CHECKING:
     from tui.widgets.status_bar import StatusBar
 
@@ -22,7 +24,7 @@ KEEP, STOP = "keep", "stop"
 TRAINING = ("running", "paused")  # engine states in which quitting asks first
 
 
-class QuitScreen(ModalScreen[str | None]):
+class QuitScreen(PromptPaint, ModalScreen[str | None]):
     """Dismissed with ``KEEP``, ``STOP`` or None (cancel, or the run is no longer there)."""
 
     DEFAULT_CSS = """

@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 from core.errors import ConfigError
 from core.history import LossHistory
 from core.metrics_file import METRICS_FILE, read_rows, series
+from tui.screens.prompt_paint import PromptPaint
 from tui.widgets.run_chart import TRAIN_POINTS, VAL_POINTS
 
 TAIL_BYTES = 65536  # the end of a file read for its last row
@@ -102,7 +103,7 @@ def read_run(path: str) -> tuple[LossHistory, LossHistory]:
     return train, val
 
 
-class RunPicker(ModalScreen[str | None]):
+class RunPicker(PromptPaint, ModalScreen[str | None]):
     """Dismissed with the picked run folder's path, "" for none, or None (cancelled)."""
 
     DEFAULT_CSS = """

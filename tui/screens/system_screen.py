@@ -24,6 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from core.system_view import size_text
+from tui.screens.prompt_paint import PromptPaint
 from tui.widgets.chart_data import fmt_step, fmt_value, nice_step, theme_colours, x_ticks
 from tui.widgets.system_line import WAITING, MachineState
 
@@ -299,7 +300,7 @@ class HistoryChart(Widget):
 # -- the screen --------------------------------------------------------------------------------
 
 
-class SystemScreen(ModalScreen[None]):
+class SystemScreen(PromptPaint, ModalScreen[None]):
     DEFAULT_CSS = """
     SystemScreen { align: center middle; }
     #system-body {

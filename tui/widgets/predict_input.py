@@ -5,6 +5,8 @@ and hands each on to the pane's binding for the same key."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.widgets import Input
@@ -21,10 +23,18 @@ class PredictInput(Input):
         Binding("escape", "to_pane", "Stop / leave box", show=False),
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, on_text: Callable[[], None] | None = None) -> None:
+        self.on_text = on_text  # called as the text changes, in the key's own handler
         # coming back to the pane keeps the text as it was: the first key adds to it (a focus
         # that selected all of it made that key replace the whole text)
         super().__init__(placeholder=PLACEHOLDER, id=id, select_on_focus=False)
+
+    def watch_value(self) -> None:
+        # the pane's request for the new text goes out here, before the box's own idle hands
+        # its repaint to the screen: the engine works while the echo is painted (a Changed
+        # message would reach the pane two hops later, after that paint)
+        if self.on_text is not None:
+            self.on_text()
 
     def action_to_pane(self) -> None:
         raise SkipAction()  # the next binding for the key runs: the pane's

@@ -4,14 +4,13 @@ vocabulary are marked in red with a ? for an id. Shows the end of the text that 
 from __future__ import annotations
 
 from rich.cells import cell_len
-from rich.text import Text
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from tui.format import visible_char
+from tui.widgets.rows import Row, Rows
 
 
-class TokenStrip(Widget):
+class TokenStrip(Rows):
     DEFAULT_CSS = "TokenStrip { height: 2; }"
 
     strip: reactive[list] = reactive(list, always_update=True)
@@ -19,12 +18,17 @@ class TokenStrip(Widget):
     total: reactive[int] = reactive(0)
     """How many characters the whole text has."""
 
-    def render(self) -> Text:
+    def watch_strip(self) -> None:
+        self.changed()
+
+    def watch_total(self) -> None:
+        self.changed()
+
+    def rows(self, width: int, height: int) -> list[Row]:
         if not self.strip:
-            return Text.from_markup(
-                "[dim]type below: each character becomes an id, the ids go through the model[/dim]"
-            )
-        width = max(self.size.width, 10)
+            hint = "type below: each character becomes an id, the ids go through the model"
+            return [[(hint, "dim")]]
+        width = max(width, 10)
         cells: list[tuple[str, str, bool]] = []
         used = 0
         hidden = self.total > len(self.strip)
@@ -38,15 +42,14 @@ class TokenStrip(Widget):
             cells.append((label, ident_s, ident is None))
             used += w
         cells.reverse()
-        top, bottom = Text(), Text()
-        if hidden:
-            top.append("…", style="dim")
-            bottom.append(" ", style="dim")
+        top: Row = [("…", "dim")] if hidden else []
+        bottom: Row = [(" ", "dim")] if hidden else []
         for label, ident_s, unknown in cells:
             w = max(cell_len(label), len(ident_s))
-            style = "bold white on red" if unknown else "bold"
-            top.append(label + " " * (w - cell_len(label)), style=style)
-            top.append(" ")
-            bottom.append(ident_s.rjust(w), style="red" if unknown else "cyan")
-            bottom.append(" ")
-        return Text("\n").join([top, bottom])
+            top.append(
+                (label + " " * (w - cell_len(label)), "bold white on red" if unknown else "bold")
+            )
+            top.append((" ", ""))
+            bottom.append((ident_s.rjust(w), "red" if unknown else "cyan"))
+            bottom.append((" ", ""))
+        return [top, bottom]

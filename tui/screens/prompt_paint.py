@@ -1,0 +1,65 @@
+"""Paint a change at once, at most once every half frame.
+
+Textual repaints a screen from a 60 Hz interval timer that its idle handler resumes when
+something is dirty. Resumed after a pause, that timer fires once at once and then waits for the
+tick *after* the next one (its catch-up skips a tick), so a change made shortly after a paint, as
+an engine's reply to a keystroke is, reaches the terminal 17–33 ms later, and a whole layout pass
+Measured in the app: the reply drawn 12 ms after the key, its frame written at 38 ms.
+
+:class:`PromptPaint` paints from the idle handler itself when the last paint is at least
+:data:`MIN_GAP_S` old; sooner than that, it waits out the rest of the gap with a one-shot timer,
+never a whole tick. The gap is half a 60 Hz frame: a keystroke makes two paints, its echo at
+once and the engine's answer some 5–10 ms later, and both must land within the frame.
+
+This overrides two private methods of ``textual.screen.Screen``; the project pins Textual, and
+``tests/test_prompt_paint.py`` fails if either is gone or the timing regresses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from textual import events
+from textual.screen import Screen
+
+MIN_GAP_S = 1 / 120  # the least time between two paints
+
+
+class PromptPaint(Screen):
+    """A screen that paints a change on its next idle rather than on its timer's next tick."""
+
+    _last_paint = 0.0  # time.monotonic() of the last paint
+    _paint_call: asyncio.TimerHandle | None = None  # the one-shot wait for the frame's end
+
+    def _dirty(self) -> bool:
+        return bool(
+            self._layout_required
+            or self._scroll_required
+            or self._repaint_required
+            or self._recompose_required
+            or self._dirty_widgets
+        )
+
+    async def _on_idle(self, event: events.Idle) -> None:
+        event.prevent_default()
+        if self.app._batch_count or not self.is_current or not self._dirty():
+            await Screen._on_idle(self, event)  # Textual's own: callbacks after a paint
+            return
+        wait = self._last_paint + MIN_GAP_S - time.monotonic()
+        if wait <= 0:
+            self._on_timer_update()
+        elif self._paint_call is None:
+            self._paint_call = asyncio.get_running_loop().call_later(wait, self._frame_over)
+
+    def _frame_over(self) -> None:
+        self._paint_call = None
+        self.check_idle()  # an idle event follows when the queue is empty: it paints
+
+    def _on_timer_update(self) -> None:
+        self._last_paint = time.monotonic()
+        super()._on_timer_update()
+
+
+class PromptScreen(PromptPaint):
+    """The app's default screen. A dialog mixes :class:`PromptPaint` in before ``ModalScreen``."""
