@@ -30,7 +30,7 @@ from core.transport import engine_command, process_stopped, start_process
 if TYPE_CHECKING:
     from core.contract import Contract
 
-__all__ = ["EXITED", "READY", "EngineClient"]
+__all__ = ["EXITED", "READY", "EngineClient", "raise_later"]
 
 
 class EngineClient(EngineReader):
@@ -241,11 +241,24 @@ class EngineClient(EngineReader):
         """Send a typed request (or the bare name of an op without arguments) and return the
         typed result the contract names for that op (``RESULTS``); EngineError on an error
         reply. An argument left unset (None) is not sent: the engine applies its default."""
+        return await self.call_now(args, timeout)
+
+    def call_now(self, args: Contract | str, timeout: float | None = None) -> Awaitable[Any]:
+        """``call``, its request written before this returns (see ``send``); an engine that
+        is not running raises EngineDied where the result is awaited."""
         from core.contract.ops import read_result  # ~50 ms of dataclasses, not at start-up
 
         op = args if isinstance(args, str) else args.OP
         payload = {} if isinstance(args, str) else args.to_dict(drop_unset=True)
-        return read_result(op, await self.request(op, payload, timeout=timeout))
+        try:
+            sent = self.send(op, payload, timeout)
+        except EngineDied as exc:
+            sent = raise_later(exc)
+
+        async def typed() -> Any:
+            return read_result(op, await sent)
+
+        return typed()
 
     async def request(
         self,
@@ -314,3 +327,8 @@ class EngineClient(EngineReader):
         while not self._events.empty():
             out.append(self._events.get_nowait())
         return out
+
+
+async def raise_later(exc: Exception) -> Any:
+    """An awaitable that raises ``exc``: a request that could not be sent, as awaited."""
+    raise exc

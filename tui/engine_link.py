@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from textual.app import App
 
 from core import transport
-from core.client import EXITED, READY, EngineClient
+from core.client import EXITED, READY, EngineClient, raise_later
 from core.errors import EngineDied, EngineError, TorchdeckError
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 
@@ -186,7 +186,7 @@ class EngineLink:
         try:
             sent = self.client.send(op, payload)
         except (EngineDied, TorchdeckError) as exc:
-            sent = _raise(exc)
+            sent = raise_later(exc)
         return self._typed(op, self._answer(op, payload, quiet, sent), quiet)
 
     async def _typed(self, op: str, answer: Awaitable[dict | None], quiet: bool) -> Any:
@@ -219,7 +219,3 @@ async def end_process(pid: int, grace: float = 5.0) -> None:
     """Wait up to ``grace`` seconds for process ``pid`` to exit (off the event loop), then kill
     it."""
     await asyncio.to_thread(transport.end_process, pid, grace, False)
-
-
-async def _raise(exc: Exception) -> Any:
-    raise exc

@@ -8,6 +8,7 @@ import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Awaitable
 
 from textual import work
 from textual.app import ComposeResult
@@ -17,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from core.contract import AttachResult, SessionInfo, TrainState
-from core.contract.lab import CellError, CompleteArgs, ExecArgs
+from core.contract.lab import CellError, CompleteArgs, ExecArgs, ExecResult
 from core.errors import EngineDied, EngineError
 from core.playground_recipes import RECIPES, recipe
 from tui.panes.base import Pane
@@ -101,7 +102,7 @@ class PlaygroundPane(Pane):
             )
         else:
             text = "enter runs · ctrl+t recipes · ctrl+s save · ctrl+n fresh namespace · esc leaves"
-        self.query_one("#playground-status", Static).update(text)
+        self.query_one("#playground-status", Static).update(text, layout=False)  # one row
 
     # -- engine --------------------------------------------------------------------------------
 
@@ -159,21 +160,22 @@ class PlaygroundPane(Pane):
         code = code.rstrip()
         if not code:
             return
+        # written now, ahead of the paint that clears the box
+        sent = self.link.client.call_now(ExecArgs(code))
         self.input.remember(code)
         self.input.set_code("")
         self._hide_completions()
         self.count += 1
         self.running = True
         self.interrupts = 0
-        self.refresh_bindings()
         self._show_status()
-        self._exec(code, self.count)
+        self._exec(sent, code, self.count)
 
     @work(group="playground-exec")
-    async def _exec(self, code: str, number: int) -> None:
+    async def _exec(self, sent: Awaitable[ExecResult], code: str, number: int) -> None:
         result = failure = None
         try:
-            result = await self.link.client.call(ExecArgs(code))
+            result = await sent
         except EngineError as exc:
             failure = CellError(exc.type, exc.message, hint=exc.hint)
             if exc.type == "Interrupted":
@@ -192,8 +194,7 @@ class PlaygroundPane(Pane):
             self.running = False
         if not self.is_attached:
             return
-        with self.app.batch_update():  # the answer, the footer and the status: one frame
-            self.refresh_bindings()
+        with self.app.batch_update():  # the answer and the status: one frame
             self.transcript.cell(number, code, result, failure)
             self._show_status()
 
@@ -213,7 +214,7 @@ class PlaygroundPane(Pane):
                         severity="warning",
                         timeout=10,
                     )
-            self.query_one("#playground-status", Static).update(text)
+            self.query_one("#playground-status", Static).update(text, layout=False)  # one row
         elif self.input.selected_text:
             self.input.action_copy()
         else:

@@ -1,4 +1,4 @@
-"""Paint a change at once, at most once every half frame.
+"""Paint a change at once, leaving the loop a few milliseconds between paints.
 
 Textual repaints a screen from a 60 Hz interval timer that its idle handler resumes when
 something is dirty. Resumed after a pause, that timer fires once at once and then waits for the
@@ -6,13 +6,14 @@ tick *after* the next one (its catch-up skips a tick), so a change made shortly 
 an engine's reply to a keystroke is, reaches the terminal 17–33 ms later, and a whole layout pass
 Measured in the app: the reply drawn 12 ms after the key, its frame written at 38 ms.
 
-:class:`PromptPaint` paints from the idle handler itself when the last paint is at least
-:data:`MIN_GAP_S` old; sooner than that, it waits out the rest of the gap with a one-shot timer,
-never a whole tick. The gap is half a 60 Hz frame: a keystroke makes two paints, its echo at
-once and the engine's answer some 5–10 ms later, and both must land within the frame.
+:class:`PromptPaint` paints from the idle handler itself when the last paint ended at least
+:data:`MIN_GAP_S` ago; sooner than that, it waits out the rest of the gap with a one-shot timer,
+never a whole tick. A keystroke makes two paints, its echo at once and the engine's answer some
+5–10 ms later, and both must land within a 60 Hz frame; the gap leaves the loop time to read
+keys and replies between paints, and changes that arrive meanwhile share the next paint.
 
 This overrides two private methods of ``textual.screen.Screen``; the project pins Textual, and
-``tests/test_prompt_paint.py`` fails if either is gone or the timing regresses.
+``tests/tui/test_prompt_paint.py`` fails if either is gone or the timing regresses.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ import time
 from textual import events
 from textual.screen import Screen
 
-MIN_GAP_S = 1 / 120  # the least time between two paints
+MIN_GAP_S = 0.004  # the least time from the end of one paint to the start of the next
 
 
 class PromptPaint(Screen):
     """A screen that paints a change on its next idle rather than on its timer's next tick."""
 
-    _last_paint = 0.0  # time.monotonic() of the last paint
-    _paint_call: asyncio.TimerHandle | None = None  # the one-shot wait for the frame's end
+    _last_paint = 0.0  # time.monotonic() at the end of the last paint
+    _paint_call: asyncio.TimerHandle | None = None  # the one-shot wait for the gap's end
 
     def _dirty(self) -> bool:
         return bool(
@@ -50,15 +51,17 @@ class PromptPaint(Screen):
         if wait <= 0:
             self._on_timer_update()
         elif self._paint_call is None:
-            self._paint_call = asyncio.get_running_loop().call_later(wait, self._frame_over)
+            self._paint_call = asyncio.get_running_loop().call_later(wait, self._gap_over)
 
-    def _frame_over(self) -> None:
+    def _gap_over(self) -> None:
         self._paint_call = None
         self.check_idle()  # an idle event follows when the queue is empty: it paints
 
     def _on_timer_update(self) -> None:
-        self._last_paint = time.monotonic()
-        super()._on_timer_update()
+        try:
+            super()._on_timer_update()
+        finally:
+            self._last_paint = time.monotonic()
 
 
 class PromptScreen(PromptPaint):

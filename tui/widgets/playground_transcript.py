@@ -30,8 +30,9 @@ class PlaygroundTranscript(RichLog):
     # -- writing -------------------------------------------------------------------------------
 
     def _line(self, text: Text) -> None:
-        # expand: wrap at the log's own width, not at the console's default 80 columns
-        self.write(text, expand=True)
+        # expand: wrap at the log's own width, not at the console's default 80 columns; no
+        # scroll per line (RichLog's waits for a paint, so the answer came a frame later)
+        self.write(text, expand=True, scroll_end=False)
 
     def on_resize(self) -> None:
         """A log keeps lines wrapped at the width they were written at (a note written while
@@ -50,6 +51,8 @@ class PlaygroundTranscript(RichLog):
             self._line(Text(entry["note"], style=entry["style"]))
         else:
             self._draw_cell(**entry)
+        if self.auto_scroll and self._size_known:  # the end in view, in the same paint
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def note(self, text: str, style: str = "italic dim") -> None:
         self.entries.append({"note": text, "style": style})

@@ -1,0 +1,86 @@
+"""tui.screens.prompt_paint: a change is painted from the screen's idle handler, not from
+Textual's update timer (which waits one or two ticks once resumed); a second change within
+MIN_GAP_S waits out only the rest of the gap. It overrides private methods of Textual's
+Screen, so their presence is checked here too (Textual is pinned)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from textual.app import App, ComposeResult
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+from tui.app import TorchdeckApp
+from tui.screens.prompt_paint import MIN_GAP_S, PromptPaint, PromptScreen
+from tui.screens.quit_screen import QuitScreen
+
+
+class Small(App):
+    def get_default_screen(self) -> Screen:
+        return PromptScreen(id="_default")
+
+    def compose(self) -> ComposeResult:
+        yield Static("a", id="label")
+
+
+def watch_paints(screen: PromptPaint) -> list[float]:
+    paints: list[float] = []
+    real = screen._on_timer_update
+
+    def paint() -> None:
+        paints.append(time.monotonic())
+        real()
+
+    screen._on_timer_update = paint  # what _on_idle calls (the timer holds the real one)
+    return paints
+
+
+async def until(check, turns: int = 200) -> int:
+    """Yield to the loop until ``check()``; how many turns it took (AssertionError if never)."""
+    for n in range(turns):
+        if check():
+            return n
+        await asyncio.sleep(0)
+    raise AssertionError("never happened")
+
+
+def test_textual_still_has_what_prompt_paint_overrides():
+    for name in ("_on_idle", "_on_timer_update", "_update_timer", "_compositor_refresh"):
+        assert name in Screen.__dict__, name
+    assert issubclass(QuitScreen, PromptPaint) and issubclass(QuitScreen, ModalScreen)
+    assert isinstance(TorchdeckApp().get_default_screen(), PromptPaint)
+
+
+async def test_a_change_paints_on_idle_without_the_update_timer():
+    app = Small()
+    async with app.run_test(size=(40, 5)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PromptScreen)
+        paints = watch_paints(screen)
+        screen._last_paint = time.monotonic() - 1  # the last paint was long ago
+        app.query_one("#label", Static).update("b")
+        await until(lambda: paints)
+        assert not screen._update_timer._active.is_set()  # Textual's timer was never resumed
+        assert screen._paint_call is None and not screen._dirty()
+
+
+async def test_a_second_change_within_the_gap_waits_only_for_the_rest_of_it():
+    app = Small()
+    async with app.run_test(size=(40, 5)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        paints = watch_paints(screen)
+        label = app.query_one("#label", Static)
+        screen._last_paint = time.monotonic() - 1
+        label.update("b")
+        await until(lambda: paints)
+        label.update("c")  # right after a paint: it waits out the gap
+        await until(lambda: screen._paint_call is not None)
+        assert len(paints) == 1 and screen._dirty()
+        while len(paints) < 2:
+            await asyncio.sleep(MIN_GAP_S / 4)
+        assert paints[1] - paints[0] >= MIN_GAP_S * 0.9  # never sooner than the gap
+        assert not screen._update_timer._active.is_set() and screen._paint_call is None
