@@ -23,6 +23,7 @@ from core.contract.settings import DEFAULT_AUTOSAVE_MINUTES, DEFAULT_PRESET
 from tui.attach import (
     IDLE_REASONS,
     attach_engine,
+    first_model,
     other_client_note,
     own_client_id,
     show_engine_lost,
@@ -109,6 +110,7 @@ class TorchdeckApp(App):
         self._prebuilding = False  # whether the panes not shown yet are being built
         self._building: dict[str, asyncio.Future] = {}  # panes being built, by key
         self.last_info: SessionInfo | None = None  # the latest configure/reset/load reply
+        self.model_ready = asyncio.Event()  # set once the first model is configured
         self.engine_state = "starting"
         self.reported: set[tuple[str, str]] = set()  # (where, event) handler failures shown
         self.attaching = attach
@@ -154,15 +156,9 @@ class TorchdeckApp(App):
         status = self.query_one(StatusBar)
         status.state = "ready"
         self.query_one("#crash-banner").display = False
-        if self.attaching and await attach_engine(self):
-            return
-        from core.contract import ConfigureArgs
-
-        info = await self.engine.call(ConfigureArgs(**self.initial))
-        if info is None:  # a bad --corpus or --device: fall back to the defaults, keep going
-            info = await self.engine.call(ConfigureArgs(self.initial["preset"]))
-        if info is not None:
-            self.model_configured(info)
+        # in a worker: a handler that awaited the model (1–2 s for gpt) held every app key
+        # (F1…F4, digits, help) until it loaded
+        self.run_worker(first_model(self), name="first-model", exit_on_error=False)
 
     def model_configured(self, info: SessionInfo) -> None:
         """A configure, reset or load reply: the status bar and the panes show the new model."""
@@ -175,6 +171,7 @@ class TorchdeckApp(App):
         status.world_size = info.world_size
         status.loading = ""
         self.last_info = info
+        self.model_ready.set()
         for pane in list(self.panes.values()):
             pane.configured(info)
         if not self._prebuilding:  # the first model: build the other panes while idle

@@ -58,6 +58,20 @@ def engine_id(app: TorchdeckApp) -> str:
     return str(client.pid or "?")
 
 
+async def first_model(app: TorchdeckApp) -> None:
+    """Once the engine is ready: attach to its run, or configure the model the command line
+    asked for (a bad ``--corpus`` or ``--device`` falls back to the preset's defaults)."""
+    if app.attaching and await attach_engine(app):
+        return
+    from core.contract import ConfigureArgs
+
+    info = await app.engine.call(ConfigureArgs(**app.initial))
+    if info is None:
+        info = await app.engine.call(ConfigureArgs(app.initial["preset"]))
+    if info is not None:
+        app.model_configured(info)
+
+
 async def attach_engine(app: TorchdeckApp, quiet: bool = False) -> bool:
     """Ask the engine for its whole picture and draw it; False when it holds no model yet (the
     caller configures one, as for a fresh engine)."""

@@ -158,7 +158,7 @@ PANE_MARKS = {  # a line of each pane's own, drawn from its first frame
     "playground": r"enter runs · |training runs: a cell waits|running… ctrl\+c",
     "predict": r"│ top-k \S+ .*│ top-p ",
 }
-READY = r"ready\s+│.*step \d+/\d+"  # the status bar once the model is configured
+READY = r"ready\s+│.*step \d+/[1-9]"  # the status bar once a model is configured (0/0 before)
 STATUS_STEP = re.compile(r"│ step (\d+)/")
 SUMMARY_TABLE = r"params [\d,]+ +trainable"
 

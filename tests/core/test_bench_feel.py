@@ -246,3 +246,11 @@ def test_quick_bench_measures_switches_and_cells_in_the_app():
     assert f["n"] + f["timeouts"] == 5 and f["n"] >= 4
     assert 0 < f["p50"] <= f["p95"] == f["value"] and f["target"] == 20
     assert time.perf_counter() - started < 120
+
+
+def test_ready_means_a_model_is_configured_not_just_an_engine():
+    from core.bench.pty_screen import READY, shows
+
+    engine_only = [" ● ready  │ - │ - │ step 0/0 │ loss -- │ val -- │ -- tok/s", TABS]
+    configured = [STATUS.format(state="ready", step=0), TABS]
+    assert not shows(READY)(engine_only) and shows(READY)(configured)

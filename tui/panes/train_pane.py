@@ -180,7 +180,15 @@ class TrainPane(Pane):
     async def action_apply(self) -> None:
         await self.configure_from_form()
 
+    async def model_loaded(self) -> None:
+        """Wait for the first model while it loads: a key pressed meanwhile (s, n) acts once it
+        is ready, as a person expects, while the other panes' keys go on working."""
+        if not self.app.model_ready.is_set():
+            self.app.notify("the model is loading: this runs once it is ready", timeout=3)
+            await self.app.model_ready.wait()
+
     async def action_start(self) -> None:
+        await self.model_loaded()
         if self.query_one(ConfigForm).values() is None:
             self.app.notify("fix the marked fields first", severity="warning")
             return
@@ -222,6 +230,7 @@ class TrainPane(Pane):
             self.app.notify(f"training is {self.state}; press s to start", timeout=3)
 
     async def action_step(self) -> None:
+        await self.model_loaded()
         detail = await self.link.call("train_step")
         if detail is not None:
             self.query_one(LoopStrip).detail = detail
