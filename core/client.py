@@ -30,7 +30,7 @@ from core.transport import engine_command, process_stopped, start_process
 if TYPE_CHECKING:
     from core.contract import Contract
 
-__all__ = ["EXITED", "READY", "EngineClient", "raise_later"]
+__all__ = ["EXITED", "READY", "EngineClient"]
 
 
 class EngineClient(EngineReader):
@@ -253,7 +253,7 @@ class EngineClient(EngineReader):
         try:
             sent = self.send(op, payload, timeout)
         except EngineDied as exc:
-            sent = raise_later(exc)
+            sent = _raise_later(exc)
 
         async def typed() -> Any:
             return read_result(op, await sent)
@@ -329,6 +329,6 @@ class EngineClient(EngineReader):
         return out
 
 
-async def raise_later(exc: Exception) -> Any:
+async def _raise_later(exc: Exception) -> Any:
     """An awaitable that raises ``exc``: a request that could not be sent, as awaited."""
     raise exc

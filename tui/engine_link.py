@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from textual.app import App
 
 from core import transport
-from core.client import EXITED, READY, EngineClient, raise_later
+from core.client import EXITED, READY, EngineClient
 from core.errors import EngineDied, EngineError, TorchdeckError
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 
@@ -147,13 +147,26 @@ class EngineLink:
 
     async def request(self, op: str, quiet: bool = False, **args) -> dict | None:
         """Run a request; on an error reply, notify the person and return None."""
-        return await self._answer(op, args, quiet)
+        return await self._answer(op, self.client.request(op, args), quiet)
 
-    async def _answer(self, op: str, args: dict, quiet: bool, sent=None) -> dict | None:
-        """The result of ``sent`` (a request already written), or of a request made now."""
+    async def call(self, args: Contract | str, quiet: bool = False) -> Any:
+        """Send a typed request (or a bare op name, for an op without arguments) and return its
+        typed result (``RESULTS`` of the contract), or None after an error reply or a
+        malformed result (notified unless ``quiet``)."""
+        return await self.send(args, quiet)
+
+    def send(self, args: Contract | str, quiet: bool = False) -> Awaitable[Any]:
+        """``call``, its request written before this returns: a keystroke's request leaves
+        ahead of the frame that echoes the key (a coroutine would write it only once a task
+        ran it)."""
+        op = args if isinstance(args, str) else args.OP
+        return self._answer(op, self.client.call_now(args), quiet)
+
+    async def _answer(self, op: str, pending: Awaitable[Any], quiet: bool) -> Any:
+        """``pending``'s result, or None after an error (notified unless ``quiet``)."""
         try:
-            return await (sent if sent is not None else self.client.request(op, args))
-        except EngineError as exc:
+            return await pending
+        except EngineError as exc:  # an error reply, or a result that does not read
             if not quiet:
                 self.app.notify(
                     f"{exc.message}\n{exc.hint}" if exc.hint else exc.message,
@@ -168,39 +181,6 @@ class EngineLink:
                     "the engine is not running — press ctrl+r to restart it",
                     title=op,
                     severity="error",
-                )
-            return None
-
-    async def call(self, args: Contract | str, quiet: bool = False) -> Any:
-        """Send a typed request (or a bare op name, for an op without arguments) and return its
-        typed result (``RESULTS`` of the contract), or None after an error reply (notified
-        unless ``quiet``)."""
-        return await self.send(args, quiet)
-
-    def send(self, args: Contract | str, quiet: bool = False) -> Awaitable[Any]:
-        """``call``, its request written before this returns: a keystroke's request leaves
-        ahead of the frame that echoes the key (a coroutine would write it only once a task
-        ran it)."""
-        op = args if isinstance(args, str) else args.OP
-        payload = {} if isinstance(args, str) else args.to_dict(drop_unset=True)
-        try:
-            sent = self.client.send(op, payload)
-        except (EngineDied, TorchdeckError) as exc:
-            sent = raise_later(exc)
-        return self._typed(op, self._answer(op, payload, quiet, sent), quiet)
-
-    async def _typed(self, op: str, answer: Awaitable[dict | None], quiet: bool) -> Any:
-        reply = await answer
-        from core.contract.ops import read_result
-
-        if reply is None:
-            return None
-        try:
-            return read_result(op, reply)
-        except EngineError as exc:  # a malformed reply: shown as an error reply is
-            if not quiet:
-                self.app.notify(
-                    f"{exc.message}\n{exc.hint}", title=f"{op}: {exc.type}", severity="error"
                 )
             return None
 

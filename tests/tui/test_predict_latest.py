@@ -35,14 +35,20 @@ def slow_engine(app, sent: list[str], delay: float) -> None:
     link.send = send
 
 
+async def predict_idle(app, pilot) -> PredictPane:
+    """The Predict pane, shown, its first prediction drawn and nothing in flight."""
+    await wait_configured(pilot)
+    await pilot.press("f4")
+    pane = app.query_one(PredictPane)
+    await wait_for(pilot, lambda: pane.result is not None, 20, "the first prediction")
+    await wait_for(pilot, lambda: not pane.prediction.busy, 20, "idle")
+    return pane
+
+
 async def test_a_burst_coalesces_and_the_bars_end_at_the_full_text(corpus):
     app = real_app(corpus)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_configured(pilot)
-        await pilot.press("f4")
-        pane = app.query_one(PredictPane)
-        await wait_for(pilot, lambda: pane.result is not None, 20, "the first prediction")
-        await wait_for(pilot, lambda: not pane.prediction.busy, 20, "idle")
+        pane = await predict_idle(app, pilot)
         sent: list[str] = []
         slow_engine(app, sent, 3.0)
         await pilot.press("t")  # the first key after idle: its request goes out at once
@@ -76,11 +82,7 @@ async def test_coming_back_to_predict_keeps_the_text_and_a_key_adds_to_it(corpus
 async def test_a_keys_request_is_on_the_wire_before_the_key_handler_returns(corpus):
     app = real_app(corpus)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_configured(pilot)
-        await pilot.press("f4")
-        pane = app.query_one(PredictPane)
-        await wait_for(pilot, lambda: pane.result is not None, 20, "the first prediction")
-        await wait_for(pilot, lambda: not pane.prediction.busy, 20, "idle")
+        pane = await predict_idle(app, pilot)
         client = app.engine.client
         first_id = client.next_id
         pane.schedule(0, urgent=True)  # what a keystroke does, then no await

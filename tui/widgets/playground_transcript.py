@@ -45,18 +45,23 @@ class PlaygroundTranscript(RichLog):
         self.clear()
         for entry in self.entries:
             self._draw(entry)
+        self._to_end()
 
     def _draw(self, entry: dict) -> None:
         if "note" in entry:
             self._line(Text(entry["note"], style=entry["style"]))
         else:
             self._draw_cell(**entry)
-        if self.auto_scroll and self._size_known:  # the end in view, in the same paint
+
+    def _to_end(self) -> None:
+        """The end in view, in the same paint as what was just written."""
+        if self.auto_scroll and self._size_known:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def note(self, text: str, style: str = "italic dim") -> None:
         self.entries.append({"note": text, "style": style})
         self._draw(self.entries[-1])
+        self._to_end()
 
     def cell(
         self,
@@ -69,6 +74,7 @@ class PlaygroundTranscript(RichLog):
         (type, message, hint: an interrupt, a dead engine)."""
         self.entries.append({"number": number, "code": code, "result": result, "failure": failure})
         self._draw(self.entries[-1])
+        self._to_end()
 
     def _draw_cell(
         self, number: int | str, code: str, result: ExecResult | None, failure: CellError | None
