@@ -204,3 +204,24 @@ def test_markdown_fences_survive_backticks_in_output():
     assert "````text\n```\n````" in md  # a longer fence around output holding ```
     assert "**RuntimeError**: boom (line 1: `z.backward()`)" in md
     assert "> hint: use retain_graph=True" in md
+
+
+class GoneClient(FakeClient):
+    """A detached engine whose connection has closed: no exit code is known here."""
+
+    async def send(self, op, args=None, timeout=None, **kwargs):
+        from core.errors import EngineDied
+
+        raise EngineDied(None, "")
+
+
+async def test_a_cell_for_a_gone_engine_says_so_without_an_unknown_exit_code():
+    app = TorchdeckApp(client=GoneClient())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f3")
+        pane = app.query_one(PlaygroundPane)
+        pane.run_cell("6*7")
+        await wait_for(pilot, lambda: not pane.running, 5, "the cell answered")
+        text = screen_text(app)
+        assert "EngineDied: the engine is gone (its connection closed)" in text
+        assert "code None" not in text and "press ctrl+r to restart it" in text

@@ -187,7 +187,9 @@ class PlaygroundPane(Pane):
         except EngineDied as exc:
             failure = CellError(
                 "EngineDied",
-                f"the engine exited (code {exc.returncode}) during this cell",
+                f"the engine exited (code {exc.returncode}) during this cell"
+                if exc.returncode is not None  # a detached engine's code is not known here
+                else "the engine is gone (its connection closed): no answer came for this cell",
                 hint="press ctrl+r to restart it; the namespace starts fresh",
             )
         finally:
