@@ -16,7 +16,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from core.client import EngineClient
 from core.contract.settings import DEFAULT_AUTOSAVE_MINUTES, DEFAULT_PRESET
@@ -35,6 +35,7 @@ from tui.panes.train_pane import TrainPane
 from tui.quitting import quit_app
 from tui.screens.help_screen import HelpScreen
 from tui.screens.prompt_paint import PromptScreen
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.status_bar import StatusBar, engine_health
 from tui.widgets.system_line import MachineState
 
@@ -128,7 +129,7 @@ class TorchdeckApp(App):
                 with TabPane(f"{title} F{PANES.index((key, title)) + 1}", id=key):
                     if key == "train":
                         yield TrainPane(self.initial, id="train-pane")
-        yield Footer()
+        yield KeyFooter(id="keys")
 
     async def on_mount(self) -> None:
         self.query_one("#crash-banner").display = False
@@ -196,6 +197,9 @@ class TorchdeckApp(App):
                     return
                 self.call_after_refresh(self._prebuild_next)
                 return
+        # every pane is built: its widgets live as long as the app, so keep them out of the
+        # collector's full passes (45–130 ms each, which stalled a pane switch or a keystroke)
+        gc.freeze()
 
     def _heartbeat(self) -> None:
         """Twice a second: does the engine keep the app waiting? (status bar: busy, not

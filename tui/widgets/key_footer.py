@@ -1,0 +1,137 @@
+"""The key line at the foot of the screen: the keys the focused widget and its ancestors bind
+(those shown), and the command palette's key at the right, after a divider.
+
+Textual's ``Footer`` rebuilds itself from a widget per key whenever the bindings change, which is
+every focus change: after each pane switch that cost a layout pass of ~40 ms and some hundreds of
+widgets' worth of objects for the garbage collector. This line redraws one row of text instead,
+and only when what it shows has changed. A click on a key presses it, as in Textual's footer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.screen import Screen
+from textual.widget import Widget
+
+DIVIDER = "▏"
+
+
+@dataclass(frozen=True)
+class FooterKey:
+    key: str  # what a click presses
+    shown: str  # the key as drawn: "^s", "space"
+    description: str
+    enabled: bool
+
+
+class KeyFooter(Widget, can_focus=False):
+    ALLOW_SELECT = False
+    DEFAULT_CSS = """
+    KeyFooter {
+        dock: bottom;
+        height: 1;
+        width: 1fr;
+        color: $footer-foreground;
+        background: $footer-background;
+    }
+    KeyFooter > .key-footer--key {
+        color: $footer-key-foreground;
+        background: $footer-key-background;
+        text-style: bold;
+    }
+    KeyFooter > .key-footer--description {
+        color: $footer-description-foreground;
+        background: $footer-description-background;
+    }
+    KeyFooter > .key-footer--divider {
+        color: $foreground 20%;
+    }
+    """
+    COMPONENT_CLASSES = {"key-footer--key", "key-footer--description", "key-footer--divider"}
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.keys: tuple[FooterKey, ...] = ()
+        self.palette: FooterKey | None = None
+        self._spans: list[tuple[int, int, FooterKey]] = []  # (start, end, key) as last drawn
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self._bindings_changed(self.screen)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, screen: Screen) -> None:
+        if screen is not self.screen:
+            return
+        keys, palette = self.read_keys(screen)
+        if (keys, palette) != (self.keys, self.palette):
+            self.keys, self.palette = keys, palette
+            self.refresh()
+
+    def read_keys(self, screen: Screen) -> tuple[tuple[FooterKey, ...], FooterKey | None]:
+        """The keys to show, one per action (the first binding found), and the palette's."""
+        app = self.app
+        seen: set[str] = set()
+        keys: list[FooterKey] = []
+        for _node, binding, enabled, _tooltip in screen.active_bindings.values():
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            keys.append(
+                FooterKey(binding.key, app.get_key_display(binding), binding.description, enabled)
+            )
+        palette = None
+        if app.ENABLE_COMMAND_PALETTE:
+            found = screen.active_bindings.get(app.COMMAND_PALETTE_BINDING)
+            if found is not None:
+                _node, binding, enabled, _tooltip = found
+                palette = FooterKey(
+                    binding.key, app.get_key_display(binding), binding.description, enabled
+                )
+        return tuple(keys), palette
+
+    def text(self) -> str:
+        """The line as drawn, for tests."""
+        return self.render().plain
+
+    def render(self) -> Text:
+        key_style = self.get_component_rich_style("key-footer--key")
+        desc_style = self.get_component_rich_style("key-footer--description")
+        line = Text(no_wrap=True, overflow="crop", end="")
+        spans: list[tuple[int, int, FooterKey]] = []
+
+        def add(entry: FooterKey, key: str) -> None:
+            start = len(line)
+            dim = Style(dim=not entry.enabled)
+            line.append(key, key_style + dim)
+            if entry.description:
+                line.append(f"{entry.description} ", desc_style + dim)
+            spans.append((start, len(line), entry))
+
+        for entry in self.keys:
+            add(entry, f" {entry.shown} ")
+        palette = self.palette
+        if palette is not None:
+            room = self.size.width - len(f"{DIVIDER}{palette.shown} {palette.description} ")
+            if room > 0:  # the palette's key keeps its place at the right; the keys are cut
+                line.truncate(room, overflow="crop", pad=True)
+                spans = [(a, min(b, room), k) for a, b, k in spans if a < room]
+                line.append(DIVIDER, self.get_component_rich_style("key-footer--divider"))
+                add(palette, f"{palette.shown} ")
+        self._spans = spans
+        return line
+
+    def on_click(self, event: events.Click) -> None:
+        for start, end, entry in self._spans:
+            if start <= event.x < end:
+                if entry.enabled:
+                    self.app.simulate_key(entry.key)
+                else:
+                    self.app.bell()
+                return
