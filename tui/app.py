@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -20,18 +21,16 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from core.client import EngineClient
 from core.contract.settings import DEFAULT_AUTOSAVE_MINUTES, DEFAULT_PRESET
+from tui.app_events import show_event
 from tui.attach import (
-    IDLE_REASONS,
-    attach_engine,
     first_model,
-    other_client_note,
-    own_client_id,
     show_engine_lost,
 )
 from tui.engine_link import EngineLink
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 from tui.panes.base import Pane
 from tui.panes.train_pane import TrainPane
+from tui.quiet_gc import QuietCollector
 from tui.quitting import quit_app
 from tui.screens.help_screen import HelpScreen
 from tui.screens.prompt_paint import PromptScreen
@@ -117,6 +116,7 @@ class TorchdeckApp(App):
         self.attaching = attach
         self.attached: AttachResult | None = None  # the attach reply drawn, if attached
         self.machine = MachineState()  # the engine's recent system samples (key u, Train pane)
+        self.collector = QuietCollector()  # full garbage collections while nobody types
 
     def get_default_screen(self) -> Screen:
         return PromptScreen(id="_default")  # paints a change at once, not a tick or two later
@@ -148,6 +148,7 @@ class TorchdeckApp(App):
         self.timings["first_paint_s"] = time.perf_counter() - self.started_at
         gc.freeze()  # start-up objects live as long as the app: keep them out of collections
         gc.enable()
+        self.collector.install()
 
     # -- engine --------------------------------------------------------------------------------
 
@@ -201,9 +202,15 @@ class TorchdeckApp(App):
         # collector's full passes (45–130 ms each, which stalled a pane switch or a keystroke)
         gc.freeze()
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.collector.input_seen()
+        await super().on_event(event)
+
     def _heartbeat(self) -> None:
-        """Twice a second: does the engine keep the app waiting? (status bar: busy, not
-        responding)."""
+        """Twice a second: a full garbage collection if one is due and nobody is typing; does
+        the engine keep the app waiting? (status bar: busy, not responding)."""
+        self.collector.tick()
         client = self.engine.client
         now = time.monotonic()
         waited = None
@@ -229,7 +236,7 @@ class TorchdeckApp(App):
 
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
         try:
-            self._show_event(message.name, message.data)
+            show_event(self, message.name, message.data)
         except Exception as exc:  # an event the app cannot show: reported, never fatal
             self.report_failure("app", message.name, exc)
         for pane in list(self.panes.values()):
@@ -254,35 +261,6 @@ class TorchdeckApp(App):
         """A LoadProgress: the status bar says how far the engine has read a training text."""
         percent = 100 * data.done // max(1, data.total)
         self.query_one(StatusBar).loading = f"{data.stage} corpus {percent}%"
-
-    def _show_event(self, name: str, data) -> None:
-        status = self.query_one(StatusBar)
-        if name == "train_progress":  # a TrainProgress
-            status.step, status.steps = data.step, data.steps
-            status.loss = data.loss
-            if data.val_loss is not None:
-                status.val_loss = data.val_loss
-            if data.tokens_per_s is not None:
-                status.tokens_per_s = data.tokens_per_s
-            if data.world_size:
-                status.world_size = data.world_size
-        elif name == "train_state":  # a TrainState
-            note = other_client_note(data, own_client_id(self), self.engine_state)
-            self.engine_state = data.state
-            if note:  # two apps on one engine see each other's commands
-                self.notify(note, timeout=5)
-                if data.reason in IDLE_REASONS:  # their new model: draw it here too
-                    self.run_worker(attach_engine(self, quiet=True), exit_on_error=False)
-            status.state = "ready" if data.state == "idle" else data.state
-            if data.reason in ("configured", "reset", "loaded"):
-                status.step = data.step
-        elif name == "system":  # a SystemSample: the machine, about once a second
-            if self.machine.add(data):
-                self.machine_changed()
-        elif name == "error":
-            self.notify(
-                f"{data.get('message')}\n{data.get('hint', '')}", title="engine", severity="error"
-            )
 
     def machine_changed(self) -> None:
         """New samples (an event, an attach reply): the Train pane's line and an open machine
@@ -395,6 +373,7 @@ class TorchdeckApp(App):
         await quit_app(self)
 
     async def on_unmount(self) -> None:
+        self.collector.uninstall()
         # however the app ends (a crash, a closed terminal, a test finishing): a pipe child
         # ends with it, an engine on a socket goes on (a run in progress keeps training)
         await self.engine.close()

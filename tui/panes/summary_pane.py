@@ -25,7 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, DataTable, Input, Static
+from textual.widgets import ContentSwitcher, Input, Static
 
 from core.contract import SessionInfo, TrainProgress, TrainState
 from core.contract.settings import MINI
@@ -170,9 +170,9 @@ class SummaryPane(Pane):
 
     # -- table and box events -------------------------------------------------------------------
 
-    @on(DataTable.RowSelected, "#sum-table")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        key = event.row_key.value or ""
+    @on(SummaryTable.RowSelected)
+    def _row_selected(self, event: SummaryTable.RowSelected) -> None:
+        key = event.key
         kind, _, name = key.partition(":")
         if kind == "layer":
             self.layers_view.toggle(name)

@@ -1,0 +1,43 @@
+"""The app's own part of each engine event (each pane gets the event as well)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tui.attach import IDLE_REASONS, attach_engine, other_client_note, own_client_id
+from tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from tui.app import TorchdeckApp
+
+
+def show_event(app: TorchdeckApp, name: str, data) -> None:
+    """What the app itself shows of an engine event: the status bar's step, loss, rate and
+    state, another client's commands, the machine's samples, an engine error."""
+    status = app.query_one(StatusBar)
+    if name == "train_progress":  # a TrainProgress
+        status.step, status.steps = data.step, data.steps
+        status.loss = data.loss
+        if data.val_loss is not None:
+            status.val_loss = data.val_loss
+        if data.tokens_per_s is not None:
+            status.tokens_per_s = data.tokens_per_s
+        if data.world_size:
+            status.world_size = data.world_size
+    elif name == "train_state":  # a TrainState
+        note = other_client_note(data, own_client_id(app), app.engine_state)
+        app.engine_state = data.state
+        if note:  # two apps on one engine see each other's commands
+            app.notify(note, timeout=5)
+            if data.reason in IDLE_REASONS:  # their new model: draw it here too
+                app.run_worker(attach_engine(app, quiet=True), exit_on_error=False)
+        status.state = "ready" if data.state == "idle" else data.state
+        if data.reason in ("configured", "reset", "loaded"):
+            status.step = data.step
+    elif name == "system":  # a SystemSample: the machine, about once a second
+        if app.machine.add(data):
+            app.machine_changed()
+    elif name == "error":
+        app.notify(
+            f"{data.get('message')}\n{data.get('hint', '')}", title="engine", severity="error"
+        )
