@@ -8,6 +8,7 @@ import asyncio
 
 from core.contract import PredictArgs
 from tests.tui.conftest import real_app, wait_configured, wait_for
+from tui.panes.base import ANSWER_HOLD_S
 from tui.panes.predict_pane import PredictPane
 from tui.widgets.token_strip import TokenStrip
 
@@ -90,3 +91,35 @@ async def test_a_keys_request_is_on_the_wire_before_the_key_handler_returns(corp
         assert client.next_id == first_id + 1 and first_id in client._pending
         await wait_for(pilot, lambda: not pane.prediction.busy, 20, "answered")
         assert first_id not in client._pending
+
+
+async def test_a_key_holds_its_echo_for_the_bars_and_typing_needs_no_layout_pass(corpus):
+    """The echo waits (at most ANSWER_HOLD_S) for the bars, to paint as one; the box's text
+    width changes with each key, but that repaints the box without a layout of the screen."""
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await predict_idle(app, pilot)
+        screen = app.screen
+        layouts = []
+        real_layout = screen._refresh_layout
+
+        def refresh_layout(*args, **kwargs):
+            layouts.append(pane.text)
+            return real_layout(*args, **kwargs)
+
+        screen._refresh_layout = refresh_layout
+        calls: list[str] = []
+        hold, release = screen.hold_paint, screen.release_paint
+        screen.hold_paint = lambda seconds: calls.append(f"hold {seconds}") or hold(seconds)
+        screen.release_paint = lambda: calls.append("release") or release()
+        sent: list[str] = []
+        slow_engine(app, sent, 0.3)
+        await pilot.press("a")
+        assert sent == ["a"] and calls == [f"hold {ANSWER_HOLD_S}"]  # the echo waits for bars
+        await wait_for(pilot, lambda: not pane.prediction.busy, 10, "the bars")
+        assert calls[-1] == "release" and screen._hold_until == 0.0  # drawn: paint now
+        assert "".join(ch for ch, _ in app.query_one(TokenStrip).strip) == "a"
+        await pilot.press("b", "c", "d")
+        await wait_for(pilot, lambda: not pane.prediction.busy, 10, "the burst answered")
+        await pilot.pause()
+        assert pane.text == "abcd" and layouts == []

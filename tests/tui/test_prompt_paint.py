@@ -84,3 +84,50 @@ async def test_a_second_change_within_the_gap_waits_only_for_the_rest_of_it():
             await asyncio.sleep(MIN_GAP_S / 4)
         assert paints[1] - paints[0] >= MIN_GAP_S * 0.9  # never sooner than the gap
         assert not screen._update_timer._active.is_set() and screen._paint_call is None
+
+
+async def test_a_held_change_paints_with_its_answer_in_one_paint():
+    """A key's echo waits for the engine's answer (hold_paint); release_paint paints both."""
+    app = Small()
+    async with app.run_test(size=(40, 5)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        label = app.query_one("#label", Static)
+        shown: list[str] = []  # what the label holds at each paint
+        real = screen._on_timer_update
+
+        def paint() -> None:
+            shown.append(str(label.render()))
+            real()
+
+        screen._on_timer_update = paint
+        screen._last_paint = time.monotonic() - 1
+        screen.hold_paint(5.0)  # far longer than this test: only the release paints
+        label.update("echo", layout=False)
+        await until(lambda: screen._paint_call is not None)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert shown == [] and screen._dirty()  # held: the echo alone is not painted
+        label.update("echo + answer", layout=False)
+        screen.release_paint()
+        await until(lambda: shown)
+        assert shown == ["echo + answer"]  # the first paint has both
+        assert screen._hold_until == 0.0
+
+
+async def test_a_hold_ends_at_its_deadline_without_an_answer():
+    app = Small()
+    async with app.run_test(size=(40, 5)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        paints = watch_paints(screen)
+        screen._last_paint = time.monotonic() - 1
+        start = time.monotonic()
+        screen.hold_paint(0.03)
+        app.query_one("#label", Static).update("echo")
+        while not paints:
+            await asyncio.sleep(0.002)
+        assert paints[0] - start >= 0.03 * 0.9  # not before the deadline
+        assert screen._hold_until == 0.0
+        screen.release_paint()  # an answer after the deadline: nothing held, nothing to do
+        assert screen._paint_call is None

@@ -9,8 +9,15 @@ from typing import TYPE_CHECKING
 from textual.containers import Vertical
 from textual.widget import Widget
 
+from tui.screens.prompt_paint import PromptPaint
+
 if TYPE_CHECKING:
     from core.contract import AttachResult, SessionInfo
+
+
+# How long a change waits unpainted for the engine's answer: a prediction or a trivial cell
+# takes 5–10 ms on 2 cores, and the change still reaches the screen within a 60 Hz frame.
+ANSWER_HOLD_S = 0.012
 
 
 class Pane(Vertical, can_focus=True):
@@ -51,6 +58,17 @@ class Pane(Vertical, can_focus=True):
         subtree, which took ~30 ms for the Train pane on every switch away from it; no rule in
         the app's stylesheet styles a pane's contents by the pane's focus (a test checks)."""
         self.app.stylesheet.update_nodes([self], animate=True)
+
+    def hold_for_answer(self, seconds: float = ANSWER_HOLD_S) -> None:
+        """The engine's answer to what just changed (a key's bars, a cell's value) is coming:
+        paint the change with it, in one frame, unless it takes longer than ``seconds``."""
+        if self.is_attached and isinstance(self.screen, PromptPaint):
+            self.screen.hold_paint(seconds)
+
+    def answer_drawn(self) -> None:
+        """The answer is drawn (or will not come): paint at once."""
+        if self.is_attached and isinstance(self.screen, PromptPaint):
+            self.screen.release_paint()
 
     def focus_target(self) -> Widget:
         """What takes the keys when the person switches to this pane (its text box, say)."""

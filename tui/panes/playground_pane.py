@@ -162,6 +162,7 @@ class PlaygroundPane(Pane):
             return
         # written now, ahead of the paint that clears the box
         sent = self.link.client.call_now(ExecArgs(code))
+        self.hold_for_answer()  # the cleared box and the answer: one paint
         self.input.remember(code)
         self.input.set_code("")
         self._hide_completions()
@@ -199,6 +200,7 @@ class PlaygroundPane(Pane):
         with self.app.batch_update():  # the answer and the status: one frame
             self.transcript.cell(number, code, result, failure)
             self._show_status()
+        self.answer_drawn()
 
     def action_interrupt(self) -> None:
         """ctrl+c: SIGINT the engine while a cell runs; otherwise copy, as in any text box."""

@@ -1,13 +1,10 @@
 """The Predict pane: type text, see it become ids, and see the model's next-character
 probabilities; they sharpen while the model trains (LESSONS L1).
 
-Each keystroke sends a ``predict`` request at once, with no timer; while one is in flight, newer
-text waits and only the latest is sent when it returns (tui.latest): the bars always end at the
-text in the box. While training runs, the pane re-predicts
-after progress events, at most ~3 times a second, and only while it is visible.
-
-The pane composes its widgets (the text box, the token strip, the bars, the generated text / math
-/ activations side, the control line), talks to the engine, and reads the replies.
+Each keystroke sends a ``predict`` request at once (tui.latest: while one is in flight, only the
+newest text follows it), and its echo is painted together with its bars. While training runs,
+the pane re-predicts after progress events, at most ~3 times a second, and only while shown.
+The pane composes its widgets, talks to the engine, and reads the replies.
 """
 
 from __future__ import annotations
@@ -219,12 +216,15 @@ class PredictPane(Pane):
 
     def _send_prediction(self) -> Awaitable[tuple[PredictResult, float | None] | None]:
         """The request written now (see ``LatestRequest.kick``); its reply awaited later."""
-        typed_at = self._typed_at
-        self._typed_at = None
+        typed_at, self._typed_at = self._typed_at, None
         sent = self.link.send(self._request_args(), quiet=True)
+        if typed_at is not None:  # a key: its echo waits for the bars, to paint as one
+            self.hold_for_answer()
 
         async def reply() -> tuple[PredictResult, float | None] | None:
             result = await sent
+            if result is None:
+                self.answer_drawn()
             return None if result is None else (result, typed_at)
 
         return reply()
@@ -236,6 +236,7 @@ class PredictPane(Pane):
         self.result = result
         self.step = result.step
         self._render_result(result, typed_at)
+        self.answer_drawn()
 
     def _render_result(self, r: PredictResult, typed_at: float | None = None) -> None:
         strip = self.query_one(TokenStrip)
@@ -369,12 +370,8 @@ class PredictPane(Pane):
     async def _generate(self) -> None:
         view = self.generated_view
         self._gen_id = self.link.client.next_id
-        args = GenerateArgs(
-            prompt=view.prompt,
-            max_new=self.controls.gen_length,
-            stream=True,
-            **self.controls.sampling(),
-        )
+        length, sampling = self.controls.gen_length, self.controls.sampling()
+        args = GenerateArgs(prompt=view.prompt, max_new=length, stream=True, **sampling)
         result = await self.link.call(args)
         self._gen_id = None
         view.finish(None if result is None else result.text)

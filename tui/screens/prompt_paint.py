@@ -12,6 +12,12 @@ never a whole tick. A keystroke makes two paints, its echo at once and the engin
 5–10 ms later, and both must land within a 60 Hz frame; the gap leaves the loop time to read
 keys and replies between paints, and changes that arrive meanwhile share the next paint.
 
+A view that has just asked the engine for the rest of the same change (the bars for a typed
+character, a cell's answer) calls :meth:`PromptPaint.hold_paint`: the screen keeps the change
+unpainted until :meth:`PromptPaint.release_paint` (the answer is drawn) or a short deadline, so the
+echo and its answer go out in one paint. Two paints cost a layout-and-paint each plus the gap
+between them: measured, the bars came 8–13 ms after the echo.
+
 This overrides two private methods of ``textual.screen.Screen``; the project pins Textual, and
 ``tests/tui/test_prompt_paint.py`` fails if either is gone or the timing regresses.
 """
@@ -32,6 +38,22 @@ class PromptPaint(Screen):
 
     _last_paint = 0.0  # time.monotonic() at the end of the last paint
     _paint_call: asyncio.TimerHandle | None = None  # the one-shot wait for the gap's end
+    _hold_until = 0.0  # time.monotonic(): no paint before then, unless released
+
+    def hold_paint(self, seconds: float) -> None:
+        """Keep what changed unpainted for ``seconds`` at most: the rest of the change (the
+        engine's answer) is on its way and belongs in the same paint."""
+        self._hold_until = time.monotonic() + seconds
+
+    def release_paint(self) -> None:
+        """The answer is drawn: paint now (after the gap), not at the hold's deadline."""
+        if not self._hold_until:
+            return
+        self._hold_until = 0.0
+        if self._paint_call is not None:
+            self._paint_call.cancel()
+            self._paint_call = None
+        self.check_idle()
 
     def _dirty(self) -> bool:
         return bool(
@@ -47,8 +69,9 @@ class PromptPaint(Screen):
         if self.app._batch_count or not self.is_current or not self._dirty():
             await Screen._on_idle(self, event)  # Textual's own: callbacks after a paint
             return
-        wait = self._last_paint + MIN_GAP_S - time.monotonic()
+        wait = max(self._last_paint + MIN_GAP_S, self._hold_until) - time.monotonic()
         if wait <= 0:
+            self._hold_until = 0.0
             self._on_timer_update()
         elif self._paint_call is None:
             self._paint_call = asyncio.get_running_loop().call_later(wait, self._gap_over)

@@ -9,12 +9,19 @@ from collections.abc import Callable
 
 from textual.actions import SkipAction
 from textual.binding import Binding
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widgets import Input
 
 PLACEHOLDER = "type text, e.g. To be or not to b   (tab accepts the top character)"
 
 
 class PredictInput(Input):
+    # The text's width is the box's scrollable width. Input sets it on every key, and as a
+    # reactive with layout=True that cost a layout pass of the whole screen per key (~4 ms of
+    # each keystroke's paint); the box's own size never depends on it (width 100%, height 3).
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
     BINDINGS = [
         Binding("tab", "to_pane", "Accept top", show=False),
         Binding("up", "to_pane", "Temperature up", show=False),
