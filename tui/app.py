@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Static, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, Static
 
 from core.client import EngineClient
 from core.contract.settings import DEFAULT_AUTOSAVE_MINUTES, DEFAULT_PRESET
@@ -35,6 +36,7 @@ from tui.quitting import quit_app
 from tui.screens.help_screen import HelpScreen
 from tui.screens.prompt_paint import PromptScreen
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.pane_tabs import PaneTabs
 from tui.widgets.status_bar import StatusBar, engine_health
 from tui.widgets.system_line import MachineState
 
@@ -124,9 +126,10 @@ class TorchdeckApp(App):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         yield Static("", id="crash-banner")
-        with TabbedContent(initial="train", id="panes"):
-            for key, title in PANES:
-                with TabPane(f"{title} F{PANES.index((key, title)) + 1}", id=key):
+        yield PaneTabs(PANES, "train", id="pane-tabs")
+        with ContentSwitcher(initial="train", id="panes"):
+            for key, _title in PANES:  # a slot per pane: the Train pane now, others when built
+                with Vertical(id=key, classes="pane-slot"):
                     if key == "train":
                         yield TrainPane(self.initial, id="train-pane")
         yield KeyFooter(id="keys")
@@ -319,7 +322,7 @@ class TorchdeckApp(App):
         self._building[key] = done
         try:
             pane = pane_class(key)(id=f"{key}-pane")
-            await self.query_one(f"#{key}", TabPane).mount(pane)
+            await self.query_one(f"#{key}", Vertical).mount(pane)
             if self.last_info is not None:
                 pane.configured(self.last_info)
             if self.attached is not None:
@@ -336,20 +339,23 @@ class TorchdeckApp(App):
 
     async def action_show_pane(self, key: str) -> None:
         pane = await self.ensure_pane(key)
-        self.query_one("#panes", TabbedContent).active = key
+        self.query_one("#panes", ContentSwitcher).current = key
+        self.query_one(PaneTabs).active = key
         # Focus now, not through focus()'s deferred callback: keys typed right after F4 are
         # already queued behind this action and must reach the pane's box, not the last pane.
         self.screen.set_focus(pane.focus_target())
         pane.pane_shown()
 
-    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        key = event.pane.id
-        if key not in self.panes:  # a tab clicked with the mouse, before the pane was built
-            await self.action_show_pane(key)
+    async def on_pane_tabs_chosen(self, event: PaneTabs.Chosen) -> None:
+        await self.action_show_pane(event.key)  # a pane's name clicked
+
+    @property
+    def active_pane(self) -> str:
+        """The pane shown: summary, train, playground or predict."""
+        return self.query_one("#panes", ContentSwitcher).current or "train"
 
     def action_leave_input(self) -> None:
-        active = self.query_one("#panes", TabbedContent).active
-        self.query_one(f"#{active}-pane").focus()
+        self.query_one(f"#{self.active_pane}-pane").focus()
 
     def action_machine(self) -> None:
         """The machine view: every figure of the latest sample, the warnings, the history."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from textual.widgets import Input, TabbedContent
+from textual.widgets import Input
 
 from tests.tui.conftest import real_app, wait_configured, wait_for
 from tui.panes.train_pane import TrainPane
@@ -33,13 +33,13 @@ async def test_app_starts_paints_before_ready_and_becomes_ready(corpus):
         predict = app.panes["predict"]
         assert predict.is_lm and predict.ready  # built knowing the model configured before it
         await pilot.press("escape", "1")  # out of the Predict box, then a digit switches
-        assert app.query_one("#panes", TabbedContent).active == "summary"
+        assert app.active_pane == "summary"
         await pilot.press("2")
-        assert app.query_one("#panes", TabbedContent).active == "train"
+        assert app.active_pane == "train"
         await pilot.press("f4")
-        assert app.query_one("#panes", TabbedContent).active == "predict"
+        assert app.active_pane == "predict"
         await pilot.press("f2")
-        assert app.query_one("#panes", TabbedContent).active == "train"
+        assert app.active_pane == "train"
 
 
 async def test_digit_types_into_a_text_box_and_escape_leaves_it(corpus):
@@ -51,11 +51,11 @@ async def test_digit_types_into_a_text_box_and_escape_leaves_it(corpus):
         box.value = ""
         await pilot.press("4", "2")
         assert box.value == "42"
-        assert app.query_one("#panes", TabbedContent).active == "train"
+        assert app.active_pane == "train"
         await pilot.press("escape")
         assert isinstance(app.focused, TrainPane)
         await pilot.press("3")
-        assert app.query_one("#panes", TabbedContent).active == "playground"
+        assert app.active_pane == "playground"
 
 
 async def test_start_pause_step_and_chart(corpus):

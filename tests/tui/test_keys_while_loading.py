@@ -51,7 +51,7 @@ async def switch_while_loading(app, pilot, client) -> None:
     except TimeoutError:
         raise AssertionError("the pane key waited for the model to load") from None
     for _ in range(100):
-        if app.query_one("#panes").active == "summary":
+        if app.active_pane == "summary":
             break
         await asyncio.sleep(0.02)
     else:

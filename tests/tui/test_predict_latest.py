@@ -99,6 +99,8 @@ async def test_a_key_holds_its_echo_for_the_bars_and_typing_needs_no_layout_pass
     app = real_app(corpus)
     async with app.run_test(size=SIZE) as pilot:
         pane = await predict_idle(app, pilot)
+        await wait_for(pilot, lambda: len(app.panes) == 4, 20, "the other panes built ahead")
+        await pilot.pause()
         screen = app.screen
         layouts = []
         real_layout = screen._refresh_layout

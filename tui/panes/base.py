@@ -33,7 +33,7 @@ class Pane(Vertical, can_focus=True):
     def shown(self) -> bool:
         """Whether this pane is the active tab (skip redraws while hidden)."""
         try:
-            return self.app.query_one("#panes").active == self.parent.id
+            return self.app.active_pane == self.parent.id
         except Exception:  # not mounted yet, or the app is closing
             return False
 

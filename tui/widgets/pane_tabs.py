@@ -1,0 +1,96 @@
+"""The pane tabs under the status bar: each pane's name and key, the shown one lit, and a bar
+under them that marks it. A click on a name shows that pane.
+
+Two rows drawn through the line API. Textual's ``TabbedContent`` drew the same, but a switch
+restyled its tab widgets, scrolled the tab row and animated the bar's move for 0.4 s: about
+4 ms of each pane switch before the new pane's layout could start, and a repaint every frame
+for the animation after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.style import Style
+from textual import events
+from textual.message import Message
+from textual.reactive import reactive
+
+from tui.widgets.rows import Row, Rows
+
+BAR, LEFT_END, RIGHT_END = "━", "╸", "╺"
+
+
+class PaneTabs(Rows):
+    DEFAULT_CSS = """
+    PaneTabs {
+        height: 2;
+        width: 1fr;
+    }
+    PaneTabs > .pane-tabs--tab {
+        color: $foreground 50%;
+    }
+    PaneTabs > .pane-tabs--active {
+        color: $foreground;
+    }
+    PaneTabs > .pane-tabs--bar {
+        color: $foreground 10%;
+    }
+    PaneTabs > .pane-tabs--lit {
+        color: $block-cursor-background;
+    }
+    """
+    COMPONENT_CLASSES = {"pane-tabs--tab", "pane-tabs--active", "pane-tabs--bar", "pane-tabs--lit"}
+
+    class Chosen(Message):
+        """A pane's name was clicked."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    active: reactive[str] = reactive("", repaint=False)
+
+    def __init__(self, panes: Sequence[tuple[str, str]], active: str, *, id: str | None = None):
+        super().__init__(id=id)
+        # "Summary F1": the name and the key that shows it
+        self.labels = [(key, f"{title} F{n}") for n, (key, title) in enumerate(panes, 1)]
+        self.set_reactive(PaneTabs.active, active)
+
+    def watch_active(self) -> None:
+        self.changed()
+
+    def spans(self) -> list[tuple[int, int, str]]:
+        """Each name's first and past-last column, and its pane (one blank either side)."""
+        out, x = [], 0
+        for key, label in self.labels:
+            out.append((x + 1, x + 1 + len(label), key))
+            x += len(label) + 2
+        return out
+
+    def rows(self, width: int, height: int) -> list[Row]:
+        background = self.background_colors[1]
+
+        def style(name: str) -> str:  # the colour blended over the background ($foreground 50%)
+            color = background + self.get_component_styles(f"pane-tabs--{name}").color
+            return str(Style(color=color.rich_color))
+
+        tab, lit_tab, bar, lit = style("tab"), style("active"), style("bar"), style("lit")
+        names: Row = [
+            (f" {label} ", lit_tab if key == self.active else tab) for key, label in self.labels
+        ]
+        start, end = next(((a, b) for a, b, key in self.spans() if key == self.active), (0, 0))
+        under: Row = []
+        if end:
+            under.append((BAR * max(0, start - 1) + (LEFT_END if start else ""), bar))
+            under.append((BAR * (end - start), lit))
+            under.append((RIGHT_END + BAR * max(0, width - end - 1), bar))
+        else:
+            under.append((BAR * width, bar))
+        return [names, under]
+
+    def on_click(self, event: events.Click) -> None:
+        for start, end, key in self.spans():
+            if start - 1 <= event.x <= end:
+                self.post_message(self.Chosen(key))
+                return
