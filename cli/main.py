@@ -34,6 +34,8 @@ from core.contract.settings import (
 )
 
 # subcommands with their own argument parser: module, help line; module.main(argv) -> exit code
+SWITCH_INTERVAL_S = 0.001  # how long a thread that wants the GIL waits for it, in the app
+
 DELEGATED = {
     "inspect": ("cli.inspect", "print a model's layer table, like torchinfo"),
     "bench": ("core.bench", "measure training speed, UI lag, start-up and prediction latency"),
@@ -350,6 +352,9 @@ def run_app(args: argparse.Namespace) -> int:
     # they would only scan them. The app freezes them and turns the collector back on once the
     # first frame is painted.
     gc.disable()
+    # The screen's writer thread and the key reader thread wait for the GIL while the loop
+    # runs: every 1 ms, not Python's 5 ms (a pane switch's frame waited up to 8 ms to go out).
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     from tui.app import TorchdeckApp
 
     client = app_client(args)  # resolved before the screen changes: its errors print plainly
