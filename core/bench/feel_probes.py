@@ -16,7 +16,7 @@ One app, one session, in this order (each part only if its figure is wanted):
   token strip ends with the new text (the strip is drawn from the engine's reply, never from the
   box) and the prediction block (the info line and the bars) differs from just before the key.
   A key with no such frame within :data:`KEY_TIMEOUT_S` counts as a timeout. The box's echo is
-  timed too, as the floor of the method.
+  timed too: the app holds it (12 ms at most) for the bars, to paint both in one frame.
 - ``start_to_progress_ms``: Train, ``s`` to the first frame where the status bar's step is > 0.
 - ``keystroke_to_paint_ms``, while training: as idle (the context typed again), with the run
   going; a key may take :data:`TRAINING_TIMEOUT_STEPS` steps before it counts as a timeout. The

@@ -94,7 +94,7 @@ def feel_rows(r: dict, err) -> list[tuple[str, str, str]]:
                 + _within(training["p95"], target, training["timeouts"]),
             )
         )
-        rows.append(("  the box's echo (the floor)", _keys(echo, "keys"), ""))
+        rows.append(("  the box's echo (waits for its bars)", _keys(echo, "keys"), ""))
     if not err("start_to_progress_ms"):
         f = r["start_to_progress_ms"]
         rows.append(
