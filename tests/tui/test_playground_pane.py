@@ -225,3 +225,28 @@ async def test_a_cell_for_a_gone_engine_says_so_without_an_unknown_exit_code():
         text = screen_text(app)
         assert "EngineDied: the engine is gone (its connection closed)" in text
         assert "code None" not in text and "press ctrl+r to restart it" in text
+
+
+async def test_a_long_transcript_scrolls_with_its_scrollbar_and_no_layout_pass_per_cell():
+    """Cells are added without a layout pass of the screen each (the log's length is no
+    layout matter), and still the scrollbar follows the log's length and the last cell is in
+    view."""
+    app = TorchdeckApp(client=GoneClient())
+    async with app.run_test(size=(80, 40)) as pilot:
+        await pilot.press("f3")
+        await pilot.pause()
+        log = app.query_one(PlaygroundTranscript)
+        value = ExecResult.from_dict({"stdout": "", "value": None, "error": None})
+        screen, layouts = app.screen, []
+        real = screen._refresh_layout
+        screen._refresh_layout = lambda *a, **k: layouts.append(1) or real(*a, **k)
+        for n in range(1, 60):
+            log.cell(n, f"x = {n}", value)
+            if n % 10 == 0:
+                await pilot.pause()
+        await pilot.pause()
+        assert layouts == []
+        assert log.virtual_size.height > log.size.height  # outgrown its box
+        assert log.vertical_scrollbar.window_virtual_size == log.virtual_size.height
+        assert log.scroll_y == log.max_scroll_y > 0  # the last cell in view
+        assert "x = 59" in screen_text(app)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widgets import RichLog
 
 from core.contract.lab import CellError, ExecResult
@@ -20,6 +22,15 @@ def _fence(body: str, lang: str = "") -> str:
 
 
 class PlaygroundTranscript(RichLog):
+    # The log's lines are its scrollable height. As Textual's layout reactive, every cell that
+    # added a line cost a layout pass of the whole screen (5–8 ms of the answer's paint); the
+    # log's own size never depends on them. The scrollbars follow here instead, and one that
+    # appears or goes asks for its layout itself.
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        self._scroll_update(size)
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(
             wrap=True, markup=False, highlight=False, auto_scroll=True, min_width=20, id=id
