@@ -106,8 +106,47 @@ async def test_a_refill_keeps_the_cursors_row_and_the_same_rows_draw_nothing():
         assert table.cursor_key() == "layer:l3" and table.cursor_row == 4
         assert table.get_row_index("weight:l0.weight") == 1
         assert table.get_row("layer:l3")[2].plain == "30"
-        table.set_rows(rows(2))  # its row gone: the cursor stops at the last row
-        assert table.cursor_row == 1
+        table.set_rows(rows(2))  # its row gone, and no layer encloses it: the first row
+        assert table.cursor_row == 0
         table.clear()
         assert table.row_count == 0 and table.cursor_key() is None
         assert table.render_line(1).text.strip() == ""
+
+
+def tree(names: list[str]) -> list[tuple[str, tuple[Text, ...]]]:
+    return [(f"layer:{name}", (Text(name or "GPT"),) + (Text(""),) * 5) for name in names]
+
+
+async def test_a_row_that_goes_leaves_the_cursor_on_its_nearest_enclosing_layer():
+    app = TableApp()
+    async with app.run_test(size=(60, 10)):
+        table = app.query_one(SummaryTable)
+        deep = ["", "blocks", "blocks.0", "blocks.1", "blocks.1.attn", "blocks.1.attn.qkv"]
+        table.set_rows(tree(deep + ["ln_f"]))
+        table.move_cursor(row=table.get_row_index("layer:blocks.1.attn.qkv"))
+        table.set_rows(tree(["", "blocks", "blocks.0", "blocks.1", "ln_f"]))  # depth lowered
+        assert table.cursor_key() == "layer:blocks.1"
+        table.set_rows(tree(["", "ln_f"]))
+        assert table.cursor_key() == "layer:"
+
+
+async def test_with_a_horizontal_scrollbar_the_cursor_stays_in_view():
+    """A table wider than its box shows a horizontal scrollbar, which takes a row of the view:
+    End, PageDown and Down keep the cursor's row above it."""
+    app = TableApp()
+    async with app.run_test(size=(30, 10)) as pilot:
+        table = app.query_one(SummaryTable)
+        table.set_rows(rows(30))
+        table.focus()
+        await pilot.pause()
+        assert table.show_horizontal_scrollbar
+        shown = table.scrollable_content_region.height - 1  # rows under the header
+        assert shown == 10 - 1 - 1
+        await pilot.press("end")
+        await pilot.pause()
+        assert table.render_line(shown).text.startswith(" l29: Linear")
+        await pilot.press("home", "pagedown")
+        await pilot.pause()
+        row = table.cursor_row
+        assert table.scroll_offset.y <= row < table.scroll_offset.y + shown
+        assert len(table.render_line(1).text) == table.scrollable_content_region.width

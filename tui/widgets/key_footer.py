@@ -4,13 +4,15 @@
 Textual's ``Footer`` rebuilds itself from a widget per key whenever the bindings change, which is
 every focus change: after each pane switch that cost a layout pass of ~40 ms and some hundreds of
 widgets' worth of objects for the garbage collector. This line redraws one row of text instead,
-and only when what it shows has changed. A click on a key presses it, as in Textual's footer.
+and only when what it shows has changed. Keys that do not fit are left out whole, never cut.
+A click on a key presses it, as in Textual's footer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -106,24 +108,27 @@ class KeyFooter(Widget, can_focus=False):
         line = Text(no_wrap=True, overflow="crop", end="")
         spans: list[tuple[int, int, FooterKey]] = []
 
-        def add(entry: FooterKey, key: str) -> None:
-            start = len(line)
+        def add(entry: FooterKey, key: str, description: str) -> None:
+            start = line.cell_len
             dim = Style(dim=not entry.enabled)
             line.append(key, key_style + dim)
-            if entry.description:
-                line.append(f"{entry.description} ", desc_style + dim)
-            spans.append((start, len(line), entry))
+            if description:
+                line.append(description, desc_style + dim)
+            spans.append((start, line.cell_len, entry))
 
-        for entry in self.keys:
-            add(entry, f" {entry.shown} ")
         palette = self.palette
-        if palette is not None:
-            room = self.size.width - len(f"{DIVIDER}{palette.shown} {palette.description} ")
-            if room > 0:  # the palette's key keeps its place at the right; the keys are cut
-                line.truncate(room, overflow="crop", pad=True)
-                spans = [(a, min(b, room), k) for a, b, k in spans if a < room]
-                line.append(DIVIDER, self.get_component_rich_style("key-footer--divider"))
-                add(palette, f"{palette.shown} ")
+        room = self.size.width
+        if palette is not None:  # the palette's key keeps its place at the right
+            room -= cell_len(f"{DIVIDER}{palette.shown} {palette.description} ")
+        for entry in self.keys:
+            key, description = f" {entry.shown} ", f"{entry.description} " * bool(entry.description)
+            if line.cell_len + cell_len(key + description) > room:
+                break  # whole keys only: the ones that do not fit are left out
+            add(entry, key, description)
+        if palette is not None and room > 0:
+            line.pad_right(room - line.cell_len)
+            line.append(DIVIDER, self.get_component_rich_style("key-footer--divider"))
+            add(palette, f"{palette.shown} ", f"{palette.description} ")
         self._spans = spans
         return line
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.cells import cell_len
 from rich.style import Style
 from textual import events
 from textual.message import Message
@@ -39,6 +40,12 @@ class PaneTabs(Rows):
     PaneTabs > .pane-tabs--lit {
         color: $block-cursor-background;
     }
+    PaneTabs:ansi > .pane-tabs--tab {
+        text-style: dim;
+    }
+    PaneTabs:ansi > .pane-tabs--active {
+        text-style: bold;
+    }
     """
     COMPONENT_CLASSES = {"pane-tabs--tab", "pane-tabs--active", "pane-tabs--bar", "pane-tabs--lit"}
 
@@ -61,29 +68,40 @@ class PaneTabs(Rows):
         self.changed()
 
     def spans(self) -> list[tuple[int, int, str]]:
-        """Each name's first and past-last column, and its pane (one blank either side)."""
+        """Each name's first and past-last column on screen, and its pane (one blank either
+        side); in a terminal too narrow for all of them, shifted left to show the lit one."""
         out, x = [], 0
         for key, label in self.labels:
-            out.append((x + 1, x + 1 + len(label), key))
-            x += len(label) + 2
-        return out
+            out.append((x + 1, x + 1 + cell_len(label), key))
+            x += cell_len(label) + 2
+        end = next((b for _a, b, key in out if key == self.active), 0)
+        shift = max(0, end + 1 - self.size.width)
+        return [(a - shift, b - shift, key) for a, b, key in out]
 
     def rows(self, width: int, height: int) -> list[Row]:
         background = self.background_colors[1]
 
         def style(name: str) -> str:  # the colour blended over the background ($foreground 50%)
-            color = background + self.get_component_styles(f"pane-tabs--{name}").color
-            return str(Style(color=color.rich_color))
+            styles = self.get_component_styles(f"pane-tabs--{name}")
+            rich = self.get_component_rich_style(f"pane-tabs--{name}", partial=True)
+            color = (background + styles.color).rich_color
+            return str(Style(color=color, bold=rich.bold, dim=rich.dim))
 
         tab, lit_tab, bar, lit = style("tab"), style("active"), style("bar"), style("lit")
-        names: Row = [
-            (f" {label} ", lit_tab if key == self.active else tab) for key, label in self.labels
-        ]
-        start, end = next(((a, b) for a, b, key in self.spans() if key == self.active), (0, 0))
+        spans = self.spans()
+        shift = 1 - spans[0][0]  # columns cut at the left to show the lit name
+        names: Row = [(" " * max(0, -shift), "")] if shift < 0 else []
+        skip = max(0, shift)
+        for key, label in self.labels:
+            piece = f" {label} "
+            cut, skip = piece[skip:], max(0, skip - len(piece))
+            if cut:
+                names.append((cut, lit_tab if key == self.active else tab))
+        start, end = next(((a, b) for a, b, key in spans if key == self.active), (0, 0))
         under: Row = []
-        if end:
-            under.append((BAR * max(0, start - 1) + (LEFT_END if start else ""), bar))
-            under.append((BAR * (end - start), lit))
+        if end > 0:
+            under.append((BAR * max(0, start - 1) + (LEFT_END if start > 0 else ""), bar))
+            under.append((BAR * (end - max(0, start)), lit))
             under.append((RIGHT_END + BAR * max(0, width - end - 1), bar))
         else:
             under.append((BAR * width, bar))

@@ -35,7 +35,10 @@ class Rows(Widget):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._base = None  # a new theme, focus, hover...: the style is worked out again
+        # a new theme, focus, hover...: the style is worked out again, and the rows drawn
+        # again (a subclass may draw in its component classes' colours, not only its own)
+        self._base = None
+        self._strips = None
 
     def strips(self) -> list[Strip]:
         """The strips for the widget's size and style, built if anything changed."""

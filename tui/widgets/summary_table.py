@@ -88,6 +88,14 @@ def table_rows(summary: SummaryResult, depth: int, expanded: set[str]) -> list[t
     return out
 
 
+def _looks(rows: list[tuple[str, Cells]]) -> list:
+    """What the rows look like: keys, text, styles and alignment (Text's == leaves out the
+    last two)."""
+    return [
+        (key, [(c.plain, str(c.style), c.spans, c.justify) for c in cells]) for key, cells in rows
+    ]
+
+
 class SummaryTable(ScrollView, can_focus=True):
     """A header row, then one row per key; up/down/page/home/end move the cursor, enter or a
     click selects a row (``RowSelected``: the pane expands a layer or opens a weight)."""
@@ -157,7 +165,7 @@ class SummaryTable(ScrollView, can_focus=True):
         self.set_rows(table_rows(summary, depth, expanded))
 
     def set_rows(self, rows: list[tuple[str, Cells]]) -> None:
-        if rows == self._rows:
+        if _looks(rows) == _looks(self._rows):
             return  # the same rows (a reload of an unchanged model): nothing to draw
         keep = self.cursor_key()
         self._rows = rows
@@ -165,9 +173,23 @@ class SummaryTable(ScrollView, can_focus=True):
         self._laid = None
         widths = self._widths()
         self.virtual_size = Size(sum(widths) + 2 * PAD * len(widths), len(rows) + 1)
-        row = self._index.get(keep, self.cursor_row) if keep is not None else 0
-        self.move_cursor(row=row)
+        self.move_cursor(row=self._nearest(keep))
+        self._cursor_into_view()
         self.refresh()
+
+    def _nearest(self, key: str | None) -> int:
+        """The row of ``key``, or, if it is gone (a lower depth, a collapsed layer), of its
+        nearest enclosing layer still shown; the first row if none is."""
+        if key is None:
+            return 0
+        if key in self._index:
+            return self._index[key]
+        parts = key.partition(":")[2].split(".")
+        for n in range(len(parts) - 1, -1, -1):
+            found = self._index.get("layer:" + ".".join(parts[:n]))
+            if found is not None:
+                return found
+        return 0
 
     def clear(self) -> None:
         self.set_rows([])
@@ -200,20 +222,26 @@ class SummaryTable(ScrollView, can_focus=True):
     def move_cursor(self, row: int) -> None:
         self.cursor_row = max(0, min(row, len(self._rows) - 1))
 
+    def _shown(self) -> int:
+        """How many rows are in view under the header (a horizontal scrollbar takes one)."""
+        return max(1, self.scrollable_content_region.height - 1)
+
     def watch_cursor_row(self) -> None:
-        shown = max(1, self.size.height - 1)  # rows in view under the header
-        top = self.scroll_offset.y
+        self._cursor_into_view()
+        self.refresh()
+
+    def _cursor_into_view(self) -> None:
+        top, shown = self.scroll_offset.y, self._shown()
         if self.cursor_row < top:
             self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
         elif self.cursor_row >= top + shown:
             self.scroll_to(y=self.cursor_row - shown + 1, animate=False, immediate=True)
-        self.refresh()
 
     def action_cursor(self, step: int) -> None:
         self.move_cursor(self.cursor_row + step)
 
     def action_page(self, pages: int) -> None:
-        self.move_cursor(self.cursor_row + pages * max(1, self.size.height - 2))
+        self.move_cursor(self.cursor_row + pages * max(1, self._shown() - 1))
 
     def action_select(self) -> None:
         key = self.cursor_key()
@@ -269,7 +297,7 @@ class SummaryTable(ScrollView, can_focus=True):
                 self.get_component_rich_style("summary-table--cursor"),
             )
         base, header, cursor = self._styles
-        width = self.size.width
+        width = self.scrollable_content_region.width
         laid = self._layout()
         over = None  # the cursor's colours win over a cell's own, as in Textual's DataTable
         if y == 0:
