@@ -89,9 +89,8 @@ class PaneTabs(Rows):
 
         tab, lit_tab, bar, lit = style("tab"), style("active"), style("bar"), style("lit")
         spans = self.spans()
-        shift = 1 - spans[0][0]  # columns cut at the left to show the lit name
-        names: Row = [(" " * max(0, -shift), "")] if shift < 0 else []
-        skip = max(0, shift)
+        skip = 1 - spans[0][0]  # columns cut at the left to show the lit name
+        names: Row = []
         for key, label in self.labels:
             piece = f" {label} "
             cut, skip = piece[skip:], max(0, skip - len(piece))
