@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from textual.app import SystemCommand
+from textual.keys import format_key
 
 from tui.app import PANES, pane_class
 
@@ -22,12 +23,26 @@ APP_KEYS = [
 ]
 
 
+def key_display(keys: str) -> str:
+    """A binding's keys as a person reads them: "plus,equals_sign,up" is "+ / = / ↑", and
+    "g,ctrl+g" is "g / ^g" (Textual's names would break the help screen's columns)."""
+    shown = []
+    for key in keys.split(","):
+        *modifiers, name = key.strip().split("+")
+        name = format_key(name)
+        if "ctrl" in modifiers:
+            modifiers.remove("ctrl")
+            name = f"^{name}"
+        shown.append("+".join([*modifiers, name]))
+    return " / ".join(shown)
+
+
 def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
     """The help screen's sections: the app's keys, then each pane's bindings."""
     sections = [("Everywhere", APP_KEYS)]
     for key, _ in PANES:
         cls = pane_class(key)
-        keys = [(b.key, b.description) for b in cls.BINDINGS]
+        keys = [(key_display(b.key), b.description) for b in cls.BINDINGS]
         if keys:
             sections.append((cls.TITLE, keys))
     return sections
