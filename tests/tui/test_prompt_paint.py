@@ -50,6 +50,7 @@ def test_textual_still_has_what_prompt_paint_overrides():
     for name in ("_on_idle", "_on_timer_update", "_update_timer", "_compositor_refresh"):
         assert name in Screen.__dict__, name
     assert issubclass(QuitScreen, PromptPaint) and issubclass(QuitScreen, ModalScreen)
+    assert QuitScreen._on_idle is PromptPaint._on_idle  # ModalScreen leaves them to the mixin
     assert isinstance(TorchdeckApp().get_default_screen(), PromptPaint)
 
 
@@ -131,3 +132,26 @@ async def test_a_hold_ends_at_its_deadline_without_an_answer():
         assert screen._hold_until == 0.0
         screen.release_paint()  # an answer after the deadline: nothing held, nothing to do
         assert screen._paint_call is None
+
+
+async def test_every_dialog_keeps_the_app_visible_behind_it():
+    """Textual's CSS knows a screen's type by its first base alone: a dialog that put PromptPaint
+    first lost ModalScreen's see-through background, and the help hid the whole app."""
+    from tests.tui.conftest import FakeClient
+    from tui.screens.help_screen import HelpScreen
+    from tui.screens.playground_recipes import RecipeScreen
+    from tui.screens.run_picker import RunPicker
+    from tui.screens.system_screen import SystemScreen
+
+    for dialog in (HelpScreen, QuitScreen, RecipeScreen, RunPicker, SystemScreen):
+        assert dialog.__mro__[1].__name__ == "ModalScreen", dialog
+        assert dialog._on_idle is PromptPaint._on_idle, dialog
+    app = TorchdeckApp(client=FakeClient())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and app.screen.styles.background.a < 1
+        top = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+        first_row = "".join(seg.text for seg in top.strips[0])
+        assert "●" in first_row  # the status bar shows through, dimmed

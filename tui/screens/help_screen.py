@@ -11,7 +11,7 @@ from textual.widgets import Static
 from tui.screens.prompt_paint import PromptPaint
 
 
-class HelpScreen(PromptPaint, ModalScreen[None]):
+class HelpScreen(ModalScreen[None], PromptPaint):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:

@@ -14,7 +14,7 @@ from core.playground_recipes import Recipe
 from tui.screens.prompt_paint import PromptPaint
 
 
-class RecipeScreen(PromptPaint, ModalScreen[tuple[str, str] | None]):
+class RecipeScreen(ModalScreen[tuple[str, str] | None], PromptPaint):
     """Dismisses with ("load" | "run", recipe key), or None on escape."""
 
     DEFAULT_CSS = """

@@ -88,4 +88,6 @@ class PromptPaint(Screen):
 
 
 class PromptScreen(PromptPaint):
-    """The app's default screen. A dialog mixes :class:`PromptPaint` in before ``ModalScreen``."""
+    """The app's default screen. A dialog mixes :class:`PromptPaint` in after ``ModalScreen``:
+    Textual's CSS knows a widget's type by its first base alone, so before it, the dialog lost
+    ModalScreen's see-through background and hid the app behind it."""

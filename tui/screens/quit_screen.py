@@ -24,7 +24,7 @@ KEEP, STOP = "keep", "stop"
 TRAINING = ("running", "paused")  # engine states in which quitting asks first
 
 
-class QuitScreen(PromptPaint, ModalScreen[str | None]):
+class QuitScreen(ModalScreen[str | None], PromptPaint):
     """Dismissed with ``KEEP``, ``STOP`` or None (cancel, or the run is no longer there)."""
 
     DEFAULT_CSS = """

@@ -103,7 +103,7 @@ def read_run(path: str) -> tuple[LossHistory, LossHistory]:
     return train, val
 
 
-class RunPicker(PromptPaint, ModalScreen[str | None]):
+class RunPicker(ModalScreen[str | None], PromptPaint):
     """Dismissed with the picked run folder's path, "" for none, or None (cancelled)."""
 
     DEFAULT_CSS = """

@@ -300,7 +300,7 @@ class HistoryChart(Widget):
 # -- the screen --------------------------------------------------------------------------------
 
 
-class SystemScreen(PromptPaint, ModalScreen[None]):
+class SystemScreen(ModalScreen[None], PromptPaint):
     DEFAULT_CSS = """
     SystemScreen { align: center middle; }
     #system-body {
