@@ -6,16 +6,12 @@ from __future__ import annotations
 
 from textual.css.model import CombinatorType, SelectorType
 
-from tests.tui.conftest import FakeClient, wait_for
-from tests.tui.test_snapshots import INFO
+from tests.tui.conftest import wait_for
+from tests.tui.test_snapshots import INFO, fake_app
 from tui.app import TorchdeckApp
 from tui.panes.base import Pane
 from tui.widgets.key_footer import DIVIDER, KeyFooter
 from tui.widgets.status_bar import StatusBar
-
-
-def fake_app() -> TorchdeckApp:
-    return TorchdeckApp(client=FakeClient())
 
 
 async def ready(pilot) -> TorchdeckApp:

@@ -154,6 +154,7 @@ class SummaryTable(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._rows: list[tuple[str, Cells]] = []
+        self._look: list = []  # _looks(self._rows), kept to compare a refill against
         self._index: dict[str, int] = {}
         self._laid: list[list[Segment]] | None = None  # header, then rows, unstyled
         self._styles: tuple[Style, Style, Style] | None = None  # base, header, cursor's own
@@ -165,10 +166,11 @@ class SummaryTable(ScrollView, can_focus=True):
         self.set_rows(table_rows(summary, depth, expanded))
 
     def set_rows(self, rows: list[tuple[str, Cells]]) -> None:
-        if _looks(rows) == _looks(self._rows):
+        look = _looks(rows)
+        if look == self._look:
             return  # the same rows (a reload of an unchanged model): nothing to draw
         keep = self.cursor_key()
-        self._rows = rows
+        self._rows, self._look = rows, look
         self._index = {key: i for i, (key, _) in enumerate(rows)}
         self._laid = None
         widths = self._widths()
