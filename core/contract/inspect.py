@@ -1,5 +1,6 @@
-"""The Summary pane's messages: the layer table, one weight's statistics and the two lessons
-(L3: embedding and linear; L1: a Linear layer's forward pass by hand).
+"""The Summary pane's messages: the layer table, one weight's statistics, the two lessons
+(L3: embedding and linear; L1: a Linear layer's forward pass by hand) and the model's own code
+(L1: ``__init__`` declares the layers, ``forward`` is the data flow).
 
 The arguments and their ranges, and the results: the keys are those core/inspection builds
 (``summarize``, ``weight_stats``, ``tensor_stats``, the lessons), field for field and in the same
@@ -59,6 +60,13 @@ class ForwardLessonArgs(Contract):
     layer: str | None = arg(None, str, nullable=True)
     seed: int = LESSON_SEED
     rows: int = arg(3, rule=int_in(1, 64))
+
+
+@dataclass(frozen=True)
+class ModelSourceArgs(Contract):
+    """L1: the current model class's code: ``forward``, the methods it calls, ``__init__``."""
+
+    OP: ClassVar[str] = "model_source"
 
 
 # -- results: the layer table --------------------------------------------------------------------
@@ -298,3 +306,27 @@ class ForwardLessonResult(Contract):
     max_abs_diff: float = 0.0
     allclose: bool = False
     dtype: str = ""
+
+
+# -- results: the model's code -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceBlock(Contract):
+    """One method of the model's class, as written (dedented)."""
+
+    name: str = ""  # "forward", "__init__", or a method forward calls (the parabola's "f")
+    qualname: str = ""  # e.g. "MiniLM.forward"
+    line: int = 0  # its first line in its file
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ModelSourceResult(Contract):
+    """Reply of ``model_source``: ``forward`` first, then the methods it calls, then
+    ``__init__``; no blocks and ``missing`` (one line) when forward's source cannot be found."""
+
+    class_name: str = ""
+    module: str = ""  # e.g. "core.models"
+    blocks: list[SourceBlock] = nested(SourceBlock, many=True)
+    missing: str = ""

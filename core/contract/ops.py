@@ -16,6 +16,7 @@ from core.contract.base import Contract, MalformedMessage, arg, nested, optional
 from core.contract.inspect import (
     EmbeddingLessonResult,
     ForwardLessonResult,
+    ModelSourceResult,
     SummaryResult,
     WeightStatsResult,
 )
@@ -359,6 +360,7 @@ RESULTS: dict[str, type[Contract]] = {
     "weight_stats": WeightStatsResult,
     "lesson_embedding_linear": EmbeddingLessonResult,
     "lesson_linear_forward": ForwardLessonResult,
+    "model_source": ModelSourceResult,
 }
 
 

@@ -1,5 +1,5 @@
-"""The engine ops of inspection: ``summary``, ``weight_stats``, ``lesson_embedding_linear`` and
-``lesson_linear_forward``, with their argument specs. Each answers with its typed result
+"""The engine ops of inspection: ``summary``, ``weight_stats``, ``lesson_embedding_linear``,
+``lesson_linear_forward`` and ``model_source``, with their argument specs. Each answers with its typed result
 (core.contract.inspect), made from the plain data the functions of core.inspection build."""
 
 from __future__ import annotations
@@ -11,12 +11,15 @@ from core.contract.inspect import (
     EmbeddingLessonResult,
     ForwardLessonArgs,
     ForwardLessonResult,
+    ModelSourceArgs,
+    ModelSourceResult,
     SummaryArgs,
     SummaryResult,
     WeightStatsArgs,
     WeightStatsResult,
 )
 from core.inspection.lessons import lesson_embedding_linear, lesson_linear_forward
+from core.inspection.source import model_source
 from core.inspection.summary import summarize
 from core.inspection.weights import remember_initial, weight_stats
 
@@ -41,9 +44,13 @@ def engine_ops(engine) -> dict:
             lesson_linear_forward(session, args.layer, args.seed, args.rows)
         )
 
+    def source(args: ModelSourceArgs) -> ModelSourceResult:
+        return ModelSourceResult.from_dict(model_source(engine.require_session().model))
+
     return {
         "summary": (summary, SummaryArgs),
         "weight_stats": (stats, WeightStatsArgs),
         "lesson_embedding_linear": (embedding_linear, EmbeddingLessonArgs),
         "lesson_linear_forward": (linear_forward, ForwardLessonArgs),
+        "model_source": (source, ModelSourceArgs),
     }

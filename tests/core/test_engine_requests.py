@@ -37,7 +37,8 @@ BAD_REQUESTS = [
         "unknown op 'frobnicate'",
         "ops are: attach, cancel, complete, configure, evaluate, exec, generate, hello, "
         "lesson_embedding_linear, "
-        "lesson_linear_forward, load, playground_reset, predict, predict_layers, reset, save, "
+        "lesson_linear_forward, load, model_source, playground_reset, predict, predict_layers, "
+        "reset, save, "
         "shutdown, status, summary, train_pause, train_resume, train_start, train_step, "
         "train_stop, weight_stats",
     ),
