@@ -16,8 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from core.contract.settings import DEFAULT_BLOCK_SIZE, LANGUAGE_PRESETS, MINI, MLP, PARABOLA  # noqa: F401
 from core.contract.settings import GPT as GPT_PRESET
-from core.contract.settings import LANGUAGE_PRESETS, MINI, MLP, PARABOLA  # noqa: F401
 from core.contract.settings import PRESETS as PRESET_NAMES
 from core.errors import ConfigError
 
@@ -40,7 +40,9 @@ class MiniConfig:
     vocab_size: int = 100
     n_embd: int = 32  # embedding width (the seed's example uses 16)
     n_hidden: int = 64  # hidden layer width (the seed's example uses 8)
-    block_size: int = 64  # only sets the training window; each position sees one character
+    block_size: int = (
+        DEFAULT_BLOCK_SIZE  # only sets the training window; each position sees one character
+    )
 
     def validate(self) -> None:
         _positive(self, "vocab_size", "n_embd", "n_hidden", "block_size")
@@ -74,7 +76,9 @@ class MLPConfig:
     context: int = 8  # characters seen per prediction
     n_embd: int = 24  # embedding width per character
     n_hidden: int = 256  # hidden layer width
-    block_size: int = 64  # training window; each position sees the last `context` characters
+    block_size: int = (
+        DEFAULT_BLOCK_SIZE  # training window; each position sees the last `context` characters
+    )
 
     def validate(self) -> None:
         _positive(self, "vocab_size", "context", "n_embd", "n_hidden", "block_size")
@@ -111,7 +115,7 @@ class MLPLM(nn.Module):
 @dataclass
 class GPTConfig:
     vocab_size: int = 100
-    block_size: int = 64  # context length
+    block_size: int = DEFAULT_BLOCK_SIZE  # context length
     n_layer: int = 4  # transformer blocks
     n_head: int = 4  # attention heads per block
     n_embd: int = 128  # model width

@@ -12,7 +12,9 @@ from tui.app import PANES, pane_class
 
 APP_KEYS = [
     ("F1…F4, 1…4", "switch pane (digits only outside text boxes)"),
-    ("escape", "leave a text box"),
+    ("tab / ⇧tab", "move between a pane's parts: Train's settings form,"),
+    ("", "Summary's views, the text boxes"),
+    ("escape", "leave a text box: in one, letters type; out, they act"),
     ("u", "the machine: CPU, memory and GPU, live, with history"),
     ("?", "this help"),
     ("ctrl+p", "command palette: every action"),
@@ -37,12 +39,21 @@ def key_display(keys: str) -> str:
     return " / ".join(shown)
 
 
+# What each preset is, for the palette: a person searching "preset" or a preset's name finds it.
+PRESET_BLURBS = {
+    "gpt": "a small transformer (nanoGPT's shape), attention and all",
+    "mini": "Embedding → Linear → ReLU → Linear: the course's MyFirstModel (L1)",
+    "mlp": "the last 8 characters' embeddings through an MLP (Bengio 2003)",
+    "parabola": "f(x) = 3x² − 2x + 3 by plain SGD from x = −1: the backprop lesson (L2)",
+}
+
+
 def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
     """The help screen's sections: the app's keys, then each pane's bindings."""
     sections = [("Everywhere", APP_KEYS)]
     for key, _ in PANES:
         cls = pane_class(key)
-        keys = [(key_display(b.key), b.description) for b in cls.BINDINGS]
+        keys = [(key_display(b.key), b.tooltip or b.description) for b in cls.BINDINGS]
         if keys:
             sections.append((cls.TITLE, keys))
     return sections
@@ -65,12 +76,28 @@ def system_commands(app, inherited: Iterable[SystemCommand]) -> Iterable[SystemC
             f"switch to the {title} pane",
             lambda k=key: app.action_show_pane(k),
         )
+    train = app.panes.get("train")
+    if train is not None:
+        for preset, blurb in PRESET_BLURBS.items():
+            yield SystemCommand(
+                f"Preset: {preset}",
+                f"build a fresh {preset} model with its settings: {blurb}",
+                lambda p=preset: train.choose_preset(p),
+            )
     for pane in list(app.panes.values()):
         for b in pane.BINDINGS:
             yield SystemCommand(
-                f"{pane.TITLE.split()[0]}: {b.description}",
+                f"{pane.TITLE.split()[0]}: {b.tooltip or b.description}",
                 f"key {b.key}",
                 lambda a=b.action, p=pane: app.run_action(a, p),
             )
+    yield SystemCommand("Help", "every key of the app and of each pane (key ?)", app.action_help)
     yield SystemCommand("Machine", "CPU, memory and GPU beside the run (key u)", app.action_machine)
-    yield SystemCommand("Restart engine", "start a fresh engine process", app.action_restart_engine)
+    yield SystemCommand(
+        "Restart engine", "start a fresh engine process (key ^r)", app.action_restart_engine
+    )
+    yield SystemCommand(
+        "Restart engine and load",
+        "a fresh engine, then the last checkpoint (key ^l)",
+        app.action_restart_and_load,
+    )

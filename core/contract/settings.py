@@ -39,6 +39,18 @@ PRESET_TRAIN_DEFAULTS: dict[str, dict] = {
     },
 }
 
+DEFAULT_BLOCK_SIZE = 64  # the language models' context length unless one is chosen
+
+# What each preset does not read, among the settings a form or the command line offers: the
+# parabola has one parameter and no data, so no corpus, batch or context. A form hides these
+# fields and never checks them.
+PRESET_UNUSED: dict[str, tuple[str, ...]] = {PARABOLA: ("corpus", "batch_size", "block_size")}
+
+
+def preset_uses(preset: str, setting: str) -> bool:
+    return setting not in PRESET_UNUSED.get(preset, ())
+
+
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "constant")
 
@@ -151,3 +163,20 @@ class SamplingSettings(Contract):
 
 
 SAMPLING_SPEC = SamplingSettings.spec()
+
+
+def preset_defaults(preset: str) -> dict:
+    """The settings a person gets by choosing ``preset``: its learning rate, batch, context and
+    steps (the preset's own where it has them, else the common defaults). What the preset does
+    not read is left out."""
+    train = TrainSettings()
+    merged = {
+        "lr": train.lr,
+        "batch_size": train.batch_size,
+        "steps": train.steps,
+        "block_size": DEFAULT_BLOCK_SIZE,
+    }
+    for key, value in PRESET_TRAIN_DEFAULTS.get(preset, {}).items():
+        if key in merged:
+            merged[key] = value
+    return {k: v for k, v in merged.items() if preset_uses(preset, k)}

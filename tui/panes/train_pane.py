@@ -36,10 +36,10 @@ class TrainPane(Pane):
     TITLE = "Train pane"
     BINDINGS = [
         Binding("s", "start", "Start"),
-        Binding("space", "pause", "Pause/resume"),
+        Binding("space", "pause", "Pause", tooltip="Pause/resume"),
         Binding("n", "step", "Step"),
         Binding("x", "stop", "Stop"),
-        Binding("a", "apply", "Apply config"),
+        Binding("a", "apply", "Apply", tooltip="Apply config"),
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+o", "load", "Load"),
         Binding("R", "reset", "Reset model"),
@@ -169,8 +169,6 @@ class TrainPane(Pane):
         if values is None:
             self.app.notify("fix the marked fields first", severity="warning")
             return False
-        if values["preset"] == PARABOLA:
-            values.update(block_size=None, corpus=None)
         info = await self.link.call(contract.ConfigureArgs(**values))
         if info is None:
             return False
@@ -179,6 +177,20 @@ class TrainPane(Pane):
 
     async def action_apply(self) -> None:
         await self.configure_from_form()
+
+    def on_input_submitted(self, event) -> None:
+        """Enter in one of the form's fields applies the form, as ``a`` does outside it."""
+        if self.query_one(ConfigForm) in event.input.ancestors:
+            event.stop()
+            self.run_worker(self.configure_from_form(), group="apply")
+
+    async def choose_preset(self, preset: str) -> None:
+        """A fresh model of ``preset`` with all of its settings (the palette's Preset commands);
+        the corpus, device and seed in the form stay as they are."""
+        await self.model_loaded()
+        self.query_one(ConfigForm).choose(preset)
+        if await self.configure_from_form():
+            self.app.notify(f"a fresh {preset} model with its own settings", timeout=3)
 
     async def model_loaded(self) -> None:
         """Wait for the first model while it loads: a key pressed meanwhile (s, n) acts once it

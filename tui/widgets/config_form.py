@@ -1,5 +1,9 @@
 """The training config form: preset, corpus, learning rate, batch size, context length, steps,
-device, seed. Each value is checked as it is typed, with the message under its field."""
+device, seed. Each value is checked as it is typed, with the message under its field.
+
+Choosing a preset in the form loads its settings (learning rate, batch, context, steps) into the
+fields; the fields it does not read (the parabola has no corpus, batch or context) are hidden and
+never checked."""
 
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from core.contract.settings import (
     LR,
     SEED,
     STEPS,
+    preset_defaults,
+    preset_uses,
 )
 from core.protocol import Arg
 
@@ -48,37 +54,74 @@ FIELDS = (
 )
 
 
+def _dom(key: str) -> str:
+    return key.replace("_", "-")
+
+
 class ConfigForm(Vertical):
     def __init__(self, values: dict, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.initial = values
         self.errors: dict[str, str] = {}
+        # the preset the fields hold the settings of: a Select change to another one is the
+        # person choosing it (a change to this one is the engine's reply being shown)
+        self.preset: str = values.get("preset", DEFAULT_PRESET)
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row"):
             yield Label("preset", classes="form-label")
             yield Select(
                 [(p, p) for p in PRESETS],
-                value=self.initial.get("preset", DEFAULT_PRESET),
+                value=self.preset,
                 allow_blank=False,
                 compact=True,
                 id="field-preset",
             )
         for f in FIELDS:
-            with Horizontal(classes="form-row"):
+            shown = preset_uses(self.preset, f.key)
+            with Horizontal(classes="form-row", id=f"row-{_dom(f.key)}") as row:
+                row.display = shown
                 yield Label(f.label, classes="form-label")
                 value = self.initial.get(f.key)
                 yield Input(
                     "" if value is None else str(value),
                     compact=True,
-                    id=f"field-{f.key.replace('_', '-')}",
+                    id=f"field-{_dom(f.key)}",
                     placeholder="built-in Python docs" if f.key == "corpus" else "",
                 )
-            yield Static("", classes="field-error", id=f"error-{f.key.replace('_', '-')}")
+            yield Static("", classes="field-error", id=f"error-{_dom(f.key)}")
+
+    def used(self) -> list[Field]:
+        """The fields the chosen preset reads."""
+        return [f for f in FIELDS if preset_uses(self.preset, f.key)]
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id != "field-preset" or event.value == self.preset:
+            return
+        event.stop()
+        self.choose(str(event.value))
+        self.app.notify(f"{self.preset}'s settings are in the form: press a to build it", timeout=4)
+
+    def choose(self, preset: str) -> None:
+        """``preset`` with its own settings in the fields, as if a person picked it."""
+        self.show_preset(preset)
+        self.fill(preset_defaults(preset))
+        select = self.query_one("#field-preset", Select)
+        if select.value != preset:
+            select.value = preset  # its Changed message finds this preset already shown
+
+    def show_preset(self, preset: str) -> None:
+        """Show the fields ``preset`` reads; hide the others and forget their errors."""
+        self.preset = preset
+        for f in FIELDS:
+            shown = preset_uses(preset, f.key)
+            self.query_one(f"#row-{_dom(f.key)}").display = shown
+            if not shown:
+                self.set_error(f.key, "")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         key = (event.input.id or "").removeprefix("field-").replace("-", "_")
-        field = next((f for f in FIELDS if f.key == key), None)
+        field = next((f for f in self.used() if f.key == key), None)
         if field is None:
             return
         _, message = field.check(event.value)
@@ -89,16 +132,20 @@ class ConfigForm(Vertical):
             self.errors[key] = message
         else:
             self.errors.pop(key, None)
-        err = self.query_one(f"#error-{key.replace('_', '-')}", Static)
+        err = self.query_one(f"#error-{_dom(key)}", Static)
         err.update(f"✗ {message}" if message else "")
         err.display = bool(message)
 
     def values(self) -> dict | None:
-        """The checked values, or None (with every bad field marked) if any is invalid."""
-        out: dict = {"preset": self.query_one("#field-preset", Select).value}
+        """The checked values of the fields the preset reads (None for the others), or None
+        with every bad field marked if any is invalid."""
+        out: dict = {"preset": self.preset}
         ok = True
         for f in FIELDS:
-            text = self.query_one(f"#field-{f.key.replace('_', '-')}", Input).value
+            if not preset_uses(self.preset, f.key):
+                out[f.key] = None
+                continue
+            text = self.query_one(f"#field-{_dom(f.key)}", Input).value
             value, message = f.check(text)
             self.set_error(f.key, message)
             if message:
@@ -108,11 +155,15 @@ class ConfigForm(Vertical):
         return out if ok else None
 
     def set_values(self, values: dict) -> None:
+        """Show the engine's settings (a configure, reset or load reply)."""
         if "preset" in values:
+            self.show_preset(values["preset"])
             self.query_one("#field-preset", Select).value = values["preset"]
-        for f in FIELDS:
+        self.fill(values)
+
+    def fill(self, values: dict) -> None:
+        """Put ``values`` in their fields; a field the preset does not read keeps its text."""
+        for f in self.used():
             if f.key in values:
                 v = values[f.key]
-                self.query_one(f"#field-{f.key.replace('_', '-')}", Input).value = (
-                    "" if v is None else str(v)
-                )
+                self.query_one(f"#field-{_dom(f.key)}", Input).value = "" if v is None else str(v)

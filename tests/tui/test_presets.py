@@ -1,0 +1,144 @@
+"""Presets that work (issue 22): choosing one in the form, the palette or on the command line
+loads all of its settings; the fields it does not read are hidden and never checked; a reset
+keeps the form valid."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Select
+
+from core.contract.settings import preset_defaults
+from tests.tui.conftest import real_app, screen_lines, wait_configured, wait_for
+from tui.commands import system_commands
+from tui.panes.train_pane import TrainPane
+from tui.widgets.config_form import ConfigForm
+from tui.widgets.status_bar import StatusBar
+
+SIZE = (80, 24)
+
+
+def test_each_preset_brings_its_own_settings():
+    assert preset_defaults("gpt") == {
+        "lr": 0.002,
+        "batch_size": 32,
+        "steps": 2000,
+        "block_size": 64,
+    }
+    assert preset_defaults("mini") == {
+        "lr": 0.01,
+        "batch_size": 32,
+        "steps": 1000,
+        "block_size": 64,
+    }
+    assert preset_defaults("mlp") == {
+        "lr": 0.003,
+        "batch_size": 32,
+        "steps": 2000,
+        "block_size": 64,
+    }
+    # the parabola reads no corpus, batch or context: the seed's lr 0.01 for 80 steps
+    assert preset_defaults("parabola") == {"lr": 0.01, "steps": 80}
+
+
+def shown_fields(app) -> list[str]:
+    return [
+        row.id.removeprefix("row-")
+        for row in app.query_one(ConfigForm).query(".form-row")
+        if row.id and row.display
+    ]
+
+
+async def test_picking_parabola_in_the_form_loads_its_settings_and_hides_what_it_does_not_read(
+    corpus,
+):
+    app = real_app(corpus, preset="gpt")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot)
+        status = app.query_one(StatusBar)
+        assert app.query_one("#field-lr", Input).value == "0.002"
+        # by keyboard, as a person does: the preset box, open it, down to parabola, choose
+        app.query_one("#field-preset", Select).focus()
+        await pilot.press("enter", "down", "down", "down", "enter")
+        await pilot.pause()
+        assert app.query_one("#field-preset", Select).value == "parabola"
+        assert app.query_one("#field-lr", Input).value == "0.01"
+        assert app.query_one("#field-steps", Input).value == "80"
+        assert shown_fields(app) == ["lr", "steps", "device", "seed"]
+        await pilot.press("a")
+        await wait_for(pilot, lambda: status.preset == "parabola", 30, "parabola built")
+        assert app.last_info.train_config["lr"] == 0.01
+        assert app.last_info.train_config["optimizer"] == "sgd"
+        assert not app.query_one(ConfigForm).errors  # no blanked context marked
+        await pilot.press("n")
+        await wait_for(pilot, lambda: status.step == 1, 10, "one step")
+        # R (reset) keeps the form valid: nothing hidden is checked
+        await pilot.press("R")
+        await wait_for(pilot, lambda: status.step == 0, 10, "reset")
+        await pilot.pause(0.2)
+        assert app.query_one(ConfigForm).values() is not None
+        assert shown_fields(app) == ["lr", "steps", "device", "seed"]
+        # back to a language model: its fields come back with its own settings
+        app.query_one(ConfigForm).choose("mini")
+        await pilot.pause()
+        assert shown_fields(app) == [
+            "corpus",
+            "lr",
+            "batch-size",
+            "block-size",
+            "steps",
+            "device",
+            "seed",
+        ]
+        assert app.query_one("#field-block-size", Input).value == "64"
+        assert app.query_one("#field-lr", Input).value == "0.01"
+        assert app.query_one("#field-batch-size", Input).value == "32"
+
+
+async def test_preset_parabola_on_the_command_line_starts_and_reaches_the_seeds_x(corpus):
+    app = real_app(corpus, preset="parabola")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot)
+        status = app.query_one(StatusBar)
+        assert shown_fields(app) == ["lr", "steps", "device", "seed"]
+        assert isinstance(app.focused, TrainPane)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: status.state == "finished", 30, "80 steps run")
+        await pilot.pause(0.3)
+        assert status.step == 80
+        # x after 80 steps of SGD at lr 0.01 (LESSONS.md L2), beside the analytic optimum
+        rows = screen_lines(app)
+        assert any("x" in row and "0.3239" in row for row in rows), rows
+        assert any("optimum" in row and "0.3333" in row for row in rows), rows
+
+
+async def test_the_palette_offers_each_preset_by_name_and_builds_it(corpus):
+    app = real_app(corpus, preset="mini")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot)
+        commands = {c.title: c for c in system_commands(app, [])}
+        for preset in ("gpt", "mini", "mlp", "parabola"):
+            assert f"Preset: {preset}" in commands
+        # every key of the footer and the help has a plain-named command too
+        for title in ("Help", "Quit", "Machine", "Restart engine", "Restart engine and load"):
+            assert title in commands
+        assert "Train: Apply config" in commands and "Show Predict" in commands
+        status = app.query_one(StatusBar)
+        await commands["Preset: parabola"].callback()
+        await wait_for(pilot, lambda: status.preset == "parabola", 30, "parabola built")
+        assert app.last_info.train_config["lr"] == 0.01
+        assert app.last_info.steps == 80
+        await commands["Preset: gpt"].callback()
+        await wait_for(pilot, lambda: status.preset == "gpt", 30, "gpt built")
+        assert app.last_info.train_config["lr"] == 0.002
+        assert app.query_one("#field-block-size", Input).value == "64"
+
+
+async def test_enter_in_a_form_field_applies_the_form(corpus):
+    app = real_app(corpus, preset="mini")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot)
+        status = app.query_one(StatusBar)
+        box = app.query_one("#field-steps", Input)
+        box.focus()
+        box.value = ""
+        await pilot.press("1", "2", "3", "enter")
+        await wait_for(pilot, lambda: status.steps == 123, 30, "applied by enter")
