@@ -135,3 +135,8 @@ def detached(tmp_path, monkeypatch):
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
                 wait_gone(pid, 5)
+
+
+def screen_lines(app) -> list[str]:
+    """The screen's rows of text as a person sees them (what the compositor draws)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]

@@ -29,8 +29,8 @@ async def test_the_line_follows_the_focused_pane_without_building_widgets():
         await ready(pilot)
         footer = app.query_one(KeyFooter)
         train = footer.text()
-        assert train.startswith(" s Start  space Pause/resume  n Step  x Stop  a Apply config")
-        assert train.rstrip().endswith(f"{DIVIDER}^p palette")
+        assert train.startswith(" s Start  space Pause  n Step  x Stop  a Apply  ^s Save")
+        assert train.rstrip().endswith(f"{DIVIDER}? Help  q Quit  ^p palette")
         assert len(train) == 100  # the palette's key at the right edge, one space after it
         await pilot.press("1")
         await pilot.pause()
@@ -41,12 +41,43 @@ async def test_the_line_follows_the_focused_pane_without_building_widgets():
         assert not footer.children  # one line of text, no widget per key
 
 
-async def test_keys_that_do_not_fit_are_left_out_whole_and_the_palette_keeps_its_place():
+async def test_keys_that_do_not_fit_are_left_out_whole_and_help_quit_palette_keep_their_place():
     app = fake_app()
     async with app.run_test(size=(60, 24)) as pilot:
         await ready(pilot)
         text = app.query_one(KeyFooter).text()
-        assert text == " s Start  space Pause/resume  n Step  x Stop    ▏^p palette "
+        right = f"{DIVIDER}? Help  q Quit  ^p palette "
+        assert text == " s Start  space Pause  n Step ".ljust(60 - len(right)) + right
+
+
+async def test_at_80_columns_every_pane_shows_help_and_quit_and_a_text_box_says_how_to_leave():
+    app = fake_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        footer = app.query_one(KeyFooter)
+        right = f"{DIVIDER}? Help  q Quit  ^p palette "
+        assert (
+            footer.text()
+            == " s Start  space Pause  n Step  x Stop  a Apply ".ljust(80 - 28) + right
+        )
+        assert len(right) == 28
+        # the Playground and Predict panes put the focus in their text boxes
+        for key, typing in (("1", False), ("3", True), ("4", True), ("2", False)):
+            app.action_leave_input()
+            await pilot.press(key)
+            await pilot.pause()
+            right = "esc Leave box  ^q Quit" if typing else "? Help  q Quit"
+            assert footer.text().endswith(f"{DIVIDER}{right}  ^p palette "), key
+            assert len(footer.text()) == 80
+        # in a text box letters type: the line says escape leaves it and ^q quits
+        app.query_one("#field-lr").focus()
+        await pilot.pause()
+        text = footer.text()
+        assert text.endswith(f"{DIVIDER}esc Leave box  ^q Quit  ^p palette "), text
+        assert " q Quit" not in text and "? Help" not in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert footer.text().endswith(f"{DIVIDER}? Help  q Quit  ^p palette ")
 
 
 async def test_a_click_on_a_key_presses_it():

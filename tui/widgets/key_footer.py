@@ -1,5 +1,7 @@
 """The key line at the foot of the screen: the keys the focused widget and its ancestors bind
-(those shown), and the command palette's key at the right, after a divider.
+(those shown), and at the right, after a divider, the keys a person must always find: help, quit
+and the command palette. In a text box, where letters type, the right side says how to leave
+the box (escape) and quit (^q) instead.
 
 Textual's ``Footer`` rebuilds itself from a widget per key whenever the bindings change, which is
 every focus change: after each pane switch that cost a layout pass of ~40 ms and some hundreds of
@@ -16,10 +18,14 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
+from textual.widgets import Input, TextArea
 
 DIVIDER = "▏"
+ALWAYS = ("help", "quit")  # actions shown at the right whatever has the focus
+IN_TEXT_BOX = ("leave_input", "quit")  # the same, while letters type into a text box
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ class KeyFooter(Widget, can_focus=False):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.keys: tuple[FooterKey, ...] = ()
-        self.palette: FooterKey | None = None
+        self.right: tuple[FooterKey, ...] = ()  # help, quit, the palette
         self._spans: list[tuple[int, int, FooterKey]] = []  # (start, end, key) as last drawn
 
     def on_mount(self) -> None:
@@ -71,32 +77,54 @@ class KeyFooter(Widget, can_focus=False):
     def _bindings_changed(self, screen: Screen) -> None:
         if screen is not self.screen:
             return
-        keys, palette = self.read_keys(screen)
-        if (keys, palette) != (self.keys, self.palette):
-            self.keys, self.palette = keys, palette
+        keys, right = self.read_keys(screen)
+        if (keys, right) != (self.keys, self.right):
+            self.keys, self.right = keys, right
             self.refresh()
 
-    def read_keys(self, screen: Screen) -> tuple[tuple[FooterKey, ...], FooterKey | None]:
-        """The keys to show, one per action (the first binding found), and the palette's."""
+    def read_keys(self, screen: Screen) -> tuple[tuple[FooterKey, ...], tuple[FooterKey, ...]]:
+        """The focused widget's keys, one per action (the first shown binding found), and the
+        keys of the right side."""
         app = self.app
+        typing = isinstance(screen.focused, (Input, TextArea))
         seen: set[str] = set()
         keys: list[FooterKey] = []
         for _node, binding, enabled, _tooltip in screen.active_bindings.values():
-            if not binding.show or binding.action in seen:
-                continue
-            seen.add(binding.action)
-            keys.append(
-                FooterKey(binding.key, app.get_key_display(binding), binding.description, enabled)
+            if binding.show and binding.action not in seen and binding.action not in ALWAYS:
+                seen.add(binding.action)
+                keys.append(
+                    FooterKey(
+                        binding.key, app.get_key_display(binding), binding.description, enabled
+                    )
+                )
+        # the right side from the app's own bindings (a pane may lend escape another meaning
+        # while it has work to stop); in a text box a printable key types, so quit is its ^key
+        shown: list[FooterKey] = []
+        for action in IN_TEXT_BOX if typing else ALWAYS:
+            binding = next(
+                (
+                    b
+                    for b in app.BINDINGS
+                    if isinstance(b, Binding)
+                    and b.action == action
+                    and (len(b.key) > 1 or not typing)
+                ),
+                None,
             )
-        palette = None
+            if binding is not None:
+                shown.append(
+                    FooterKey(binding.key, app.get_key_display(binding), binding.description, True)
+                )
         if app.ENABLE_COMMAND_PALETTE:
             found = screen.active_bindings.get(app.COMMAND_PALETTE_BINDING)
             if found is not None:
                 _node, binding, enabled, _tooltip = found
-                palette = FooterKey(
-                    binding.key, app.get_key_display(binding), binding.description, enabled
+                shown.append(
+                    FooterKey(
+                        binding.key, app.get_key_display(binding), binding.description, enabled
+                    )
                 )
-        return tuple(keys), palette
+        return tuple(keys), tuple(shown)
 
     def text(self) -> str:
         """The line as drawn, for tests."""
@@ -116,19 +144,24 @@ class KeyFooter(Widget, can_focus=False):
                 line.append(description, desc_style + dim)
             spans.append((start, line.cell_len, entry))
 
-        palette = self.palette
+        def parts(entry: FooterKey) -> tuple[str, str]:
+            return f" {entry.shown} ", f"{entry.description} " * bool(entry.description)
+
+        # the right side keeps its place: help, quit and the palette are always there
         room = self.size.width
-        if palette is not None:  # the palette's key keeps its place at the right
-            room -= cell_len(f"{DIVIDER}{palette.shown} {palette.description} ")
+        if self.right:
+            room -= cell_len(DIVIDER) + sum(cell_len("".join(parts(e))) for e in self.right) - 1
         for entry in self.keys:
-            key, description = f" {entry.shown} ", f"{entry.description} " * bool(entry.description)
+            key, description = parts(entry)
             if line.cell_len + cell_len(key + description) > room:
                 break  # whole keys only: the ones that do not fit are left out
             add(entry, key, description)
-        if palette is not None and room > 0:
+        if self.right and room > 0:
             line.pad_right(room - line.cell_len)
             line.append(DIVIDER, self.get_component_rich_style("key-footer--divider"))
-            add(palette, f"{palette.shown} ", f"{palette.description} ")
+            for i, entry in enumerate(self.right):
+                key, description = parts(entry)
+                add(entry, key[1:] if i == 0 else key, description)
         self._spans = spans
         return line
 
