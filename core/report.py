@@ -9,9 +9,11 @@ losses are the mean over ranks.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 
+from core.contract.progress import StepDetail
 from core.optim import lr_at
 
 MIB = 1 << 20
@@ -123,7 +125,51 @@ def flush(trainer, final: bool = False) -> dict | None:
         report["parabola"] = t.model.state_report()
         if rows and rows[-1].get("kind") == "train" and rows[-1]["step"] == t.step:
             rows[-1]["parabola"] = report["parabola"]  # x, f(x) and its gradient where it is
+    report["detail"] = latest_detail(t, losses, norms, report.get("parabola"))
     if ranks is not None:
         report["world_size"] = t.world
         report["rank_ms"] = ranks
     return report
+
+
+def latest_detail(t, losses: list, norms: list, parabola: dict | None) -> StepDetail:
+    """The five phases of the report's latest step (``StepDetail``) from the figures the
+    report has read back: its loss and gradient norm, the lr the schedule gave it, the
+    parabola's x before and after it. A step taken by hand was read in full (its update's
+    size too): that detail is the one sent. Otherwise the update's size is not measured (it
+    would cost a copy of the weights every step) and zero_grad's count is the parameters
+    holding a gradient now: the latest backward filled the same ones the step before had
+    (none before a trainer's first step)."""
+    kept, history = len(losses), len(t.train_history)
+    hand, t.hand_detail = t.hand_detail, None
+    if hand is not None and hand.step == t.step:
+        return replace(hand, kept=kept, history_len=history)
+    grad_norm, clip = norms[-1], t.config.grad_clip
+    held = sum(1 for p in t.params if p.grad is not None)
+    return StepDetail(
+        step=t.step,
+        lr=lr_at(t.config, t.step - 1),
+        grads_cleared=held if t.steps_taken > 1 else 0,
+        loss=losses[-1],
+        grad_norm=grad_norm,
+        clipped=clip > 0 and grad_norm > clip,
+        update_norm=None,
+        history_len=history,
+        kept=kept,
+        parabola=None if parabola is None else before_step(t.model.config, parabola),
+    )
+
+
+def before_step(c, state: dict) -> dict:
+    """The parabola as the latest step's backward left it, from its state after the step:
+    x where the gradient was taken (``grad_at``), f there (the step's loss), and ``x_after``."""
+    x = state["grad_at"]
+    if x is None:  # no gradient taken yet
+        return {**state, "x_after": state["x"]}
+    return {
+        **state,
+        "x": x,
+        "f": c.a * x * x + c.b * x + c.c,
+        "distance": abs(x - state["optimum"]),
+        "x_after": state["x"],
+    }

@@ -85,6 +85,10 @@ class Trainer:
         self._timed: list[tuple] = []
         self.saved_layout: tuple = (None, 1)  # (global batch, world size) of the checkpoint
         self._step_s = 0.0  # seconds per step lately (a rank-0 slice's length is steps)
+        # for the report's detail of its latest step (core.report): steps this trainer took
+        # (not a checkpoint's), and the last step taken by hand, read in full
+        self.steps_taken = 0
+        self.hand_detail: StepDetail | None = None
         if data is not None:
             data.check_block_size(block_size)
         self._net = model if self.world == 1 else None
@@ -234,7 +238,9 @@ class Trainer:
             sum(float((p.detach() - b).float().pow(2).sum()) for p, b in zip(self.params, before))
         )
         self._end_step(loss, raw_norm)  # 5
-        return StepDetail(
+        if parabola is not None:
+            parabola["x_after"] = self.model.x.detach().item()
+        self.hand_detail = StepDetail(
             step=self.step,
             lr=lr,
             grads_cleared=cleared,
@@ -243,12 +249,15 @@ class Trainer:
             clipped=self.config.grad_clip > 0 and grad_norm > self.config.grad_clip,
             update_norm=update,
             history_len=len(self.train_history) + len(self._pending_loss),
+            kept=len(self._pending_loss),
             parabola=parabola,
         )
+        return self.hand_detail
 
     def _end_step(self, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
         """Step 5, monitor: keep the loss and gradient norm on the device; evaluate when due."""
         self.step += 1
+        self.steps_taken += 1
         self._pending_loss.append(loss.detach())
         self._pending_norm.append(grad_norm.detach())
         self._pending_s.append(time.perf_counter() - self._mark)

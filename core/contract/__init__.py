@@ -1,7 +1,8 @@
 """The typed contract between the engine and its clients: settings with their ranges and
 defaults, each op's arguments and result, and the events. Torch-free, UI-free: both sides import
 it. ``base`` says how a field carries its rule; ``settings`` holds the rules a person meets;
-``ops`` (with ``lab`` for the playground and ``inspect`` for the Summary pane) the messages.
+``ops`` (with ``lab`` for the playground, ``inspect`` for the Summary pane and ``progress``
+for a run's reports) the messages.
 
 The names below load their module on first use (PEP 562): building some sixty dataclasses takes
 ~50 ms, which the app's first frame does not wait for. ``from core.contract import X`` works as
@@ -24,6 +25,7 @@ _HOME = {
     ),
     "link": ("EngineInfo", "HelloArgs", "InterruptArgs", "ReadyInfo", "ROLES"),
     "system": ("SystemSample",),
+    "progress": ("StepDetail", "TrainProgress"),
     "ops": (
         "AttachArgs",
         "AttachResult",
@@ -44,9 +46,7 @@ _HOME = {
         "SaveResult",
         "SessionInfo",
         "StatusResult",
-        "StepDetail",
         "TopChar",
-        "TrainProgress",
         "TrainStartArgs",
         "TrainState",
         "read_result",

@@ -22,6 +22,7 @@ from core.contract.inspect import (
 )
 from core.contract.lab import Completion, ExecResult, NamesResult
 from core.contract.link import EngineInfo, ReadyInfo
+from core.contract.progress import StepDetail, TrainProgress
 from core.contract.settings import (
     AUTOSAVE_MINUTES,
     BATCH_SIZE,
@@ -150,50 +151,6 @@ class RunState(Contract):
     state: str = "idle"
     step: int = 0
     steps: int | None = optional()
-
-
-@dataclass(frozen=True)
-class StepDetail(Contract):
-    """What each of the five steps did, for stepping one step at a time (teaching)."""
-
-    step: int = 0
-    lr: float = 0.0
-    grads_cleared: int = 0  # parameters whose .grad was reset by zero_grad
-    loss: float = 0.0  # after the forward pass
-    grad_norm: float = 0.0  # after backward (before clipping)
-    clipped: bool = False
-    update_norm: float = 0.0  # ‖θ_after − θ_before‖ after optimizer.step
-    history_len: int = 0  # monitor: points in the loss history
-    parabola: dict | None = None  # x, f(x), x.grad, optimum for the parabola preset
-
-
-@dataclass(frozen=True)
-class TrainProgress(Contract):
-    """The ``train_progress`` event: the losses since the last report and the run's pace."""
-
-    step: int = 0
-    first_step: int = 0
-    losses: list = arg(kind=list, factory=list)
-    loss: float | str | None = None  # a string ("nan", "inf") once the run diverges
-    grad_norm: float | str | None = None
-    lr: float | None = None
-    val_loss: float | str | None = None
-    val_step: int | None = None
-    parabola: dict | None = optional()
-    steps: int = 0
-    steps_per_s: float | None = None
-    tokens_per_s: float | None = None
-    elapsed_s: float | None = None
-    eta_s: float | None = None
-    state: str = ""
-    sample: str | None = optional()
-    # set on a slow link only: each of ``losses`` is the mean of this many steps' losses
-    stride: int | None = optional()
-    # a job of several ranks only: how many, and each rank's milliseconds per step of its own
-    # work (the part no rank waits on another for: a slow rank shows)
-    world_size: int | None = optional()
-    rank_ms: list | None = optional()
-    rows: list | None = optional()  # the metrics rows of these steps (core.metric_log)
 
 
 @dataclass(frozen=True)

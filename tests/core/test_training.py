@@ -174,8 +174,10 @@ def test_detailed_step_reports_loss_grad_norm_and_update_consistently(make_sessi
             "clipped",
             "update_norm",
             "history_len",
+            "kept",
             "parabola",
         }
+        assert d.kept == n  # no report in between: every step's loss waits on the device
     report = trainer.flush()
     assert report["first_step"] == 1 and report["step"] == 3
     assert trainer.train_history.steps == [1, 2, 3]
