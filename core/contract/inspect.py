@@ -216,6 +216,23 @@ class PairShapes(Contract):
 
 
 @dataclass(frozen=True)
+class WeightKind(Contract):
+    """What a layer's ``.weight`` is: an nn.Parameter (L3: both layers are thin wrappers)."""
+
+    name: str = ""  # "e.weight" or "l.weight"
+    type: str = ""  # its class name, "Parameter"
+    is_parameter: bool = False  # isinstance(weight, nn.Parameter)
+    requires_grad: bool = False
+    registered: list = arg(kind=list, factory=list)  # what module.parameters() names
+
+
+@dataclass(frozen=True)
+class WeightKinds(Contract):
+    embedding: WeightKind | None = nested(WeightKind)
+    linear: WeightKind | None = nested(WeightKind)
+
+
+@dataclass(frozen=True)
 class CallError(Contract):
     """The error a call raised (the lesson's point); type None: it raised none."""
 
@@ -280,6 +297,7 @@ class EmbeddingLessonResult(Contract):
     # attribute name → its repr, for the attributes only one of the two modules has
     only_embedding: dict = arg(kind=dict, factory=dict)
     only_linear: dict = arg(kind=dict, factory=dict)
+    weights: WeightKinds | None = nested(WeightKinds)  # each layer's .weight, before tying
     lookup: Lookup | None = nested(Lookup)
     embedding_init: InitCheck | None = nested(InitCheck)
     linear_init: InitCheck | None = nested(InitCheck)

@@ -34,6 +34,19 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
+def _weight_kind(module: nn.Module, name: str) -> dict:
+    """What the layer's ``.weight`` is (L3: both layers are thin wrappers over nn.Parameter),
+    and the names ``module.parameters()`` yields."""
+    w = module.weight
+    return {
+        "name": f"{name}.weight",
+        "type": type(w).__name__,
+        "is_parameter": isinstance(w, nn.Parameter),
+        "requires_grad": w.requires_grad,
+        "registered": [k for k, _ in module.named_parameters()],
+    }
+
+
 def _first(t: torch.Tensor, n: int = 6) -> list[float]:
     return [round(v, 6) for v in t.detach().reshape(-1)[:n].tolist()]
 
@@ -58,7 +71,8 @@ def lesson_embedding_linear(
     """Build ``nn.Embedding(V, d)`` and ``nn.Linear(d, V)`` and report everything L3 shows: the
     same [V, d] weight behind opposite constructor orders, the attributes only one has, the
     three equal row lookups, both initialisations (measured against theory), the Linear
-    re-initialised with ``normal_(0, 1)`` when ``reinit``, and the parameter count before and
+    re-initialised with ``normal_(0, 1)`` when ``reinit``, what each ``.weight`` is (an
+    nn.Parameter: both layers wrap one), and the parameter count before and
     after tying the Linear's weight to the Embedding's (``tie``: whether the view is tied)."""
     if V * d > MAX_LESSON_ELEMENTS:
         raise ConfigError(
@@ -79,6 +93,7 @@ def lesson_embedding_linear(
             nn.init.normal_(lin.weight, mean=0.0, std=1.0)
 
     e_attrs, l_attrs = _public_attributes(e), _public_attributes(lin)
+    weights = {"embedding": _weight_kind(e, "e"), "linear": _weight_kind(lin, "l")}  # untied
     idx = torch.tensor([index])
     with torch.no_grad():
         by_module = e(idx)[0]
@@ -118,6 +133,7 @@ def lesson_embedding_linear(
         },
         "only_embedding": {k: _show(v) for k, v in e_attrs.items() if k not in l_attrs},
         "only_linear": {k: _show(v) for k, v in l_attrs.items() if k not in e_attrs},
+        "weights": weights,
         "lookup": {
             "module": _first(by_module),
             "index": _first(by_index),

@@ -1,8 +1,9 @@
 """The Summary pane's Embedding-vs-Linear lesson (LESSONS.md L3) on live layers: one
-nn.Embedding(V, d) and one nn.Linear(d, V), a row looked up three ways, both initialisations
-against theory (with histograms), and what tying the weights saves; from the engine's
-``lesson_embedding_linear`` reply. The view keeps the lesson's arguments (V and d in its boxes,
-the seed, re-init, tie) and asks for the reply itself (one request at a time)."""
+nn.Embedding(V, d) and one nn.Linear(d, V), each a thin wrapper over nn.Parameter, a row looked
+up three ways, both initialisations against theory (with histograms), and what tying the
+weights saves; from the engine's ``lesson_embedding_linear`` reply. The view keeps the lesson's
+arguments (V and d in its boxes, the seed, re-init, tie) and asks for the reply itself (one
+request at a time)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,28 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Static
 
-from core.contract.inspect import EmbeddingLessonArgs, EmbeddingLessonResult
+from core.contract.inspect import EmbeddingLessonArgs, EmbeddingLessonResult, WeightKinds
 from core.fmt import fmt_bytes, fmt_count
 from tui.latest import LatestRequest
 from tui.widgets.summary_histogram import SummaryHistogram
 from tui.widgets.summary_lessons import allclose_label, vec
 from tui.widgets.summary_table import fmt_shape
+
+
+def wrappers_text(w: WeightKinds) -> Text:
+    """Both layers are thin wrappers over nn.Parameter: what each ``.weight`` is, from the
+    engine's layers, and what the layer adds to it."""
+    t = Text()
+    t.append("\nthin wrappers over nn.Parameter\n", style="bold")
+    for k in (w.embedding, w.linear):
+        t.append(f" {k.name}: ")
+        t.append(k.type, style="green" if k.is_parameter else "bold red")
+        t.append(f", requires_grad={k.requires_grad}\n")
+    e, lin = w.embedding.registered, w.linear.registered
+    t.append(f" e.parameters(): {', '.join(e)}; l: {', '.join(lin)}\n")
+    t.append(" each: a Parameter + a rule to use it:\n", style="dim")
+    t.append(" e picks rows; l computes X·Wᵀ + b\n", style="dim")
+    return t
 
 
 def embedding_linear_text(r: EmbeddingLessonResult) -> Text:
@@ -39,15 +56,18 @@ def embedding_linear_text(r: EmbeddingLessonResult) -> Text:
     )
     t.append("only Linear: ", style="cyan")
     t.append(", ".join(f"{k}={v}" for k, v in r.only_linear.items()) + "\n")
+    if r.weights:
+        t.append_text(wrappers_text(r.weights))
     t.append(f"\nrow {i}, three ways:\n", style="bold")
     t.append(f" e(tensor([{i}])) {vec(lk.module, 3)}\n")
     t.append(f" e.weight[{i}]    {vec(lk.index, 3)}\n")
     t.append(f" one_hot({i}) @ W {vec(lk.one_hot, 3)}\n")
     label, style = allclose_label(lk.allclose)
     t.append(f" {label}", style=style)
+    t.append(f"  max diff {lk.max_abs_diff:.1e}\n")
     t.append(
-        f"  max diff {lk.max_abs_diff:.1e};  cost {fmt_count(lk.cost_lookup)} "
-        f"values read vs {fmt_count(lk.cost_one_hot)} multiply-adds\n"
+        f" cost: {fmt_count(lk.cost_lookup)} values read vs "
+        f"{fmt_count(lk.cost_one_hot)} mult-adds\n"
     )
     t.append(
         f" l({i}) → {lk.linear_call_int.type}: {lk.linear_call_int.message}\n",
@@ -61,7 +81,7 @@ def embedding_linear_text(r: EmbeddingLessonResult) -> Text:
     for part, name in ((r.embedding_init, "Embedding"), (r.linear_init, "Linear")):
         th, st = part.theory, part.stats  # theory: an initialisation law, a dict
         t.append(f"\n {name}: {th['label']}\n", style="cyan")
-        t.append(f"   std theory {th['std']:.4f}  measured {st.std:.4f}; mean {st.mean:+.4f}")
+        t.append(f"   std {st.std:.4f} (theory {th['std']:.4f}) mean {st.mean:+.4f}")
     t.append(
         "\n press i: "
         + (

@@ -49,6 +49,28 @@ def test_same_shape_opposite_constructors_and_attributes(lesson):
     assert lesson["only_linear"]["bias"] == "Parameter [5000]"
 
 
+def test_both_weights_are_parameters(lesson):
+    """L3: both layers are thin wrappers over nn.Parameter."""
+    assert lesson["weights"] == {
+        "embedding": {
+            "name": "e.weight",
+            "type": "Parameter",
+            "is_parameter": True,
+            "requires_grad": True,
+            "registered": ["weight"],
+        },
+        "linear": {
+            "name": "l.weight",
+            "type": "Parameter",
+            "is_parameter": True,
+            "requires_grad": True,
+            "registered": ["weight", "bias"],
+        },
+    }
+    tied = lesson_embedding_linear(V=20, d=4, reinit=True, tie=True)["weights"]
+    assert tied["linear"]["type"] == "Parameter"  # normal_ changes the values in place
+
+
 def test_the_three_lookups_agree(lesson):
     lk = lesson["lookup"]
     assert lk["allclose"] and lk["max_abs_diff"] == 0.0
