@@ -3,16 +3,26 @@ computed by core.inspection on fixed models (no engine process)."""
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import pytest
 
 from core import inspection
 from core.contract import SessionInfo
-from core.contract.inspect import SummaryResult
+from core.contract.inspect import ModelSourceResult, SummaryResult
+from core.models import GPT, MiniLM
 from core.session import RunSpec, Session
-from tests.tui.conftest import CORPUS_TEXT, FakeClient, real_app, wait_configured, wait_for
+from tests.tui.conftest import (
+    CORPUS_TEXT,
+    FakeClient,
+    real_app,
+    screen_lines,
+    wait_configured,
+    wait_for,
+)
 from tui.app import TorchdeckApp
+from tui.commands import help_sections
 from tui.panes.summary_pane import SummaryPane
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.summary_histogram import SummaryHistogram
@@ -96,6 +106,119 @@ async def test_pane_lists_layers_shows_a_histogram_and_the_lessons(corpus):
         assert "nn.Embedding(300, 70)" in text and "allclose ✓" in text
 
 
+def _screen(app) -> str:
+    return "\n".join(screen_lines(app))
+
+
+async def _on_screen(pilot, text: str, what: str) -> None:
+    await wait_for(pilot, lambda: text in _screen(pilot.app), 30, what)
+
+
+async def test_lesson_scrolls_at_80x24_without_tab_and_the_head_follows_the_step(corpus):
+    app = real_app(corpus, "mini")
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await _summary_ready(pilot)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: pane.lesson_view.lesson is not None, 30, "lesson reply")
+        await pilot.pause()
+        top = _screen(app)
+        assert "e = nn.Embedding(5000, 70)" in top
+        # L3: both layers wrap an nn.Parameter, as the engine's layers say
+        assert "thin wrappers over nn.Parameter" in top
+        assert " e.weight: Parameter, requires_grad=True" in top
+        assert " l.weight: Parameter, requires_grad=True" in top
+        assert " e.parameters(): weight; l: weight, bias" in top
+        assert "±0.1195" not in top  # below the fold
+
+        await pilot.press("pagedown")  # no Tab first
+        await _on_screen(pilot, " Linear: Kaiming-uniform ±1/√70 = ±0.1195", "the init section")
+        lines = screen_lines(app)
+        std = next(line for line in lines if line.startswith("   std 0.06"))
+        assert "(theory 0.0690) mean " in std  # the whole line, not cut at 80 columns
+        assert "e = nn.Embedding(5000, 70)" not in _screen(app)
+        await pilot.press("pageup")
+        await _on_screen(pilot, "e = nn.Embedding(5000, 70)", "the top again")
+        await pilot.press("down")
+        await wait_for(pilot, lambda: "e = nn.Embedding" not in _screen(app), 10, "one line down")
+
+        # three steps taken on the Train pane: back on Summary, the head says step 3
+        head = app.query_one("#sum-head")
+        assert "mini · step 0 ·" in str(head.render())
+        await pilot.press("2", "n", "n", "n")
+        status = app.query_one(StatusBar)
+        await wait_for(pilot, lambda: status.step == 3, 30, "three steps")
+        await pilot.press("1")
+        await _on_screen(pilot, "mini · step 3 · input", "the head's step")
+        assert pane.current_view == "embed" and pane.layers_view.summary.step == 0
+
+
+async def test_model_code_view_shows_forward_and_init(corpus):
+    app = real_app(corpus, "mini")
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await _summary_ready(pilot)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: pane.source_view.source is not None, 30, "source reply")
+        assert isinstance(pane.source_view.source, ModelSourceResult)
+        await pilot.pause()
+        text = _screen(app)
+        forward_line = inspect.getsourcelines(MiniLM.forward)[1]
+        init_line = inspect.getsourcelines(MiniLM.__init__)[1]
+        assert "MiniLM  (core.models)" in text
+        assert "__init__ declares the layers; forward is the data flow through them" in text
+        assert "MiniLM.forward: the data flow" in text
+        assert f"{forward_line} def forward(self, idx" in text
+        assert f"{forward_line + 1}     x = self.embedding(idx)  # (B, T, n_embd)" in text
+        assert "MiniLM.__init__: declares the layers" in text
+        assert f"{init_line} def __init__(self, config: MiniConfig) -> None:" in text
+        assert app.focused is pane.source_view  # PageUp/PageDown scroll it at once
+
+
+def test_help_names_the_code_view():
+    summary = dict(help_sections())["Summary pane"]
+    assert ("c", "Model code: forward()") in summary
+
+
+async def test_gpt_code_scrolls_to_init_and_the_palette_has_it(canned):
+    data = canned["gpt"]
+    app = TorchdeckApp(client=CannedClient(data))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _run_before(data, ("c",))(pilot)
+        pane = app.query_one(SummaryPane)
+        await wait_for(pilot, lambda: pane.source_view.source is not None, 10, "canned source")
+        await pilot.pause()
+        forward_line = inspect.getsourcelines(GPT.forward)[1]
+        assert f"{forward_line} def forward(self, idx: torch.Tensor, targets:" in _screen(app)
+        assert "GPT.__init__: declares the layers" not in _screen(app)  # below the fold
+        await pilot.press("pagedown")
+        await _on_screen(pilot, "GPT.__init__: declares the layers", "__init__ after PageDown")
+        assert "self.lm_head.weight = self.wte.weight" in _screen(app)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Summary: Model code: forward()" in titles
+
+
+async def test_code_that_cannot_be_found_is_one_line(canned):
+    missing = "the source of Net.forward cannot be found (could not get source code)"
+    data = {
+        **canned["mini"],
+        "model_source": {
+            "class_name": "Net",
+            "module": "__main__",
+            "blocks": [],
+            "missing": missing,
+        },
+    }
+    app = TorchdeckApp(client=CannedClient(data))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _run_before(data, ("c",))(pilot)
+        pane = app.query_one(SummaryPane)
+        await wait_for(pilot, lambda: pane.source_view.source is not None, 10, "canned source")
+        await pilot.pause()
+        lines = screen_lines(app)
+        at = lines.index(next(line for line in lines if line.startswith("Net  (__main__)")))
+        assert lines[at + 1].rstrip() == missing
+        assert "def " not in _screen(app) and "data flow" not in _screen(app)
+
+
 # -- snapshots ----------------------------------------------------------------------------------
 
 
@@ -114,6 +237,7 @@ def canned(tmp_path_factory):
                     "weight_stats": inspection.weight_stats(
                         s, "lm_head.weight" if preset == "gpt" else "hidden.weight"
                     ),
+                    "model_source": inspection.model_source(s.model),
                 }
             )
         )

@@ -1,18 +1,23 @@
 """The Summary pane: what the model is made of (LESSONS.md L1 and L3).
 
-Four views, one at a time (so that each fits 80×24), switched by key:
+Five views, one at a time (so that each fits 80×24), switched by key:
 - t  the layer table: output shapes for one training batch, parameters (tied weights counted
      once), trainable or frozen, share, multiply-adds; enter expands a layer into its weight
      tensors, +/- set the depth; the footer has the totals;
 - w  a weight tensor's statistics and histogram beside the theory of its initialisation, its
      gradient and how far it moved since the model was configured or loaded;
 - e  the Embedding-vs-Linear lesson on live layers (sizes V and d editable);
-- f  the forward-pass lesson: X · Wᵀ + b by hand beside a Linear's output.
+- f  the forward-pass lesson: X · Wᵀ + b by hand beside a Linear's output;
+- c  the model's code: its class's ``forward`` (the data flow) and ``__init__`` (the layers).
 
 Each view is a widget that asks the engine for its own data (ops ``summary``, ``weight_stats``,
-``lesson_embedding_linear`` and ``lesson_linear_forward``, one request at a time each) and draws
-it; the pane keeps the layout, the keys and which view shows. It refreshes after configure,
-reset and load, on ``r``, and while training runs every few seconds, only while it is visible.
+``lesson_embedding_linear``, ``lesson_linear_forward`` and ``model_source``, one request at a
+time each) and draws it; the pane keeps the layout, the keys and which view shows. A view taller
+than the screen scrolls by keyboard as soon as it shows: the view's scrolling part takes the
+focus (PageUp/PageDown, ↑/↓, Home/End), and the pane's keys reach the pane through it. The views
+that show the weights refresh after configure, reset and load, on ``r``, after a step taken
+one at a time, and while training runs every few seconds, only while the pane is visible; the
+head line follows the model's step from the engine's events, without asking again.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from tui.panes.base import Pane
 from tui.widgets.summary_embedding_lesson import SummaryEmbeddingLesson
 from tui.widgets.summary_forward_lesson import SummaryForwardLesson
 from tui.widgets.summary_layers import WAITING, SummaryLayers
+from tui.widgets.summary_source import SummarySource
 from tui.widgets.summary_table import SummaryTable
 from tui.widgets.summary_weight import SummaryWeight
 
@@ -42,7 +48,9 @@ VIEWS = {
     "weight": "sum-weight",
     "embed": "sum-embed",
     "forward": "sum-forward",
+    "source": "sum-source",
 }
+MODEL_VIEWS = ("layers", "weight", "forward")  # the views whose figures change as the model trains
 
 
 class SummaryPane(Pane):
@@ -52,7 +60,7 @@ class SummaryPane(Pane):
     SummaryPane #sum-head { height: 1; color: $text-muted; }
     SummaryPane ContentSwitcher { height: 1fr; }
     SummaryPane #sum-layers, SummaryPane #sum-weight, SummaryPane #sum-embed,
-    SummaryPane #sum-forward { height: 1fr; }
+    SummaryPane #sum-forward, SummaryPane #sum-source { height: 1fr; }
     SummaryPane #sum-totals { height: auto; max-height: 4; background: $panel; }
     SummaryPane #sum-weight-text { width: 42; height: 1fr; }
     SummaryPane #sum-weight-plot { width: 1fr; min-width: 20; }
@@ -69,6 +77,7 @@ class SummaryPane(Pane):
         Binding("w", "view('weight')", "Weight stats"),
         Binding("e", "view('embed')", "Embedding vs Linear"),
         Binding("f", "view('forward')", "Forward X·Wᵀ+b"),
+        Binding("c", "view('source')", "Model code: forward()"),
         Binding("r", "refresh", "Refresh"),
         Binding("plus,equals_sign", "depth(1)", "Deeper"),
         Binding("minus", "depth(-1)", "Shallower"),
@@ -86,6 +95,7 @@ class SummaryPane(Pane):
         self.current_view = "layers"
         self.train_state = "idle"
         self._last_refresh = 0.0
+        self.step: int | None = None  # the model's step, as the engine last said
 
     def compose(self) -> ComposeResult:
         yield Static(WAITING, id="sum-head")
@@ -94,6 +104,7 @@ class SummaryPane(Pane):
             yield SummaryWeight(id="sum-weight")
             yield SummaryEmbeddingLesson(id="sum-embed")
             yield SummaryForwardLesson(id="sum-forward")
+            yield SummarySource(id="sum-source")
 
     def on_mount(self) -> None:
         with contextlib.suppress(NoMatches):  # built ahead as the app closes: nothing to show
@@ -115,34 +126,63 @@ class SummaryPane(Pane):
     def forward_view(self) -> SummaryForwardLesson:
         return self.query_one(SummaryForwardLesson)
 
+    @property
+    def source_view(self) -> SummarySource:
+        return self.query_one(SummarySource)
+
+    def scroller(self) -> Widget:
+        """The part of the current view that takes the keys: the table, or what scrolls."""
+        if self.current_view == "layers":
+            return self.query_one(SummaryTable)
+        if self.current_view == "weight":
+            return self.query_one("#sum-weight-text")
+        if self.current_view == "embed":
+            return self.query_one("#sum-embed-scroll")
+        return self.forward_view if self.current_view == "forward" else self.source_view
+
     # -- engine hooks ---------------------------------------------------------------------------
 
     def configured(self, info: SessionInfo) -> None:
         self.train_state = "idle"
+        self.step = info.step
         # the mini model is three layers deep; the others read best two levels down
         self.layers_view.reset(depth=3 if info.preset == MINI else 2)
         self._show_head()
         self.weight_view.reset()
         self.forward_view.reset()
+        self.source_view.forget()
         self.reload(quiet=True, summary=True)
 
     def engine_event(self, name: str, data) -> None:
+        if not isinstance(data, (TrainState, TrainProgress)):
+            return
+        moved = data.step != self.step
+        if moved:
+            self.step = data.step
+            self._show_head()  # the head's step: no request
         if isinstance(data, TrainState):
             self.train_state = data.state
-            if self.train_state in ("paused", "stopped", "finished", "diverged") and self.shown:
+        if not self.shown or self.current_view not in MODEL_VIEWS:
+            return
+        if isinstance(data, TrainState):
+            if data.state in ("paused", "stopped", "finished", "diverged"):
                 self.reload(quiet=True)
-        elif isinstance(data, TrainProgress) and self.shown and self.train_state == "running":
+        elif self.train_state == "running":
             if time.monotonic() - self._last_refresh >= LIVE_REFRESH_S:
                 self.reload(quiet=True)
+        elif moved:  # a step taken on its own (n), here or by another client
+            self.reload(quiet=True)
 
     def engine_restarted(self) -> None:
+        self.step = None
         self.layers_view.forget()
         self._show_head()
         self.weight_view.forget()
         self.forward_view.forget()
+        self.source_view.forget()
 
     def focus_target(self) -> Widget:
-        return self.query_one(SummaryTable) if self.current_view == "layers" else self
+        return self.scroller()
 
     def pane_shown(self) -> None:
         if time.monotonic() - self._last_refresh >= 1.0 or self.layers_view.summary is None:
@@ -162,11 +202,13 @@ class SummaryPane(Pane):
             self.lesson_view.reload(quiet)
         elif view == "forward":
             self.forward_view.reload(quiet)
+        elif view == "source":
+            self.source_view.reload(quiet, again=not quiet)
         self._last_refresh = time.monotonic()
 
     @on(SummaryLayers.Loaded)
     def _show_head(self) -> None:
-        self.query_one("#sum-head", Static).update(self.layers_view.head())
+        self.query_one("#sum-head", Static).update(self.layers_view.head(self.step))
 
     # -- table and box events -------------------------------------------------------------------
 
@@ -183,7 +225,7 @@ class SummaryPane(Pane):
     @on(Input.Submitted, "#sum-V, #sum-d")
     def _sizes_submitted(self) -> None:
         if self.lesson_view.set_sizes():
-            self.focus()
+            self.scroller().focus()
             self.reload()
 
     # -- actions --------------------------------------------------------------------------------
@@ -195,10 +237,8 @@ class SummaryPane(Pane):
                 self.weight_view.weight_name = names[0]
         self.current_view = view
         self.query_one(ContentSwitcher).current = VIEWS[view]
-        if view == "layers":
-            self.query_one(SummaryTable).focus()
-        elif not isinstance(self.app.focused, Input):
-            self.focus()
+        if view == "layers" or not isinstance(self.app.focused, Input):
+            self.scroller().focus()
         self.reload(quiet=view != "layers")
 
     def action_refresh(self) -> None:

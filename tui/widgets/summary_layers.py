@@ -64,8 +64,9 @@ class SummaryLayers(Vertical):
 
     # -- reading the reply ----------------------------------------------------------------------
 
-    def head(self) -> str:
-        """The pane's head line: the model, its step, the batch's shape and the depth."""
+    def head(self, step: int | None = None) -> str:
+        """The pane's head line: the model, its step (``step``, the engine's latest, or else the
+        summary's), the batch's shape and the depth."""
         s = self.summary
         if not s:
             return WAITING
@@ -74,7 +75,8 @@ class SummaryLayers(Vertical):
             if s.input_shape
             else "no input (one parameter)"
         )
-        return f"[b]{s.preset}[/b] · step {s.step} · {shape} · depth {self.depth} (+/-)"
+        step = s.step if step is None else step
+        return f"[b]{s.preset}[/b] · step {step} · {shape} · depth {self.depth} (+/-)"
 
     def totals(self) -> str:
         s = self.summary
