@@ -34,3 +34,14 @@ def visible_char(ch: str) -> str:
     if ch and (ord(ch) < 32 or ord(ch) == 127):
         return f"^{chr(ord(ch) ^ 64)}"
     return ch
+
+
+def fit_parts(parts: list[str], width: int, sep: str = " · ") -> str:
+    """``parts`` joined by ``sep``, the last ones left out whole until the line fits ``width``
+    cells (the parts come most important first; the first is always kept)."""
+    from rich.cells import cell_len
+
+    kept = list(parts)
+    while len(kept) > 1 and cell_len(sep.join(kept)) > width:
+        kept.pop()
+    return sep.join(kept)

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable
 
+from rich.text import Text
 from textual import on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
@@ -32,6 +33,7 @@ from core.contract import (
     SessionInfo,
     TrainProgress,
 )
+from tui.format import fit_parts
 from tui.latest import LatestRequest
 from tui.panes.base import Pane
 from tui.widgets.activation_map import ActivationMap
@@ -254,27 +256,27 @@ class PredictPane(Pane):
             self.query_one(ActivationMap).data = r.activations
 
     def _show_info(self, r: PredictResult) -> None:
+        # most telling first: at 80 columns the last parts are left out whole, never cut
         parts = []
-        if r.bits_per_char is not None:
-            parts.append(f"text loss {r.loss:.3f} nats, {r.bits_per_char:.2f} bits/char")
-        else:
-            parts.append("text loss: needs 2+ known characters")
-        parts.append("untrained: random weights" if r.step == 0 else f"weights of step {r.step}")
+        if r.unknown:
+            chars = "".join(dict.fromkeys(ch for _, ch in r.unknown))[:8]
+            parts.append(f"{len(r.unknown)} char(s) not in the vocabulary ({chars}): skipped")
         if r.cropped:
             parts.append(f"using the last {len(r.ids)} of {r.chars} chars (context {r.block_size})")
         elif r.empty_context:
             parts.append("empty text: predicting from a newline")
+        if r.bits_per_char is not None:
+            parts.append(f"text loss {r.loss:.3f} nats, {r.bits_per_char:.2f} bits/char")
+        parts.append("untrained: random weights" if r.step == 0 else f"weights of step {r.step}")
+        if r.bits_per_char is None:
+            parts.append("text loss: needs 2+ known characters")
         if self.latencies:
             parts.append(f"in {1000 * self.latencies[-1]:.0f} ms")
-        line = " · ".join(parts)
-        unknown = r.unknown
-        if unknown:
-            chars = "".join(dict.fromkeys(ch for _, ch in unknown))[:8]
-            line = (
-                f"[b red]{len(unknown)} char(s) not in the vocabulary ({chars}): skipped[/]"
-                f" · {line}"
-            )
-        self.query_one("#predict-info", Static).update(line, layout=False)  # one row
+        info = self.query_one("#predict-info", Static)
+        line = Text(fit_parts(parts, info.size.width or 80), no_wrap=True, overflow="crop")
+        if r.unknown:
+            line.stylize("bold red", 0, len(parts[0]))
+        info.update(line, layout=False)  # one row
 
     # -- controls ------------------------------------------------------------------------------
 
