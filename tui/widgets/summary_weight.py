@@ -53,10 +53,8 @@ def weight_text(w: WeightStatsResult) -> Text:
     m = w.moved
     if m:
         rel = "--" if m.relative is None else f"{100 * m.relative:.2f}%"
-        t.append(
-            f"moved since step {m.since_step}: ‖Δw‖ {fmt_num(m.norm, 4)} "
-            f"({rel}), max |Δ| {fmt_num(m.max_abs, 3)}\n"
-        )
+        t.append(f"moved since step {m.since_step}: ‖Δw‖ {fmt_num(m.norm, 4)} ({rel})\n")
+        t.append(f"       max |Δ| {fmt_num(m.max_abs, 3)}\n")
     t.append(f"at step {w.step}", style="dim")
     return t
 
