@@ -290,3 +290,17 @@ def test_summary_gpt_table_snapshot(snap_compare, canned):
     data = canned["gpt"]
     app = TorchdeckApp(client=CannedClient(data))
     assert snap_compare(app, terminal_size=(120, 40), run_before=_run_before(data, ("o",)))
+
+
+async def test_forward_lesson_on_the_parabola_says_there_is_no_linear():
+    s = Session.create(RunSpec(preset="parabola", device="cpu"))
+    data = json.loads(
+        json.dumps({"info": s.describe().to_dict(), "summary": inspection.summarize(s)})
+    )
+    client = CannedClient(data)
+    app = TorchdeckApp(client=client)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _run_before(data, ("f",))(pilot)
+        await _on_screen(pilot, "The parabola model has no Linear layer", "the line")
+        assert "no X · Wᵀ + b to work by hand." in _screen(app)
+        assert "loading…" not in _screen(app)

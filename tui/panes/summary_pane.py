@@ -201,7 +201,11 @@ class SummaryPane(Pane):
         elif view == "embed":
             self.lesson_view.reload(quiet)
         elif view == "forward":
-            self.forward_view.reload(quiet)
+            summary = self.layers_view.summary
+            if summary and not any(r.type == "Linear" for r in summary.rows):
+                self.forward_view.no_linear(summary.preset)
+            else:
+                self.forward_view.reload(quiet)
         elif view == "source":
             self.source_view.reload(quiet, again=not quiet)
         self._last_refresh = time.monotonic()

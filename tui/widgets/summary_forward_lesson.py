@@ -67,6 +67,15 @@ class SummaryForwardLesson(VerticalScroll):
         self.layer_name = result.layer
         self.query_one("#sum-forward-text", Static).update(forward_text(result))
 
+    def no_linear(self, preset: str) -> None:
+        """Say that this model has no Linear layer to work through (the parabola), instead of
+        asking the engine for a lesson it refuses."""
+        self.forget()
+        self.query_one("#sum-forward-text", Static).update(
+            f"The {preset} model has no Linear layer: no X · Wᵀ + b to work by hand.\n"
+            "[dim]mini, mlp and gpt have them (Train pane, F2: the form's preset).[/dim]"
+        )
+
     def reset(self) -> None:
         """A new model: back to the engine's choice of layer."""
         self.forget()
