@@ -142,3 +142,25 @@ async def test_enter_in_a_form_field_applies_the_form(corpus):
         box.value = ""
         await pilot.press("1", "2", "3", "enter")
         await wait_for(pilot, lambda: status.steps == 123, 30, "applied by enter")
+
+
+async def test_the_field_being_edited_shows_by_its_label_in_reverse():
+    """Focus that a 16-colour terminal shows: reverse video needs no colour at all."""
+    from tests.tui.test_snapshots import INFO, fake_app
+
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.model_configured(INFO)
+        await pilot.pause()
+        lr, seed = app.query_one("#row-lr .form-label"), app.query_one("#row-seed .form-label")
+        assert not lr.styles.text_style.reverse
+        app.query_one("#field-lr").focus()
+        await pilot.pause()
+        assert lr.styles.text_style.reverse and lr.styles.text_style.bold
+        assert not seed.styles.text_style.reverse
+        app.query_one("#field-preset").focus()
+        await pilot.pause()
+        assert not lr.styles.text_style.reverse
+        assert (
+            app.query_one("#field-preset").parent.query_one(".form-label").styles.text_style.reverse
+        )
