@@ -150,6 +150,8 @@ class TrainPane(Pane):
         if data.val_loss is not None:
             metrics.val_loss = data.val_loss
         metrics.data = data
+        if data.detail is not None:  # the five steps of the report's latest step
+            self.query_one(LoopStrip).detail = data.detail
         if data.sample:
             text = data.sample.replace("\n", "⏎")
             self.query_one("#train-sample", Static).update(f"sample @ {data.step}: {text}")

@@ -1,5 +1,7 @@
-"""The five steps of the training loop as a strip (LESSONS.md L2). Stepping one step at a time
-fills each box with what that step just did."""
+"""The five steps of the training loop as a strip (LESSONS.md L2): zero_grad, forward+loss,
+backward, step, monitor. Each box shows what that step did in the latest step: the one taken
+by hand (``n``), or during a run the latest step of each progress report (about four a second,
+not every step). The words are cut to the boxes' width (``tui.widgets.step_notes``)."""
 
 from __future__ import annotations
 
@@ -10,43 +12,37 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from tui.widgets.step_notes import PHASES, phase_label, step_notes
+
 if TYPE_CHECKING:
     from core.contract import StepDetail
-from tui.format import fmt_num
 
-PHASES = ("zero_grad", "forward+loss", "backward", "step", "monitor")
+
+def cell_widths(width: int, n: int = len(PHASES)) -> list[int]:
+    """``width`` cells shared by ``n`` boxes, the first ones a cell wider when it does not
+    divide evenly."""
+    base, extra = divmod(max(width, 0), n)
+    return [base + (1 if i < extra else 0) for i in range(n)]
 
 
 class LoopStrip(Widget):
-    DEFAULT_CSS = "LoopStrip { height: 3; }"
+    DEFAULT_CSS = "LoopStrip { height: 2; }"
 
     detail: reactive[StepDetail | None] = reactive(None)
-    """The last single step's detail from the engine (train_step), or None."""
+    """The latest step's detail from the engine (a ``train_step`` reply or the ``detail`` of
+    a progress report), or None before any step of this model."""
     running: reactive[bool] = reactive(False)
 
     def render(self) -> Table:
         d = self.detail
-        if d is None:
-            notes = ["clear .grad", "loss = f(x)", "fill .grad", "θ -= lr·∇", "keep loss"]
-        else:
-            p = d.parabola
-            loss_note = f"loss {fmt_num(d.loss, 4)}"
-            if p:
-                loss_note = f"f({p['x']:.4f})={p['f']:.4f}"
-            grad_note = f"‖g‖ {fmt_num(d.grad_norm)}" + (" clip" if d.clipped else "")
-            if p:
-                grad_note = f"x.grad {p['grad']:.4f}"
-            notes = [
-                f"{d.grads_cleared} grads",
-                loss_note,
-                grad_note,
-                f"‖Δθ‖ {fmt_num(d.update_norm)}",
-                f"step {d.step}",
-            ]
-        table = Table.grid(expand=True)
-        for _ in PHASES:
-            table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        widths = cell_widths(self.size.width)
+        room = min(widths) - 1  # a blank cell between boxes
+        table = Table.grid()
+        for w in widths:
+            table.add_column(width=w, no_wrap=True, overflow="crop")
         style = "bold green" if self.running else ("bold cyan" if d else "bold")
-        table.add_row(*[Text(f"{i + 1}·{name}", style=style) for i, name in enumerate(PHASES)])
-        table.add_row(*[Text(n, style="dim" if d is None else "") for n in notes])
+        labels = [phase_label(i, room) for i in range(len(PHASES))]
+        table.add_row(*[Text(label, style=style) for label in labels])
+        notes = step_notes(d, room)
+        table.add_row(*[Text(note, style="dim" if d is None else "") for note in notes])
         return table

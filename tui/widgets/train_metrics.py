@@ -1,12 +1,16 @@
 """Figures beside the chart: step / total, tokens/s, learning rate, gradient norm, elapsed, ETA;
-for the parabola preset, x, f(x), x.grad and the distance to the optimum. In a job of several
-ranks, the rank count under tokens/s (the whole job's rate) and each rank's milliseconds per
-step, a slow one marked in colour and named in words."""
+for the parabola preset, x, f(x), x.grad with what its sign and size mean in words (LESSONS.md
+L2), and the distance to the optimum. In a job of several ranks, the rank count under tokens/s
+(the whole job's rate) and each rank's milliseconds per step, a slow one marked in colour and
+named in words."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
@@ -15,6 +19,7 @@ from textual.widget import Widget
 if TYPE_CHECKING:
     from core.contract import TrainProgress
 from tui.format import fmt_duration, fmt_loss, fmt_num, fmt_rate
+from tui.widgets.step_notes import grad_words
 
 LISTED_RANKS = 4  # up to this many ranks each one's time shows; more: the fastest and slowest
 SLOW_STYLE = "bold red"
@@ -63,21 +68,21 @@ class TrainMetrics(Widget):
 
     _rows = 0  # rows drawn last time: a change of height needs a new layout (height: auto)
 
-    def render(self) -> Table:
+    def render(self) -> Group:
         d = self.data
-        table = Table.grid(padding=(0, 1))
-        table.add_column(style="dim")
-        table.add_column()
-        rows = [("step", "0/-" if d is None else f"{d.step}/{d.steps}")]
+        rows: list[tuple[str, str | Text]] = [
+            ("step", "0/-" if d is None else f"{d.step}/{d.steps}")
+        ]
         p = d and d.parabola
+        split = 0  # the rows above the gradient's words
         if p:
             rows += [
-                ("x", f"{p['x']:.4f}"),
-                ("f(x)", f"{p['f']:.4f}"),
-                ("x.grad", fmt_num(p.get("grad"), 4)),
-                ("optimum", f"{p['optimum']:.4f}"),
-                ("distance", f"{p['distance']:.4f}"),
+                ("x", _fixed(p["x"])),
+                ("f(x)", _fixed(p["f"])),
+                ("x.grad", _fixed(p.get("grad"))),
             ]
+            split = len(rows)
+            rows += [("optimum", _fixed(p["optimum"])), ("distance", _fixed(p["distance"]))]
         else:
             rows += [
                 ("loss", fmt_loss(d and d.loss)),
@@ -92,10 +97,36 @@ class TrainMetrics(Widget):
             ("elapsed", fmt_duration(d and d.elapsed_s)),
             ("ETA", fmt_duration(d and d.eta_s)),
         ]
-        for label, value in rows:
-            table.add_row(label, value)
-        if len(rows) != self._rows:
+        label_width = max(cell_len(label) for label, _ in rows)
+        # under x.grad, across both columns: what its sign and size mean (L2)
+        words = grad_words(p.get("grad"), self.size.width - 2) if p else ""
+        if words:
+            parts = [
+                _grid(rows[:split], label_width),
+                Text(f"↳ {words}"),
+                _grid(rows[split:], label_width),
+            ]
+        else:
+            parts = [_grid(rows, label_width)]
+        height = len(rows) + (1 if words else 0)
+        if height != self._rows:
             if self._rows:
                 self.call_after_refresh(self.refresh, layout=True)
-            self._rows = len(rows)
-        return table
+            self._rows = height
+        return Group(*parts)
+
+
+def _fixed(value) -> str:
+    """A parabola figure to four decimals ("nan" and the like as they came)."""
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return f"{value:.4f}"
+    return fmt_num(value)
+
+
+def _grid(rows: list[tuple[str, str | Text]], label_width: int) -> Table:
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="dim", width=label_width)
+    table.add_column()
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
