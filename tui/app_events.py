@@ -16,8 +16,10 @@ def show_event(app: TorchdeckApp, name: str, data) -> None:
     state, another client's commands, the machine's samples, an engine error."""
     status = app.query_one(StatusBar)
     if name == "train_progress":  # a TrainProgress
+        from core.contract.progress import loss_window  # loaded with the event's class
+
         status.step, status.steps = data.step, data.steps
-        status.loss = data.loss
+        status.loss, status.loss_window = data.loss, loss_window(data)
         if data.val_loss is not None:
             status.val_loss = data.val_loss
         if data.tokens_per_s is not None:

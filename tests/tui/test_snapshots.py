@@ -60,6 +60,16 @@ def progress(step: int, n: int = 50) -> TrainProgress:
             "eta_s": (2000 - step) / 9.7,
             "state": "running",
             "sample": "def __init__(self, name):\n    return self" if step == 1200 else None,
+            # the five steps of the report's latest step, as a run's report carries them
+            "detail": {
+                "step": step,
+                "lr": 0.0011,
+                "grads_cleared": 50,
+                "loss": losses[-1],
+                "grad_norm": 0.41,
+                "history_len": step,
+                "kept": n,
+            },
         }
     )
 

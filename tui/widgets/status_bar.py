@@ -1,9 +1,11 @@
-"""The one-line status bar: engine state, device, preset, step, losses, throughput; and, when
+"""The one-line status bar: engine state, device, preset, step, losses, throughput (each item
+whole: at 80 columns the least useful ones are shortened or go, :func:`fit_parts`); and, when
 the engine keeps the app waiting, its health ("busy (12 s)", "not responding"): see
 :func:`engine_health`, which the app's heartbeat timer calls twice a second."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -61,6 +63,38 @@ def engine_health(
     return ""
 
 
+def loss_label(window: int) -> str:
+    """What the status bar's loss is: the mean over the steps of the latest report (about a
+    quarter second of a run), or one step's loss when stepping by hand."""
+    if window == 1:
+        return "loss(last step)"
+    return f"loss(avg {window})" if window > 1 else "loss"
+
+
+def fit_parts(parts: dict[str, list[str]], cuts: list[tuple[str, int | None]], room: int) -> list:
+    """The status bar's items in order, each as its longest wording (``parts``: name → its
+    wordings, longest first), then shortened or dropped one cut at a time (``cuts``: name and
+    the index of its next wording, or None to drop it) until they fit ``room`` cells, with
+    " │ " between them. Never cuts a word: what does not fit goes whole."""
+    shown = {name: words[0] for name, words in parts.items()}
+
+    def width() -> int:
+        return sum(cell_len(text) + 3 for text in shown.values())
+
+    for name, index in cuts:
+        if width() <= room:
+            break
+        if name not in shown:
+            continue
+        if index is None:
+            del shown[name]
+        elif index < len(parts[name]):
+            shown[name] = parts[name][index]
+    while shown and width() > room:  # narrower than any plan: the last items go
+        shown.popitem()
+    return list(shown.values())
+
+
 class StatusBar(Widget):
     DEFAULT_CSS = "StatusBar { height: 1; }"
 
@@ -74,6 +108,8 @@ class StatusBar(Widget):
     loss: reactive[float | None] = reactive(None)
     val_loss: reactive[float | None] = reactive(None)
     tokens_per_s: reactive[float | None] = reactive(None)
+    loss_window: reactive[int] = reactive(0)
+    """The steps ``loss`` is the mean of (the latest report's; 1: a step by hand; 0: unknown)."""
     world_size: reactive[int] = reactive(1)
     """Ranks training together: 2 or more shows "· N ranks" after tok/s (the whole job's)."""
     loading: reactive[str] = reactive("")
@@ -92,15 +128,41 @@ class StatusBar(Widget):
         text = Text()
         text.append(" ● ", style=style)
         text.append(label, style=style)
-        parts = [
-            self.device,
-            self.preset,
-            f"step {self.step}/{self.steps}",
-            f"loss {fmt_loss(self.loss)}",
-            f"val {fmt_loss(self.val_loss)}",
-            f"{fmt_rate(self.tokens_per_s)} tok/s",
+        known_rate = bool(self.tokens_per_s)  # 0: no tokens (the parabola), None: not yet
+        rate = f"{fmt_rate(self.tokens_per_s)} tok/s"
+        ranks = self.world_size > 1
+        loss = fmt_loss(self.loss)
+        window = self.loss_window if self.loss is not None else 0
+        parts = {
+            "device": [self.device],
+            "preset": [self.preset],
+            "step": [f"step {self.step}/{self.steps}", f"{self.step}/{self.steps}"],
+            "loss": [f"{loss_label(window)} {loss}", f"loss {loss}"],
+            "val": [f"val {fmt_loss(self.val_loss)}"],
+            "rate": [f"{rate} · {self.world_size} ranks", f"{rate} ×{self.world_size}", rate]
+            if ranks
+            else [rate],
+        }
+        # the least useful first: figures not known yet, the device, the word "step", the
+        # ranks' words, the loss's window, then whole items, the loss last
+        cuts = [
+            *([("rate", None)] if not known_rate else []),
+            *([("val", None)] if self.val_loss is None else []),
+            ("device", None),
+            ("step", 1),
+            ("rate", 1),
+            ("preset", None),
+            ("loss", 1),
+            ("rate", 2),
+            ("val", None),
+            ("rate", None),
+            ("step", None),
+            ("loss", None),
         ]
-        if self.world_size > 1:
-            parts[-1] += f" · {self.world_size} ranks"
-        text.append("  │ " + " │ ".join(parts))
+        if self.size.width:  # a blank cell at the right end
+            shown = fit_parts(parts, cuts, self.size.width - cell_len(text.plain) - 2)
+        else:  # not laid out yet: no width to fit
+            shown = [words[0] for words in parts.values()]
+        if shown:
+            text.append("  │ " + " │ ".join(shown))
         return text
