@@ -28,6 +28,8 @@ from tui.attach import (
     show_engine_lost,
 )
 from tui.engine_link import EngineLink
+from tui.lessons.panel import LessonPanel
+from tui.lessons.start import show_lessons
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 from tui.panes.base import Pane
 from tui.panes.train_pane import TrainPane
@@ -82,6 +84,7 @@ class TorchdeckApp(App):
         Binding("4", "show_pane('predict')", "Predict", show=False),
         Binding("escape", "leave_input", "Leave box", show=False),
         Binding("u", "machine", "Machine", show=False),
+        Binding("L", "lessons", "Lessons", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+r", "restart_engine", "Restart engine", show=False),
         Binding("ctrl+l", "restart_and_load", "Restart + load", show=False),
@@ -132,6 +135,7 @@ class TorchdeckApp(App):
                 with Vertical(id=key, classes="pane-slot"):
                     if key == "train":
                         yield TrainPane(self.initial, id="train-pane")
+        yield LessonPanel(id="lesson-panel")
         yield KeyFooter(id="keys")
 
     async def on_mount(self) -> None:
@@ -356,6 +360,9 @@ class TorchdeckApp(App):
 
     def action_leave_input(self) -> None:
         self.query_one(f"#{self.active_pane}-pane").focus()
+
+    def action_lessons(self) -> None:
+        show_lessons(self)
 
     def action_machine(self) -> None:
         """The machine view: every figure of the latest sample, the warnings, the history."""

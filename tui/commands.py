@@ -15,6 +15,7 @@ APP_KEYS = [
     ("tab / ⇧tab", "move between a pane's parts: Train's settings form,"),
     ("", "Summary's views, the text boxes"),
     ("escape", "leave a text box: in one, letters type; out, they act"),
+    ("L", "lessons L1–L4, guided: steps that tick as you do them"),
     ("u", "the machine: CPU, memory and GPU, live, with history"),
     ("?", "this help"),
     ("ctrl+p", "command palette: every action"),
@@ -91,6 +92,9 @@ def system_commands(app, inherited: Iterable[SystemCommand]) -> Iterable[SystemC
                 f"key {b.key}",
                 lambda a=b.action, p=pane: app.run_action(a, p),
             )
+    yield SystemCommand(
+        "Lessons", "the course's lessons L1–L4, guided step by step (key L)", app.action_lessons
+    )
     yield SystemCommand("Help", "every key of the app and of each pane (key ?)", app.action_help)
     yield SystemCommand("Machine", "CPU, memory and GPU beside the run (key u)", app.action_machine)
     yield SystemCommand(

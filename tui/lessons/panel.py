@@ -1,0 +1,156 @@
+"""The lesson under the panes: the lesson's title and its steps' marks, the step to do now with
+the lesson's figure and the live one, and, where the screen is tall enough, every step.
+
+The steps are read off the panes four times a second while a lesson is open (nothing is asked of
+the engine); a step once done stays ticked, and the learner's place in every lesson is kept when
+the panel closes or another lesson opens.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from tui.lessons.content import LESSONS, Lesson, Step, lesson
+
+POLL_S = 0.25  # how often the steps are checked while a lesson is open
+TALL = 40  # screen rows from which every step is listed, not only the one to do now
+DONE, NOW, LATER = "✓", "▸", "·"
+
+
+class LessonPanel(Widget, can_focus=False):
+    DEFAULT_CSS = """
+    LessonPanel {
+        height: auto;
+        max-height: 16;
+        background: $panel;
+        border-top: solid $primary;
+        padding: 0 1;
+        display: none;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.current: Lesson | None = None
+        self.done: dict[str, set[int]] = {x.key: set() for x in LESSONS}
+        self.seen: dict[tuple[str, int], str] = {}  # a step's live figure when it was done
+        self.last_done: dict[str, int] = {}  # the step done most recently, per lesson
+        self._shown: Text | None = None
+        self._timer = None
+
+    # -- which lesson ----------------------------------------------------------------------------
+
+    def open(self, key: str) -> None:
+        self.current = lesson(key)
+        self.display = True
+        if self._timer is None:
+            self._timer = self.set_interval(POLL_S, self.check)
+        self.check()
+        nxt = self.next_step()
+        if nxt is not None and nxt[1].recipe:
+            _put_recipe(self.app, nxt[1].recipe)
+
+    def close(self) -> None:
+        self.current = None
+        self.display = False
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def next_step(self) -> tuple[int, Step] | None:
+        """The first step not done yet in the current lesson."""
+        if self.current is None:
+            return None
+        done = self.done[self.current.key]
+        return next(((i, s) for i, s in enumerate(self.current.steps) if i not in done), None)
+
+    def progress(self, key: str) -> str:
+        x = lesson(key)
+        return f"{len(self.done[key])}/{len(x.steps)}"
+
+    # -- checking --------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Tick what the person has done; redraw when what the panel says has changed."""
+        x = self.current
+        if x is None:
+            return
+        before = self.next_step()
+        done = self.done[x.key]
+        for i, s in enumerate(x.steps):
+            if i not in done and _safe(s.done, self.app):
+                done.add(i)
+                self.last_done[x.key] = i
+                live = _safe(s.live, self.app)
+                if live:
+                    self.seen[(x.key, i)] = str(live)
+        after = self.next_step()
+        if after is not None and after != before and after[1].recipe:
+            _put_recipe(self.app, after[1].recipe)
+        text = self.draw()
+        if self._shown is None or text.plain != self._shown.plain:
+            rows = self._rows(text)
+            self._shown = text
+            # a new layout only when the panel's height changes: live figures change in place
+            self.refresh(layout=rows != self._drawn_rows)
+            self._drawn_rows = rows
+
+    _drawn_rows = 0
+
+    def _rows(self, text: Text) -> int:
+        width = max(1, self.content_region.width or self.app.size.width - 2)
+        return len(text.wrap(self.app.console, width))
+
+    def draw(self) -> Text:
+        x = self.current
+        out = Text(no_wrap=False)
+        if x is None:
+            return out
+        done = self.done[x.key]
+        marks = " ".join(DONE if i in done else LATER for i in range(len(x.steps)))
+        nxt = self.next_step()
+        if nxt is not None:
+            marks = " ".join(
+                DONE if i in done else NOW if i == nxt[0] else LATER for i in range(len(x.steps))
+            )
+        out.append(f"{x.key} {x.title}", style="bold")
+        out.append(f"  {marks}", style="bold")
+        out.append("  (L: lessons)", style="dim")
+        tall = self.app.size.height >= TALL
+        last = self.last_done.get(x.key)
+        for i, s in enumerate(x.steps):
+            is_next = nxt is not None and i == nxt[0]
+            if not (tall or is_next or i == last):
+                continue
+            mark = DONE if i in done else NOW if is_next else LATER
+            out.append(f"\n{mark} {i + 1}/{len(x.steps)} {s.do}", style="bold" if is_next else "")
+            if is_next:
+                live = _safe(s.live, self.app)
+                out.append("\n    ")
+                out.append(f"now {live}" if live else "now —", style="bold")
+                out.append(f" · lesson {s.expect}", style="dim")
+            elif i in done:
+                out.append("\n    ")
+                out.append(f"was {self.seen.get((x.key, i), '—')}", style="bold")
+                out.append(f" · lesson {s.expect}", style="dim")
+        if nxt is None:
+            out.append(f"\n{DONE} all {len(x.steps)} steps done: L opens the next lesson")
+        return out
+
+    def render(self) -> Text:
+        return self._shown if self._shown is not None else self.draw()
+
+
+def _put_recipe(app, key: str) -> None:
+    from tui.lessons.start import put_recipe
+
+    put_recipe(app, key)
+
+
+def _safe(probe, app):
+    """A probe's answer, or None while what it reads is not there yet (a pane being built)."""
+    try:
+        return probe(app)
+    except Exception:  # noqa: BLE001 — a lesson never takes the app down
+        return None
