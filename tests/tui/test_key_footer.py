@@ -34,7 +34,7 @@ async def test_the_line_follows_the_focused_pane_without_building_widgets():
         assert len(train) == 100  # the palette's key at the right edge, one space after it
         await pilot.press("1")
         await pilot.pause()
-        assert footer.text().startswith(" t Layer table  w Weight stats  e Embedding vs Linear")
+        assert footer.text().startswith(" t Table  w Weights  e Embedding  f Forward  c Code")
         await pilot.press("3")
         await pilot.pause()
         assert footer.text().startswith(" ^c Interrupt cell  ^t Recipes  ^s Save transcript")
@@ -69,6 +69,10 @@ async def test_at_80_columns_every_pane_shows_help_and_quit_and_a_text_box_says_
             right = "esc Leave box  ^q Quit" if typing else "? Help  q Quit"
             assert footer.text().endswith(f"{DIVIDER}{right}  ^p palette "), key
             assert len(footer.text()) == 80
+            if key == "1":  # Summary's views, the lessons' L1 and L3 keys among them, all fit
+                assert footer.text().startswith(
+                    " t Table  w Weights  e Embedding  f Forward  c Code"
+                )
         # in a text box letters type: the line says escape leaves it and ^q quits
         app.query_one("#field-lr").focus()
         await pilot.pause()

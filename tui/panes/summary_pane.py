@@ -73,11 +73,11 @@ class SummaryPane(Pane):
     SummaryPane #sum-embed-plots SummaryHistogram { height: 1fr; }
     """
     BINDINGS = [
-        Binding("t", "view('layers')", "Layer table"),
-        Binding("w", "view('weight')", "Weight stats"),
-        Binding("e", "view('embed')", "Embedding vs Linear"),
-        Binding("f", "view('forward')", "Forward X·Wᵀ+b"),
-        Binding("c", "view('source')", "Model code: forward()"),
+        Binding("t", "view('layers')", "Table", tooltip="Layer table"),
+        Binding("w", "view('weight')", "Weights", tooltip="Weight stats"),
+        Binding("e", "view('embed')", "Embedding", tooltip="Embedding vs Linear"),
+        Binding("f", "view('forward')", "Forward", tooltip="Forward X·Wᵀ+b"),
+        Binding("c", "view('source')", "Code", tooltip="Model code: forward()"),
         Binding("r", "refresh", "Refresh"),
         Binding("plus,equals_sign", "depth(1)", "Deeper"),
         Binding("minus", "depth(-1)", "Shallower"),
