@@ -23,8 +23,10 @@ CORPUS_TEXT = (
 @pytest.fixture(autouse=True)
 def _work_in_tmp(tmp_path, monkeypatch):
     """Every app test works in its own folder: what a run writes (runs/PRESET-TIME/metrics.jsonl,
-    runs/torchdeck/autosave.pt) lands there, never in the checkout."""
+    runs/torchdeck/autosave.pt) lands there, never in the checkout; the lessons' saved progress
+    too, never in the user's state folder."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TORCHDECK_STATE_DIR", str(tmp_path / "state"))
 
 
 @pytest.fixture

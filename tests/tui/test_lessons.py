@@ -145,3 +145,43 @@ async def test_l1_the_forward_pass_and_leaving_and_coming_back(corpus):
         await pilot.press("escape", "l")
         await ticked(pilot, panel, 4, "step 4: activations")
         assert "all 4 steps done" in panel_text(app)
+
+
+def test_progress_is_saved_whole_and_a_bad_file_is_moved_aside_not_lost(tmp_path):
+    from tui.lessons import saved
+
+    known = {"L1": 4, "L2": 4}
+    assert saved.load(known) == ({"L1": set(), "L2": set()}, {}, "")
+    saved.save({"L1": set(), "L2": {0, 1}}, {("L2", 1): "x.grad −8.0000 at x = −1.0000"})
+    assert [p.name for p in saved.state_dir().iterdir()] == ["lessons.json"]  # no temp left
+    done, seen, note = saved.load(known)
+    assert done == {"L1": set(), "L2": {0, 1}} and note == ""
+    assert seen == {("L2", 1): "x.grad −8.0000 at x = −1.0000"}
+    # a lesson that now has fewer steps keeps only the steps it has
+    assert saved.load({"L1": 4, "L2": 1})[0]["L2"] == {0}
+    saved.path().write_text("{not json", encoding="utf-8")
+    done, seen, note = saved.load(known)
+    assert done == {"L1": set(), "L2": set()} and seen == {}
+    assert "could not be read" in note and "lessons.json.bad" in note and "starting afresh" in note
+    assert saved.path().with_name("lessons.json.bad").read_text() == "{not json"
+
+
+async def test_the_lesson_list_shows_where_the_learner_got_and_r_starts_one_again():
+    from tests.tui.test_snapshots import INFO, fake_app
+    from tui.lessons import saved
+
+    saved.save({"L2": {0, 1}, "L4": {0, 1, 2, 3, 4}}, {("L2", 1): "x.grad −8.0000 at x = −1.0000"})
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.model_configured(INFO)
+        await pilot.press("L")
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonsScreen), 5, "the lesson list")
+        rows = "\n".join(screen_lines(app))
+        assert "L2  Backprop: minimise f(x) = 3x² − 2x + 3 with SGD  (Train, 2/4)" in rows
+        assert "(Playground, 5/5)" in rows and "(Summary, 0/4)" in rows
+        await pilot.press("home", "down", "down", "down", "r")  # L4 again, from its first step
+        panel = app.query_one(LessonPanel)
+        await wait_for(pilot, lambda: panel.current is not None, 10, "L4 open")
+        assert panel.current.key == "L4" and panel.done["L4"] == set()
+        assert panel.done["L2"] == {0, 1}  # the others keep their place
+        assert saved.load({"L2": 4, "L4": 5})[0] == {"L2": {0, 1}, "L4": set()}

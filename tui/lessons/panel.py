@@ -11,6 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from tui.lessons import saved
 from tui.lessons.content import LESSONS, Lesson, Step, lesson
 
 POLL_S = 0.25  # how often the steps are checked while a lesson is open
@@ -33,15 +34,29 @@ class LessonPanel(Widget, can_focus=False):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.current: Lesson | None = None
+        # the steps done and the live figure each showed when it was done, kept between
+        # sessions (tui.lessons.saved): read when the panel first opens
         self.done: dict[str, set[int]] = {x.key: set() for x in LESSONS}
-        self.seen: dict[tuple[str, int], str] = {}  # a step's live figure when it was done
+        self.seen: dict[tuple[str, int], str] = {}
+        self._loaded = False
         self.last_done: dict[str, int] = {}  # the step done most recently, per lesson
         self._shown: Text | None = None
         self._timer = None
 
     # -- which lesson ----------------------------------------------------------------------------
 
+    def load(self) -> None:
+        """The learner's place from earlier sessions (once)."""
+        if self._loaded:
+            return
+        self._loaded = True
+        done, seen, note = saved.load({x.key: len(x.steps) for x in LESSONS})
+        self.done, self.seen = done, seen
+        if note:
+            self.app.notify(note, title="lessons", severity="warning", timeout=10)
+
     def open(self, key: str) -> None:
+        self.load()
         self.current = lesson(key)
         self.display = True
         if self._timer is None:
@@ -57,6 +72,15 @@ class LessonPanel(Widget, can_focus=False):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
+
+    def restart(self, key: str) -> None:
+        """Clear a lesson's ticks, to do it again (the others keep theirs)."""
+        self.load()
+        self.done[key] = set()
+        self.seen = {k: v for k, v in self.seen.items() if k[0] != key}
+        self.last_done.pop(key, None)
+        self._shown = None
+        saved.save(self.done, self.seen)
 
     def next_step(self) -> tuple[int, Step] | None:
         """The first step not done yet in the current lesson."""
@@ -78,6 +102,7 @@ class LessonPanel(Widget, can_focus=False):
             return
         before = self.next_step()
         done = self.done[x.key]
+        ticked = False
         for i, s in enumerate(x.steps):
             if i not in done and _safe(s.done, self.app):
                 done.add(i)
@@ -85,6 +110,9 @@ class LessonPanel(Widget, can_focus=False):
                 live = _safe(s.live, self.app)
                 if live:
                     self.seen[(x.key, i)] = str(live)
+                ticked = True
+        if ticked:
+            saved.save(self.done, self.seen)
         after = self.next_step()
         if after is not None and after != before and after[1].recipe:
             _put_recipe(self.app, after[1].recipe)

@@ -17,12 +17,16 @@ def show_lessons(app: TorchdeckApp) -> None:
     from tui.screens.lessons_screen import LessonsScreen
 
     panel = app.query_one(LessonPanel)
+    panel.load()
     progress = {x.key: panel.progress(x.key) for x in LESSONS}
     current = panel.current.key if panel.current else None
 
     async def chosen(key: str | None) -> None:
         if key == "close":
             panel.close()
+        elif key and key.startswith("restart:"):
+            panel.restart(key.removeprefix("restart:"))
+            await open_lesson(app, key.removeprefix("restart:"))
         elif key:
             await open_lesson(app, key)
 

@@ -17,7 +17,8 @@ PANE_NAMES = {"summary": "Summary", "train": "Train", "playground": "Playground"
 
 
 class LessonsScreen(ModalScreen[str | None], PromptPaint):
-    """Dismisses with a lesson's key, "close" (hide the panel), or None on escape."""
+    """Dismisses with a lesson's key, "restart:KEY" (its ticks cleared), "close" (hide the
+    panel), or None on escape."""
 
     DEFAULT_CSS = """
     LessonsScreen { align: center middle; }
@@ -29,6 +30,7 @@ class LessonsScreen(ModalScreen[str | None], PromptPaint):
     BINDINGS = [
         Binding("escape", "dismiss_none", "Close"),
         Binding("c", "close_panel", "Close the lesson panel"),
+        Binding("r", "restart", "Start the lesson again"),
     ]
 
     def __init__(self, progress: dict[str, str], current: str | None) -> None:
@@ -38,7 +40,9 @@ class LessonsScreen(ModalScreen[str | None], PromptPaint):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="lessons-box"):
-            yield Static("[b]Lessons[/b]  enter opens · c closes the panel · esc goes back")
+            yield Static(
+                "[b]Lessons[/b]  enter opens · r starts one again · c closes the panel · esc"
+            )
             yield OptionList(
                 *(
                     Option(
@@ -65,6 +69,11 @@ class LessonsScreen(ModalScreen[str | None], PromptPaint):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
+
+    def action_restart(self) -> None:
+        index = self.query_one(OptionList).highlighted
+        if index is not None:
+            self.dismiss(f"restart:{LESSONS[index].key}")
 
     def action_close_panel(self) -> None:
         self.dismiss("close")
