@@ -21,3 +21,13 @@ def test_every_key_of_the_help_fits_its_column():
     assert "+ / =" in summary  # Deeper: was "plus,equals_sign"
     assert all(len(key) <= 14 for key in keys)  # the help screen's key column
     assert not [key for key in keys if "_" in key]
+
+
+def test_the_help_says_how_to_reach_the_settings_form_leave_a_box_and_open_the_lessons():
+    everywhere = help_sections()[0][1]
+    text = "\n".join(f"{key} {desc}" for key, desc in everywhere)
+    assert "tab / ⇧tab move between a pane's parts: Train's settings form," in text
+    assert "escape leave a text box: in one, letters type; out, they act" in text
+    assert "L lessons L1–L4, guided" in text
+    train = dict(next(rows for title, rows in help_sections() if title.startswith("Train")))
+    assert train["a"] == "Apply config" and train["space"] == "Pause/resume"  # long names kept
