@@ -40,6 +40,7 @@ DELEGATED = {
     "inspect": ("cli.inspect", "print a model's layer table, like torchinfo"),
     "bench": ("core.bench", "measure training speed, UI lag, start-up and prediction latency"),
     "plot": ("cli.plot", "draw the loss curves of run folders in the terminal"),
+    "serve": ("cli.serve", "serve the app to a browser on 127.0.0.1, with a token (textual-serve)"),
 }
 
 
@@ -154,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     _add_autosave_arg(parser)
     _add_remote_args(parser, top=True)
+    # a tab of torchdeck serve: attach to this folder's engine if there is one (cli/serve.py)
+    parser.add_argument("--served", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     train = sub.add_parser("train", help="train headless, with a progress line and metrics.jsonl")
     _add_train_args(train)
@@ -226,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_train_command(args, argv[argv.index("train") + 1 :])
     from cli import engines
 
+    if args.served:
+        from cli.serve_engines import attach_to_served
+
+        attach_to_served(args)
     # what stops the app from starting (an ssh failure, an engine already training in this
     # folder) prints plainly, with its exit code, before the screen changes
     return engines.errors_to_exit(run_app, args)

@@ -1,0 +1,158 @@
+"""``torchdeck serve``: the whole app in a browser, through textual-serve.
+
+Each browser tab runs the app in a process of its own, on one engine in this folder: the first
+tab starts it (detached, as the terminal app does), later tabs attach to it, and closing a tab
+leaves it, so a run goes on training and stays attachable from a terminal (``torchdeck attach``).
+
+The app runs arbitrary Python in its playground, so the server must never be open to whoever can
+reach its port: it binds to 127.0.0.1 unless ``--host`` says otherwise (with a warning), and
+every start prints a URL with a fresh random token. A request without the token (in the URL the
+first time, then in a cookie the browser keeps for this server only) gets 403.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import ipaddress
+import secrets
+import shlex
+import sys
+
+from core.contract.settings import DEFAULT_PRESET, PRESETS
+
+DEFAULT_PORT = 8000
+DEFAULT_HOST = "127.0.0.1"
+COOKIE = "torchdeck_token"
+SERVED_FLAG = "--served"  # the app's hidden flag: attach to this folder's engine if there is one
+FORBIDDEN = (
+    "torchdeck serve: this address needs the token printed when the server started "
+    "(open the URL it printed, ?token=... included)\n"
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="torchdeck serve",
+        description="Serve the app to a browser (textual-serve). Binds to 127.0.0.1; from "
+        "another machine use ssh -L 8000:127.0.0.1:8000 HOST torchdeck serve",
+    )
+    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="default 8000")
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="address to listen on (default 127.0.0.1; anything else lets other machines in)",
+    )
+    parser.add_argument("--preset", choices=PRESETS, default=DEFAULT_PRESET)
+    parser.add_argument("--corpus", metavar="PATH", help="training text (default: Python docs)")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
+    return parser
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: want an integer in [1, 65535]")
+    return port
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_warning(host: str) -> str:
+    """What to say before listening on ``host`` ("" for a loopback address)."""
+    if is_loopback(host):
+        return ""
+    return (
+        f"warning: listening on {host}: anyone who can reach this port and has the token can run "
+        "Python on this machine as you (the playground). Prefer the default 127.0.0.1 and an ssh "
+        "tunnel: ssh -L 8000:127.0.0.1:8000 HOST torchdeck serve"
+    )
+
+
+def app_command(args: argparse.Namespace) -> str:
+    """The shell command each browser tab runs: this Python, the app, this server's settings."""
+    parts = [sys.executable, "-m", "cli.main", SERVED_FLAG, "--preset", args.preset]
+    parts += ["--device", args.device]
+    if args.corpus:
+        parts += ["--corpus", args.corpus]
+    return shlex.join(parts)
+
+
+def token_ok(given: str | None, token: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), token.encode())
+
+
+def token_middleware(token: str):
+    """An aiohttp middleware: the token in the query (then kept in a cookie) or the cookie, or
+    403."""
+    from aiohttp import web
+
+    @web.middleware
+    async def check(request: web.Request, handler):
+        if token_ok(request.query.get("token"), token):
+            response = await handler(request)
+            if isinstance(response, web.Response):  # not a websocket, already under way
+                response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+            return response
+        if token_ok(request.cookies.get(COOKIE), token):
+            return await handler(request)
+        raise web.HTTPForbidden(text=FORBIDDEN)
+
+    return check
+
+
+def make_server(args: argparse.Namespace, token: str, say=print):
+    """A textual-serve Server that refuses requests without ``token``."""
+    from textual_serve.server import Server
+
+    class TokenServer(Server):
+        async def _make_app(self):
+            app = await super()._make_app()
+            app.middlewares.append(token_middleware(token))
+            return app
+
+        async def on_startup(self, app) -> None:
+            say(f"torchdeck serve: open {url(args.host, args.port, token)}")
+            say("each tab runs the app; a run goes on when its tab closes. Ctrl+C stops serving")
+
+        def initialize_logging(self) -> None:
+            pass  # textual-serve logs every request; the URL line above is what a person needs
+
+    return TokenServer(app_command(args), host=args.host, port=args.port, title="torchdeck")
+
+
+def url(host: str, port: int, token: str) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/?token={token}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warning = host_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    server = make_server(args, secrets.token_urlsafe(24), say=lambda s: print(s, flush=True))
+    try:
+        server.serve()
+    except OSError as exc:  # the port is taken, the address is not this machine's
+        print(
+            f"torchdeck serve: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})\n"
+            "hint: pick another port with --port N",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        from cli.serve_engines import after_serving
+
+        after_serving(print)
+    return 0

@@ -1,0 +1,58 @@
+"""The engine behind ``torchdeck serve``'s tabs: one per folder (``runs/torchdeck``), started by
+the first tab, attached to by the others, left alone when a tab closes; when serving stops, an
+idle one nobody is attached to is shut down and a training one is said to go on."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+TRAINING = ("running", "paused")
+
+
+def _engines_here(run_dir: str) -> list[dict]:
+    from cli.engines import list_engines
+    from core import runtime
+
+    if not runtime.live_sockets():
+        return []
+    here = str(Path(run_dir).resolve())
+    found = asyncio.run(list_engines())
+    return [e for e in found if e.get("run_dir") == here and not e.get("error")]
+
+
+def served_engine(run_dir: str) -> str | None:
+    """The id of the engine in ``run_dir`` a new tab should attach to (a training one first),
+    or None: the tab starts one."""
+    engines = _engines_here(run_dir)
+    engines.sort(key=lambda e: e.get("state") not in TRAINING)
+    return str(engines[0]["id"]) if engines else None
+
+
+def attach_to_served(args: argparse.Namespace) -> None:
+    """For a tab's app (``--served``): attach to this folder's engine if there is one."""
+    from core.transport import DEFAULT_RUN_DIR
+
+    ident = served_engine(DEFAULT_RUN_DIR)
+    if ident is not None:
+        args.command, args.id = "attach", ident
+
+
+def after_serving(say) -> None:
+    """Once the server stops: shut down this folder's idle engines nobody uses; say how to reach
+    a run that goes on."""
+    from cli.engines import stop
+    from core import runtime
+    from core.transport import DEFAULT_RUN_DIR
+
+    for e in _engines_here(DEFAULT_RUN_DIR):
+        ident = str(e["id"])
+        if e.get("state") in TRAINING:
+            say(
+                f"engine {ident} goes on training ({e['state']}, step {e.get('step')}/"
+                f"{e.get('steps')}): torchdeck attach {ident} opens it, torchdeck stop {ident} "
+                "ends it"
+            )
+        elif e.get("detached") and not e.get("clients"):
+            asyncio.run(stop(runtime.socket_path(ident), lambda _line: None, timeout=10))

@@ -1,0 +1,103 @@
+"""torchdeck serve's guard: the token in the URL (then a cookie kept for this server), or 403;
+127.0.0.1 unless --host says otherwise, with a warning; each tab's command."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from cli.serve import (
+    COOKIE,
+    FORBIDDEN,
+    app_command,
+    build_parser,
+    host_warning,
+    token_middleware,
+    url,
+)
+
+TOKEN = "s3cret-token_value"
+
+
+async def _client() -> TestClient:
+    async def page(request):
+        return web.Response(text="the app")
+
+    async def ws(request):
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_str("hello")
+        await socket.close()
+        return socket
+
+    app = web.Application(middlewares=[token_middleware(TOKEN)])
+    app.add_routes([web.get("/", page), web.get("/ws", ws), web.get("/static/x.js", page)])
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    return client
+
+
+async def test_no_token_no_page_no_static_no_websocket():
+    client = await _client()
+    try:
+        for path in ("/", "/static/x.js", "/ws", "/?token=wrong", f"/?token={TOKEN}x"):
+            response = await client.get(path)
+            assert response.status == 403, path
+            assert await response.text() == FORBIDDEN
+    finally:
+        await client.close()
+
+
+async def test_the_token_opens_the_page_and_its_cookie_the_rest():
+    client = await _client()
+    try:
+        response = await client.get(f"/?token={TOKEN}")
+        assert response.status == 200 and await response.text() == "the app"
+        cookie = response.cookies[COOKIE]
+        assert cookie.value == TOKEN and cookie["httponly"] and cookie["samesite"] == "Strict"
+        # the browser sends the cookie back: the script, the websocket
+        assert (await client.get("/static/x.js")).status == 200
+        socket = await client.ws_connect("/ws")
+        assert (await socket.receive_str()) == "hello"
+        await socket.close()
+        client.session.cookie_jar.clear()
+        assert (await client.get("/static/x.js")).status == 403
+    finally:
+        await client.close()
+
+
+def test_defaults_bind_to_loopback_and_anything_else_is_warned_about():
+    args = build_parser().parse_args([])
+    assert (args.host, args.port, args.preset) == ("127.0.0.1", 8000, "gpt")
+    assert host_warning("127.0.0.1") == host_warning("localhost") == host_warning("::1") == ""
+    warning = host_warning("0.0.0.0")
+    assert warning.startswith("warning: listening on 0.0.0.0: anyone who can reach this port")
+    assert "ssh -L 8000:127.0.0.1:8000 HOST torchdeck serve" in warning
+    assert url("127.0.0.1", 8123, "abc") == "http://127.0.0.1:8123/?token=abc"
+    assert url("::1", 8123, "abc") == "http://[::1]:8123/?token=abc"
+
+
+def test_a_bad_port_is_refused_with_its_range(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--port", "70000"])
+    assert "'70000' is not a port: want an integer in [1, 65535]" in capsys.readouterr().err
+
+
+def test_each_tab_runs_this_python_on_the_app_with_the_servers_settings():
+    args = build_parser().parse_args(["--preset", "mini", "--corpus", "my text.txt"])
+    assert shlex.split(app_command(args)) == [
+        sys.executable,
+        "-m",
+        "cli.main",
+        "--served",
+        "--preset",
+        "mini",
+        "--device",
+        "auto",
+        "--corpus",
+        "my text.txt",
+    ]
