@@ -131,6 +131,18 @@ def make_server(args: argparse.Namespace, token: str, say=print):
     return TokenServer(app_command(args), host=args.host, port=args.port, title="torchdeck")
 
 
+def check_address(host: str, port: int) -> None:
+    """Raise OSError if ``host``:``port`` cannot be listened on (taken, or not this machine's),
+    binding as aiohttp will (address reuse on)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1)
+
+
 def url(host: str, port: int, token: str) -> str:
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/?token={token}"
@@ -143,11 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         print(warning, file=sys.stderr, flush=True)
     server = make_server(args, secrets.token_urlsafe(24), say=lambda s: print(s, flush=True))
     try:
+        check_address(args.host, args.port)  # before the URL is printed
         server.serve()
     except OSError as exc:  # the port is taken, the address is not this machine's
         print(
             f"torchdeck serve: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})\n"
-            "hint: pick another port with --port N",
+            "hint: pick another port with --port N, or a --host this machine has",
             file=sys.stderr,
         )
         return 1

@@ -101,3 +101,19 @@ def test_each_tab_runs_this_python_on_the_app_with_the_servers_settings():
         "--corpus",
         "my text.txt",
     ]
+
+
+def test_a_taken_port_is_one_clear_error_before_any_url(capsys):
+    import socket
+
+    from cli.serve import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["--port", str(port)]) == 1
+    out, err = capsys.readouterr()
+    assert "token=" not in out
+    assert err.startswith(f"torchdeck serve: cannot listen on 127.0.0.1:{port} (")
+    assert "hint: pick another port with --port N" in err
