@@ -222,9 +222,10 @@ async def test_code_that_cannot_be_found_is_one_line(canned):
 # -- snapshots ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def canned(tmp_path_factory):
-    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+def canned_replies(folder) -> dict:
+    """The engine's replies for the mini and gpt models (a corpus written in ``folder``), as a
+    CannedClient gives them: each view's op, computed by core.inspection, the lessons too."""
+    path = folder / "corpus.txt"
     path.write_text(CORPUS_TEXT, encoding="utf-8")
     out = {}
     for preset in ("mini", "gpt"):
@@ -238,10 +239,17 @@ def canned(tmp_path_factory):
                         s, "lm_head.weight" if preset == "gpt" else "hidden.weight"
                     ),
                     "model_source": inspection.model_source(s.model),
+                    "lesson_embedding_linear": inspection.lesson_embedding_linear(),
+                    "lesson_linear_forward": inspection.lesson_linear_forward(s),
                 }
             )
         )
     return out
+
+
+@pytest.fixture(scope="module")
+def canned(tmp_path_factory):
+    return canned_replies(tmp_path_factory.mktemp("corpus"))
 
 
 class CannedClient(FakeClient):

@@ -62,14 +62,14 @@ class SummaryPane(Pane):
     SummaryPane #sum-layers, SummaryPane #sum-weight, SummaryPane #sum-embed,
     SummaryPane #sum-forward, SummaryPane #sum-source { height: 1fr; }
     SummaryPane #sum-totals { height: auto; max-height: 4; background: $panel; }
-    SummaryPane #sum-weight-text { width: 42; height: 1fr; }
+    SummaryPane #sum-weight-text { width: 1fr; min-width: 42; max-width: 62; height: 1fr; }
     SummaryPane #sum-weight-plot { width: 1fr; min-width: 20; }
     SummaryPane #sum-sizes { height: 1; }
     SummaryPane #sum-sizes Label { width: auto; padding: 0 1; }
     SummaryPane #sum-sizes Input { width: 9; height: 1; border: none; padding: 0; }
     SummaryPane #sum-embed-body { height: 1fr; }
-    SummaryPane #sum-embed-scroll { width: 1fr; min-width: 45; }
-    SummaryPane #sum-embed-plots { width: 1fr; min-width: 24; max-width: 60; }
+    SummaryPane #sum-embed-scroll { width: 1fr; min-width: 45; max-width: 88; }
+    SummaryPane #sum-embed-plots { width: 1fr; min-width: 24; }
     SummaryPane #sum-embed-plots SummaryHistogram { height: 1fr; }
     """
     BINDINGS = [

@@ -87,8 +87,8 @@ class SummaryLayers(Vertical):
             f"[b]params {fmt_count(t.params)}[/b]  trainable "
             f"{fmt_count(t.trainable)}  frozen {fmt_count(t.frozen)}"
         ]
-        for group in t.tied:
-            lines[0] += f"  [yellow]tied: {' = '.join(group)} (counted once)[/yellow]"
+        # a line of its own: beside the counts it would wrap mid-phrase at 80 columns
+        lines += [f"[yellow]tied: {' = '.join(group)} (counted once)[/yellow]" for group in t.tied]
         lines.append(
             f"memory: params {fmt_bytes(t.param_bytes)} {t.dtype} · "
             f"activations ≈ {fmt_bytes(t.activation_bytes)} per batch"

@@ -1,5 +1,7 @@
 """The Summary pane's layer table: one row per layer down to a chosen depth, with the weight
-tensors of an expanded layer listed under it.
+tensors of an expanded layer listed under it. A terminal wide enough adds a seventh column, each
+layer's own tensors and their shapes (a tensor's dtype and other names); one too narrow for the
+columns two blanks apart (a deep layer's long name at 80 columns) sets them one apart.
 
 Drawn through Textual's line API: each row is laid out once per change, and a repaint only
 styles the rows in view. Textual's ``DataTable`` drew the same table in ~39 ms on this machine,
@@ -24,7 +26,8 @@ from core.contract.inspect import LayerRow, SummaryResult
 from core.fmt import fmt_count, fmt_macs
 
 COLUMNS = ("Layer", "Output", "Params", "Train", "Share", "Mult-adds")
-PAD = 1  # blank cells each side of a column
+WIDE = "Tensors"  # a seventh column, shown when the table has room for it (a wide terminal)
+PAD = 1  # blank cells each side of a column; one between columns where two do not fit
 
 Cells = tuple[Text, ...]
 
@@ -48,9 +51,22 @@ def _right(text: str) -> Text:
     return Text(text, justify="right")
 
 
+def own_tensors(row: LayerRow) -> Text:
+    """A layer's own tensors and their shapes, e.g. "weight [64, 32], bias [64]"; a tied one
+    says which other name it has."""
+    text = Text()
+    for n, w in enumerate(row.weights):
+        text.append(", " if n else "")
+        text.append(w.short, style="green")
+        text.append(f" {fmt_shape(w.shape)}")
+        if w.tied_to:
+            text.append(f" = {', '.join(w.tied_to)}", style="yellow")
+    return text
+
+
 def table_rows(summary: SummaryResult, depth: int, expanded: set[str]) -> list[tuple[str, Cells]]:
     """The rows for a ``summary`` reply: ``(key, cells)``, keys ``layer:<name>`` and
-    ``weight:<name>``."""
+    ``weight:<name>``; the seventh cell is the ``WIDE`` column's."""
     out: list[tuple[str, Cells]] = []
     total = (summary.totals.params if summary.totals else 0) or 1
     for row in summary.rows:
@@ -67,6 +83,7 @@ def table_rows(summary: SummaryResult, depth: int, expanded: set[str]) -> list[t
             Text(row.trainable),
             _right(f"{100 * row.share:.1f}%"),
             _right(fmt_macs(row.macs) if row.macs else "--"),
+            own_tensors(row),
         )
         out.append((f"layer:{row.name}", cells))
         if not is_open:
@@ -74,15 +91,18 @@ def table_rows(summary: SummaryResult, depth: int, expanded: set[str]) -> list[t
         for w in row.weights:
             label = Text("  " * row.depth + "  · ", style="dim")
             label.append(w.short, style="green")
-            tied = ("tied: " + ", ".join(w.tied_to)) if w.tied_to else ""
             counted = w.numel if w.counted_here else 0
+            about = Text(w.dtype, style="dim")
+            if w.tied_to:
+                about.append(f" · same tensor as {', '.join(w.tied_to)}", style="yellow")
             cells = (
                 label,
                 Text(fmt_shape(w.shape)),
                 _right(fmt_count(w.numel) + ("" if w.counted_here else " =")),
                 Text("yes" if w.trainable else "no"),
                 _right(f"{100 * counted / total:.1f}%"),
-                Text(tied, style="yellow"),
+                Text("tied" if w.tied_to else "", style="yellow", justify="right"),  # see Tensors
+                about,
             )
             out.append((f"weight:{w.name}", cells))
     return out
@@ -157,6 +177,8 @@ class SummaryTable(ScrollView, can_focus=True):
         self._look: list = []  # _looks(self._rows), kept to compare a refill against
         self._index: dict[str, int] = {}
         self._laid: list[list[Segment]] | None = None  # header, then rows, unstyled
+        self._count = len(COLUMNS)  # the columns laid out: six, or seven with ``WIDE``
+        self._after = PAD  # blank cells after each column (and PAD before)
         self._styles: tuple[Style, Style, Style] | None = None  # base, header, cursor's own
 
     # -- contents ---------------------------------------------------------------------------
@@ -172,9 +194,7 @@ class SummaryTable(ScrollView, can_focus=True):
         keep = self.cursor_key()
         self._rows, self._look = rows, look
         self._index = {key: i for i, (key, _) in enumerate(rows)}
-        self._laid = None
-        widths = self._widths()
-        self.virtual_size = Size(sum(widths) + 2 * PAD * len(widths), len(rows) + 1)
+        self._fit()
         self.move_cursor(row=self._nearest(keep))
         self._cursor_into_view()
         self.refresh()
@@ -260,19 +280,53 @@ class SummaryTable(ScrollView, can_focus=True):
 
     # -- drawing ----------------------------------------------------------------------------
 
-    def _widths(self) -> list[int]:
-        widths = [len(label) for label in COLUMNS]
+    def _widths(self, count: int) -> list[int]:
+        widths = [len(label) for label in (*COLUMNS, WIDE)[:count]]
         for _, cells in self._rows:
-            for i, cell in enumerate(cells):
+            for i, cell in enumerate(cells[:count]):
                 widths[i] = max(widths[i], cell.cell_len)
         return widths
+
+    def _room(self) -> int:
+        room = self.content_size.width
+        if len(self._rows) + 1 > self.content_size.height:  # a vertical scrollbar takes some
+            room -= self.styles.scrollbar_size_vertical
+        return room
+
+    def _choose(self) -> tuple[int, int]:
+        """The columns and the blank cells after each: the six and ``WIDE`` when the rows have
+        it and the table has room, else the six, one blank apart if two do not fit (a deep
+        layer's long name at 80 columns; if even that does not, the table scrolls sideways)."""
+        six, room = len(COLUMNS), self._room()
+        tries = [(six, PAD), (six, 0)]
+        if self._rows and len(self._rows[0][1]) > six:
+            tries.insert(0, (six + 1, PAD))
+        for count, after in tries:
+            widths = self._widths(count)
+            if sum(widths) + (PAD + after) * count <= room:
+                return count, after
+        return six, 0
+
+    def _fit(self) -> None:
+        """Lay the rows out again in the columns that fit; size the scrolling area to them."""
+        self._count, self._after = self._choose()
+        self._laid = None
+        widths = self._widths(self._count)
+        width = sum(widths) + (PAD + self._after) * self._count
+        self.virtual_size = Size(width, len(self._rows) + 1)
+
+    def on_resize(self) -> None:
+        if self._choose() != (self._count, self._after):  # Tensors comes or goes, or the gaps
+            self._fit()
+            self.refresh()
 
     def _layout(self) -> list[list[Segment]]:
         """The header and the rows as segments, padded to the columns (built once a change)."""
         if self._laid is None:
             console = self.app.console
-            widths = self._widths()
-            lines = [tuple(Text(label) for label in COLUMNS)] + [c for _, c in self._rows]
+            widths = self._widths(self._count)
+            names = (*COLUMNS, WIDE)[: self._count]
+            lines = [tuple(Text(label) for label in names)] + [c for _, c in self._rows]
             laid = []
             for cells in lines:
                 line = Text(end="", no_wrap=True)
@@ -281,7 +335,7 @@ class SummaryTable(ScrollView, can_focus=True):
                     left = room if cell.justify == "right" else 0
                     line.append(" " * (PAD + left))
                     line.append_text(cell)
-                    line.append(" " * (PAD + room - left))
+                    line.append(" " * (self._after + room - left))
                 laid.append(list(line.render(console)))
             self._laid = laid
         return self._laid
