@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from core.contract import SessionInfo
 from tests.tui.conftest import FakeClient, real_app, wait_configured, wait_for
 from tui.app import TorchdeckApp
 from tui.panes.predict_pane import PredictPane
@@ -221,15 +222,20 @@ class PredictClient(FakeClient):
         return result
 
 
-def test_predict_pane_snapshot(snap_compare, tmp_path):
+def predict_client(tmp_path) -> tuple[PredictClient, SessionInfo]:
+    """The seeded client on a small corpus under ``tmp_path``, and its session's info."""
+    from core.session import Session
+
     corpus = tmp_path / "hamlet.txt"
     corpus.write_text(SNAP_TEXT, encoding="utf-8")
     client = PredictClient()
-    from core.session import Session
-
     client.spec.corpus = str(corpus)
     client.session = Session.create(client.spec)
-    info = client.session.describe()
+    return client, client.session.describe()
+
+
+def show_math(info: SessionInfo):
+    """A run_before: the Predict pane with "to be or not to b" typed and the math view shown."""
 
     async def run_before(pilot):
         app = pilot.app
@@ -255,4 +261,10 @@ def test_predict_pane_snapshot(snap_compare, tmp_path):
         pane._show_info(pane.result)
         await pilot.pause()
 
-    assert snap_compare(TorchdeckApp(client=client), terminal_size=(80, 24), run_before=run_before)
+    return run_before
+
+
+def test_predict_pane_snapshot(snap_compare, tmp_path):
+    client, info = predict_client(tmp_path)
+    app = TorchdeckApp(client=client)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=show_math(info))

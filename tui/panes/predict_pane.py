@@ -13,6 +13,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable
+from pathlib import Path
 
 from rich.text import Text
 from textual import on
@@ -65,17 +66,10 @@ class PredictPane(Pane):
         Binding("left_square_bracket", "layer(-1)", "Prev layer", show=False),
         Binding("right_square_bracket", "layer(1)", "Next layer", show=False),
         Binding("c", "clear", "Clear text", show=False),
+        Binding("pageup", "side_page(-1)", "Scroll side view up", show=False),
+        Binding("pagedown", "side_page(1)", "Scroll side view down", show=False),
     ]
-    DEFAULT_CSS = """
-    PredictPane { height: 1fr; }
-    #predict-input { height: 3; }
-    #predict-info { height: 1; color: $text-muted; }
-    #predict-body { height: 1fr; }
-    #predict-bars { width: 1fr; min-width: 30; }
-    #predict-side { width: 1fr; padding: 0 0 0 1; border-left: vkey $primary 50%; }
-    #predict-generated { height: 1fr; }
-    #predict-controls { height: 1; background: $panel; }
-    """
+    DEFAULT_CSS = Path(__file__).with_name("predict_pane.tcss").read_text(encoding="utf-8")
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -355,6 +349,11 @@ class PredictPane(Pane):
 
     def _show_generated(self) -> None:
         self.generated_view.show(self.controls.gen_length)
+
+    def action_side_page(self, pages: int) -> None:
+        side = self.query_one("#predict-side")
+        page = pages * side.scrollable_content_region.height
+        side.scroll_to(y=side.scroll_y + page, animate=False)
 
     async def action_generate(self) -> None:
         if self.generating:

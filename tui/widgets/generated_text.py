@@ -1,6 +1,7 @@
 """The Predict pane's generated-text view: the end of the prompt dimmed, the characters streamed
 after it in bold, and a cursor while they still come; a hint while there is nothing yet. The pane
-runs the generate request and feeds this view its streamed characters."""
+runs the generate request and feeds this view its streamed characters; a generation taller than
+the view scrolls (PageUp/PageDown), and the view follows its end while at the end."""
 
 from __future__ import annotations
 
@@ -31,7 +32,15 @@ class GeneratedText(Static):
         self.text = ""
 
     def show(self, length: int) -> None:
-        """Draw the view; the hint, shown while there is no text, says g streams ``length``."""
+        """Draw the view; the hint, shown while there is no text, says g streams ``length``.
+        A view scrolled to its end (the pane's side view scrolls it) stays at the end, so
+        that the newest characters show while they come."""
+        scroller = self.parent
+        if scroller is not None and scroller.scroll_y >= scroller.max_scroll_y:
+            scroller.scroll_end(animate=False)  # after the next refresh: at the new end
+        self._draw(length)
+
+    def _draw(self, length: int) -> None:
         if not self.text and not self.generating:
             self.update(
                 "[dim]generated text appears here: ctrl+g (in the box) or g streams "
