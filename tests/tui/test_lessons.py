@@ -5,6 +5,8 @@ and 0.069, one-hot @ W equals the lookup, [1, 4, 2]), and the steps tick as they
 from __future__ import annotations
 
 from rich.cells import cell_len
+from textual.widgets import OptionList
+from textual.widgets._toast import ToastRack
 
 from tests.tui.conftest import real_app, screen_lines, wait_configured, wait_for
 from tui.lessons.content import LESSONS
@@ -72,6 +74,19 @@ async def test_l2_the_parabola_by_keyboard_reaches_x_0_3239(corpus):
         assert "x.grad −0.0603" in text  # near zero: near the optimum
         assert panel.seen[("L2", 2)] == "x 0.3239 at step 80"  # the seed's figure
         assert any("0.3239" in row for row in screen_lines(app))
+        # another lesson needs another preset: the trained parabola is kept, and it says how
+        await open_lesson(pilot, "L1")
+        await pilot.pause(0.3)
+        assert status.preset == "parabola" and status.step == 80
+        assert any("your parabola model (step 80) is kept" in n.message for n in app._notifications)
+        # r starts L2 again: a fresh parabola, nothing ticked from the finished run on screen
+        await pilot.press("L")
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonsScreen), 5, "the lesson list")
+        await pilot.press("home", "down", "r")
+        await wait_for(pilot, lambda: status.step == 0, 30, "a fresh parabola")
+        await ticked(pilot, panel, 1, "the preset again")
+        await pilot.pause(0.6)
+        assert panel.current.key == "L2" and panel.done["L2"] == {0}
 
 
 async def test_l3_embedding_vs_linear_shows_the_bound_the_std_and_the_lookup(corpus):
@@ -117,6 +132,20 @@ async def test_l4_tensor_exercises_run_from_the_lesson_one_enter_each(corpus):
             assert panel.seen[("L4", n - 1)] == value
         assert "all 5 steps done" in panel_text(app)
         assert "[1, 4, 2]" in panel_text(app)
+        # r: the cells already in the transcript do not tick it again; running one afresh does
+        app.action_leave_input()
+        await pilot.press("L")
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonsScreen), 5, "the lesson list")
+        await pilot.press("home", *["down"] * 3, "r")
+        await wait_for(pilot, lambda: not panel.done["L4"], 10, "L4 cleared")
+        await pilot.pause(0.6)
+        assert panel.done["L4"] == set() and "▸ 1/5" in panel_text(app)
+        await wait_for(pilot, lambda: box.text.strip(), 10, "the first recipe again")
+        box.focus()
+        box.move_cursor(box.document.end)
+        await pilot.press("enter")
+        await ticked(pilot, panel, 1, "step 1 afresh")
+        assert panel.done["L4"] == {0}
 
 
 async def test_l1_the_forward_pass_and_leaving_and_coming_back(corpus):
@@ -170,18 +199,27 @@ async def test_the_lesson_list_shows_where_the_learner_got_and_r_starts_one_agai
     from tests.tui.test_snapshots import INFO, fake_app
     from tui.lessons import saved
 
-    saved.save({"L2": {0, 1}, "L4": {0, 1, 2, 3, 4}}, {("L2", 1): "x.grad −8.0000 at x = −1.0000"})
+    saved.save(
+        {"L1": {0, 1, 2, 3}, "L2": {0, 1}, "L4": {0, 1, 2, 3, 4}},
+        {("L2", 1): "x.grad −8.0000 at x = −1.0000"},
+    )
     app = fake_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         app.model_configured(INFO)
         await pilot.press("L")
         await wait_for(pilot, lambda: isinstance(app.screen, LessonsScreen), 5, "the lesson list")
         rows = "\n".join(screen_lines(app))
         assert "L2  Backprop: minimise f(x) = 3x² − 2x + 3 with SGD  (Train, 2/4)" in rows
-        assert "(Playground, 5/5)" in rows and "(Summary, 0/4)" in rows
+        assert "(Playground, 5/5)" in rows and "(Summary, 4/4)" in rows
+        assert app.screen.query_one(OptionList).highlighted == 1  # L2: the first left to do
         await pilot.press("home", "down", "down", "down", "r")  # L4 again, from its first step
         panel = app.query_one(LessonPanel)
         await wait_for(pilot, lambda: panel.current is not None, 10, "L4 open")
         assert panel.current.key == "L4" and panel.done["L4"] == set()
         assert panel.done["L2"] == {0, 1}  # the others keep their place
+        # its steps are at the foot now: notifications go to the top, not over them
+        assert app.screen.has_class("-lesson-open")
+        app.notify("a note")
+        await pilot.pause()
+        assert app.screen.get_child_by_type(ToastRack).styles.align_vertical == "top"
         assert saved.load({"L2": 4, "L4": 5})[0] == {"L2": {0, 1}, "L4": set()}

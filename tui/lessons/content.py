@@ -24,6 +24,7 @@ class Step:
     expect: str = ""  # the lesson's figure
     live: Probe = lambda app: None  # the app's figure now (a string) or None
     recipe: str | None = None  # a playground recipe to put in the box when this step is next
+    setup: bool = False  # done by opening the lesson (its preset): ticks again after a restart
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ def _predict_live(app) -> str | None:
     if r is None or not r.chars or not r.top:
         return None
     top = r.top[0]
-    return f"{r.chars} chars → ids → top {top.char!r} {100 * top.prob:.1f}%"
+    chars = "1 char" if r.chars == 1 else f"{r.chars} chars"
+    return f"{chars} → ids → top {top.char!r} {100 * top.prob:.1f}%"
 
 
 L1 = Lesson(
@@ -85,13 +87,14 @@ L1 = Lesson(
         Step(
             "F4, type text: each character → id → vector → a score per character",
             lambda app: _predict_live(app),
-            "random weights: near 1/vocab each",
+            "untrained: ≈ 1/vocab each",
             _predict_live,
         ),
         Step(
             "escape, l: a layer's activations for your text, caught by a forward hook",
             lambda app: p.predict_side(app) == "activations",
             "one row per character",
+            lambda app: "activations shown" if p.predict_side(app) == "activations" else None,
         ),
     ),
 )
@@ -132,6 +135,7 @@ L2 = Lesson(
             lambda app: p.preset(app) == "parabola",
             "optimum x = 0.3333",
             lambda app: f"preset {p.preset(app)}",
+            setup=True,
         ),
         Step(
             "n: one step; the strip shows its five phases. x.grad < 0 pushes x up",
@@ -248,7 +252,11 @@ L3 = Lesson(
 
 
 def _cell(app, match: Callable[[dict], bool]) -> dict | None:
-    for entry in reversed(p.cells(app)):
+    """The latest cell that ``match``es since the lesson was (re)started."""
+    from tui.lessons.panel import LessonPanel
+
+    base = app.query_one(LessonPanel).cell_base.get("L4", 0)
+    for entry in reversed(p.cells(app)[base:]):
         if match(entry):
             return entry
     return None

@@ -20,6 +20,7 @@ DONE, NOW, LATER = "✓", "▸", "·"
 
 
 class LessonPanel(Widget, can_focus=False):
+    SCOPED_CSS = False  # the second rule is about the screen's notifications
     DEFAULT_CSS = """
     LessonPanel {
         height: auto;
@@ -29,6 +30,8 @@ class LessonPanel(Widget, can_focus=False):
         padding: 0 1;
         display: none;
     }
+    /* while a lesson is open its steps are at the foot: notifications go to the top */
+    Screen.-lesson-open ToastRack { align: right top; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -40,6 +43,10 @@ class LessonPanel(Widget, can_focus=False):
         self.seen: dict[tuple[str, int], str] = {}
         self._loaded = False
         self.last_done: dict[str, int] = {}  # the step done most recently, per lesson
+        # after a restart, what each step showed then: it ticks only on fresh evidence (its
+        # check false, then true; or its figure changed), not on what was already on screen
+        self.before: dict[tuple[str, int], tuple[bool, str | None]] = {}
+        self.cell_base: dict[str, int] = {}  # playground cells before the lesson (re)started
         self._shown: Text | None = None
         self._timer = None
 
@@ -59,6 +66,7 @@ class LessonPanel(Widget, can_focus=False):
         self.load()
         self.current = lesson(key)
         self.display = True
+        self.screen.add_class("-lesson-open")
         if self._timer is None:
             self._timer = self.set_interval(POLL_S, self.check)
         self.check()
@@ -69,18 +77,51 @@ class LessonPanel(Widget, can_focus=False):
     def close(self) -> None:
         self.current = None
         self.display = False
+        self.screen.remove_class("-lesson-open")
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
 
     def restart(self, key: str) -> None:
-        """Clear a lesson's ticks, to do it again (the others keep theirs)."""
+        """Clear a lesson's ticks, to do it again (the others keep theirs). What is on screen
+        now does not tick a step again: the learner does it afresh."""
+        from tui.lessons import probes
+
         self.load()
+        x = lesson(key)
         self.done[key] = set()
         self.seen = {k: v for k, v in self.seen.items() if k[0] != key}
         self.last_done.pop(key, None)
+        self.cell_base[key] = len(probes.cells(self.app))
+        for i, s in enumerate(x.steps):
+            if not s.setup:
+                live = _safe(s.live, self.app)
+                self.before[(key, i)] = (bool(_safe(s.done, self.app)), live and str(live))
         self._shown = None
         saved.save(self.done, self.seen)
+
+    def first_unfinished(self) -> str | None:
+        """The open lesson if it has steps left, else the first lesson that has."""
+        self.load()
+        keys = [x.key for x in LESSONS if len(self.done[x.key]) < len(x.steps)]
+        if self.current is not None and self.current.key in keys:
+            return self.current.key
+        return keys[0] if keys else None
+
+    def _fresh(self, key: str, i: int, step: Step) -> bool:
+        """Whether step ``i`` is done now, on evidence newer than a restart."""
+        if not _safe(step.done, self.app):
+            if (key, i) in self.before:
+                self.before[(key, i)] = (False, None)
+            return False
+        if (key, i) not in self.before:
+            return True
+        was_done, was_live = self.before[(key, i)]
+        live = _safe(step.live, self.app)
+        if was_done and (live and str(live)) == was_live:
+            return False
+        del self.before[(key, i)]
+        return True
 
     def next_step(self) -> tuple[int, Step] | None:
         """The first step not done yet in the current lesson."""
@@ -104,7 +145,7 @@ class LessonPanel(Widget, can_focus=False):
         done = self.done[x.key]
         ticked = False
         for i, s in enumerate(x.steps):
-            if i not in done and _safe(s.done, self.app):
+            if i not in done and self._fresh(x.key, i, s):
                 done.add(i)
                 self.last_done[x.key] = i
                 live = _safe(s.live, self.app)

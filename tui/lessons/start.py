@@ -19,40 +19,51 @@ def show_lessons(app: TorchdeckApp) -> None:
     panel = app.query_one(LessonPanel)
     panel.load()
     progress = {x.key: panel.progress(x.key) for x in LESSONS}
-    current = panel.current.key if panel.current else None
+    current = panel.first_unfinished()  # the list opens on what is left to do
 
     async def chosen(key: str | None) -> None:
         if key == "close":
             panel.close()
         elif key and key.startswith("restart:"):
-            panel.restart(key.removeprefix("restart:"))
-            await open_lesson(app, key.removeprefix("restart:"))
+            await open_lesson(app, key.removeprefix("restart:"), restart=True)
         elif key:
             await open_lesson(app, key)
 
     app.push_screen(LessonsScreen(progress, current), chosen)
 
 
-async def open_lesson(app: TorchdeckApp, key: str) -> None:
-    """Switch to the lesson's pane and set up what it needs: its preset (unless a run is
-    training: the learner's run is never stopped for a lesson), its recipe in the playground."""
+async def open_lesson(app: TorchdeckApp, key: str, restart: bool = False) -> None:
+    """Switch to the lesson's pane and set up what it needs: its preset, built fresh, unless a
+    run is training (a run is never stopped for a lesson), the lesson is finished, or the model
+    has been trained (it is kept, and the learner told how to build the lesson's); its recipe in
+    the playground. ``restart``: its ticks cleared and its model built afresh."""
+    from tui.widgets.status_bar import StatusBar
+
     x = lesson(key)
     panel = app.query_one(LessonPanel)
+    panel.load()
     await app.action_show_pane(x.pane)
-    if x.preset is not None:
-        from tui.widgets.status_bar import StatusBar
-
-        status = app.query_one(StatusBar)
-        if status.preset != x.preset:
-            if status.state in ("running", "paused"):
-                app.notify(
-                    f"{x.key} needs the {x.preset} preset: stop the run (x) and open it again",
-                    severity="warning",
-                    timeout=6,
-                )
-            else:
-                await app.panes["train"].choose_preset(x.preset)
-                await app.action_show_pane(x.pane)
+    status = app.query_one(StatusBar)
+    finished = len(panel.done[key]) == len(x.steps)
+    if x.preset is not None and (restart or (status.preset != x.preset and not finished)):
+        if status.state in ("running", "paused"):
+            app.notify(
+                f"{x.key} uses the {x.preset} preset: stop the run (x) and open it again",
+                severity="warning",
+                timeout=6,
+            )
+        elif status.preset != x.preset and status.step > 0 and not restart:
+            app.notify(
+                f"{x.key} uses the {x.preset} preset; your {status.preset} model (step "
+                f"{status.step}) is kept: ctrl+p, Preset: {x.preset} builds it",
+                severity="warning",
+                timeout=8,
+            )
+        else:
+            await app.panes["train"].choose_preset(x.preset, quiet=True)
+            await app.action_show_pane(x.pane)
+    if restart:
+        panel.restart(key)
     panel.open(key)
 
 

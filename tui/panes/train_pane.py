@@ -178,7 +178,8 @@ class TrainPane(Pane):
         return True
 
     async def action_apply(self) -> None:
-        await self.configure_from_form()
+        if await self.configure_from_form():
+            self.app.clear_notifications()  # "press a to build it" is done
 
     def on_input_submitted(self, event) -> None:
         """Enter in one of the form's fields applies the form, as ``a`` does outside it."""
@@ -186,12 +187,12 @@ class TrainPane(Pane):
             event.stop()
             self.run_worker(self.configure_from_form(), group="apply")
 
-    async def choose_preset(self, preset: str) -> None:
-        """A fresh model of ``preset`` with all of its settings (the palette's Preset commands);
-        the corpus, device and seed in the form stay as they are."""
+    async def choose_preset(self, preset: str, quiet: bool = False) -> None:
+        """A fresh model of ``preset`` with all of its settings (the palette's Preset commands,
+        a lesson); the corpus, device and seed in the form stay as they are."""
         await self.model_loaded()
         self.query_one(ConfigForm).choose(preset)
-        if await self.configure_from_form():
+        if await self.configure_from_form() and not quiet:
             self.app.notify(f"a fresh {preset} model with its own settings", timeout=3)
 
     async def model_loaded(self) -> None:

@@ -41,7 +41,7 @@ class LessonsScreen(ModalScreen[str | None], PromptPaint):
     def compose(self) -> ComposeResult:
         with Vertical(id="lessons-box"):
             yield Static(
-                "[b]Lessons[/b]  enter opens · r starts one again · c closes the panel · esc"
+                "[b]Lessons[/b]  enter opens · r starts again · c closes the panel · esc back"
             )
             yield OptionList(
                 *(
