@@ -54,6 +54,9 @@ class PlaygroundPane(Pane):
         Binding("ctrl+c", "interrupt", "Interrupt cell", priority=True),
         Binding("ctrl+s", "save", "Save transcript"),
         Binding("ctrl+n", "reset_namespace", "Fresh namespace"),
+        # priority: the input box, which has the focus, would move its cursor by a page
+        Binding("pageup", "page(-1)", "Scroll transcript up", show=False, priority=True),
+        Binding("pagedown", "page(1)", "Scroll transcript down", show=False, priority=True),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -96,10 +99,8 @@ class PlaygroundPane(Pane):
             if self.train_state == "running":
                 text = "waiting for the training step, then running… ctrl+c interrupts"
         elif self.train_state == "running":
-            text = (
-                "training runs: a cell waits for the current step and runs between steps "
-                "(training waits for it)"
-            )
+            # one row at 80 columns
+            text = "training runs: a cell waits for the current step, then runs (training waits)"
         else:
             text = "enter runs · ctrl+t recipes · ctrl+s save · ctrl+n fresh namespace · esc leaves"
         self.query_one("#playground-status", Static).update(text, layout=False)  # one row
@@ -258,6 +259,10 @@ class PlaygroundPane(Pane):
         self.query_one("#playground-completions", Static).display = False
 
     # -- recipes, saving, reset ----------------------------------------------------------------
+
+    def action_page(self, pages: int) -> None:
+        log = self.transcript
+        log.scroll_to(y=log.scroll_y + pages * log.scrollable_content_region.height, animate=False)
 
     def action_recipes(self) -> None:
         def chosen(choice: tuple[str, str] | None) -> None:
