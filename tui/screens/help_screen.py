@@ -32,9 +32,9 @@ def merged(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def help_text(sections: list[tuple[str, list[tuple[str, str]]]], width: int) -> Text:
-    """The sections as lines of at most ``width`` cells, each description wrapped at word
-    boundaries under its own first word."""
-    room = max(16, width - INDENT)
+    """The sections as lines of less than ``width`` cells (a blank at the right: no word runs
+    into the edge), each description wrapped at word boundaries under its own first word."""
+    room = max(16, width - INDENT - 1)
     text = Text()
     text.append("torchdeck keys", style="bold")
     text.append("   (esc closes · PgUp/PgDn scroll)\n")
