@@ -23,6 +23,7 @@ from tui.panes.playground_pane import PlaygroundPane
 from tui.panes.predict_pane import PredictPane
 from tui.panes.summary_pane import SummaryPane
 from tui.screens.help_screen import HelpScreen, help_text
+from tui.widgets.activation_map import ActivationMap
 from tui.widgets.playground_input import PlaygroundInput
 from tui.widgets.playground_transcript import PlaygroundTranscript
 from tui.widgets.summary_layers import SummaryLayers
@@ -309,6 +310,32 @@ async def test_predict_long_generation_follows_its_end_and_pages_at_80x24(tmp_pa
         await pilot.press("i", "pagedown", "pagedown", "pagedown", "pagedown", "pagedown")
         await pilot.pause()  # in the box too: the box has no use for them
         assert side.scroll_y == side.max_scroll_y and "w200" in text()
+
+
+async def test_predict_activation_heading_keeps_to_one_row_at_80x24(tmp_path):
+    """A long layer name's heading used to wrap, and the map's scale went off the bottom."""
+    client, info = predict_client(tmp_path)
+    app = TorchdeckApp(client=client)
+    async with app.run_test(size=NARROW) as pilot:
+        await show_math(info)(pilot)
+        await pilot.press("l")
+        await pilot.pause()
+        chars = list("to be or not to b")
+        app.query_one(ActivationMap).data = {
+            "layer": "blocks.3.mlp.gelu",
+            "type": "GELU",
+            "units": [340, 243, 489, 506, 78, 453, 61, 407, 403, 371, 12, 7],
+            "dim": 512,
+            "chars": chars,
+            "values": [[0.1 * (i - j) for j in range(12)] for i in range(len(chars))],
+            "scale": 1.5,
+        }
+        await pilot.pause()
+        side = [line[42:].rstrip() for line in screen_lines(app)]  # right of "▏ "
+        at = side.index("blocks.3.mlp.gelu (GELU): top 12/512")
+        assert side[at + 1].split() == list("o␣be␣or␣not␣to␣b")  # the last 16 that fit
+        assert "scale ±1.5" in side[at + 2 + 10]  # the heading, the characters, 10 units, scale
+        assert cut_rows(app) == []
 
 
 def test_the_tied_names_have_a_line_of_their_own_in_the_totals(canned):

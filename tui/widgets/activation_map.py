@@ -23,6 +23,22 @@ def cell_style(value: float, scale: float) -> Style:
     return Style(bgcolor=Color.from_rgb(*rgb), color="white")
 
 
+def heading(layer: str, kind: str, units: int, dim: int, width: int) -> str:
+    """The map's first line, in one row of ``width`` cells: the longest wording that fits (a
+    second row would push the scale off the bottom), a long layer name cut at its start."""
+    for line in (
+        f"{layer} ({kind}): top {units} of {dim} units",
+        f"{layer} ({kind}): top {units}/{dim}",
+        f"{layer}: top {units}/{dim}",
+    ):
+        if len(line) <= width:
+            return line
+    tail = f": top {units}/{dim}"
+    if width < len(tail) + 2:
+        return line[:width]
+    return "…" + layer[len(layer) - (width - len(tail) - 1) :] + tail
+
+
 class ActivationMap(Widget):
     DEFAULT_CSS = "ActivationMap { height: 1fr; }"
 
@@ -35,10 +51,9 @@ class ActivationMap(Widget):
         if not d:
             return Text.from_markup(f"[dim]{self.note or 'activations: type some text'}[/dim]")
         text = Text()
-        text.append(
-            f"{d['layer']} ({d['type']}): top {len(d['units'])} of {d['dim']} units\n", style="bold"
-        )
         width = max(10, self.size.width)
+        text.append(heading(d["layer"], d["type"], len(d["units"]), d["dim"], width) + "\n")
+        text.stylize("bold")
         label_w = 6
         cols = max(1, min(len(d["chars"]), (width - label_w) // 2))
         chars = d["chars"][-cols:]
