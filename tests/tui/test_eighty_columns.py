@@ -33,3 +33,19 @@ async def test_predict_says_in_full_that_empty_text_predicts_from_a_newline(corp
         assert info.rstrip() == (
             "empty text: predicting from a newline · untrained: random weights"
         ), info
+
+
+def test_a_note_in_place_of_the_bars_wraps_at_words_instead_of_being_cut():
+    from tui.widgets.prob_bars import ProbBars
+
+    bars = ProbBars()
+    bars.note = (
+        "the parabola preset is not a language model: apply mini, mlp or gpt in the Train "
+        "pane (F2) to predict text"
+    )
+    rows = [row[0][0] for row in bars.rows(40, 10)]
+    assert rows == [
+        "the parabola preset is not a language",
+        "model: apply mini, mlp or gpt in the",
+        "Train pane (F2) to predict text",
+    ]

@@ -130,6 +130,9 @@ async def test_l4_tensor_exercises_run_from_the_lesson_one_enter_each(corpus):
             await pilot.press("enter")
             await ticked(pilot, panel, n, f"step {n}")
             assert panel.seen[("L4", n - 1)] == value
+            if n == 1:  # the answer stays in view above the next exercise's taller box
+                await pilot.pause(0.2)
+                assert any(row.startswith("tensor([18.])") for row in screen_lines(app))
         assert "all 5 steps done" in panel_text(app)
         assert "[1, 4, 2]" in panel_text(app)
         # r: the cells already in the transcript do not tick it again; running one afresh does

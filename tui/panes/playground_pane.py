@@ -45,7 +45,7 @@ class PlaygroundPane(Pane):
     PlaygroundPane { height: 1fr; }
     #playground-transcript { height: 1fr; background: $surface; }
     #playground-completions { height: auto; max-height: 3; color: $text-muted; display: none; }
-    #playground-input { height: auto; min-height: 3; max-height: 10; border: tall $primary; }
+    #playground-input { height: auto; min-height: 3; max-height: 45%; border: tall $primary; }
     #playground-input:focus { border: tall $accent; }
     #playground-status { height: 1; color: $text-muted; }
     """

@@ -51,6 +51,9 @@ class PlaygroundTranscript(RichLog):
         width = self.scrollable_content_region.width
         if width == self._drawn_width or not self.entries:
             self._drawn_width = width
+            # shorter (the box above grew with a recipe): the latest answer stays in view
+            if self.entries and self.max_scroll_y - self.scroll_y <= self.size.height:
+                self._to_end()
             return
         self._drawn_width = width
         self.clear()

@@ -3,6 +3,8 @@ whitespace drawn visibly, each with its probability in percent and its id."""
 
 from __future__ import annotations
 
+import textwrap
+
 from textual.reactive import reactive
 
 from core.contract import TopChar
@@ -38,8 +40,9 @@ class ProbBars(Rows):
         self.changed()
 
     def rows(self, width: int, height: int) -> list[Row]:
-        if not self.top:
-            return [[(self.note or "no prediction yet", "dim")]]
+        if not self.top:  # the note wrapped at words: nothing of it cut at 80 columns
+            lines = textwrap.wrap(self.note or "no prediction yet", max(10, width)) or [""]
+            return [[(line, "dim")] for line in lines]
         head = "next character"
         if self.vocab_size:
             head += f"  (uniform 1/{self.vocab_size} = {100 / self.vocab_size:.2f}%)"
