@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.contract.settings import MINI, PARABOLA
 from tui.lessons import probes as p
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ L1 = Lesson(
     "L1",
     "Forward pass: text → ids → embeddings → scores",
     "summary",
-    "mini",
+    MINI,
     (
         Step(
             "c: the model's code: __init__ declares layers, forward() is data flow",
@@ -128,24 +129,24 @@ L2 = Lesson(
     "L2",
     "Backprop: minimise f(x) = 3x² − 2x + 3 with SGD",
     "train",
-    "parabola",
+    PARABOLA,
     (
         Step(
             "the parabola preset: x starts at −1; f'(x) = 6x − 2 = 0 at x = 1/3",
-            lambda app: p.preset(app) == "parabola",
+            lambda app: p.preset(app) == PARABOLA,
             "optimum x = 0.3333",
             lambda app: f"preset {p.preset(app)}",
             setup=True,
         ),
         Step(
             "n: one step; the strip shows its five phases. x.grad < 0 pushes x up",
-            lambda app: p.preset(app) == "parabola" and p.step(app) >= 1 and _grad_live(app),
+            lambda app: p.preset(app) == PARABOLA and p.step(app) >= 1 and _grad_live(app),
             "x.grad −8 at x = −1",
             _grad_live,
         ),
         Step(
             "s: plain SGD, lr 0.01, to step 80; the chart falls smoothly to a plateau",
-            lambda app: p.preset(app) == "parabola" and p.step(app) >= 80,
+            lambda app: p.preset(app) == PARABOLA and p.step(app) >= 80,
             "x 0.3239 at step 80",
             _x_live,
         ),
