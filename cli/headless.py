@@ -31,6 +31,7 @@ from cli.records import (
 )
 from cli.records import progress_line as progress_line
 from cli.resume import prepare
+from cli.settings_args import write_config
 from core.client import EXITED, EngineClient
 from core.contract import (
     SaveArgs,
@@ -176,6 +177,8 @@ class TrainRun:
                 f"cannot create the run folder {self.dir}: {exc.strerror}",
                 "give --out a folder that can be written (not an existing file)",
             ) from None
+        if not args.resume:  # what it runs with, for --config to repeat (cli/settings_args.py)
+            write_config(self.dir, info, info.device)
         corpus = info.corpus or {}
         where = (
             f" · corpus {corpus.get('source')} ({corpus.get('chars', 0):,} chars)"

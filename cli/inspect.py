@@ -11,6 +11,7 @@ import sys
 
 import torch
 
+from cli.settings_args import add_settings_args, apply_config, model_overrides
 from core.contract import DEFAULT_PRESET, PRESETS, ConfigureArgs
 from core.contract.base import arg_type
 from core.contract.inspect import SummaryArgs
@@ -121,8 +122,16 @@ def main(argv: list[str]) -> int:
         help="text whose characters set the vocabulary (default: the Python "
         "docs shipped with Python)",
     )
+    add_settings_args(parser, train=False)  # the model's sizes, and --config
     args = parser.parse_args(argv)
-    configure = ConfigureArgs(args.preset, args.corpus, "cpu", block_size=args.block_size)
+    try:
+        apply_config(parser, args, argv)
+    except TorchdeckError as exc:
+        print(f"torchdeck inspect: {exc.message}\n  hint: {exc.hint}", file=sys.stderr)
+        return 2
+    configure = ConfigureArgs(
+        args.preset, args.corpus, "cpu", block_size=args.block_size, model=model_overrides(args)
+    )
     try:
         settings = configure.run_settings()
     except TorchdeckError as exc:

@@ -108,6 +108,9 @@ def _add_train_args(p: argparse.ArgumentParser, defaults_run: bool = False) -> N
         default=0,
         help="lower the engine's CPU priority by this much (default 0 headless)",
     )
+    from cli.settings_args import add_settings_args
+
+    add_settings_args(p)  # every other training and model setting, and --config
 
 
 def _add_autosave_arg(p: argparse.ArgumentParser) -> None:
@@ -159,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--served", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     train = sub.add_parser("train", help="train headless, with a progress line and metrics.jsonl")
+    parser.train_parser = train  # --config is read against its flags
     _add_train_args(train)
     _add_autosave_arg(train)
     from cli.launch import add_dist_args
@@ -226,7 +230,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_sample(args)
     if args.command == "train":
-        return run_train_command(args, argv[argv.index("train") + 1 :])
+        from cli.settings_args import config_refused
+
+        train_argv = argv[argv.index("train") + 1 :]
+        refused = config_refused(parser.train_parser, args, train_argv)  # --config read here
+        return refused if refused is not None else run_train_command(args, train_argv)
     from cli import engines
 
     if args.served:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cli.settings_args import model_overrides, train_overrides
 from core.client import EngineClient
 from core.contract import ConfigureArgs, LoadArgs, SessionInfo
 from core.errors import EngineError, TorchdeckError
@@ -87,7 +88,8 @@ async def prepare(run, client: EngineClient, ckpt: Path):
                 batch_size=args.batch_size,
                 block_size=args.block_size,
                 steps=args.steps,
-                train=_accum(args),
+                model=model_overrides(args),
+                train={**_accum(args), **train_overrides(args)},
             )
         )
     except EngineError as exc:

@@ -81,6 +81,17 @@ STEPS = at_least(1)
 BATCH_SIZE = at_least(1)
 BLOCK_SIZE = at_least(1, " (the context length)")
 
+# The models' sizes a person may set (``--n-layer``…): each preset reads some of them, and
+# core.models checks how they fit together (n_embd divisible by n_head).
+MODEL_RULES: dict[str, Arg] = {
+    "n_layer": at_least(1),
+    "n_head": at_least(1),
+    "n_embd": at_least(1),
+    "n_hidden": at_least(1),
+    "context": at_least(1),
+    "dropout": Arg(float, check=lambda v: 0 <= v < 1, expect="a number in [0, 1)"),
+}
+
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
 
 

@@ -132,7 +132,11 @@ def test_train_parabola_prints_plain_records(parabola_run):
 
 def test_train_parabola_writes_metrics_and_checkpoint(parabola_run):
     out, _ = parabola_run
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint.pt",
+        "config.toml",
+        "metrics.jsonl",
+    ]
     assert (out / "checkpoint.pt").stat().st_size > 0
     records = read_metrics(out)
     steps = [r["step"] for r in records]

@@ -90,7 +90,7 @@ def test_the_logged_loss_is_the_mean_over_ranks(runs):
 def test_one_writer_and_the_unwrapped_model(runs):
     _, out = runs
     folder, result = out["two_ranks"]
-    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.pt", "config.toml", "metrics.jsonl"]
     steps = [r["step"] for r in metrics(folder)]
     assert steps == sorted(set(steps)) and steps[-1] == STEPS  # one writer: no step twice
     assert all(r["world_size"] == 2 and len(r["rank_ms"]) == 2 for r in metrics(folder))

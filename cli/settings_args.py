@@ -1,0 +1,238 @@
+"""Every training and model setting on the command line, and config files with the same names.
+
+The flags take their ranges from the contract (``core.contract.settings``): the command line
+refuses what the engine would, in its words. ``--config run.toml`` reads the same names (dashes or
+underscores) from a TOML file; a flag given on the command line wins over the file. Each run
+folder gets the fully resolved ``config.toml`` it ran with, so ``torchdeck train --config
+runs/X/config.toml`` repeats that run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+from pathlib import Path
+
+from core.contract import TrainSettings, arg_type
+from core.contract.settings import MODEL_RULES, OPTIMIZERS, SCHEDULES
+from core.errors import ConfigError
+
+try:  # the standard library from Python 3.11; the same parser as a package before it
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+CONFIG_NAME = "config.toml"
+# flag (its dest) → the TrainSettings field it sets
+TRAIN_FIELDS = {
+    "weight_decay": "weight_decay",
+    "warmup_steps": "warmup_steps",
+    "min_lr_ratio": "min_lr_ratio",
+    "grad_clip": "grad_clip",
+    "eval_interval": "eval_interval",
+    "eval_iters": "eval_batches",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "optimizer": "optimizer",
+    "schedule": "schedule",
+}
+TRAIN_HELP = {
+    "weight_decay": "AdamW weight decay on matrices, in [0, 1) (default 0.1)",
+    "warmup_steps": "steps of linear warm-up from 0 to --lr (default 100)",
+    "min_lr_ratio": "the cosine schedule's floor as a fraction of --lr (default 0.1)",
+    "grad_clip": "clip the global gradient norm at this (0: off; default 1.0)",
+    "eval_interval": "steps between validation passes (0: never; default 200)",
+    "eval_iters": "batches averaged for one validation loss (default 20)",
+    "beta1": "Adam's beta1 (default 0.9)",
+    "beta2": "Adam's beta2 (default 0.99)",
+}
+MODEL_HELP = {
+    "n_layer": "transformer blocks (gpt)",
+    "n_head": "attention heads per block (gpt; must divide --n-embd)",
+    "n_embd": "embedding width (all language models)",
+    "n_hidden": "hidden layer width (mini, mlp)",
+    "context": "characters one prediction sees (mlp)",
+    "dropout": "dropout probability in [0, 1) (gpt)",
+}
+# what a config file may not set: where this run writes, and how it starts
+NOT_IN_CONFIG = {"config", "out", "resume", "command", "help"}
+
+
+def add_settings_args(p: argparse.ArgumentParser, train: bool = True) -> None:
+    """The model's sizes (and, for ``train``, every training setting) and ``--config``."""
+    p.add_argument("--config", metavar="FILE.toml", help="settings from a TOML file (flags win)")
+    if train:
+        for dest, field in TRAIN_FIELDS.items():
+            flag = "--" + dest.replace("_", "-")
+            if field == "optimizer":
+                p.add_argument(flag, choices=OPTIMIZERS, help="default adamw")
+            elif field == "schedule":
+                p.add_argument(flag, choices=SCHEDULES, help="learning rate schedule (cosine)")
+            else:
+                rule = TrainSettings.field_rule(field)
+                p.add_argument(flag, type=arg_type(rule), help=TRAIN_HELP[dest])
+    for name, rule in MODEL_RULES.items():
+        p.add_argument("--" + name.replace("_", "-"), type=arg_type(rule), help=MODEL_HELP[name])
+
+
+def train_overrides(args: argparse.Namespace) -> dict:
+    """The training settings given (flags or config), as TrainSettings fields."""
+    out = {}
+    for dest, field in TRAIN_FIELDS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            out[field] = value
+    return out
+
+
+def model_overrides(args: argparse.Namespace) -> dict:
+    return {n: getattr(args, n) for n in MODEL_RULES if getattr(args, n, None) is not None}
+
+
+def given_on_command_line(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """The dests of the options ``argv`` sets itself (not their defaults)."""
+    bare = copy.deepcopy(parser)
+    for action in bare._actions:
+        action.default = argparse.SUPPRESS
+        action.required = False
+    return set(vars(bare.parse_args(argv)))
+
+
+def apply_config(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]):
+    """Fill ``args`` from ``args.config`` where the command line left a setting out; every value
+    goes through its flag's own check, so a bad one is refused in the same words."""
+    path = getattr(args, "config", None)
+    if not path:
+        return
+    data = read_config(path)
+    actions = {
+        a.dest: a
+        for a in parser._actions
+        if a.option_strings and a.dest not in NOT_IN_CONFIG and a.dest != "help"
+    }
+    given = given_on_command_line(parser, argv)
+    for key, value in data.items():
+        dest = key.replace("-", "_")
+        dest = "eval_iters" if dest == "eval_batches" else dest
+        action = actions.get(dest)
+        if action is None:
+            raise ConfigError(
+                f"{path}: unknown setting {key!r}",
+                f"its settings are: {', '.join(sorted(actions))}",
+            )
+        if dest in given:
+            continue  # the command line wins
+        setattr(args, dest, _checked(path, key, value, action))
+
+
+def config_refused(parser, args: argparse.Namespace, argv: list[str]) -> int | None:
+    """Read ``--config`` into ``args``; the exit code (2) when it is refused, with what and why."""
+    from cli.headless import refuse
+    from core.errors import TorchdeckError
+
+    try:
+        apply_config(parser, args, argv)
+    except TorchdeckError as exc:
+        return refuse(exc)
+    if getattr(args, "resume", False) and model_overrides(args):
+        given = ", ".join("--" + k.replace("_", "-") for k in model_overrides(args))
+        return refuse(
+            ConfigError(
+                f"{given} cannot change on --resume: the model's sizes are the checkpoint's",
+                "leave them out to resume, or start a new run with another --out",
+            )
+        )
+    return None
+
+
+def _checked(path: str, key: str, value, action: argparse.Action):
+    if isinstance(value, (dict, list)) or isinstance(value, bool) and action.type is not None:
+        raise ConfigError(
+            f"{path}: {key} = {value!r} is not a single value", "write e.g. lr = 0.01"
+        )
+    if action.choices is not None and value not in action.choices:
+        raise ConfigError(
+            f"{path}: {key} = {value!r} is not one of {', '.join(map(str, action.choices))}",
+            f"set {key} to one of them",
+        )
+    if action.type is None:
+        return value if isinstance(value, str) else str(value)
+    try:
+        return action.type(str(value))
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"{path}: {key}: {exc}", f"fix {key} in {path}") from None
+
+
+def read_config(path: str) -> dict:
+    p = Path(path).expanduser()
+    try:
+        with p.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no config file {path}", "give --config a TOML file that exists"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{path} is a folder", f"give --config a file, e.g. {Path(path) / CONFIG_NAME}"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid TOML: {exc}", "fix it, or write key = value lines"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", "give --config a UTF-8 TOML file") from None
+
+
+def resolved_config(info, device: str) -> dict:
+    """Everything a run ran with, as config names: the model's preset, sizes and corpus, and
+    every training setting (the vocabulary comes from the corpus, so it is not among them)."""
+    train, model = info.train_config, dict(info.model_config)
+    source = (info.corpus or {}).get("source")
+    out: dict = {"preset": info.preset}
+    if source not in (None, "pydoc"):
+        out["corpus"] = source
+    out["device"] = device
+    for key in ("seed", "steps", "lr", "batch_size", "grad_accum"):
+        if key in train:
+            out[key] = train[key]
+    if "block_size" in model:
+        out["block_size"] = model["block_size"]
+    for dest, field in TRAIN_FIELDS.items():
+        if field in train:
+            out[dest] = train[field]
+    for name in MODEL_RULES:
+        if name in model:
+            out[name] = model[name]
+    return out
+
+
+def toml_text(values: dict, title: str) -> str:
+    lines = [f"# {title}"]
+    for key, value in values.items():
+        if isinstance(value, bool):
+            shown = "true" if value else "false"
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, float) and not math.isfinite(value):
+                continue
+            shown = repr(value)
+        else:
+            shown = json.dumps(str(value), ensure_ascii=False)  # a TOML basic string
+        lines.append(f"{key} = {shown}")
+    return "\n".join(lines) + "\n"
+
+
+def write_config(folder: Path, info, device: str) -> Path:
+    """The run's ``config.toml``, written whole then renamed."""
+    path = folder / CONFIG_NAME
+    text = toml_text(
+        resolved_config(info, device),
+        "torchdeck train --config this file repeats this run (flags given with it win)",
+    )
+    tmp = path.with_name(f".{CONFIG_NAME}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
