@@ -16,7 +16,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.contract.settings import DEFAULT_BLOCK_SIZE, LANGUAGE_PRESETS, MINI, MLP, PARABOLA  # noqa: F401
+from core.contract.settings import (  # noqa: F401
+    DEFAULT_BLOCK_SIZE,
+    LANGUAGE_PRESETS,
+    MINI,
+    MLP,
+    MODEL_SIZE_NAMES,
+    PARABOLA,
+    PRESET_MODEL_SIZES,
+)
 from core.contract.settings import GPT as GPT_PRESET
 from core.contract.settings import PRESETS as PRESET_NAMES
 from core.errors import ConfigError
@@ -295,6 +303,10 @@ PRESETS: dict[str, tuple[type, type[nn.Module]]] = {
     PARABOLA: (ParabolaConfig, Parabola),
 }
 assert set(PRESETS) == set(PRESET_NAMES), "every preset of the contract needs a model"
+assert all(
+    {f.name for f in fields(config)} & MODEL_SIZE_NAMES == set(PRESET_MODEL_SIZES[name])
+    for name, (config, _) in PRESETS.items()
+), "the contract's PRESET_MODEL_SIZES must name each preset's settable sizes"
 
 
 def _preset(preset: str) -> tuple[type, type[nn.Module]]:

@@ -47,7 +47,19 @@ DEFAULT_BLOCK_SIZE = 64  # the language models' context length unless one is cho
 PRESET_UNUSED: dict[str, tuple[str, ...]] = {PARABOLA: ("corpus", "batch_size", "block_size")}
 
 
+# The model sizes each preset has (core.models checks its configs have exactly these).
+PRESET_MODEL_SIZES: dict[str, tuple[str, ...]] = {
+    GPT: ("n_layer", "n_head", "n_embd", "dropout"),
+    MINI: ("n_embd", "n_hidden"),
+    MLP: ("context", "n_embd", "n_hidden"),
+    PARABOLA: (),
+}
+
+
 def preset_uses(preset: str, setting: str) -> bool:
+    """Whether ``preset`` reads ``setting`` (a training setting, the corpus, a model size)."""
+    if setting in MODEL_SIZE_NAMES:
+        return setting in PRESET_MODEL_SIZES.get(preset, ())
     return setting not in PRESET_UNUSED.get(preset, ())
 
 
@@ -91,6 +103,8 @@ MODEL_RULES: dict[str, Arg] = {
     "context": at_least(1),
     "dropout": Arg(float, check=lambda v: 0 <= v < 1, expect="a number in [0, 1)"),
 }
+
+MODEL_SIZE_NAMES = frozenset(MODEL_RULES)
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
 

@@ -87,6 +87,8 @@ async def test_picking_parabola_in_the_form_loads_its_settings_and_hides_what_it
             "steps",
             "device",
             "seed",
+            "n-embd",
+            "n-hidden",
         ]
         assert app.query_one("#field-block-size", Input).value == "64"
         assert app.query_one("#field-lr", Input).value == "0.01"
@@ -163,4 +165,44 @@ async def test_the_field_being_edited_shows_by_its_label_in_reverse():
         assert not lr.styles.text_style.reverse
         assert (
             app.query_one("#field-preset").parent.query_one(".form-label").styles.text_style.reverse
+        )
+
+
+async def test_the_form_sets_the_models_sizes_the_preset_has(corpus):
+    app = real_app(corpus, preset="gpt")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_configured(pilot)
+        status = app.query_one(StatusBar)
+        form = app.query_one(ConfigForm)
+        assert shown_fields(app)[-4:] == ["n-layer", "n-head", "n-embd", "dropout"]
+        assert app.query_one("#field-n-layer", Input).value == "4"  # the engine's, shown
+        app.query_one("#field-n-embd", Input).value = "30"  # not divisible by 4 heads
+        app.query_one(TrainPane).focus()
+        await pilot.press("a")
+        await wait_for(
+            pilot,
+            lambda: any("must be divisible by n_head" in n.message for n in app._notifications),
+            30,
+            "the engine's refusal",
+        )
+        assert app.last_info.model_config["n_embd"] == 128  # nothing was built
+        app.query_one("#field-n-embd", Input).value = "32"
+        app.query_one("#field-n-layer", Input).value = "1"
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.last_info.model_config["n_layer"] == 1, 30, "built")
+        assert app.last_info.model_config["n_embd"] == 32
+        # another preset: its own sizes (empty means the preset's, filled in by the reply)
+        form.choose("mini")
+        await pilot.pause()
+        assert shown_fields(app)[-2:] == ["n-embd", "n-hidden"]
+        assert app.query_one("#field-n-hidden", Input).value == ""
+        await pilot.press("a")
+        await wait_for(pilot, lambda: status.preset == "mini", 30, "mini built")
+        await pilot.pause(0.2)
+        assert app.query_one("#field-n-hidden", Input).value == "64"
+        assert app.query_one("#field-n-embd", Input).value == "32"
+        app.query_one("#field-n-hidden", Input).value = "0"
+        await pilot.pause(0.1)
+        assert "0 is out of range: want an integer ≥ 1" in str(
+            app.query_one("#error-n-hidden").render()
         )

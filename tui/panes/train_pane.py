@@ -15,7 +15,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 
 from core import contract  # its messages load on first use, after the first frame
-from core.contract.settings import DEFAULT_PRESET, PARABOLA
+from core.contract.settings import DEFAULT_PRESET, MODEL_SIZE_NAMES, PARABOLA
 from core.errors import TorchdeckError
 from tui.panes.base import Pane
 from tui.widgets.config_form import ConfigForm
@@ -87,6 +87,7 @@ class TrainPane(Pane):
                 "steps": tc["steps"],
                 "seed": tc["seed"],
                 "corpus": "" if source in (None, "pydoc") else source,
+                **{k: v for k, v in mc.items() if k in MODEL_SIZE_NAMES},
             }
         )
         chart = self.query_one(RunChart)

@@ -7,7 +7,7 @@ never checked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -20,6 +20,8 @@ from core.contract.settings import (
     CORPUS,
     DEVICE,
     LR,
+    MODEL_RULES,
+    MODEL_SIZE_NAMES,
     SEED,
     STEPS,
     preset_defaults,
@@ -51,6 +53,13 @@ FIELDS = (
     Field("steps", "steps", STEPS),
     Field("device", "device", DEVICE),
     Field("seed", "seed", SEED),
+    # the model's sizes, those the preset has; empty: the preset's own (the engine fills it in)
+    Field("n_layer", "layers", replace(MODEL_RULES["n_layer"], nullable=True)),
+    Field("n_head", "heads", replace(MODEL_RULES["n_head"], nullable=True)),
+    Field("n_embd", "width", replace(MODEL_RULES["n_embd"], nullable=True)),
+    Field("n_hidden", "hidden", replace(MODEL_RULES["n_hidden"], nullable=True)),
+    Field("context", "window", replace(MODEL_RULES["context"], nullable=True)),
+    Field("dropout", "dropout", replace(MODEL_RULES["dropout"], nullable=True)),
 )
 
 
@@ -87,7 +96,9 @@ class ConfigForm(Vertical):
                     "" if value is None else str(value),
                     compact=True,
                     id=f"field-{_dom(f.key)}",
-                    placeholder="built-in Python docs" if f.key == "corpus" else "",
+                    placeholder="built-in Python docs"
+                    if f.key == "corpus"
+                    else ("preset's" if f.key in MODEL_SIZE_NAMES else ""),
                 )
             yield Static("", classes="field-error", id=f"error-{_dom(f.key)}")
 
@@ -103,9 +114,10 @@ class ConfigForm(Vertical):
         self.app.notify(f"{self.preset}'s settings are in the form: press a to build it", timeout=4)
 
     def choose(self, preset: str) -> None:
-        """``preset`` with its own settings in the fields, as if a person picked it."""
+        """``preset`` with its own settings in the fields, as if a person picked it (its model
+        sizes left empty: the preset's own, which the engine's reply then shows)."""
         self.show_preset(preset)
-        self.fill(preset_defaults(preset))
+        self.fill({**preset_defaults(preset), **dict.fromkeys(MODEL_SIZE_NAMES)})
         select = self.query_one("#field-preset", Select)
         if select.value != preset:
             select.value = preset  # its Changed message finds this preset already shown
@@ -137,8 +149,9 @@ class ConfigForm(Vertical):
         err.display = bool(message)
 
     def values(self) -> dict | None:
-        """The checked values of the fields the preset reads (None for the others), or None
-        with every bad field marked if any is invalid."""
+        """The checked values of the fields the preset reads (None for the others), the model
+        sizes given gathered under ``model``; or None, with every bad field marked, if any is
+        invalid."""
         out: dict = {"preset": self.preset}
         ok = True
         for f in FIELDS:
@@ -152,7 +165,11 @@ class ConfigForm(Vertical):
                 ok = False
             else:
                 out[f.key] = value
-        return out if ok else None
+        if not ok:
+            return None
+        sizes = {k: out.pop(k) for k in MODEL_SIZE_NAMES if k in out}
+        out["model"] = {k: v for k, v in sizes.items() if v is not None}
+        return out
 
     def set_values(self, values: dict) -> None:
         """Show the engine's settings (a configure, reset or load reply)."""
