@@ -31,6 +31,9 @@ FORBIDDEN = (
 )
 
 
+CROSS_ORIGIN = "torchdeck serve: refused a request from another site's page\n"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torchdeck serve",
@@ -88,6 +91,17 @@ def app_command(args: argparse.Namespace) -> str:
     return shlex.join(parts)
 
 
+def same_origin(origin: str | None, host: str) -> bool:
+    """Whether a request's ``Origin`` (None: not a browser's cross-page request) is this very
+    server, as the browser reached it (``Host``)."""
+    if origin is None:
+        return True
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+
+
 def token_ok(given: str | None, token: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), token.encode())
 
@@ -99,6 +113,9 @@ def token_middleware(token: str):
 
     @web.middleware
     async def check(request: web.Request, handler):
+        if not same_origin(request.headers.get("Origin"), request.host):
+            # a page of another site driving this one with the browser's cookie
+            raise web.HTTPForbidden(text=CROSS_ORIGIN)
         if token_ok(request.query.get("token"), token):
             response = await handler(request)
             if isinstance(response, web.Response):  # not a websocket, already under way

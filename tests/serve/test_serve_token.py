@@ -117,3 +117,29 @@ def test_a_taken_port_is_one_clear_error_before_any_url(capsys):
     assert "token=" not in out
     assert err.startswith(f"torchdeck serve: cannot listen on 127.0.0.1:{port} (")
     assert "hint: pick another port with --port N" in err
+
+
+async def test_another_sites_page_cannot_drive_it_even_with_the_cookie():
+    import aiohttp
+
+    from cli.serve import CROSS_ORIGIN, same_origin
+
+    assert same_origin(None, "127.0.0.1:8000")  # not a cross-page request (curl, the app)
+    assert same_origin("http://127.0.0.1:8000", "127.0.0.1:8000")
+    assert not same_origin("http://127.0.0.1:9999", "127.0.0.1:8000")  # another port's page
+    assert not same_origin("https://evil.example", "127.0.0.1:8000")
+    assert not same_origin("null", "127.0.0.1:8000")  # a sandboxed or file: page
+    client = await _client()
+    try:
+        assert (await client.get(f"/?token={TOKEN}")).status == 200  # the cookie is set
+        here = f"http://{client.host}:{client.port}"
+        socket = await client.ws_connect("/ws", headers={"Origin": here})
+        assert (await socket.receive_str()) == "hello"
+        await socket.close()
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await client.ws_connect("/ws", headers={"Origin": "http://evil.example"})
+        assert refused.value.status == 403
+        response = await client.get(f"/?token={TOKEN}", headers={"Origin": "http://evil.example"})
+        assert response.status == 403 and await response.text() == CROSS_ORIGIN
+    finally:
+        await client.close()
