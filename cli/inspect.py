@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-from cli.settings_args import add_settings_args, apply_config, model_overrides
+from cli.settings_args import add_settings_args, apply_config, model_overrides, run_settings
 from core.contract import DEFAULT_PRESET, PRESETS, ConfigureArgs
 from core.contract.base import arg_type
 from core.contract.inspect import SummaryArgs
@@ -125,7 +125,7 @@ def main(argv: list[str]) -> int:
     add_settings_args(parser, train=False)  # the model's sizes, and --config
     args = parser.parse_args(argv)
     try:
-        apply_config(parser, args, argv)
+        apply_config(parser, args, argv, skip=run_settings())  # a run's config.toml too
     except TorchdeckError as exc:
         print(f"torchdeck inspect: {exc.message}\n  hint: {exc.hint}", file=sys.stderr)
         return 2

@@ -106,7 +106,7 @@ def token_ok(given: str | None, token: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), token.encode())
 
 
-def token_middleware(token: str):
+def token_middleware(token: str, cookie: str = COOKIE):
     """An aiohttp middleware: the token in the query (then kept in a cookie) or the cookie, or
     403."""
     from aiohttp import web
@@ -119,9 +119,9 @@ def token_middleware(token: str):
         if token_ok(request.query.get("token"), token):
             response = await handler(request)
             if isinstance(response, web.Response):  # not a websocket, already under way
-                response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+                response.set_cookie(cookie, token, httponly=True, samesite="Strict", path="/")
             return response
-        if token_ok(request.cookies.get(COOKIE), token):
+        if token_ok(request.cookies.get(cookie), token):
             return await handler(request)
         raise web.HTTPForbidden(text=FORBIDDEN)
 
@@ -135,10 +135,29 @@ def make_server(args: argparse.Namespace, token: str, say=print):
     class TokenServer(Server):
         async def _make_app(self):
             app = await super()._make_app()
-            app.middlewares.append(token_middleware(token))
+            # a cookie of its own per port: browsers share cookies across a host's ports, and
+            # two servers on one machine must not log each other's tabs out
+            app.middlewares.append(token_middleware(token, f"{COOKIE}_{args.port}"))
             return app
 
         async def on_startup(self, app) -> None:
+            # aiohttp starts the app before it listens: the URL is said once a connection to
+            # it succeeds, so whoever reads it (a person, a test) finds the server there
+            import asyncio
+
+            app["announce"] = asyncio.ensure_future(self._announce())
+
+        async def _announce(self) -> None:
+            import asyncio
+
+            for _ in range(250):  # up to 5 s
+                try:
+                    _reader, writer = await asyncio.open_connection(args.host, args.port)
+                except OSError:
+                    await asyncio.sleep(0.02)
+                    continue
+                writer.close()
+                break
             say(f"torchdeck serve: open {url(args.host, args.port, token)}")
             say("each tab runs the app; a run goes on when its tab closes. Ctrl+C stops serving")
 

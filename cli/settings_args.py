@@ -57,8 +57,21 @@ MODEL_HELP = {
     "context": "characters one prediction sees (mlp)",
     "dropout": "dropout probability in [0, 1) (gpt)",
 }
-# what a config file may not set: where this run writes, and how it starts
-NOT_IN_CONFIG = {"config", "out", "resume", "command", "help"}
+# what a config file may not set: where this run writes, how it starts, and what it connects
+# to or how it runs the processes (a shared file must not point a run at another machine)
+NOT_IN_CONFIG = {
+    "config",
+    "out",
+    "resume",
+    "command",
+    "help",
+    "nproc_per_node",
+    "nnodes",
+    "node_rank",
+    "rdzv_endpoint",
+    "dist_timeout",
+    "nice",
+}
 
 
 def add_settings_args(p: argparse.ArgumentParser, train: bool = True) -> None:
@@ -101,9 +114,15 @@ def given_on_command_line(parser: argparse.ArgumentParser, argv: list[str]) -> s
     return set(vars(bare.parse_args(argv)))
 
 
-def apply_config(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]):
+def apply_config(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    argv: list[str],
+    skip: frozenset[str] = frozenset(),
+):
     """Fill ``args`` from ``args.config`` where the command line left a setting out; every value
-    goes through its flag's own check, so a bad one is refused in the same words."""
+    goes through its flag's own check, so a bad one is refused in the same words. Keys in
+    ``skip`` are known but not this command's (a run's settings, given to ``inspect``)."""
     path = getattr(args, "config", None)
     if not path:
         return
@@ -118,6 +137,13 @@ def apply_config(parser: argparse.ArgumentParser, args: argparse.Namespace, argv
         dest = key.replace("-", "_")
         dest = "eval_iters" if dest == "eval_batches" else dest
         action = actions.get(dest)
+        if action is None and dest in skip:
+            continue
+        if action is None and dest in NOT_IN_CONFIG:
+            raise ConfigError(
+                f"{path}: {key} cannot be set in a config file",
+                f"give --{dest.replace('_', '-')} on the command line",
+            )
         if action is None:
             raise ConfigError(
                 f"{path}: unknown setting {key!r}",
@@ -137,14 +163,22 @@ def config_refused(parser, args: argparse.Namespace, argv: list[str]) -> int | N
         apply_config(parser, args, argv)
     except TorchdeckError as exc:
         return refuse(exc)
-    if getattr(args, "resume", False) and model_overrides(args):
-        given = ", ".join("--" + k.replace("_", "-") for k in model_overrides(args))
-        return refuse(
-            ConfigError(
-                f"{given} cannot change on --resume: the model's sizes are the checkpoint's",
-                "leave them out to resume, or start a new run with another --out",
+    if getattr(args, "resume", False):
+        # the checkpoint's model and training settings go on (a run's own config.toml may be
+        # given again); typed on the command line, the sizes and these settings are refused
+        given = given_on_command_line(parser, argv)
+        typed = [d for d in [*MODEL_RULES, *TRAIN_FIELDS] if d in given]
+        if typed:
+            flags = ", ".join("--" + d.replace("_", "-") for d in typed)
+            return refuse(
+                ConfigError(
+                    f"{flags} cannot change on --resume: the run goes on with the checkpoint's",
+                    "leave them out to resume (--lr, --batch-size and --steps may change), or "
+                    "start a new run with another --out",
+                )
             )
-        )
+        for dest in [*MODEL_RULES, *TRAIN_FIELDS]:
+            setattr(args, dest, None)
     return None
 
 
@@ -220,7 +254,8 @@ def toml_text(values: dict, title: str) -> str:
                 continue
             shown = repr(value)
         else:
-            shown = json.dumps(str(value), ensure_ascii=False)  # a TOML basic string
+            # a TOML basic string: JSON's escapes, and DEL, which JSON leaves as it is
+            shown = json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
         lines.append(f"{key} = {shown}")
     return "\n".join(lines) + "\n"
 
@@ -236,3 +271,10 @@ def write_config(folder: Path, info, device: str) -> Path:
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def run_settings() -> frozenset[str]:
+    """The names ``torchdeck train`` takes: what a run's config.toml may hold."""
+    from cli.main import build_parser
+
+    return frozenset(a.dest for a in build_parser().train_parser._actions if a.option_strings)

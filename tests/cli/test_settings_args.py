@@ -93,7 +93,8 @@ def test_a_config_file_fills_what_the_command_line_leaves_out(tmp_path):
         ('optimizer = "lion"\n', "optimizer = 'lion' is not one of adamw, sgd"),
         ("lr = [1, 2]\n", "lr = [1, 2] is not a single value"),
         ("lr = \n", "is not valid TOML"),
-        ('out = "elsewhere"\n', "unknown setting 'out'"),
+        ('out = "elsewhere"\n', "out cannot be set in a config file"),
+        ('rdzv_endpoint = "10.0.0.1:29500"\n', "rdzv_endpoint cannot be set in a config file"),
     ],
 )
 def test_a_bad_config_is_one_clear_error_naming_the_file(tmp_path, text, message):
@@ -111,7 +112,12 @@ def test_a_missing_config_file_and_resizing_a_resumed_model_are_refused(tmp_path
     parser, args, argv = parse("--resume", "--out", str(tmp_path), "--n-layer", "2")
     assert config_refused(parser, args, argv) == 2
     err = capsys.readouterr().err
-    assert "--n-layer cannot change on --resume: the model's sizes are the checkpoint's" in err
+    assert "--n-layer cannot change on --resume: the run goes on with the checkpoint's" in err
+    # a run's own config.toml given again on --resume: its sizes and settings are set aside
+    path = write(tmp_path, "n_layer = 1\nweight_decay = 0.5\nlr = 0.01\n")
+    parser, args, argv = parse("--resume", "--out", str(tmp_path), "--config", path)
+    assert config_refused(parser, args, argv) is None
+    assert model_overrides(args) == {} and train_overrides(args) == {} and args.lr == 0.01
 
 
 def test_the_resolved_config_reads_back_as_the_same_settings(tmp_path):
@@ -123,12 +129,12 @@ def test_the_resolved_config_reads_back_as_the_same_settings(tmp_path):
                       "min_lr_ratio": 0.1, "warmup_steps": 2, "schedule": "cosine",
                       "optimizer": "adamw", "weight_decay": 0.05, "beta1": 0.9, "beta2": 0.99,
                       "grad_clip": 1.0, "eval_interval": 0, "eval_batches": 2, "seed": 7},
-        corpus={"source": "/data/my \"text\".txt"},
+        corpus={"source": "/data/my \"text\"\x7f.txt"},
     )  # fmt: skip
     text = toml_text(resolved_config(info, "cpu"), "a run")
     data = tomllib.loads(text)
     assert "vocab_size" not in data  # it comes from the corpus
-    assert data["corpus"] == '/data/my "text".txt' and data["eval_iters"] == 2
+    assert data["corpus"] == '/data/my "text"\x7f.txt' and data["eval_iters"] == 2
     path = write(tmp_path, text)
     parser, args, argv = parse("--config", path)
     apply_config(parser, args, argv)
@@ -187,7 +193,8 @@ def test_sizes_that_do_not_fit_the_preset_are_one_clear_sentence(tmp_path, run_c
 
 
 def test_inspect_takes_the_model_sizes_and_a_config(tmp_path, run_cli):
-    path = write(tmp_path, "n_layer = 1\nn_embd = 16\nn_head = 2\n")
+    # a run's config.toml: inspect reads the model from it and sets the training aside
+    path = write(tmp_path, 'device = "cpu"\nsteps = 5\nn_layer = 1\nn_embd = 16\nn_head = 2\n')
     proc = run_cli("inspect", "--preset", "gpt", "--config", path, "--depth", "2", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = proc.stdout.splitlines()
