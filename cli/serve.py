@@ -140,12 +140,19 @@ def make_server(args: argparse.Namespace, token: str, say=print):
             app.middlewares.append(token_middleware(token, f"{COOKIE}_{args.port}"))
             return app
 
+        async def handle_index(self, request):
+            # the page's script and websocket at the address the browser used (localhost, a
+            # tunnel's own port, this machine's name when --host lets others in), not the bound
+            # one: 0.0.0.0 or an unbracketed ::1 would send them nowhere
+            self.public_url = f"{request.scheme}://{request.host}"
+            return await super().handle_index(request)
+
         async def on_startup(self, app) -> None:
             # aiohttp starts the app before it listens: the URL is said once a connection to
             # it succeeds, so whoever reads it (a person, a test) finds the server there
             import asyncio
 
-            app["announce"] = asyncio.ensure_future(self._announce())
+            self.announcing = asyncio.ensure_future(self._announce())
 
         async def _announce(self) -> None:
             import asyncio

@@ -143,3 +143,24 @@ async def test_another_sites_page_cannot_drive_it_even_with_the_cookie():
         assert response.status == 403 and await response.text() == CROSS_ORIGIN
     finally:
         await client.close()
+
+
+async def test_the_page_points_its_script_and_websocket_where_the_browser_came_from():
+    from cli.serve import make_server
+
+    args = build_parser().parse_args(["--host", "0.0.0.0", "--port", "8123"])
+    server = make_server(args, TOKEN, say=lambda _line: None)
+    client = TestClient(TestServer(await server._make_app()))
+    await client.start_server()
+    try:
+        for host in ("gpubox.lan:8123", "localhost:9000", "[::1]:8123"):
+            response = await client.get(f"/?token={TOKEN}", headers={"Host": host})
+            page = await response.text()
+            assert response.status == 200
+            assert f'data-session-websocket-url="ws://{host}/ws"' in page
+            assert f'src="http://{host}/static/js/textual.js"' in page
+            assert "0.0.0.0" not in page
+        # its cookie is this port's own: another server on the machine keeps its own
+        assert f"{COOKIE}_8123" in response.cookies
+    finally:
+        await client.close()
