@@ -304,46 +304,53 @@ def _shown(match: Callable[[dict], bool], show: Callable[[dict], str]) -> Probe:
     return live
 
 
+def _cell_step(do: str, match, show, expect: str, recipe: str) -> Step:
+    """A playground step: done once a cell since the lesson began ``match``es; it shows
+    ``show(cell)``, which is also its live figure."""
+    live = _shown(match, show)
+    return Step(do, live, expect, live, recipe=recipe)
+
+
 L4 = Lesson(
     "L4",
     "Tensors and autograd in the playground",
     "playground",
     None,
     (
-        Step(
+        _cell_step(
             "enter: z = 3(x + 2)², z.backward(), then x.grad",
-            _shown(_grad18, lambda e: _value(e).get("text", "")),
+            _grad18,
+            lambda e: _value(e).get("text", ""),
             "tensor([18.])",
-            _shown(_grad18, lambda e: _value(e).get("text", "")),
-            recipe="autograd",
+            "autograd",
         ),
-        Step(
+        _cell_step(
             "enter: backward again: the graph is freed (retain_graph=True keeps it)",
-            _shown(_twice, lambda e: _error(e).type),
+            _twice,
+            lambda e: _error(e).type,
             "RuntimeError",
-            _shown(_twice, lambda e: _error(e).type),
-            recipe="backward_twice",
+            "backward_twice",
         ),
-        Step(
+        _cell_step(
             "enter: nn.Linear(5, 2) on randn(3, 5)",
-            _shown(_linear, lambda e: "[3, 2] AddmmBackward0"),
+            _linear,
+            lambda e: "[3, 2] AddmmBackward0",
             "[3, 2] AddmmBackward0",
-            _shown(_linear, lambda e: "[3, 2] AddmmBackward0"),
-            recipe="linear",
+            "linear",
         ),
-        Step(
+        _cell_step(
             "enter: nn.Embedding(10, 3) on LongTensor([1, 5, 0, 8])",
-            _shown(_embedding, lambda e: str(_value(e).get("shape"))),
+            _embedding,
+            lambda e: str(_value(e).get("shape")),
             "[4, 3]",
-            _shown(_embedding, lambda e: str(_value(e).get("shape"))),
-            recipe="embedding",
+            "embedding",
         ),
-        Step(
+        _cell_step(
             "enter: MyFirstModel on [[1, 2, 5, 9]]",
-            _shown(_first_model, lambda e: "[1, 4, 2]"),
+            _first_model,
+            lambda e: "[1, 4, 2]",
             "[1, 4, 2]",
-            _shown(_first_model, lambda e: "[1, 4, 2]"),
-            recipe="my_first_model",
+            "my_first_model",
         ),
     ),
 )
