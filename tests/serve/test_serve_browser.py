@@ -139,8 +139,12 @@ def test_the_app_in_a_browser_types_predicts_and_a_closed_tab_leaves_its_run(ser
             page.keyboard.type("the qu")
             rows = wait_screen(
                 page,
-                lambda r: any("text loss" in x for x in r) and any("%" in x for x in r),
-                "the next character's probabilities",
+                lambda r: (
+                    any("▊  the qu" in x for x in r)  # every key typed has arrived
+                    and any("text loss" in x for x in r)
+                    and sum(bool(re.search(r"\d+\.\d%", x)) for x in r) >= 10
+                ),
+                "the whole text and the next character's probabilities",
             )
             assert any("▊  the qu" in x for x in rows)
             assert sum(bool(re.search(r"\d+\.\d%", x)) for x in rows) >= 10  # ten bars
