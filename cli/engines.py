@@ -29,7 +29,7 @@ from core.errors import EngineDied, EngineError, TorchdeckError
 from core.fmt import fmt_rate
 
 PROBE_TIMEOUT = 5.0
-COLUMNS = ("ID", "PRESET", "DEVICE", "STATE", "STEP", "TRAIN", "VAL", "TOK/S", "VRAM", "STARTED")
+COLUMNS = ("ID", "MODEL", "DEVICE", "STATE", "STEP", "TRAIN", "VAL", "TOK/S", "VRAM", "STARTED")
 
 
 async def probe(path: Path, timeout: float = PROBE_TIMEOUT) -> dict:
@@ -237,3 +237,41 @@ def errors_to_exit(func, args: argparse.Namespace) -> int:
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return getattr(exc, "exit_code", 3)  # cli.remote's errors carry their own
+
+
+def app_client(args: argparse.Namespace):
+    """The app's engine: a new detached one (it outlives the terminal), the one ``attach``
+    names, or one on ``--remote`` HOST through ssh."""
+    remote = getattr(args, "remote", None)
+    if remote is not None:
+        from cli import remote as remote_cli
+
+        return remote_cli.remote_client(
+            remote,
+            args.remote_cmd,
+            engine_id=getattr(args, "id", None),
+            spawn=args.command != "attach",
+        )
+    if args.command == "attach":
+        return EngineClient(socket_path=str(runtime.resolve(args.id)))
+    from core.transport import DEFAULT_RUN_DIR, spawn_detached
+
+    refuse_a_second_engine(DEFAULT_RUN_DIR)
+    return EngineClient(spawn=lambda: spawn_detached())
+
+
+def refuse_a_second_engine(run_dir: str, states=("running", "paused")) -> None:
+    """Two engines training in one run folder would autosave over each other's checkpoint: if
+    one is there in one of ``states`` (None: any), say how to reach it instead."""
+    if not runtime.live_sockets():
+        return
+    here = str(Path(run_dir).resolve())
+    for e in asyncio.run(list_engines()):
+        if e.get("run_dir") == here and (states is None or e.get("state") in states):
+            ident = e["id"]
+            raise TorchdeckError(
+                f"engine {ident} is training in {run_dir} ({e['state']}, step "
+                f"{e.get('step')}/{e.get('steps')}); a second one here would autosave over it",
+                f"torchdeck attach {ident} shows it, torchdeck stop {ident} ends it; or start "
+                "torchdeck in another folder",
+            )

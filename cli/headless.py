@@ -63,10 +63,12 @@ class TrainRun:
         self.out = out
         self.tty = out.isatty() and not os.environ.get("CI")
         self.preset = args.preset or DEFAULT_PRESET
+        own = getattr(args, "model", None)  # one's own model: its file names the run
+        name = Path(own.rpartition(":")[0]).stem if own else self.preset
         self.dir = (
             Path(args.out)
             if args.out
-            else Path("runs") / (f"{self.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
+            else Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         )
         self.last_val = None
         self.last = TrainProgress()
@@ -187,7 +189,7 @@ class TrainRun:
         )
         ranks = f" × {info.world_size} processes" if info.world_size > 1 else ""
         self.say(
-            f"torchdeck train: {info.preset} · {info.params:,} parameters · "
+            f"torchdeck train: {info.model_name} · {info.params:,} parameters · "
             f"{info.device}{ranks}{where} · out {self.dir}"
         )
         # the engine writes the rows (every --log-every steps and at each evaluation), so the
@@ -354,7 +356,7 @@ class TrainRun:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from cli.main import refuse_a_second_engine
+    from cli.engines import refuse_a_second_engine
     from core.runtime import RuntimeDirError
 
     run = TrainRun(args)

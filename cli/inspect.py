@@ -11,7 +11,13 @@ import sys
 
 import torch
 
-from cli.settings_args import add_settings_args, apply_config, model_overrides, run_settings
+from cli.settings_args import (
+    absolute_factory,
+    add_settings_args,
+    apply_config,
+    model_overrides,
+    run_settings,
+)
 from core.contract import DEFAULT_PRESET, PRESETS, ConfigureArgs
 from core.contract.base import arg_type
 from core.contract.inspect import SummaryArgs
@@ -73,14 +79,32 @@ def format_table(summary: dict, depth: int | None = None) -> str:
     if summary["input_shape"]:
         out.append(f"Input: {summary['input_shape']} (batch × context)")
         out.append(
-            f"Mult-adds per forward: {fmt_macs(t['macs'])} = Linear "
+            f"Mult-adds per forward: {fmt_macs(t['macs'])} = Linear/conv "
             f"{fmt_macs(t['macs_linear'])} + attention matmuls "
             f"{fmt_macs(t['macs_attention'])}"
+        )
+        out.append(
+            f"  (torchinfo's Total mult-adds for this input: {t['macs_torchinfo']:,}: it counts "
+            "each weight\n   once per sequence, not per position, and biases and lookups too)"
         )
         out.append(f"Activations kept for backward (est.): {fmt_bytes(t['activation_bytes'])}")
     out.append(f"Parameter memory: {fmt_bytes(t['param_bytes'])} ({t['dtype']})")
     out.append(rule)
     return "\n".join(out)
+
+
+def _input_size(text: str) -> tuple[int, int]:
+    """``B,T`` (or ``B T``, ``[B, T]``) as two integers ≥ 1."""
+    parts = text.strip().strip("[]()").replace(",", " ").split()
+    try:
+        b, t = (int(x) for x in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not B,T: two integers, the batch and the context, e.g. 2,64"
+        ) from None
+    if b < 1 or t < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the batch and the context must be ≥ 1")
+    return b, t
 
 
 def main(argv: list[str]) -> int:
@@ -122,15 +146,31 @@ def main(argv: list[str]) -> int:
         help="text whose characters set the vocabulary (default: the Python "
         "docs shipped with Python)",
     )
-    add_settings_args(parser, train=False)  # the model's sizes, and --config
+    parser.add_argument(
+        "--input-size",
+        type=_input_size,
+        metavar="B,T",
+        help="the sample input's batch and context length (as torchinfo's input_size)",
+    )
+    add_settings_args(parser, train=False)  # --model, the model's sizes, and --config
     args = parser.parse_args(argv)
     try:
         apply_config(parser, args, argv, skip=run_settings())  # a run's config.toml too
+        args.model = absolute_factory(args.model)
     except TorchdeckError as exc:
         print(f"torchdeck inspect: {exc.message}\n  hint: {exc.hint}", file=sys.stderr)
         return 2
+    if args.input_size:
+        if args.batch_size or args.block_size:
+            parser.error("--input-size B,T sets the batch and the context: leave out the others")
+        args.batch_size, args.block_size = args.input_size
     configure = ConfigureArgs(
-        args.preset, args.corpus, "cpu", block_size=args.block_size, model=model_overrides(args)
+        args.preset,
+        args.corpus,
+        "cpu",
+        block_size=args.block_size,
+        model=model_overrides(args),
+        factory=args.model,
     )
     try:
         settings = configure.run_settings()

@@ -141,6 +141,8 @@ def _add_remote_args(p: argparse.ArgumentParser, top: bool = False) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cli.settings_args import add_model_arg
+
     parser = argparse.ArgumentParser(
         prog="torchdeck", description="A terminal lab for PyTorch. With no command: open the app."
     )
@@ -156,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the app's training text (default: the Python docs shipped with Python)",
     )
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    add_model_arg(parser)
+    parser.add_argument(
+        "--config", metavar="FILE.toml", help="the first model's settings (a run's config.toml)"
+    )
     _add_autosave_arg(parser)
     _add_remote_args(parser, top=True)
     # a tab of torchdeck serve: attach to this folder's engine if there is one (cli/serve.py)
@@ -182,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     smp.add_argument("--seed", type=_sample_seed, help="seed for repeatable samples")
     smp.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
     smp.add_argument("--threads", type=_threads, default=0, help="torch CPU threads")
+    add_model_arg(smp, loading=True)
     ls = sub.add_parser("ls", help="list the running engines and their runs")
     ls.add_argument("--json", action="store_true", help="one JSON list, for scripts")
     _add_remote_args(ls)
@@ -220,11 +227,15 @@ def main(argv: list[str] | None = None) -> int:
 
         module = importlib.import_module(DELEGATED[argv[0]][0])
         return module.main(argv[1:])
+    from cli.settings_args import absolute_factory
+
     parser = build_parser()
     args = parser.parse_args(argv)
 
     if args.command in ("ls", "stop", "bridge", "attach"):
         return run_engines_command(args)
+    if getattr(args, "model", None) and not getattr(args, "remote", None):
+        args.model = absolute_factory(args.model)  # a remote engine reads its own machine's
     if args.command == "sample":
         from cli.sample import run_sample
 
@@ -237,6 +248,15 @@ def main(argv: list[str] | None = None) -> int:
         return refused if refused is not None else run_train_command(args, train_argv)
     from cli import engines
 
+    if args.command is None:
+        from cli.settings_args import app_settings
+        from core.errors import TorchdeckError
+
+        try:  # --config: every setting of the app's first model, checked as train checks it
+            args.settings = app_settings(parser, args, argv)
+        except TorchdeckError as exc:
+            print(f"torchdeck: {exc.message}\n  hint: {exc.hint}", file=sys.stderr)
+            return 2
     if args.served:
         from cli.serve_engines import attach_to_served
 
@@ -309,56 +329,6 @@ def run_engines_command(args: argparse.Namespace) -> int:
     return engines.errors_to_exit(command[args.command], args)
 
 
-def app_client(args: argparse.Namespace):
-    """The app's engine: a new detached one (it outlives the terminal), the one ``attach``
-    names, or one on ``--remote`` HOST through ssh."""
-    from core.client import EngineClient
-
-    remote = getattr(args, "remote", None)
-    if remote is not None:
-        from cli import remote as remote_cli
-
-        return remote_cli.remote_client(
-            remote,
-            args.remote_cmd,
-            engine_id=getattr(args, "id", None),
-            spawn=args.command != "attach",
-        )
-    if args.command == "attach":
-        from core import runtime
-
-        return EngineClient(socket_path=str(runtime.resolve(args.id)))
-    from core.transport import DEFAULT_RUN_DIR, spawn_detached
-
-    refuse_a_second_engine(DEFAULT_RUN_DIR)
-    return EngineClient(spawn=lambda: spawn_detached())
-
-
-def refuse_a_second_engine(run_dir: str, states=("running", "paused")) -> None:
-    """Two engines training in one run folder would autosave over each other's checkpoint: if
-    one is there in one of ``states`` (None: any), say how to reach it instead."""
-    from core import runtime
-
-    if not runtime.live_sockets():
-        return
-    import asyncio
-    from pathlib import Path
-
-    from cli.engines import list_engines
-    from core.errors import TorchdeckError
-
-    here = str(Path(run_dir).resolve())
-    for e in asyncio.run(list_engines()):
-        if e.get("run_dir") == here and (states is None or e.get("state") in states):
-            ident = e["id"]
-            raise TorchdeckError(
-                f"engine {ident} is training in {run_dir} ({e['state']}, step "
-                f"{e.get('step')}/{e.get('steps')}); a second one here would autosave over it",
-                f"torchdeck attach {ident} shows it, torchdeck stop {ident} ends it; or start "
-                "torchdeck in another folder",
-            )
-
-
 def run_app(args: argparse.Namespace) -> int:
     started = process_started_at()
     import gc
@@ -370,6 +340,7 @@ def run_app(args: argparse.Namespace) -> int:
     # The screen's writer thread and the key reader thread wait for the GIL while the loop
     # runs: every 1 ms, not Python's 5 ms (a pane switch's frame waited up to 8 ms to go out).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    from cli.engines import app_client
     from tui.app import TorchdeckApp
 
     client = app_client(args)  # resolved before the screen changes: its errors print plainly
@@ -377,6 +348,8 @@ def run_app(args: argparse.Namespace) -> int:
         preset=getattr(args, "preset", DEFAULT_PRESET),
         corpus=getattr(args, "corpus", None),
         device=getattr(args, "device", "auto"),
+        factory=getattr(args, "model", None),
+        settings=getattr(args, "settings", None),
         started_at=started,
         autosave_minutes=getattr(args, "autosave_minutes", DEFAULT_AUTOSAVE_MINUTES),
         client=client,

@@ -8,6 +8,7 @@ load refuses that one).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from cli.settings_args import model_overrides, train_overrides
@@ -21,7 +22,13 @@ async def resume(run, client: EngineClient, ckpt: Path) -> SessionInfo | None:
     refuse those that cannot (preset, block size, seed) with the reason."""
     args = run.args
     # grad_accum goes with the first load: the checkpoint's own may not split over this world
-    load = LoadArgs(str(ckpt), args.device, args.corpus or None, train=_accum(args))
+    load = LoadArgs(
+        str(ckpt),
+        args.device,
+        args.corpus or None,
+        train=_accum(args),
+        factory=getattr(args, "model", None),
+    )
     info = await client.call(load)
     keep = "leave it out to continue this run, or train a new one in another --out"
     if args.preset and args.preset != info.preset:
@@ -50,7 +57,7 @@ async def resume(run, client: EngineClient, ckpt: Path) -> SessionInfo | None:
     }
     if changes:
         train = {**load.train, **changes}
-        info = await client.call(LoadArgs(load.path, load.device, load.corpus, train=train))
+        info = await client.call(replace(load, train=train))
     steps = args.steps if args.steps else info.steps
     if info.step >= steps:
         run.say(
@@ -58,7 +65,9 @@ async def resume(run, client: EngineClient, ckpt: Path) -> SessionInfo | None:
             "--steps to train further"
         )
         return None
-    run.say(f"resuming {info.preset} from step {info.step} to {steps}")
+    for note in info.notes or ():
+        run.say(f"note: {note}")
+    run.say(f"resuming {info.model_name} from step {info.step} to {steps}")
     batch_change(run, info)
     if changes:
         run.say(
@@ -90,6 +99,7 @@ async def prepare(run, client: EngineClient, ckpt: Path):
                 steps=args.steps,
                 model=model_overrides(args),
                 train={**_accum(args), **train_overrides(args)},
+                factory=getattr(args, "model", None),
             )
         )
     except EngineError as exc:

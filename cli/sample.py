@@ -17,7 +17,9 @@ async def sample(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     client = EngineClient(nice=0, threads=args.threads)
     await client.start()
     try:
-        await client.call(LoadArgs(args.checkpoint, args.device))
+        info = await client.call(LoadArgs(args.checkpoint, args.device, factory=args.model))
+        for note in info.notes or ():
+            print(f"torchdeck sample: note: {note}", file=sys.stderr)
         gen_args = GenerateArgs(
             temperature=args.temperature,
             top_k=args.top_k or None,

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from core.contract import TrainSettings, arg_type
-from core.contract.settings import MODEL_RULES, OPTIMIZERS, SCHEDULES
+from core.contract.settings import MODEL_RULES, OPTIMIZERS, SCHEDULES, split_factory
 from core.errors import ConfigError
 
 try:  # the standard library from Python 3.11; the same parser as a package before it
@@ -56,6 +56,8 @@ MODEL_HELP = {
     "n_hidden": "hidden layer width (mini, mlp)",
     "context": "characters one prediction sees (mlp)",
     "dropout": "dropout probability in [0, 1) (gpt)",
+    "bias": "true/false: biases in the Linear layers and LayerNorms (gpt; default true)",
+    "tie_weights": "true/false: the output layer shares the embedding matrix (gpt; default true)",
 }
 # what a config file may not set: where this run writes, how it starts, and what it connects
 # to or how it runs the processes (a shared file must not point a run at another machine)
@@ -77,6 +79,7 @@ NOT_IN_CONFIG = {
 def add_settings_args(p: argparse.ArgumentParser, train: bool = True) -> None:
     """The model's sizes (and, for ``train``, every training setting) and ``--config``."""
     p.add_argument("--config", metavar="FILE.toml", help="settings from a TOML file (flags win)")
+    add_model_arg(p)
     if train:
         for dest, field in TRAIN_FIELDS.items():
             flag = "--" + dest.replace("_", "-")
@@ -89,6 +92,36 @@ def add_settings_args(p: argparse.ArgumentParser, train: bool = True) -> None:
                 p.add_argument(flag, type=arg_type(rule), help=TRAIN_HELP[dest])
     for name, rule in MODEL_RULES.items():
         p.add_argument("--" + name.replace("_", "-"), type=arg_type(rule), help=MODEL_HELP[name])
+
+
+def add_model_arg(p: argparse.ArgumentParser, loading: bool = False) -> None:
+    what = "the checkpoint's model was built by" if loading else "your own model instead of"
+    p.add_argument(
+        "--model",
+        metavar="FILE.py:FACTORY",
+        type=_factory_arg,
+        help=f"{what} FACTORY(vocab_size, block_size) in FILE.py (or package.module:FACTORY)"
+        + ("" if loading else " the preset's, with the preset's training defaults"),
+    )
+
+
+def _factory_arg(text: str) -> str:
+    try:
+        split_factory(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.message}: {exc.hint}") from None
+    return text
+
+
+def absolute_factory(ref: str | None) -> str | None:
+    """``ref`` with its file made absolute, so that the engine (another process, maybe started
+    elsewhere) and a run's config.toml find the same file from any folder."""
+    if not ref:
+        return ref
+    target, attr, is_file = split_factory(ref)
+    if not is_file:
+        return ref
+    return f"{Path(target).expanduser().resolve()}:{attr}"
 
 
 def train_overrides(args: argparse.Namespace) -> dict:
@@ -161,6 +194,7 @@ def config_refused(parser, args: argparse.Namespace, argv: list[str]) -> int | N
 
     try:
         apply_config(parser, args, argv)
+        args.model = absolute_factory(args.model)
     except TorchdeckError as exc:
         return refuse(exc)
     if getattr(args, "resume", False):
@@ -183,7 +217,7 @@ def config_refused(parser, args: argparse.Namespace, argv: list[str]) -> int | N
 
 
 def _checked(path: str, key: str, value, action: argparse.Action):
-    if isinstance(value, (dict, list)) or isinstance(value, bool) and action.type is not None:
+    if isinstance(value, (dict, list)):
         raise ConfigError(
             f"{path}: {key} = {value!r} is not a single value", "write e.g. lr = 0.01"
         )
@@ -194,8 +228,8 @@ def _checked(path: str, key: str, value, action: argparse.Action):
         )
     if action.type is None:
         return value if isinstance(value, str) else str(value)
-    try:
-        return action.type(str(value))
+    try:  # a TOML true/false reads as its word: refused in words by a rule that wants a number
+        return action.type(str(value).lower() if isinstance(value, bool) else str(value))
     except argparse.ArgumentTypeError as exc:
         raise ConfigError(f"{path}: {key}: {exc}", f"fix {key} in {path}") from None
 
@@ -227,6 +261,8 @@ def resolved_config(info, device: str) -> dict:
     train, model = info.train_config, dict(info.model_config)
     source = (info.corpus or {}).get("source")
     out: dict = {"preset": info.preset}
+    if info.factory:
+        out["model"] = info.factory
     if source not in (None, "pydoc"):
         out["corpus"] = source
     out["device"] = device
@@ -278,3 +314,29 @@ def run_settings() -> frozenset[str]:
     from cli.main import build_parser
 
     return frozenset(a.dest for a in build_parser().train_parser._actions if a.option_strings)
+
+
+def app_settings(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list) -> dict:
+    """The app's first model from ``--config FILE.toml`` (what ``train`` reads, a run's
+    config.toml included), as ConfigureArgs' names; the app's own flags given win."""
+    if not args.config:
+        return {}
+    train_parser = parser.train_parser
+    run = train_parser.parse_args([])
+    run.config = args.config
+    apply_config(train_parser, run, [])
+    given = given_on_command_line(parser, argv)
+    out: dict = {
+        key: getattr(run, dest)
+        for key, dest in (("preset", "preset"), ("corpus", "corpus"), ("factory", "model"))
+        if dest not in given and getattr(run, dest) is not None
+    }
+    if "device" not in given and run.device != "auto":
+        out["device"] = run.device
+    if out.get("factory"):
+        out["factory"] = absolute_factory(out["factory"])
+    for key in ("lr", "batch_size", "block_size", "steps", "seed"):
+        if getattr(run, key) is not None:
+            out[key] = getattr(run, key)
+    out["model"], out["train"] = model_overrides(run), train_overrides(run)
+    return out

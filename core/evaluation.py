@@ -7,6 +7,7 @@ import torch
 
 from core import device as devices
 from core.errors import ConfigError
+from core.models import with_loss
 
 
 @torch.no_grad()
@@ -30,7 +31,7 @@ def validation_loss(trainer) -> float:
                 j = m * trainer.world + trainer.rank
                 x, y = trainer.data.windows("val", starts[j * b : (j + 1) * b], trainer.block_size)
                 with devices.autocast(trainer.device):
-                    _, loss = trainer.model(x.to(trainer.device), y.to(trainer.device))
+                    _, loss = with_loss(trainer.model)(x.to(trainer.device), y.to(trainer.device))
                 total += loss.float()
     finally:
         trainer.model.train(was_training)

@@ -87,7 +87,7 @@ def engine_info(engine) -> EngineInfo:
         protocol=PROTOCOL_VERSION,
         clients=engine.attached(),
         state=engine.state,
-        preset=info.preset if info else "",
+        preset=info.model_name if info else "",  # the preset, or one's own model's factory
         device=info.device if info else "",
         world_size=_world_size(engine),
         step=s.trainer.step if s is not None else 0,

@@ -128,6 +128,8 @@ class GPTConfig:
     n_head: int = 4  # attention heads per block
     n_embd: int = 128  # model width
     dropout: float = 0.0  # off by default: small models on small corpora train faster without
+    bias: bool = True  # biases in the Linear layers and LayerNorms
+    tie_weights: bool = True  # lm_head.weight is wte.weight (one [V, d] matrix)
 
     def validate(self) -> None:
         _positive(self, "vocab_size", "block_size", "n_layer", "n_head", "n_embd")
@@ -136,6 +138,12 @@ class GPTConfig:
                 f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})",
                 "pick a width that is a multiple of the heads",
             )
+        for name in ("bias", "tie_weights"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"{name} must be true or false, got {getattr(self, name)!r}",
+                    f"set {name} to true or false",
+                )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(
                 f"dropout must be in [0, 1), got {self.dropout}", "use e.g. 0.0 or 0.1"
@@ -146,8 +154,8 @@ class CausalSelfAttention(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.n_head = config.n_head
-        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd)
-        self.proj = nn.Linear(config.n_embd, config.n_embd)
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = config.dropout
         self.resid_dropout = nn.Dropout(config.dropout)
 
@@ -167,9 +175,9 @@ class CausalSelfAttention(nn.Module):
 class MLPBlock(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.fc = nn.Linear(config.n_embd, 4 * config.n_embd)
+        self.fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
         self.gelu = nn.GELU()
-        self.proj = nn.Linear(4 * config.n_embd, config.n_embd)
+        self.proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -181,9 +189,9 @@ class Block(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd)
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config.n_embd)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLPBlock(config)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -199,9 +207,10 @@ class GPT(nn.Module):
         self.wpe = nn.Embedding(config.block_size, config.n_embd)  # position embedding
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        self.ln_f = nn.LayerNorm(config.n_embd)
+        self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.lm_head.weight = self.wte.weight  # weight tying: one [V, d] matrix, counted once
+        if config.tie_weights:
+            self.lm_head.weight = self.wte.weight  # weight tying: one [V, d] matrix, counted once
         self.apply(self._init_weights)
         for name, p in self.named_parameters():
             if name.endswith("proj.weight"):  # GPT-2: scale residual projections by depth
@@ -350,3 +359,20 @@ def tied_parameters(model: nn.Module) -> list[list[str]]:
     for name, p in model.named_parameters(remove_duplicate=False):
         groups.setdefault(id(p), []).append(name)
     return [names for names in groups.values() if len(names) > 1]
+
+
+def with_loss(model: nn.Module):
+    """``(idx, targets=None) -> (logits, loss)`` for ``model``: a preset is that already; a
+    person's own model (core.user_model) gives logits, and the loss is the same cross-entropy.
+    ``model`` may be wrapped (DistributedDataParallel's ``module``)."""
+    inner = getattr(model, "module", model)
+    if isinstance(inner, tuple(cls for _, cls in PRESETS.values())):
+        return model
+
+    def forward(idx: torch.Tensor, targets: torch.Tensor | None = None):
+        logits = model(idx)
+        if isinstance(logits, (tuple, list)) and logits:  # written as (logits, loss)
+            logits = logits[0]
+        return logits, _lm_loss(logits, targets)
+
+    return forward

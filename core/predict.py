@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from core import device as devices
 from core.contract import SamplingSettings
 from core.errors import ConfigError, TorchdeckError
+from core.models import with_loss
 from core.tokenizer import CharTokenizer
 
 # How the next character is chosen: temperature, top-k, top-p, greedy, with their ranges.
@@ -80,7 +81,7 @@ def next_logits(model: torch.nn.Module, ids: list[int], device: torch.device) ->
     try:
         x = torch.tensor([ids], dtype=torch.long, device=device)
         with devices.autocast(device):
-            logits, _ = model(x)
+            logits, _ = with_loss(model)(x)
         return logits[0, -1].float()
     finally:
         model.train(was_training)
@@ -126,7 +127,7 @@ def forward_with_hooks(
     try:
         x = torch.tensor([ids], dtype=torch.long, device=device)
         with contextlib.nullcontext() if exact else devices.autocast(device):
-            logits, _ = model(x)
+            logits, _ = with_loss(model)(x)
         return logits[0].float(), captured
     finally:
         for handle in handles:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
+from pathlib import Path
 
 import torch
 
-from core import checkpoint, distributed
+from core import checkpoint, distributed, user_model
 from core import device as devices
 from core.contract import RunSettings, SessionInfo
+from core.contract.settings import DEFAULT_BLOCK_SIZE, split_factory
 from core.data import DEFAULT_CORPUS, CorpusData, Progress, load_data
 from core.errors import (
     CheckpointError,
@@ -29,6 +31,7 @@ from core.models import (
 )
 from core.tokenizer import CharTokenizer
 from core.training import TrainConfig, Trainer, make_train_config
+from core.user_model import FactoryConfig, file_sha256
 
 # What a session is built from: preset, corpus, device and the overrides of the preset's model
 # and training settings (the contract's RunSettings, named for what it is here).
@@ -58,6 +61,7 @@ class Session:
         self.block_size = getattr(model_config, "block_size", 1)
         self.dist = distributed.job()
         self.trainer = Trainer(model, train_config, data, self.block_size, device, self.dist)
+        self.notes: list[str] = []  # what loading found that the person should know
 
     @property
     def is_language_model(self) -> bool:
@@ -74,24 +78,43 @@ class Session:
             )
         device = _device(spec.device)
         train_config = make_train_config(spec.preset, **spec.train)
-        make_config(
-            spec.preset,
-            **({"vocab_size": 1} if spec.preset in LANGUAGE_PRESETS else {}),
-            **spec.model,
-        )  # fail fast on bad settings
+        if spec.factory:
+            _own_model_settings(spec)
+        else:
+            make_config(
+                spec.preset,
+                **({"vocab_size": 1} if spec.preset in LANGUAGE_PRESETS else {}),
+                **spec.model,
+            )  # fail fast on bad settings
         data = tokenizer = None
         if spec.preset in LANGUAGE_PRESETS:
             data = load_data(spec.corpus, progress=progress)
             tokenizer = data.tokenizer
-            model_config = make_config(
-                spec.preset, **{**spec.model, "vocab_size": tokenizer.vocab_size}
-            )
+            values = {**spec.model, "vocab_size": tokenizer.vocab_size}
+            if spec.factory:
+                values = {"block_size": DEFAULT_BLOCK_SIZE, **values, "factory": spec.factory}
+                model_config = FactoryConfig(**values)
+            else:
+                model_config = make_config(spec.preset, **values)
         else:
             model_config = make_config(spec.preset, **spec.model)
         torch.manual_seed(train_config.seed)
-        model = build_model(spec.preset, model_config).to(device)
+        model = _build(spec.preset, model_config, device)
         corpus = data.source if data is not None else None
         return cls(spec.preset, model, model_config, train_config, tokenizer, data, device, corpus)
+
+    def settings(self) -> RunSpec:
+        """What builds this session's model afresh (``reset``)."""
+        own = isinstance(self.model_config, FactoryConfig)
+        model = {k: v for k, v in vars(self.model_config).items() if k != "vocab_size"}
+        return RunSpec(
+            preset=self.preset,
+            corpus=self.corpus,
+            device=str(self.device),
+            model={"block_size": self.model_config.block_size} if own else model,
+            train=vars(self.train_config).copy(),
+            factory=self.model_config.factory if own else None,
+        )
 
     # -- checkpoints ---------------------------------------------------------------------------
 
@@ -125,18 +148,26 @@ class Session:
         corpus: str | None = None,
         train: dict | None = None,
         progress: Progress | None = None,
+        factory: str | None = None,
     ) -> Session:
         """Rebuild a session from a checkpoint. The corpus is read again (``corpus`` overrides
         the saved one) with the saved vocabulary; if it cannot be read, the model still loads
         for prediction and training reports why it cannot run."""
         state = checkpoint.load(path)
         preset = state["preset"]
+        notes: list[str] = []
         try:
             train_config = make_train_config(preset, **state["train_config"])
-            model_config = make_config(preset, **state["model_config"])
+            saved = dict(state["model_config"])
+            if "factory" in saved:
+                model_config = _own_model_config(path, saved, factory, notes)
+            else:
+                model_config = make_config(preset, **saved)
             tokenizer = (
                 CharTokenizer.from_dict(state["tokenizer"]) if state.get("tokenizer") else None
             )
+        except CheckpointError:
+            raise
         except (TypeError, TorchdeckError) as exc:
             raise CheckpointError(
                 f"checkpoint settings are invalid: {exc}",
@@ -145,13 +176,13 @@ class Session:
         if train:  # settings changed on resume: checked as the person's, not the file's
             train_config = make_train_config(preset, **{**asdict(train_config), **train})
         dev = _device(device)
-        model = build_model(preset, model_config)
+        model = _build(preset, model_config, torch.device("cpu"))
         try:
             model.load_state_dict(state["model"])
         except RuntimeError as exc:
+            what = getattr(model_config, "factory", None) or f"the {preset} model"
             raise CheckpointError(
-                f"checkpoint weights do not fit the {preset} model: "
-                f"{str(exc).splitlines()[0][:200]}",
+                f"checkpoint weights do not fit {what}: {str(exc).splitlines()[0][:200]}",
                 "the file is damaged or from another version",
             ) from None
         model.to(dev)
@@ -167,6 +198,7 @@ class Session:
                     raise _vocabulary_refusal(exc, source, tokenizer) from None
                 data = None  # predict still works; training says why it cannot
         session = cls(preset, model, model_config, train_config, tokenizer, data, dev, source)
+        session.notes = notes
         try:
             session.trainer.load_state_dict(state["trainer"])
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
@@ -200,7 +232,53 @@ class Session:
             block_size=self.block_size,
             world_size=self.trainer.world,
             tokens_per_step=self.trainer.tokens_per_step,
+            factory=getattr(self.model_config, "factory", None),
+            notes=list(self.notes) or None,
         )
+
+
+def _build(preset: str, model_config: object, device: torch.device) -> torch.nn.Module:
+    if isinstance(model_config, FactoryConfig):
+        return user_model.build(model_config, device)
+    return build_model(preset, model_config).to(device)
+
+
+def _own_model_settings(spec: RunSpec) -> None:
+    """One's own model has the preset's training defaults but none of its sizes."""
+    if spec.preset not in LANGUAGE_PRESETS:
+        raise ConfigError(
+            f"--model builds a language model; the {spec.preset} preset is not one",
+            f"use --model with one of: {', '.join(LANGUAGE_PRESETS)}",
+        )
+    sizes = sorted(set(spec.model) - {"block_size"})
+    if sizes:
+        flags = ", ".join("--" + k.replace("_", "-") for k in sizes)
+        raise ConfigError(
+            f"{flags} sets the size of a built-in model; {spec.factory} builds its own",
+            "set the sizes in your factory, or leave them out",
+        )
+
+
+def _own_model_config(path, saved: dict, factory: str | None, notes: list[str]) -> FactoryConfig:
+    """The config of a checkpoint of one's own model, built by the factory the person names
+    (a checkpoint never makes torchdeck import code); a changed file is noted."""
+    if not factory:
+        raise CheckpointError(
+            f"{checkpoint.resolve_path(path)} holds a model built by {saved['factory']}; "
+            "torchdeck never imports code because a checkpoint names it",
+            f"load it with --model {saved['factory']} (the file you trust)",
+        )
+    config = FactoryConfig(**{**saved, "factory": factory})
+    config.validate()
+    target, _, is_file = split_factory(factory)
+    now = file_sha256(str(Path(target).expanduser())) if is_file else ""
+    if is_file and saved.get("source_sha256") and now and now != saved["source_sha256"]:
+        notes.append(
+            f"{target} has changed since this checkpoint was saved (sha256 "
+            f"{saved['source_sha256'][:12]}… then, {now[:12]}… now): the weights are loaded "
+            "into the file's code as it is today"
+        )
+    return config
 
 
 def _device(name: str) -> torch.device:

@@ -14,7 +14,6 @@ from core.contract import (
     ConfigureArgs,
     EvaluateResult,
     LoadArgs,
-    RunSettings,
     RunState,
     SaveArgs,
     SaveResult,
@@ -42,14 +41,7 @@ def engine_ops(engine) -> dict:
 
         s = engine.require_session()
         engine.refuse_while_training("reset the model")
-        settings = RunSettings(
-            preset=s.preset,
-            corpus=s.corpus,
-            device=str(s.device),
-            model={k: v for k, v in vars(s.model_config).items() if k != "vocab_size"},
-            train=vars(s.train_config).copy(),
-        )
-        engine.new_session(Session.create(settings), "reset")
+        engine.new_session(Session.create(s.settings()), "reset")
         return engine.session.describe()
 
     def op_train_start(args: TrainStartArgs) -> RunState:
@@ -164,6 +156,7 @@ def engine_ops(engine) -> dict:
             corpus=args.corpus,
             train=args.train or None,
             progress=_progress_events(engine),
+            factory=args.factory,
         )
         engine.new_session(session, "loaded")
         history = {

@@ -26,7 +26,7 @@ from core.data import CorpusData
 from core.errors import ConfigError
 from core.history import LossHistory
 from core.metric_log import MetricLog
-from core.models import Parabola
+from core.models import Parabola, with_loss
 from core.optim import TrainConfig, fused_ok, lr_at, make_optimizer, make_train_config
 
 __all__ = ["TrainConfig", "Trainer", "fused_ok", "lr_at", "make_optimizer", "make_train_config"]
@@ -179,7 +179,7 @@ class Trainer:
         if len(batches) == 1 and self.world == 1:  # the common case: the five steps as taught
             x, y = batches[0]
             with devices.autocast(self.device):
-                _, loss = self.model(x, y)  # 2. forward pass and loss
+                _, loss = with_loss(self.model)(x, y)  # 2. forward pass and loss
             loss.backward()  # 3. d(loss)/d(parameter) into .grad
             return loss.detach()
         total = None
@@ -189,7 +189,7 @@ class Trainer:
             quiet = self.world > 1 and not last
             with self.net.no_sync() if quiet else contextlib.nullcontext():
                 with devices.autocast(self.device):
-                    _, loss = self.net(x, y)  # 2. forward pass and loss
+                    _, loss = with_loss(self.net)(x, y)  # 2. forward pass and loss
                 if self.world > 1 and last:  # what this rank did alone, before it waits
                     self._timed.append((started, self._clock()))
                 (loss / len(batches)).backward()  # 3. d(loss)/d(parameter) into .grad

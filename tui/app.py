@@ -97,6 +97,8 @@ class TorchdeckApp(App):
         preset: str = DEFAULT_PRESET,
         corpus: str | None = None,
         device: str = "auto",
+        factory: str | None = None,
+        settings: dict | None = None,
         client: EngineClient | None = None,
         started_at: float | None = None,
         autosave_minutes: float = DEFAULT_AUTOSAVE_MINUTES,
@@ -108,7 +110,9 @@ class TorchdeckApp(App):
         super().__init__()
         self.autosave_minutes = autosave_minutes  # 0: off; see TrainStartArgs
         self.started_at = started_at or time.perf_counter()
-        self.initial = {"preset": preset, "corpus": corpus, "device": device}
+        # the first model: these, and every other setting of ``settings`` (ConfigureArgs' names)
+        self.initial = {"preset": preset, "corpus": corpus, "device": device, "factory": factory}
+        self.initial.update(settings or {})
         self.engine = EngineLink(self, client or EngineClient(), self.started_at)
         self.timings: dict[str, float] = {}
         self.panes: dict[str, Pane] = {}  # the panes built so far, by key
@@ -174,13 +178,15 @@ class TorchdeckApp(App):
         if not self.is_running:  # a reply that arrived while the app was closing
             return
         status = self.query_one(StatusBar)
-        status.device, status.preset = info.device, info.preset
+        status.device, status.preset = info.device, info.model_name
         status.step, status.steps = info.step, info.steps
         status.loss = status.val_loss = status.tokens_per_s = None
         status.world_size = info.world_size
-        status.loading = ""
+        status.corpus_loading = ""
         self.last_info = info
         self.model_ready.set()
+        for note in info.notes or ():  # a model file changed since its checkpoint
+            self.notify(note, title="note", timeout=12)
         for pane in list(self.panes.values()):
             pane.configured(info)
         if not self._prebuilding:  # the first model: build the other panes while idle
@@ -238,8 +244,8 @@ class TorchdeckApp(App):
         except NoMatches:  # the app is closing: its screen has gone
             return
         status.health = health
-        if status.loading and waited is None:
-            status.loading = ""  # the load ended (its reply, or its error, has come)
+        if status.corpus_loading and waited is None:
+            status.corpus_loading = ""  # the load ended (its reply, or its error, has come)
 
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
         try:
@@ -267,7 +273,7 @@ class TorchdeckApp(App):
     def show_load_progress(self, data) -> None:
         """A LoadProgress: the status bar says how far the engine has read a training text."""
         percent = 100 * data.done // max(1, data.total)
-        self.query_one(StatusBar).loading = f"{data.stage} corpus {percent}%"
+        self.query_one(StatusBar).corpus_loading = f"{data.stage} corpus {percent}%"
 
     def machine_changed(self) -> None:
         """New samples (an event, an attach reply): the Train pane's line and an open machine

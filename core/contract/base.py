@@ -282,7 +282,12 @@ def parse_text(rule: Arg, text: str) -> tuple[Any, str]:
             return None, ""
         return None, f"empty: want {want}"
     value: Any = raw
-    if int in kinds and float not in kinds:
+    if bool in kinds:
+        words = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+        if raw.lower() not in words:
+            return None, f"{raw!r} is not {want}"
+        value = words[raw.lower()]
+    elif int in kinds and float not in kinds:
         try:
             value = int(raw)
         except ValueError:

@@ -99,6 +99,7 @@ class LayerRow(Contract):
     share: float = 0.0  # params / total
     trainable: str = "--"  # "yes", "no", "partly" or "--" (no parameters)
     macs: int = 0  # matrix-product multiply-adds of the subtree, per forward pass
+    torchinfo_macs: int = 0  # what torchinfo's Mult-Adds column shows for this layer
     weights: list[WeightRow] = nested(WeightRow, many=True)  # its own tensors
     has_children: bool = False
 
@@ -116,6 +117,7 @@ class SummaryTotals(Contract):
     macs: int = 0
     macs_linear: int = 0
     macs_attention: int = 0
+    macs_torchinfo: int = 0  # torchinfo's "Total mult-adds" for the same input
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ class SummaryResult(Contract):
     """Reply of ``summary``: the layer table for one training batch, and its totals."""
 
     preset: str = ""
+    model: str = ""  # the preset, or the factory of one's own model ("my_model.py:build")
     step: int = 0
     batch_size: int | None = None  # None for a model without a token input (parabola)
     context: int | None = None
@@ -131,6 +134,13 @@ class SummaryResult(Contract):
     device: str = ""
     rows: list[LayerRow] = nested(LayerRow, many=True)
     totals: SummaryTotals | None = nested(SummaryTotals)
+
+    @property
+    def model_name(self) -> str:
+        """The preset, or one's own model as ``my_model.py:build``."""
+        from core.contract.settings import factory_name
+
+        return factory_name(self.model) if ":" in self.model else (self.model or self.preset)
 
     def weight_names(self) -> list[str]:
         """Every weight tensor's name, in table order."""

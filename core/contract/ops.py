@@ -29,6 +29,7 @@ from core.contract.settings import (
     BLOCK_SIZE,
     CORPUS,
     DEFAULT_PRESET,
+    FACTORY,
     GENERATE_SEED,
     LOG_EVERY,
     LR,
@@ -39,6 +40,7 @@ from core.contract.settings import (
     STEPS,
     SamplingSettings,
     at_least,
+    factory_name,
     int_in,
 )
 from core.contract.system import SystemSample
@@ -57,6 +59,7 @@ class RunSettings:
     device: str = "auto"
     model: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
+    factory: str | None = None  # a person's own model, "FILE.py:FACTORY" (core.user_model)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class ConfigureArgs(Contract):
     steps: int | None = arg(None, rule=STEPS)
     model: dict = arg(kind=dict, factory=dict)
     train: dict = arg(kind=dict, factory=dict)
+    factory: str | None = arg(None, rule=FACTORY)  # your own model instead of the preset's
 
     def run_settings(self) -> RunSettings:
         model, train = dict(self.model), dict(self.train)
@@ -87,7 +91,7 @@ class ConfigureArgs(Contract):
                     "the parabola preset has no context length", "leave block_size out for parabola"
                 )
             model["block_size"] = self.block_size
-        return RunSettings(self.preset, self.corpus, self.device, model, train)
+        return RunSettings(self.preset, self.corpus, self.device, model, train, self.factory)
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,13 @@ class SessionInfo(Contract):
     saved_batch: int | None = optional()
     saved_world: int | None = optional()
     history: dict | None = optional()  # load only: {"train": ..., "val": ...} loss histories
+    factory: str | None = optional()  # a person's own model: the factory it was built by
+    notes: list | None = optional()  # what the person should know (a model file that changed)
+
+    @property
+    def model_name(self) -> str:
+        """The factory's name (``my_model.py:build``) for one's own model, else the preset."""
+        return factory_name(self.factory) if self.factory else self.preset
 
     @property
     def is_language_model(self) -> bool:
@@ -280,6 +291,8 @@ class LoadArgs(Contract):
     device: str = arg("auto", str)
     corpus: str | None = arg(None, rule=CORPUS)
     train: dict = arg(kind=dict, factory=dict)  # training settings to change: lr, batch_size
+    # the checkpoint of one's own model is rebuilt by this factory, named by the person
+    factory: str | None = arg(None, rule=FACTORY)
 
 
 # -- events --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from core.contract.base import Contract, arg
+from core.errors import ConfigError
 from core.protocol import Arg
 
 # -- presets -------------------------------------------------------------------------------------
@@ -44,12 +45,14 @@ DEFAULT_BLOCK_SIZE = 64  # the language models' context length unless one is cho
 # What each preset does not read, among the settings a form or the command line offers: the
 # parabola has one parameter and no data, so no corpus, batch or context. A form hides these
 # fields and never checks them.
-PRESET_UNUSED: dict[str, tuple[str, ...]] = {PARABOLA: ("corpus", "batch_size", "block_size")}
+PRESET_UNUSED: dict[str, tuple[str, ...]] = {
+    PARABOLA: ("corpus", "batch_size", "block_size", "factory")
+}
 
 
 # The model sizes each preset has (core.models checks its configs have exactly these).
 PRESET_MODEL_SIZES: dict[str, tuple[str, ...]] = {
-    GPT: ("n_layer", "n_head", "n_embd", "dropout"),
+    GPT: ("n_layer", "n_head", "n_embd", "dropout", "bias", "tie_weights"),
     MINI: ("n_embd", "n_hidden"),
     MLP: ("context", "n_embd", "n_hidden"),
     PARABOLA: (),
@@ -102,9 +105,49 @@ MODEL_RULES: dict[str, Arg] = {
     "n_hidden": at_least(1),
     "context": at_least(1),
     "dropout": Arg(float, check=lambda v: 0 <= v < 1, expect="a number in [0, 1)"),
+    "bias": Arg(bool, expect="true or false"),
+    "tie_weights": Arg(bool, expect="true or false"),
 }
 
 MODEL_SIZE_NAMES = frozenset(MODEL_RULES)
+
+# A person's own model (core.user_model): ``--model FILE.py:FACTORY`` or ``package.module:FACTORY``.
+FACTORY_SHAPE = (
+    "factory(vocab_size, block_size) must return an nn.Module mapping ids [B, T] to logits "
+    "[B, T, vocab_size]"
+)
+FACTORY_FORM = "FILE.py:FACTORY or package.module:FACTORY"
+
+
+def split_factory(ref: str) -> tuple[str, str, bool]:
+    """``ref``'s module part, its factory's name, and whether the module part is a file."""
+    target, _, attr = ref.rpartition(":") if isinstance(ref, str) else ("", "", "")
+    target = target.strip()
+    is_file = target.endswith(".py") or "/" in target or "\\" in target
+    module_ok = is_file or all(part.isidentifier() for part in target.split("."))
+    if not target or not attr.isidentifier() or not module_ok:
+        raise ConfigError(
+            f"{ref!r} does not name a factory",
+            f"write {FACTORY_FORM}, e.g. my_model.py:build",
+        )
+    return target, attr, is_file
+
+
+def factory_name(ref: str) -> str:
+    """``ref`` as a person reads it: the file's name and the factory (``my_model.py:build``)."""
+    target, _, attr = ref.rpartition(":")
+    return f"{target.replace(chr(92), '/').rsplit('/', 1)[-1]}:{attr}"
+
+
+def _factory_ok(ref) -> bool:
+    try:
+        split_factory(ref)
+    except ConfigError:
+        return False
+    return True
+
+
+FACTORY = Arg(str, check=_factory_ok, nullable=True, expect=FACTORY_FORM)
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 import textwrap
 
 import torch.nn as nn
+
+from core.user_model import FILE_MODULE_PREFIX
 
 MAX_BLOCK_LINES = 200  # longer methods are cut, with a last line saying how many more there are
 _SELF_CALL = re.compile(r"\bself\.([A-Za-z_]\w*)\s*\(")
@@ -59,7 +62,10 @@ def model_source(model: nn.Module) -> dict:
     ``missing`` says in one line why there are none when ``forward``'s source cannot be found."""
     model = getattr(model, "_orig_mod", model)  # a torch.compile'd model: the model inside
     cls = type(model)
-    out = {"class_name": cls.__qualname__, "module": cls.__module__, "blocks": [], "missing": ""}
+    module = cls.__module__
+    if module.startswith(FILE_MODULE_PREFIX):  # one's own model file: its path says more
+        module = getattr(sys.modules.get(module), "__file__", None) or module
+    out = {"class_name": cls.__qualname__, "module": module, "blocks": [], "missing": ""}
     if getattr(cls, "forward", None) is nn.Module.forward:
         out["missing"] = f"{cls.__qualname__} defines no forward method"
         return out

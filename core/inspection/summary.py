@@ -11,10 +11,12 @@ Works without a UI and returns plain data. Where this differs from torchinfo on 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 import torch.nn as nn
+from torch.nn.modules.conv import _ConvNd
 
 
 def _output_shape(output: Any) -> list[int] | None:
@@ -58,6 +60,12 @@ def _trace(model: nn.Module, sample: torch.Tensor | None) -> tuple[dict, dict, d
             own = {}
             if isinstance(module, nn.Linear):
                 own["linear"] = output.numel() * module.in_features
+            elif isinstance(module, _ConvNd) and isinstance(output, torch.Tensor):
+                per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
+                own["linear"] = output.numel() * per_output
+            elif isinstance(module, nn.RNNBase) and shapes[name]:  # each weight, each position
+                weights = sum(p.numel() for n, p in module.named_parameters() if "weight" in n)
+                own["linear"] = math.prod(shapes[name][:2]) * weights
             elif _is_attention(module) and inputs and isinstance(inputs[0], torch.Tensor):
                 own["attention"] = _attention_macs(module, inputs[0])
                 # the attention weights B · heads · T · T, kept for backward
@@ -81,6 +89,25 @@ def _trace(model: nn.Module, sample: torch.Tensor | None) -> tuple[dict, dict, d
         for h in handles:
             h.remove()
     return shapes, act_bytes, macs
+
+
+def torchinfo_macs(module: nn.Module, shape: list[int] | None) -> int:
+    """The multiply-adds torchinfo (1.8) shows for a layer with output ``shape``: for each of
+    its parameters, the parameter's size times the batch (times the positions as well for a
+    convolution, and for the inner weights of an RNN). So a Linear over [B, T, in] counts
+    B · (in · out + out), not the B · T · in · out it does; an Embedding counts B · V · C, and
+    a tied weight counts in each layer that holds it."""
+    if not shape:
+        return 0
+    macs = 0
+    conv = isinstance(module, _ConvNd)
+    for name, p in module.named_parameters():
+        short = name.rsplit(".", 1)[-1]
+        if short in ("weight", "bias") and "." not in name:
+            macs += p.numel() * (math.prod(shape[:1] + shape[2:]) if conv else shape[0])
+        elif "weight" in name or "bias" in name:
+            macs += math.prod(shape[:2]) * p.numel()
+    return macs
 
 
 def _trainable_word(params: list[nn.Parameter]) -> str:
@@ -153,10 +180,12 @@ def summarize(session, batch_size: int | None = None, depth: int | None = None) 
                 "share": counted / total if total else 0.0,
                 "trainable": _trainable_word(subtree),
                 "macs": sub_macs["linear"] + sub_macs["attention"],
+                "torchinfo_macs": torchinfo_macs(module, shapes.get(path)),
                 "weights": weights,
                 "has_children": any(True for _ in module.children()),
             }
         )
+    macs_torchinfo = sum(r["torchinfo_macs"] for r in rows if not r["has_children"])
     if depth is not None:
         rows = [r for r in rows if r["depth"] <= depth]
 
@@ -168,6 +197,7 @@ def summarize(session, batch_size: int | None = None, depth: int | None = None) 
     root_shape = shapes.get("")
     return {
         "preset": session.preset,
+        "model": getattr(session.model_config, "factory", None) or session.preset,
         "step": session.trainer.step,
         "batch_size": B if session.is_language_model else None,
         "context": session.block_size if session.is_language_model else None,
@@ -189,5 +219,7 @@ def summarize(session, batch_size: int | None = None, depth: int | None = None) 
             "macs": macs_linear + macs_attention,
             "macs_linear": macs_linear,
             "macs_attention": macs_attention,
+            # what torchinfo's "Total mult-adds" says for the same input: its leaf layers' sum
+            "macs_torchinfo": macs_torchinfo,
         },
     }

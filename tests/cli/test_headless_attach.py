@@ -130,7 +130,7 @@ def test_ls_lists_a_headless_run_and_stop_ends_it(headless, tmp_path, cli_comman
         [*cli_command, "ls"], env=env, capture_output=True, text=True, timeout=60
     ).stdout
     assert table.splitlines()[0].split() == [
-        "ID", "PRESET", "DEVICE", "STATE", "STEP", "TRAIN", "VAL", "TOK/S", "VRAM",
+        "ID", "MODEL", "DEVICE", "STATE", "STEP", "TRAIN", "VAL", "TOK/S", "VRAM",
         "STARTED",
     ]  # fmt: skip
     assert f"headless (owned by its train process) · run {engine['run_dir']}" in table

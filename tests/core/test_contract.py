@@ -151,6 +151,7 @@ def test_unset_arguments_are_not_sent_but_nullable_ones_are():
         "lr": 0.1,
         "model": {},
         "train": {},
+        "factory": None,  # None: the preset's own model
     }
     sent = PredictArgs(text="x").to_dict(drop_unset=True)
     assert sent["top_k"] is None and sent["layer"] is None  # None means "all" / "none" here

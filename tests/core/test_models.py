@@ -232,7 +232,7 @@ def test_make_config_refuses_unknown_settings():
         make_config("gpt", n_layers=2, width=3)
     assert info.value.message == "preset 'gpt' has no setting n_layers, width"
     assert info.value.hint == (
-        "its settings are: block_size, dropout, n_embd, n_head, n_layer, vocab_size"
+        "its settings are: bias, block_size, dropout, n_embd, n_head, n_layer, tie_weights, vocab_size"
     )
 
 
@@ -347,3 +347,27 @@ def test_vocab_size_cannot_be_overridden(corpus_file):
         Session.create(
             RunSpec(preset="mini", corpus=str(corpus_file), device="cpu", model={"vocab_size": 7})
         )
+
+
+def test_gpt_without_bias_or_tying_has_exactly_the_parameters_it_says():
+    from core.models import GPTConfig, build_model, count_parameters, tied_parameters
+
+    V, T, C, L = 11, 8, 16, 2
+    base = build_model("gpt", GPTConfig(vocab_size=V, block_size=T, n_layer=L, n_head=2, n_embd=C))
+    plain = GPTConfig(vocab_size=V, block_size=T, n_layer=L, n_head=2, n_embd=C, bias=False)
+    no_bias = build_model("gpt", plain)
+    assert not [n for n, _ in no_bias.named_parameters() if n.endswith(".bias")]
+    # per block: qkv 3C, proj C, fc 4C, proj C, two LayerNorms C each; and ln_f's C
+    assert count_parameters(base) - count_parameters(no_bias) == L * (3 + 1 + 4 + 1 + 2) * C + C
+    untied = GPTConfig(vocab_size=V, block_size=T, n_layer=L, n_head=2, n_embd=C, tie_weights=False)
+    separate = build_model("gpt", untied)
+    assert tied_parameters(base) == [["wte.weight", "lm_head.weight"]]
+    assert tied_parameters(separate) == []
+    assert count_parameters(separate) - count_parameters(base) == V * C
+
+
+def test_bias_and_tying_are_true_or_false():
+    from core.models import make_config
+
+    with pytest.raises(ConfigError, match="bias must be true or false, got 'no'"):
+        make_config("gpt", bias="no")

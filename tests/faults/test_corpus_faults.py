@@ -321,6 +321,7 @@ async def test_the_status_bar_says_how_far_the_load_is():
         app.show_load_progress(LoadProgress("reading", 450, 1000))
         await pilot.pause()
         assert "reading corpus 45%" in str(status.render())
+        assert not status.loading  # Textual's loading cover stays off: the text is what shows
         app._heartbeat()  # no request waits for the engine any more: the load is over
         await pilot.pause()
         assert "corpus" not in str(status.render())

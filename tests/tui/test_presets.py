@@ -10,7 +10,7 @@ from core.contract.settings import preset_defaults
 from tests.tui.conftest import real_app, screen_lines, wait_configured, wait_for
 from tui.commands import system_commands
 from tui.panes.train_pane import TrainPane
-from tui.widgets.config_form import ConfigForm
+from tui.widgets.config_form import TRAIN_KEYS, ConfigForm
 from tui.widgets.status_bar import StatusBar
 
 SIZE = (80, 24)
@@ -40,10 +40,12 @@ def test_each_preset_brings_its_own_settings():
 
 
 def shown_fields(app) -> list[str]:
+    """The rows shown, but the training settings beyond lr and steps (every preset has them)."""
+    always = {k.replace("_", "-") for k in TRAIN_KEYS}
     return [
         row.id.removeprefix("row-")
         for row in app.query_one(ConfigForm).query(".form-row")
-        if row.id and row.display
+        if row.id and row.display and row.id.removeprefix("row-") not in always
     ]
 
 
@@ -80,6 +82,7 @@ async def test_picking_parabola_in_the_form_loads_its_settings_and_hides_what_it
         app.query_one(ConfigForm).choose("mini")
         await pilot.pause()
         assert shown_fields(app) == [
+            "factory",
             "corpus",
             "lr",
             "batch-size",
@@ -174,7 +177,10 @@ async def test_the_form_sets_the_models_sizes_the_preset_has(corpus):
         await wait_configured(pilot)
         status = app.query_one(StatusBar)
         form = app.query_one(ConfigForm)
-        assert shown_fields(app)[-4:] == ["n-layer", "n-head", "n-embd", "dropout"]
+        assert shown_fields(app)[-6:] == [
+            "n-layer", "n-head", "n-embd", "dropout", "bias", "tie-weights"
+        ]  # fmt: skip
+        assert app.query_one("#field-tie-weights", Input).value == "true"
         assert app.query_one("#field-n-layer", Input).value == "4"  # the engine's, shown
         app.query_one("#field-n-embd", Input).value = "30"  # not divisible by 4 heads
         app.query_one(TrainPane).focus()

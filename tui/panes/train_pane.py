@@ -18,7 +18,7 @@ from core import contract  # its messages load on first use, after the first fra
 from core.contract.settings import DEFAULT_PRESET, MODEL_SIZE_NAMES, PARABOLA
 from core.errors import TorchdeckError
 from tui.panes.base import Pane
-from tui.widgets.config_form import ConfigForm
+from tui.widgets.config_form import TRAIN_KEYS, ConfigForm
 from tui.widgets.loop_strip import LoopStrip
 from tui.widgets.run_chart import RunChart
 from tui.widgets.system_line import MachineState, SystemLine
@@ -87,7 +87,9 @@ class TrainPane(Pane):
                 "steps": tc["steps"],
                 "seed": tc["seed"],
                 "corpus": "" if source in (None, "pydoc") else source,
+                "factory": info.factory or "",
                 **{k: v for k, v in mc.items() if k in MODEL_SIZE_NAMES},
+                **{k: tc[k] for k in TRAIN_KEYS if k in tc},
             }
         )
         chart = self.query_one(RunChart)
@@ -192,7 +194,7 @@ class TrainPane(Pane):
         """A fresh model of ``preset`` with all of its settings (the palette's Preset commands,
         a lesson); the corpus, device and seed in the form stay as they are."""
         await self.model_loaded()
-        self.query_one(ConfigForm).choose(preset)
+        self.query_one(ConfigForm).choose(preset, keep_model=False)
         if await self.configure_from_form() and not quiet:
             self.app.notify(f"a fresh {preset} model with its own settings", timeout=3)
 
@@ -269,7 +271,9 @@ class TrainPane(Pane):
         await self.load(newest)
 
     async def load(self, path: str) -> None:
-        info = await self.link.call(contract.LoadArgs(path))
+        # one's own model is rebuilt by the factory the person named (the form's model field)
+        own = self.query_one(ConfigForm).own_model() or None
+        info = await self.link.call(contract.LoadArgs(path, factory=own))
         if info:
             self.app.model_configured(info)
             self.app.notify(f"loaded step {info.step} from {path}", timeout=4)

@@ -19,11 +19,13 @@ from core.contract.settings import (
     BLOCK_SIZE,
     CORPUS,
     DEVICE,
+    FACTORY,
     LR,
     MODEL_RULES,
     MODEL_SIZE_NAMES,
     SEED,
     STEPS,
+    TrainSettings,
     preset_defaults,
     preset_uses,
 )
@@ -46,6 +48,8 @@ class Field:
 
 
 FIELDS = (
+    # one's own model, FILE.py:FACTORY (core.user_model); empty: the preset's built-in one
+    Field("factory", "model", FACTORY),
     Field("corpus", "corpus", CORPUS),
     Field("lr", "lr", LR),
     Field("batch_size", "batch", BATCH_SIZE),
@@ -60,7 +64,36 @@ FIELDS = (
     Field("n_hidden", "hidden", replace(MODEL_RULES["n_hidden"], nullable=True)),
     Field("context", "window", replace(MODEL_RULES["context"], nullable=True)),
     Field("dropout", "dropout", replace(MODEL_RULES["dropout"], nullable=True)),
+    Field("bias", "bias", replace(MODEL_RULES["bias"], nullable=True)),
+    Field("tie_weights", "tied", replace(MODEL_RULES["tie_weights"], nullable=True)),
+    # the other training settings; empty: the preset's (the engine's reply fills them in)
+    *(
+        Field(key, label, replace(TrainSettings.field_rule(key), nullable=True))
+        for key, label in (
+            ("optimizer", "optim"),
+            ("schedule", "sched"),
+            ("warmup_steps", "warmup"),
+            ("min_lr_ratio", "min lr×"),
+            ("weight_decay", "decay"),
+            ("beta1", "beta1"),
+            ("beta2", "beta2"),
+            ("grad_clip", "clip"),
+            ("eval_interval", "eval"),
+            ("eval_batches", "eval n"),
+        )
+    ),
 )
+# the training settings the form holds beyond lr, batch, steps and seed (sent under "train")
+TRAIN_KEYS = tuple(
+    f.key
+    for f in FIELDS
+    if f.key in TrainSettings.spec() and f.key not in ("lr", "batch_size", "steps", "seed")
+)
+
+
+SIZES = MODEL_SIZE_NAMES
+PLACEHOLDERS = {"corpus": "the Python docs", "factory": "preset's built-in"}
+DEFAULTED = SIZES | frozenset(TRAIN_KEYS)  # empty: the preset's value
 
 
 def _dom(key: str) -> str:
@@ -87,24 +120,36 @@ class ConfigForm(Vertical):
                 id="field-preset",
             )
         for f in FIELDS:
-            shown = preset_uses(self.preset, f.key)
+            own = f.key in SIZES and bool(self.initial.get("factory"))
+            shown = preset_uses(self.preset, f.key) and not own
             with Horizontal(classes="form-row", id=f"row-{_dom(f.key)}") as row:
                 row.display = shown
                 yield Label(f.label, classes="form-label")
-                value = self.initial.get(f.key)
+                nested = self.initial.get("model" if f.key in SIZES else "train") or {}
+                value = self.initial.get(f.key, nested.get(f.key))
                 yield Input(
                     "" if value is None else str(value),
                     compact=True,
                     id=f"field-{_dom(f.key)}",
-                    placeholder="built-in Python docs"
-                    if f.key == "corpus"
-                    else ("preset's" if f.key in MODEL_SIZE_NAMES else ""),
+                    placeholder=PLACEHOLDERS.get(f.key, "preset's" if f.key in DEFAULTED else ""),
                 )
             yield Static("", classes="field-error", id=f"error-{_dom(f.key)}")
 
     def used(self) -> list[Field]:
-        """The fields the chosen preset reads."""
-        return [f for f in FIELDS if preset_uses(self.preset, f.key)]
+        """The fields the chosen preset reads (one's own model has no preset sizes)."""
+        return [f for f in FIELDS if self._reads(f.key)]
+
+    def _reads(self, key: str) -> bool:
+        if key in SIZES and self.is_mounted and self._own_model():
+            return False
+        return preset_uses(self.preset, key)
+
+    def _own_model(self) -> bool:
+        return bool(self.own_model())
+
+    def own_model(self) -> str:
+        """What the model field names (FILE.py:FACTORY), or ""."""
+        return self.query_one("#field-factory", Input).value.strip()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id != "field-preset" or event.value == self.preset:
@@ -113,11 +158,14 @@ class ConfigForm(Vertical):
         self.choose(str(event.value))
         self.app.notify(f"{self.preset}'s settings are in the form: press a to build it", timeout=4)
 
-    def choose(self, preset: str) -> None:
+    def choose(self, preset: str, keep_model: bool = True) -> None:
         """``preset`` with its own settings in the fields, as if a person picked it (its model
-        sizes left empty: the preset's own, which the engine's reply then shows)."""
+        sizes left empty: the preset's own, which the engine's reply then shows); one's own
+        model stays in its field unless ``keep_model`` is False (the preset's model instead)."""
+        if not keep_model:
+            self.query_one("#field-factory", Input).value = ""
         self.show_preset(preset)
-        self.fill({**preset_defaults(preset), **dict.fromkeys(MODEL_SIZE_NAMES)})
+        self.fill({**preset_defaults(preset), **dict.fromkeys(DEFAULTED)})
         select = self.query_one("#field-preset", Select)
         if select.value != preset:
             select.value = preset  # its Changed message finds this preset already shown
@@ -126,13 +174,15 @@ class ConfigForm(Vertical):
         """Show the fields ``preset`` reads; hide the others and forget their errors."""
         self.preset = preset
         for f in FIELDS:
-            shown = preset_uses(preset, f.key)
+            shown = self._reads(f.key)
             self.query_one(f"#row-{_dom(f.key)}").display = shown
             if not shown:
                 self.set_error(f.key, "")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         key = (event.input.id or "").removeprefix("field-").replace("-", "_")
+        if key == "factory":  # the sizes are the preset's model's: shown only for it
+            self.show_preset(self.preset)
         field = next((f for f in self.used() if f.key == key), None)
         if field is None:
             return
@@ -155,7 +205,7 @@ class ConfigForm(Vertical):
         out: dict = {"preset": self.preset}
         ok = True
         for f in FIELDS:
-            if not preset_uses(self.preset, f.key):
+            if not self._reads(f.key):
                 out[f.key] = None
                 continue
             text = self.query_one(f"#field-{_dom(f.key)}", Input).value
@@ -169,6 +219,8 @@ class ConfigForm(Vertical):
             return None
         sizes = {k: out.pop(k) for k in MODEL_SIZE_NAMES if k in out}
         out["model"] = {k: v for k, v in sizes.items() if v is not None}
+        train = {k: out.pop(k) for k in TRAIN_KEYS}
+        out["train"] = {k: v for k, v in train.items() if v is not None}
         return out
 
     def set_values(self, values: dict) -> None:
@@ -183,4 +235,5 @@ class ConfigForm(Vertical):
         for f in self.used():
             if f.key in values:
                 v = values[f.key]
-                self.query_one(f"#field-{_dom(f.key)}", Input).value = "" if v is None else str(v)
+                shown = "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+                self.query_one(f"#field-{_dom(f.key)}", Input).value = shown

@@ -112,7 +112,7 @@ class StatusBar(Widget):
     """The steps ``loss`` is the mean of (the latest report's; 1: a step by hand; 0: unknown)."""
     world_size: reactive[int] = reactive(1)
     """Ranks training together: 2 or more shows "· N ranks" after tok/s (the whole job's)."""
-    loading: reactive[str] = reactive("")
+    corpus_loading: reactive[str] = reactive("")
     """"reading corpus 45%" while the engine loads a training text; else ""."""
     health: reactive[str] = reactive("")
     """"" while the engine answers; else "busy (N s)" or "not responding…" (engine_health)."""
@@ -120,9 +120,9 @@ class StatusBar(Widget):
     def render(self) -> Text:
         label = {"starting": "engine starting…", "idle": "ready"}.get(self.state, self.state)
         style = STATE_STYLE.get(self.state, "")
-        if self.loading:
-            label, style = self.loading, "yellow"
-        if self.health and not (self.loading and self.health.startswith("busy")):
+        if self.corpus_loading:
+            label, style = self.corpus_loading, "yellow"
+        if self.health and not (self.corpus_loading and self.health.startswith("busy")):
             label = self.health
             style = "bold red" if self.health.startswith("not") else "yellow"
         text = Text()

@@ -5,6 +5,7 @@ head line is drawn from it too (``head()``), after the ``Loaded`` message."""
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -76,7 +77,7 @@ class SummaryLayers(Vertical):
             else "no input (one parameter)"
         )
         step = s.step if step is None else step
-        return f"[b]{s.preset}[/b] · step {step} · {shape} · depth {self.depth} (+/-)"
+        return f"[b]{escape(s.model_name)}[/b] · step {step} · {shape} · depth {self.depth} (+/-)"
 
     def totals(self) -> str:
         s = self.summary
