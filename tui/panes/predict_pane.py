@@ -16,19 +16,15 @@ from collections.abc import Awaitable
 from pathlib import Path
 
 from rich.text import Text
-from textual import on
-from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, Input, Static
+from textual.widgets import ContentSwitcher, Static
 
 from core.contract import (
-    CancelArgs,
-    GenerateArgs,
     PredictArgs,
     PredictResult,
     SessionInfo,
@@ -37,6 +33,7 @@ from core.contract import (
 from tui.format import fit_parts
 from tui.latest import LatestRequest
 from tui.panes.base import Pane
+from tui.panes.predict_generate import Generation
 from tui.widgets.activation_map import ActivationMap
 from tui.widgets.generated_text import GeneratedText
 from tui.widgets.math_view import MathView
@@ -48,7 +45,7 @@ from tui.widgets.token_strip import TokenStrip
 LIVE_INTERVAL_S = 0.3  # re-predict during training at most this often
 
 
-class PredictPane(Pane):
+class PredictPane(Generation, Pane):
     TITLE = "Predict pane"
     BINDINGS = [
         Binding("i", "edit", "Type", tooltip="Type (text box)"),
@@ -345,54 +342,7 @@ class PredictPane(Pane):
         if self.is_lm:
             self.schedule(0)
 
-    # -- generation ----------------------------------------------------------------------------
-
-    def _show_generated(self) -> None:
-        self.generated_view.show(self.controls.gen_length)
-
     def action_side_page(self, pages: int) -> None:
         side = self.query_one("#predict-side")
         page = pages * side.scrollable_content_region.height
         side.scroll_to(y=side.scroll_y + page, animate=False)
-
-    async def action_generate(self) -> None:
-        if self.generating:
-            return
-        if not (self.ready and self.is_lm):
-            self.app.notify("the engine has no language model yet", timeout=3)
-            return
-        self.generated_view.start(self.text)
-        if self.side != "generated":
-            await self.action_side(self.side)  # back to the generated view
-        self._show_controls()
-        self._show_generated()
-        self.run_worker(self._generate(), group="generate", exclusive=True)
-
-    async def _generate(self) -> None:
-        view = self.generated_view
-        self._gen_id = self.link.client.next_id
-        length, sampling = self.controls.gen_length, self.controls.sampling()
-        args = GenerateArgs(prompt=view.prompt, max_new=length, stream=True, **sampling)
-        result = await self.link.call(args)
-        self._gen_id = None
-        view.finish(None if result is None else result.text)
-        if result is not None and result.stopped:
-            self.app.notify(f"stopped after {len(view.text)} characters", timeout=2)
-        if self.is_running:
-            self._show_generated()
-            self._show_controls()
-
-    async def action_stop(self) -> None:
-        if not self.generating:
-            raise SkipAction()  # nothing to stop: escape goes on to the app's (leaves the box)
-        if self._gen_id is None:
-            return
-        await self.link.call(CancelArgs(self._gen_id), quiet=True)
-
-    @on(Input.Submitted, "#predict-input")
-    def _append_generated(self) -> None:
-        view = self.generated_view
-        if view.text and not view.generating:
-            self.input_box.set_text(view.prompt + view.text)
-            view.clear()
-            self._show_generated()
