@@ -1,5 +1,6 @@
 """The engine's ops for reading the language model: the next-character distribution of a text,
-the layers whose activations can be shown, streamed generation, and cancelling it."""
+the layers whose activations can be shown, what happens inside the model for a text (explain),
+streamed generation, and cancelling it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from contextlib import contextmanager
 
 from core.contract import (
     CancelArgs,
+    ExplainArgs,
+    ExplainResult,
     GenerateArgs,
     GenerateResult,
     LayersResult,
@@ -51,6 +54,10 @@ def engine_ops(engine) -> dict:
         from core.predict import predict
 
         s = require_lm()
+        # checked as the explain op checks its own (RequestError naming the argument), first
+        wanted = None
+        if args.explain is not None:
+            wanted = ExplainArgs.from_args("predict explain", {**args.explain, "text": args.text})
         with one_thread(s.device):
             result = predict(
                 s.model,
@@ -65,7 +72,21 @@ def engine_ops(engine) -> dict:
                 units=args.units,
                 positions=args.positions,
             )
+            if wanted is not None:
+                result["explain"] = _explain(s, wanted).to_dict()
         return PredictResult.from_dict({**result, "step": s.trainer.step})
+
+    def _explain(s, args: ExplainArgs) -> ExplainResult:
+        from core.explain import explain
+
+        found = explain(s.model, s.tokenizer, args.text, s.block_size, s.device, args)
+        return ExplainResult.from_dict({**found, "step": s.trainer.step})
+
+    def op_explain(args: ExplainArgs) -> ExplainResult:
+        """Inside the model for a text: attention, logit lens, attribution, neighbours."""
+        s = require_lm()
+        with one_thread(s.device):
+            return _explain(s, args)
 
     def op_predict_layers(args: dict) -> LayersResult:
         from core.predict import activation_layers, output_layer
@@ -117,6 +138,7 @@ def engine_ops(engine) -> dict:
     return {
         "predict": (op_predict, PredictArgs),
         "predict_layers": (op_predict_layers, {}),
+        "explain": (op_explain, ExplainArgs),
         "generate": (op_generate, GenerateArgs),
         "cancel": (op_cancel, CancelArgs),
     }

@@ -26,6 +26,7 @@ _HOME = {
     "link": ("EngineInfo", "HelloArgs", "InterruptArgs", "ReadyInfo", "ROLES"),
     "system": ("SystemSample",),
     "progress": ("StepDetail", "TrainProgress"),
+    "explain": ("CharProb", "ExplainArgs", "ExplainResult", "LensRow", "Neighbour"),
     "ops": (
         "AttachArgs",
         "AttachResult",

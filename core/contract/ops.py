@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from core.contract.base import Contract, MalformedMessage, arg, nested, optional
+from core.contract.explain import ExplainResult
 from core.contract.inspect import (
     EmbeddingLessonResult,
     ForwardLessonResult,
@@ -211,6 +212,7 @@ class PredictArgs(SamplingSettings):
     layer: str | None = arg(None, str, nullable=True)
     units: int = arg(8, rule=int_in(1, 64))
     positions: int = arg(32, rule=int_in(1, 256))
+    explain: dict | None = arg(None, kind=dict, nullable=True)  # ExplainArgs without text
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,7 @@ class PredictResult(Contract):
     block_size: int = 0
     math: dict | None = optional()  # the output layer worked by hand (math=True)
     activations: dict | None = optional()  # a layer's strongest units (layer=...)
+    explain: dict | None = optional()  # an ExplainResult (explain={...})
     step: int = 0
 
 
@@ -322,6 +325,7 @@ RESULTS: dict[str, type[Contract]] = {
     "save": SaveResult,
     "predict": PredictResult,
     "predict_layers": LayersResult,
+    "explain": ExplainResult,
     "generate": GenerateResult,
     "exec": ExecResult,
     "complete": Completion,
