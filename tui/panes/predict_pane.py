@@ -33,8 +33,10 @@ from core.contract import (
 from tui.format import fit_parts
 from tui.latest import LatestRequest
 from tui.panes.base import Pane
+from tui.panes.predict_explain import Explaining
 from tui.panes.predict_generate import Generation
 from tui.widgets.activation_map import ActivationMap
+from tui.widgets.explain_view import ExplainView
 from tui.widgets.generated_text import GeneratedText
 from tui.widgets.math_view import MathView
 from tui.widgets.predict_input import PredictInput
@@ -45,13 +47,17 @@ from tui.widgets.token_strip import TokenStrip
 LIVE_INTERVAL_S = 0.3  # re-predict during training at most this often
 
 
-class PredictPane(Generation, Pane):
+class PredictPane(Explaining, Generation, Pane):
     TITLE = "Predict pane"
     BINDINGS = [
         Binding("i", "edit", "Type", tooltip="Type (text box)"),
         Binding("g,ctrl+g", "generate", "Generate"),
         Binding("m", "side('math')", "Math", tooltip="Show the math"),
-        Binding("l", "side('activations')", "Activations"),
+        Binding("l", "side('activations')", "Acts", tooltip="Activations"),
+        Binding("e", "side('explain')", "Explain", tooltip="Inside the model"),
+        Binding("comma", "head(-1)", "Prev head", show=False),
+        Binding("full_stop", "head(1)", "Next head", show=False),
+        Binding("v", "heads_grid", "All heads / one head", show=False),
         Binding("tab", "accept", "Accept top char", show=False),
         Binding("plus,equals_sign,up", "temperature(1)", "Temperature up", show=False),
         Binding("minus,down", "temperature(-1)", "Temperature down", show=False),
@@ -73,6 +79,7 @@ class PredictPane(Generation, Pane):
         self.side = "generated"
         self.layer_list: list[dict] = []
         self.layer_index = -1
+        self.explain_at = [0, 0]  # the explain view's layer and head
         self.is_lm = False
         self.ready = False
         self.step = 0
@@ -94,6 +101,7 @@ class PredictPane(Generation, Pane):
                 yield GeneratedText(id="predict-generated")
                 yield MathView(id="predict-math")
                 yield ActivationMap(id="predict-activations")
+                yield ExplainView(id="predict-explain")
         yield SamplingControls(id="predict-controls")
 
     def on_mount(self) -> None:
@@ -101,6 +109,7 @@ class PredictPane(Generation, Pane):
             self.query_one(ProbBars).note = "engine starting…"
             self._show_generated()
             self._show_controls()
+            self.watch(self.input_box, "selection", self._cursor_moved, init=False)
 
     @property
     def input_box(self) -> PredictInput:
@@ -129,6 +138,7 @@ class PredictPane(Generation, Pane):
         self.is_lm = info.is_language_model
         self.step = info.step
         self.layer_list, self.layer_index = [], -1
+        self.explain_at = [0, 0]  # the new model may have fewer layers or heads
         self.prediction.reset()  # a reply about the previous model is stale
         if not self.is_lm:
             self.result = None
@@ -203,6 +213,8 @@ class PredictPane(Generation, Pane):
         args = {"text": self.text, "k": 10, **self.controls.sampling()}
         if self.side == "math":
             args["math"] = True
+        elif self.side == "explain":
+            args["explain"] = self._explain_args()
         elif self.side == "activations" and self.layer_list:
             args.update(layer=self.layer_list[self.layer_index]["name"], units=12, positions=40)
         return PredictArgs(**args)
@@ -245,6 +257,8 @@ class PredictPane(Generation, Pane):
             self.query_one(MathView).math = r.math
         if r.activations is not None:
             self.query_one(ActivationMap).data = r.activations
+        if r.explain is not None:
+            self._show_explanation(r.explain)
 
     def _show_info(self, r: PredictResult) -> None:
         # most telling first: at 80 columns the last parts are left out whole, never cut
@@ -315,6 +329,7 @@ class PredictPane(Generation, Pane):
     async def action_side(self, view: str) -> None:
         self.side = "generated" if self.side == view else view
         self.query_one(ContentSwitcher).current = f"predict-{self.side}"
+        self.query_one(ProbBars).display = self.side != "explain"  # the view needs the width
         if self.side == "activations" and not self.layer_list:
             await self._load_layers()
         if self.is_lm:
@@ -335,6 +350,9 @@ class PredictPane(Generation, Pane):
         amap.note = "[ and ] choose the layer"
 
     def action_layer(self, step: int) -> None:
+        if self.side == "explain":
+            self._move_explain(0, step)
+            return
         if not self.layer_list:
             self.app.notify("press l to show activations first", timeout=2)
             return

@@ -1,0 +1,182 @@
+"""The Predict pane's explain view (issue 17): attention maps in half blocks with the causal mask
+and a 256-colour grey scale, the logit lens, attribution and neighbours; drawn to fit, never
+wrapped; navigated by keys; updating as the user types and as the model trains."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from rich.color import Color
+from rich.style import Style
+from textual.app import App
+
+from core.contract.explain import CharProb, ExplainResult, LensRow, Neighbour
+from tests.tui.conftest import real_app, screen_lines, wait_configured, wait_for
+from tui.panes.predict_pane import PredictPane
+from tui.widgets.attention_map import MASKED, fits, head_map, shade
+from tui.widgets.explain_view import ExplainView, explain_lines
+from tui.widgets.prob_bars import ProbBars
+
+
+def causal(t: int, seed: int = 1) -> list[list[float]]:
+    """A deterministic causal attention: row q spreads over keys 0..q, rows sum to 1."""
+    rows = []
+    for q in range(t):
+        w = [math.exp(math.sin(seed * (q + 1) * (k + 2))) for k in range(q + 1)]
+        rows.append([x / sum(w) for x in w] + [0.0] * (t - q - 1))
+    return rows
+
+
+def synthetic(t: int = 40, layers: int = 4, heads: int = 4, grid: bool = False) -> ExplainResult:
+    text = ("the cat sat on the mat. " * 4)[:t]
+    return ExplainResult(
+        chars=list(text),
+        ids=list(range(t)),
+        n_layer=layers,
+        n_head=heads,
+        layers=[1],
+        heads=list(range(heads)) if grid else [2],
+        attention=[[causal(t, h + 1) for h in (range(heads) if grid else [2])]],
+        lens=[
+            LensRow(name, [CharProb("t", 1, 0.3 + i / 10), CharProb("h", 2, 0.1)])
+            for i, name in enumerate(["embed", "block 0", "block 1", "block 2", "block 3"])
+        ],
+        attribution=[math.sin(i) for i in range(t)],
+        target=CharProb("t", 1, 0.7),
+        neighbours_of=CharProb(".", 5, 0.0),
+        neighbours=[Neighbour(c, i, 0.9 - i / 10) for i, c in enumerate("!?,;:")],
+        step=120,
+    )
+
+
+def test_the_shades_are_the_palettes_greys_by_square_root():
+    assert shade(0.0) == Color.from_ansi(233)
+    assert shade(1.0) == Color.from_ansi(255)
+    assert shade(0.25) == Color.from_ansi(233 + round(0.5 * 22))  # sqrt: weak attention shows
+    assert MASKED == Color.from_ansi(232)
+    assert fits(64, 40, 10) == 18  # 9 lines of two rows under the key labels
+    assert fits(64, 200, 50) == 64 and fits(10, 80, 24) == 10
+
+
+def test_a_head_map_puts_two_query_rows_per_line_and_blanks_the_masked_cells():
+    att = [[1.0, 0, 0, 0], [0.5, 0.5, 0, 0], [0.2, 0.3, 0.5, 0], [0.1, 0.2, 0.3, 0.4]]
+    lines = head_map(att, list("abcd"), 20, 10, focus=1)
+    assert [line.plain for line in lines] == ["   abcd", "ab ▀▀▀▀", "cd ▀▀▀▀"]
+    first = lines[1]
+    # the row labels: query 1, under the cursor, in reverse
+    assert first.spans[0].style == "dim" and first.spans[1].style == "reverse"
+    cells = [s.style for s in first.spans[2:]]
+    assert cells[0] == Style(color=shade(1.0), bgcolor=shade(0.5))  # q0 over q1, key 0
+    assert cells[1] == Style(color=MASKED, bgcolor=shade(0.5))  # q0 cannot see key 1
+    assert cells[2] == Style(color=MASKED, bgcolor=MASKED)
+    # too little room: the last positions that fit, never wrapped
+    small = head_map(att, list("abcd"), 5, 2)
+    assert [line.plain for line in small] == ["   cd", "cd ▀▀"]
+
+
+@pytest.mark.parametrize("width, height", [(80, 12), (78, 13), (40, 12), (118, 29), (30, 6)])
+def test_the_view_fits_its_size_and_says_what_it_shows(width, height):
+    lines = explain_lines(synthetic(), False, 39, width, height)
+    assert len(lines) <= height and all(line.cell_len <= width for line in lines)
+    plain = [line.plain for line in lines]
+    assert plain[0].startswith("why 't' 70%: ")
+    if width >= 40:
+        assert plain[1].startswith("near '.':  ! 0.90  ? 0.80")
+    if height >= 12:
+        left = width - (31 if width >= 54 else 0)  # the lens beside the map when it fits
+        n = fits(40, left, height - 5)  # under the two lines, the title, the scale and keys
+        title = next(p for p in plain if p.startswith("attention"))[:left].rstrip()
+        assert title.startswith("attention · layer 2/4 · head 3/4")
+        # the window's size when the map cannot show every position and the title has room
+        full = f"attention · layer 2/4 · head 3/4 · last {n} of 40"
+        assert title == (full if n < 40 and len(full) <= left else full[:32])
+        rows = [p for p in plain if p[:3].strip() and "▀" in p]
+        assert len(rows) == (n + 1) // 2 and all(p[3:].count("▀") >= n for p in rows)
+
+
+def test_a_model_without_attention_or_lens_gets_their_notes():
+    r = ExplainResult(
+        chars=list("ab"),
+        attention_note="the mini preset has no attention: only gpt does",
+        lens_note="the logit lens needs transformer blocks, a final norm and an unembedding (gpt)",
+        attribution=[0.1, 0.2],
+        target=CharProb("b", 3, 0.5),
+    )
+    plain = [line.plain for line in explain_lines(r, False, None, 80, 12)]
+    assert plain[2:] == [r.attention_note, r.lens_note]  # no empty box, no key hints
+
+
+class ViewApp(App):
+    def __init__(self, data: ExplainResult, grid: bool = False) -> None:
+        super().__init__()
+        self.data, self.grid = data, grid
+
+    def compose(self):
+        view = ExplainView()
+        view.data, view.grid, view.focus_position = self.data, self.grid, 30
+        yield view
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_attention_view_snapshot(snap_compare, size):
+    assert snap_compare(ViewApp(synthetic(64)), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_all_heads_snapshot(snap_compare, size):
+    assert snap_compare(ViewApp(synthetic(64, grid=True), grid=True), terminal_size=size)
+
+
+# -- in the app -------------------------------------------------------------------------------
+
+
+async def test_keys_move_through_layers_and_heads_and_the_cursor_picks_the_character(corpus):
+    app = real_app(corpus, preset="gpt")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_configured(pilot)
+        await pilot.press("4")
+        pane = app.query_one(PredictPane)
+        pane.input_box.set_text("the cat sat")
+        await pilot.press("escape", "e")
+        view = pane.query_one(ExplainView)
+        await wait_for(pilot, lambda: view.data is not None, 20, "the explanation")
+        assert not pane.query_one(ProbBars).display  # the view takes the width
+        r = view.data
+        assert (r.n_layer, r.n_head, r.layers, r.heads) == (4, 4, [0], [0])
+        assert len(r.attention[0][0]) == len(r.chars) == 11
+        # the lens's last row is the model's own prediction
+        await wait_for(pilot, lambda: pane.result is not None, 10, "the prediction")
+        assert r.lens[-1].top[0].char == pane.result.top[0].char
+        await pilot.press("right_square_bracket", "full_stop", "full_stop")
+        await wait_for(pilot, lambda: view.data.layers == [1] and view.data.heads == [2], 10)
+        assert any("attention · layer 2/4 · head 3/4" in line for line in screen_lines(app))
+        await pilot.press("v")
+        await wait_for(pilot, lambda: view.data.heads == [0, 1, 2, 3], 10, "every head")
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        await wait_for(pilot, lambda: view.data.layers == [3], 10, "layer 4, wrapped")
+        # the cursor after "the c": the neighbours are the c's
+        pane.input_box.cursor_position = 5
+        await wait_for(pilot, lambda: view.data.neighbours_of.char == "c", 10, "c's neighbours")
+        assert view.focus_position == 4
+        await pilot.press("e")
+        assert pane.query_one(ProbBars).display
+
+
+async def test_the_view_follows_the_training(corpus):
+    app = real_app(corpus, preset="gpt")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_configured(pilot)
+        await pilot.press("4")
+        pane = app.query_one(PredictPane)
+        pane.input_box.set_text("the cat")
+        await pilot.press("escape", "e")
+        view = pane.query_one(ExplainView)
+        await wait_for(pilot, lambda: view.data is not None, 20, "the explanation")
+        before = view.data
+        await pilot.press("2", "s", "4")  # train, and watch
+        await wait_for(pilot, lambda: view.data.step >= before.step + 2, 60, "two reports")
+        after = view.data
+        assert after.attribution != before.attribution
+        assert after.attention != before.attention
+        await pilot.press("2", "space")

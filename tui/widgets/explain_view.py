@@ -1,0 +1,135 @@
+"""The Predict pane's explain view (key e): inside the model for the typed text, from the
+engine's ``explain`` reply. Top to bottom: which typed characters pushed the top prediction
+(gradient × input, shaded under them), the embedding neighbours of the character at the cursor,
+then the attention of one head (or every head of a layer, key v) beside the logit lens: each
+layer's residual stream read through the final norm and the unembedding.
+
+A model without a part (mini and mlp have no attention and no lens) gets the engine's one-line
+note in its place, never an empty box. Everything fits the view's size and never wraps."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.style import Style
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from core.contract.explain import ExplainResult
+from tui.format import fit_parts, visible_char
+from tui.widgets.activation_map import cell_style
+from tui.widgets.attention_map import fits, head_grid, head_map, scale_line
+
+LENS_WIDTH = 30  # "block 3  e 31% a 12% ␣  9%"
+KEYS = "[ ] layer · , . head · v all heads"
+
+
+def _pct(p: float) -> str:
+    return f"{100 * p:3.0f}%"
+
+
+def attribution_line(r: ExplainResult, width: int) -> Text:
+    """'why e 31%: ' then the fed characters, each shaded by its attribution (red pushed the
+    prediction up, blue down), the last ones that fit."""
+    if not r.attribution or r.target is None:
+        return Text(r.attribution_note or "no attribution", style="dim", no_wrap=True)
+    head = Text(f"why '{visible_char(r.target.char)}' {_pct(r.target.prob).strip()}: ", style="b")
+    room = max(0, width - len(head))
+    scale = max(abs(a) for a in r.attribution) or 1.0
+    shown = list(zip(r.chars, r.attribution))[-room:] if room else []
+    for ch, a in shown:
+        head.append(visible_char(ch), style=cell_style(a, scale))
+    return head
+
+
+def neighbours_line(r: ExplainResult, width: int) -> Text:
+    if r.neighbours_of is None or not r.neighbours:
+        return Text(r.neighbours_note or "no embedding neighbours", style="dim", no_wrap=True)
+    line = Text(f"near '{visible_char(r.neighbours_of.char)}':", style="b")
+    for n in r.neighbours:
+        part = f"  {visible_char(n.char)} {n.cosine:.2f}"
+        if len(line) + len(part) > width:
+            break
+        line.append(part)
+    return line
+
+
+def lens_lines(r: ExplainResult, width: int) -> list[Text]:
+    if not r.lens:
+        return [Text(r.lens_note or "no logit lens", style="dim")]
+    out = [Text("logit lens: top next chars", style="dim")]
+    for row in r.lens:
+        line = Text(f"{row.name[:8]:<8}", style="dim")
+        for c in row.top:
+            part = f" {visible_char(c.char)}{_pct(c.prob)}"
+            if len(line) + len(part) > width:
+                break
+            line.append(part, style=Style(bold=c is row.top[0]))
+        out.append(line)
+    return out
+
+
+def attention_lines(r: ExplainResult, grid: bool, focus: int | None, width: int, lines: int):
+    if not r.attention:
+        return [Text(r.attention_note or "no attention", style="dim")]
+    layer = r.layers[0]
+    parts = ["attention", f"layer {layer + 1}/{r.n_layer}"]
+    if grid:
+        parts.append(f"all {r.n_head} heads")
+        body = head_grid(r.attention[0], list(r.heads), width, lines - 1)
+    else:
+        parts.append(f"head {r.heads[0] + 1}/{r.n_head}")
+        body = head_map(r.attention[0][0], r.chars, width, lines - 1, focus)
+    shown = len(r.attention[0][0])
+    n = fits(shown, width, lines - 1)
+    if not grid and 0 < n < shown:
+        parts.append(f"last {n} of {shown}")
+    title = fit_parts(parts, width)
+    return [Text(title, style="b"), *body]
+
+
+def explain_lines(
+    r: ExplainResult, grid: bool, focus: int | None, width: int, height: int
+) -> list[Text]:
+    """The whole view as at most ``height`` lines of at most ``width`` cells."""
+    top = [attribution_line(r, width), neighbours_line(r, width)]
+    foot = [scale_line(width)] if r.attention and not grid else []
+    if r.attention:
+        foot.append(Text(KEYS, style="dim"))
+    rest = max(1, height - len(top) - len(foot))
+    lens_w = LENS_WIDTH if r.lens and width >= LENS_WIDTH + 24 else 0
+    left_w = width - lens_w - (1 if lens_w else 0)
+    left = attention_lines(r, grid, focus, left_w, rest)
+    right = lens_lines(r, lens_w) if lens_w else []
+    body = []
+    for i in range(max(len(left), len(right))):
+        line = left[i].copy() if i < len(left) else Text()
+        line.truncate(left_w, pad=bool(right))
+        if i < len(right):
+            line.append(" ")
+            line.append_text(right[i])
+        body.append(line)
+    if not lens_w:  # narrow, or no lens (its note): under the map, when there is room
+        body += lens_lines(r, width)
+    out = (top + body)[: max(0, height - len(foot))] + foot
+    for line in out:
+        line.no_wrap = True
+        line.truncate(width)
+    return out[:height]
+
+
+class ExplainView(Widget):
+    """Draws the latest ``explain`` reply; the pane sets ``data``, ``grid`` and ``focus``."""
+
+    DEFAULT_CSS = "ExplainView { height: 1fr; }"
+
+    data: reactive[ExplainResult | None] = reactive(None)
+    grid: reactive[bool] = reactive(False)
+    focus_position: reactive[int | None] = reactive(None)
+    note: reactive[str] = reactive("press e again to leave · typing updates it")
+
+    def render(self) -> Group | Text:
+        if self.data is None:
+            return Text(self.note, style="dim")
+        width, height = self.size.width or 80, self.size.height or 12
+        return Group(*explain_lines(self.data, self.grid, self.focus_position, width, height))
