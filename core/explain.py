@@ -183,10 +183,11 @@ def explain(
     block_size: int,
     device: torch.device,
     args: ExplainArgs,
+    logits_out: list | None = None,
 ) -> dict:
     """Attention, logit lens, attribution and neighbours for ``text`` as plain data, shaped as
     core.contract.ExplainResult without ``step``. ConfigError for a layer, head or position
-    out of range."""
+    out of range. ``logits_out`` receives the pass's logits (T, V), float32, detached."""
     name = _model_name(model)
     ctx = context_ids(tokenizer, text, block_size)
     typed = ctx["ids"]  # the characters of the text that are fed
@@ -227,6 +228,8 @@ def explain(
         with torch.enable_grad() if attribute else torch.no_grad():
             with devices.autocast(device):
                 logits, _ = with_loss(model)(x)
+            if logits_out is not None:
+                logits_out.append(logits[0].detach().float())
             logp = F.log_softmax(logits[0, -1].float(), dim=-1)
             best = int(torch.argmax(logp))
             if attribute and cap.emb_out is not None and logp.requires_grad:

@@ -291,11 +291,13 @@ def predict(
     layer: str | None = None,
     units: int = 8,
     positions: int = 32,
+    logits: torch.Tensor | None = None,
 ) -> dict:
     """The next-character distribution after ``text`` as plain data: the ids fed, unknown
     characters, the top ``k`` characters with probabilities, and the text's own loss, all from
     one forward pass. ``math_view`` adds the output layer worked by hand; ``layer`` adds that
-    layer's strongest units for the last ``positions`` characters."""
+    layer's strongest units for the last ``positions`` characters. ``logits`` (T, V): that
+    pass already made over the same text (core.explain's), so none is run here."""
     sampling.validate()
     ctx = context_ids(tokenizer, text, block_size)
     ids = ctx["ids"] or [_fallback_start(tokenizer)]
@@ -305,7 +307,10 @@ def predict(
         capture[out_name] = out_layer
     if layer:
         capture[layer] = _module(model, layer, device)
-    logits, captured = forward_with_hooks(model, ids, device, capture, exact=math_view)
+    if logits is None or capture:
+        logits, captured = forward_with_hooks(model, ids, device, capture, exact=math_view)
+    else:
+        captured = {}
     probs = filter_probs(logits[-1], sampling)
     k = max(1, min(k, probs.numel()))
     top = torch.topk(probs, k)

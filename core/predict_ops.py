@@ -59,6 +59,13 @@ def engine_ops(engine) -> dict:
         if args.explain is not None:
             wanted = ExplainArgs.from_args("predict explain", {**args.explain, "text": args.text})
         with one_thread(s.device):
+            # with an explanation, its forward pass gives the logits the prediction reads
+            # (one pass, not two), unless the math or a layer's activations need their hooks
+            found = logits = None
+            if wanted is not None:
+                kept: list = []
+                found = _explain(s, wanted, kept)
+                logits = kept[0] if kept and not (args.math or args.layer) else None
             result = predict(
                 s.model,
                 s.tokenizer,
@@ -71,15 +78,16 @@ def engine_ops(engine) -> dict:
                 layer=args.layer,
                 units=args.units,
                 positions=args.positions,
+                logits=logits,
             )
-            if wanted is not None:
-                result["explain"] = _explain(s, wanted).to_dict()
+            if found is not None:
+                result["explain"] = found.to_dict()
         return PredictResult.from_dict({**result, "step": s.trainer.step})
 
-    def _explain(s, args: ExplainArgs) -> ExplainResult:
+    def _explain(s, args: ExplainArgs, logits_out: list | None = None) -> ExplainResult:
         from core.explain import explain
 
-        found = explain(s.model, s.tokenizer, args.text, s.block_size, s.device, args)
+        found = explain(s.model, s.tokenizer, args.text, s.block_size, s.device, args, logits_out)
         return ExplainResult.from_dict({**found, "step": s.trainer.step})
 
     def op_explain(args: ExplainArgs) -> ExplainResult:

@@ -343,6 +343,10 @@ async def test_explain_and_predict_with_explain_through_the_engine(engine, corpu
     assert inside.attention[0][0] == typed.attention[0][1]
     assert [t.char for t in inside.lens[-1].top] == [t.char for t in result.top]
     assert inside.target.char == result.top[0].char
+    # the prediction read the explanation's forward pass: the same as a pass of its own
+    plain = PredictResult.parse(await engine.request("predict", text="the lazy d", k=3))
+    assert [(t.char, t.prob) for t in plain.top] == [(t.char, t.prob) for t in result.top]
+    assert plain.loss == result.loss
     assert "explain" not in await engine.request("predict", text="the")
     with pytest.raises(EngineError) as info:
         await engine.request("explain", text="the", head=2)

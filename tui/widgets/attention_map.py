@@ -10,6 +10,7 @@ shows the last positions that fit and never wraps."""
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from rich.color import Color
 from rich.style import Style
@@ -35,10 +36,26 @@ def fits(t: int, width: int, lines: int, labels: bool = True) -> int:
     return max(0, min(t, width, 2 * lines))
 
 
-def _cell(att: list[list[float]], q: int, k: int) -> Color | None:
+def _level(value: float) -> int:
+    """The palette number of ``shade(value)``."""
+    v = min(1.0, max(0.0, value))
+    return GREYS[round(math.sqrt(v) * (len(GREYS) - 1))]
+
+
+@lru_cache(maxsize=1024)
+def _half(upper: int | None, lower: int | None) -> Style:
+    """▀'s style for two palette numbers (None: no row there); made once per pair."""
+    return Style(
+        color=None if upper is None else Color.from_ansi(upper),
+        bgcolor=None if lower is None else Color.from_ansi(lower),
+    )
+
+
+def _row_levels(att: list[list[float]], q: int, n: int) -> list[int | None]:
     if q >= len(att):
-        return None
-    return MASKED if k > q else shade(att[q][k])
+        return [None] * n
+    row = att[q]
+    return [232 if k > q else _level(row[k]) for k in range(n)]
 
 
 def head_map(
@@ -67,9 +84,11 @@ def head_map(
                 ch = visible_char(chars[first + q]) if q < n else " "
                 line.append(ch, style="reverse" if focus == first + q else "dim")
             line.append(" ")
-        for k in range(n):
-            upper, lower = _cell(rows, top, k), _cell(rows, top + 1, k)
-            line.append("▀", style=Style(color=upper, bgcolor=lower))
+        uppers, lowers = _row_levels(rows, top, n), _row_levels(rows, top + 1, n)
+        start = len(line)
+        line.append("▀" * n)
+        for k, pair in enumerate(zip(uppers, lowers)):
+            line.stylize(_half(*pair), start + k, start + k + 1)
         out.append(line)
     return out
 
