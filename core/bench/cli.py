@@ -21,8 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         "app, the app's event-loop lag, start-up, attaching to a long run, prediction latency, "
         "the bytes a client on the engine's socket receives, memory, a short quality run, "
         "how training scales over ranks (torchrun), and what a person feels: key to screen in "
-        "Predict, a cell's answer, a pane switch, start to the first step. About 7 minutes on "
-        "2 CPU cores; --quick about two.",
+        "Predict (bars, and the explain view), a cell's answer, a pane switch, start to the "
+        "first step. About 7 minutes on 2 CPU cores; --quick about two.",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object, no table")
     p.add_argument(

@@ -17,6 +17,8 @@ One app, one session, in this order (each part only if its figure is wanted):
   box) and the prediction block (the info line and the bars) differs from just before the key.
   A key with no such frame within :data:`KEY_TIMEOUT_S` counts as a timeout. The box's echo is
   timed too: the app holds it (12 ms at most) for the bars, to paint both in one frame.
+- ``explain_to_paint_ms``, idle: the same with the explain view (key ``e``) open, each key to
+  the view redrawn for it (``explain_probe``); the view is left afterwards.
 - ``start_to_progress_ms``: Train, ``s`` to the first frame where the status bar's step is > 0.
 - ``keystroke_to_paint_ms``, while training: as idle (the context typed again), with the run
   going; a key may take :data:`TRAINING_TIMEOUT_STEPS` steps before it counts as a timeout. The
@@ -55,6 +57,7 @@ FEEL_FIGURES = (
     "pane_switch_ms",
     "cell_to_paint_ms",
     "keystroke_to_paint_ms",
+    "explain_to_paint_ms",
     "start_to_progress_ms",
 )
 KEY_TIMEOUT_S = 2.0  # a key with no effect on screen within this is a timeout, not a hang
@@ -321,7 +324,7 @@ def _parts(plan: Plan, session: FeelSession) -> dict:
             except TorchdeckError as exc:
                 out[name] = _error(exc)
     typing = plan.wants("keystroke_to_paint_ms")
-    if not (typing or plan.wants("start_to_progress_ms")):
+    if not (typing or plan.wants("explain_to_paint_ms", "start_to_progress_ms")):
         return out
     parts: dict = {}
     try:
@@ -330,6 +333,12 @@ def _parts(plan: Plan, session: FeelSession) -> dict:
             parts["idle"], parts["echo"] = session.type_keys(
                 KEYS[: plan.feel_keys], False, plan.feel_typing_s
             )
+        if plan.wants("explain_to_paint_ms"):
+            from core.bench.explain_probe import measure_explain  # it reads this module
+
+            out["explain_to_paint_ms"] = measure_explain(session, plan)
+        if not (typing or plan.wants("start_to_progress_ms")):
+            return out
         began = session.start_training()
         since = time.perf_counter()
         session.read_for(2.0)  # a few steps: the run warms up
@@ -343,7 +352,7 @@ def _parts(plan: Plan, session: FeelSession) -> dict:
             session.read_for(3.0)
         step_ms = session.step_ms(since)
     except TorchdeckError as exc:
-        for name in ("keystroke_to_paint_ms", "start_to_progress_ms"):
+        for name in ("keystroke_to_paint_ms", "explain_to_paint_ms", "start_to_progress_ms"):
             if plan.wants(name) and name not in out:
                 out[name] = _error(exc)
         return out

@@ -24,6 +24,7 @@ TARGETS = {
     # what a person feels, key to screen (feel_probes), idle p95 in ms; while training, the
     # keystroke's p95 may take one training step more
     "keystroke_to_paint_ms_p95": 16.0,
+    "explain_to_paint_ms_p95": 30.0,  # idle, the Predict pane's explain view (key e) open
     "cell_to_paint_ms_p95": 20.0,
     "pane_switch_ms_p95": 33.0,  # first visits included
     "start_to_progress_ms": 250.0,
@@ -45,6 +46,7 @@ FIGURES = (
     "pane_switch_ms",
     "cell_to_paint_ms",
     "keystroke_to_paint_ms",
+    "explain_to_paint_ms",
     "start_to_progress_ms",
     "attach_s",
     "cuda",
@@ -98,8 +100,9 @@ class Plan:
     link_budget: int = REMOTE_BUDGET
     link_slow_budget: int = SLOW_BUDGET
     # the feel figures (feel_probes): keys typed idle and while training, Playground cells,
-    # rounds of visits to the four panes after the first
+    # rounds of visits to the four panes after the first; keys typed with the explain view open
     feel_keys: int = 32
+    feel_explain_keys: int = 32
     feel_training_keys: int = 30
     feel_typing_s: float = 40.0  # no new key after this long, per condition (a slow run's keys)
     feel_cells: int = 20
@@ -131,6 +134,7 @@ class Plan:
             link_warmup_s=1.0,
             link_window_s=2.0,
             feel_keys=8,
+            feel_explain_keys=8,
             feel_training_keys=6,
             feel_typing_s=15.0,
             feel_cells=5,

@@ -95,6 +95,16 @@ def feel_rows(r: dict, err) -> list[tuple[str, str, str]]:
             )
         )
         rows.append(("  the box's echo (waits for its bars)", _keys(echo, "keys"), ""))
+    if not err("explain_to_paint_ms"):
+        f = r["explain_to_paint_ms"]
+        rows.append(
+            (
+                "explain_to_paint_ms idle p50 / p95",
+                _keys(f, "keys"),
+                f"p95 ≤ {f['target']:.0f} {_ok(f)}",
+            )
+        )
+        rows.append(("  e to the explain view drawn", f"{_num(f.get('open_ms'))} ms", ""))
     if not err("start_to_progress_ms"):
         f = r["start_to_progress_ms"]
         rows.append(

@@ -75,7 +75,13 @@ def test_plan_targets_and_only():
     # a target of one figure's percentile is named after the figure
     p95 = {"predict_idle_p95_ms", "predict_training_p95_steps"}
     p95 |= {
-        f"{name}_p95" for name in ("keystroke_to_paint_ms", "cell_to_paint_ms", "pane_switch_ms")
+        f"{name}_p95"
+        for name in (
+            "keystroke_to_paint_ms",
+            "explain_to_paint_ms",
+            "cell_to_paint_ms",
+            "pane_switch_ms",
+        )
     }
     assert set(TARGETS) <= set(FIGURES) | p95
     # the headless figure's rounds and windows, short with --quick

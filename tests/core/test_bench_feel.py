@@ -220,12 +220,12 @@ def test_the_table_shows_the_feel_figures():
     assert "start_to_progress_ms" in text and "failed: no training step" in text
 
 
-def test_quick_bench_measures_switches_and_cells_in_the_app():
+def test_quick_bench_measures_switches_cells_and_the_explain_view_in_the_app():
     env = {k: v for k, v in os.environ.items() if k != "TORCHDECK_TIMINGS"}
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "cli.main", "bench", "--quick", "--json"]
-        + ["--only", "pane_switch_ms,cell_to_paint_ms"],
+        + ["--only", "pane_switch_ms,cell_to_paint_ms,explain_to_paint_ms"],
         capture_output=True,
         encoding="utf-8",
         timeout=180,
@@ -233,7 +233,8 @@ def test_quick_bench_measures_switches_and_cells_in_the_app():
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     r = json.loads(proc.stdout)
-    assert r["errors"] == {} and r["settings"]["only"] == ["pane_switch_ms", "cell_to_paint_ms"]
+    only = ["pane_switch_ms", "cell_to_paint_ms", "explain_to_paint_ms"]
+    assert r["errors"] == {} and r["settings"]["only"] == only
     assert "keystroke_to_paint_ms" not in r and "train_overhead" not in r
     f = r["pane_switch_ms"]
     assert set(f["first"]) == {"summary", "playground", "predict"}
@@ -245,6 +246,9 @@ def test_quick_bench_measures_switches_and_cells_in_the_app():
     f = r["cell_to_paint_ms"]
     assert f["n"] + f["timeouts"] == 5 and f["n"] >= 4
     assert 0 < f["p50"] <= f["p95"] == f["value"] and f["target"] == 20
+    f = r["explain_to_paint_ms"]  # 8 keys with the view open, after the cells
+    assert f["n"] + f["timeouts"] == 8 and f["n"] >= 7 and 0 < f["open_ms"] < 10_000
+    assert 0 < f["p50"] <= f["p95"] == f["value"] and f["target"] == 30
     assert time.perf_counter() - started < 120
 
 
