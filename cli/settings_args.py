@@ -263,8 +263,8 @@ def resolved_config(info, device: str) -> dict:
     out: dict = {"preset": info.preset}
     if info.factory:
         out["model"] = info.factory
-    if source not in (None, "pydoc"):
-        out["corpus"] = source
+    if source not in (None, "pydoc"):  # absolute: the config repeats the run from any folder
+        out["corpus"] = os.path.abspath(os.path.expanduser(source))
     out["device"] = device
     for key in ("seed", "steps", "lr", "batch_size", "grad_accum"):
         if key in train:

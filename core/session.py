@@ -12,7 +12,7 @@ import torch
 from core import checkpoint, distributed, user_model
 from core import device as devices
 from core.contract import RunSettings, SessionInfo
-from core.contract.settings import DEFAULT_BLOCK_SIZE, split_factory
+from core.contract.settings import DEFAULT_BLOCK_SIZE
 from core.data import DEFAULT_CORPUS, CorpusData, Progress, load_data
 from core.errors import (
     CheckpointError,
@@ -31,7 +31,7 @@ from core.models import (
 )
 from core.tokenizer import CharTokenizer
 from core.training import TrainConfig, Trainer, make_train_config
-from core.user_model import FactoryConfig, file_sha256
+from core.user_model import FactoryConfig
 
 # What a session is built from: preset, corpus, device and the overrides of the preset's model
 # and training settings (the contract's RunSettings, named for what it is here).
@@ -160,9 +160,13 @@ class Session:
             train_config = make_train_config(preset, **state["train_config"])
             saved = dict(state["model_config"])
             if "factory" in saved:
-                model_config = _own_model_config(path, saved, factory, notes)
+                model_config = _own_model_config(path, saved, factory)
             else:
                 model_config = make_config(preset, **saved)
+                if factory:  # named for a checkpoint of a preset: said, not silently dropped
+                    notes.append(
+                        f"--model {factory} is not used: the checkpoint holds a {preset} model"
+                    )
             tokenizer = (
                 CharTokenizer.from_dict(state["tokenizer"]) if state.get("tokenizer") else None
             )
@@ -177,13 +181,20 @@ class Session:
             train_config = make_train_config(preset, **{**asdict(train_config), **train})
         dev = _device(device)
         model = _build(preset, model_config, torch.device("cpu"))
+        own = getattr(model_config, "factory", None)
+        if own:
+            notes += _changes(saved, model_config)
         try:
             model.load_state_dict(state["model"])
         except RuntimeError as exc:
-            what = getattr(model_config, "factory", None) or f"the {preset} model"
+            lines = [x.strip() for x in str(exc).splitlines()[1:] if x.strip()] or [str(exc)]
             raise CheckpointError(
-                f"checkpoint weights do not fit {what}: {str(exc).splitlines()[0][:200]}",
-                "the file is damaged or from another version",
+                f"checkpoint weights do not fit {own or f'the {preset} model'}: "
+                f"{' '.join(lines)[:300]}",
+                f"the checkpoint was trained with other code than {own}: name the factory it "
+                f"was built by ({saved['factory']})"
+                if own
+                else "the file is damaged or from another version",
             ) from None
         model.to(dev)
         data = None
@@ -259,9 +270,9 @@ def _own_model_settings(spec: RunSpec) -> None:
         )
 
 
-def _own_model_config(path, saved: dict, factory: str | None, notes: list[str]) -> FactoryConfig:
-    """The config of a checkpoint of one's own model, built by the factory the person names
-    (a checkpoint never makes torchdeck import code); a changed file is noted."""
+def _own_model_config(path, saved: dict, factory: str | None) -> FactoryConfig:
+    """The config of a checkpoint of one's own model, built by the factory the person names:
+    a checkpoint never makes torchdeck import code."""
     if not factory:
         raise CheckpointError(
             f"{checkpoint.resolve_path(path)} holds a model built by {saved['factory']}; "
@@ -270,15 +281,25 @@ def _own_model_config(path, saved: dict, factory: str | None, notes: list[str]) 
         )
     config = FactoryConfig(**{**saved, "factory": factory})
     config.validate()
-    target, _, is_file = split_factory(factory)
-    now = file_sha256(str(Path(target).expanduser())) if is_file else ""
-    if is_file and saved.get("source_sha256") and now and now != saved["source_sha256"]:
-        notes.append(
-            f"{target} has changed since this checkpoint was saved (sha256 "
-            f"{saved['source_sha256'][:12]}… then, {now[:12]}… now): the weights are loaded "
-            "into the file's code as it is today"
-        )
     return config
+
+
+def _changes(saved: dict, built: FactoryConfig) -> list[str]:
+    """What the person should know about the code the weights go into: another file than the
+    checkpoint's, or its file changed since (package modules included)."""
+    then, now = saved.get("source", ""), built.source
+    if then and now and Path(then).resolve() != Path(now).resolve():
+        return [
+            f"this checkpoint was built by {saved['factory']}; its weights go into {built.factory}"
+        ]
+    old = saved.get("source_sha256", "")
+    if old and built.source_sha256 and old != built.source_sha256:
+        return [
+            f"{now or built.factory} has changed since this checkpoint was saved (sha256 "
+            f"{old[:12]}… then, {built.source_sha256[:12]}… now): the weights are loaded "
+            "into the file's code as it is today"
+        ]
+    return []
 
 
 def _device(name: str) -> torch.device:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import sys
 import traceback
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from core.contract.settings import FACTORY_SHAPE, split_factory
-from core.errors import ConfigError
+from core.errors import ConfigError, TorchdeckError
 
 FILE_MODULE_PREFIX = "torchdeck_model_"  # the name a model file is imported under, + a hash
 PROBE_BATCH = 2  # sequences of the trial forward pass that checks the model's output shape
@@ -59,13 +61,66 @@ def file_sha256(path: str) -> str:
 
 
 def _where(exc: BaseException, source: str) -> str:
-    """' (file.py line N)' for the deepest frame of ``exc`` in ``source``, or in any file."""
+    """' (file.py line N)' for the deepest frame of ``exc`` in ``source`` (the person's file);
+    "" when none is there (torch's or torchdeck's own lines would say nothing useful)."""
     frames = traceback.extract_tb(exc.__traceback__)
     mine = [f for f in frames if source and Path(f.filename) == Path(source)]
-    frame = (mine or frames or [None])[-1]
-    if frame is None:
+    if not mine:
         return ""
-    return f" ({Path(frame.filename).name} line {frame.lineno})"
+    return f" ({Path(mine[-1].filename).name} line {mine[-1].lineno})"
+
+
+def _an(word: str) -> str:
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
+def _source_of(model: nn.Module) -> str:
+    try:
+        return inspect.getsourcefile(type(model)) or ""
+    except (TypeError, OSError):
+        return ""
+
+
+def own_call(model: nn.Module, idx: torch.Tensor, targets=None, logits=None):
+    """For a person's own model: ``model(idx)``'s logits; or, given ``logits``, the
+    cross-entropy of them against ``targets`` (None without targets). Whatever goes wrong, an
+    exception or a SystemExit in their code, or logits that do not fit the ids, is a
+    ModelFileError naming the class, its file and the line, so that training, a prediction
+    or a sample stops with one sentence and the engine goes on."""
+    inner = getattr(model, "module", model)  # DistributedDataParallel holds it as .module
+    source = _source_of(inner)
+    what = f"{type(inner).__name__}.forward" + (f" in {Path(source).name}" if source else "")
+    if logits is None:
+        try:
+            out = logits_of(model(idx))
+        except TorchdeckError:
+            raise
+        except (Exception, SystemExit) as exc:
+            raise ModelFileError(
+                f"{what} raised {_said(exc)}{_where(exc, source)}", FACTORY_SHAPE
+            ) from None
+        shape = list(getattr(out, "shape", []))
+        if not isinstance(out, torch.Tensor) or out.dim() != 3 or shape[:2] != list(idx.shape):
+            got = (
+                f"logits of shape {shape}"
+                if isinstance(out, torch.Tensor)
+                else _an(type(out).__name__)
+            )
+            raise ModelFileError(
+                f"{what} gave {got} for ids of shape {list(idx.shape)}; expected "
+                f"{list(idx.shape) + ['vocab_size']}",
+                FACTORY_SHAPE,
+            )
+        return out
+    if targets is None:
+        return None
+    try:
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1))
+    except (IndexError, RuntimeError, ValueError) as exc:  # e.g. fewer scores than characters
+        raise ModelFileError(
+            f"the logits of {what} do not fit the next characters: {_said(exc)}",
+            "its last layer needs vocab_size outputs, one per character of the corpus",
+        ) from None
 
 
 def _said(exc: BaseException) -> str:
@@ -139,13 +194,14 @@ def load_factory(ref: str):
         defined = sorted(
             n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
         )
-        listed = ", ".join(defined[:12]) or "nothing callable"
+        listed = ", ".join(defined[:12])
         raise ModelFileError(
-            f"{source or target} has no {attr}", f"it defines: {listed}; name one of those"
+            f"{source or target} has no {attr}",
+            f"it defines: {listed}; name one of those" if listed else "it defines no function",
         )
     if not callable(factory):
         raise ModelFileError(
-            f"{attr} in {source or target} is a {type(factory).__name__}, not a function",
+            f"{attr} in {source or target} is {_an(type(factory).__name__)}, not a function",
             f"name a function: {FACTORY_SHAPE}",
         )
     return factory, str(Path(source).resolve()) if source else ""
@@ -165,7 +221,12 @@ def build(config: FactoryConfig, device: torch.device) -> nn.Module:
         ) from None
     if not isinstance(model, nn.Module):
         raise ModelFileError(
-            f"{call} returned a {type(model).__name__}, not an nn.Module", FACTORY_SHAPE
+            f"{call} returned {_an(type(model).__name__)}, not an nn.Module", FACTORY_SHAPE
+        )
+    if not any(True for _ in model.parameters()):
+        raise ModelFileError(
+            f"{call} returned {_an(type(model).__name__)} with no parameters: nothing to train",
+            "give it at least one layer with weights (nn.Embedding, nn.Linear…)",
         )
     model.to(device)
     check_output(model, config, device, source)
@@ -181,35 +242,44 @@ def logits_of(output):
 
 
 def check_output(model: nn.Module, config: FactoryConfig, device, source: str = "") -> None:
-    """One no-grad forward pass over [PROBE_BATCH, block_size] ids: it must give float logits
-    of shape [PROBE_BATCH, block_size, vocab_size]."""
-    B, T, V = PROBE_BATCH, config.block_size, config.vocab_size
-    ids = torch.zeros(B, T, dtype=torch.long, device=device)
+    """Two no-grad forward passes: [PROBE_BATCH, block_size] ids in eval mode, then one id in
+    train mode (as a prediction of a one-character text, and training, call it). Each must give
+    float logits of shape [batch, length, vocab_size]."""
+    V = config.vocab_size
     what = f"{type(model).__name__}.forward" + (f" in {Path(source).name}" if source else "")
     was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            out = logits_of(model(ids))
-    except (Exception, SystemExit) as exc:
-        raise ModelFileError(
-            f"{what} on ids of shape [{B}, {T}] raised {_said(exc)}{_where(exc, source)}",
-            FACTORY_SHAPE,
-        ) from None
-    finally:
-        model.train(was_training)
-    if not isinstance(out, torch.Tensor):
-        raise ModelFileError(
-            f"{what} returned a {type(out).__name__}, not a tensor of logits",
-            FACTORY_SHAPE,
-        )
-    if list(out.shape) != [B, T, V]:
-        raise ModelFileError(
-            f"{what} gave logits of shape {list(out.shape)} for ids of shape [{B}, {T}]; "
-            f"expected [{B}, {T}, {V}] (vocab_size {V})",
-            FACTORY_SHAPE,
-        )
-    if not out.is_floating_point():
-        raise ModelFileError(
-            f"{what} gave {str(out.dtype).replace('torch.', '')} logits", "return floats"
-        )
+    # train mode moves a BatchNorm's running statistics: the probes leave no trace
+    buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
+    for training, (B, T) in ((False, (PROBE_BATCH, config.block_size)), (True, (1, 1))):
+        ids = torch.zeros(B, T, dtype=torch.long, device=device)
+        mode = " (train mode)" if training else ""
+        try:
+            model.train(training)
+            with torch.no_grad():
+                out = logits_of(model(ids))
+        except (Exception, SystemExit) as exc:
+            raise ModelFileError(
+                f"{what} on ids of shape [{B}, {T}]{mode} raised {_said(exc)}{_where(exc, source)}",
+                FACTORY_SHAPE,
+            ) from None
+        finally:
+            model.train(was_training)
+            with torch.no_grad():
+                for name, b in model.named_buffers():
+                    if name in buffers and b.shape == buffers[name].shape:
+                        b.copy_(buffers[name])
+        if not isinstance(out, torch.Tensor):
+            raise ModelFileError(
+                f"{what}{mode} returned {_an(type(out).__name__)}, not a tensor of logits",
+                FACTORY_SHAPE,
+            )
+        if list(out.shape) != [B, T, V]:
+            raise ModelFileError(
+                f"{what}{mode} gave logits of shape {list(out.shape)} for ids of shape "
+                f"[{B}, {T}]; expected [{B}, {T}, {V}] (vocab_size {V})",
+                FACTORY_SHAPE,
+            )
+        if not out.is_floating_point():
+            raise ModelFileError(
+                f"{what} gave {str(out.dtype).replace('torch.', '')} logits", "return floats"
+            )

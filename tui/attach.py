@@ -66,6 +66,8 @@ async def first_model(app: TorchdeckApp) -> None:
     from core.contract import ConfigureArgs
 
     info = await app.engine.call(ConfigureArgs(**app.initial))
+    if info is None and app.initial.get("factory"):  # a bad model file: the rest still holds
+        info = await app.engine.call(ConfigureArgs(**{**app.initial, "factory": None}))
     if info is None:
         info = await app.engine.call(ConfigureArgs(app.initial["preset"]))
     if info is not None:

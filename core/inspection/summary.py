@@ -18,6 +18,8 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.conv import _ConvNd
 
+from core.models import with_loss
+
 
 def _output_shape(output: Any) -> list[int] | None:
     if isinstance(output, torch.Tensor):
@@ -44,14 +46,15 @@ def _sample_input(session, batch_size: int) -> torch.Tensor | None:
     return torch.zeros(batch_size, session.block_size, dtype=torch.long, device=session.device)
 
 
-def _trace(model: nn.Module, sample: torch.Tensor | None) -> tuple[dict, dict, dict]:
+def _trace(model: nn.Module, sample: torch.Tensor | None) -> tuple[dict, dict, dict, dict]:
     """One no-grad forward pass with hooks: output shape, output bytes and matmul multiply-adds
     of every module, by name. The model's train/eval mode is restored afterwards."""
     shapes: dict[str, list[int] | None] = {}
     act_bytes: dict[str, int] = {}
     macs: dict[str, dict[str, int]] = {}
+    calls: dict[str, int] = {}  # forward calls of each module (torchinfo lists each call)
     if sample is None:
-        return shapes, act_bytes, macs
+        return shapes, act_bytes, macs, calls
     handles = []
 
     def hook(name: str):
@@ -71,7 +74,15 @@ def _trace(model: nn.Module, sample: torch.Tensor | None) -> tuple[dict, dict, d
                 # the attention weights B · heads · T · T, kept for backward
                 B, T, _ = inputs[0].shape
                 act_bytes[name + "#scores"] = B * module.n_head * T * T * inputs[0].element_size()
-            macs[name] = own
+            elif isinstance(module, nn.MultiheadAttention) and shapes[name]:
+                # self-attention: q, k, v and out projections, then QKᵀ and A·V, per position
+                n_l, e = math.prod(shapes[name][:2]), module.embed_dim
+                length = shapes[name][1 if module.batch_first else 0]
+                own["linear"], own["attention"] = 4 * n_l * e * e, 2 * n_l * length * e
+            calls[name] = calls.get(name, 0) + 1
+            total = macs.setdefault(name, {})
+            for kind, n in own.items():  # a layer called twice costs twice
+                total[kind] = total.get(kind, 0) + n
             if not any(True for _ in module.children()) and isinstance(output, torch.Tensor):
                 act_bytes[name] = output.numel() * output.element_size()
 
@@ -83,12 +94,12 @@ def _trace(model: nn.Module, sample: torch.Tensor | None) -> tuple[dict, dict, d
     try:
         model.eval()
         with torch.no_grad():
-            model(sample)
+            with_loss(model)(sample)  # one's own model: its errors name its file
     finally:
         model.train(was_training)
         for h in handles:
             h.remove()
-    return shapes, act_bytes, macs
+    return shapes, act_bytes, macs, calls
 
 
 def torchinfo_macs(module: nn.Module, shape: list[int] | None) -> int:
@@ -126,7 +137,7 @@ def summarize(session, batch_size: int | None = None, depth: int | None = None) 
     """
     model = session.model
     B = batch_size or session.train_config.batch_size
-    shapes, act_bytes, macs = _trace(model, _sample_input(session, B))
+    shapes, act_bytes, macs, calls = _trace(model, _sample_input(session, B))
 
     # each parameter belongs to the first (name-order) module that holds it
     owner: dict[int, str] = {}
@@ -183,9 +194,16 @@ def summarize(session, batch_size: int | None = None, depth: int | None = None) 
                 "torchinfo_macs": torchinfo_macs(module, shapes.get(path)),
                 "weights": weights,
                 "has_children": any(True for _ in module.children()),
+                # torchinfo sums the layers that ran none of their children
+                "ran_as_leaf": path in shapes
+                and not any(
+                    f"{path}.{n}" if path else n in shapes for n, _ in module.named_children()
+                ),
             }
         )
-    macs_torchinfo = sum(r["torchinfo_macs"] for r in rows if not r["has_children"])
+    macs_torchinfo = sum(
+        r.pop("ran_as_leaf") * calls.get(r["name"], 0) * r["torchinfo_macs"] for r in rows
+    )
     if depth is not None:
         rows = [r for r in rows if r["depth"] <= depth]
 

@@ -140,7 +140,7 @@ def test_a_bad_model_file_is_one_sentence_and_exit_2(tmp_path, run_cli):
                    "--out", str(tmp_path / "x"), cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 2
     assert "bad.py:build(vocab_size=" in proc.stderr
-    assert "returned a int, not an nn.Module" in proc.stderr
+    assert "returned an int, not an nn.Module" in proc.stderr
     proc = run_cli("train", "--model", "bad.py", "--steps", "1", cwd=tmp_path)
     assert proc.returncode == 2
     assert (
@@ -237,3 +237,46 @@ def test_the_readmes_example_runs_as_written(tmp_path, run_cli):
     assert "MyFirstModel" in outputs[0] and "└─output_layer: Linear" in outputs[0]
     assert "done: step 500" in outputs[1]
     assert outputs[2].startswith("def ") and len(outputs[2]) > 100
+
+
+MHA = """\
+import torch.nn as nn
+
+
+class WithMHA(nn.Module):
+    def __init__(self, vocab_size, width=16):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, width)
+        self.attention = nn.MultiheadAttention(width, 2, batch_first=True)
+        self.mix = nn.Linear(width, width)
+        self.head = nn.Linear(width, vocab_size)
+
+    def forward(self, ids):
+        h = self.embedding(ids)
+        a, _ = self.attention(h, h, h)
+        return self.head(self.mix(self.mix(a)))  # one layer called twice
+
+
+def build(vocab_size, block_size):
+    return WithMHA(vocab_size)
+"""
+
+
+def test_multihead_attention_and_a_layer_called_twice_are_counted(tmp_path, fox, single_thread):
+    from core.contract import RunSettings
+    from core.inspection import summarize
+    from core.session import Session
+
+    (tmp_path / "m.py").write_text(MHA)
+    B, T, E = 2, 8, 16
+    session = Session.create(
+        RunSettings(
+            "mini", str(fox), "cpu", {"block_size": T}, {}, factory=f"{tmp_path}/m.py:build"
+        )
+    )
+    ours = summarize(session, B)
+    rows = {r["name"]: r for r in ours["rows"]}
+    # q, k, v and out projections, then QKᵀ and A·V, at every position
+    assert rows["attention"]["macs"] == 4 * B * T * E * E + 2 * B * T * T * E
+    assert rows["mix"]["macs"] == 2 * B * T * E * E  # twice
+    assert ours["totals"]["macs_torchinfo"] == torchinfo_rows(session.model, B, T).total_mult_adds

@@ -126,7 +126,7 @@ def test_a_missing_factory_lists_what_the_file_defines(tmp_path):
 
 def test_a_factory_that_is_not_a_function_is_refused(tmp_path):
     message = refusal(tmp_path, "build = 3\n")
-    assert message == f"build in {tmp_path / 'my_model.py'} is a int, not a function"
+    assert message == f"build in {tmp_path / 'my_model.py'} is an int, not a function"
 
 
 def test_a_factory_that_raises_names_the_call_and_line(tmp_path):
@@ -274,3 +274,70 @@ def test_a_changed_file_is_noted_and_a_misfit_one_refused(tmp_path, corpus_file)
 
 def test_load_args_carry_the_factory():
     assert LoadArgs("x.pt", factory="m.py:build").to_dict()["factory"] == "m.py:build"
+
+
+# -- after the trial passes (a hostile review's cases) -----------------------------------------
+
+LATER = GOOD.replace(
+    "    def forward(self, ids):\n",
+    "    calls = 0\n\n    def forward(self, ids):\n"
+    "        Tiny.calls += 1\n"
+    "        if Tiny.calls > 2:\n"
+    "            raise SystemExit('bye from forward')\n",
+)
+
+
+def test_an_exit_in_forward_while_training_is_an_error_naming_the_file(tmp_path, corpus_file):
+    session = own(tmp_path, corpus_file, LATER)  # the two trial passes go through
+    with pytest.raises(ModelFileError) as info:
+        session.trainer.run_steps(1)
+    message = info.value.message
+    assert message.startswith("Tiny.forward in my_model.py raised SystemExit: bye from forward")
+    assert message.endswith("(my_model.py line 15)")
+
+
+def test_a_model_without_parameters_is_refused(tmp_path):
+    body = "import torch\nimport torch.nn as nn\n\ndef build(vocab_size, block_size):\n    return nn.Identity()\n"
+    assert refusal(tmp_path, body).endswith(
+        "build(vocab_size=5, block_size=4) returned an Identity with no parameters: nothing to train"
+    )
+
+
+def test_the_trial_passes_include_train_mode_and_one_character(tmp_path):
+    body = GOOD.replace(
+        "return self.output(self.embedding(ids))",
+        "out = self.output(self.embedding(ids))\n        return {'logits': out} if self.training else out",
+    )
+    assert (
+        refusal(tmp_path, body)
+        == "Tiny.forward in my_model.py (train mode) returned a dict, not a tensor of logits"
+    )
+    fixed_length = GOOD.replace(
+        "return self.output(self.embedding(ids))",
+        "return self.output(self.embedding(ids)).expand(ids.shape[0], 4, -1)",
+    )
+    assert refusal(tmp_path, fixed_length).startswith(
+        "Tiny.forward in my_model.py (train mode) gave logits of shape [1, 4, 5] for ids of shape [1, 1]"
+    )
+
+
+def test_loading_notes_what_the_person_should_know(tmp_path, corpus_file, make_session):
+    session = own(tmp_path, corpus_file)
+    path = session.save(tmp_path / "ckpt.pt")
+    other = write(tmp_path, GOOD, "other.py") + ":build"
+    notes = Session.load(path, factory=other).describe().notes
+    assert notes == [
+        f"this checkpoint was built by {session.model_config.factory}; its weights go into {other}"
+    ]
+    wider = write(tmp_path, GOOD.replace("Tiny(vocab_size, 8)", "Tiny(vocab_size, 6)"), "wider.py")
+    with pytest.raises(CheckpointError) as info:
+        Session.load(path, factory=wider + ":build")
+    assert "size mismatch for embedding.weight" in info.value.message
+    assert info.value.hint.endswith(
+        f"name the factory it was built by ({session.model_config.factory})"
+    )
+    preset = make_session("mini", corpus_file).save(tmp_path / "preset.pt")
+    loaded = Session.load(preset, factory=other)
+    assert loaded.describe().notes == [
+        f"--model {other} is not used: the checkpoint holds a mini model"
+    ]

@@ -28,7 +28,9 @@ from core.contract.settings import (
     TrainSettings,
     preset_defaults,
     preset_uses,
+    split_factory,
 )
+from core.errors import ConfigError
 from core.protocol import Arg
 
 
@@ -44,6 +46,11 @@ class Field:
     def check(self, text: str) -> tuple[object, str]:
         if self.rule is DEVICE:
             text = text.strip().lower() or "auto"
+        if self.rule is FACTORY and text.strip():  # what is wrong with it, not "out of range"
+            try:
+                split_factory(text.strip())
+            except ConfigError as exc:
+                return None, f"{exc.message}: {exc.hint}"
         return parse_text(self.rule, text)
 
 
