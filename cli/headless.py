@@ -145,9 +145,14 @@ class TrainRun:
         return True
 
     def _on_signal(self, signum: int) -> None:
+        client = getattr(self, "client", None)
+        if self.stop_signal is not None and client is not None and client.running:
+            # a second stop: the step in flight never ends (a model's forward that hangs)
+            self.say("stopped again: the engine is killed; its last checkpoint is what is kept")
+            client.kill()
+            return
         if self.stop_signal is None:
             self.stop_signal = signum
-        client = getattr(self, "client", None)
         if not self.training and client is not None and client.running:
             client.interrupt()  # the engine is loading the corpus or the checkpoint: stop it
 

@@ -280,3 +280,40 @@ def test_multihead_attention_and_a_layer_called_twice_are_counted(tmp_path, fox,
     assert rows["attention"]["macs"] == 4 * B * T * E * E + 2 * B * T * T * E
     assert rows["mix"]["macs"] == 2 * B * T * E * E  # twice
     assert ours["totals"]["macs_torchinfo"] == torchinfo_rows(session.model, B, T).total_mult_adds
+
+
+HANGS = EXAMPLE.read_text().replace(
+    "    def forward(self, indices):\n",
+    "    calls = 0\n\n    def forward(self, indices):\n"
+    "        MyFirstModel.calls += 1\n"
+    "        if MyFirstModel.calls > 2:  # after the trial passes: a step that never ends\n"
+    "            import time\n\n            time.sleep(3600)\n",
+)
+
+
+def test_a_second_ctrl_c_ends_a_run_whose_model_hangs(tmp_path, fox, cli_command):
+    import signal
+    import subprocess
+    import time
+
+    (tmp_path / "hangs.py").write_text(HANGS)
+    proc = subprocess.Popen(
+        [*cli_command, "train", "--model", "hangs.py:build", "--corpus", str(fox), "--steps",
+         "5", "--batch-size", "2", "--block-size", "8", "--device", "cpu", "--out", "run"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
+    )  # fmt: skip
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("torchdeck train: hangs.py:build"), first + proc.stderr.read()
+        time.sleep(1.0)  # the first step is in the model's forward, which never returns
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1.5)
+        assert proc.poll() is None  # the first stop waits for the step
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0
+    assert "stopped again: the engine is killed; its last checkpoint is what is kept" in out
