@@ -268,3 +268,28 @@ async def test_a_bad_factory_in_the_form_is_refused_and_the_model_stays(corpus, 
         await pilot.press("n")
         await wait_for(pilot, lambda: status.step == 1, 20, "a step of the model kept")
         assert app.last_info.factory == factory
+
+
+HANGS = TINY.replace(
+    "    def forward(self, idx):\n",
+    "    def forward(self, idx):\n        import time\n\n        time.sleep(3600)  # never returns\n",
+)
+
+
+async def test_a_model_that_never_returns_leaves_the_keys_working(corpus, tmp_path):
+    """Applying a factory whose forward hangs holds the engine, not the app: panes switch, and
+    ctrl+r restarts the engine, which builds the model the app started with."""
+    factory = write(tmp_path, "tiny_model.py", TINY)
+    app = own_app(corpus, factory)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_configured(pilot)
+        before = app.last_info
+        app.query_one("#field-factory", Input).value = write(tmp_path, "hangs.py", HANGS)
+        app.query_one(TrainPane).focus()
+        await pilot.press("a")
+        await pilot.pause(1.0)  # the engine is inside the trial pass, for good
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.active_pane == "summary", 5, "the Summary pane")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.last_info is not before, 60, "a model again")
+        assert app.last_info.factory == factory and app.is_running

@@ -180,7 +180,13 @@ class TrainPane(Pane):
         self.app.model_configured(info)
         return True
 
-    async def action_apply(self) -> None:
+    def action_apply(self) -> None:
+        # Building a model runs the person's own code, which may take long or never return: a
+        # worker waits for it, so this pane's keys (and the app's, which bubble through it)
+        # still work meanwhile: ctrl+r restarts a stuck engine. Load and reset likewise.
+        self.run_worker(self._apply(), group="apply")
+
+    async def _apply(self) -> None:
         if await self.configure_from_form():
             self.app.clear_notifications()  # "press a to build it" is done
 
@@ -261,8 +267,8 @@ class TrainPane(Pane):
         if result:
             self.app.notify(f"saved step {result.step} to {result.path}", timeout=4)
 
-    async def action_load(self) -> None:
-        await self.load(self.checkpoint_path)
+    def action_load(self) -> None:
+        self.run_worker(self.load(self.checkpoint_path), group="apply")
 
     async def load_latest(self) -> None:
         """Load the newer of the saved and the autosaved checkpoint (after a crash)."""
@@ -278,7 +284,10 @@ class TrainPane(Pane):
             self.app.model_configured(info)
             self.app.notify(f"loaded step {info.step} from {path}", timeout=4)
 
-    async def action_reset(self) -> None:
+    def action_reset(self) -> None:
+        self.run_worker(self._reset(), group="apply")
+
+    async def _reset(self) -> None:
         info = await self.link.call("reset")
         if info:
             self.app.model_configured(info)
