@@ -31,6 +31,7 @@ TRAIN_FIELDS = {
     "weight_decay": "weight_decay",
     "warmup_steps": "warmup_steps",
     "min_lr_ratio": "min_lr_ratio",
+    "min_lr": "min_lr",
     "grad_clip": "grad_clip",
     "eval_interval": "eval_interval",
     "eval_iters": "eval_batches",
@@ -43,6 +44,7 @@ TRAIN_HELP = {
     "weight_decay": "AdamW weight decay on matrices, in [0, 1) (default 0.1)",
     "warmup_steps": "steps of linear warm-up from 0 to --lr (default 100)",
     "min_lr_ratio": "the cosine schedule's floor as a fraction of --lr (default 0.1)",
+    "min_lr": "the cosine schedule's floor as a learning rate (instead of --min-lr-ratio)",
     "grad_clip": "clip the global gradient norm at this (0: off; default 1.0)",
     "eval_interval": "steps between validation passes (0: never; default 200)",
     "eval_iters": "batches averaged for one validation loss (default 20)",
@@ -272,7 +274,7 @@ def resolved_config(info, device: str) -> dict:
     if "block_size" in model:
         out["block_size"] = model["block_size"]
     for dest, field in TRAIN_FIELDS.items():
-        if field in train:
+        if train.get(field) is not None:  # min_lr unset: the ratio says it
             out[dest] = train[field]
     for name in MODEL_RULES:
         if name in model:

@@ -29,6 +29,11 @@ def make_train_config(preset: str, **values) -> TrainConfig:
     merged = {**PRESET_TRAIN_DEFAULTS.get(preset, {}), **values}
     config = TrainConfig(**merged)
     config.validate()
+    if config.min_lr is not None and config.min_lr > config.lr:
+        raise ConfigError(
+            f"min_lr {config.min_lr:g} is above lr {config.lr:g}",
+            "the cosine schedule's floor must be at most its peak: lower min_lr",
+        )
     return config
 
 
@@ -38,7 +43,7 @@ def lr_at(config: TrainConfig, step: int) -> float:
         return config.lr
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
-    min_lr = config.lr * config.min_lr_ratio
+    min_lr = config.lr * config.min_lr_ratio if config.min_lr is None else config.min_lr
     span = max(1, config.steps - config.warmup_steps)
     progress = min(1.0, (step - config.warmup_steps) / span)
     return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (config.lr - min_lr)

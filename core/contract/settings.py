@@ -173,6 +173,11 @@ class TrainSettings(Contract):
     grad_accum: int = arg(0, rule=int_in(0, 4096))
     lr: float = arg(2e-3, rule=LR)  # peak learning rate
     min_lr_ratio: float = arg(0.1, float, check=lambda v: 0 <= v <= 1, expect="in [0, 1]")
+    # the cosine schedule's floor as a learning rate; None: lr × min_lr_ratio (which follows a
+    # new lr on resume). At most lr (core.optim checks the two together).
+    min_lr: float | None = arg(
+        None, float, check=lambda v: 0 <= v <= 10, expect="a number in [0, 10]", nullable=True
+    )
     warmup_steps: int = arg(100, rule=at_least(0))  # linear warm-up from 0 to lr
     schedule: str = arg(
         "cosine", str, check=lambda v: v in SCHEDULES, expect=f"one of {', '.join(SCHEDULES)}"

@@ -201,3 +201,12 @@ def test_inspect_takes_the_model_sizes_and_a_config(tmp_path, run_cli):
     assert [r.split(":")[0].strip() for r in rows if r.strip().startswith("└─0: Block")] == ["└─0"]
     assert not any("└─1: Block" in r for r in rows)  # one block, not the preset's four
     assert any(r.startswith("└─wte: Embedding       [32, 64, 16]") for r in rows)  # 16 wide
+
+
+def test_min_lr_is_a_flag_and_an_unset_one_stays_out_of_the_config(tmp_path):
+    _, args, _ = parse("--min-lr", "0.0002")
+    assert train_overrides(args) == {"min_lr": 0.0002}
+    info = SessionInfo(preset="gpt", train_config={"lr": 0.002, "min_lr": None, "steps": 5})
+    assert "min_lr" not in resolved_config(info, "cpu")
+    info = SessionInfo(preset="gpt", train_config={"lr": 0.002, "min_lr": 0.0002, "steps": 5})
+    assert resolved_config(info, "cpu")["min_lr"] == 0.0002

@@ -191,3 +191,14 @@ def test_sgd_decays_matrices_only():
     decayed = {id(p) for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}
     for name, p in model.named_parameters():
         assert (id(p) in decayed) == (p.dim() >= 2), name
+
+
+def test_min_lr_sets_the_floor_itself_and_may_not_pass_the_peak():
+    from core.optim import make_train_config
+
+    cfg = make_train_config("gpt", steps=100, lr=1e-3, warmup_steps=10, min_lr=2e-4)
+    assert lr_at(cfg, 55) == pytest.approx(2e-4 + 0.5 * (1e-3 - 2e-4))  # half-way: the middle
+    assert lr_at(cfg, 100) == pytest.approx(2e-4)  # the floor, whatever min_lr_ratio says
+    with pytest.raises(ConfigError) as info:
+        make_train_config("gpt", lr=1e-3, min_lr=2e-3)
+    assert info.value.message == "min_lr 0.002 is above lr 0.001"

@@ -81,6 +81,7 @@ FIELDS = (
             ("schedule", "sched"),
             ("warmup_steps", "warmup"),
             ("min_lr_ratio", "min lr×"),
+            ("min_lr", "min lr"),
             ("weight_decay", "decay"),
             ("beta1", "beta1"),
             ("beta2", "beta2"),
