@@ -97,13 +97,15 @@ def add_settings_args(p: argparse.ArgumentParser, train: bool = True) -> None:
 
 
 def add_model_arg(p: argparse.ArgumentParser, loading: bool = False) -> None:
-    what = "the checkpoint's model was built by" if loading else "your own model instead of"
+    where = "FACTORY(vocab_size, block_size) in FILE.py (or package.module:FACTORY)"
     p.add_argument(
         "--model",
         metavar="FILE.py:FACTORY",
         type=_factory_arg,
-        help=f"{what} FACTORY(vocab_size, block_size) in FILE.py (or package.module:FACTORY)"
-        + ("" if loading else " the preset's, with the preset's training defaults"),
+        help=f"the factory that built the checkpoint's model: {where}"
+        if loading
+        else f"your own model instead of the preset's, built by {where}; the preset gives "
+        "the training defaults",
     )
 
 
