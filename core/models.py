@@ -28,6 +28,7 @@ from core.contract.settings import (  # noqa: F401
 from core.contract.settings import GPT as GPT_PRESET
 from core.contract.settings import PRESETS as PRESET_NAMES
 from core.errors import ConfigError
+from core.user_model import own_call
 
 
 def _positive(cfg: object, *names: str) -> None:
@@ -318,6 +319,9 @@ assert all(
 ), "the contract's PRESET_MODEL_SIZES must name each preset's settable sizes"
 
 
+PRESET_MODELS = tuple(model for _, model in PRESETS.values())
+
+
 def _preset(preset: str) -> tuple[type, type[nn.Module]]:
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}", f"choose one of: {', '.join(PRESETS)}")
@@ -365,11 +369,8 @@ def with_loss(model: nn.Module):
     """``(idx, targets=None) -> (logits, loss)`` for ``model``: a preset is that already; a
     person's own model (core.user_model) gives logits, and the loss is the same cross-entropy.
     ``model`` may be wrapped (DistributedDataParallel's ``module``)."""
-    inner = getattr(model, "module", model)
-    if isinstance(inner, tuple(cls for _, cls in PRESETS.values())):
+    if isinstance(getattr(model, "module", model), PRESET_MODELS):
         return model
-
-    from core.user_model import own_call
 
     def forward(idx: torch.Tensor, targets: torch.Tensor | None = None):
         # whatever the person's code raises (SystemExit too) is an error naming its file

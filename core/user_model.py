@@ -81,26 +81,36 @@ def _source_of(model: nn.Module) -> str:
         return ""
 
 
+def _named(model: nn.Module) -> tuple[str, str]:
+    """ "Tiny.forward in my_model.py" for a model (DDP's ``.module`` looked through), and its
+    file."""
+    inner = getattr(model, "module", model)
+    source = _source_of(inner)
+    return f"{type(inner).__name__}.forward" + (
+        f" in {Path(source).name}" if source else ""
+    ), source
+
+
 def own_call(model: nn.Module, idx: torch.Tensor, targets=None, logits=None):
     """For a person's own model: ``model(idx)``'s logits; or, given ``logits``, the
     cross-entropy of them against ``targets`` (None without targets). Whatever goes wrong, an
     exception or a SystemExit in their code, or logits that do not fit the ids, is a
     ModelFileError naming the class, its file and the line, so that training, a prediction
     or a sample stops with one sentence and the engine goes on."""
-    inner = getattr(model, "module", model)  # DistributedDataParallel holds it as .module
-    source = _source_of(inner)
-    what = f"{type(inner).__name__}.forward" + (f" in {Path(source).name}" if source else "")
+    # this runs at every training step: the model's file is looked up only to name it
     if logits is None:
         try:
             out = logits_of(model(idx))
         except TorchdeckError:
             raise
         except (Exception, SystemExit) as exc:
+            what, source = _named(model)
             raise ModelFileError(
                 f"{what} raised {_said(exc)}{_where(exc, source)}", FACTORY_SHAPE
             ) from None
         shape = list(getattr(out, "shape", []))
         if not isinstance(out, torch.Tensor) or out.dim() != 3 or shape[:2] != list(idx.shape):
+            what, _ = _named(model)
             got = (
                 f"logits of shape {shape}"
                 if isinstance(out, torch.Tensor)
@@ -117,6 +127,7 @@ def own_call(model: nn.Module, idx: torch.Tensor, targets=None, logits=None):
     try:
         return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1))
     except (IndexError, RuntimeError, ValueError) as exc:  # e.g. fewer scores than characters
+        what, _ = _named(model)
         raise ModelFileError(
             f"the logits of {what} do not fit the next characters: {_said(exc)}",
             "its last layer needs vocab_size outputs, one per character of the corpus",
