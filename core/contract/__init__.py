@@ -26,7 +26,7 @@ _HOME = {
     "link": ("EngineInfo", "HelloArgs", "InterruptArgs", "ReadyInfo", "ROLES"),
     "system": ("SystemSample",),
     "progress": ("StepDetail", "TrainProgress"),
-    "explain": ("CharProb", "ExplainArgs", "ExplainResult", "LensRow", "Neighbour"),
+    "explain": ("ExplainArgs", "ExplainResult", "LensRow", "Neighbour", "TopChar"),
     "ops": (
         "AttachArgs",
         "AttachResult",
@@ -47,7 +47,6 @@ _HOME = {
         "SaveResult",
         "SessionInfo",
         "StatusResult",
-        "TopChar",
         "TrainStartArgs",
         "TrainState",
         "read_result",

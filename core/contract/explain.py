@@ -30,7 +30,9 @@ class ExplainArgs(Contract):
 
 
 @dataclass(frozen=True)
-class CharProb(Contract):
+class TopChar(Contract):
+    """A character, its id and its probability (predict's top characters use it too)."""
+
     char: str = ""
     id: int = 0
     prob: float = 0.0
@@ -42,7 +44,7 @@ class LensRow(Contract):
     next characters at the last position."""
 
     name: str = ""  # "embed", "block 0", ...
-    top: list[CharProb] = nested(CharProb, many=True)
+    top: list[TopChar] = nested(TopChar, many=True)
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,9 @@ class ExplainResult(Contract):
     # one float per fed character: gradient × input on the token embeddings, summed over the
     # embedding, of the top prediction's log-probability
     attribution: list = arg(kind=list, factory=list)
-    target: CharProb | None = nested(CharProb)  # the prediction attributed
+    target: TopChar | None = nested(TopChar)  # the prediction attributed
     attribution_note: str = ""
-    neighbours_of: CharProb | None = nested(CharProb)  # prob unused: the character asked
+    neighbours_of: TopChar | None = nested(TopChar)  # prob unused: the character asked
     neighbours: list[Neighbour] = nested(Neighbour, many=True)
     neighbours_note: str = ""
     step: int = 0

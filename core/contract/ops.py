@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from core.contract.base import Contract, MalformedMessage, arg, nested, optional
-from core.contract.explain import ExplainResult
+from core.contract.explain import ExplainResult, TopChar
 from core.contract.inspect import (
     EmbeddingLessonResult,
     ForwardLessonResult,
@@ -213,13 +213,6 @@ class PredictArgs(SamplingSettings):
     units: int = arg(8, rule=int_in(1, 64))
     positions: int = arg(32, rule=int_in(1, 256))
     explain: dict | None = arg(None, kind=dict, nullable=True)  # ExplainArgs without text
-
-
-@dataclass(frozen=True)
-class TopChar(Contract):
-    char: str = ""
-    id: int = 0
-    prob: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from rich.color import Color
 from rich.style import Style
 from textual.app import App
 
-from core.contract.explain import CharProb, ExplainResult, LensRow, Neighbour
+from core.contract.explain import ExplainResult, LensRow, Neighbour, TopChar
 from tests.tui.conftest import real_app, screen_lines, wait_configured, wait_for
 from tui.panes.predict_pane import PredictPane
 from tui.widgets.attention_map import MASKED, fits, head_map, shade
@@ -39,12 +39,12 @@ def synthetic(t: int = 40, layers: int = 4, heads: int = 4, grid: bool = False) 
         heads=list(range(heads)) if grid else [2],
         attention=[[causal(t, h + 1) for h in (range(heads) if grid else [2])]],
         lens=[
-            LensRow(name, [CharProb("t", 1, 0.3 + i / 10), CharProb("h", 2, 0.1)])
+            LensRow(name, [TopChar("t", 1, 0.3 + i / 10), TopChar("h", 2, 0.1)])
             for i, name in enumerate(["embed", "block 0", "block 1", "block 2", "block 3"])
         ],
         attribution=[math.sin(i) for i in range(t)],
-        target=CharProb("t", 1, 0.7),
-        neighbours_of=CharProb(".", 5, 0.0),
+        target=TopChar("t", 1, 0.7),
+        neighbours_of=TopChar(".", 5, 0.0),
         neighbours=[Neighbour(c, i, 0.9 - i / 10) for i, c in enumerate("!?,;:")],
         step=120,
     )
@@ -101,7 +101,7 @@ def test_a_model_without_attention_or_lens_gets_their_notes():
         attention_note="the mini preset has no attention: only gpt does",
         lens_note="the logit lens needs transformer blocks, a final norm and an unembedding (gpt)",
         attribution=[0.1, 0.2],
-        target=CharProb("b", 3, 0.5),
+        target=TopChar("b", 3, 0.5),
     )
     plain = [line.plain for line in explain_lines(r, False, None, 80, 12)]
     assert plain[2:] == [r.attention_note, r.lens_note]  # no empty box, no key hints
@@ -131,16 +131,22 @@ def test_all_heads_snapshot(snap_compare, size):
 # -- in the app -------------------------------------------------------------------------------
 
 
+async def explained(pilot, text: str) -> tuple[PredictPane, ExplainView]:
+    """The Predict pane with ``text`` typed and its explain view drawn."""
+    await wait_configured(pilot)
+    await pilot.press("4")
+    pane = pilot.app.query_one(PredictPane)
+    pane.input_box.set_text(text)
+    await pilot.press("escape", "e")
+    view = pane.query_one(ExplainView)
+    await wait_for(pilot, lambda: view.data is not None, 20, "the explanation")
+    return pane, view
+
+
 async def test_keys_move_through_layers_and_heads_and_the_cursor_picks_the_character(corpus):
     app = real_app(corpus, preset="gpt")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_configured(pilot)
-        await pilot.press("4")
-        pane = app.query_one(PredictPane)
-        pane.input_box.set_text("the cat sat")
-        await pilot.press("escape", "e")
-        view = pane.query_one(ExplainView)
-        await wait_for(pilot, lambda: view.data is not None, 20, "the explanation")
+        pane, view = await explained(pilot, "the cat sat")
         assert not pane.query_one(ProbBars).display  # the view takes the width
         r = view.data
         assert (r.n_layer, r.n_head, r.layers, r.heads) == (4, 4, [0], [0])
@@ -166,13 +172,7 @@ async def test_keys_move_through_layers_and_heads_and_the_cursor_picks_the_chara
 async def test_the_view_follows_the_training(corpus):
     app = real_app(corpus, preset="gpt")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_configured(pilot)
-        await pilot.press("4")
-        pane = app.query_one(PredictPane)
-        pane.input_box.set_text("the cat")
-        await pilot.press("escape", "e")
-        view = pane.query_one(ExplainView)
-        await wait_for(pilot, lambda: view.data is not None, 20, "the explanation")
+        pane, view = await explained(pilot, "the cat")
         before = view.data
         await pilot.press("2", "s", "4")  # train, and watch
         await wait_for(pilot, lambda: view.data.step >= before.step + 2, 60, "two reports")
