@@ -22,13 +22,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from cli.records import (
-    is_finite,
-    merge,
-    num,
-    plain_record,
-    summary_lines,
-)
+from cli import records
+from cli.records import is_finite, merge, num, plain_record, summary_lines
 from cli.records import progress_line as progress_line
 from cli.resume import prepare
 from cli.settings_args import write_config
@@ -195,7 +190,7 @@ class TrainRun:
         ranks = f" × {info.world_size} processes" if info.world_size > 1 else ""
         self.say(
             f"torchdeck train: {info.model_name} · {info.params:,} parameters · "
-            f"{info.device}{ranks}{where} · out {self.dir}"
+            f"{info.device}{ranks} · {records.speed_words(info)}{where} · out {self.dir}"
         )
         # the engine writes the rows (every --log-every steps and at each evaluation), so the
         # run's file is whole even when this front end dies and the engine goes on
@@ -307,6 +302,8 @@ class TrainRun:
                 if state.client > 1 and state.state in ("paused", "running"):
                     what = "paused" if state.state == "paused" else "resumed"
                     self.say(f"{what} by an attached client at step {state.step}")
+            elif ev.event == "compile":
+                self.say(records.compile_line(ev.data))
             elif ev.event == "error":
                 self._engine_error(ev.data)
             elif ev.event == EXITED:

@@ -10,13 +10,31 @@ from __future__ import annotations
 
 import math
 
-from core.contract import TrainProgress
+from core.contract import CompileState, TrainProgress
 from core.fmt import fmt_duration, fmt_rate
 from core.progress import as_float as as_float
 from core.progress import merge as merge
 from core.progress import rank_ms_text, slow_rank
 
 LINE_COLUMNS = 80  # the tty line fits an 80-column terminal (a wrapped line is not redrawn)
+
+
+def speed_words(info) -> str:
+    """How the steps compute, for the run's first line: ``bf16 · compiled``."""
+    return info.precision + (" · compiled" if info.compile else "")
+
+
+def compile_line(data: dict) -> str:
+    """A ``compile`` event (a CompileState) as the line a headless run prints."""
+    state = CompileState.from_dict(data)
+    if state.state == "started":
+        return (
+            f"compiling the training step (torch.compile) at step {state.step}: the first "
+            "run takes tens of seconds, a later one reads the cache"
+        )
+    if state.state == "done":
+        return f"compiled in {state.seconds:.1f} s; training goes on compiled"
+    return f"warning: {state.message}"
 
 
 def is_finite(v) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from cli.settings_args import model_overrides, train_overrides
+from cli.settings_args import SPEED_FIELDS, model_overrides, train_overrides
 from core.client import EngineClient
 from core.contract import ConfigureArgs, LoadArgs, SessionInfo
 from core.errors import EngineError, TorchdeckError
@@ -26,7 +26,7 @@ async def resume(run, client: EngineClient, ckpt: Path) -> SessionInfo | None:
         str(ckpt),
         args.device,
         args.corpus or None,
-        train=_accum(args),
+        train={**_accum(args), **speed_overrides(args)},
         factory=getattr(args, "model", None),
     )
     info = await client.call(load)
@@ -106,6 +106,11 @@ async def prepare(run, client: EngineClient, ckpt: Path):
         if exc.type == "Interrupted" and run.stop_requested:
             return None
         raise
+
+
+def speed_overrides(args) -> dict:
+    """--precision and --compile: how the steps compute may change on resume."""
+    return {k: v for k, v in train_overrides(args).items() if k in SPEED_FIELDS}
 
 
 def _accum(args) -> dict:

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from core.contract import TrainSettings, arg_type
-from core.contract.settings import MODEL_RULES, OPTIMIZERS, SCHEDULES, split_factory
+from core.contract.settings import MODEL_RULES, OPTIMIZERS, PRECISIONS, SCHEDULES, split_factory
 from core.errors import ConfigError
 
 try:  # the standard library from Python 3.11; the same parser as a package before it
@@ -39,7 +39,11 @@ TRAIN_FIELDS = {
     "beta2": "beta2",
     "optimizer": "optimizer",
     "schedule": "schedule",
+    "precision": "precision",
+    "compile": "compile",
 }
+# how a step computes, not what: these may change when a run resumes (on another machine)
+SPEED_FIELDS = ("precision", "compile")
 TRAIN_HELP = {
     "weight_decay": "AdamW weight decay on matrices, in [0, 1) (default 0.1)",
     "warmup_steps": "steps of linear warm-up from 0 to --lr (default 100)",
@@ -89,6 +93,21 @@ def add_settings_args(p: argparse.ArgumentParser, train: bool = True) -> None:
                 p.add_argument(flag, choices=OPTIMIZERS, help="default adamw")
             elif field == "schedule":
                 p.add_argument(flag, choices=SCHEDULES, help="learning rate schedule (cosine)")
+            elif field == "precision":
+                p.add_argument(
+                    flag,
+                    choices=PRECISIONS,
+                    help="a training step's arithmetic: auto (default) is bf16 autocast where "
+                    "the device computes bf16 natively (CUDA; a CPU with AVX-512 BF16 or AMX), "
+                    "fp32 elsewhere",
+                )
+            elif field == "compile":
+                p.add_argument(
+                    flag,
+                    action=argparse.BooleanOptionalAction,
+                    help="torch.compile the training step (default: on a CUDA GPU only; on a "
+                    "few CPU cores it measured no faster, after tens of seconds compiling)",
+                )
             else:
                 rule = TrainSettings.field_rule(field)
                 p.add_argument(flag, type=arg_type(rule), help=TRAIN_HELP[dest])
@@ -205,7 +224,8 @@ def config_refused(parser, args: argparse.Namespace, argv: list[str]) -> int | N
         # the checkpoint's model and training settings go on (a run's own config.toml may be
         # given again); typed on the command line, the sizes and these settings are refused
         given = given_on_command_line(parser, argv)
-        typed = [d for d in [*MODEL_RULES, *TRAIN_FIELDS] if d in given]
+        fixed = [*MODEL_RULES, *(d for d in TRAIN_FIELDS if d not in SPEED_FIELDS)]
+        typed = [d for d in fixed if d in given]
         if typed:
             flags = ", ".join("--" + d.replace("_", "-") for d in typed)
             return refuse(
@@ -215,7 +235,7 @@ def config_refused(parser, args: argparse.Namespace, argv: list[str]) -> int | N
                     "start a new run with another --out",
                 )
             )
-        for dest in [*MODEL_RULES, *TRAIN_FIELDS]:
+        for dest in fixed:
             setattr(args, dest, None)
     return None
 
@@ -230,6 +250,12 @@ def _checked(path: str, key: str, value, action: argparse.Action):
             f"{path}: {key} = {value!r} is not one of {', '.join(map(str, action.choices))}",
             f"set {key} to one of them",
         )
+    if isinstance(action, argparse.BooleanOptionalAction):
+        if not isinstance(value, bool):
+            raise ConfigError(
+                f"{path}: {key} = {value!r} is not true or false", f"write {key} = true"
+            )
+        return value
     if action.type is None:
         return value if isinstance(value, str) else str(value)
     try:  # a TOML true/false reads as its word: refused in words by a rule that wants a number

@@ -30,7 +30,7 @@ def validation_loss(trainer) -> float:
             for m in range(trainer.local_accum):
                 j = m * trainer.world + trainer.rank
                 x, y = trainer.data.windows("val", starts[j * b : (j + 1) * b], trainer.block_size)
-                with devices.autocast(trainer.device):
+                with devices.autocast(trainer.device, trainer.dtype):
                     _, loss = with_loss(trainer.model)(x.to(trainer.device), y.to(trainer.device))
                 total += loss.float()
     finally:

@@ -59,6 +59,8 @@ class RunControl:
         """Hold ``session`` from now on, its run not started."""
         self.close_metrics()  # the next run says where its rows go
         self.session = session
+        # compiling blocks the loop for seconds: the clients hear when it starts and ends
+        session.trainer.compiler.notify = lambda state: self.event("compile", **state.to_dict())
         self.train_time = 0.0
         self.last_progress = self.last_sample = None  # the last model's, not this one's
         self.set_state("idle", reason)

@@ -245,6 +245,8 @@ class Session:
             tokens_per_step=self.trainer.tokens_per_step,
             factory=getattr(self.model_config, "factory", None),
             notes=list(self.notes) or None,
+            precision=devices.dtype_name(self.trainer.dtype),
+            compile=self.trainer.compiler.wanted,
         )
 
 

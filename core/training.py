@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 
 from core import device as devices
+from core.compiled import StepCompiler
 from core.contract import StepDetail
 from core.data import CorpusData
 from core.errors import ConfigError
@@ -58,6 +59,13 @@ class Trainer:
         self.world = dist.world_size if dist is not None else 1
         self.rank = dist.rank if dist is not None else 0
         self.is_parabola = isinstance(model, Parabola)
+        # the arithmetic of a step (auto: bf16 where the device computes it natively); the
+        # parabola's one float stays float32, its figures are the seed's exact ones
+        self.dtype = (
+            torch.float32 if self.is_parabola else devices.train_dtype(device, config.precision)
+        )
+        wanted = device.type == "cuda" if config.compile is None else config.compile
+        self.compiler = StepCompiler(wanted and not self.is_parabola)
         self.accum = config.grad_accum or self.world  # micro-batches per step, all ranks
         self._check_world()
         self.local_accum = self.accum // self.world
@@ -147,6 +155,8 @@ class Trainer:
         for m in range(self.local_accum):
             j = m * self.world + self.rank  # micro-batch j of the step is rank j % world's
             x, y = self.data.windows("train", starts[j * b : (j + 1) * b], self.block_size)
+            if nb:  # from page-locked memory the copy runs beside the GPU's work, not before it
+                x, y = x.pin_memory(), y.pin_memory()
             out.append((x.to(self.device, non_blocking=nb), y.to(self.device, non_blocking=nb)))
         return out
 
@@ -178,8 +188,8 @@ class Trainer:
         batches = self._batches()
         if len(batches) == 1 and self.world == 1:  # the common case: the five steps as taught
             x, y = batches[0]
-            with devices.autocast(self.device):
-                _, loss = with_loss(self.model)(x, y)  # 2. forward pass and loss
+            with devices.autocast(self.device, self.dtype):
+                _, loss = with_loss(self.compiler.module(self.model))(x, y)  # 2. forward, loss
             loss.backward()  # 3. d(loss)/d(parameter) into .grad
             return loss.detach()
         total = None
@@ -188,8 +198,8 @@ class Trainer:
             last = m == len(batches) - 1
             quiet = self.world > 1 and not last
             with self.net.no_sync() if quiet else contextlib.nullcontext():
-                with devices.autocast(self.device):
-                    _, loss = with_loss(self.net)(x, y)  # 2. forward pass and loss
+                with devices.autocast(self.device, self.dtype):
+                    _, loss = with_loss(self.compiler.module(self.net))(x, y)  # 2. forward, loss
                 if self.world > 1 and last:  # what this rank did alone, before it waits
                     self._timed.append((started, self._clock()))
                 (loss / len(batches)).backward()  # 3. d(loss)/d(parameter) into .grad
@@ -207,9 +217,16 @@ class Trainer:
     # Gradients on for the step whatever the global mode is: a playground cell that ran
     # torch.set_grad_enabled(False), or a SIGINT landing inside a no_grad block's entry, would
     # otherwise leave it off and every later step would fail in backward().
-    @torch.enable_grad()
     def train_step(self) -> None:
-        """One optimizer step; no device sync. The loss waits on the device for the report."""
+        """One optimizer step; no device sync. The loss waits on the device for the report.
+        The first one compiles the forward pass, where the run compiles (``core.compiled``)."""
+        if self.compiler.pending:
+            self.compiler.first_step(self, self._train_step)
+        else:
+            self._train_step()
+
+    @torch.enable_grad()
+    def _train_step(self) -> None:
         self._begin_step()
         # 1. clear the gradients left by the previous step
         self.optimizer.zero_grad(set_to_none=True)

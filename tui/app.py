@@ -182,7 +182,7 @@ class TorchdeckApp(App):
         status.step, status.steps = info.step, info.steps
         status.loss = status.val_loss = status.tokens_per_s = None
         status.world_size = info.world_size
-        status.corpus_loading = ""
+        status.corpus_loading, status.compiling_since = "", None
         self.last_info = info
         self.model_ready.set()
         for note in info.notes or ():  # a model file changed since its checkpoint

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from tui.attach import IDLE_REASONS, attach_engine, other_client_note, own_client_id
@@ -36,6 +37,12 @@ def show_event(app: TorchdeckApp, name: str, data) -> None:
         status.state = "ready" if data.state == "idle" else data.state
         if data.reason in ("configured", "reset", "loaded"):
             status.step = data.step
+    elif name == "compile":  # a CompileState: the engine answers nothing while it compiles
+        status.compiling_since = time.monotonic() if data.state == "started" else None
+        if data.state == "done":
+            app.notify(f"training step compiled in {data.seconds:.1f} s", timeout=5)
+        elif data.state == "failed":
+            app.notify(data.message, title="torch.compile", severity="warning", timeout=12)
     elif name == "system":  # a SystemSample: the machine, about once a second
         if app.machine.add(data):
             app.machine_changed()

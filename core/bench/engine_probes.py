@@ -55,20 +55,29 @@ async def configure(
 
 
 async def measure_overhead(
-    client: EngineClient, bare: BareLoop, plan: Plan, device: str = "cpu"
-) -> dict:
-    """train_overhead: the engine's training loop against the bare loop, alternating."""
+    client: EngineClient,
+    bare: BareLoop,
+    plan: Plan,
+    device: str = "cpu",
+    eager: BareLoop | None = None,
+) -> dict | tuple[dict, dict]:
+    """train_overhead: the engine's training loop against the bare loop computing as it does,
+    alternating. With ``eager`` (the bare loop in plain fp32, not compiled), speedup_vs_eager
+    too: the engine at its default settings against that loop, from the same engine windows,
+    the three taking turns (the order rotates each round)."""
     info = await configure(
         client, plan.model, {**plan.train, "eval_interval": 0}, device, steps=1_000_000
     )
     tokens_per_step = info["train_config"]["batch_size"] * info["block_size"]
-    engine, base, step_s = [], [], []
+    engine, base, plain, step_s = [], [], [], []
     warmup, window = plan.overhead_warmup_s, plan.overhead_window_s
+    turns = ["bare", "engine", *(["eager"] if eager is not None else [])]
     for r in range(plan.overhead_rounds):
-        order = ("bare", "engine") if r % 2 == 0 else ("engine", "bare")
-        for which in order:
+        for which in turns[r % len(turns) :] + turns[: r % len(turns)]:
             if which == "bare":
                 base.append(bare.tokens_per_s(warmup, window))
+            elif which == "eager":
+                plain.append(eager.tokens_per_s(warmup, window))
             else:
                 rate, per_step = await engine_window(
                     client, bool(engine), warmup, window, tokens_per_step
@@ -81,10 +90,23 @@ async def measure_overhead(
         engine_tokens_per_s=round(statistics.median(engine)),
         bare_tokens_per_s=round(statistics.median(base)),
         step_ms=round(statistics.median(step_s) * 1000, 2),
+        precision=info.get("precision"),
+        compile=info.get("compile"),
         target=TARGETS["train_overhead"],
     )
     figure["met"] = figure["median"] >= figure["target"]
-    return figure
+    if eager is None:
+        return figure
+    speedup = spread(ratios(engine, plain))
+    speedup.update(
+        engine_tokens_per_s=figure["engine_tokens_per_s"],
+        eager_tokens_per_s=round(statistics.median(plain)),
+        precision=info.get("precision"),
+        compile=info.get("compile"),
+        target=TARGETS["speedup_vs_eager"],
+    )
+    speedup["met"] = speedup["median"] >= speedup["target"]
+    return figure, speedup
 
 
 async def measure_predict(client: EngineClient, plan: Plan, step_ms: float) -> dict:
@@ -131,8 +153,23 @@ async def measure_predict(client: EngineClient, plan: Plan, step_ms: float) -> d
 
 async def measure_quality(client: EngineClient, plan: Plan) -> dict:
     """quality: the gpt preset at its defaults on the default corpus, ``quality_steps`` steps
-    (a run of that length: the schedule decays over it), timed end to end."""
-    info = await configure(client, plan.model, plan.train, "cpu", steps=plan.quality_steps)
+    (a run of that length: the schedule decays over it), timed end to end; then the same run in
+    plain fp32 eager, which the defaults' validation loss may not exceed by more than
+    ``TARGETS["quality_delta"]``."""
+    figure = await _quality_run(client, plan, {})
+    plain = await _quality_run(client, plan, {"precision": "fp32", "compile": False})
+    figure["fp32_eager"] = {k: plain[k] for k in ("val_loss", "wall_s", "tokens_per_s")}
+    if figure["val_loss"] is not None and plain["val_loss"] is not None:
+        figure["val_loss_delta"] = round(figure["val_loss"] - plain["val_loss"], 4)
+        figure["target_delta"] = TARGETS["quality_delta"]
+        figure["met"] = figure["val_loss_delta"] <= TARGETS["quality_delta"]
+    return figure
+
+
+async def _quality_run(client: EngineClient, plan: Plan, settings: dict) -> dict:
+    info = await configure(
+        client, plan.model, {**plan.train, **settings}, "cpu", steps=plan.quality_steps
+    )
     tokens_per_step = info["train_config"]["batch_size"] * info["block_size"]
     client.drain_events()
     started = time.perf_counter()
@@ -154,6 +191,8 @@ async def measure_quality(client: EngineClient, plan: Plan) -> dict:
         "steps": steps,
         "full": steps >= FULL_QUALITY_STEPS and not plan.quick,
         "state": state,
+        "precision": info.get("precision"),
+        "compile": info.get("compile"),
         "wall_s": round(wall, 3),
         "tokens_per_s": round(steps * tokens_per_step / wall),
         "val_loss": round(val, 4) if val is not None else None,

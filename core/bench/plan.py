@@ -12,6 +12,10 @@ FULL_QUALITY_STEPS = 2000  # the gpt preset's default run
 
 TARGETS = {
     "train_overhead": 0.97,  # engine tokens/s ÷ bare loop tokens/s, no UI
+    # the engine at its defaults ÷ the bare loop in plain fp32 eager, same model and batch, CPU
+    "speedup_vs_eager": 1.3,
+    # the defaults' validation loss after the quality run, minus plain fp32 eager's, at most
+    "quality_delta": 0.02,
     "train_in_app": 0.85,  # the same with the app open on the Train pane
     "ui_lag_ms_p99": 16.0,  # one frame at 60 fps
     "first_paint_s": 0.6,
@@ -33,6 +37,7 @@ TARGETS = {
 # What --only picks from: every figure of the result, in the order a run measures them
 FIGURES = (
     "train_overhead",
+    "speedup_vs_eager",
     "predict_ms",
     "quality",
     "link_bytes_per_s",
@@ -54,7 +59,11 @@ FIGURES = (
     "scaling_cuda_per_gpu",
 )
 # a figure that reads another's: --only measures that one too
-NEEDS = {"predict_ms": "train_overhead", "rss_mb": "train_in_app"}
+NEEDS = {
+    "predict_ms": "train_overhead",
+    "rss_mb": "train_in_app",
+    "speedup_vs_eager": "train_overhead",
+}
 
 # How the app's Train pane starts a run (tui.panes.train_pane; a test keeps them equal): the
 # link figure trains as the app does.

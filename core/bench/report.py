@@ -145,6 +145,10 @@ def table(r: dict) -> str:
                 "",
             )
         )
+    if not err("speedup_vs_eager"):
+        f = r["speedup_vs_eager"]
+        how = f"{f['precision']}{', compiled' if f['compile'] else ''}"
+        rows.append((f"speedup_vs_eager ({how} ÷ fp32)", med(f), f"≥ {f['target']} {_ok(f)}"))
     if not err("train_in_app"):
         f = r["train_in_app"]
         rows.append(("train_in_app (app ÷ bare)", med(f), f"≥ {f['target']} {_ok(f)}"))
@@ -250,6 +254,16 @@ def table(r: dict) -> str:
                 "",
             )
         )
+        plain = f.get("fp32_eager") or {}
+        if f.get("val_loss_delta") is not None:
+            rows.append(
+                (
+                    "  the same in fp32 eager",
+                    f"{plain['wall_s']:.1f} s, val {plain['val_loss']:.4f} "
+                    f"(defaults {f['val_loss_delta']:+.4f})",
+                    f"≤ +{f['target_delta']} {_ok(f)}",
+                )
+            )
     if not err("cuda"):
         f = r["cuda"]
         if not f["measured"]:

@@ -141,7 +141,7 @@ async def _phases(plan: Plan, phase, result: dict, bare: BareLoop | None, workdi
 
 async def _headless(plan: Plan, phase, result: dict, bare: BareLoop | None, workdir: Path) -> None:
     """The engine without the app, through a client on its socket."""
-    keys = ("train_overhead", "predict_ms", "quality")
+    keys = ("train_overhead", "speedup_vs_eager", "predict_ms", "quality")
     if not plan.wants(*keys):
         return
     client = detached_client(workdir / "engine-headless", nice=0, threads=plan.threads)
@@ -156,9 +156,16 @@ async def _headless(plan: Plan, phase, result: dict, bare: BareLoop | None, work
     try:
 
         async def overhead():
-            return (await measure_overhead(client, bare, plan),)
+            if not plan.wants("speedup_vs_eager"):
+                return (await measure_overhead(client, bare, plan),)
+            eager = BareLoop(*bare.settings, precision="fp32", compile=False)
+            return await measure_overhead(client, bare, plan, eager=eager)
 
-        await phase(("train_overhead",), "the engine's training loop against a bare loop", overhead)
+        await phase(
+            ("train_overhead", "speedup_vs_eager"),
+            "the engine's training loop against bare loops, as it computes and in plain fp32",
+            overhead,
+        )
         step_ms = result.get("train_overhead", {}).get("step_ms") or 100.0
 
         async def predict():

@@ -25,7 +25,7 @@ _HOME = {
     ),
     "link": ("EngineInfo", "HelloArgs", "InterruptArgs", "ReadyInfo", "ROLES"),
     "system": ("SystemSample",),
-    "progress": ("StepDetail", "TrainProgress"),
+    "progress": ("CompileState", "StepDetail", "TrainProgress"),
     "explain": ("ExplainArgs", "ExplainResult", "LensRow", "Neighbour", "TopChar"),
     "ops": (
         "AttachArgs",

@@ -23,7 +23,7 @@ from core.contract.inspect import (
 )
 from core.contract.lab import Completion, ExecResult, NamesResult
 from core.contract.link import EngineInfo, ReadyInfo
-from core.contract.progress import StepDetail, TrainProgress
+from core.contract.progress import CompileState, StepDetail, TrainProgress
 from core.contract.settings import (
     AUTOSAVE_MINUTES,
     BATCH_SIZE,
@@ -120,6 +120,8 @@ class SessionInfo(Contract):
     history: dict | None = optional()  # load only: {"train": ..., "val": ...} loss histories
     factory: str | None = optional()  # a person's own model: the factory it was built by
     notes: list | None = optional()  # what the person should know (a model file that changed)
+    precision: str = "fp32"  # what a training step computes in: the run's precision resolved
+    compile: bool = False  # whether training compiles its forward pass (the setting resolved)
 
     @property
     def model_name(self) -> str:
@@ -348,6 +350,7 @@ EVENTS: dict[str, type[Contract]] = {
     "train_progress": TrainProgress,
     "train_state": TrainState,
     "system": SystemSample,
+    "compile": CompileState,
 }
 
 

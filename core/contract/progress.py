@@ -74,3 +74,18 @@ def loss_window(progress: TrainProgress) -> int:
     if not progress.losses or not progress.first_step:
         return 0
     return max(0, progress.step - progress.first_step + 1)
+
+
+COMPILE_STATES = ("started", "done", "failed")
+
+
+@dataclass(frozen=True)
+class CompileState(Contract):
+    """The ``compile`` event: torch.compile of the training step's forward pass began (the
+    engine answers nothing until it ends: tens of seconds on a cold cache), finished, or failed
+    (``message`` says why in one line; training goes on eager, the same step)."""
+
+    state: str = "started"  # one of COMPILE_STATES
+    step: int = 0  # the step being compiled
+    seconds: float = 0.0  # done, failed: how long compiling took
+    message: str = ""  # failed: what went wrong, and that the run goes on eager

@@ -68,6 +68,10 @@ def preset_uses(preset: str, setting: str) -> bool:
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "constant")
+# The arithmetic of a training step (core.device.train_dtype): auto is bf16 autocast where the
+# device computes bf16 natively (a CUDA GPU that supports it; a CPU with AVX-512 BF16 or AMX),
+# float32 elsewhere.
+PRECISIONS = ("auto", "fp32", "bf16")
 
 # -- rules used in more than one message -----------------------------------------------------------
 
@@ -196,6 +200,12 @@ class TrainSettings(Contract):
     eval_interval: int = arg(200, rule=at_least(0))  # validation every N steps; 0: never
     eval_batches: int = arg(20, rule=at_least(1))  # batches averaged for one validation loss
     seed: int = arg(1337, rule=SEED)  # seeds the weights and the batch order
+    precision: str = arg(
+        "auto", str, check=lambda v: v in PRECISIONS, expect=f"one of {', '.join(PRECISIONS)}"
+    )
+    # torch.compile the training step's forward pass (inductor); None: where it pays, which is
+    # a CUDA GPU (on a few CPU cores it measured no faster, after tens of seconds of compiling)
+    compile: bool | None = arg(None, bool, nullable=True, expect="true or false (empty: auto)")
 
 
 TEMPERATURE = Arg(

@@ -114,7 +114,7 @@ def test_train_parabola_prints_plain_records(parabola_run):
     assert proc.stderr == ""
     assert_plain(proc.stdout)
     lines = proc.stdout.splitlines()
-    assert lines[0] == f"torchdeck train: parabola · 1 parameters · cpu · out {out}"
+    assert lines[0] == f"torchdeck train: parabola · 1 parameters · cpu · fp32 · out {out}"
     records = [line for line in lines if line.startswith("step=")]
     assert records, proc.stdout
     assert re.fullmatch(

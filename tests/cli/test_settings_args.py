@@ -210,3 +210,39 @@ def test_min_lr_is_a_flag_and_an_unset_one_stays_out_of_the_config(tmp_path):
     assert "min_lr" not in resolved_config(info, "cpu")
     info = SessionInfo(preset="gpt", train_config={"lr": 0.002, "min_lr": 0.0002, "steps": 5})
     assert resolved_config(info, "cpu")["min_lr"] == 0.0002
+
+
+def test_precision_and_compile_are_flags_and_config_keys(tmp_path):
+    _, args, _ = parse("--precision", "fp32", "--no-compile")
+    assert train_overrides(args) == {"precision": "fp32", "compile": False}
+    _, args, _ = parse("--compile")
+    assert train_overrides(args) == {"compile": True}
+    assert train_overrides(parse()[1]) == {}  # unset: auto, the engine resolves it
+    path = write(tmp_path, 'precision = "bf16"\ncompile = true\n')
+    parser, args, argv = parse("--config", path, "--no-compile")
+    apply_config(parser, args, argv)
+    assert train_overrides(args) == {"precision": "bf16", "compile": False}  # the flag wins
+    path = write(tmp_path, 'compile = "yes"\n')
+    parser, args, argv = parse("--config", path)
+    with pytest.raises(ConfigError, match="compile = 'yes' is not true or false"):
+        apply_config(parser, args, argv)
+    # a run's config.toml keeps the precision asked for (auto stays auto), compile only if set
+    info = SessionInfo(preset="gpt", train_config={"precision": "auto", "compile": None})
+    assert resolved_config(info, "cpu")["precision"] == "auto"
+    assert "compile" not in resolved_config(info, "cpu")
+
+
+def test_precision_may_change_on_resume_the_model_may_not(tmp_path, capsys):
+    parser, args, argv = parse("--resume", "--out", str(tmp_path), "--precision", "fp32")
+    assert config_refused(parser, args, argv) is None
+    assert train_overrides(args) == {"precision": "fp32"}
+    parser, args, argv = parse("--resume", "--out", str(tmp_path), "--compile", "--beta1", "0.8")
+    assert config_refused(parser, args, argv) == 2
+    err = capsys.readouterr().err
+    assert "--beta1 cannot change on --resume" in err and "--compile" not in err
+
+
+def test_a_bad_precision_is_refused_with_the_choices(capsys):
+    with pytest.raises(SystemExit):
+        parse("--precision", "fp16")
+    assert "argument --precision: invalid choice: 'fp16'" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import re
 import pytest
 import torch
 
+from core import device as devices
 from core.errors import ConfigError
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -150,8 +151,8 @@ def test_detailed_step_reports_loss_grad_norm_and_update_consistently(make_sessi
         g = torch.Generator()
         g.set_state(trainer.generator.get_state())
         x, y = session.data.get_batch("train", trainer.config.batch_size, trainer.block_size, g)
-        with torch.no_grad():
-            model.train()
+        with torch.no_grad(), devices.autocast(trainer.device, trainer.dtype):
+            model.train()  # in the run's precision (bf16 on a CPU that computes it natively)
             expected_loss = model(x, y)[1].item()
         before = [p.detach().clone() for p in params]
         d = trainer.train_step_detailed()

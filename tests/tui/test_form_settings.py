@@ -28,7 +28,7 @@ async def test_training_settings_bias_and_tying_go_from_the_form_to_the_engine(c
         before = app.last_info
         assert set(TRAIN_KEYS) == {
             "optimizer", "schedule", "warmup_steps", "min_lr_ratio", "min_lr", "weight_decay", "beta1",
-            "beta2", "grad_clip", "eval_interval", "eval_batches",
+            "beta2", "grad_clip", "eval_interval", "eval_batches", "precision", "compile",
         }  # fmt: skip
         # the engine's values are shown: the gpt preset's
         shown = {k: field(app, k).value for k in ("optimizer", "warmup_steps", "weight_decay")}

@@ -88,6 +88,8 @@ FIELDS = (
             ("grad_clip", "clip"),
             ("eval_interval", "eval"),
             ("eval_batches", "eval n"),
+            ("precision", "dtype"),
+            ("compile", "compile"),
         )
     ),
 )
@@ -100,7 +102,11 @@ TRAIN_KEYS = tuple(
 
 
 SIZES = MODEL_SIZE_NAMES
-PLACEHOLDERS = {"corpus": "the Python docs", "factory": "preset's built-in"}
+PLACEHOLDERS = {
+    "corpus": "the Python docs",
+    "factory": "preset's built-in",
+    "compile": "auto: on a GPU",
+}
 DEFAULTED = SIZES | frozenset(TRAIN_KEYS)  # empty: the preset's value
 
 

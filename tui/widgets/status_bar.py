@@ -5,6 +5,8 @@ the engine keeps the app waiting, its health ("busy (12 s)", "not responding"): 
 
 from __future__ import annotations
 
+import time
+
 from rich.cells import cell_len
 from rich.text import Text
 from textual.reactive import reactive
@@ -116,13 +118,32 @@ class StatusBar(Widget):
     """"reading corpus 45%" while the engine loads a training text; else ""."""
     health: reactive[str] = reactive("")
     """"" while the engine answers; else "busy (N s)" or "not responding…" (engine_health)."""
+    compiling_since: reactive[float | None] = reactive(None)
+    """When (``time.monotonic()``) the engine began compiling the training step, while it
+    does: the bar says "compiling (N s)", counting, instead of "not responding"."""
+    _ticker = None
+
+    def watch_compiling_since(self, since: float | None) -> None:
+        if since is not None and self._ticker is None:
+            self._ticker = self.set_interval(1.0, self.refresh)
+        elif since is None and self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+
+    def _compiling(self) -> str:
+        if self.compiling_since is None or self.state in ("crashed", "ended", "disconnected"):
+            return ""
+        return f"compiling ({time.monotonic() - self.compiling_since:.0f} s)"
 
     def render(self) -> Text:
         label = {"starting": "engine starting…", "idle": "ready"}.get(self.state, self.state)
         style = STATE_STYLE.get(self.state, "")
         if self.corpus_loading:
             label, style = self.corpus_loading, "yellow"
-        if self.health and not (self.corpus_loading and self.health.startswith("busy")):
+        compiling = self._compiling()
+        if compiling and not self.health.startswith("not responding (stopped"):
+            label, style = compiling, "yellow"
+        elif self.health and not (self.corpus_loading and self.health.startswith("busy")):
             label = self.health
             style = "bold red" if self.health.startswith("not") else "yellow"
         text = Text()
