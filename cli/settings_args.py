@@ -106,7 +106,7 @@ def add_settings_args(p: argparse.ArgumentParser, train: bool = True) -> None:
                     flag,
                     action=argparse.BooleanOptionalAction,
                     help="torch.compile the training step (default: on a CUDA GPU only; on a "
-                    "few CPU cores it measured no faster, after tens of seconds compiling)",
+                    "CPU it pays on long runs: compiling takes tens of seconds cold)",
                 )
             else:
                 rule = TrainSettings.field_rule(field)
