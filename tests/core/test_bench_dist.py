@@ -83,6 +83,7 @@ def test_plan_targets_and_only():
             "pane_switch_ms",
         )
     }
+    p95.add("quality_delta")  # quality's: the defaults' validation loss against fp32 eager's
     assert set(TARGETS) <= set(FIGURES) | p95
     # the headless figure's rounds and windows, short with --quick
     full, quick = Plan(), Plan.quick_plan()

@@ -147,3 +147,20 @@ def test_compiler_backend_from_the_environment(monkeypatch):
     assert StepCompiler(True).backend == "aot_eager"
     monkeypatch.delenv("TORCHDECK_COMPILE_BACKEND")
     assert StepCompiler(True).backend == "inductor"
+
+
+def test_a_checkpoint_keeps_its_precision_and_a_resume_may_change_it(
+    make_session, corpus_file, tmp_path
+):
+    from core.session import Session
+
+    session = make_session("gpt", corpus_file, precision="bf16", compile=False)
+    session.trainer.train_step()
+    path = session.save(str(tmp_path / "run.pt"))
+    again = Session.load(path, device="cpu", corpus=str(corpus_file))
+    assert again.trainer.dtype == torch.bfloat16 and again.train_config.compile is False
+    changed = Session.load(
+        path, device="cpu", corpus=str(corpus_file), train={"precision": "fp32", "compile": True}
+    )
+    assert changed.trainer.dtype == torch.float32 and changed.trainer.compiler.wanted
+    assert changed.trainer.step == 1
