@@ -61,8 +61,12 @@ class Trainer:
         self.is_parabola = isinstance(model, Parabola)
         # the arithmetic of a step (auto: bf16 where the device computes it natively); the
         # parabola's one float stays float32, its figures are the seed's exact ones
+        tokens = config.batch_size * block_size  # one micro-batch's
+        flops = 6 * sum(p.numel() for p in model.parameters()) * tokens
         self.dtype = (
-            torch.float32 if self.is_parabola else devices.train_dtype(device, config.precision)
+            torch.float32
+            if self.is_parabola
+            else devices.train_dtype(device, config.precision, flops)
         )
         wanted = device.type == "cuda" if config.compile is None else config.compile
         self.compiler = StepCompiler(wanted and not self.is_parabola)

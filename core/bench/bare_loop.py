@@ -63,7 +63,8 @@ class BareLoop:
             fused=self.device.type in ("cpu", "cuda") or None,
         )  # one kernel for all updates
         # as the engine resolves its settings (core.device, core.training), or plain fp32 eager
-        self.dtype = devices.train_dtype(self.device, precision)
+        flops = 6 * sum(p.numel() for p in params) * self.config.batch_size * self.block_size
+        self.dtype = devices.train_dtype(self.device, precision, flops)
         wanted = self.device.type == "cuda" if compile is None else compile
         self.forward = torch.compile(self.model) if wanted else self.model
         self.generator = torch.Generator().manual_seed(self.config.seed)

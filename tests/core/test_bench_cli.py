@@ -20,6 +20,7 @@ TOP_KEYS = {
     "machine",
     "settings",
     "train_overhead",
+    "speedup_vs_eager",
     "train_in_app",
     "ui_lag_ms_p99",
     "first_paint_s",
@@ -78,6 +79,16 @@ def test_quick_run_gives_every_figure_with_sane_types():
         f["engine_tokens_per_s"] / f["bare_tokens_per_s"], rel=2e-3
     )
 
+    # the same engine windows against the plain fp32 eager loop, which took its turns too
+    f = r["speedup_vs_eager"]
+    check_spread(f)
+    assert f["engine_tokens_per_s"] == r["train_overhead"]["engine_tokens_per_s"]
+    assert f["eager_tokens_per_s"] > 0 and f["target"] == 1.3 and isinstance(f["met"], bool)
+    assert f["runs"][0] == pytest.approx(
+        f["engine_tokens_per_s"] / f["eager_tokens_per_s"], rel=2e-3
+    )
+    assert f["precision"] in ("fp32", "bf16") and f["compile"] is False  # a CPU's defaults
+
     f = r["train_in_app"]
     check_spread(f)
     assert f["app_tokens_per_s"] > 0 and f["target"] == 0.85 and isinstance(f["met"], bool)
@@ -108,6 +119,11 @@ def test_quick_run_gives_every_figure_with_sane_types():
     assert 0 < f["val_loss"] < 10 and 0 < f["train_loss"] < 10
     # 2000 / 20 = 100 times the wall time (within the rounding of both to the JSON)
     assert abs(f["wall_s_2000_estimate"] - f["wall_s"] * 100) <= 0.0005 * 100 + 0.05
+    # the same run in plain fp32 eager, and how far the defaults' validation loss is from it
+    plain = f["fp32_eager"]
+    assert 0 < plain["val_loss"] < 10 and plain["wall_s"] > 0 and plain["tokens_per_s"] > 0
+    assert f["val_loss_delta"] == pytest.approx(f["val_loss"] - plain["val_loss"], abs=2e-4)
+    assert f["target_delta"] == 0.02 and f["met"] == (f["val_loss_delta"] <= 0.02)
 
     f = r["attach_s"]  # seconds, from the app's start to the chart drawn from the history
     check_spread(f)

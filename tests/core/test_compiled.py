@@ -21,6 +21,11 @@ def test_precision_resolves_per_device(monkeypatch):
     assert devices.train_dtype(cpu, "bf16") == torch.bfloat16  # asked for: even emulated
     monkeypatch.setattr(devices, "cpu_bf16_native", lambda: True)
     assert devices.train_dtype(cpu, "auto") == torch.bfloat16
+    # a step too small to pay for the casts stays float32, unless bf16 is asked for
+    small, big = devices.BF16_MIN_STEP_FLOPS - 1, devices.BF16_MIN_STEP_FLOPS
+    assert devices.train_dtype(cpu, "auto", small) == torch.float32
+    assert devices.train_dtype(cpu, "auto", big) == torch.bfloat16
+    assert devices.train_dtype(cpu, "bf16", small) == torch.bfloat16
     monkeypatch.setattr(devices, "cpu_bf16_native", lambda: False)
     assert devices.train_dtype(cpu, "auto") == torch.float32  # AVX2 only: bf16 is slower
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
@@ -30,7 +35,23 @@ def test_precision_resolves_per_device(monkeypatch):
     assert "--precision fp32" in e.value.hint
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
     assert devices.train_dtype(gpu, "auto") == torch.bfloat16
+    assert devices.train_dtype(gpu, "auto", small) == torch.float32
     assert devices.train_dtype(gpu, "fp32") == torch.float32
+
+
+def test_auto_weighs_the_steps_size(make_session, corpus_file, monkeypatch):
+    monkeypatch.setattr(devices, "cpu_bf16_native", lambda: True)
+    # the tests' tiny gpt: 6 x 16,576 parameters x 8 x 16 tokens = 12.7 MFLOP a step
+    tiny = make_session("gpt", corpus_file)
+    assert tiny.trainer.dtype == torch.float32 and tiny.describe().precision == "fp32"
+    # the preset's own size at batch 32 x context 64 (10 GFLOP a step)
+    full = make_session(
+        "gpt",
+        corpus_file,
+        model={"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 64},
+        batch_size=32,
+    )
+    assert full.trainer.dtype == torch.bfloat16 and full.describe().precision == "bf16"
 
 
 def test_precision_and_compile_are_checked_settings():
