@@ -40,7 +40,10 @@ def one_line(exc: BaseException) -> str:
         seen.add(id(inner))
         words.append(_first_line(inner))
         inner = getattr(inner, "inner_exception", None) or inner.__cause__
-    return " ← ".join(words[:1] + words[-1:]) if len(words) > 1 else words[0]
+    root = words[-1].split(": ", 1)[-1]
+    if len(words) == 1 or root in words[0]:  # the wrapper already says it
+        return words[0]
+    return f"{words[0]} ← {words[-1]}"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -97,8 +100,8 @@ class StepCompiler:
                 "failed",
                 trainer.step - 1,
                 seconds,
-                f"torch.compile failed ({self.failed}); training goes on eager, as fast as "
-                "before (--no-compile skips trying)",
+                f"torch.compile failed ({self.failed}); training goes on eager "
+                "(--no-compile skips trying)",
             )
             return
         self.seconds = time.perf_counter() - started

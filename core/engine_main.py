@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.nice:
         with contextlib.suppress(OSError):
             os.nice(args.nice)
+    from core.compiled import use_cache_dir
+
+    use_cache_dir()  # before torch: inductor fixes its cache folder the first time it looks
     import torch
 
     from core.engine import Engine

@@ -4,13 +4,15 @@ does, that a failed compile goes on eager from the same batch, and the ``compile
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from core import device as devices
 from core.compiled import StepCompiler, one_line
-from core.contract import SessionInfo, TrainSettings
+from core.contract import CompileState, SessionInfo, TrainSettings
 from core.errors import ConfigError, RequestError
 from core.models import CausalSelfAttention, GPTConfig
 
@@ -161,6 +163,25 @@ def test_one_line_keeps_the_first_line_of_a_long_error():
             raise RuntimeError("backend failed:\nmore") from exc
     except RuntimeError as wrapped:
         assert one_line(wrapped) == "RuntimeError: backend failed: ← OSError: cc not found"
+    try:  # inductor's wrapper repeats its cause's words: said once
+        try:
+            raise OSError("No working C++ compiler found")
+        except OSError as exc:
+            raise RuntimeError("OSError: No working C++ compiler found") from exc
+    except RuntimeError as wrapped:
+        assert one_line(wrapped) == "RuntimeError: OSError: No working C++ compiler found"
+
+
+def test_inductors_cache_goes_under_the_users_cache_folder(monkeypatch, tmp_path):
+    from core.compiled import use_cache_dir
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    use_cache_dir()
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "torchdeck" / "inductor")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/elsewhere")  # the person's choice wins
+    use_cache_dir()
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == "/elsewhere"
 
 
 def test_compiler_backend_from_the_environment(monkeypatch):
@@ -185,3 +206,17 @@ def test_a_checkpoint_keeps_its_precision_and_a_resume_may_change_it(
     )
     assert changed.trainer.dtype == torch.float32 and changed.trainer.compiler.wanted
     assert changed.trainer.step == 1
+
+
+def test_a_headless_run_says_each_compile_state_in_one_line():
+    from cli.records import compile_line, speed_words
+
+    started = compile_line(CompileState("started", 0).to_dict())
+    assert started.startswith("compiling the training step (torch.compile) at step 0")
+    assert compile_line(CompileState("done", 0, 34.84).to_dict()) == (
+        "compiled in 34.8 s; training goes on compiled"
+    )
+    failed = CompileState("failed", 0, 1.0, "torch.compile failed (X); training goes on eager")
+    assert compile_line(failed.to_dict()) == f"warning: {failed.message}"
+    assert speed_words(SessionInfo(precision="bf16", compile=True)) == "bf16 · compiled"
+    assert speed_words(SessionInfo(precision="fp32")) == "fp32"
