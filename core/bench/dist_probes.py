@@ -174,7 +174,7 @@ async def measure_scaling_cuda(plan: Plan) -> dict:
     model = dict(plan.model) if plan.quick else dict(CUDA_MODEL)
     train = dict(plan.train) if plan.quick else dict(CUDA_TRAIN)
     # each rank its share of the CPU's threads (it feeds its GPU), and the single engine the same
-    threads = max(1, (plan.threads or 1) // count)
+    threads = max(1, (plan.threads or torch.get_num_threads()) // count)
     figure = await measure_scaling(
         plan, "cuda", count, threads, model, train, TARGETS["scaling_cuda_per_gpu"], True
     )

@@ -32,9 +32,11 @@ async def run_bench(plan: Plan, say) -> dict:
 
     from core.data import DEFAULT_CORPUS
 
+    # --threads given: every engine and bare loop sets it; not given: none does, as the app and
+    # torchdeck train leave torch's own (setting even the same count explicitly measured slower
+    # for bf16 steps here: 90 ms against 70 ms for gpt on 2 cores)
     if plan.threads:
         torch.set_num_threads(plan.threads)
-    plan.threads = torch.get_num_threads()
     result: dict = {
         "bench": 1,
         "quick": plan.quick,
@@ -42,7 +44,8 @@ async def run_bench(plan: Plan, say) -> dict:
             "cpu_cores": os.cpu_count(),
             "python": platform.python_version(),
             "torch": torch.__version__,
-            "threads": plan.threads,
+            "threads": torch.get_num_threads(),
+            "threads_set": bool(plan.threads),  # --threads given (else torch's own count)
             "device": "cpu",
             # other work on the machine: figures from a busy run are to be read so
             "load_avg_1min": {"start": _load(), "end": None},
