@@ -125,6 +125,17 @@ def train_dtype(
     return torch.float32
 
 
+def train_speed(
+    device: torch.device, precision: str, compile: bool | None, model, tokens: int
+) -> tuple[torch.dtype, bool]:
+    """How a run's steps compute, its settings resolved: the dtype (:func:`train_dtype`, the
+    step's size 6 x parameters x ``tokens``) and whether it compiles (unset: on CUDA only).
+    The engine's trainer and the bench's bare loop both ask here."""
+    flops = 6 * sum(p.numel() for p in model.parameters()) * tokens
+    wanted = device.type == "cuda" if compile is None else compile
+    return train_dtype(device, precision, flops), wanted
+
+
 def dtype_name(dtype: torch.dtype) -> str:
     return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
 

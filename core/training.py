@@ -61,15 +61,12 @@ class Trainer:
         self.is_parabola = isinstance(model, Parabola)
         # the arithmetic of a step (auto: bf16 where the device computes it natively); the
         # parabola's one float stays float32, its figures are the seed's exact ones
-        tokens = config.batch_size * block_size  # one micro-batch's
-        flops = 6 * sum(p.numel() for p in model.parameters()) * tokens
-        self.dtype = (
-            torch.float32
-            if self.is_parabola
-            else devices.train_dtype(device, config.precision, flops)
+        self.dtype, wanted = devices.train_speed(
+            device, config.precision, config.compile, model, config.batch_size * block_size
         )
-        wanted = device.type == "cuda" if config.compile is None else config.compile
-        self.compiler = StepCompiler(wanted and not self.is_parabola)
+        if self.is_parabola:
+            self.dtype, wanted = torch.float32, False
+        self.compiler = StepCompiler(wanted)
         self.accum = config.grad_accum or self.world  # micro-batches per step, all ranks
         self._check_world()
         self.local_accum = self.accum // self.world

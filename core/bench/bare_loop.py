@@ -62,10 +62,10 @@ class BareLoop:
             betas=(self.config.beta1, self.config.beta2),
             fused=self.device.type in ("cpu", "cuda") or None,
         )  # one kernel for all updates
-        # as the engine resolves its settings (core.device, core.training), or plain fp32 eager
-        flops = 6 * sum(p.numel() for p in params) * self.config.batch_size * self.block_size
-        self.dtype = devices.train_dtype(self.device, precision, flops)
-        wanted = self.device.type == "cuda" if compile is None else compile
+        # resolved as the engine resolves them (core.device.train_speed), or plain fp32 eager
+        self.dtype, wanted = devices.train_speed(
+            self.device, precision, compile, self.model, self.tokens_per_step
+        )
         self.forward = torch.compile(self.model) if wanted else self.model
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.train_ids = self.data.train

@@ -156,20 +156,13 @@ def test_one_line_keeps_the_first_line_of_a_long_error():
     assert one_line(RuntimeError("first\nsecond")) == "RuntimeError: first"
     assert one_line(ValueError()) == "ValueError"
     assert len(one_line(RuntimeError("x" * 1000))) == len("RuntimeError: ") + 200
-    try:
-        try:
-            raise OSError("cc not found\ndetails")
-        except OSError as exc:
-            raise RuntimeError("backend failed:\nmore") from exc
-    except RuntimeError as wrapped:
-        assert one_line(wrapped) == "RuntimeError: backend failed: ← OSError: cc not found"
-    try:  # inductor's wrapper repeats its cause's words: said once
-        try:
-            raise OSError("No working C++ compiler found")
-        except OSError as exc:
-            raise RuntimeError("OSError: No working C++ compiler found") from exc
-    except RuntimeError as wrapped:
-        assert one_line(wrapped) == "RuntimeError: OSError: No working C++ compiler found"
+    wrapped = RuntimeError("backend failed:\nmore")
+    wrapped.__cause__ = OSError("cc not found\ndetails")
+    assert one_line(wrapped) == "RuntimeError: backend failed: ← OSError: cc not found"
+    # inductor's wrapper repeats its cause's words: said once
+    wrapped = RuntimeError("OSError: No working C++ compiler found")
+    wrapped.__cause__ = OSError("No working C++ compiler found")
+    assert one_line(wrapped) == "RuntimeError: OSError: No working C++ compiler found"
 
 
 def test_inductors_cache_goes_under_the_users_cache_folder(monkeypatch, tmp_path):
