@@ -76,9 +76,13 @@ class FakeClient(EngineClient):
         return 0
 
 
-def real_app(corpus: str, preset: str = "mini") -> TorchdeckApp:
+def real_app(corpus: str, preset: str = "mini", settings: dict | None = None) -> TorchdeckApp:
     return TorchdeckApp(
-        preset=preset, corpus=corpus, device="cpu", client=EngineClient(nice=0, threads=1)
+        preset=preset,
+        corpus=corpus,
+        device="cpu",
+        settings=settings,
+        client=EngineClient(nice=0, threads=1),
     )
 
 

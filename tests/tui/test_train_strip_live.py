@@ -26,7 +26,8 @@ def metrics_rows(rows: list[str]) -> list[str]:
 
 
 async def test_a_runs_steps_fill_the_strip_live_and_the_status_bar_fits(corpus):
-    app = real_app(corpus, preset="mini")
+    # mini's own 1000 steps can all be done (~1.5 s) before a slow frame catches a report
+    app = real_app(corpus, preset="mini", settings={"steps": 20000})
     async with app.run_test(size=SIZE) as pilot:
         await wait_configured(pilot)
         status, strip = app.query_one(StatusBar), app.query_one(LoopStrip)
@@ -35,7 +36,7 @@ async def test_a_runs_steps_fill_the_strip_live_and_the_status_bar_fits(corpus):
             r"5 \.grad → None +loss (\d\.\d{4}) +‖grad‖ [\d.]+ +lr [\d.]+ +kept (\d+) losses"
         )
         bar = re.compile(
-            r" ● running  │ (cpu │ )?mini │ (step )?\d+/1000 │ loss\(avg (\d+)\) (\d\.\d{4})"
+            r" ● running  │ (cpu │ )?mini │ (step )?\d+/20000 │ loss\(avg (\d+)\) (\d\.\d{4})"
             r"( │ val \d\.\d{4})? │ [\d.]+k? tok/s"
         )
         seen = None
