@@ -102,12 +102,12 @@ class TrainMetrics(Widget):
         words = grad_words(p.get("grad"), self.size.width - 2) if p else ""
         if words:
             parts = [
-                _grid(rows[:split], label_width),
+                _grid(rows[:split], label_width, self.size.width),
                 Text(f"↳ {words}"),
-                _grid(rows[split:], label_width),
+                _grid(rows[split:], label_width, self.size.width),
             ]
         else:
-            parts = [_grid(rows, label_width)]
+            parts = [_grid(rows, label_width, self.size.width)]
         height = len(rows) + (1 if words else 0)
         if height != self._rows:
             if self._rows:
@@ -123,10 +123,35 @@ def _fixed(value) -> str:
     return fmt_num(value)
 
 
-def _grid(rows: list[tuple[str, str | Text]], label_width: int) -> Table:
-    table = Table.grid(padding=(0, 1))
-    table.add_column(style="dim", width=label_width)
-    table.add_column()
-    for label, value in rows:
-        table.add_row(label, value)
-    return table
+def _grid(rows: list[tuple[str, str | Text]], label_width: int, width: int) -> Table | Text:
+    """The rows as two columns, labels dim, as Rich's ``Table.grid(padding=(0, 1))`` draws
+    them: each value padded to the widest in its own style. Drawn as lines of text where every
+    value fits on its row (a table costs ~2 ms a report to lay out, in each paint while
+    training); a value too wide for the column wraps in a table."""
+    values = [Text(value) if isinstance(value, str) else value for _, value in rows]
+    value_width = max((v.cell_len for v in values), default=0)
+    if label_width + 1 + value_width > width > 0:
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="dim", width=label_width)
+        table.add_column()
+        for label, value in rows:
+            table.add_row(label, value)
+        return table
+    lines = Text(no_wrap=True, overflow="crop")
+    for i, ((label, _), value) in enumerate(zip(rows, values)):
+        if i:
+            lines.append("\n")
+        lines.append(label + " " * (label_width + 1 - cell_len(label)), "dim")
+        lines.append_text(_padded(value, value_width))
+    return lines
+
+
+def _padded(value: Text, width: int) -> Text:
+    """``value`` padded to ``width`` cells; the padding takes its whole-text style, as a table
+    cell's does."""
+    value = value.copy()
+    value.pad_right(width - value.cell_len)
+    if value.style:  # the base style as a span, so it survives being appended to the lines
+        value.stylize(value.style, 0, len(value))
+        value.style = ""
+    return value
