@@ -30,6 +30,8 @@ import time
 from textual import events
 from textual.screen import Screen
 
+from tui.screens.rows_compositor import RowsCompositor
+
 MIN_GAP_S = 0.004  # the least time from the end of one paint to the start of the next
 
 
@@ -39,6 +41,10 @@ class PromptPaint(Screen):
     _last_paint = 0.0  # time.monotonic() at the end of the last paint
     _paint_call: asyncio.TimerHandle | None = None  # the one-shot wait for the gap's end
     _hold_until = 0.0  # time.monotonic(): no paint before then, unless released
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._compositor = RowsCompositor()  # a partial paint visits the changed rows' widgets
 
     def hold_paint(self, seconds: float) -> None:
         """Keep what changed unpainted for ``seconds`` at most: the rest of the change (the

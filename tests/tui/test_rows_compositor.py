@@ -1,0 +1,105 @@
+"""tui.screens.rows_compositor: a partial paint cropped band by band writes exactly what
+Textual's own partial paint writes, and leaves the widgets between the changed rows alone."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from textual._compositor import Compositor
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.geometry import Region
+from textual.widgets import Label, Static
+
+from tui.screens.prompt_paint import PromptScreen
+from tui.screens.rows_compositor import RowsCompositor, row_bands
+
+
+def test_bands_group_regions_whose_rows_overlap():
+    top, chart, metrics = Region(0, 0, 80, 1), Region(20, 3, 40, 15), Region(61, 5, 19, 8)
+    strip, tail = Region(0, 19, 80, 2), Region(10, 20, 5, 1)
+    assert row_bands([strip, metrics, top, chart, tail]) == [
+        [top],
+        [chart, metrics],
+        [strip, tail],
+    ]
+    assert row_bands([]) == []
+
+
+class Form(App):
+    """A status line, a column of 18 labels beside a chart and a figure, a strip at the foot:
+    the Train pane's shape."""
+
+    CSS = """
+    #form { width: 20; }
+    #chart { width: 1fr; height: 18; }
+    #figure { width: 12; }
+    """
+
+    def get_default_screen(self):
+        return PromptScreen(id="_default")
+
+    def compose(self) -> ComposeResult:
+        yield Static("status 0", id="status")
+        with Horizontal(id="top"):
+            with Vertical(id="form"):
+                for i in range(18):
+                    yield Label(f"field {i}")
+            yield Static("chart 0\n" * 5, id="chart")
+            yield Static("fig 0", id="figure")
+        yield Static("strip 0", id="strip")
+
+
+def written(update) -> str:
+    console = Console(width=80, color_system="truecolor", force_terminal=True, legacy_windows=False)
+    with console.capture() as capture:
+        console.print(update, end="")
+    return capture.get()
+
+
+async def test_the_same_output_as_textuals_own_and_the_form_is_not_visited():
+    app = Form()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        compositor = app.screen._compositor
+        assert isinstance(compositor, RowsCompositor)
+        visited: list[str] = []
+        for label in app.query(Label):
+            real = label.render_lines
+
+            def counted(crop, _real=real, _label=label):
+                visited.append(str(_label.render()))
+                return _real(crop)
+
+            label.render_lines = counted
+        painted: list[tuple[str, int, str, int]] = []
+
+        def both_ways():
+            """Ours, then Textual's own on the same changes: what each writes and visits."""
+            dirty = compositor._dirty_regions.copy()
+            ours = RowsCompositor.render_partial_update(compositor)
+            ours_visits = len(visited)
+            compositor._dirty_regions.update(dirty)
+            theirs = Compositor.render_partial_update(compositor)
+            painted.append((written(ours), ours_visits, written(theirs), len(visited)))
+            visited.clear()
+            return ours
+
+        compositor.render_partial_update = both_ways
+        for n in range(1, 4):
+            app.query_one("#status", Static).update(f"status {n}", layout=False)
+            app.query_one("#figure", Static).update(f"fig {n}", layout=False)
+            app.query_one("#strip", Static).update(f"strip {n}", layout=False)
+            await pilot.pause()
+            ours, ours_visits, theirs, their_visits = painted[-1]
+            assert ours == theirs and f"status {n}" in ours and f"strip {n}" in ours
+            assert ours_visits == 0  # the labels lie between the changed rows: not visited
+            assert their_visits == 18  # Textual's own visits every one of them
+        await pilot.pause()
+        rows = [strip.text for strip in compositor.render_strips()]
+        assert rows[0].startswith("status 3") and rows[-1].startswith("strip 3")
+        assert "fig 3" in rows[1]
+
+
+def test_textual_still_has_what_rows_compositor_relies_on():
+    for name in ("render_partial_update", "_render_chops", "_regions_to_spans", "cuts"):
+        assert hasattr(Compositor, name), name
