@@ -3,15 +3,17 @@ measuring itself.
 
 Imports no torch (like the rest of ``tui``). It is the normal app, over an engine on a Unix socket
 as ``torchdeck`` runs it (a detached engine it spawns, or one it attaches to), with a few
-additions: a 10 ms asyncio timer whose drift is the event loop's lag, a record of every
-``train_progress`` event's arrival time and step, and a script that presses ``s`` on the Train
-pane once the model is configured, then quits (shutting down the engine it spawned) and writes
+additions: a 10 ms asyncio timer whose drift is the event loop's lag (run in a window of its
+own), a record of every ``train_progress`` event's arrival time and step, and a script that
+presses ``s`` on the Train pane once the model is configured, then quits (shutting down the engine it spawned) and writes
 what it measured as JSON to ``--out``. As in ``torchdeck``, times count from the process's start
 and the garbage collector is off while the app's modules load (``main`` imports them).
 
 Modes:
-- ``train``: train for ``--warmup`` + ``--window`` seconds of progress events; report the
-  engine's tokens/s over the window (as seen by the app) and the lag samples taken in it.
+- ``train``: train for ``--warmup`` + 2 × ``--window`` seconds of progress events; report the
+  engine's tokens/s over the first window (as seen by the app, no probe timer running) and the
+  lag samples taken in the second (the timer's own wake-ups slowed the engine by up to a
+  fifth on 2 cores).
 - ``rss``: train to ``--steps`` (the run's total) and report the resident memory of the app and
   of the engine, idle before the start and idle after the run has finished.
 - ``attach``: attach to the engine at ``--socket`` (``torchdeck attach``) and report
@@ -159,7 +161,6 @@ def build_app(options: argparse.Namespace, started_at: float):
                 self._finished.set()
 
         async def on_ready(self) -> None:
-            asyncio.create_task(self._lag_timer())
             asyncio.create_task(self._script())
 
         async def _lag_timer(self) -> None:
@@ -209,16 +210,22 @@ def build_app(options: argparse.Namespace, started_at: float):
                 return
             await self._progressed.wait()
             await asyncio.sleep(options.warmup)
-            self.measuring = True
+            # the tokens/s window: the app as a person runs it, with no probe timer in it
             first = len(self.progress)
             cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
             await asyncio.sleep(options.window)
-            self.measuring = False
             ui_cores = (_cpu_seconds() - cpu_before) / (time.perf_counter() - wall_before)
             window = self.progress[max(0, first - 1) :]  # from the last event before the window
             if len(window) < 2:
                 raise RuntimeError("fewer than two progress events in the window; lengthen it")
             (t0, s0), (t1, s1) = window[0], window[-1]
+            # then the lag window, as long, still training: the timer's 100 wake-ups a second
+            # would take the cores from the engine's threads in the window above
+            self.measuring = True
+            timer = asyncio.create_task(self._lag_timer())
+            await asyncio.sleep(options.window)
+            self.measuring = False
+            timer.cancel()
             self.result.update(
                 steps=s1 - s0,
                 seconds=t1 - t0,
