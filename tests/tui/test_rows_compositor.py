@@ -100,6 +100,21 @@ async def test_the_same_output_as_textuals_own_and_the_form_is_not_visited():
         assert "fig 3" in rows[1]
 
 
+async def test_bands_are_joined_where_that_visits_no_more_widgets():
+    app = Form()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        compositor = app.screen._compositor
+        status, strip = Region(0, 0, 80, 1), Region(0, 23, 80, 1)
+        label_a, label_b = Region(0, 2, 7, 1), Region(0, 4, 7, 1)
+        screen = compositor.size.region
+        # the status row and the strip, with the form between: kept apart
+        assert compositor._crops(row_bands([status, strip]), screen) == [status, strip]
+        # two labels of the form, a row apart: joined (the same containers hold both)
+        joined = compositor._crops(row_bands([label_a, label_b]), screen)
+        assert joined == [Region(0, 2, 7, 3)]
+
+
 def test_textual_still_has_what_rows_compositor_relies_on():
     for name in ("render_partial_update", "_render_chops", "_regions_to_spans", "cuts"):
         assert hasattr(Compositor, name), name
