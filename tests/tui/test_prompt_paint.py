@@ -134,6 +134,37 @@ async def test_a_hold_ends_at_its_deadline_without_an_answer():
         assert screen._paint_call is None
 
 
+async def test_a_layout_with_a_whole_repaint_writes_once():
+    """A pane switch lays out and repaints the whole screen in one paint: Textual drew the
+    regions the layout moved and then everything; one full frame is written, and it is right."""
+    app = Small()
+    async with app.run_test(size=(40, 5)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        written: list[str] = []
+        real_display = app._display
+
+        def display(target, update) -> None:
+            written.append(type(update).__name__)
+            real_display(target, update)
+
+        app._display = display
+        paints = watch_paints(screen)
+        screen._last_paint = time.monotonic() - 1
+        app.query_one("#label", Static).update("a longer label")  # a layout
+        screen.refresh()  # and the whole screen
+        await until(lambda: paints)
+        assert written == ["LayoutUpdate"]  # one full frame, no partial one before it
+        strips = screen._compositor.render_strips()
+        assert strips[0].text.startswith("a longer label")
+        app.query_one("#label", Static).update("b")  # a layout alone: still painted
+        for _ in range(500):  # after the gap between paints
+            if len(paints) == 2:
+                break
+            await asyncio.sleep(0.002)
+        assert len(written) == 2 and screen._compositor.render_strips()[0].text.startswith("b ")
+
+
 async def test_every_dialog_keeps_the_app_visible_behind_it():
     """Textual's CSS knows a screen's type by its first base alone: a dialog that put PromptPaint
     first lost ModalScreen's see-through background, and the help hid the whole app."""

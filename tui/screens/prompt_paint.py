@@ -41,6 +41,7 @@ class PromptPaint(Screen):
     _last_paint = 0.0  # time.monotonic() at the end of the last paint
     _paint_call: asyncio.TimerHandle | None = None  # the one-shot wait for the gap's end
     _hold_until = 0.0  # time.monotonic(): no paint before then, unless released
+    _painting = False  # within a paint (_on_timer_update)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -87,10 +88,19 @@ class PromptPaint(Screen):
         self.check_idle()  # an idle event follows when the queue is empty: it paints
 
     def _on_timer_update(self) -> None:
+        self._painting = True
         try:
             super()._on_timer_update()
         finally:
+            self._painting = False
             self._last_paint = time.monotonic()
+
+    def _compositor_refresh(self) -> None:
+        # A paint that lays out and also repaints the whole screen (a pane switch) drew twice:
+        # the regions the layout moved, then everything. The first is left to the second.
+        if self._painting and self._layout_required and self._repaint_required:
+            return
+        super()._compositor_refresh()
 
 
 class PromptScreen(PromptPaint):
