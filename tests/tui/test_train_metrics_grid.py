@@ -15,11 +15,10 @@ WIDTH = 19  # the column's cells at 80×24, less its padding
 
 
 def grid_table(rows, label_width: int) -> Table:
-    table = Table.grid(padding=(0, 1))
-    table.add_column(style="dim", width=label_width)
-    table.add_column()
-    for label, value in rows:
-        table.add_row(label, value)
+    """Rich's grid, as the column drew every report before: the table ``_grid`` falls back to
+    where a value does not fit (a width of 1 fits nothing)."""
+    table = _grid(rows, label_width, 1)
+    assert isinstance(table, Table)
     return table
 
 
