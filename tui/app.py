@@ -354,6 +354,7 @@ class TorchdeckApp(App):
         # Focus now, not through focus()'s deferred callback: keys typed right after F4 are
         # already queued behind this action and must reach the pane's box, not the last pane.
         self.screen.set_focus(pane.focus_target())
+        pane.draw_pending()
         pane.pane_shown()
 
     async def on_pane_tabs_chosen(self, event: PaneTabs.Chosen) -> None:

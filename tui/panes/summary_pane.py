@@ -159,8 +159,7 @@ class SummaryPane(Pane):
         moved = data.step != self.step
         if moved:
             self.step = data.step
-            if self.shown:  # else when shown: a hidden widget's change remaps the whole screen
-                self._show_head()  # the head's step: no request
+            self.draw_when_shown("head", self._show_head)  # the head's step: no request
         if isinstance(data, TrainState):
             self.train_state = data.state
         if not self.shown or self.current_view not in MODEL_VIEWS:
@@ -186,7 +185,6 @@ class SummaryPane(Pane):
         return self.scroller()
 
     def pane_shown(self) -> None:
-        self._show_head()  # the step it missed while hidden
         if time.monotonic() - self._last_refresh >= 1.0 or self.layers_view.summary is None:
             self.reload(quiet=True)
 

@@ -7,7 +7,7 @@ import asyncio
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,20 +25,12 @@ from tui.widgets.system_line import MachineState, SystemLine
 from tui.widgets.train_metrics import TrainMetrics
 
 if TYPE_CHECKING:
-    from core.contract import AttachResult, SessionInfo, StepDetail, TrainProgress
+    from core.contract import AttachResult, SessionInfo, TrainProgress
 
 DEFAULT_CHECKPOINT = "runs/torchdeck/checkpoint.pt"
 AUTOSAVE_NAME = "autosave.pt"  # beside the checkpoint
 REPORT_INTERVAL_S = 0.25  # seconds between the engine's progress events while training
-
-
-class Unseen(NamedTuple):
-    """What the latest reports would have drawn while the pane was hidden."""
-
-    data: TrainProgress  # the latest report (the metrics column)
-    val_loss: float | None  # the latest validation loss among them
-    detail: StepDetail | None  # the latest five steps' figures
-    sample: str | None  # the latest sample, with its step
+REPORT_DRAWS = ("metrics", "val_loss", "detail", "sample")  # what a progress report draws
 
 
 class TrainPane(Pane):
@@ -69,8 +61,6 @@ class TrainPane(Pane):
         # must not replace a finished run's model)
         self.autosave_path = str(Path(self.checkpoint_path).with_name(AUTOSAVE_NAME))
         self.metrics_path: str | None = None  # this run's metrics.jsonl, once it has started
-        self._unseen: Unseen | None = None  # progress not drawn yet: it came while hidden
-        self._machine: MachineState | None = None  # the same for the machine's line
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="train-top"):
@@ -87,7 +77,7 @@ class TrainPane(Pane):
         """A configure, reset or load reply arrived: show the new model's settings."""
         self.preset = info.preset
         self.metrics_path = None  # a new model: its run gets a new folder
-        self._unseen = None  # an older model's figures
+        self.forget_pending(*REPORT_DRAWS)  # an older model's figures
         tc, mc = info.train_config, info.model_config
         source = (info.corpus or {}).get("source")
         self.query_one(ConfigForm).set_values(
@@ -125,7 +115,7 @@ class TrainPane(Pane):
         """Attached to a running engine: its run's state (keys s, space, x work on it as if
         this app had started it), its latest figures and its latest sample."""
         self.state = result.state
-        self._unseen = None
+        self.forget_pending(*REPORT_DRAWS)
         self.query_one(LoopStrip).running = result.state == "running"
         progress = result.progress
         metrics = self.query_one(TrainMetrics)
@@ -151,14 +141,8 @@ class TrainPane(Pane):
     def show_machine(self, machine: MachineState) -> None:
         """The engine's latest system sample, or its first warning, in the line under the chart
         (drawn when the pane is next shown, while it is hidden)."""
-        self._machine = machine
-        if self.shown:
-            self._show_machine()
-
-    def _show_machine(self) -> None:
-        machine, self._machine = self._machine, None
-        if machine is not None:
-            self.query_one(SystemLine).show(machine)
+        line = self.query_one(SystemLine)
+        self.draw_when_shown("machine", lambda: line.show(machine))
 
     def progress(self, data: TrainProgress) -> None:
         chart = self.query_one(RunChart)
@@ -170,38 +154,19 @@ class TrainPane(Pane):
             data.stride or 1,
         )
         chart.add_rows(data.rows or [])
-        # the figures wait while the pane is hidden: a hidden widget's refresh makes Textual
-        # remap every widget of every pane at the next paint (~5 ms a report, felt in the
-        # pane that is shown); the chart skips its drawing while hidden by itself
-        seen = self._unseen
-        self._unseen = Unseen(
-            data,
-            data.val_loss if data.val_loss is not None else seen and seen.val_loss,
-            data.detail if data.detail is not None else seen and seen.detail,
-            f"sample @ {data.step}: {data.sample}" if data.sample else seen and seen.sample,
-        )
-        if self.shown:
-            self._show_unseen()
-
-    def _show_unseen(self) -> None:
-        """Draw the latest report's figures, and the latest val loss, five steps and sample
-        of those that came while the pane was hidden."""
-        unseen, self._unseen = self._unseen, None
-        if unseen is None:
-            return
+        # the figures wait while the pane is hidden (Pane.draw_when_shown), the latest of each
+        # kind; the chart skips its drawing while hidden by itself
         metrics = self.query_one(TrainMetrics)
-        if unseen.val_loss is not None:
-            metrics.val_loss = unseen.val_loss
-        metrics.data = unseen.data
-        if unseen.detail is not None:  # the five steps of the report's latest step
-            self.query_one(LoopStrip).detail = unseen.detail
-        if unseen.sample:  # one line, its height fixed: no layout
-            text = unseen.sample.replace("\n", "⏎")
-            self.query_one("#train-sample", Static).update(text, layout=False)
-
-    def pane_shown(self) -> None:
-        self._show_unseen()
-        self._show_machine()
+        self.draw_when_shown("metrics", lambda: setattr(metrics, "data", data))
+        if data.val_loss is not None:
+            self.draw_when_shown("val_loss", lambda: setattr(metrics, "val_loss", data.val_loss))
+        if data.detail is not None:  # the five steps of the report's latest step
+            strip = self.query_one(LoopStrip)
+            self.draw_when_shown("detail", lambda: setattr(strip, "detail", data.detail))
+        if data.sample:  # one line, its height fixed: no layout
+            text = f"sample @ {data.step}: " + data.sample.replace("\n", "⏎")
+            sample = self.query_one("#train-sample", Static)
+            self.draw_when_shown("sample", lambda: sample.update(text, layout=False))
 
     def state_changed(self, state: str, reason: str) -> None:
         self.state = state
