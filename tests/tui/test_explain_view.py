@@ -8,14 +8,16 @@ import math
 
 import pytest
 from rich.color import Color
+from rich.console import Console
 from rich.style import Style
+from rich.text import Text
 from textual.app import App
 
 from core.contract.explain import ExplainResult, LensRow, Neighbour, TopChar
 from tests.tui.conftest import real_app, screen_lines, wait_configured, wait_for
 from tui.panes.predict_pane import PredictPane
 from tui.widgets.attention_map import MASKED, fits, head_map, shade
-from tui.widgets.explain_view import ExplainView, explain_lines
+from tui.widgets.explain_view import ExplainView, explain_lines, text_row
 from tui.widgets.prob_bars import ProbBars
 
 
@@ -93,6 +95,30 @@ def test_the_view_fits_its_size_and_says_what_it_shows(width, height):
         assert title == (full if n < 40 and len(full) <= left else full[:32])
         rows = [p for p in plain if p[:3].strip() and "▀" in p]
         assert len(rows) == (n + 1) // 2 and all(p[3:].count("▀") >= n for p in rows)
+
+
+def _cells(pieces) -> list[tuple[str, Style]]:
+    """Each character with its style, parsed: two drawings compare cell by cell."""
+    out = []
+    for text, style in pieces:
+        parsed = style if isinstance(style, Style) else Style.parse(style or "none")
+        out += [(ch, parsed) for ch in text]
+    return out
+
+
+@pytest.mark.parametrize("grid", [False, True])
+def test_the_view_is_drawn_cell_for_cell_as_rich_draws_its_lines(grid):
+    console = Console(width=120, color_system="256")
+    lines = explain_lines(synthetic(64, grid=grid), grid, 30, 118, 29)
+    overlapping = Text("abcdef", style="dim")
+    overlapping.stylize("bold", 1, 4)
+    overlapping.stylize(Style(color=shade(0.5)), 2, 6)
+    for line in [*lines, overlapping]:
+        drawn = console.render(line, console.options.update(width=120))  # Rich's own way
+        rich = [(seg.text, seg.style or "") for seg in drawn if seg.text != "\n"]
+        assert _cells(text_row(line, console)) == _cells(rich), line.plain
+    cut = text_row(lines[0], console)  # "why 't' 70%: " in bold, then a shade per character
+    assert cut[0] == ("why 't' 70%: ", "b") and len(cut) == 1 + len(lines[0].plain) - 13
 
 
 def test_a_model_without_attention_or_lens_gets_their_notes():

@@ -9,16 +9,18 @@ note in its place, never an empty box. Everything fits the view's size and never
 
 from __future__ import annotations
 
-from rich.console import Group
+from functools import lru_cache
+
+from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from core.contract.explain import ExplainResult
 from tui.format import fit_parts, visible_char
 from tui.widgets.activation_map import cell_style
 from tui.widgets.attention_map import fits, head_grid, head_map, scale_line
+from tui.widgets.rows import Row, Rows
 
 LENS_WIDTH = 30  # "block 3  e 31% a 12% ␣  9%"
 KEYS = "[ ] layer · , . head · v all heads"
@@ -118,8 +120,37 @@ def explain_lines(
     return out[:height]
 
 
-class ExplainView(Widget):
-    """Draws the latest ``explain`` reply; the pane sets ``data``, ``grid`` and ``focus``."""
+@lru_cache(maxsize=256)
+def _both(outer: str | Style, inner: str | Style) -> Style:
+    def parsed(style: str | Style) -> Style:
+        return style if isinstance(style, Style) else Style.parse(style)
+
+    return parsed(outer) + parsed(inner)
+
+
+def text_row(line: Text, console: Console) -> Row:
+    """A line of text as a row of (text, style) pieces. Spans that do not overlap (the heat
+    map's cells, the labels) are cut straight from the text; overlapping ones go through Rich."""
+    plain, outer, pos = line.plain, line.style, 0
+    row: Row = []
+    for span in line.spans:
+        if span.start < pos:  # overlapping: let Rich combine them, the line's style under all
+            whole = Text().append_text(line)
+            return [(seg.text, seg.style or "") for seg in whole.render(console) if seg.text]
+        if span.start > pos:
+            row.append((plain[pos : span.start], outer))
+        style = span.style if not outer else _both(outer, span.style)
+        row.append((plain[span.start : span.end], style))
+        pos = span.end
+    if pos < len(plain):
+        row.append((plain[pos:], outer))
+    return [piece for piece in row if piece[0]]
+
+
+class ExplainView(Rows):
+    """Draws the latest ``explain`` reply; the pane sets ``data``, ``grid`` and ``focus``.
+    Drawn through the line API: the heat map's hundreds of styled cells skip Textual's
+    conversion of a renderable on every paint."""
 
     DEFAULT_CSS = "ExplainView { height: 1fr; }"
 
@@ -128,8 +159,20 @@ class ExplainView(Widget):
     focus_position: reactive[int | None] = reactive(None)
     note: reactive[str] = reactive("press e again to leave · typing updates it")
 
-    def render(self) -> Group | Text:
+    def watch_data(self) -> None:
+        self.changed()
+
+    def watch_grid(self) -> None:
+        self.changed()
+
+    def watch_focus_position(self) -> None:
+        self.changed()
+
+    def watch_note(self) -> None:
+        self.changed()
+
+    def rows(self, width: int, height: int) -> list[Row]:
         if self.data is None:
-            return Text(self.note, style="dim")
-        width, height = self.size.width or 80, self.size.height or 12
-        return Group(*explain_lines(self.data, self.grid, self.focus_position, width, height))
+            return [[(self.note, "dim")]]
+        lines = explain_lines(self.data, self.grid, self.focus_position, width, height)
+        return [text_row(line, self.app.console) for line in lines]

@@ -13,7 +13,7 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
-Piece = tuple[str, str]  # text and a Rich style string ("" for the widget's own)
+Piece = tuple[str, "str | Style"]  # text and a Rich style, or its string ("": the widget's own)
 Row = list[Piece]
 
 
@@ -48,13 +48,14 @@ class Rows(Widget):
         base = self._base
         key = (width, height, base)
         if self._strips is None or self._built_for != key:
-            styles: dict[str, Style] = {"": base}
+            styles: dict[str | Style, Style] = {"": base}
             out = []
             for row in self.rows(width, height)[:height]:
                 segments = []
                 for text, style in row:
                     if style not in styles:
-                        styles[style] = base + Style.parse(style)
+                        own = style if isinstance(style, Style) else Style.parse(style)
+                        styles[style] = base + own
                     segments.append(Segment(text, styles[style]))
                 out.append(Strip(segments).adjust_cell_length(width, base))
             self._strips, self._built_for = out, key
