@@ -88,7 +88,10 @@ def encode(message: Message) -> str:
         obj = {"event": message.event, "data": message.data}
     else:  # pragma: no cover - typing guards this
         raise TypeError(f"not a protocol message: {message!r}")
-    return json.dumps(_clean(obj), ensure_ascii=False, allow_nan=False) + "\n"
+    try:  # almost every message holds only finite floats: no walk over its values
+        return json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError:  # a NaN or an infinity somewhere (a diverged loss)
+        return json.dumps(_clean(obj), ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def too_long(size: int) -> RequestError:
