@@ -23,7 +23,7 @@ from core.contract.settings import GPT
 from core.errors import ConfigError, TorchdeckError
 from core.models import PRESETS, with_loss
 from core.predict import _fallback_start, context_ids, token_embedding
-from core.tokenizer import CharTokenizer
+from core.tokenizer import CharTokenizer, normalize
 
 LENS_NOTE = f"the logit lens needs transformer blocks, a final norm and an unembedding ({GPT})"
 
@@ -198,11 +198,7 @@ def explain(
     if atts:
         _check_index("layer", args.layer, n_layer, "n_layer")
         _check_index("head", args.head, n_head, "n_head")
-    if args.position is not None and args.position >= len(typed):
-        raise ConfigError(
-            f"position {args.position} is out of range: {len(typed)} character(s) are fed",
-            f"choose a position from 0 to {len(typed) - 1}" if typed else "type some text first",
-        )
+    asked = _character_at(tokenizer, text, ctx, args.position)
     layers = list(range(n_layer)) if args.layer is None else [args.layer] * bool(atts)
     heads = list(range(n_head)) if args.head is None else [args.head] * bool(atts)
     parts = lens_parts(model)
@@ -271,7 +267,8 @@ def explain(
         result["lens"] = lens
         result["lens_note"] = "" if lens else LENS_NOTE
         result.update(_attribution(name, emb, cap, grad, typed, best, logp, tokenizer))
-        result.update(_neighbour_part(name, emb, tokenizer, typed, args))
+        result.update(_neighbour_part(name, emb, tokenizer, asked, args))
+    result["position"] = None if asked is None else asked[2]
     return result
 
 
@@ -292,16 +289,41 @@ def _attribution(name, emb, cap, grad, typed, best, logp, tokenizer) -> dict:
     }
 
 
-def _neighbour_part(name, emb, tokenizer, typed, args: ExplainArgs) -> dict:
-    if not typed:
+def _character_at(tokenizer: CharTokenizer, text: str, ctx: dict, position: int | None):
+    """(character, id, place among the fed characters) of ``text``'s character at
+    ``position``, or of the last one fed when None; the id is None for a character outside
+    the vocabulary, the place None for one not fed (unknown, or before the last block_size).
+    None when nothing is fed and no position is asked. ConfigError past the text's end."""
+    typed = ctx["ids"]
+    if position is None:
+        return (tokenizer.chars[typed[-1]], typed[-1], len(typed) - 1) if typed else None
+    if position >= len(text):
+        raise ConfigError(
+            f"position {position} is out of range: the text has {len(text)} character(s)",
+            f"choose a position from 0 to {len(text) - 1}" if text else "type some text first",
+        )
+    fed_text = ctx["text"]  # normalised (NFC): a character and its accent may have joined
+    at = min(len(normalize(text[: position + 1])), len(fed_text)) - 1
+    cid = tokenizer.stoi.get(fed_text[at])
+    if cid is None:
+        return fed_text[at], None, None
+    place = sum(ch in tokenizer.stoi for ch in fed_text[:at]) - ctx["cropped"]
+    return fed_text[at], cid, place if place >= 0 else None
+
+
+def _neighbour_part(name, emb, tokenizer, asked, args: ExplainArgs) -> dict:
+    if asked is None:
         return {"neighbours_note": "no text is fed: type a character to see its neighbours"}
     if emb is None:
         return {"neighbours_note": f"{name} has no nn.Embedding: no character vectors to compare"}
-    position = len(typed) - 1 if args.position is None else args.position
-    cid = typed[position]
+    char, cid, _ = asked
+    if cid is None:
+        return {
+            "neighbours_note": f"{char!r} is not in the vocabulary: it has no vector to compare"
+        }
     if cid >= emb.weight.shape[0]:
         return {"neighbours_note": f"{name}'s embedding has no row for every character"}
     return {
-        "neighbours_of": {"char": tokenizer.chars[cid], "id": cid, "prob": 0.0},
+        "neighbours_of": {"char": char, "id": cid, "prob": 0.0},
         "neighbours": _neighbours(emb, tokenizer, cid, args.neighbours),
     }

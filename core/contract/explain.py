@@ -18,7 +18,8 @@ _INDEX = Arg(int, check=lambda v: isinstance(v, int) and v >= 0, nullable=True, 
 class ExplainArgs(Contract):
     """What to explain: ``text`` (its last block_size characters are fed, as ``predict`` does);
     ``layer``/``head`` narrow the attention sent back (None: every layer, every head);
-    ``position`` is the fed character whose embedding neighbours are asked (None: the last)."""
+    ``position`` is the index in ``text`` of the character whose embedding neighbours are
+    asked, as a text box counts it (None: the last character fed)."""
 
     OP: ClassVar[str] = "explain"
     text: str = arg("", str, required=True)
@@ -78,4 +79,7 @@ class ExplainResult(Contract):
     neighbours_of: TopChar | None = nested(TopChar)  # prob unused: the character asked
     neighbours: list[Neighbour] = nested(Neighbour, many=True)
     neighbours_note: str = ""
+    # the asked character's place among those fed (``chars``): the row a view marks; None when
+    # it is not fed (outside the vocabulary, or before the last block_size)
+    position: int | None = None
     step: int = 0

@@ -13,6 +13,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import App
 
+from core.contract import PredictArgs
 from core.contract.explain import ExplainResult, LensRow, Neighbour, TopChar
 from tests.tui.conftest import real_app, screen_lines, wait_configured, wait_for
 from tui.panes.predict_pane import PredictPane
@@ -206,3 +207,67 @@ async def test_the_view_follows_the_training(corpus):
         assert after.attribution != before.attribution
         assert after.attention != before.attention
         await pilot.press("2", "space")
+
+
+async def test_each_key_asks_once_for_the_character_at_the_cursor(corpus):
+    """The box changes its text before it moves its cursor, and a key's request goes out in
+    between: the character asked is still the one at the cursor, counted in the box's text
+    (an unknown character is not fed but is counted), so no key needs a second request."""
+    app = real_app(corpus, preset="gpt")
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane, view = await explained(pilot, "the ñ")  # ñ is not in the corpus
+        await pilot.press("i")  # back in the box
+        asked: list[tuple[str, int | None, bool]] = []
+        real_send = app.engine.send
+
+        def send(request, *args, **kwargs):
+            answer = real_send(request, *args, **kwargs)
+            if not isinstance(request, PredictArgs):
+                return answer
+
+            async def noted():
+                result = await answer
+                asked.append((request.text, request.explain["position"], result is not None))
+                return result
+
+            return noted()
+
+        app.engine.send = send
+
+        async def settled(text: str, what: str) -> None:
+            await wait_for(
+                pilot,
+                lambda: not pane.prediction.busy and view.data.chars[-1:] == list(text[-1:]),
+                10,
+                what,
+            )
+
+        for i, key in enumerate(" cat"):
+            await pilot.press({" ": "space"}.get(key, key))
+            await settled("the ñ" + " cat"[: i + 1], f"{key!r} explained")
+        assert asked == [(f"the ñ{' cat'[: i + 1]}", None, True) for i in range(4)]
+        assert view.data.chars == list("the  cat") and view.focus_position == 7
+
+        asked.clear()
+        await pilot.press(*["left"] * 4)  # after the ñ: it has no vector, and no row
+        await wait_for(pilot, lambda: view.data.neighbours_of is None, 10, "ñ asked")
+        assert (
+            view.data.neighbours_note == "'ñ' is not in the vocabulary: it has no vector to compare"
+        )
+        assert view.focus_position is None
+        await pilot.press("left")  # the space before it: the fed row 3
+        await wait_for(pilot, lambda: view.data.neighbours_of is not None, 10, "space asked")
+        assert view.data.neighbours_of.char == " " and view.focus_position == 3
+
+        asked.clear()
+        await pilot.press("x")  # typed in the middle: the x is asked at once
+        await wait_for(pilot, lambda: pane.text == "the xñ cat" and asked, 10, "x asked")
+        await pilot.pause(0.3)
+        assert asked == [("the xñ cat", 4, True)]
+        assert view.data.neighbours_of.char == "x" and view.focus_position == 4
+
+        asked.clear()
+        await pilot.press("delete")  # the ñ after the cursor goes; the cursor stays
+        await wait_for(pilot, lambda: pane.text == "the x cat" and len(asked) == 2, 10, "redone")
+        assert [a[1:] for a in asked] == [(3, True), (4, True)]  # caught when drawn, asked again
+        assert view.data.neighbours_of.char == "x" and view.focus_position == 4
