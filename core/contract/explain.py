@@ -26,6 +26,11 @@ class ExplainArgs(Contract):
     layer: int | None = arg(None, rule=_INDEX)
     head: int | None = arg(None, rule=_INDEX)
     position: int | None = arg(None, rule=_INDEX)
+    # only the last ``window`` fed positions of each attention map, as queries and as keys:
+    # what a view of that size can show (None: every position)
+    window: int | None = arg(
+        None, rule=Arg(int, check=lambda v: v >= 1, nullable=True, expect="≥ 1")
+    )
     neighbours: int = arg(8, rule=int_in(1, 64))  # how many nearest characters
     lens_k: int = arg(3, rule=int_in(1, 20))  # characters per logit-lens row
 
@@ -66,8 +71,10 @@ class ExplainResult(Contract):
     layers: list = arg(kind=list, factory=list)  # the layers ``attention`` holds, in order
     heads: list = arg(kind=list, factory=list)  # the heads each of them holds
     # [len(layers)][len(heads)][T][T]: row q is query q's distribution over keys 0..q (zeros
-    # above the diagonal: the causal mask)
+    # above the diagonal: the causal mask). With a window w < T, [w][w]: the queries and keys
+    # from ``offset`` = T - w on (a row then sums to 1 less what fell on the keys cut)
     attention: list = arg(kind=list, factory=list)
+    offset: int = 0
     attention_note: str = ""
     lens: list[LensRow] = nested(LensRow, many=True)
     lens_note: str = ""

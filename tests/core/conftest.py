@@ -200,3 +200,11 @@ async def noisy_engine(noisy_engine_process):
         await client.restart(timeout=60)
     client.drain_events()
     return client
+
+
+@pytest.fixture
+def gpt(corpus_file, make_session):
+    """A gpt session trained 20 steps: 2 layers × 2 heads (the explain tests)."""
+    from tests.core.explain_helpers import _trained
+
+    return _trained(make_session, corpus_file, "gpt", n_layer=2)

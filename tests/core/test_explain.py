@@ -14,38 +14,14 @@ import torch.nn as nn
 
 from core.contract import ExplainArgs, ExplainResult, PredictResult
 from core.errors import ConfigError, EngineError
-from core.explain import LENS_NOTE, explain
+from core.explain import LENS_NOTE
 from core.predict import predict
 from tests.core.engine_helpers import EVENT_TIMEOUT
+from tests.core.explain_helpers import TEXT, _explain, _trained
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 CPU = torch.device("cpu")
-TEXT = "the cat sat on"  # 14 characters, all in the corpus
-
-
-def _trained(make_session, corpus, preset: str, steps: int = 20, **model):
-    session = make_session(preset, corpus, model=model, steps=steps)
-    for _ in range(steps):
-        session.trainer.train_step()
-    session.trainer.flush()
-    return session
-
-
-@pytest.fixture
-def gpt(corpus_file, make_session):
-    return _trained(make_session, corpus_file, "gpt", n_layer=2)  # 2 layers × 2 heads
-
-
-def _explain(session, text=TEXT, model=None, **args):
-    return explain(
-        session.model if model is None else model,
-        session.tokenizer,
-        text,
-        session.block_size,
-        session.device,
-        ExplainArgs(text=text, **args),
-    )
 
 
 def _predict(session, text=TEXT, k=3):
@@ -277,35 +253,6 @@ def test_text_is_fed_as_predict_feeds_it(gpt):
     out = _explain(gpt, text=text)
     assert out["chars"] == _predict(gpt, text)["tokens"] == list(text[-16:])
     assert len(out["attribution"]) == 16 and np.array(out["attention"]).shape[-1] == 16
-
-
-def test_the_position_is_counted_in_the_text_as_typed(gpt):
-    """A text box's index: the unknown ñ and the characters before the last block_size (16)
-    are counted, though not fed; the reply says where among the fed ones the character is."""
-    text = "ñthe cat sat on the mat. the cat"  # 32 characters, 31 known: 15 cut, 16 fed
-    last = _explain(gpt, text=text)
-    assert last["position"] == 15 and last["neighbours_of"]["char"] == "t"
-    m = _explain(gpt, text=text, position=text.index("mat"))  # 20: after ñ and 19 known ones
-    assert m["position"] == 19 - 15 and m["chars"][4] == "m"  # 15 known ones cut
-    assert m["neighbours_of"]["char"] == "m"
-    cut = _explain(gpt, text=text, position=2)  # the h: known, but before what is fed
-    assert cut["position"] is None and cut["neighbours_of"]["char"] == "h"
-    unknown = _explain(gpt, text=text, position=0)
-    assert unknown["position"] is None and unknown["neighbours"] == []
-    assert unknown["neighbours_note"] == "'ñ' is not in the vocabulary: it has no vector to compare"
-    assert unknown["attention"] == last["attention"]  # the same text is fed either way
-
-
-def test_an_accent_typed_apart_is_the_character_it_makes(gpt):
-    """NFC: 'e' then U+0301 is 'é', one character; a position on either part asks for it."""
-    text = "the cate\u0301"
-    ends = _explain(gpt, text=text, position=len(text) - 1)
-    parts = _explain(gpt, text=text, position=len(text) - 2)
-    assert "é" not in gpt.tokenizer.stoi
-    for out in (ends, parts):
-        assert out["neighbours_note"] == "'é' is not in the vocabulary: it has no vector to compare"
-    t = _explain(gpt, text=text, position=6)
-    assert t["neighbours_of"]["char"] == "t" and t["position"] == 6
 
 
 # -- refusals and side effects -------------------------------------------------------------------

@@ -4,6 +4,7 @@ wrapped; navigated by keys; updating as the user types and as the model trains."
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -120,6 +121,24 @@ def test_the_view_is_drawn_cell_for_cell_as_rich_draws_its_lines(grid):
         assert _cells(text_row(line, console)) == _cells(rich), line.plain
     cut = text_row(lines[0], console)  # "why 't' 70%: " in bold, then a shade per character
     assert cut[0] == ("why 't' 70%: ", "b") and len(cut) == 1 + len(lines[0].plain) - 13
+
+
+@pytest.mark.parametrize("width, height", [(80, 16), (118, 29), (40, 12)])
+def test_a_window_of_what_fits_draws_as_the_whole_map_does(width, height):
+    full = synthetic(64)
+    window = min(width, 2 * height)  # ExplainView.window at this size
+    offset = 64 - window
+    cut = dataclasses.replace(
+        full, attention=[[[row[offset:] for row in full.attention[0][0][offset:]]]], offset=offset
+    )
+    for focus in (63, 40, offset - 1):  # at the end, inside the window, before it (no row)
+        drawn = explain_lines(cut, False, focus, width, height)
+        assert [line.plain for line in drawn] == [
+            line.plain for line in explain_lines(full, False, focus, width, height)
+        ]
+        assert [line.spans for line in drawn] == [
+            line.spans for line in explain_lines(full, False, focus, width, height)
+        ]
 
 
 def test_a_model_without_attention_or_lens_gets_their_notes():
@@ -271,3 +290,18 @@ async def test_each_key_asks_once_for_the_character_at_the_cursor(corpus):
         await wait_for(pilot, lambda: pane.text == "the x cat" and len(asked) == 2, 10, "redone")
         assert [a[1:] for a in asked] == [(3, True), (4, True)]  # caught when drawn, asked again
         assert view.data.neighbours_of.char == "x" and view.focus_position == 4
+
+
+async def test_the_pane_asks_for_what_the_view_can_show_and_again_when_it_grows(corpus):
+    app = real_app(corpus, preset="gpt")
+    async with app.run_test(size=(80, 24)) as pilot:
+        text = "the quick brown fox jumps over the lazy dog. to be or not to be, that"
+        pane, view = await explained(pilot, text)  # 70 characters: 64 fed
+        window = view.window  # asked from the next request on (the view is laid out now)
+        assert window == min(view.size.width, 2 * view.size.height) < 64
+        await pilot.press("i", "space")
+        await wait_for(pilot, lambda: view.data.offset == 64 - window, 10, "the window")
+        assert len(view.data.attention[0][0]) == window and len(view.data.chars) == 64
+        await pilot.resize_terminal(200, 60)
+        await wait_for(pilot, lambda: view.data.offset == 0, 10, "the whole map, grown")
+        assert len(view.data.attention[0][0]) == 64 and view.window >= 64

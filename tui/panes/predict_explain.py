@@ -12,9 +12,18 @@ class Explaining:
 
     def _explain_args(self) -> dict:
         layer, head = self.explain_at
-        grid = self.query_one(ExplainView).grid
+        view = self.query_one(ExplainView)
         self._asked_position = self._cursor_position()
-        return {"layer": layer, "head": None if grid else head, "position": self._asked_position}
+        return {
+            "layer": layer,
+            "head": None if view.grid else head,
+            "position": self._asked_position,
+            "window": view.window,
+        }
+
+    def on_explain_view_cut(self) -> None:
+        if self.side == "explain" and self.is_lm:
+            self.schedule(0)
 
     def _show_explanation(self, reply: dict) -> None:
         view = self.query_one(ExplainView)

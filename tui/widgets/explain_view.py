@@ -14,6 +14,7 @@ from functools import lru_cache
 from rich.console import Console
 from rich.style import Style
 from rich.text import Text
+from textual.message import Message
 from textual.reactive import reactive
 
 from core.contract.explain import ExplainResult
@@ -81,11 +82,12 @@ def attention_lines(r: ExplainResult, grid: bool, focus: int | None, width: int,
         body = head_grid(r.attention[0], list(r.heads), width, lines - 1)
     else:
         parts.append(f"head {r.heads[0] + 1}/{r.n_head}")
-        body = head_map(r.attention[0][0], r.chars, width, lines - 1, focus)
-    shown = len(r.attention[0][0])
-    n = fits(shown, width, lines - 1)
-    if not grid and 0 < n < shown:
-        parts.append(f"last {n} of {shown}")
+        # a window's map starts at position r.offset: its labels and focus are counted from there
+        local = None if focus is None or focus < r.offset else focus - r.offset
+        body = head_map(r.attention[0][0], r.chars[r.offset :], width, lines - 1, local)
+    n = fits(len(r.attention[0][0]), width, lines - 1)
+    if not grid and 0 < n < len(r.chars):
+        parts.append(f"last {n} of {len(r.chars)}")
     title = fit_parts(parts, width)
     return [Text(title, style="b"), *body]
 
@@ -158,6 +160,26 @@ class ExplainView(Rows):
     grid: reactive[bool] = reactive(False)
     focus_position: reactive[int | None] = reactive(None)
     note: reactive[str] = reactive("press e again to leave · typing updates it")
+
+    class Cut(Message):
+        """The view grew past what its data's window holds: ask for the explanation again."""
+
+    @property
+    def window(self) -> int | None:
+        """The most positions a map can show at this size (two query rows per line, one key
+        per cell): the window to ask for; None before the view is laid out."""
+        width, height = self.size
+        return max(1, min(width, 2 * height)) if width and height else None
+
+    def on_resize(self) -> None:
+        r = self.data
+        if (
+            r is not None
+            and r.offset
+            and r.attention
+            and (self.window or 0) > len(r.attention[0][0])
+        ):
+            self.post_message(self.Cut())
 
     def watch_data(self) -> None:
         self.changed()
