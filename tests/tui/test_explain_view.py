@@ -17,6 +17,7 @@ from textual.app import App
 from core.contract import PredictArgs
 from core.contract.explain import ExplainResult, LensRow, Neighbour, TopChar
 from tests.tui.conftest import real_app, screen_lines, wait_configured, wait_for
+from tui.panes.base import EXPLAIN_HOLD_S
 from tui.panes.predict_pane import PredictPane
 from tui.widgets.attention_map import MASKED, fits, head_map, shade
 from tui.widgets.explain_view import ExplainView, explain_lines, text_row
@@ -70,10 +71,12 @@ def test_a_head_map_puts_two_query_rows_per_line_and_blanks_the_masked_cells():
     first = lines[1]
     # the row labels: query 1, under the cursor, in reverse
     assert first.spans[0].style == "dim" and first.spans[1].style == "reverse"
-    cells = [s.style for s in first.spans[2:]]
-    assert cells[0] == Style(color=shade(1.0), bgcolor=shade(0.5))  # q0 over q1, key 0
-    assert cells[1] == Style(color=MASKED, bgcolor=shade(0.5))  # q0 cannot see key 1
-    assert cells[2] == Style(color=MASKED, bgcolor=MASKED)
+    cells = [(s.end - s.start, s.style) for s in first.spans[2:]]  # a span per run of equals
+    assert cells == [
+        (1, Style(color=shade(1.0), bgcolor=shade(0.5))),  # q0 over q1, key 0
+        (1, Style(color=MASKED, bgcolor=shade(0.5))),  # q0 cannot see key 1
+        (2, Style(color=MASKED, bgcolor=MASKED)),  # keys 2 and 3: masked for both
+    ]
     # too little room: the last positions that fit, never wrapped
     small = head_map(att, list("abcd"), 5, 2)
     assert [line.plain for line in small] == ["   cd", "cd ▀▀"]
@@ -261,11 +264,15 @@ async def test_each_key_asks_once_for_the_character_at_the_cursor(corpus):
                 what,
             )
 
+        holds: list[float] = []
+        hold = app.screen.hold_paint
+        app.screen.hold_paint = lambda seconds: holds.append(seconds) or hold(seconds)
         for i, key in enumerate(" cat"):
             await pilot.press({" ": "space"}.get(key, key))
             await settled("the ñ" + " cat"[: i + 1], f"{key!r} explained")
         assert asked == [(f"the ñ{' cat'[: i + 1]}", None, True) for i in range(4)]
         assert view.data.chars == list("the  cat") and view.focus_position == 7
+        assert holds == [EXPLAIN_HOLD_S] * 4  # each echo waits for its explanation
 
         asked.clear()
         await pilot.press(*["left"] * 4)  # after the ñ: it has no vector, and no row

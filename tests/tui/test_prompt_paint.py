@@ -134,6 +134,41 @@ async def test_a_hold_ends_at_its_deadline_without_an_answer():
         assert screen._paint_call is None
 
 
+async def test_an_answer_after_its_echo_was_painted_is_painted_without_the_gap():
+    """The hold ran out and the echo was painted; the answer drawn a moment later goes out at
+    once, where any other change would wait out the rest of MIN_GAP_S."""
+    app = Small()
+    async with app.run_test(size=(40, 5)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        label = app.query_one("#label", Static)
+        spans: list[tuple[float, float]] = []  # each paint's start and end
+        real = screen._on_timer_update
+
+        def paint() -> None:
+            start = time.monotonic()
+            real()
+            spans.append((start, time.monotonic()))
+
+        screen._on_timer_update = paint
+        screen._last_paint = time.monotonic() - 1
+        screen.hold_paint(0.001)
+        label.update("echo", layout=False)
+        for _ in range(500):  # the deadline passes: the echo alone is painted
+            if spans:
+                break
+            await asyncio.sleep(0.002)
+        assert len(spans) == 1
+        label.update("echo + answer", layout=False)
+        screen.release_paint()
+        await until(lambda: len(spans) == 2)
+        assert spans[1][0] - spans[0][1] < MIN_GAP_S / 2  # no gap after the echo's paint
+        assert screen._paint_call is None and not screen._answer_due  # that paint used it
+        label.update("later")  # an ordinary change: the gap again
+        await until(lambda: screen._paint_call is not None)
+        assert len(spans) == 2
+
+
 async def test_a_layout_with_a_whole_repaint_writes_once():
     """A pane switch lays out and repaints the whole screen in one paint: Textual drew the
     regions the layout moved and then everything; one full frame is written, and it is right."""

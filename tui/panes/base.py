@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 # How long a change waits unpainted for the engine's answer: a prediction or a trivial cell
 # takes 5–10 ms on 2 cores, and the change still reaches the screen within a 60 Hz frame.
 ANSWER_HOLD_S = 0.012
+# The explain view's answer (a forward and a backward pass, and a heat map to draw) takes
+# 10-20 ms: an echo painted on its own meanwhile took the cores the engine needed
+EXPLAIN_HOLD_S = 0.025
 
 
 class Pane(Vertical, can_focus=True):

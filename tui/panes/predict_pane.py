@@ -32,7 +32,7 @@ from core.contract import (
 )
 from tui.format import fit_parts
 from tui.latest import LatestRequest
-from tui.panes.base import Pane
+from tui.panes.base import ANSWER_HOLD_S, EXPLAIN_HOLD_S, Pane
 from tui.panes.predict_explain import Explaining
 from tui.panes.predict_generate import Generation
 from tui.widgets.activation_map import ActivationMap
@@ -224,7 +224,7 @@ class PredictPane(Explaining, Generation, Pane):
         typed_at, self._typed_at = self._typed_at, None
         sent = self.link.send(self._request_args(), quiet=True)
         if typed_at is not None:  # a key: its echo waits for the bars, to paint as one
-            self.hold_for_answer()
+            self.hold_for_answer(EXPLAIN_HOLD_S if self.side == "explain" else ANSWER_HOLD_S)
 
         async def reply() -> tuple[PredictResult, float | None] | None:
             result = await sent

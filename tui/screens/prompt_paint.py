@@ -16,7 +16,8 @@ A view that has just asked the engine for the rest of the same change (the bars 
 character, a cell's answer) calls :meth:`PromptPaint.hold_paint`: the screen keeps the change
 unpainted until :meth:`PromptPaint.release_paint` (the answer is drawn) or a short deadline, so the
 echo and its answer go out in one paint. Two paints cost a layout-and-paint each plus the gap
-between them: measured, the bars came 8–13 ms after the echo.
+between them: measured, the bars came 8–13 ms after the echo. An answer slower than the hold
+(the explain view's) finds its echo painted; it is painted at once, without the gap.
 
 This overrides two private methods of ``textual.screen.Screen``; the project pins Textual, and
 ``tests/tui/test_prompt_paint.py`` fails if either is gone or the timing regresses.
@@ -42,6 +43,7 @@ class PromptPaint(Screen):
     _paint_call: asyncio.TimerHandle | None = None  # the one-shot wait for the gap's end
     _hold_until = 0.0  # time.monotonic(): no paint before then, unless released
     _painting = False  # within a paint (_on_timer_update)
+    _answer_due = False  # an answer was drawn: the next paint does not wait out the gap
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -53,8 +55,10 @@ class PromptPaint(Screen):
         self._hold_until = time.monotonic() + seconds
 
     def release_paint(self) -> None:
-        """The answer is drawn: paint now (after the gap), not at the hold's deadline."""
-        if not self._hold_until:
+        """The answer is drawn: paint it now, not at the hold's deadline, nor after the gap
+        (an echo painted when the hold ran out may have ended a moment ago)."""
+        self._answer_due = True
+        if not self._hold_until and self._paint_call is None:
             return
         self._hold_until = 0.0
         if self._paint_call is not None:
@@ -76,7 +80,8 @@ class PromptPaint(Screen):
         if self.app._batch_count or not self.is_current or not self._dirty():
             await Screen._on_idle(self, event)  # Textual's own: callbacks after a paint
             return
-        wait = max(self._last_paint + MIN_GAP_S, self._hold_until) - time.monotonic()
+        gap = 0.0 if self._answer_due else MIN_GAP_S
+        wait = max(self._last_paint + gap, self._hold_until) - time.monotonic()
         if wait <= 0:
             self._hold_until = 0.0
             self._on_timer_update()
@@ -89,6 +94,7 @@ class PromptPaint(Screen):
 
     def _on_timer_update(self) -> None:
         self._painting = True
+        self._answer_due = False
         try:
             super()._on_timer_update()
         finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from itertools import groupby
 
 from rich.color import Color
 from rich.style import Style
@@ -85,10 +86,14 @@ def head_map(
                 line.append(ch, style="reverse" if focus == first + q else "dim")
             line.append(" ")
         uppers, lowers = _row_levels(rows, top, n), _row_levels(rows, top + 1, n)
-        start = len(line)
+        k = len(line)
         line.append("▀" * n)
-        for k, pair in enumerate(zip(uppers, lowers)):
-            line.stylize(_half(*pair), start + k, start + k + 1)
+        # one span per run of equal cells (the masked corner, weak attention): fewer pieces
+        # to draw and fewer colour codes written to the terminal
+        for pair, run in groupby(zip(uppers, lowers)):
+            width = len(list(run))
+            line.stylize(_half(*pair), k, k + width)
+            k += width
         out.append(line)
     return out
 
