@@ -121,8 +121,8 @@ def test_the_view_is_drawn_cell_for_cell_as_rich_draws_its_lines(grid):
     for line in [*lines, overlapping]:
         drawn = console.render(line, console.options.update(width=120))  # Rich's own way
         rich = [(seg.text, seg.style or "") for seg in drawn if seg.text != "\n"]
-        assert _cells(text_row(line, console)) == _cells(rich), line.plain
-    cut = text_row(lines[0], console)  # "why 't' 70%: " in bold, then a shade per character
+        assert _cells(text_row(line)) == _cells(rich), line.plain
+    cut = text_row(lines[0])  # "why 't' 70%: " in bold, then a shade per character
     assert cut[0] == ("why 't' 70%: ", "b") and len(cut) == 1 + len(lines[0].plain) - 13
 
 

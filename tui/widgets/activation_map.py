@@ -3,6 +3,8 @@ column per character; blue for negative, red for positive, brighter for larger |
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from rich.color import Color
 from rich.style import Style
 from rich.text import Text
@@ -16,10 +18,16 @@ SHADES = 5  # levels of intensity per sign; 256-colour terminals show them well
 
 def cell_style(value: float, scale: float) -> Style:
     level = 0 if scale <= 0 else min(SHADES, round(abs(value) / scale * SHADES))
+    return _shade(level, value > 0)
+
+
+@lru_cache(maxsize=2 * SHADES + 2)
+def _shade(level: int, positive: bool) -> Style:
+    """One Style per level and sign, made once: a map draws hundreds of cells a paint."""
     if level == 0:
         return Style(bgcolor=Color.from_rgb(40, 40, 40))
     strength = 60 + 195 * level // SHADES
-    rgb = (strength, 40, 40) if value > 0 else (40, 70, strength)
+    rgb = (strength, 40, 40) if positive else (40, 70, strength)
     return Style(bgcolor=Color.from_rgb(*rgb), color="white")
 
 

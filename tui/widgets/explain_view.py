@@ -10,8 +10,8 @@ note in its place, never an empty box. Everything fits the view's size and never
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import groupby
 
-from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 from textual.message import Message
@@ -122,31 +122,51 @@ def explain_lines(
     return out[:height]
 
 
-@lru_cache(maxsize=256)
-def _both(outer: str | Style, inner: str | Style) -> Style:
-    def parsed(style: str | Style) -> Style:
-        return style if isinstance(style, Style) else Style.parse(style)
-
-    return parsed(outer) + parsed(inner)
+def _parsed(style: str | Style) -> Style:
+    return style if isinstance(style, Style) else Style.parse(style or "none")
 
 
-def text_row(line: Text, console: Console) -> Row:
-    """A line of text as a row of (text, style) pieces. Spans that do not overlap (the heat
-    map's cells, the labels) are cut straight from the text; overlapping ones go through Rich."""
+@lru_cache(maxsize=512)
+def _combined(outer: str | Style, stack: tuple) -> str | Style:
+    """The line's style under its spans' (in the spans' order, as Rich combines them)."""
+    if not stack:
+        return outer
+    if not outer and len(stack) == 1:
+        return stack[0]
+    return Style.combine([_parsed(outer), *map(_parsed, stack)])
+
+
+def text_row(line: Text) -> Row:
+    """A line of text as a row of (text, style) pieces, styled as Rich draws it: spans that
+    do not overlap (the heat map's runs, the labels) are cut straight from the text; where
+    they do, each character gets its spans' styles combined, and equal neighbours join."""
     plain, outer, pos = line.plain, line.style, 0
     row: Row = []
     for span in line.spans:
-        if span.start < pos:  # overlapping: let Rich combine them, the line's style under all
-            whole = Text().append_text(line)
-            return [(seg.text, seg.style or "") for seg in whole.render(console) if seg.text]
+        if span.start < pos:
+            return _stacked(line)
         if span.start > pos:
             row.append((plain[pos : span.start], outer))
-        style = span.style if not outer else _both(outer, span.style)
-        row.append((plain[span.start : span.end], style))
+        row.append((plain[span.start : span.end], _combined(outer, (span.style,))))
         pos = span.end
     if pos < len(plain):
         row.append((plain[pos:], outer))
     return [piece for piece in row if piece[0]]
+
+
+def _stacked(line: Text) -> Row:
+    plain, n = line.plain, len(line.plain)
+    stacks: list[tuple] = [()] * n
+    for span in line.spans:
+        for i in range(max(0, span.start), min(n, span.end)):
+            stacks[i] = (*stacks[i], span.style)
+    row: Row = []
+    start = 0
+    for stack, run in groupby(stacks):
+        width = len(list(run))
+        row.append((plain[start : start + width], _combined(line.style, stack)))
+        start += width
+    return row
 
 
 class ExplainView(Rows):
@@ -197,4 +217,4 @@ class ExplainView(Rows):
         if self.data is None:
             return [[(self.note, "dim")]]
         lines = explain_lines(self.data, self.grid, self.focus_position, width, height)
-        return [text_row(line, self.app.console) for line in lines]
+        return [text_row(line) for line in lines]
