@@ -80,18 +80,21 @@ class PtyScreen(PtyApp):
         if item is None:
             return None
         stamp, chunk = item
-        self.stream.feed(chunk)
+        chunks = [chunk]
         while True:
             item = self._take(stamp + BURST_GAP_S)
             if item is not None and item[0] - stamp > BURST_GAP_S:
                 self._pending = item  # the next frame's first chunk
                 item = None
             if item is None:
+                # fed once the frame is all in: pyte's parsing holds the GIL for milliseconds,
+                # and the reader thread, back from os.read, would wait for it to stamp a chunk
+                self.stream.feed(b"".join(chunks))
                 if self.on_frame is not None:
                     self.on_frame(stamp, self.lines)
                 return stamp
             stamp = item[0]
-            self.stream.feed(item[1])
+            chunks.append(item[1])
 
     def catch_up(self) -> None:
         """Feed everything read so far: the screen as it is now."""
