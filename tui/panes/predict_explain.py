@@ -29,7 +29,6 @@ class Explaining:
         view = self.query_one(ExplainView)
         view.data = ExplainResult.from_dict(reply)
         view.focus_position = view.data.position  # the engine's place for the character asked
-        self._cursor_moved()  # an edit that left the cursor where it was (delete) is seen here
 
     def _move_explain(self, which: int, step: int) -> None:
         """The explain view's layer (``which`` 0) or head (1), ``step`` on, wrapping."""
@@ -51,23 +50,19 @@ class Explaining:
             self.schedule(0)
 
     def _cursor_position(self) -> int | None:
-        """The index in the text of the character under the box's cursor (the one before it);
-        None at the end of the text (the engine's default: the last one fed).
-
-        Counted from the characters after the cursor, as last seen by ``_cursor_moved``: the
-        box changes its text before it moves its cursor, and a key's request goes out in
-        between; typing at the cursor, or deleting before it, leaves what follows it as it
-        was (a delete after it is caught when the reply is drawn)."""
-        after = getattr(self, "_after_cursor", 0)
-        if after <= 0:
+        """The index in the text of the character under the box's cursor (the one before it;
+        the first at the very start); None at the end of the text (the engine's default: the
+        last one fed) or for an empty text. Right also while the box is being edited: a key's
+        request goes out after the box changed its text and before it moved its cursor."""
+        box = self.input_box
+        after = box.chars_after_cursor
+        if after <= 0 or not box.value:
             return None
-        return max(0, len(self.input_box.value) - after - 1)
+        return max(0, len(box.value) - after - 1)
 
     def _cursor_moved(self) -> None:
         """A cursor that moved to another character asks again (typing at the end of the text
         leaves it on the last one: the key's own request covers it)."""
-        box = self.input_box
-        self._after_cursor = len(box.value) - box.cursor_position
         moved = self._cursor_position() != getattr(self, "_asked_position", None)
         if self.side == "explain" and self.is_lm and moved:
             self.schedule(0)

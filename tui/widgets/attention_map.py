@@ -111,7 +111,8 @@ def head_grid(
     if n < 2:
         return [Text(f"{count} heads need more room: press v for one head at a time")]
     blocks = [head_map(m, [], n, lines - 1, labels=False) for m in maps]
-    out = [Text(" ".join(f"head {h + 1}".ljust(n)[:n] for h in heads), style="dim")]
+    label = "head {}" if n >= len(f"head {max(heads) + 1}") else "h{}"  # narrow maps: h1 h2
+    out = [Text(" ".join(label.format(h + 1).ljust(n)[:n] for h in heads), style="dim")]
     for i in range(len(blocks[0])):
         line = Text()
         for j, block in enumerate(blocks):

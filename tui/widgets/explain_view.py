@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from itertools import groupby
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.message import Message
@@ -72,24 +73,42 @@ def lens_lines(r: ExplainResult, width: int) -> list[Text]:
     return out
 
 
+def _title(r: ExplainResult, grid: bool, shown: int, width: int) -> str:
+    """The map's title, the wordiest that fits: the layer, the head (or every head) and, when
+    the map cannot show every position, how many it shows."""
+    layer = (f"layer {r.layers[0] + 1}/{r.n_layer}", f"L{r.layers[0] + 1}/{r.n_layer}")
+    head = (
+        (f"all {r.n_head} heads", f"{r.n_head} heads")
+        if grid
+        else (f"head {r.heads[0] + 1}/{r.n_head}", f"H{r.heads[0] + 1}/{r.n_head}")
+    )
+    total = len(r.chars)
+    cut = 0 < shown < total
+    last = (f"last {shown} of {total}", f"last {shown}/{total}", f"{shown}/{total}")
+    tail = [[w] for w in last] if cut else [[]]
+    for words in (
+        ["attention", layer[0], head[0], *tail[0]],
+        ["attention", layer[0], head[0], *tail[1 if cut else 0]],
+        [layer[0], head[0], *tail[1 if cut else 0]],
+        [f"{layer[1]} {head[1]}", *tail[2 if cut else 0]],
+    ):
+        if cell_len(" · ".join(words)) <= width:
+            return " · ".join(words)
+    return fit_parts([f"{layer[1]} {head[1]}", *tail[2 if cut else 0]], width)[:width]
+
+
 def attention_lines(r: ExplainResult, grid: bool, focus: int | None, width: int, lines: int):
     if not r.attention:
         return [Text(r.attention_note or "no attention", style="dim")]
-    layer = r.layers[0]
-    parts = ["attention", f"layer {layer + 1}/{r.n_layer}"]
     if grid:
-        parts.append(f"all {r.n_head} heads")
         body = head_grid(r.attention[0], list(r.heads), width, lines - 1)
+        shown = 0  # the small maps say nothing of their window
     else:
-        parts.append(f"head {r.heads[0] + 1}/{r.n_head}")
         # a window's map starts at position r.offset: its labels and focus are counted from there
         local = None if focus is None or focus < r.offset else focus - r.offset
         body = head_map(r.attention[0][0], r.chars[r.offset :], width, lines - 1, local)
-    n = fits(len(r.attention[0][0]), width, lines - 1)
-    if not grid and 0 < n < len(r.chars):
-        parts.append(f"last {n} of {len(r.chars)}")
-    title = fit_parts(parts, width)
-    return [Text(title, style="b"), *body]
+        shown = fits(len(r.attention[0][0]), width, lines - 1)
+    return [Text(_title(r, grid, shown, width), style="b"), *body]
 
 
 def explain_lines(

@@ -36,6 +36,24 @@ class PredictInput(Input):
         # that selected all of it made that key replace the whole text)
         super().__init__(placeholder=PLACEHOLDER, id=id, select_on_focus=False)
 
+    _edit_cursor: int | None = None  # where the edit being made leaves the cursor
+
+    @property
+    def chars_after_cursor(self) -> int:
+        """How many characters follow the cursor, also while an edit is being made: the box
+        sets its text before it moves its cursor, and ``on_text`` runs in between."""
+        cursor = self.cursor_position if self._edit_cursor is None else self._edit_cursor
+        return max(0, len(self.value) - cursor)
+
+    def replace(self, text: str, start: int, end: int) -> None:
+        # every edit of Input's (a key, a paste, a delete, a word deleted) comes through here
+        start, end = sorted((max(0, start), min(len(self.value), end)))
+        self._edit_cursor = start + len(text)
+        try:
+            super().replace(text, start, end)
+        finally:
+            self._edit_cursor = None
+
     def watch_value(self) -> None:
         # the pane's request for the new text goes out here, before the box's own idle hands
         # its repaint to the screen: the engine works while the echo is painted (a Changed
@@ -52,5 +70,9 @@ class PredictInput(Input):
 
     def set_text(self, text: str) -> None:
         """Make ``text`` the whole content, with the cursor at its end."""
-        self.value = text
+        self._edit_cursor = len(text)
+        try:
+            self.value = text
+        finally:
+            self._edit_cursor = None
         self.cursor_position = len(text)
