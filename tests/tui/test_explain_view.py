@@ -51,6 +51,7 @@ def synthetic(t: int = 40, layers: int = 4, heads: int = 4, grid: bool = False) 
         target=TopChar("t", 1, 0.7),
         neighbours_of=TopChar(".", 5, 0.0),
         neighbours=[Neighbour(c, i, 0.9 - i / 10) for i, c in enumerate("!?,;:")],
+        position=t - 1,
         step=120,
     )
 
@@ -153,6 +154,14 @@ def test_a_window_of_what_fits_draws_as_the_whole_map_does(width, height):
         assert [line.spans for line in drawn] == [
             line.spans for line in explain_lines(full, False, focus, width, height)
         ]
+
+
+def test_a_character_before_the_context_is_said_not_fed_and_a_small_view_keeps_its_text():
+    cut = dataclasses.replace(synthetic(), position=None)  # asked, known, but not fed
+    assert explain_lines(cut, False, None, 80, 12)[1].plain.startswith("near '.' (not fed):  !")
+    small = [line.plain for line in explain_lines(synthetic(), False, 39, 40, 4)]
+    assert small[0].startswith("why 't'") and small[1].startswith("near '.':")
+    assert not any("masked" in line or "layer ·" in line for line in small)  # no scale, no keys
 
 
 def test_a_model_without_attention_or_lens_gets_their_notes():

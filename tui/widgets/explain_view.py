@@ -49,7 +49,9 @@ def attribution_line(r: ExplainResult, width: int) -> Text:
 def neighbours_line(r: ExplainResult, width: int) -> Text:
     if r.neighbours_of is None or not r.neighbours:
         return Text(r.neighbours_note or "no embedding neighbours", style="dim", no_wrap=True)
-    line = Text(f"near '{visible_char(r.neighbours_of.char)}':", style="b")
+    # a character before what is fed (the last block_size) has a vector but no row in the map
+    fed = "" if r.position is not None or not r.chars else " (not fed)"
+    line = Text(f"near '{visible_char(r.neighbours_of.char)}'{fed}:", style="b")
     for n in r.neighbours:
         part = f"  {visible_char(n.char)} {n.cosine:.2f}"
         if len(line) + len(part) > width:
@@ -119,6 +121,8 @@ def explain_lines(
     foot = [scale_line(width)] if r.attention and not grid else []
     if r.attention:
         foot.append(Text(KEYS, style="dim"))
+    if height - len(top) - len(foot) < 3:  # no room for a map: the scale and keys go first
+        foot = []
     rest = max(1, height - len(top) - len(foot))
     lens_w = LENS_WIDTH if r.lens and width >= LENS_WIDTH + 24 else 0
     left_w = width - lens_w - (1 if lens_w else 0)
