@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App
@@ -21,6 +21,9 @@ from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineS
 
 if TYPE_CHECKING:
     from core.contract import Contract
+
+# how a request's error is told: notified (False), not at all (True), or handed to a callable
+Quiet = bool | Callable[[str], None]
 
 
 class EngineLink:
@@ -155,19 +158,22 @@ class EngineLink:
         malformed result (notified unless ``quiet``)."""
         return await self.send(args, quiet)
 
-    def send(self, args: Contract | str, quiet: bool = False) -> Awaitable[Any]:
+    def send(self, args: Contract | str, quiet: Quiet = False) -> Awaitable[Any]:
         """``call``, its request written before this returns: a keystroke's request leaves
         ahead of the frame that echoes the key (a coroutine would write it only once a task
         ran it)."""
         op = args if isinstance(args, str) else args.OP
         return self._answer(op, self.client.call_now(args), quiet)
 
-    async def _answer(self, op: str, pending: Awaitable[Any], quiet: bool) -> Any:
-        """``pending``'s result, or None after an error (notified unless ``quiet``)."""
+    async def _answer(self, op: str, pending: Awaitable[Any], quiet: Quiet) -> Any:
+        """``pending``'s result, or None after an error (notified unless ``quiet``; a
+        ``quiet`` that is callable is given an error reply's message and hint to show)."""
         try:
             return await pending
         except EngineError as exc:  # an error reply, or a result that does not read
-            if not quiet:
+            if callable(quiet):
+                quiet(f"{op}: {exc.message}" + (f" — {exc.hint}" if exc.hint else ""))
+            elif not quiet:
                 self.app.notify(
                     f"{exc.message}\n{exc.hint}" if exc.hint else exc.message,
                     title=f"{op}: {exc.type}",

@@ -350,3 +350,17 @@ async def test_the_pane_asks_for_what_the_view_can_show_and_again_when_it_grows(
         await pilot.resize_terminal(200, 60)
         await wait_for(pilot, lambda: view.data.offset == 0, 10, "the whole map, grown")
         assert len(view.data.attention[0][0]) == 64 and view.window >= 64
+
+
+async def test_a_refused_request_says_why_where_the_figures_go(corpus):
+    app = real_app(corpus, preset="gpt")
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane, view = await explained(pilot, "the cat")
+        pane.explain_at = [9, 0]  # a layer this model has not (keys wrap: only a bug sends it)
+        pane.schedule(0)
+        info = pane.query_one("#predict-info")
+        await wait_for(pilot, lambda: "layer 9" in str(info.render()), 10, "the refusal shown")
+        assert str(info.render()).startswith(
+            "predict: layer 9 is out of range: this model has n_layer = 4 — choose a layer"
+        )
+        assert not app.query("Toast")  # told in its place, not a notification a key

@@ -222,7 +222,7 @@ class PredictPane(Explaining, Generation, Pane):
     def _send_prediction(self) -> Awaitable[tuple[PredictResult, float | None] | None]:
         """The request written now (see ``LatestRequest.kick``); its reply awaited later."""
         typed_at, self._typed_at = self._typed_at, None
-        sent = self.link.send(self._request_args(), quiet=True)
+        sent = self.link.send(self._request_args(), quiet=self._refused)
         if typed_at is not None:  # a key: its echo waits for the bars, to paint as one
             self.hold_for_answer(EXPLAIN_HOLD_S if self.side == "explain" else ANSWER_HOLD_S)
 
@@ -282,6 +282,12 @@ class PredictPane(Explaining, Generation, Pane):
         if r.unknown:
             line.stylize("bold red", 0, len(parts[0]))
         info.update(line, layout=False)  # one row
+
+    def _refused(self, why: str) -> None:
+        """The engine refused the request: say so where the text's figures go (a notification
+        per keystroke would bury the screen), rather than keep the last text's as if current."""
+        info = self.query_one("#predict-info", Static)
+        info.update(Text(why, style="bold red", no_wrap=True, overflow="ellipsis"), layout=False)
 
     # -- controls ------------------------------------------------------------------------------
 
