@@ -6,8 +6,9 @@ as ``torchdeck`` runs it (a detached engine it spawns, or one it attaches to), w
 additions: a 10 ms asyncio timer whose drift is the event loop's lag (run in a window of its
 own), a record of every ``train_progress`` event's arrival time and step, and a script that
 presses ``s`` on the Train pane once the model is configured, then quits (shutting down the
-engine it spawned) and writes what it measured as JSON to ``--out``. As in ``torchdeck``, times count from the process's start
-and the garbage collector is off while the app's modules load (``main`` imports them).
+engine it spawned) and writes what it measured as JSON to ``--out``. As in ``torchdeck``, times
+count from the process's start and the garbage collector is off while the app's modules load
+(``main`` imports them).
 
 Modes:
 - ``train``: train for ``--warmup`` + 2 × ``--window`` seconds of progress events; report the

@@ -22,7 +22,7 @@ from core.contract.explain import ExplainResult
 from tui.format import fit_parts, visible_char
 from tui.widgets.activation_map import cell_style
 from tui.widgets.attention_map import fits, head_grid, head_map, scale_line
-from tui.widgets.rows import Row, Rows
+from tui.widgets.rows import Row, Rows, as_style
 
 LENS_WIDTH = 30  # "block 3  e 31% a 12% ␣  9%"
 KEYS = "[ ] layer · , . head · v all heads"
@@ -78,25 +78,30 @@ def lens_lines(r: ExplainResult, width: int) -> list[Text]:
 def _title(r: ExplainResult, grid: bool, shown: int, width: int) -> str:
     """The map's title, the wordiest that fits: the layer, the head (or every head) and, when
     the map cannot show every position, how many it shows."""
-    layer = (f"layer {r.layers[0] + 1}/{r.n_layer}", f"L{r.layers[0] + 1}/{r.n_layer}")
-    head = (
-        (f"all {r.n_head} heads", f"{r.n_head} heads")
-        if grid
-        else (f"head {r.heads[0] + 1}/{r.n_head}", f"H{r.heads[0] + 1}/{r.n_head}")
-    )
+    layer, n_layer = r.layers[0] + 1, r.n_layer
+    if grid:
+        head, short_head = f"all {r.n_head} heads", f"{r.n_head} heads"
+    else:
+        head, short_head = f"head {r.heads[0] + 1}/{r.n_head}", f"H{r.heads[0] + 1}/{r.n_head}"
     total = len(r.chars)
-    cut = 0 < shown < total
-    last = (f"last {shown} of {total}", f"last {shown}/{total}", f"{shown}/{total}")
-    tail = [[w] for w in last] if cut else [[]]
+    if 0 < shown < total:
+        long, mid, short = (
+            [f"last {shown} of {total}"],
+            [f"last {shown}/{total}"],
+            [f"{shown}/{total}"],
+        )
+    else:
+        long = mid = short = []
+    terse = [f"L{layer}/{n_layer} {short_head}", *short]
     for words in (
-        ["attention", layer[0], head[0], *tail[0]],
-        ["attention", layer[0], head[0], *tail[1 if cut else 0]],
-        [layer[0], head[0], *tail[1 if cut else 0]],
-        [f"{layer[1]} {head[1]}", *tail[2 if cut else 0]],
+        ["attention", f"layer {layer}/{n_layer}", head, *long],
+        ["attention", f"layer {layer}/{n_layer}", head, *mid],
+        [f"layer {layer}/{n_layer}", head, *mid],
+        terse,
     ):
         if cell_len(" · ".join(words)) <= width:
             return " · ".join(words)
-    return fit_parts([f"{layer[1]} {head[1]}", *tail[2 if cut else 0]], width)[:width]
+    return fit_parts(terse, width)[:width]
 
 
 def attention_lines(r: ExplainResult, grid: bool, focus: int | None, width: int, lines: int):
@@ -145,10 +150,6 @@ def explain_lines(
     return out[:height]
 
 
-def _parsed(style: str | Style) -> Style:
-    return style if isinstance(style, Style) else Style.parse(style or "none")
-
-
 @lru_cache(maxsize=512)
 def _combined(outer: str | Style, stack: tuple) -> str | Style:
     """The line's style under its spans' (in the spans' order, as Rich combines them)."""
@@ -156,7 +157,7 @@ def _combined(outer: str | Style, stack: tuple) -> str | Style:
         return outer
     if not outer and len(stack) == 1:
         return stack[0]
-    return Style.combine([_parsed(outer), *map(_parsed, stack)])
+    return Style.combine([as_style(outer), *map(as_style, stack)])
 
 
 def text_row(line: Text) -> Row:

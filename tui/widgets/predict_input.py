@@ -70,9 +70,4 @@ class PredictInput(Input):
 
     def set_text(self, text: str) -> None:
         """Make ``text`` the whole content, with the cursor at its end."""
-        self._edit_cursor = len(text)
-        try:
-            self.value = text
-        finally:
-            self._edit_cursor = None
-        self.cursor_position = len(text)
+        self.replace(text, 0, len(self.value))

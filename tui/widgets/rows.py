@@ -17,6 +17,11 @@ Piece = tuple[str, "str | Style"]  # text and a Rich style, or its string ("": t
 Row = list[Piece]
 
 
+def as_style(style: str | Style) -> Style:
+    """A piece's style as a Rich Style (a string is parsed; "" is no style of its own)."""
+    return style if isinstance(style, Style) else Style.parse(style or "none")
+
+
 class Rows(Widget):
     """Subclasses say what to draw in ``rows(width, height)`` and call ``changed()`` (or let a
     reactive watcher call it) when that would differ."""
@@ -54,8 +59,7 @@ class Rows(Widget):
                 segments = []
                 for text, style in row:
                     if style not in styles:
-                        own = style if isinstance(style, Style) else Style.parse(style)
-                        styles[style] = base + own
+                        styles[style] = base + as_style(style)
                     segments.append(Segment(text, styles[style]))
                 out.append(Strip(segments).adjust_cell_length(width, base))
             self._strips, self._built_for = out, key
