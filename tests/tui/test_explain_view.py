@@ -258,6 +258,8 @@ async def test_each_key_asks_once_for_the_character_at_the_cursor(corpus):
     app = real_app(corpus, preset="gpt")
     async with app.run_test(size=(80, 24)) as pilot:
         pane, view = await explained(pilot, "the ñ")  # ñ is not in the corpus
+        # the cursor after the ñ: its note, not the neighbours of the last character fed
+        await wait_for(pilot, lambda: view.data.neighbours_of is None, 10, "the ñ's note")
         await pilot.press("i")  # back in the box
         asked: list[tuple[str, int | None, bool]] = []
         real_send = app.engine.send
@@ -290,7 +292,8 @@ async def test_each_key_asks_once_for_the_character_at_the_cursor(corpus):
         for i, key in enumerate(" cat"):
             await pilot.press({" ": "space"}.get(key, key))
             await settled("the ñ" + " cat"[: i + 1], f"{key!r} explained")
-        assert asked == [(f"the ñ{' cat'[: i + 1]}", None, True) for i in range(4)]
+        # at the end of the text: its last character, the one before the cursor
+        assert asked == [(f"the ñ{' cat'[: i + 1]}", 5 + i, True) for i in range(4)]
         assert view.data.chars == list("the  cat") and view.focus_position == 7
         assert holds == [EXPLAIN_HOLD_S] * 4  # each echo waits for its explanation
 
@@ -329,7 +332,7 @@ async def test_each_key_asks_once_for_the_character_at_the_cursor(corpus):
         await pilot.press("end")
         await wait_for(pilot, lambda: view.data.neighbours_of.char == "t", 10, "the end")
         await once(["ctrl+w"], "the y ", "a word deleted before the cursor")
-        assert asked[0][1] is None and view.data.neighbours_of.char == " "
+        assert asked[0][1] == 5 and view.data.neighbours_of.char == " "
         await pilot.press("home")  # the first character: the one after the cursor
         await wait_for(pilot, lambda: view.focus_position == 0, 10, "the start")
         await once(["ctrl+k"], "", "all of it deleted from the start")

@@ -51,18 +51,20 @@ class Explaining:
 
     def _cursor_position(self) -> int | None:
         """The index in the text of the character under the box's cursor (the one before it;
-        the first at the very start); None at the end of the text (the engine's default: the
-        last one fed) or for an empty text. Right also while the box is being edited: a key's
-        request goes out after the box changed its text and before it moved its cursor."""
+        the first at the very start), the last one at the end even when it is not fed (an
+        unknown character there gets its note, not the last known one's neighbours); None
+        for an empty text. Right also while the box is being edited: a key's request goes out
+        after the box changed its text and before it moved its cursor."""
         box = self.input_box
-        after = box.chars_after_cursor
-        if after <= 0 or not box.value:
+        if not box.value:
             return None
-        return max(0, len(box.value) - after - 1)
+        return max(0, len(box.value) - box.chars_after_cursor - 1)
 
     def _cursor_moved(self) -> None:
-        """A cursor that moved to another character asks again (typing at the end of the text
-        leaves it on the last one: the key's own request covers it)."""
+        """A cursor that moved to another character asks again; one moved by an edit does
+        not (the edit's own request covers it)."""
+        if self.input_box.editing:
+            return
         moved = self._cursor_position() != getattr(self, "_asked_position", None)
         if self.side == "explain" and self.is_lm and moved:
             self.schedule(0)

@@ -39,6 +39,11 @@ class PredictInput(Input):
     _edit_cursor: int | None = None  # where the edit being made leaves the cursor
 
     @property
+    def editing(self) -> bool:
+        """Within an edit: its text is set, and the cursor moving now is part of it."""
+        return self._edit_cursor is not None
+
+    @property
     def chars_after_cursor(self) -> int:
         """How many characters follow the cursor, also while an edit is being made: the box
         sets its text before it moves its cursor, and ``on_text`` runs in between."""
