@@ -37,7 +37,7 @@ async def test_a_runs_steps_fill_the_strip_live_and_the_status_bar_fits(corpus):
         )
         bar = re.compile(
             r" ● running  │ (cpu │ )?mini │ (step )?\d+/20000 │ loss\(avg (\d+)\) (\d\.\d{4})"
-            r"( │ val \d\.\d{4})? │ [\d.]+k? tok/s"
+            r"( │ val \d\.\d{4})? │ [\d.]+[kM]? tok/s"
         )
         seen = None
         for _ in range(1200):  # one screen a frame or so, until a report of several steps
