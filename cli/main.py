@@ -32,6 +32,7 @@ from core.contract.settings import (
     TOP_P,
     at_least,
 )
+from core.i18n import LANGUAGES
 
 # subcommands with their own argument parser: module, help line; module.main(argv) -> exit code
 SWITCH_INTERVAL_S = 0.001  # how long a thread that wants the GIL waits for it, in the app
@@ -159,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     add_model_arg(parser)
+    parser.add_argument(  # taken out before parsing (cli.lang): listed here for the help
+        "--lang", choices=LANGUAGES, help="vi or en (default: from LANGUAGE, LC_ALL or LANG)"
+    )
     parser.add_argument(
         "--config", metavar="FILE.toml", help="the first model's settings (a run's config.toml)"
     )
@@ -219,7 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    from cli import lang
+
+    argv, refused = lang.apply(list(sys.argv[1:] if argv is None else argv))
+    if refused is not None:
+        return refused
     if argv[:1] == ["engine"]:
         os.execv(sys.executable, [sys.executable, "-m", "core.engine", *argv[1:]])
     if argv[:1] and argv[0] in DELEGATED:

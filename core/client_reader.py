@@ -9,6 +9,7 @@ import contextlib
 import time
 
 from core.errors import EngineDied, EngineError, ProtocolMismatch
+from core.i18n import language
 from core.protocol import MAX_LINE_BYTES, PROTOCOL_VERSION, Event, Reply, Request, decode
 from core.streams import read_stream_line
 
@@ -93,6 +94,7 @@ class EngineReader:
                     self.proc.terminate()
             return
         args = {"protocol": PROTOCOL_VERSION, "role": self.role, "budget": self.budget}
+        args["lang"] = language()  # the engine's messages in the client's language
         try:
             self.info = await self.request("hello", args)
         except EngineError as exc:

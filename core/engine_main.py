@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     # Until Engine.on_sigint is installed, a SIGINT (the client's interrupt) must not kill the
     # engine while it imports torch.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from core import i18n
+
+    i18n.set_language(i18n.from_environment())  # TORCHDECK_LANG from the process that started it
     args = build_parser().parse_args(argv)
     if args.dist and os.environ.get("RANK", "0") != "0":
         return _follow(args)  # not rank 0: no protocol, no socket; rank 0 leads

@@ -9,8 +9,10 @@ import platform
 from dataclasses import replace
 
 from core.contract import PRESETS, AttachArgs, AttachResult, EngineInfo, HelloArgs, ReadyInfo
+from core.contract.link import LanguageArgs
 from core.errors import ProtocolMismatch, TorchdeckError
 from core.history import decimated
+from core.i18n import set_language
 from core.protocol import PROTOCOL_VERSION
 
 
@@ -27,7 +29,12 @@ def engine_ops(engine) -> dict:
                 )
             conn.role = args.role
             conn.budget = args.budget
+        if args.lang:
+            set_language(args.lang)
         return engine.engine_info()
+
+    def op_language(args: LanguageArgs) -> dict:
+        return {"lang": set_language(args.lang)}
 
     def op_attach(args: AttachArgs) -> AttachResult:
         s = engine.session
@@ -61,7 +68,11 @@ def engine_ops(engine) -> dict:
             system=engine.monitor.recent() if engine.monitor is not None else [],
         )
 
-    return {"hello": (op_hello, HelloArgs), "attach": (op_attach, AttachArgs)}
+    return {
+        "hello": (op_hello, HelloArgs),
+        "attach": (op_attach, AttachArgs),
+        "language": (op_language, LanguageArgs),
+    }
 
 
 def ready_info(engine) -> ReadyInfo:

@@ -20,7 +20,7 @@ from typing import Any
 
 from core.errors import RequestError, TorchdeckError
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 MAX_LINE_BYTES = 1 << 24  # 16 MiB: longer lines are refused unread (both sides)
 MAX_DEPTH = 64  # nesting of [...] and {...}; the wire's real messages need fewer than 10
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')

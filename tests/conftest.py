@@ -21,3 +21,14 @@ def _private_runtime_dir():
             yield
         finally:
             os.environ.pop("TORCHDECK_RUNTIME_DIR", None)
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Tests read English unless they switch: whatever LANG the machine has, and whatever
+    language an earlier test left (the engines they start inherit TORCHDECK_LANG)."""
+    from core import i18n
+
+    i18n.set_language("en")
+    yield
+    i18n.set_language("en")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib
 import json
 import os
 import time
@@ -32,6 +31,7 @@ from tui.lessons.panel import LessonPanel
 from tui.lessons.start import show_lessons
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 from tui.panes.base import Pane
+from tui.panes.registry import PANES, PREBUILD_AFTER_S, pane_class
 from tui.panes.train_pane import TrainPane
 from tui.quiet_gc import QuietCollector
 from tui.quitting import quit_app
@@ -44,30 +44,6 @@ from tui.widgets.system_line import MachineState
 
 if TYPE_CHECKING:
     from core.contract import AttachResult, SessionInfo
-
-PANES = (
-    ("summary", "Summary"),
-    ("train", "Train"),
-    ("playground", "Playground"),
-    ("predict", "Predict"),
-)
-# The Train pane is built at start; the others on first show, so the first frame comes sooner
-# (their imports and their first layout cost ~0.2 s that nobody looks at yet).
-LAZY_PANES = {
-    "summary": ("tui.panes.summary_pane", "SummaryPane"),
-    "playground": ("tui.panes.playground_pane", "PlaygroundPane"),
-    "predict": ("tui.panes.predict_pane", "PredictPane"),
-}
-
-
-PREBUILD_AFTER_S = 0.2  # after the first model is shown, the other panes are built
-
-
-def pane_class(key: str) -> type[Pane]:
-    if key == "train":
-        return TrainPane
-    module, name = LAZY_PANES[key]
-    return getattr(importlib.import_module(module), name)
 
 
 class TorchdeckApp(App):
@@ -88,6 +64,7 @@ class TorchdeckApp(App):
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+r", "restart_engine", "Restart engine", show=False),
         Binding("ctrl+l", "restart_and_load", "Restart + load", show=False),
+        Binding("f5", "language", "Language", priority=True, show=False),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
     ]
@@ -376,6 +353,12 @@ class TorchdeckApp(App):
         from tui.screens.system_screen import SystemScreen
 
         self.push_screen(SystemScreen(self.machine))
+
+    async def action_language(self) -> None:
+        """Tiếng Việt ⇄ English, live (tui/language.py)."""
+        from tui.language import switch_language
+
+        await switch_language(self)
 
     def action_help(self) -> None:
         from tui.commands import help_sections

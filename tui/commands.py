@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from textual.app import SystemCommand
 from textual.keys import format_key
 
-from tui.app import PANES, pane_class
+from tui.panes.registry import PANES, pane_class
 
 APP_KEYS = [
     ("F1…F4, 1…4", "switch pane (digits only outside text boxes)"),

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from core.contract.base import Contract, arg
 from core.contract.settings import int_in
+from core.i18n import LANGUAGES
 
 # who a connection is: the app or an attached app ("ui"), a process that started the engine and
 # reads its output to the end ("owner", the headless train), or a look that leaves at once
@@ -45,6 +46,17 @@ class HelloArgs(Contract):
     protocol: int = arg(0, int, required=True)
     role: str = arg("ui", str, check=lambda v: v in ROLES, expect=f"one of {', '.join(ROLES)}")
     budget: int = arg(0, rule=int_in(0, 1 << 30))
+    # the language of the engine's messages to come (errors, hints, notes); "" leaves it be
+    lang: str = arg("", str, check=lambda v: v in ("", *LANGUAGES), expect="en, vi or empty")
+
+
+@dataclass(frozen=True)
+class LanguageArgs(Contract):
+    """Speak ``lang`` in the messages from now on: the app's live switch. The engine has one
+    language: with several clients attached, the last to ask sets it for all."""
+
+    OP: ClassVar[str] = "language"
+    lang: str = arg("en", str, required=True, check=lambda v: v in LANGUAGES, expect="en or vi")
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 async def test_unconfigured_engine_then_close_leaves_no_process(fresh_engine):
     client = fresh_engine
     first = await client.next_event(timeout=EVENT_TIMEOUT)
-    assert first.event == "ready" and first.data["protocol"] == 2
+    assert first.event == "ready" and first.data["protocol"] == 3
     status = await client.request("status")
     engine = status.pop("engine")
-    assert status == {"state": "idle", "protocol": 2, "session": None}
+    assert status == {"state": "idle", "protocol": 3, "session": None}
     # a pipe child: its one client is the process that started it, and it serves no socket
     assert engine["pid"] == client.pid and engine["clients"] == 1 and engine["client"] == 1
     assert engine["socket"] == "" and not engine["detached"] and engine["state"] == "idle"
@@ -90,7 +90,7 @@ async def test_killed_engine_is_reported_and_restart_brings_it_back(noisy_engine
         await client.request("status")
 
     ready = await client.restart(timeout=60)
-    assert ready["protocol"] == 2
+    assert ready["protocol"] == 3
     assert client.running and client.pid != old_pid and ready["pid"] == client.pid
     status = await client.request("status")
     assert status["session"] is None  # a new engine: nothing survived the kill

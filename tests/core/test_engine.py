@@ -36,7 +36,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 async def test_ready_event_carries_protocol_and_versions(engine):
     info = engine.ready_info
-    assert info["protocol"] == 2
+    assert info["protocol"] == 3
     assert info["torch"] == version("torch")
     assert info["python"] == platform.python_version()
     assert info["pid"] == engine.pid
@@ -93,7 +93,7 @@ async def test_interrupt_while_the_engine_starts_does_not_kill_it():
             await asyncio.sleep(0.1)
         assert signals >= 1
         ready = await client.wait_ready(EVENT_TIMEOUT)  # EngineDied if a SIGINT killed it
-        assert ready["protocol"] == 2
+        assert ready["protocol"] == 3
         # the engine takes an interrupt that came less than 0.5 s before a request as meant for
         # it (core.engine: the person pressed ctrl+c as they sent it): the last one sent above
         # may be that recent, so the status is asked once that window has passed

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 async def assert_alive(client: EngineClient, pid: int) -> None:
     status = await client.request("status", timeout=EVENT_TIMEOUT)
-    assert status["protocol"] == 2
+    assert status["protocol"] == 3
     assert status["state"] in ("idle", "finished", "stopped")
     assert client.running and client.pid == pid
 

@@ -203,10 +203,10 @@ async def link(owner, corpus):
 async def test_hello_says_who_the_client_is_and_status_counts_ui_not_probes(link):
     owner, connect = link
     a = await connect()
-    assert a.ready_info["protocol"] == 2 and a.ready_info["pid"] == owner.pid
+    assert a.ready_info["protocol"] == 3 and a.ready_info["pid"] == owner.pid
     info = a.info
     assert (info["id"], info["pid"], info["socket"]) == (str(owner.pid), owner.pid, owner.socket)
-    assert info["detached"] is False and info["client"] >= 2 and info["protocol"] == 2
+    assert info["detached"] is False and info["client"] >= 2 and info["protocol"] == 3
     probe = await connect("probe")
     status = await probe.request("status")
     assert status["engine"]["clients"] == 2  # the owner and a; not the probe
@@ -225,18 +225,18 @@ async def test_hello_with_another_protocol_names_the_side_to_upgrade(link):
     err = (await raw.reply(1))["error"]
     assert err == {
         "type": "ProtocolMismatch",
-        "message": "the engine speaks protocol 2 and this torchdeck speaks 1: the client is older",
+        "message": "the engine speaks protocol 3 and this torchdeck speaks 1: the client is older",
         "hint": "upgrade torchdeck on this machine (the same version on both sides), then try "
         "again",
     }
-    raw.send(2, "hello", protocol=3)
+    raw.send(2, "hello", protocol=4)
     err = (await raw.reply(2))["error"]
-    assert err["message"].endswith("speaks 3: the engine is older")
+    assert err["message"].endswith("speaks 4: the engine is older")
     assert err["hint"].startswith("upgrade torchdeck on the engine's machine")
-    raw.send(3, "hello", protocol=2, role="owner")
+    raw.send(3, "hello", protocol=3, role="owner")
     err = (await raw.reply(3))["error"]
     assert err["message"] == "only the process that started the engine is its owner"
-    raw.send(4, "hello", protocol=2, role="boss")
+    raw.send(4, "hello", protocol=3, role="boss")
     assert (await raw.reply(4))["error"]["type"] == "RequestError"
     raw.send(5, "status")
     assert (await raw.reply(5))["ok"]  # still served

@@ -40,11 +40,11 @@ NOBODY = 65534
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 MISMATCH = {
     999: (
-        "the engine speaks protocol 999 and this torchdeck speaks 2: the client is older",
+        "the engine speaks protocol 999 and this torchdeck speaks 3: the client is older",
         "upgrade torchdeck on this machine (the same version on both sides), then try again",
     ),
     1: (
-        "the engine speaks protocol 1 and this torchdeck speaks 2: the engine is older",
+        "the engine speaks protocol 1 and this torchdeck speaks 3: the engine is older",
         "upgrade torchdeck on the engine's machine (the same version on both sides), then try "
         "again",
     ),
@@ -192,7 +192,7 @@ def serve_as_nobody(path: str) -> int:
             sock.bind(path)
             sock.listen(1)
             conn, _ = sock.accept()
-            conn.sendall(b'{"event": "ready", "data": {"protocol": 2}}\n')
+            conn.sendall(b'{"event": "ready", "data": {"protocol": 3}}\n')
             while conn.recv(65536):
                 pass
         finally:

@@ -40,7 +40,7 @@ async def test_a_pane_key_switches_while_the_model_loads():
 
 
 async def switch_while_loading(app, pilot, client) -> None:
-    app.post_message(EngineReady(ReadyInfo(protocol=2), 1.0))
+    app.post_message(EngineReady(ReadyInfo(protocol=3), 1.0))
     for _ in range(100):  # plain sleeps: a pilot pause would wait for a blocked app
         await asyncio.sleep(0.02)
         if "configure" in client.asked:

@@ -1,0 +1,262 @@
+"""The catalogs' upkeep, with Babel: ``python -m core.i18n_catalog [update|compile|check]``.
+
+- ``update`` extracts every marked text of ``cli``, ``core`` and ``tui`` (``_``, ``N_``,
+  ``ngettext``) and merges it into each language's ``.po``: translations kept, new texts added
+  empty, texts no longer in the code dropped.
+- ``compile`` writes each ``.mo`` from its ``.po`` (what the app reads; shipped in the package).
+- ``check`` prints what stops a catalog from being complete (the tests assert the same).
+- ``merge FILE.json ...`` updates, then takes the translations of JSON files (``{msgid:
+  msgstr}``, a plural entry under its singular) into the Vietnamese catalog.
+- ``preview DIR FILE.json ...`` compiles the catalog with those files' translations into DIR,
+  to be read with ``TORCHDECK_LOCALE_DIR=DIR``, without touching the shipped ones.
+- ``fragment FILE.json PATH ...`` lists what the texts marked in PATHs lack in FILE.json (or in
+  the catalog): missing translations, placeholders that differ, texts that cannot be marked.
+
+Babel is a tool of the people who write torchdeck (the ``test`` extra), not of its users.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import string
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from core.i18n import DOMAIN, LANGUAGES, LOCALE_DIR
+
+ROOT = LOCALE_DIR.parent.parent
+PACKAGES = ("cli", "core", "tui")
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+MARKERS = ("_", "N_", "ngettext")
+TRANSLATED = tuple(lang for lang in LANGUAGES if lang != "en")
+HEADER = "# torchdeck's texts in Vietnamese.\n# Written for torchdeck; kept by python -m core.i18n_catalog."
+STAMP = datetime(2026, 12, 4, tzinfo=timezone.utc)  # fixed: an update changes only what changed
+
+
+def po_path(lang: str) -> Path:
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def sources() -> list[Path]:
+    return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
+
+
+def extract():
+    """Every marked text of the sources, as a Babel catalog (the template)."""
+    from babel.messages.catalog import Catalog
+
+    template = Catalog(project="torchdeck", domain=DOMAIN, creation_date=STAMP)
+    for path in sources():
+        rel = path.relative_to(ROOT).as_posix()
+        with open(path, "rb") as f:
+            for lineno, _func, message, _comments in extract_python_file(f):
+                if isinstance(message, tuple) and len(message) == 1:
+                    message = message[0]
+                if message:
+                    template.add(message, locations=[(rel, lineno)])
+    return template
+
+
+def unmarkable(path: Path) -> list[str]:
+    """Calls of ``_``/``N_``/``ngettext`` whose text is not a plain literal (an f-string, a
+    variable): the extractor cannot see them, so they would never be translated. And, in a
+    module that imports ``_``, a ``_`` used as a throwaway name, which hides the translator."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    bad = []
+    imports_marker = any(
+        isinstance(node, ast.ImportFrom) and any(a.name == "_" for a in node.names)
+        for node in ast.walk(tree)
+    )
+    for node in ast.walk(tree):
+        if imports_marker and isinstance(node, ast.Name) and node.id == "_":
+            if isinstance(node.ctx, ast.Store):  # a throwaway ``_`` hides the translator
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: _ assigned")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id in MARKERS and node.args:
+                count = 2 if node.func.id == "ngettext" else 1
+                for arg in node.args[:count]:
+                    if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+                        bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.func.id}(...)")
+    return bad
+
+
+def read(lang: str):
+    from babel.messages.pofile import read_po
+
+    with open(po_path(lang), "rb") as f:
+        return read_po(f, locale=lang, domain=DOMAIN)
+
+
+def write(lang: str, catalog) -> None:
+    from babel.messages.pofile import write_po
+
+    buf = io.BytesIO()
+    catalog.project, catalog.version, catalog.fuzzy = "torchdeck", "", False
+    catalog.header_comment = HEADER
+    catalog.revision_date = STAMP
+    catalog.last_translator = catalog.language_team = "torchdeck"
+    catalog.msgid_bugs_address = ""
+    write_po(buf, catalog, width=100, ignore_obsolete=True, include_lineno=False)
+    po_path(lang).parent.mkdir(parents=True, exist_ok=True)
+    tmp = po_path(lang).with_suffix(".po.tmp")
+    tmp.write_bytes(buf.getvalue())
+    tmp.replace(po_path(lang))
+
+
+def update() -> None:
+    from babel.messages.catalog import Catalog
+
+    template = extract()
+    for lang in TRANSLATED:
+        catalog = read(lang) if po_path(lang).exists() else Catalog(locale=lang, domain=DOMAIN)
+        catalog.update(template, no_fuzzy_matching=True)
+        catalog.obsolete.clear()
+        write(lang, catalog)
+
+
+def compile_all(out_dir: Path | None = None, catalogs: dict | None = None) -> None:
+    from babel.messages.mofile import write_mo
+
+    for lang in TRANSLATED:
+        buf = io.BytesIO()
+        write_mo(buf, (catalogs or {}).get(lang) or read(lang), use_fuzzy=False)
+        mo = po_path(lang).with_suffix(".mo")
+        if out_dir is not None:
+            mo = out_dir / lang / "LC_MESSAGES" / mo.name
+            mo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = mo.with_suffix(".mo.tmp")
+        tmp.write_bytes(buf.getvalue())
+        tmp.replace(mo)
+
+
+def fragments(files: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name in files:
+        found.update(json.loads(Path(name).read_text(encoding="utf-8")))
+    return found
+
+
+def merged(files: list[str], lang: str = "vi"):
+    """The catalog, updated from the code, with the fragments' translations taken in."""
+    from babel.messages.catalog import Catalog
+
+    catalog = read(lang) if po_path(lang).exists() else Catalog(locale=lang, domain=DOMAIN)
+    catalog.update(extract(), no_fuzzy_matching=True)
+    catalog.obsolete.clear()
+    texts = fragments(files)
+    for m in catalog:
+        key = m.id[0] if isinstance(m.id, tuple) else m.id
+        if key and key in texts:
+            m.string = (texts[key],) if isinstance(m.id, tuple) else texts[key]
+            m.flags.discard("fuzzy")
+    return catalog
+
+
+def fragment_problems(file: str, paths: list[str]) -> list[str]:
+    texts = fragments([file])
+    known = {(m.id[0] if isinstance(m.id, tuple) else m.id): m for m in read("vi") if m.id}
+    out = []
+    for path in map(Path, paths):
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for src in files:
+            src = src.resolve()
+            out.extend(unmarkable(src))
+            with open(src, "rb") as f:
+                for lineno, _func, message, _c in extract_python_file(f):
+                    key = message[0] if isinstance(message, tuple) else message
+                    if not key:
+                        continue
+                    old = known.get(key)
+                    text = texts.get(key) or (
+                        old and (old.string if isinstance(old.string, str) else old.string[0])
+                    )
+                    where = f"{src.relative_to(ROOT)}:{lineno}"
+                    if not text:
+                        out.append(f"{where}: no translation of {key!r}")
+                    elif fields(text) != fields(key):
+                        out.append(f"{where}: placeholders differ: {key!r} -> {text!r}")
+    return out
+
+
+def extract_python_file(f):
+    from babel.messages.extract import extract_python
+
+    for lineno, func, message, comments in extract_python(f, KEYWORDS, [], {}):
+        if isinstance(message, tuple):
+            message = tuple(m for m in message if m is not None) or ("",)
+        yield lineno, func, message, comments
+
+
+def fields(text: str) -> list[str]:
+    """The ``str.format`` fields of ``text``, sorted (a translation may reorder them)."""
+    try:
+        return sorted(name for _, name, _, _ in string.Formatter().parse(text) if name is not None)
+    except ValueError as e:
+        return [f"<unparsable: {e}>"]
+
+
+def problems(lang: str) -> list[str]:
+    """What keeps ``lang``'s catalog from matching the code: texts missing from it or left
+    untranslated, fuzzy entries, placeholders that differ, texts the code no longer has."""
+    out = []
+    catalog = read(lang)
+    template = extract()
+    wanted = {m.id for m in template if m.id}
+    have = {m.id for m in catalog if m.id}
+    for mid in sorted(wanted - have, key=str):
+        out.append(f"not in the catalog: {mid!r}")
+    for mid in sorted(have - wanted, key=str):
+        out.append(f"no longer in the code: {mid!r}")
+    for m in catalog:
+        if not m.id:
+            continue
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strs = m.string if isinstance(m.string, tuple) else (m.string,)
+        if m.fuzzy:
+            out.append(f"fuzzy: {m.id!r}")
+        if not all(strs):
+            out.append(f"untranslated: {m.id!r}")
+            continue
+        for s in strs:
+            if fields(s) != fields(ids[0]):
+                out.append(f"placeholders differ: {ids[0]!r} -> {s!r}")
+    for path in sources():
+        out.extend(unmarkable(path))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    what = args[0] if args else "check"
+    if what == "update":
+        update()
+    elif what == "compile":
+        compile_all()
+    elif what == "merge":
+        write("vi", merged(args[1:]))
+        compile_all()
+    elif what == "preview":
+        compile_all(Path(args[1]), {"vi": merged(args[2:])})
+        print(f"TORCHDECK_LOCALE_DIR={Path(args[1]).resolve()}")
+    elif what == "fragment":
+        found = fragment_problems(args[1], args[2:])
+        print("\n".join(found) or "every marked text there has its translation")
+        return 1 if found else 0
+    elif what == "check":
+        found = [f"{lang}: {p}" for lang in TRANSLATED for p in problems(lang)]
+        print("\n".join(found) or "every catalog is complete")
+        return 1 if found else 0
+    else:
+        print(
+            "usage: python -m core.i18n_catalog update|compile|check|merge|preview|fragment",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
