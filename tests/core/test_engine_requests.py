@@ -35,7 +35,7 @@ BAD_REQUESTS = [
         {},
         "RequestError",
         "unknown op 'frobnicate'",
-        "ops are: attach, cancel, complete, configure, evaluate, exec, explain, generate, hello, "
+        "ops are: attach, cancel, complete, configure, evaluate, exec, explain, generate, hello, language, "
         "lesson_embedding_linear, "
         "lesson_linear_forward, load, model_source, playground_reset, predict, predict_layers, "
         "reset, save, "

@@ -23,8 +23,8 @@ from core.protocol import (
 # -- encode / decode round trips -----------------------------------------------------------------
 
 
-def test_protocol_version_is_2():
-    assert PROTOCOL_VERSION == 2
+def test_protocol_version_is_3():
+    assert PROTOCOL_VERSION == 3
 
 
 def test_request_round_trip():
