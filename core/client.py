@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from core import runtime
 from core.client_reader import EXITED, READY, EngineReader
 from core.errors import EngineDied, EngineError, ProtocolMismatch, TorchdeckError
+from core.i18n import _
 from core.protocol import Event, Reply, Request, encode
 from core.transport import engine_command, process_stopped, start_process
 
@@ -119,8 +120,8 @@ class EngineClient(EngineReader):
             reader, writer = await asyncio.open_unix_connection(self.socket_path, limit=1 << 24)
         except (ConnectionRefusedError, FileNotFoundError):
             raise TorchdeckError(
-                f"no engine listens at {self.socket_path} (it has ended)",
-                "torchdeck ls lists the running engines",
+                _("no engine listens at {path} (it has ended)").format(path=self.socket_path),
+                _("torchdeck ls lists the running engines"),
             ) from None
         try:  # the engine side checks the client's user; this side, the engine's
             runtime.check_peer(writer.get_extra_info("socket"), self.socket_path)
@@ -139,7 +140,7 @@ class EngineClient(EngineReader):
     async def wait_ready(self, timeout: float = 120.0) -> dict:
         ready = asyncio.create_task(self._ready.wait())
         exited = asyncio.create_task(self._exited.wait())
-        done, _ = await asyncio.wait(
+        done, _pending = await asyncio.wait(
             {ready, exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )
         ready.cancel()
@@ -150,7 +151,9 @@ class EngineClient(EngineReader):
             raise self.mismatch
         if self._exited.is_set():
             raise EngineDied(self.returncode, self.stderr_text())
-        raise TimeoutError(f"the engine did not become ready within {timeout:.0f} s")
+        raise TimeoutError(
+            _("the engine did not become ready within {seconds} s").format(seconds=f"{timeout:.0f}")
+        )
 
     @property
     def returncode(self) -> int | None:

@@ -36,6 +36,7 @@ import torch
 import torch.distributed as dist
 
 from core.errors import TorchdeckError
+from core.i18n import _
 from core.placement import Placement
 
 HEARTBEAT_S = 1.0  # each rank's sign of life in the store
@@ -44,10 +45,14 @@ CONTROL_TIMEOUT = timedelta(days=30)  # followers wait this long for rank 0's ne
 STORE_PREFIX = "torchdeck/"
 
 
-HINT = (
-    "the job cannot go on without every rank: rank 0 keeps the last completed step; save it, "
-    "then start again (torchdeck train --resume)"
-)
+def hint() -> str:
+    """What to do once a job has lost a rank, in the current language."""
+    return _(
+        "the job cannot go on without every rank: rank 0 keeps the last completed step; save "
+        "it, then start again (torchdeck train --resume)"
+    )
+
+
 _JOB: Dist | None = None
 
 
@@ -118,7 +123,7 @@ class Dist:
     def check(self) -> None:
         """Raise the job's failure, if it has one (before a step that needs every rank)."""
         if self.broken:
-            raise DistributedError(self.broken, HINT)
+            raise DistributedError(self.broken, hint())
 
     def receive(self) -> tuple:
         """A follower: wait for rank 0's next command."""
@@ -140,17 +145,19 @@ class Dist:
             dist.all_gather_object(outcomes, (error, holds), group=self.control)
         except Exception as exc:
             raise self.failed(exc) from None
-        failed = [(rank, err) for rank, (err, _) in enumerate(outcomes) if err is not None]
+        failed = [(rank, err) for rank, (err, _held) in enumerate(outcomes) if err is not None]
         if failed:
             return failed
         first = outcomes[0][1]
         return [
             (
                 rank,
-                f"it holds {got}, where rank 0 holds {first} (the same corpus file on "
-                "every machine?)",
+                _(
+                    "it holds {got}, where rank 0 holds {first} (the same corpus file on "
+                    "every machine?)"
+                ).format(got=got, first=first),
             )
-            for rank, (_, got) in enumerate(outcomes)
+            for rank, (_error, got) in enumerate(outcomes)
             if got != first
         ]
 
@@ -206,7 +213,7 @@ class Dist:
         if self.broken:
             return [value]
         mine = torch.tensor([value], dtype=torch.float64)
-        parts = [torch.zeros(1, dtype=torch.float64) for _ in range(self.world_size)]
+        parts = [torch.zeros(1, dtype=torch.float64) for _rank in range(self.world_size)]
         try:
             dist.all_gather(parts, mine)  # the default group: its timeout applies
         except Exception as exc:
@@ -226,7 +233,7 @@ class Dist:
             return exc
         if self.broken is None:
             self.broken = self.diagnose(exc)
-        return DistributedError(self.broken, HINT)
+        return DistributedError(self.broken, hint())
 
     def diagnose(self, exc: BaseException) -> str:
         """Name the ranks that are gone, from the pids they left in the store. A peer's
@@ -241,19 +248,29 @@ class Dist:
         if said:
             return "; ".join(said)
         if dead:
-            return f"{', '.join(dead)} died; the job stopped at its next collective"
+            return _("{ranks} died; the job stopped at its next collective").format(
+                ranks=", ".join(dead)
+            )
         hung = self._hung() if comms else []
         if hung:
-            return (
-                f"{', '.join(hung)} stopped answering (no heartbeat for "
-                f"{3 * HEARTBEAT_S:g} s; stopped, or stuck); the job waited {self.timeout_s:g} s"
+            return _(
+                "{ranks} stopped answering (no heartbeat for {silent} s; stopped, or stuck); "
+                "the job waited {waited} s"
+            ).format(
+                ranks=", ".join(hung), silent=f"{3 * HEARTBEAT_S:g}", waited=f"{self.timeout_s:g}"
             )
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         if not comms:  # this rank's own failure (out of memory, a bug)
-            return f"rank {self.rank} failed: {type(exc).__name__}: {first}"
+            return _("rank {rank} failed: {error_type}: {error}").format(
+                rank=self.rank, error_type=type(exc).__name__, error=first
+            )
         if self.rank != 0:
-            return f"rank {self.rank} lost the job's other ranks: {first}"
-        return f"a rank stopped answering (no rank on this host is gone): {first}"
+            return _("rank {rank} lost the job's other ranks: {error}").format(
+                rank=self.rank, error=first
+            )
+        return _("a rank stopped answering (no rank on this host is gone): {error}").format(
+            error=first
+        )
 
     def _hung(self) -> list[str]:
         """The other ranks whose heartbeat stands still over three beats (no clocks compared:
@@ -265,8 +282,12 @@ class Dist:
         for r in others:
             if self._read(f"alive/{r}") == before[r]:
                 where = self._read(f"where/{r}")
-                host, _, pid = where.partition(" ")
-                out.append(f"rank {r} (pid {pid} on {host})" if pid else f"rank {r}")
+                host, _sep, pid = where.partition(" ")
+                out.append(
+                    _("rank {rank} (pid {pid} on {host})").format(rank=r, pid=pid, host=host)
+                    if pid
+                    else _("rank {rank}").format(rank=r)
+                )
         return out
 
     def _gone(self) -> tuple[list[str], list[str]]:
@@ -278,12 +299,12 @@ class Dist:
                 continue
             words = self._read(f"failed/{rank}")
             if words:
-                said.append(f"rank {rank} failed: {words}")
+                said.append(_("rank {rank} failed: {error}").format(rank=rank, error=words))
             where = self._read(f"where/{rank}")
             if where:
-                host, _, pid = where.partition(" ")
+                host, _sep, pid = where.partition(" ")
                 if host == here and pid.isdigit() and not _alive(int(pid)):
-                    dead.append(f"rank {rank} (pid {pid})")
+                    dead.append(_("rank {rank} (pid {pid})").format(rank=rank, pid=pid))
         return said, dead
 
     def _read(self, key: str) -> str:
@@ -352,17 +373,20 @@ def rank_device(device: torch.device, placement: Placement) -> torch.device:
     the CPU; MPS has one device per machine, so it takes one rank."""
     if device.type == "mps":
         raise DistributedError(
-            f"--device mps has one device per machine, and this job has "
-            f"{placement.local_world_size} ranks on it",
-            "use --nproc-per-node 1 with mps, or --device cpu",
+            _(
+                "--device mps has one device per machine, and this job has {ranks} ranks on it"
+            ).format(ranks=placement.local_world_size),
+            _("use --nproc-per-node 1 with mps, or --device cpu"),
         )
     if device.type != "cuda":
         return device
     count = torch.cuda.device_count()
     if placement.local_world_size > count:
         raise DistributedError(
-            f"{placement.local_world_size} ranks on this machine but it has {count} CUDA device(s)",
-            f"use --nproc-per-node {count} or fewer (one rank per GPU)",
+            _("{ranks} ranks on this machine but it has {count} CUDA device(s)").format(
+                ranks=placement.local_world_size, count=count
+            ),
+            _("use --nproc-per-node {count} or fewer (one rank per GPU)").format(count=count),
         )
     dev = torch.device("cuda", placement.local_rank)
     torch.cuda.set_device(dev)

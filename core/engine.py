@@ -35,6 +35,7 @@ from core.contract.ops import result_dict
 from core.errors import RequestError, TorchdeckError
 from core.follower import MIRRORED, lead_op
 from core.hub import PROGRESS, SAMPLE, Connection, PipeConnection
+from core.i18n import _
 from core.protocol import (
     MAX_LINE_BYTES,
     PROTOCOL_VERSION,
@@ -54,7 +55,9 @@ from core.run_control import RunControl
 
 class Interrupted(TorchdeckError):
     def __init__(self) -> None:
-        super().__init__("interrupted by the user", "the request was stopped; the engine is fine")
+        super().__init__(
+            _("interrupted by the user"), _("the request was stopped; the engine is fine")
+        )
 
 
 # Ops live beside their subject: each module has ``engine_ops(engine) -> {name: (handler,
@@ -197,7 +200,7 @@ class Engine(RunControl):
                     self._read_line(stream, raw, conn)
                 except Exception as exc:  # a bug here must not leave the engine deaf
                     traceback.print_exc(file=sys.stderr)
-                    bad = RequestError(f"unreadable line: {exc}", "")
+                    bad = RequestError(_("unreadable line: {error}").format(error=exc), "")
                     self.requests.put(("bad", None, bad, conn))
         finally:
             if conn is not self.owner and conn is self.reply_to and self.interruptible:
@@ -227,8 +230,8 @@ class Engine(RunControl):
                     "bad",
                     None,
                     RequestError(
-                        "the engine takes requests only",
-                        'send {"id": N, "op": ..., "args": {...}}',
+                        _("the engine takes requests only"),
+                        _("send {example}").format(example='{"id": N, "op": ..., "args": {...}}'),
                     ),
                     conn,
                 )
@@ -342,7 +345,8 @@ class Engine(RunControl):
                 raise KeyboardInterrupt
             if req.op not in self.ops:
                 raise RequestError(
-                    f"unknown op {req.op!r}", f"ops are: {', '.join(sorted(self.ops))}"
+                    _("unknown op {op!r}").format(op=req.op),
+                    _("ops are: {ops}").format(ops=", ".join(sorted(self.ops))),
                 )
             handler, spec = self.ops[req.op]
             if isinstance(spec, dict):

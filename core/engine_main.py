@@ -20,6 +20,8 @@ import sys
 import threading
 from dataclasses import replace
 
+from core.i18n import _
+
 DEFAULT_IDLE_TIMEOUT = 600.0
 
 
@@ -30,7 +32,9 @@ def _seconds(text: str) -> float:
         value = -1.0
     if not (0 <= value < float("inf")):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: want a number of seconds, at least 0 (0: never end when idle)"
+            _("{text!r}: want a number of seconds, at least 0 (0: never end when idle)").format(
+                text=text
+            )
         )
     return value
 
@@ -38,46 +42,51 @@ def _seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torchdeck engine",
-        description="The torchdeck engine: JSON lines on stdin/stdout, and on a Unix socket "
-        "with --serve or --detach.",
+        description=_(
+            "The torchdeck engine: JSON lines on stdin/stdout, and on a Unix socket "
+            "with --serve or --detach."
+        ),
     )
     parser.add_argument(
-        "--nice", type=int, default=10, help="lower the engine's CPU priority (default 10)"
+        "--nice", type=int, default=10, help=_("lower the engine's CPU priority (default 10)")
     )
     parser.add_argument(
-        "--threads", type=int, default=0, help="torch CPU threads (default: torch's own choice)"
+        "--threads", type=int, default=0, help=_("torch CPU threads (default: torch's own choice)")
     )
     parser.add_argument(
-        "--serve", action="store_true", help="also listen on a Unix socket for attaching clients"
+        "--serve", action="store_true", help=_("also listen on a Unix socket for attaching clients")
     )
     parser.add_argument(
         "--detach",
         action="store_true",
-        help="run on its own: no stdin/stdout client, only the socket (implies --serve)",
+        help=_("run on its own: no stdin/stdout client, only the socket (implies --serve)"),
     )
     parser.add_argument(
         "--idle-timeout",
         type=_seconds,
         default=DEFAULT_IDLE_TIMEOUT,
         metavar="S",
-        help="with --detach: exit after S seconds with no client and no run (default 600; "
-        "0: never)",
+        help=_(
+            "with --detach: exit after S seconds with no client and no run (default 600; 0: never)"
+        ),
     )
     parser.add_argument(
         "--dist",
         action="store_true",
-        help="join the torchrun job this process was started in: rank 0 is the engine, "
-        "the other ranks follow it",
+        help=_(
+            "join the torchrun job this process was started in: rank 0 is the engine, "
+            "the other ranks follow it"
+        ),
     )
     parser.add_argument(
         "--dist-timeout",
         type=_seconds,
         default=120.0,
         metavar="S",
-        help="with --dist: a training collective waiting longer than S seconds ends the job",
+        help=_("with --dist: a training collective waiting longer than S seconds ends the job"),
     )
-    parser.add_argument("--run-dir", default="", help="the run folder, shown by torchdeck ls")
-    parser.add_argument("--log", default="", help="where the engine's output goes (shown by ls)")
+    parser.add_argument("--run-dir", default="", help=_("the run folder, shown by torchdeck ls"))
+    parser.add_argument("--log", default="", help=_("where the engine's output goes (shown by ls)"))
     return parser
 
 
@@ -197,8 +206,11 @@ def _join(args: argparse.Namespace):
     placement = distributed.Placement.from_env()
     if placement is None:
         print(
-            "torchdeck engine: --dist needs the job torchrun starts (RANK and WORLD_SIZE of "
-            "2 or more in the environment)",
+            "torchdeck engine: "
+            + _(
+                "--dist needs the job torchrun starts (RANK and WORLD_SIZE of "
+                "2 or more in the environment)"
+            ),
             file=sys.stderr,
             flush=True,
         )
@@ -208,7 +220,10 @@ def _join(args: argparse.Namespace):
         job.start()
     except Exception as exc:
         print(
-            f"torchdeck engine: rank {placement.rank} could not join the job: {exc}",
+            "torchdeck engine: "
+            + _("rank {rank} could not join the job: {error}").format(
+                rank=placement.rank, error=exc
+            ),
             file=sys.stderr,
             flush=True,
         )
@@ -249,7 +264,11 @@ def _daemonize(args: argparse.Namespace) -> None:
     args.log = str(log.resolve())
     pid = os.fork()
     if pid:
-        print(f"torchdeck engine {pid}: detached; log {args.log}; torchdeck ls lists it")
+        print(
+            _("torchdeck engine {pid}: detached; log {log}; torchdeck ls lists it").format(
+                pid=pid, log=args.log
+            )
+        )
         os._exit(0)
     os.setsid()
     fd = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -271,7 +290,7 @@ def _private_fd(fd: int) -> int:
     except (ImportError, OSError):  # not on this platform: an ordinary copy
         return os.dup(fd)
     top = min(soft if soft > 0 else 1024, 1 << 16)
-    for _ in range(20):
+    for _attempt in range(20):
         target = random.SystemRandom().randrange(max(top // 2, 10), max(top, 11))
         try:
             os.fstat(target)

@@ -21,11 +21,19 @@ from core import device as devices
 from core.contract.explain import ExplainArgs
 from core.contract.settings import GPT
 from core.errors import ConfigError, TorchdeckError
+from core.i18n import _
 from core.models import PRESETS, with_loss
 from core.predict import _fallback_start, context_ids, token_embedding
 from core.tokenizer import CharTokenizer, normalize
 
 LENS_NOTE = f"the logit lens needs transformer blocks, a final norm and an unembedding ({GPT})"
+
+
+def lens_note() -> str:
+    """:data:`LENS_NOTE` in the current language."""
+    return _(
+        "the logit lens needs transformer blocks, a final norm and an unembedding ({preset})"
+    ).format(preset=GPT)
 
 
 def attention_modules(model: nn.Module) -> list[nn.Module]:
@@ -58,17 +66,19 @@ def lens_parts(model: nn.Module) -> tuple | None:
 
 def _model_name(model: nn.Module) -> str:
     inner = getattr(model, "module", model)
-    for name, (_, cls) in PRESETS.items():
+    for name, (_factory, cls) in PRESETS.items():
         if type(inner) is cls:
-            return f"the {name} preset"
-    return "this model"
+            return _("the {preset} preset").format(preset=name)
+    return _("this model")
 
 
 def _check_index(what: str, value: int | None, count: int, count_name: str) -> None:
     if value is not None and value >= count:
         raise ConfigError(
-            f"{what} {value} is out of range: this model has {count_name} = {count}",
-            f"choose a {what} from 0 to {count - 1}",
+            _("{what} {value} is out of range: this model has {count_name} = {count}").format(
+                what=what, value=value, count_name=count_name, count=count
+            ),
+            _("choose a {what} from 0 to {last}").format(what=what, last=count - 1),
         )
 
 
@@ -109,7 +119,7 @@ def _attention(module: nn.Module, x: torch.Tensor, heads: list[int]) -> torch.Te
     softmax of q·kᵀ/√hs under the causal mask, as F.scaled_dot_product_attention(is_causal=True)
     computes them; exact zeros above the diagonal."""
     x = x.float()
-    _, T, C = x.shape
+    _batch, T, C = x.shape
     nh = module.n_head
     hs = C // nh
     weight = module.qkv.weight.float()[: 2 * C]  # q and k only
@@ -135,7 +145,7 @@ def _lens(parts: tuple, cap: _Capture, tokenizer, k: int, device) -> list[dict]:
     blocks, ln_f, lm_head = parts
     if cap.block_in is None or len(cap.block_out) != len(blocks):
         return []
-    names = ["embed"] + [f"block {i}" for i in range(len(blocks))]
+    names = ["embed"] + [_("block {index}").format(index=i) for i in range(len(blocks))]
     rows = [cap.block_in] + [cap.block_out[i] for i in range(len(blocks))]
     h = torch.stack([r[0, -1] for r in rows])  # (L + 1, C)
     with devices.autocast(device):
@@ -223,7 +233,7 @@ def explain(
         x = torch.tensor([ids], dtype=torch.long, device=device)
         with torch.enable_grad() if attribute else torch.no_grad():
             with devices.autocast(device):
-                logits, _ = with_loss(model)(x)
+                logits, _loss = with_loss(model)(x)
             if logits_out is not None:
                 logits_out.append(logits[0].detach().float())
             logp = F.log_softmax(logits[0, -1].float(), dim=-1)
@@ -263,12 +273,16 @@ def explain(
             att = maps.double().mul_(1e6).round_().div_(1e6).cpu().tolist()
             result.update(layers=layers, heads=heads, attention=att, offset=offset)
         elif atts:
-            result["attention_note"] = f"{name}'s attention layers were not called"
+            result["attention_note"] = _("{model}'s attention layers were not called").format(
+                model=name
+            )
         else:
-            result["attention_note"] = f"{name} has no attention: only {GPT} does"
+            result["attention_note"] = _("{model} has no attention: only {preset} does").format(
+                model=name, preset=GPT
+            )
         lens = _lens(parts, cap, tokenizer, args.lens_k, device) if parts is not None else []
         result["lens"] = lens
-        result["lens_note"] = "" if lens else LENS_NOTE
+        result["lens_note"] = "" if lens else lens_note()
         result.update(_attribution(name, emb, cap, grad, typed, best, logp, tokenizer))
         result.update(_neighbour_part(name, emb, tokenizer, asked, args))
     result["position"] = None if asked is None else asked[2]
@@ -277,15 +291,23 @@ def explain(
 
 def _attribution(name, emb, cap, grad, typed, best, logp, tokenizer) -> dict:
     if not typed:
-        return {"attribution_note": "no text is fed: nothing to attribute the prediction to"}
+        return {"attribution_note": _("no text is fed: nothing to attribute the prediction to")}
     if emb is None:
-        return {"attribution_note": f"{name} has no nn.Embedding to attribute through"}
+        return {
+            "attribution_note": _("{model} has no nn.Embedding to attribute through").format(
+                model=name
+            )
+        }
     per_char = None
     if grad is not None and cap.emb_in is not None:
         scores = (grad.float() * cap.emb_out.float()).sum(dim=-1)
         per_char = _per_character(cap.emb_in, scores, typed)
     if per_char is None:
-        return {"attribution_note": f"{name}'s embedding input does not line up with the text"}
+        return {
+            "attribution_note": _(
+                "{model}'s embedding input does not line up with the text"
+            ).format(model=name)
+        }
     return {
         "attribution": per_char.cpu().tolist(),
         "target": {"char": tokenizer.chars[best], "id": best, "prob": float(logp[best].exp())},
@@ -302,8 +324,12 @@ def _character_at(tokenizer: CharTokenizer, text: str, ctx: dict, position: int 
         return (tokenizer.chars[typed[-1]], typed[-1], len(typed) - 1) if typed else None
     if position >= len(text):
         raise ConfigError(
-            f"position {position} is out of range: the text has {len(text)} character(s)",
-            f"choose a position from 0 to {len(text) - 1}" if text else "type some text first",
+            _("position {position} is out of range: the text has {count} character(s)").format(
+                position=position, count=len(text)
+            ),
+            _("choose a position from 0 to {last}").format(last=len(text) - 1)
+            if text
+            else _("type some text first"),
         )
     fed_text = ctx["text"]  # normalised (NFC): a character and its accent may have joined
     at = min(len(normalize(text[: position + 1])), len(fed_text)) - 1
@@ -316,16 +342,26 @@ def _character_at(tokenizer: CharTokenizer, text: str, ctx: dict, position: int 
 
 def _neighbour_part(name, emb, tokenizer, asked, args: ExplainArgs) -> dict:
     if asked is None:
-        return {"neighbours_note": "no text is fed: type a character to see its neighbours"}
+        return {"neighbours_note": _("no text is fed: type a character to see its neighbours")}
     if emb is None:
-        return {"neighbours_note": f"{name} has no nn.Embedding: no character vectors to compare"}
-    char, cid, _ = asked
+        return {
+            "neighbours_note": _(
+                "{model} has no nn.Embedding: no character vectors to compare"
+            ).format(model=name)
+        }
+    char, cid, _place = asked
     if cid is None:
         return {
-            "neighbours_note": f"{char!r} is not in the vocabulary: it has no vector to compare"
+            "neighbours_note": _(
+                "{char!r} is not in the vocabulary: it has no vector to compare"
+            ).format(char=char)
         }
     if cid >= emb.weight.shape[0]:
-        return {"neighbours_note": f"{name}'s embedding has no row for every character"}
+        return {
+            "neighbours_note": _("{model}'s embedding has no row for every character").format(
+                model=name
+            )
+        }
     return {
         "neighbours_of": {"char": char, "id": cid, "prob": 0.0},
         "neighbours": _neighbours(emb, tokenizer, cid, args.neighbours),

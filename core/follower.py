@@ -17,6 +17,7 @@ import threading
 import traceback
 from typing import TYPE_CHECKING
 
+from core.i18n import _
 from core.protocol import check_args
 
 if TYPE_CHECKING:
@@ -53,9 +54,11 @@ def lead_op(engine, dist: Dist, op: str, raw: dict, run):
     others = [f"rank {rank}: {msg}" for rank, msg in failures if rank != dist.rank]
     if others:
         raise DistributedError(
-            f"{op} failed on {'; '.join(others)}",
-            "every rank must be able to do what rank 0 does (the same corpus and checkpoint "
-            "paths on each machine, enough device memory); fix it and configure again",
+            _("{op} failed on {ranks}").format(op=op, ranks="; ".join(others)),
+            _(
+                "every rank must be able to do what rank 0 does (the same corpus and checkpoint "
+                "paths on each machine, enough device memory); fix it and configure again"
+            ),
         )
     return result
 
@@ -95,7 +98,7 @@ def follow(engine, dist: Dist) -> int:
             traceback.print_exc(file=sys.stderr)
             words = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
             dist.note_failure(words)
-            say(f"torchdeck rank {dist.rank} failed: {words}")
+            say(_("torchdeck rank {rank} failed: {error}").format(rank=dist.rank, error=words))
             return 1
 
 

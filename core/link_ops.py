@@ -12,7 +12,7 @@ from core.contract import PRESETS, AttachArgs, AttachResult, EngineInfo, HelloAr
 from core.contract.link import LanguageArgs
 from core.errors import ProtocolMismatch, TorchdeckError
 from core.history import decimated
-from core.i18n import set_language
+from core.i18n import _, set_language
 from core.protocol import PROTOCOL_VERSION
 
 
@@ -24,8 +24,8 @@ def engine_ops(engine) -> dict:
         if conn is not None:
             if args.role == "owner" and conn is not engine.owner:
                 raise TorchdeckError(
-                    "only the process that started the engine is its owner",
-                    "attach with role 'ui' (or 'probe' for a look)",
+                    _("only the process that started the engine is its owner"),
+                    _("attach with role 'ui' (or 'probe' for a look)"),
                 )
             conn.role = args.role
             conn.budget = args.budget

@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable
 
 from core.history import LossHistory
+from core.i18n import _
 
 LOG_EVERY = 10  # steps between train rows unless the run says otherwise
 SIGNALS = ("lr", "grad_norm", "tokens_per_s", "mem_alloc_mb", "mem_peak_mb")
@@ -192,6 +193,10 @@ class MetricsFile:
 
     def _failed(self, exc: OSError) -> None:
         full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-        reason = "the disk is full" if full else (exc.strerror or str(exc))
-        self.warn(f"cannot write {self.path}: {reason}; training goes on without metrics rows")
+        reason = _("the disk is full") if full else (exc.strerror or str(exc))
+        self.warn(
+            _("cannot write {path}: {reason}; training goes on without metrics rows").format(
+                path=self.path, reason=reason
+            )
+        )
         self.close()

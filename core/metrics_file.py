@@ -18,7 +18,9 @@ import json
 import shlex
 from pathlib import Path
 
+from core import i18n
 from core.errors import ConfigError
+from core.i18n import N_, _
 
 METRICS_FILE = "metrics.jsonl"
 ALIASES = {  # short names a person types: `torchdeck plot RUN --metric gpu_util`
@@ -53,12 +55,12 @@ NOT_METRICS = frozenset({"step", "kind"})
 NON_FINITE = frozenset({"nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
 _CHUNK = 4096  # lines parsed per json.loads call
 _KINDS = {
-    list: "an array",
-    str: "a string",
-    bool: "true or false",
+    list: N_("an array"),
+    str: N_("a string"),
+    bool: N_("true or false"),
     type(None): "null",
-    int: "a number",
-    float: "a number",
+    int: N_("a number"),
+    float: N_("a number"),
 }
 
 
@@ -69,12 +71,17 @@ def metrics_path(run: str | Path) -> Path:
     if path.is_dir():
         file = path / METRICS_FILE
         if not file.is_file():
-            raise ConfigError(f"no {METRICS_FILE} in {run}", f"train into it with {cmd}")
+            raise ConfigError(
+                _("no {file} in {run}").format(file=METRICS_FILE, run=run),
+                _("train into it with {command}").format(command=cmd),
+            )
         return file
     if not path.exists():
         raise ConfigError(
-            f"{run} does not exist",
-            f"give a run folder (one that holds {METRICS_FILE}); {cmd} makes one",
+            _("{run} does not exist").format(run=run),
+            _("give a run folder (one that holds {file}); {command} makes one").format(
+                file=METRICS_FILE, command=cmd
+            ),
         )
     return path
 
@@ -88,8 +95,8 @@ def read_rows(run: str | Path) -> list[dict]:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(
-            f"cannot read {path}: {exc.strerror or exc}",
-            "check the file's permissions, or give another run",
+            _("cannot read {path}: {error}").format(path=path, error=exc.strerror or exc),
+            _("check the file's permissions, or give another run"),
         ) from exc
     text = _as_text(path, data)
     del data
@@ -109,22 +116,32 @@ def read_rows(run: str | Path) -> list[dict]:
             gc.enable()
     if not rows:
         raise ConfigError(
-            f"{path} is empty: the run has not logged a step yet",
-            "a run writes a row every --log-every steps; plot it once the first is written",
+            _("{path} is empty: the run has not logged a step yet").format(path=path),
+            _("a run writes a row every --log-every steps; plot it once the first is written"),
         )
     return rows
 
 
 def _as_text(path: Path, data: bytes) -> str:
-    hint = f"give a run folder or its {METRICS_FILE}, the JSON lines that `torchdeck train` writes"
+    hint = _(
+        "give a run folder or its {file}, the JSON lines that `torchdeck train` writes"
+    ).format(file=METRICS_FILE)
     nul = data.find(b"\0")
     if nul >= 0:
-        raise ConfigError(f"{path} is a binary file, not JSON lines (a zero byte at {nul})", hint)
+        raise ConfigError(
+            _("{path} is a binary file, not JSON lines (a zero byte at {position})").format(
+                path=path, position=nul
+            ),
+            hint,
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"{path} is not UTF-8 text, so not JSON lines (byte {exc.start})", hint
+            _("{path} is not UTF-8 text, so not JSON lines (byte {position})").format(
+                path=path, position=exc.start
+            ),
+            hint,
         ) from exc
 
 
@@ -152,16 +169,26 @@ def _parse(path: Path, lines: list[str], torn: bool) -> list[dict]:
                 continue
             try:
                 row = json.loads(line)
-                problem = "" if isinstance(row, dict) else f"it holds {_KINDS.get(type(row))}"
+                problem = (
+                    ""
+                    if isinstance(row, dict)
+                    else _("it holds {kind}").format(kind=i18n._(_KINDS.get(type(row), "None")))
+                )
             except json.JSONDecodeError as exc:
-                problem = f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+                problem = _("{error} at column {column}").format(
+                    error=exc.msg.removesuffix(" at"), column=exc.colno
+                )
             if not problem:
                 rows.append(row)
             elif not (torn and n == len(lines)):
                 raise ConfigError(
-                    f"{path}, line {n}: not a JSON object ({problem})",
-                    "each line must hold one JSON object, as `torchdeck train` writes them; "
-                    f"mend or delete line {n}",
+                    _("{path}, line {line}: not a JSON object ({problem})").format(
+                        path=path, line=n, problem=problem
+                    ),
+                    _(
+                        "each line must hold one JSON object, as `torchdeck train` writes them; "
+                        "mend or delete line {line}"
+                    ).format(line=n),
                 )
     return rows
 
@@ -204,7 +231,9 @@ def canonical(metric: str) -> str:
     return ALIASES.get(metric, metric)
 
 
-def series(rows: list[dict], metric: str, where: str = "the rows") -> tuple[list[int], list[float]]:
+def series(
+    rows: list[dict], metric: str, where: str | None = None
+) -> tuple[list[int], list[float]]:
     """The steps and values of ``metric`` (an alias such as ``loss`` allowed) over the rows
     that hold it; values may be NaN or infinite. Steps come out increasing: when a run resumed
     from an earlier checkpoint and wrote a step again, its later rows replace the rows from
@@ -232,7 +261,11 @@ def series(rows: list[dict], metric: str, where: str = "the rows") -> tuple[list
     if not steps:
         have = available(rows)
         raise ConfigError(
-            f"{where} holds no {field} values",
-            f"its rows hold: {', '.join(have)}" if have else "its rows hold no metrics at all",
+            _("{where} holds no {field} values").format(
+                where=_("the rows") if where is None else where, field=field
+            ),
+            _("its rows hold: {metrics}").format(metrics=", ".join(have))
+            if have
+            else _("its rows hold no metrics at all"),
         )
     return steps, values

@@ -11,6 +11,8 @@ import codeop
 import warnings
 from dataclasses import dataclass
 
+from core.i18n import N_
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -50,7 +52,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe(
         "create",
         "L4",
-        "Create tensors (list, NumPy, ones_like, rand_like)",
+        N_("Create tensors (list, NumPy, ones_like, rand_like)"),
         """\
 data_list = [[1, 2], [3, 4]]
 x_data = torch.tensor(data_list)             # from a Python list: integers give int64
@@ -62,24 +64,28 @@ print("ones_like:", x_ones.tolist())
 print("shape", x_rand.shape, "| dtype", x_rand.dtype, "| device", x_rand.device)
 x_rand
 """,
-        "x_data is [[1, 2], [3, 4]] (int64); x_rand has shape [2, 2], dtype float32, device cpu",
+        N_(
+            "x_data is [[1, 2], [3, 4]] (int64); x_rand has shape [2, 2], dtype float32, device cpu"
+        ),
     ),
     Recipe(
         "operations",
         "L4",
-        "Operations: add, scale, matrix product",
+        N_("Operations: add, scale, matrix product"),
         """\
 x_data = torch.tensor([[1, 2], [3, 4]])
 print("x + x =", (x_data + x_data).tolist())   # element by element
 print("x * 10 =", (x_data * 10).tolist())      # a scalar reaches every element
 x_data @ x_data.T                              # matrix product with the transpose
 """,
-        "x + x = [[2, 4], [6, 8]]; x * 10 = [[10, 20], [30, 40]]; x @ x.T = [[5, 11], [11, 25]]",
+        N_(
+            "x + x = [[2, 4], [6, 8]]; x * 10 = [[10, 20], [30, 40]]; x @ x.T = [[5, 11], [11, 25]]"
+        ),
     ),
     Recipe(
         "indexing",
         "L4",
-        "Indexing and slicing: a row, a column, one element",
+        N_("Indexing and slicing: a row, a column, one element"),
         """\
 x_data = torch.tensor([[1, 2], [3, 4]])
 print("row 0:   ", x_data[0])       # the first row
@@ -87,12 +93,12 @@ print("column 1:", x_data[:, 1])    # every row, second column
 print("x[1, 0]: ", x_data[1, 0])    # one element, still a (0-d) tensor
 x_data[1, 0].item()                 # .item() gives the Python number
 """,
-        "row 0 = [1, 2]; column 1 = [2, 4]; x[1, 0] = 3",
+        N_("row 0 = [1, 2]; column 1 = [2, 4]; x[1, 0] = 3"),
     ),
     Recipe(
         "reshape",
         "L4",
-        "reshape (4, 4) -> (16, 1)",
+        N_("reshape (4, 4) -> (16, 1)"),
         """\
 t44 = torch.rand(4, 4)
 t161 = t44.reshape(16, 1)            # same 16 numbers, new shape
@@ -100,12 +106,12 @@ print("before", t44.shape, "after", t161.shape)
 print("same numbers:", torch.equal(t44.flatten(), t161.flatten()))
 t161
 """,
-        "before torch.Size([4, 4]), after torch.Size([16, 1]); the numbers are unchanged",
+        N_("before torch.Size([4, 4]), after torch.Size([16, 1]); the numbers are unchanged"),
     ),
     Recipe(
         "autograd",
         "L4",
-        "Autograd: z = 3 (x + 2)^2, dz/dx at x = 1",
+        N_("Autograd: z = 3 (x + 2)^2, dz/dx at x = 1"),
         """\
 x = torch.ones(1, requires_grad=True)
 y = x + 2                      # y remembers how it was made
@@ -114,12 +120,12 @@ z = y * y * 3
 z.backward()                   # dz/dx = 6 (x + 2) = 18 at x = 1
 x.grad
 """,
-        "y.grad_fn is AddBackward0; x.grad = tensor([18.])",
+        N_("y.grad_fn is AddBackward0; x.grad = tensor([18.])"),
     ),
     Recipe(
         "backward_twice",
         "L4",
-        "The double backward error (retain_graph)",
+        N_("The double backward error (retain_graph)"),
         """\
 x = torch.ones(1, requires_grad=True)
 z = (x + 2) * (x + 2) * 3
@@ -127,14 +133,16 @@ z.backward()                   # first pass: fine, frees the graph's saved value
 print("x.grad after one backward:", x.grad)
 z.backward()                   # second pass through the freed graph: RuntimeError
 """,
-        "x.grad = tensor([18.]) is printed, then a RuntimeError about backward through the graph "
-        "a second time, with the retain_graph=True hint",
+        N_(
+            "x.grad = tensor([18.]) is printed, then a RuntimeError about backward through the graph "
+            "a second time, with the retain_graph=True hint"
+        ),
         raises="RuntimeError",
     ),
     Recipe(
         "linear",
         "L4",
-        "nn.Linear(5, 2) on a batch of 3",
+        N_("nn.Linear(5, 2) on a batch of 3"),
         """\
 linear_layer = nn.Linear(in_features=5, out_features=2)
 batch = torch.randn(3, 5)        # 3 samples of 5 features
@@ -142,12 +150,12 @@ out = linear_layer(batch)        # batch @ weight.T + bias
 print("input", batch.shape, "-> output", out.shape)
 out
 """,
-        "output shape [3, 2] with grad_fn AddmmBackward0",
+        N_("output shape [3, 2] with grad_fn AddmmBackward0"),
     ),
     Recipe(
         "embedding",
         "L4",
-        "nn.Embedding(10, 3) looks up rows",
+        N_("nn.Embedding(10, 3) looks up rows"),
         """\
 embedding_layer = nn.Embedding(num_embeddings=10, embedding_dim=3)
 ids = torch.LongTensor([1, 5, 0, 8])   # each id must be < 10
@@ -155,12 +163,12 @@ vectors = embedding_layer(ids)         # one row of the weight per id
 print("ids", ids.shape, "-> vectors", vectors.shape)
 vectors
 """,
-        "ids shape [4] -> vectors shape [4, 3] with grad_fn EmbeddingBackward0",
+        N_("ids shape [4] -> vectors shape [4, 3] with grad_fn EmbeddingBackward0"),
     ),
     Recipe(
         "my_first_model",
         "L4",
-        "MyFirstModel: Embedding -> Linear -> ReLU -> Linear",
+        N_("MyFirstModel: Embedding -> Linear -> ReLU -> Linear"),
         """\
 class MyFirstModel(nn.Module):
     def __init__(self, vocab_size, embedding_dim, hidden_dim, output_dim):
@@ -181,12 +189,12 @@ my_out = my_model(torch.LongTensor([[1, 2, 5, 9]]))   # one sentence of 4 ids
 print("output shape:", my_out.shape)
 my_model
 """,
-        "output shape torch.Size([1, 4, 2]); the module has 1,754 parameters",
+        N_("output shape torch.Size([1, 4, 2]); the module has 1,754 parameters"),
     ),
     Recipe(
         "embedding_vs_linear",
         "L3",
-        "Embedding vs Linear: same weight shape, swapped arguments",
+        N_("Embedding vs Linear: same weight shape, swapped arguments"),
         """\
 e = nn.Embedding(num_embeddings=5000, embedding_dim=70)   # (vocab, dim)
 l = nn.Linear(in_features=70, out_features=5000)          # (in, out): the other order
@@ -198,26 +206,28 @@ print("only Linear:   ", [a for a in only_l if not a.startswith("_")] + ["bias"]
 print("both wrap nn.Parameter:", type(e.weight).__name__, type(l.weight).__name__)
 e.weight.shape == l.weight.shape
 """,
-        "both weights are torch.Size([5000, 70]); only Embedding has padding_idx, max_norm, "
-        "norm_type, scale_grad_by_freq, sparse; only Linear has in_features, out_features, bias",
+        N_(
+            "both weights are torch.Size([5000, 70]); only Embedding has padding_idx, max_norm, "
+            "norm_type, scale_grad_by_freq, sparse; only Linear has in_features, out_features, bias"
+        ),
     ),
     Recipe(
         "linear_with_int",
         "L3",
-        "Calling a Linear with an int (the TypeError)",
+        N_("Calling a Linear with an int (the TypeError)"),
         """\
 l = nn.Linear(in_features=70, out_features=5000)
 row = l.weight[14]      # works: row 14 of the weight, shape [70]
 print("l.weight[14] has shape", row.shape)
 l(14)                   # a layer takes a tensor, not an int: TypeError
 """,
-        "l.weight[14] has shape [70]; l(14) raises TypeError with a hint",
+        N_("l.weight[14] has shape [70]; l(14) raises TypeError with a hint"),
         raises="TypeError",
     ),
     Recipe(
         "one_hot_lookup",
         "L3",
-        "Embedding lookup = one-hot @ weight",
+        N_("Embedding lookup = one-hot @ weight"),
         """\
 e = nn.Embedding(5000, 70)
 lookup = e(torch.tensor([14]))                       # O(1): pick row 14
@@ -227,12 +237,12 @@ print("shapes", lookup.shape, product.shape)
 print("max abs difference:", (lookup - product).abs().max().item())
 torch.allclose(lookup, product)
 """,
-        "both are [1, 70], the max abs difference is 0.0 and allclose is True",
+        N_("both are [1, 70], the max abs difference is 0.0 and allclose is True"),
     ),
     Recipe(
         "init",
         "L3",
-        "Default initialisation: Normal(0, 1) vs Kaiming-uniform",
+        N_("Default initialisation: Normal(0, 1) vs Kaiming-uniform"),
         """\
 e = nn.Embedding(5000, 70)
 l = nn.Linear(70, 5000)
@@ -247,13 +257,15 @@ with torch.no_grad():
 print(f"Linear after normal_: std {l.weight.std().item():.3f}")
 l.weight
 """,
-        "Embedding std about 1.0; Linear std about 0.069 with every |w| <= 0.1195; after "
-        "normal_ the Linear's std is about 1.0",
+        N_(
+            "Embedding std about 1.0; Linear std about 0.069 with every |w| <= 0.1195; after "
+            "normal_ the Linear's std is about 1.0"
+        ),
     ),
     Recipe(
         "weight_tying",
         "L3",
-        "Weight tying: one matrix, counted once",
+        N_("Weight tying: one matrix, counted once"),
         """\
 class TiedLM(nn.Module):
     def __init__(self, vocab_size, dim):
@@ -271,7 +283,7 @@ print("parameters:", sum(p.numel() for p in tied.parameters()), "(5000 x 70, onc
 print(f"GPT-2 size matrix 50k x 768 in float32: {50_000 * 768 * 4 / 1e6:.1f} MB")
 tied
 """,
-        "same tensor: True; parameters: 350000 (not 700000); 153.6 MB for 50k x 768",
+        N_("same tensor: True; parameters: 350000 (not 700000); 153.6 MB for 50k x 768"),
     ),
 )
 

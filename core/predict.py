@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from core import device as devices
 from core.contract import SamplingSettings
 from core.errors import ConfigError, TorchdeckError
+from core.i18n import _
 from core.models import with_loss
 from core.tokenizer import CharTokenizer
 
@@ -81,7 +82,7 @@ def next_logits(model: torch.nn.Module, ids: list[int], device: torch.device) ->
     try:
         x = torch.tensor([ids], dtype=torch.long, device=device)
         with devices.autocast(device):
-            logits, _ = with_loss(model)(x)
+            logits, _loss = with_loss(model)(x)
         return logits[0, -1].float()
     finally:
         model.train(was_training)
@@ -127,7 +128,7 @@ def forward_with_hooks(
     try:
         x = torch.tensor([ids], dtype=torch.long, device=device)
         with contextlib.nullcontext() if exact else devices.autocast(device):
-            logits, _ = with_loss(model)(x)
+            logits, _loss = with_loss(model)(x)
         return logits[0].float(), captured
     finally:
         for handle in handles:
@@ -141,15 +142,15 @@ def output_layer(model: torch.nn.Module) -> tuple[str, torch.nn.Linear, str]:
     leaves = [
         (name, m)
         for name, m in model.named_modules()
-        if name and not any(True for _ in m.children())
+        if name and not any(True for _child in m.children())
     ]
     for i in range(len(leaves) - 1, -1, -1):
         name, module = leaves[i]
         if isinstance(module, torch.nn.Linear):
             return name, module, leaves[i - 1][0] if i else ""
     raise TorchdeckError(
-        "this model has no output Linear layer",
-        "show the math needs a model that ends in nn.Linear",
+        _("this model has no output Linear layer"),
+        _("show the math needs a model that ends in nn.Linear"),
     )
 
 
@@ -158,8 +159,8 @@ def token_embedding(model: torch.nn.Module) -> tuple[str, torch.nn.Embedding]:
         if isinstance(module, torch.nn.Embedding):
             return name, module
     raise TorchdeckError(
-        "this model has no embedding layer",
-        "show the math needs a model that starts with nn.Embedding",
+        _("this model has no embedding layer"),
+        _("show the math needs a model that starts with nn.Embedding"),
     )
 
 
@@ -172,7 +173,7 @@ def activation_layers(model: torch.nn.Module, device: torch.device) -> list[dict
     modules = {
         name: m for name, m in model.named_modules() if name and not isinstance(m, torch.nn.Dropout)
     }  # dropout is identity in eval
-    _, captured = forward_with_hooks(model, [0, 0], device, modules)
+    _out, captured = forward_with_hooks(model, [0, 0], device, modules)
     layers = []
     for name, module in modules.items():
         out = captured.get(name, (None, None))[1]
@@ -186,8 +187,8 @@ def _module(model: torch.nn.Module, name: str, device: torch.device) -> torch.nn
     names = [layer["name"] for layer in activation_layers(model, device)]
     if name not in names:
         raise ConfigError(
-            f"no layer named {name!r} with one vector per character",
-            f"choose one of: {', '.join(names)}",
+            _("no layer named {name!r} with one vector per character").format(name=name),
+            _("choose one of: {names}").format(names=", ".join(names)),
         )
     return model.get_submodule(name)
 
@@ -362,10 +363,13 @@ def generate(
     """Yield ``max_new`` characters one at a time, each sampled after the ones before."""
     sampling.validate()
     if max_new < 0:
-        raise TorchdeckError(f"max_new {max_new} is negative", "ask for 0 or more characters")
+        raise TorchdeckError(
+            _("max_new {max_new} is negative").format(max_new=max_new),
+            _("ask for 0 or more characters"),
+        )
     ids = context_ids(tokenizer, prompt, block_size)["ids"] or [_fallback_start(tokenizer)]
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
-    for _ in range(max_new):
+    for _i in range(max_new):
         probs = filter_probs(next_logits(model, ids[-block_size:], device), sampling).cpu()
         if sampling.is_greedy:
             nxt = int(torch.argmax(probs))

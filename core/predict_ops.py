@@ -18,6 +18,7 @@ from core.contract import (
     PredictResult,
 )
 from core.errors import ConfigError
+from core.i18n import _
 
 
 @contextmanager
@@ -45,8 +46,8 @@ def engine_ops(engine) -> dict:
         s = engine.require_session()
         if not s.is_language_model:
             raise ConfigError(
-                f"the {s.preset} preset is not a language model",
-                "configure mini, mlp or gpt to predict text",
+                _("the {preset} preset is not a language model").format(preset=s.preset),
+                _("configure mini, mlp or gpt to predict text"),
             )
         return s
 

@@ -19,6 +19,7 @@ from itertools import accumulate
 from typing import Any
 
 from core.errors import RequestError, TorchdeckError
+from core.i18n import _
 
 PROTOCOL_VERSION = 3
 MAX_LINE_BYTES = 1 << 24  # 16 MiB: longer lines are refused unread (both sides)
@@ -82,7 +83,7 @@ def encode(message: Message) -> str:
         if message.ok:
             obj["result"] = message.result or {}
         else:
-            err = message.error or ErrorInfo("Error", "unknown error")
+            err = message.error or ErrorInfo("Error", _("unknown error"))
             obj["error"] = {"type": err.type, "message": err.message, "hint": err.hint}
     elif isinstance(message, Event):
         obj = {"event": message.event, "data": message.data}
@@ -96,8 +97,10 @@ def encode(message: Message) -> str:
 
 def too_long(size: int) -> RequestError:
     return RequestError(
-        f"protocol line is longer than {MAX_LINE_BYTES} bytes ({size}); it was skipped",
-        "send smaller messages, one per line",
+        _("protocol line is longer than {limit} bytes ({size}); it was skipped").format(
+            limit=MAX_LINE_BYTES, size=size
+        ),
+        _("send smaller messages, one per line"),
     )
 
 
@@ -118,53 +121,70 @@ def parse_json(line: str | bytes) -> Any:
             line = line.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise RequestError(
-                f"protocol line is not UTF-8 (byte {exc.start})", "send UTF-8 JSON"
+                _("protocol line is not UTF-8 (byte {position})").format(position=exc.start),
+                _("send UTF-8 JSON"),
             ) from None
     if nesting_depth(line) > MAX_DEPTH:
         raise RequestError(
-            f"protocol line nests deeper than {MAX_DEPTH} levels; it was skipped",
-            "send flatter messages",
+            _("protocol line nests deeper than {limit} levels; it was skipped").format(
+                limit=MAX_DEPTH
+            ),
+            _("send flatter messages"),
         )
     try:
         return json.loads(line)
     except json.JSONDecodeError as exc:
         raise RequestError(
-            f"protocol line is not JSON: {exc.msg} at column {exc.colno}",
-            'send one JSON object per line, e.g. {"id": 1, "op": "status", "args": {}}',
+            _("protocol line is not JSON: {error} at column {column}").format(
+                error=exc.msg, column=exc.colno
+            ),
+            _("send one JSON object per line, e.g. {example}").format(
+                example='{"id": 1, "op": "status", "args": {}}'
+            ),
         ) from None
     except RecursionError:  # the depth scan missed it (it cannot, but never die of it)
-        raise RequestError("protocol line nests too deeply", "send flatter messages") from None
+        raise RequestError(
+            _("protocol line nests too deeply"), _("send flatter messages")
+        ) from None
 
 
 def decode(line: str | bytes) -> Message:
     """Parse one line into a Request, Reply or Event; RequestError on anything else."""
     obj = parse_json(line)
     if not isinstance(obj, dict):
-        raise RequestError("protocol line is not a JSON object", "wrap the message in {...}")
+        raise RequestError(
+            _("protocol line is not a JSON object"),
+            _("wrap the message in {braces}").format(braces="{...}"),
+        )
     if "event" in obj:
         data = obj.get("data") or {}
         if not isinstance(obj["event"], str) or not isinstance(data, dict):
-            raise RequestError("event needs a string 'event' and an object 'data'", "")
+            raise RequestError(_("event needs a string 'event' and an object 'data'"), "")
         return Event(obj["event"], data)
     if "op" in obj:
         req_id = obj.get("id")
         if not isinstance(req_id, int) or isinstance(req_id, bool):
-            raise RequestError("request has no integer 'id'", 'add "id": <int> to the request')
+            raise RequestError(
+                _("request has no integer 'id'"), _('add "id": <int> to the request')
+            )
         if not isinstance(obj["op"], str):
-            raise RequestError("request 'op' is not a string", 'e.g. "op": "status"')
+            raise RequestError(_("request 'op' is not a string"), _('e.g. "op": "status"'))
         args = obj.get("args", {})
         if args is None:
             args = {}
         if not isinstance(args, dict):
-            raise RequestError("request 'args' is not an object", 'e.g. "args": {}')
+            raise RequestError(
+                _("request 'args' is not an object"),
+                _("e.g. {example}").format(example='"args": {}'),
+            )
         return Request(req_id, obj["op"], args)
     if "ok" in obj and "id" in obj:
         if not isinstance(obj["id"], int) or isinstance(obj["id"], bool):
-            raise RequestError("reply has no integer 'id'", "")
+            raise RequestError(_("reply has no integer 'id'"), "")
         if obj["ok"]:
             result = obj.get("result") or {}
             if not isinstance(result, dict):
-                raise RequestError("reply 'result' is not an object", "")
+                raise RequestError(_("reply 'result' is not an object"), "")
             return Reply(obj["id"], True, result=result)
         err = obj.get("error") or {}
         if not isinstance(err, dict):
@@ -174,8 +194,8 @@ def decode(line: str | bytes) -> Message:
         )
         return Reply(obj["id"], False, error=info)
     raise RequestError(
-        "protocol object is neither a request, a reply nor an event",
-        "a request needs 'id' and 'op'",
+        _("protocol object is neither a request, a reply nor an event"),
+        _("a request needs 'id' and 'op'"),
     )
 
 
@@ -185,9 +205,9 @@ def error_info(exc: BaseException) -> ErrorInfo:
     if isinstance(exc, TorchdeckError):
         return ErrorInfo(type(exc).__name__, exc.message, exc.hint)
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    hint = "an unexpected engine error; its traceback is on the engine's stderr"
+    hint = _("an unexpected engine error; its traceback is on the engine's stderr")
     if "out of memory" in message.lower():
-        hint = "lower the batch size or the model size, or use another device"
+        hint = _("lower the batch size or the model size, or use another device")
     return ErrorInfo(type(exc).__name__, message[:500], hint)
 
 
@@ -210,14 +230,18 @@ def type_words(kind: type | tuple[type, ...]) -> str:
     """A JSON type in words: ``int`` → "an integer", ``(int, str)`` → "an integer or a string"."""
     kinds = kind if isinstance(kind, tuple) else (kind,)
     names = {
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        bool: "true or false",
-        dict: "an object",
-        list: "a list",
+        int: _("an integer"),
+        float: _("a number"),
+        str: _("a string"),
+        bool: _("true or false"),
+        dict: _("an object"),
+        list: _("a list"),
     }
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
+    words = [names.get(k, k.__name__) for k in kinds]
+    text = words[0] if words else ""
+    for word in words[1:]:
+        text = _("{choices} or {choice}").format(choices=text, choice=word)
+    return text
 
 
 def check_args(op: str, args: dict[str, Any], spec: dict[str, Arg]) -> dict[str, Any]:
@@ -228,16 +252,20 @@ def check_args(op: str, args: dict[str, Any], spec: dict[str, Arg]) -> dict[str,
     unknown = sorted(set(args) - set(spec))
     if unknown:
         raise RequestError(
-            f"{op}: unknown argument(s) {', '.join(unknown)}",
-            f"{op} takes: {', '.join(sorted(spec)) or 'no arguments'}",
+            _("{op}: unknown argument(s) {names}").format(op=op, names=", ".join(unknown)),
+            _("{op} takes: {names}").format(
+                op=op, names=", ".join(sorted(spec)) or _("no arguments")
+            ),
         )
     out: dict[str, Any] = {}
     for name, arg in spec.items():
         if name not in args:
             if arg.required:
                 raise RequestError(
-                    f"{op}: missing argument '{name}'",
-                    f"give '{name}' as {type_words(arg.kind)}",
+                    _("{op}: missing argument '{name}'").format(op=op, name=name),
+                    _("give '{name}' as {expected}").format(
+                        name=name, expected=type_words(arg.kind)
+                    ),
                 )
             continue
         value = args[name]
@@ -250,17 +278,24 @@ def check_args(op: str, args: dict[str, Any], spec: dict[str, Arg]) -> dict[str,
         ok_type = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
         if not ok_type:
             raise RequestError(
-                f"{op}: '{name}' must be {type_words(arg.kind)}, got {value!r}",
-                f"give '{name}' as {type_words(arg.kind)}",
+                _("{op}: '{name}' must be {expected}, got {value!r}").format(
+                    op=op, name=name, expected=type_words(arg.kind), value=value
+                ),
+                _("give '{name}' as {expected}").format(name=name, expected=type_words(arg.kind)),
             )
         if isinstance(value, float) and not math.isfinite(value):
             raise RequestError(
-                f"{op}: '{name}' must be finite, got {value!r}", f"give '{name}' a finite number"
+                _("{op}: '{name}' must be finite, got {value!r}").format(
+                    op=op, name=name, value=value
+                ),
+                _("give '{name}' a finite number").format(name=name),
             )
         if arg.check is not None and not arg.check(value):
             raise RequestError(
-                f"{op}: '{name}' = {value!r} is out of range",
-                f"'{name}' must be {arg.expect}",
+                _("{op}: '{name}' = {value!r} is out of range").format(
+                    op=op, name=name, value=value
+                ),
+                _("'{name}' must be {expected}").format(name=name, expected=arg.expect),
             )
         out[name] = value
     return out

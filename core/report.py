@@ -14,6 +14,7 @@ from dataclasses import replace
 import torch
 
 from core.contract.progress import StepDetail
+from core.i18n import _
 from core.optim import lr_at
 
 MIB = 1 << 20
@@ -109,7 +110,9 @@ def flush(trainer, final: bool = False) -> dict | None:
     t._last_grad_norm = norms[-1]
     bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
     if bad is not None and t.diverged is None:
-        t.diverged = f"the loss became {losses[bad]} at step {first + bad}: training diverged"
+        t.diverged = _("the loss became {loss} at step {step}: training diverged").format(
+            loss=losses[bad], step=first + bad
+        )
     report = {
         "step": t.step,
         "first_step": first,

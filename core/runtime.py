@@ -17,6 +17,7 @@ import struct
 from pathlib import Path
 
 from core.errors import TorchdeckError
+from core.i18n import _
 
 SUFFIX = ".sock"
 
@@ -41,8 +42,10 @@ def runtime_dir(create: bool = True) -> Path:
             os.chmod(path, 0o700)  # whatever the umask made of it
         except OSError as exc:
             raise RuntimeDirError(
-                f"cannot create the engine socket folder {path}: {exc.strerror}",
-                "set TORCHDECK_RUNTIME_DIR to a folder you can write",
+                _("cannot create the engine socket folder {path}: {error}").format(
+                    path=path, error=exc.strerror
+                ),
+                _("set TORCHDECK_RUNTIME_DIR to a folder you can write"),
             ) from None
     if path.exists():
         check_private(path)
@@ -55,18 +58,24 @@ def check_private(path: Path) -> None:
     info = os.stat(path)
     if not stat.S_ISDIR(info.st_mode):
         raise RuntimeDirError(
-            f"the engine socket folder {path} is not a folder", f"remove {path} and try again"
+            _("the engine socket folder {path} is not a folder").format(path=path),
+            _("remove {path} and try again").format(path=path),
         )
     if info.st_uid != os.getuid():
         raise RuntimeDirError(
-            f"the engine socket folder {path} belongs to another user (uid {info.st_uid})",
-            "set TORCHDECK_RUNTIME_DIR to a folder of your own",
+            _("the engine socket folder {path} belongs to another user (uid {uid})").format(
+                path=path, uid=info.st_uid
+            ),
+            _("set TORCHDECK_RUNTIME_DIR to a folder of your own"),
         )
     if info.st_mode & 0o077:
         raise RuntimeDirError(
-            f"the engine socket folder {path} is open to other users "
-            f"(mode {stat.S_IMODE(info.st_mode):04o}): refused",
-            f"run chmod 700 {path}, or remove it and let torchdeck make it again",
+            _(
+                "the engine socket folder {path} is open to other users (mode {mode}): refused"
+            ).format(path=path, mode=f"{stat.S_IMODE(info.st_mode):04o}"),
+            _("run chmod 700 {path}, or remove it and let torchdeck make it again").format(
+                path=path
+            ),
         )
 
 
@@ -87,7 +96,10 @@ def listen(path: Path) -> socket.socket:
     and ``live_sockets`` removes a socket that refuses a connection as a dead engine's)."""
     try:
         if not stat.S_ISSOCK(os.lstat(path).st_mode):
-            raise RuntimeDirError(f"{path} is in the way: not a socket", f"remove {path}")
+            raise RuntimeDirError(
+                _("{path} is in the way: not a socket").format(path=path),
+                _("remove {path}").format(path=path),
+            )
     except FileNotFoundError:
         pass
     temporary = path.with_name(f".{path.name}.new")  # not an engine-*.sock name
@@ -124,8 +136,10 @@ def check_peer(sock, path: str | Path) -> None:
     uid = peer_uid(sock) if sock is not None else None
     if uid is not None and uid != os.getuid():
         raise TorchdeckError(
-            f"the engine at {path} belongs to another user (uid {uid}): refused",
-            "start your own engine; torchdeck ls lists yours",
+            _("the engine at {path} belongs to another user (uid {uid}): refused").format(
+                path=path, uid=uid
+            ),
+            _("start your own engine; torchdeck ls lists yours"),
         )
 
 
@@ -174,15 +188,17 @@ def resolve(engine_id: str | None, command: str = "attach") -> Path:
     sockets = live_sockets()
     if not sockets:
         raise TorchdeckError(
-            "no torchdeck engine is running here",
-            "start one with torchdeck (the app) or torchdeck train; torchdeck ls lists them",
+            _("no torchdeck engine is running here"),
+            _("start one with torchdeck (the app) or torchdeck train; torchdeck ls lists them"),
         )
     if engine_id is None:
         if len(sockets) > 1:
             ids = ", ".join(engine_id_of(p) for p in sockets)
             raise TorchdeckError(
-                f"{len(sockets)} engines are running ({ids})",
-                f"name one: torchdeck {command} ID (torchdeck ls lists them)",
+                _("{count} engines are running ({ids})").format(count=len(sockets), ids=ids),
+                _("name one: torchdeck {command} ID (torchdeck ls lists them)").format(
+                    command=command
+                ),
             )
         return sockets[0]
     # an exact id wins: with engines 1234 and 12345, "1234" names the first, not both
@@ -190,6 +206,9 @@ def resolve(engine_id: str | None, command: str = "attach") -> Path:
     matches = matches or [p for p in sockets if engine_id_of(p).startswith(engine_id)]
     if len(matches) != 1:
         ids = ", ".join(engine_id_of(p) for p in sockets)
-        what = "no engine" if not matches else "more than one engine"
-        raise TorchdeckError(f"{what} has the id {engine_id!r}", f"running engines: {ids}")
+        if not matches:
+            message = _("no engine has the id {engine_id!r}").format(engine_id=engine_id)
+        else:
+            message = _("more than one engine has the id {engine_id!r}").format(engine_id=engine_id)
+        raise TorchdeckError(message, _("running engines: {ids}").format(ids=ids))
     return matches[0]

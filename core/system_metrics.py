@@ -19,11 +19,15 @@ from typing import Any
 
 import psutil
 
+from core import i18n
+from core.i18n import N_
+
 MIB = 1 << 20
 
-NOTE_NO_LIBRARY = "no NVIDIA library (pip install nvidia-ml-py to see GPU figures)"
-NOTE_NO_DRIVER = "no NVIDIA driver: {error}"
-NOTE_NO_GPU = "no NVIDIA GPU"
+# in English here; a sample carries them in the language of the moment it is taken
+NOTE_NO_LIBRARY = N_("no NVIDIA library (pip install nvidia-ml-py to see GPU figures)")
+NOTE_NO_DRIVER = N_("no NVIDIA driver: {error}")
+NOTE_NO_GPU = N_("no NVIDIA GPU")
 
 
 def _mb(n_bytes: float) -> float:
@@ -76,7 +80,11 @@ class SystemSampler:
         self._cpu_count = psutil.cpu_count() or 1
         self._nvml: Any = None
         self._gpus: list[tuple[int, Any, str]] = []  # (index, handle, name)
-        self.gpu_note: str | None = self._start_nvml()
+        self._note_error = ""  # the driver's error, for NOTE_NO_DRIVER
+        self._note: str | None = self._start_nvml()  # one of the NOTE_ templates, or None
+        self.gpu_note: str | None = (
+            None if self._note is None else self._note.format(error=self._note_error)
+        )
 
     def _start_nvml(self) -> str | None:
         try:
@@ -86,7 +94,8 @@ class SystemSampler:
         try:
             pynvml.nvmlInit()
         except Exception as exc:  # NVMLError_LibraryNotFound, _DriverNotLoaded, ...
-            return NOTE_NO_DRIVER.format(error=str(exc) or type(exc).__name__)
+            self._note_error = str(exc) or type(exc).__name__
+            return NOTE_NO_DRIVER
         self._nvml = pynvml
         try:
             count = int(pynvml.nvmlDeviceGetCount())
@@ -130,8 +139,8 @@ class SystemSampler:
             self._host(out)
             if self._nvml is not None:
                 self._gpu(out)
-            elif self.gpu_note is not None:
-                out["gpu_note"] = self.gpu_note
+            elif self._note is not None:
+                out["gpu_note"] = i18n._(self._note).format(error=self._note_error)
             self._torch(out)
             return out
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+from core.i18n import _
+
 MEM_WARN_PCT = 90.0  # GPU memory above this share is a warning
 LOW_UTIL_PCT = 50.0  # GPU utilisation under this while training counts as low ...
 LOW_UTIL_AFTER_S = 10.0  # ... and is a warning once it has lasted this long
@@ -55,7 +57,7 @@ def _parts(sample: dict) -> list[tuple[int, int, str]]:
 
 def _join(parts: list[tuple[int, int, str]]) -> str:
     groups: dict[int, list[str]] = {}
-    for _, group, text in parts:
+    for _importance, group, text in parts:
         groups.setdefault(group, []).append(text)
     return SEP.join(" ".join(texts) for texts in groups.values())
 
@@ -77,14 +79,18 @@ def warnings(sample: dict, training: bool, low_util_for_s: float) -> list[str]:
     mem_pct = sample.get("gpu_mem_pct")
     if mem_pct is not None and mem_pct > MEM_WARN_PCT:
         out.append(
-            f"GPU memory {mem_pct:.0f}% full: a larger batch or model will run out; "
-            "lower --batch-size or use --grad-accum"
+            _(
+                "GPU memory {percent}% full: a larger batch or model will run out; "
+                "lower --batch-size or use --grad-accum"
+            ).format(percent=f"{mem_pct:.0f}")
         )
     util = sample.get("gpu_util_pct")
     if training and util is not None and util < LOW_UTIL_PCT and low_util_for_s >= LOW_UTIL_AFTER_S:
         out.append(
-            f"GPU busy {util:.0f}% while training: the input pipeline or a host sync is the "
-            "bottleneck (a .item() per step, a small batch)"
+            _(
+                "GPU busy {percent}% while training: the input pipeline or a host sync is the "
+                "bottleneck (a .item() per step, a small batch)"
+            ).format(percent=f"{util:.0f}")
         )
     return out
 

@@ -14,11 +14,15 @@ import logging
 import os
 import sys
 
+from core import i18n
+from core.i18n import _
+
 
 def main(argv: list[str] | None = None) -> int:
     # torch's C++ warnings print stack dumps (a node's agent finding node 0's store gone as
     # the job ends); what matters is said in one line here or by the ranks
     os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
+    i18n.set_language(i18n.from_environment())  # TORCHDECK_LANG from the command that ran it
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
@@ -34,17 +38,19 @@ def main(argv: list[str] | None = None) -> int:
         own = _rank0_said(exc.failures)
         if own is not None:  # rank 0 refused the run and said why: its exit code is ours
             return own
-        _say(f"error: {summary(exc.failures)}; torchrun stopped the job")
+        _say(
+            _("error: {failures}; torchrun stopped the job").format(failures=summary(exc.failures))
+        )
         return 1
     except SignalException as exc:  # a Ctrl-C or SIGTERM: rank 0 has said what it saved
         return 128 + int(exc.sigval)
     except Exception as exc:  # the machines could not meet: a port taken, a node missing
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        _say(f"error: torchrun could not start the job: {first}")
+        _say(_("error: torchrun could not start the job: {error}").format(error=first))
         if "EADDRINUSE" in str(exc) or "address already in use" in str(exc).lower():
-            _say("hint: that port is taken on node 0: choose another --rdzv-endpoint port")
+            _say(_("hint: that port is taken on node 0: choose another --rdzv-endpoint port"))
         elif "timeout" in str(exc).lower() or "timed out" in str(exc).lower():
-            _say("hint: start the same command on every machine, each with its --node-rank")
+            _say(_("hint: start the same command on every machine, each with its --node-rank"))
         return 1
     return 0
 
@@ -78,10 +84,13 @@ def summary(failures: dict) -> str:
 
 def describe(rank: int, failure) -> str:
     """One worker's failure, as a sentence: its rank, and its exit or its signal."""
-    where = f"rank {rank} (local rank {failure.local_rank}, pid {failure.pid})"
     if failure.exitcode < 0:
-        return f"{where} was killed by {failure.signal_name()}"
-    return f"{where} exited with code {failure.exitcode}"
+        return _("rank {rank} (local rank {local_rank}, pid {pid}) was killed by {signal}").format(
+            rank=rank, local_rank=failure.local_rank, pid=failure.pid, signal=failure.signal_name()
+        )
+    return _("rank {rank} (local rank {local_rank}, pid {pid}) exited with code {code}").format(
+        rank=rank, local_rank=failure.local_rank, pid=failure.pid, code=failure.exitcode
+    )
 
 
 def _say(text: str) -> None:

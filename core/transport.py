@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core import runtime
 from core.errors import EngineDied, TorchdeckError
+from core.i18n import _
 
 DEFAULT_RUN_DIR = "runs/torchdeck"
 LOG_NAME = "engine.log"
@@ -146,8 +147,10 @@ async def spawn_detached(
         log = open(folder / LOG_NAME, "ab")  # noqa: SIM115 - the engine keeps it
     except OSError as exc:
         raise TorchdeckError(
-            f"cannot write the engine's log in {folder}: {exc.strerror}",
-            "run torchdeck in a folder you can write",
+            _("cannot write the engine's log in {folder}: {error}").format(
+                folder=folder, error=exc.strerror
+            ),
+            _("run torchdeck in a folder you can write"),
         ) from None
     log.write(f"--- engine started {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
     log.flush()
@@ -171,8 +174,10 @@ async def spawn_detached(
         if time.monotonic() > deadline:
             proc.kill()
             raise TorchdeckError(
-                f"the engine did not open its socket within {timeout:.0f} s",
-                f"see {folder / LOG_NAME}",
+                _("the engine did not open its socket within {seconds} s").format(
+                    seconds=f"{timeout:.0f}"
+                ),
+                _("see {path}").format(path=folder / LOG_NAME),
             )
         await asyncio.sleep(0.01)
     return path

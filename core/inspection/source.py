@@ -14,6 +14,7 @@ import textwrap
 
 import torch.nn as nn
 
+from core.i18n import _
 from core.user_model import FILE_MODULE_PREFIX
 
 MAX_BLOCK_LINES = 200  # longer methods are cut, with a last line saying how many more there are
@@ -28,7 +29,7 @@ def _block(cls: type, name: str) -> dict:
     more = len(lines) - MAX_BLOCK_LINES
     source = textwrap.dedent("".join(lines[:MAX_BLOCK_LINES])).rstrip("\n")
     if more > 0:
-        source += f"\n# … {more} more lines"
+        source += "\n# … " + _("{count} more lines").format(count=more)
     return {"name": name, "qualname": fn.__qualname__, "line": first, "source": source}
 
 
@@ -67,13 +68,15 @@ def model_source(model: nn.Module) -> dict:
         module = getattr(sys.modules.get(module), "__file__", None) or module
     out = {"class_name": cls.__qualname__, "module": module, "blocks": [], "missing": ""}
     if getattr(cls, "forward", None) is nn.Module.forward:
-        out["missing"] = f"{cls.__qualname__} defines no forward method"
+        out["missing"] = _("{name} defines no forward method").format(name=cls.__qualname__)
         return out
     try:
         forward = _block(cls, "forward")
     except (OSError, TypeError) as exc:
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        out["missing"] = f"the source of {cls.__qualname__}.forward cannot be found ({why})"
+        out["missing"] = _("the source of {name}.forward cannot be found ({reason})").format(
+            name=cls.__qualname__, reason=why
+        )
         return out
     blocks = [forward]
     # the class's own __init__ (or a base's), not nn.Module's, which would teach nothing

@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.conv import _ConvNd
 
+from core.i18n import N_
 from core.models import with_loss
 
 
@@ -125,7 +126,8 @@ def _trainable_word(params: list[nn.Parameter]) -> str:
     if not params:
         return "--"
     flags = {p.requires_grad for p in params}
-    return "yes" if flags == {True} else "no" if flags == {False} else "partly"
+    # words on the wire, kept in English; the view shows them with _()
+    return N_("yes") if flags == {True} else N_("no") if flags == {False} else N_("partly")
 
 
 def summarize(session, batch_size: int | None = None, depth: int | None = None) -> dict:

@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 
 from core.errors import ConfigError
+from core.i18n import _
 from core.inspection.init_theory import expected_counts, init_of
 
 NEAR_ZERO = 1e-3  # |w| below this counts as "near zero" in the statistics
@@ -62,8 +63,10 @@ def weight_stats(session, name: str, bins: int = 40) -> dict:
     if name not in params:
         known = list(dict(model.named_parameters()))
         raise ConfigError(
-            f"the model has no parameter {name!r}",
-            f"parameters are: {', '.join(known[:12])}{' …' if len(known) > 12 else ''}",
+            _("the model has no parameter {name!r}").format(name=name),
+            _("parameters are: {names}").format(
+                names=", ".join(known[:12]) + (" …" if len(known) > 12 else "")
+            ),
         )
     p = params[name]
     tied = [n for n, q in params.items() if q is p and n != name]

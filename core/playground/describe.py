@@ -12,13 +12,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.i18n import _
+
 MAX_TEXT = 20_000  # characters of printed text, and of a value's display, sent per cell
 
 
 def _cut(text: str, limit: int = MAX_TEXT) -> tuple[str, bool]:
     if len(text) <= limit:
         return text, False
-    return (text[:limit] + f"\n… {len(text) - limit:,} more characters not shown"), True
+    dropped = len(text) - limit
+    note = _("{count} more characters not shown").format(count=f"{dropped:,}")
+    return (text[:limit] + "\n… " + note), True
 
 
 def _num(v: float) -> str:
@@ -108,9 +112,13 @@ def tensor_header(t: torch.Tensor) -> str:
         parts.append(f"grad_fn={type(t.grad_fn).__name__}")
     stats = tensor_stats(t)
     if stats is None:
-        parts.append("empty" if t.numel() == 0 else "")
+        parts.append(_("empty") if t.numel() == 0 else "")
     elif "true" in stats:
-        parts.append(f"{stats['true']:,} true of {stats['count']:,}")
+        parts.append(
+            _("{true} true of {count}").format(
+                true=f"{stats['true']:,}", count=f"{stats['count']:,}"
+            )
+        )
     elif stats["min"] is not None:
         approx = "~" if stats["sampled"] else ""
         if stats["min"] == stats["max"]:
@@ -152,13 +160,16 @@ def describe(value: Any) -> dict:
             text = repr(value)
     elif isinstance(value, nn.Module):
         total, trainable = count_params(value)
-        devices = sorted({str(p.device) for p in value.parameters()}) or ["no parameters"]
+        devices = sorted({str(p.device) for p in value.parameters()}) or [_("no parameters")]
         out.update(
             kind="module",
             params=total,
             trainable_params=trainable,
-            header=f"{type(value).__name__} · {total:,} parameters "
-            f"({trainable:,} trainable) · {', '.join(devices)}",
+            header=f"{type(value).__name__} · "
+            + _("{total} parameters ({trainable} trainable)").format(
+                total=f"{total:,}", trainable=f"{trainable:,}"
+            )
+            + f" · {', '.join(devices)}",
         )
         text = repr(value)
     elif isinstance(value, np.ndarray):
@@ -200,6 +211,12 @@ def safe_describe(value: Any) -> dict:
             "kind": "object",
             "type": type(value).__qualname__,
             "header": None,
-            "text": f"<{type(value).__qualname__}: cannot be shown: {exc}>"[:MAX_TEXT],
+            "text": (
+                "<"
+                + _("{type}: cannot be shown: {error}").format(
+                    type=type(value).__qualname__, error=exc
+                )
+                + ">"
+            )[:MAX_TEXT],
             "truncated": False,
         }

@@ -15,6 +15,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from core.contract.lab import DEFAULT_MEMORY_SHARE  # noqa: F401 - declared with its range
 from core.errors import TorchdeckError
 from core.fmt import fmt_bytes
+from core.i18n import _
 
 
 class MemoryGuardError(TorchdeckError, MemoryError):
@@ -173,11 +174,21 @@ class MemoryGuard(TorchDispatchMode):
         free = available_bytes(device)
         if wanted > self.share * free:
             raise MemoryGuardError(
-                f"this cell asked for a {fmt_bytes(wanted, digits=1)} tensor ({numel:,} × "
-                f"{dtype}) on {device}; the limit is {self.share:.0%} of the "
-                f"{fmt_bytes(free, digits=1)} free",
-                "use a smaller size; the guard keeps one cell from taking the machine down "
-                "(raise the share with the exec argument memory_share if you really mean it)",
+                _(
+                    "this cell asked for a {size} tensor ({numel} × {dtype}) on {device}; "
+                    "the limit is {share} of the {free} free"
+                ).format(
+                    size=fmt_bytes(wanted, digits=1),
+                    numel=f"{numel:,}",
+                    dtype=dtype,
+                    device=device,
+                    share=f"{self.share:.0%}",
+                    free=fmt_bytes(free, digits=1),
+                ),
+                _(
+                    "use a smaller size; the guard keeps one cell from taking the machine down "
+                    "(raise the share with the exec argument memory_share if you really mean it)"
+                ),
             )
 
 

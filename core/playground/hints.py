@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from core.errors import TorchdeckError
+from core.i18n import _
 
 _MATMUL_SHAPES = re.compile(r"\((\d+x\d+) and (\d+x\d+)\)")
 
@@ -15,31 +16,31 @@ def hint_for(exc: BaseException) -> str:
     if isinstance(exc, TorchdeckError):
         return exc.hint
     if "backward through the graph a second time" in msg:
-        return (
+        return _(
             "the first backward() freed the graph's saved values; pass "
             "retain_graph=True to that first backward() if you need a second pass, or "
             "run the forward pass again"
         )
     if isinstance(exc, TypeError) and re.search(r"must be Tensor, not (int|float)", msg):
-        return (
+        return _(
             "a layer takes a tensor, not a Python number: for row i of a Linear's weight "
             "write l.weight[i]; to look a token up, use nn.Embedding with torch.tensor([i])"
         )
     m = _MATMUL_SHAPES.search(msg)
     if m and "cannot be multiplied" in msg:
         a, b = m.group(1).split("x"), m.group(2).split("x")
-        return (
-            f"A @ B needs A's columns to equal B's rows: A is {a[0]}×{a[1]}, B is "
-            f"{b[0]}×{b[1]}, and {a[1]} ≠ {b[0]}; transpose one side (.T) or check the "
+        return _(
+            "A @ B needs A's columns to equal B's rows: A is {a_rows}×{a_cols}, B is "
+            "{b_rows}×{b_cols}, and {a_cols} ≠ {b_rows}; transpose one side (.T) or check the "
             "layer's in_features"
-        )
+        ).format(a_rows=a[0], a_cols=a[1], b_rows=b[0], b_cols=b[1])
     if re.search(r"inconsistent tensor size|size mismatch, got input|dimensions of batch2", msg):
-        return (
+        return _(
             "A @ B needs A's last size to equal B's second-to-last (a vector's only size); "
             "compare A.shape and B.shape, and transpose one side (.T) if needed"
         )
     if "size of tensor a" in msg and "must match the size of tensor b" in msg:
-        return (
+        return _(
             "element-wise ops broadcast: sizes must be equal or 1, compared from the last "
             "dimension; print both .shape values"
         )
@@ -49,21 +50,21 @@ def hint_for(exc: BaseException) -> str:
         msg,
         re.I,
     ) and re.search(r"Long|Float|Int|Double|Half|float|long|int", msg):
-        return (
+        return _(
             "the two sides have different dtypes: torch.tensor([1, 2]) is Long (int64), "
             "weights are Float (float32); convert with .float() or .long()"
         )
     if isinstance(exc, IndexError) and "index out of range in self" in msg:
-        return (
+        return _(
             "an id is outside the Embedding: nn.Embedding(n, d) accepts ids 0 … n-1; "
             "compare ids.max() with num_embeddings"
         )
     if "indices" in msg and "scalar types" in msg:
-        return "an Embedding takes integer ids: convert them with .long()"
+        return _("an Embedding takes integer ids: convert them with .long()")
     if isinstance(exc, NameError):
-        return "names live until the namespace is reset; run the cell that defines it first"
+        return _("names live until the namespace is reset; run the cell that defines it first")
     if isinstance(exc, MemoryError) or "can't allocate memory" in msg or "out of memory" in msg:
-        return "that needs more memory than is free: use smaller sizes"
+        return _("that needs more memory than is free: use smaller sizes")
     if isinstance(exc, SystemExit):
-        return "exit() would end the engine; the playground keeps running instead"
+        return _("exit() would end the engine; the playground keeps running instead")
     return ""

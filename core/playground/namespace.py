@@ -21,6 +21,7 @@ import torch.nn.functional as F  # noqa: N812 - the name every PyTorch user type
 from torch import nn
 
 from core.errors import TorchdeckError
+from core.i18n import _
 from core.playground.describe import MAX_TEXT, safe_describe
 from core.playground.guard import DEFAULT_MEMORY_SHARE, MemoryGuard, address_space_limit
 from core.playground.hints import hint_for
@@ -53,7 +54,9 @@ class _BoundedText(io.TextIOBase):
     def text(self) -> str:
         text = "".join(self.parts)
         if self.dropped:
-            text += f"\n… {self.dropped:,} more characters not shown"
+            text += "\n… " + _("{count} more characters not shown").format(
+                count=f"{self.dropped:,}"
+            )
         return text
 
 
@@ -157,7 +160,7 @@ class Playground:
             "message": exc.msg,
             "lineno": lineno,
             "line": line,
-            "hint": "check brackets, colons and indentation on that line",
+            "hint": _("check brackets, colons and indentation on that line"),
         }
 
     def _error(self, exc: BaseException, code: str, filename: str) -> dict:
@@ -173,14 +176,15 @@ class Playground:
             exc.message if isinstance(exc, TorchdeckError) else text.splitlines()[0] if text else ""
         )
         if isinstance(exc, MemoryError) and not message:
-            message = "out of memory: an allocation in this cell failed"
+            message = _("out of memory: an allocation in this cell failed")
         if isinstance(exc, SystemExit):
-            message = f"exit({exc.code if exc.code is not None else ''}) was called"
+            code_text = exc.code if exc.code is not None else ""
+            message = _("exit({code}) was called").format(code=code_text)
         hint = hint_for(exc)
         if hint.startswith("A @ B") and line:
             shapes = self._operand_shapes(line)
             if shapes:
-                hint += f" (here: {shapes})"
+                hint += " " + _("(here: {shapes})").format(shapes=shapes)
         return {
             "type": type(exc).__name__,
             "message": message[:2000],
@@ -213,7 +217,7 @@ class Playground:
             if re.fullmatch(r"[A-Za-z_][\w.]*", text):
                 obj = self._resolve(text)
                 if isinstance(obj, torch.Tensor):
-                    found.append(f"{text} is {list(obj.shape)}")
+                    found.append(_("{name} is {shape}").format(name=text, shape=list(obj.shape)))
         return ", ".join(dict.fromkeys(found))
 
     # -- tab completion ------------------------------------------------------------------------

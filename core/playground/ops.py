@@ -12,6 +12,7 @@ from core.contract.lab import (
     NamesResult,
 )
 from core.errors import TorchdeckError
+from core.i18n import _
 from core.playground.namespace import Playground
 
 
@@ -23,8 +24,8 @@ def engine_ops(engine) -> dict:
         code = args.code
         if len(code) > MAX_CODE:
             raise TorchdeckError(
-                f"the cell is {len(code):,} characters long",
-                f"a cell holds at most {MAX_CODE:,} characters",
+                _("the cell is {count} characters long").format(count=f"{len(code):,}"),
+                _("a cell holds at most {limit} characters").format(limit=f"{MAX_CODE:,}"),
             )
         playground.bind(engine.session)
         job, session = engine.dist, engine.session
@@ -41,8 +42,10 @@ def engine_ops(engine) -> dict:
         cursor = len(code) if args.cursor is None else args.cursor
         if cursor > len(code):
             raise TorchdeckError(
-                f"cursor {cursor} is past the end of the code ({len(code)})",
-                "give a cursor between 0 and len(code)",
+                _("cursor {cursor} is past the end of the code ({length})").format(
+                    cursor=cursor, length=len(code)
+                ),
+                _("give a cursor between 0 and len(code)"),
             )
         return Completion(**playground.complete(code, cursor))
 
