@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from core.errors import CheckpointError
+from core.i18n import _
 
 FORMAT = "torchdeck-checkpoint"
 VERSION = 1
@@ -43,8 +44,10 @@ def save(state: dict, path: str | os.PathLike) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CheckpointError(
-            f"cannot create the folder {target.parent}: {exc.strerror}",
-            "choose a writable location",
+            _("cannot create the folder {folder}: {reason}").format(
+                folder=target.parent, reason=exc.strerror
+            ),
+            _("choose a writable location"),
         ) from None
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     payload = {
@@ -103,13 +106,22 @@ def _write_error(exc: BaseException, target: Path, payload: dict) -> CheckpointE
     full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (
         free is not None and free < needed
     )
-    keep = "the previous checkpoint is untouched" if target.exists() else "nothing was written"
+    keep = (
+        _("the previous checkpoint is untouched") if target.exists() else _("nothing was written")
+    )
     if full:
-        room = f", {_mb(free)} free" if free is not None else ""
+        if free is not None:
+            message = _(
+                "cannot write the checkpoint {path}: the disk is full (it needs about {needed}, "
+                "{free} free)"
+            ).format(path=target, needed=_mb(needed), free=_mb(free))
+        else:
+            message = _(
+                "cannot write the checkpoint {path}: the disk is full (it needs about {needed})"
+            ).format(path=target, needed=_mb(needed))
         return CheckpointError(
-            f"cannot write the checkpoint {target}: the disk is full "
-            f"(it needs about {_mb(needed)}{room})",
-            f"free some space there or save somewhere else; {keep}",
+            message,
+            _("free some space there or save somewhere else; {kept}").format(kept=keep),
         )
     if isinstance(exc, OSError):
         reason = exc.strerror or str(exc)
@@ -119,8 +131,8 @@ def _write_error(exc: BaseException, target: Path, payload: dict) -> CheckpointE
             re.sub(r"^\[enforce fail at [^\]]*\]\s*", "", lines[0]).strip(" .") or "write failed"
         )
     return CheckpointError(
-        f"cannot write the checkpoint {target}: {reason[:160]}",
-        f"check free disk space and permissions; {keep}",
+        _("cannot write the checkpoint {path}: {reason}").format(path=target, reason=reason[:160]),
+        _("check free disk space and permissions; {kept}").format(kept=keep),
     )
 
 
@@ -128,19 +140,21 @@ def load(path: str | os.PathLike) -> dict:
     target = resolve_path(path)
     if not target.exists():
         raise CheckpointError(
-            f"no checkpoint at {target}",
-            "give a checkpoint file or a run folder holding checkpoint.pt",
+            _("no checkpoint at {path}").format(path=target),
+            _("give a checkpoint file or a run folder holding checkpoint.pt"),
         )
     if target.is_dir():
         raise CheckpointError(
-            f"{target} is a folder, not a checkpoint file",
-            f"a run folder holds its checkpoint as the file {FILENAME}; give a checkpoint file "
-            "or a run folder that holds one",
+            _("{path} is a folder, not a checkpoint file").format(path=target),
+            _(
+                "a run folder holds its checkpoint as the file {file}; give a checkpoint file "
+                "or a run folder that holds one"
+            ).format(file=FILENAME),
         )
     if not stat.S_ISREG(target.stat().st_mode):  # a FIFO would block the open for ever
         raise CheckpointError(
-            f"{target} is not a regular file (a pipe, a device or a socket)",
-            "give a checkpoint file that torchdeck saved",
+            _("{path} is not a regular file (a pipe, a device or a socket)").format(path=target),
+            _("give a checkpoint file that torchdeck saved"),
         )
     try:
         state = torch.load(target, map_location="cpu", weights_only=True)
@@ -150,36 +164,52 @@ def load(path: str | os.PathLike) -> dict:
         first = detail.splitlines()[0].strip() if detail else "unpickling failed"
         if "global" not in text.lower():  # not a refused object: the bytes themselves are bad
             raise CheckpointError(
-                f"{target} is not a readable checkpoint (truncated or corrupt: {first[:160]})",
-                "use another checkpoint, or train again",
+                _("{path} is not a readable checkpoint (truncated or corrupt: {detail})").format(
+                    path=target, detail=first[:160]
+                ),
+                _("use another checkpoint, or train again"),
             ) from None
         name = re.search(r"GLOBAL ([\w.]+)", text)
-        what = f" ({name.group(1)})" if name else ""
+        if name:
+            message = _(
+                "refused to load {path}: it holds objects other than tensors and plain data "
+                "({name})"
+            ).format(path=target, name=name.group(1))
+        else:
+            message = _(
+                "refused to load {path}: it holds objects other than tensors and plain data"
+            ).format(path=target)
         raise CheckpointError(
-            f"refused to load {target}: it holds objects other than tensors and plain data{what}",
-            "torchdeck loads only weights-only checkpoints; re-save it with torchdeck",
+            message,
+            _("torchdeck loads only weights-only checkpoints; re-save it with torchdeck"),
         ) from None
     except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        said = str(exc).strip()
         raise CheckpointError(
-            f"{target} is not a readable checkpoint (truncated or corrupt: "
-            f"{str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__})",
-            "use another checkpoint, or train again; a file cut short by a crash or a full "
-            "disk cannot be repaired",
+            _("{path} is not a readable checkpoint (truncated or corrupt: {detail})").format(
+                path=target, detail=said.splitlines()[0][:160] if said else type(exc).__name__
+            ),
+            _(
+                "use another checkpoint, or train again; a file cut short by a crash or a full "
+                "disk cannot be repaired"
+            ),
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(
-            f"{target} is a torch file but not a torchdeck checkpoint",
-            "load a checkpoint written by torchdeck train or save",
+            _("{path} is a torch file but not a torchdeck checkpoint").format(path=target),
+            _("load a checkpoint written by torchdeck train or save"),
         )
     if state.get("version") != VERSION:
         raise CheckpointError(
-            f"{target} has checkpoint version {state.get('version')}; this "
-            f"torchdeck reads version {VERSION}",
-            "use the torchdeck version that wrote it",
+            _(
+                "{path} has checkpoint version {version}; this torchdeck reads version {ours}"
+            ).format(path=target, version=state.get("version"), ours=VERSION),
+            _("use the torchdeck version that wrote it"),
         )
     missing = [k for k in REQUIRED if k not in state]
     if missing:
         raise CheckpointError(
-            f"{target} lacks {', '.join(missing)}", "the file is incomplete; use another checkpoint"
+            _("{path} lacks {keys}").format(path=target, keys=", ".join(missing)),
+            _("the file is incomplete; use another checkpoint"),
         )
     return state

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from core.contract import CompileState
+from core.i18n import _
 
 
 def cache_dir() -> Path:
@@ -100,8 +101,10 @@ class StepCompiler:
                 "failed",
                 trainer.step - 1,
                 seconds,
-                f"torch.compile failed ({self.failed}); training goes on eager "
-                "(--no-compile skips trying)",
+                _(
+                    "torch.compile failed ({problem}); training goes on eager (--no-compile "
+                    "skips trying)"
+                ).format(problem=self.failed),
             )
             return
         self.seconds = time.perf_counter() - started

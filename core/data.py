@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from core.errors import CorpusError, UnknownCharactersError
+from core.i18n import _
 from core.tokenizer import UNICODE_SIZE, CharTokenizer, code_points, id_dtype, normalize
 
 DEFAULT_CORPUS = "pydoc"  # the name shown for the built-in corpus
@@ -43,10 +44,11 @@ _TORCH_DTYPES = {np.uint8: torch.uint8, np.int16: torch.int16, np.int32: torch.i
 # exactly as the whole text would.
 _BOUNDARY = re.compile("[\x00-\x7f\u4e00-\u9fff\uac00-\ud7a3]")
 _KINDS = [
-    (stat.S_ISCHR, "a character device (like /dev/zero or a terminal)"),
-    (stat.S_ISBLK, "a block device (a disk)"),
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISSOCK, "a socket"),
+    # what the path is, in the language of the moment the refusal is made
+    (stat.S_ISCHR, lambda: _("a character device (like /dev/zero or a terminal)")),
+    (stat.S_ISBLK, lambda: _("a block device (a disk)")),
+    (stat.S_ISFIFO, lambda: _("a FIFO (named pipe)")),
+    (stat.S_ISSOCK, lambda: _("a socket")),
 ]
 
 
@@ -86,12 +88,13 @@ def _pieces(
             yield from _file_pieces(f, p, os.fstat(fd).st_size, progress, stage)
     except PermissionError:
         raise CorpusError(
-            f"no permission to read the corpus file: {p}", "check the file's permissions"
+            _("no permission to read the corpus file: {path}").format(path=p),
+            _("check the file's permissions"),
         ) from None
     except OSError as exc:
         raise CorpusError(
-            f"cannot read the corpus file {p}: {exc.strerror}",
-            "check that the path is a readable regular file",
+            _("cannot read the corpus file {path}: {reason}").format(path=p, reason=exc.strerror),
+            _("check that the path is a readable regular file"),
         ) from None
 
 
@@ -102,8 +105,8 @@ def _open_regular(p: Path) -> int:
         st = os.stat(p)
     except (FileNotFoundError, NotADirectoryError):
         raise CorpusError(
-            f"corpus file not found: {p}",
-            "check the path, or leave --corpus out to use the built-in Python docs",
+            _("corpus file not found: {path}").format(path=p),
+            _("check the path, or leave --corpus out to use the built-in Python docs"),
         ) from None
     _check_regular(p, st)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
@@ -119,19 +122,22 @@ def _open_regular(p: Path) -> int:
 def _check_regular(p: Path, st: os.stat_result) -> None:
     if stat.S_ISDIR(st.st_mode):
         raise CorpusError(
-            f"corpus path is a directory: {p}",
-            "give one UTF-8 text file, e.g. --corpus notes/shakespeare.txt",
+            _("corpus path is a directory: {path}").format(path=p),
+            _("give one UTF-8 text file, e.g. --corpus notes/shakespeare.txt"),
         )
     if not stat.S_ISREG(st.st_mode):
-        what = next((name for test, name in _KINDS if test(st.st_mode)), "something else")
+        what = next((name() for test, name in _KINDS if test(st.st_mode)), _("something else"))
         raise CorpusError(
-            f"corpus path is {what}, not a regular file: {p}",
-            "give a regular UTF-8 text file; to train on the output of a command or a pipe, "
-            "save it to a file first (e.g. command > corpus.txt) and give that file",
+            _("corpus path is {what}, not a regular file: {path}").format(what=what, path=p),
+            _(
+                "give a regular UTF-8 text file; to train on the output of a command or a pipe, "
+                "save it to a file first (e.g. command > corpus.txt) and give that file"
+            ),
         )
     if st.st_size > MAX_CORPUS_BYTES:
         raise CorpusError(
-            f"corpus file is {st.st_size / 2**30:.1f} GiB: {p}", "use a text file under 1 GiB"
+            _("corpus file is {size:.1f} GiB: {path}").format(size=st.st_size / 2**30, path=p),
+            _("use a text file under 1 GiB"),
         )
 
 
@@ -146,17 +152,22 @@ def _file_pieces(f, p: Path, size: int, progress: Progress | None, stage: str) -
     while True:
         chunk = f.read(min(CHUNK_BYTES, MAX_CORPUS_BYTES + 1 - done))
         if chunk is None:  # a non-blocking read with nothing ready: never for a regular file
-            raise CorpusError(f"corpus file cannot be read now: {p}", "give a regular file")
+            raise CorpusError(
+                _("corpus file cannot be read now: {path}").format(path=p),
+                _("give a regular file"),
+            )
         if done + len(chunk) > MAX_CORPUS_BYTES:
             raise CorpusError(
-                f"corpus file grew past 1 GiB while it was read: {p}",
-                "use a text file under 1 GiB that nothing is writing to",
+                _("corpus file grew past 1 GiB while it was read: {path}").format(path=p),
+                _("use a text file under 1 GiB that nothing is writing to"),
             )
         nul = chunk.find(b"\x00")
         if nul != -1:
             raise CorpusError(
-                f"corpus file looks binary (a NUL byte at offset {done + nul}): {p}",
-                "give a plain UTF-8 text file, not a binary or UTF-16 file",
+                _("corpus file looks binary (a NUL byte at offset {offset}): {path}").format(
+                    offset=done + nul, path=p
+                ),
+                _("give a plain UTF-8 text file, not a binary or UTF-16 file"),
             )
         has_text = has_text or bool(chunk.strip())
         done += len(chunk)
@@ -182,11 +193,16 @@ def _file_pieces(f, p: Path, size: int, progress: Progress | None, stage: str) -
         if not chunk:
             break
     if not has_text:
-        raise CorpusError(f"corpus file is empty: {p}", "give a file with some text in it")
+        raise CorpusError(
+            _("corpus file is empty: {path}").format(path=p),
+            _("give a file with some text in it"),
+        )
     if bad_utf8 is not None:
         raise CorpusError(
-            f"corpus file is not UTF-8: byte 0x{bad_utf8[1]:02x} at offset {bad_utf8[0]}: {p}",
-            "convert it, e.g. iconv -f LATIN1 -t UTF-8 in.txt > out.txt",
+            _("corpus file is not UTF-8: byte 0x{byte:02x} at offset {offset}: {path}").format(
+                byte=bad_utf8[1], offset=bad_utf8[0], path=p
+            ),
+            _("convert it, e.g. iconv -f LATIN1 -t UTF-8 in.txt > out.txt"),
         )
 
 
@@ -242,12 +258,22 @@ class CorpusData:
         need = block_size + 1
         n_train, n_val = len(self.train_ids), len(self.val_ids)
         if n_val < need or n_train < need:
+            if n_val < n_train:
+                message = _(
+                    "corpus too short for context length {block_size}: the validation split has "
+                    "{chars} characters and needs at least {need}"
+                )
+            else:
+                message = _(
+                    "corpus too short for context length {block_size}: the training split has "
+                    "{chars} characters and needs at least {need}"
+                )
             raise CorpusError(
-                f"corpus too short for context length {block_size}: the "
-                f"{'validation' if n_val < n_train else 'training'} split has "
-                f"{min(n_train, n_val)} characters and needs at least {need}",
-                f"use a longer text (at least {int(need / VAL_FRACTION) + 1} characters for "
-                f"context {block_size}) or a shorter context length",
+                message.format(block_size=block_size, chars=min(n_train, n_val), need=need),
+                _(
+                    "use a longer text (at least {chars} characters for context {block_size}) or "
+                    "a shorter context length"
+                ).format(chars=int(need / VAL_FRACTION) + 1, block_size=block_size),
             )
 
     def get_batch(
@@ -300,8 +326,8 @@ def load_data(
     n_chars, seen, unknown = _scan(path, tokenizer, progress)
     if n_chars < 20:
         raise CorpusError(
-            f"corpus has only {n_chars} characters: {source}",
-            "give a text of at least a few hundred characters",
+            _("corpus has only {chars} characters: {source}").format(chars=n_chars, source=source),
+            _("give a text of at least a few hundred characters"),
         )
     if unknown:
         raise UnknownCharactersError(unknown)
@@ -351,7 +377,7 @@ def _encode(
         pos += len(piece)
     if pos != n_chars:
         raise CorpusError(
-            f"corpus file changed while it was read: {_source_name(path)}",
-            "wait until nothing is writing to it, or load a copy of it",
+            _("corpus file changed while it was read: {source}").format(source=_source_name(path)),
+            _("wait until nothing is writing to it, or load a copy of it"),
         )
     return torch.from_numpy(ids)

@@ -9,6 +9,7 @@ import torch
 
 from core.contract.settings import DEVICE_CHOICES
 from core.errors import ConfigError
+from core.i18n import _
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -25,27 +26,33 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "mps":
         if not _mps_available():
             raise ConfigError(
-                "device 'mps' is not available here",
-                "MPS needs Apple silicon and a torch build with MPS; use cpu",
+                _("device 'mps' is not available here"),
+                _("MPS needs Apple silicon and a torch build with MPS; use cpu"),
             )
         return torch.device("mps")
     m = re.fullmatch(r"cuda(?::(\d+))?", name)
     if m:
         if not torch.cuda.is_available():
             raise ConfigError(
-                "device 'cuda' is not available: this torch sees no CUDA GPU "
-                f"(torch {torch.__version__})",
-                "use --device cpu, or install a CUDA build of torch on a GPU machine",
+                _(
+                    "device 'cuda' is not available: this torch sees no CUDA GPU (torch {version})"
+                ).format(version=torch.__version__),
+                _("use --device cpu, or install a CUDA build of torch on a GPU machine"),
             )
         index = int(m.group(1) or 0)
         count = torch.cuda.device_count()
         if index >= count:
             raise ConfigError(
-                f"device {name!r} does not exist: {count} CUDA device(s) found",
-                f"use cuda:0 to cuda:{count - 1}",
+                _("device {name!r} does not exist: {count} CUDA device(s) found").format(
+                    name=name, count=count
+                ),
+                _("use cuda:0 to cuda:{last}").format(last=count - 1),
             )
         return torch.device("cuda", index)
-    raise ConfigError(f"unknown device {name!r}", f"use one of: {DEVICE_CHOICES}")
+    raise ConfigError(
+        _("unknown device {name!r}").format(name=name),
+        _("use one of: {choices}").format(choices=DEVICE_CHOICES),
+    )
 
 
 def _mps_available() -> bool:
@@ -114,8 +121,8 @@ def train_dtype(
             return torch.float32 if small else torch.bfloat16
         if precision == "bf16":
             raise ConfigError(
-                f"precision bf16 is not supported by this GPU ({device})",
-                "use --precision fp32 (or auto)",
+                _("precision bf16 is not supported by this GPU ({device})").format(device=device),
+                _("use --precision fp32 (or auto)"),
             )
         return torch.float32
     if precision == "bf16":

@@ -7,6 +7,14 @@ client turns those replies back into :class:`EngineError`.
 from __future__ import annotations
 
 
+def _(message: str) -> str:
+    """``message`` in the current language: core.i18n's ``_``, imported when first called
+    (core.i18n imports this module)."""
+    from core.i18n import _ as translate
+
+    return translate(message)
+
+
 class TorchdeckError(Exception):
     """An error with a plain message and a hint that names the fix."""
 
@@ -35,12 +43,23 @@ class UnknownCharactersError(TorchdeckError, ValueError):
     """Text holding characters that the tokenizer's vocabulary lacks."""
 
     def __init__(self, unknown: list[tuple[int, str]]) -> None:
-        shown = ", ".join(f"{ch!r} at {pos}" for pos, ch in unknown[:8])
-        more = f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
+        shown = ", ".join(
+            _("{char!r} at {position}").format(char=ch, position=pos) for pos, ch in unknown[:8]
+        )
+        if len(unknown) > 8:
+            message = _(
+                "{count} character(s) not in the vocabulary: {shown} and {more} more"
+            ).format(count=len(unknown), shown=shown, more=len(unknown) - 8)
+        else:
+            message = _("{count} character(s) not in the vocabulary: {shown}").format(
+                count=len(unknown), shown=shown
+            )
         super().__init__(
-            f"{len(unknown)} character(s) not in the vocabulary: {shown}{more}",
-            "the vocabulary comes from the training corpus; use characters that occur in it, "
-            "or train on a corpus that contains them",
+            message,
+            _(
+                "the vocabulary comes from the training corpus; use characters that occur in "
+                "it, or train on a corpus that contains them"
+            ),
         )
         self.unknown = unknown
 
@@ -61,10 +80,10 @@ class EngineDied(TorchdeckError):
     """The engine process exited while a request was waiting for its reply."""
 
     def __init__(self, returncode: int | None, stderr_tail: str) -> None:
-        code = "unknown" if returncode is None else str(returncode)
+        code = _("unknown") if returncode is None else str(returncode)
         super().__init__(
-            f"the engine exited (code {code})",
-            "restart the engine; its last stderr lines are attached",
+            _("the engine exited (code {code})").format(code=code),
+            _("restart the engine; its last stderr lines are attached"),
         )
         self.returncode = returncode
         self.stderr_tail = stderr_tail
@@ -74,10 +93,22 @@ class ProtocolMismatch(TorchdeckError):
     """A client and an engine that speak different protocol versions."""
 
     def __init__(self, engine_version: int, client_version: int, where: str = "") -> None:
-        older = "engine" if engine_version < client_version else "client"
-        side = f"the engine's machine{where}" if older == "engine" else "this machine"
-        super().__init__(
-            f"the engine speaks protocol {engine_version} and this torchdeck speaks "
-            f"{client_version}: the {older} is older",
-            f"upgrade torchdeck on {side} (the same version on both sides), then try again",
-        )
+        versions = {"engine": engine_version, "client": client_version}
+        if engine_version < client_version:
+            message = _(
+                "the engine speaks protocol {engine} and this torchdeck speaks {client}: the "
+                "engine is older"
+            ).format(**versions)
+            hint = _(
+                "upgrade torchdeck on the engine's machine{where} (the same version on both "
+                "sides), then try again"
+            ).format(where=where)
+        else:
+            message = _(
+                "the engine speaks protocol {engine} and this torchdeck speaks {client}: the "
+                "client is older"
+            ).format(**versions)
+            hint = _(
+                "upgrade torchdeck on this machine (the same version on both sides), then try again"
+            )
+        super().__init__(message, hint)

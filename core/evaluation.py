@@ -7,6 +7,7 @@ import torch
 
 from core import device as devices
 from core.errors import ConfigError
+from core.i18n import _
 from core.models import with_loss
 
 
@@ -18,20 +19,22 @@ def validation_loss(trainer) -> float:
     if trainer.is_parabola:
         return float(trainer.model()[1])
     if trainer.data is None:
-        raise ConfigError("no corpus loaded", "configure a corpus before evaluating")
+        raise ConfigError(_("no corpus loaded"), _("configure a corpus before evaluating"))
     gen = torch.Generator().manual_seed(trainer.config.seed + 1)
     was_training = trainer.model.training
     trainer.model.eval()
     total = torch.zeros((), device=trainer.device)
     b, n = trainer.config.batch_size, trainer.config.eval_batches
     try:
-        for _ in range(n):
+        for _i in range(n):
             starts = trainer.data.starts("val", b * trainer.accum, trainer.block_size, gen)
             for m in range(trainer.local_accum):
                 j = m * trainer.world + trainer.rank
                 x, y = trainer.data.windows("val", starts[j * b : (j + 1) * b], trainer.block_size)
                 with devices.autocast(trainer.device, trainer.dtype):
-                    _, loss = with_loss(trainer.model)(x.to(trainer.device), y.to(trainer.device))
+                    _logits, loss = with_loss(trainer.model)(
+                        x.to(trainer.device), y.to(trainer.device)
+                    )
                 total += loss.float()
     finally:
         trainer.model.train(was_training)

@@ -61,8 +61,9 @@ def extract():
 
 
 def unmarkable(path: Path) -> list[str]:
-    """Calls of ``_``/``N_``/``ngettext`` whose text is not a plain literal (an f-string, a
-    variable): the extractor cannot see them, so they would never be translated. And, in a
+    """Calls of ``_``/``N_``/``ngettext`` whose text is made on the spot (an f-string, a
+    concatenation, a format call): the extractor cannot see it, so it would never be translated
+    (``_`` of a name holds a text marked with ``N_`` elsewhere, and is allowed). And, in a
     module that imports ``_``, a ``_`` used as a throwaway name, which hides the translator."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     bad = []
@@ -78,8 +79,13 @@ def unmarkable(path: Path) -> list[str]:
             if node.func.id in MARKERS and node.args:
                 count = 2 if node.func.id == "ngettext" else 1
                 for arg in node.args[:count]:
-                    if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
-                        bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.func.id}(...)")
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        continue
+                    # _(label) of a text marked elsewhere with N_ is how a table's label is
+                    # shown; a text made on the spot (f-string, +, %, .format) never is
+                    if node.func.id == "_" and isinstance(arg, ast.Name | ast.Attribute):
+                        continue
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.func.id}(...)")
     return bad
 
 

@@ -4,13 +4,14 @@ Works without a UI. Every preset is an ``nn.Module`` with
 ``forward(idx, targets=None) -> (logits, loss)``; ``idx`` is (B, T) character ids and ``logits``
 is (B, T, vocab_size): each position predicts the character that follows it. ``parabola`` is
 the backprop lesson f(x) = 3x² − 2x + 3 made into a model with a single parameter, so that the
-same training machinery runs it.
+same training machinery runs it. Each preset's settings and their checks (``MiniConfig``, ...)
+are in :mod:`core.model_configs`; this module names them too.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 
 import torch
 import torch.nn as nn
@@ -28,33 +29,12 @@ from core.contract.settings import (  # noqa: F401
 from core.contract.settings import GPT as GPT_PRESET
 from core.contract.settings import PRESETS as PRESET_NAMES
 from core.errors import ConfigError
+from core.i18n import _
+from core.model_configs import GPTConfig, MiniConfig, MLPConfig, ParabolaConfig
 from core.user_model import own_call
-
-
-def _positive(cfg: object, *names: str) -> None:
-    for name in names:
-        value = getattr(cfg, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(
-                f"{name} must be a positive integer, got {value!r}", f"set {name} to 1 or more"
-            )
-
 
 # ---------------------------------------------------------------------------------------------
 # mini: the seeds' MyFirstModel with out = vocabulary size.
-
-
-@dataclass
-class MiniConfig:
-    vocab_size: int = 100
-    n_embd: int = 32  # embedding width (the seed's example uses 16)
-    n_hidden: int = 64  # hidden layer width (the seed's example uses 8)
-    block_size: int = (
-        DEFAULT_BLOCK_SIZE  # only sets the training window; each position sees one character
-    )
-
-    def validate(self) -> None:
-        _positive(self, "vocab_size", "n_embd", "n_hidden", "block_size")
 
 
 class MiniLM(nn.Module):
@@ -77,20 +57,6 @@ class MiniLM(nn.Module):
 
 # ---------------------------------------------------------------------------------------------
 # mlp: a window of characters, embeddings concatenated (Bengio et al. 2003).
-
-
-@dataclass
-class MLPConfig:
-    vocab_size: int = 100
-    context: int = 8  # characters seen per prediction
-    n_embd: int = 24  # embedding width per character
-    n_hidden: int = 256  # hidden layer width
-    block_size: int = (
-        DEFAULT_BLOCK_SIZE  # training window; each position sees the last `context` characters
-    )
-
-    def validate(self) -> None:
-        _positive(self, "vocab_size", "context", "n_embd", "n_hidden", "block_size")
 
 
 class MLPLM(nn.Module):
@@ -119,36 +85,6 @@ class MLPLM(nn.Module):
 
 # ---------------------------------------------------------------------------------------------
 # gpt: a small causal transformer with weight tying (nanoGPT's shape).
-
-
-@dataclass
-class GPTConfig:
-    vocab_size: int = 100
-    block_size: int = DEFAULT_BLOCK_SIZE  # context length
-    n_layer: int = 4  # transformer blocks
-    n_head: int = 4  # attention heads per block
-    n_embd: int = 128  # model width
-    dropout: float = 0.0  # off by default: small models on small corpora train faster without
-    bias: bool = True  # biases in the Linear layers and LayerNorms
-    tie_weights: bool = True  # lm_head.weight is wte.weight (one [V, d] matrix)
-
-    def validate(self) -> None:
-        _positive(self, "vocab_size", "block_size", "n_layer", "n_head", "n_embd")
-        if self.n_embd % self.n_head:
-            raise ConfigError(
-                f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})",
-                "pick a width that is a multiple of the heads",
-            )
-        for name in ("bias", "tie_weights"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(
-                    f"{name} must be true or false, got {getattr(self, name)!r}",
-                    f"set {name} to true or false",
-                )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(
-                f"dropout must be in [0, 1), got {self.dropout}", "use e.g. 0.0 or 0.1"
-            )
 
 
 class CausalSelfAttention(nn.Module):
@@ -214,7 +150,7 @@ class GPT(nn.Module):
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)  # token embedding
         self.wpe = nn.Embedding(config.block_size, config.n_embd)  # position embedding
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.blocks = nn.ModuleList(Block(config) for _i in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_weights:
@@ -236,9 +172,12 @@ class GPT(nn.Module):
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         B, T = idx.shape
         if T > self.config.block_size:
+            limit = self.config.block_size
             raise ConfigError(
-                f"input of {T} characters exceeds the context length {self.config.block_size}",
-                f"crop the input to the last {self.config.block_size} characters",
+                _("input of {length} characters exceeds the context length {limit}").format(
+                    length=T, limit=limit
+                ),
+                _("crop the input to the last {limit} characters").format(limit=limit),
             )
         pos = torch.arange(T, device=idx.device)
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, n_embd)
@@ -250,25 +189,6 @@ class GPT(nn.Module):
 
 # ---------------------------------------------------------------------------------------------
 # parabola: the backprop lesson, f(x) = a·x² + b·x + c with one parameter x.
-
-
-@dataclass
-class ParabolaConfig:
-    a: float = 3.0
-    b: float = -2.0
-    c: float = 3.0
-    x0: float = -1.0  # where x starts
-
-    def validate(self) -> None:
-        if not self.a > 0:
-            raise ConfigError(
-                f"a must be > 0 for the parabola to have a minimum, got {self.a}",
-                "use a positive a, e.g. 3",
-            )
-
-    @property
-    def optimum(self) -> float:
-        return -self.b / (2 * self.a)  # f'(x) = 2a·x + b = 0
 
 
 class Parabola(nn.Module):
@@ -322,28 +242,33 @@ PRESETS: dict[str, tuple[type, type[nn.Module]]] = {
 assert set(PRESETS) == set(PRESET_NAMES), "every preset of the contract needs a model"
 assert all(
     {f.name for f in fields(config)} & MODEL_SIZE_NAMES == set(PRESET_MODEL_SIZES[name])
-    for name, (config, _) in PRESETS.items()
+    for name, (config, _model) in PRESETS.items()
 ), "the contract's PRESET_MODEL_SIZES must name each preset's settable sizes"
 
 
-PRESET_MODELS = tuple(model for _, model in PRESETS.values())
+PRESET_MODELS = tuple(model for _config, model in PRESETS.values())
 
 
 def _preset(preset: str) -> tuple[type, type[nn.Module]]:
     if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}", f"choose one of: {', '.join(PRESETS)}")
+        raise ConfigError(
+            _("unknown preset {preset!r}").format(preset=preset),
+            _("choose one of: {choices}").format(choices=", ".join(PRESETS)),
+        )
     return PRESETS[preset]
 
 
 def make_config(preset: str, **values) -> object:
     """A validated config for ``preset``; unknown keys are refused with the valid ones listed."""
-    config_cls, _ = _preset(preset)
+    config_cls = _preset(preset)[0]
     names = {f.name for f in fields(config_cls)}
     unknown = sorted(set(values) - names)
     if unknown:
         raise ConfigError(
-            f"preset {preset!r} has no setting {', '.join(unknown)}",
-            f"its settings are: {', '.join(sorted(names))}",
+            _("preset {preset!r} has no setting {names}").format(
+                preset=preset, names=", ".join(unknown)
+            ),
+            _("its settings are: {names}").format(names=", ".join(sorted(names))),
         )
     config = config_cls(**values)
     config.validate()
@@ -351,8 +276,7 @@ def make_config(preset: str, **values) -> object:
 
 
 def build_model(preset: str, config: object) -> nn.Module:
-    _, model_cls = _preset(preset)
-    return model_cls(config)
+    return _preset(preset)[1](config)
 
 
 def config_to_dict(config: object) -> dict:

@@ -13,6 +13,7 @@ import torch.nn as nn
 
 from core.contract import PRESET_TRAIN_DEFAULTS, TrainSettings
 from core.errors import ConfigError
+from core.i18n import _
 
 # Every training setting with its range and default is declared once, in the contract.
 TrainConfig = TrainSettings
@@ -23,16 +24,16 @@ def make_train_config(preset: str, **values) -> TrainConfig:
     unknown = sorted(set(values) - names)
     if unknown:
         raise ConfigError(
-            f"no training setting {', '.join(unknown)}",
-            f"training settings are: {', '.join(sorted(names))}",
+            _("no training setting {unknown}").format(unknown=", ".join(unknown)),
+            _("training settings are: {names}").format(names=", ".join(sorted(names))),
         )
     merged = {**PRESET_TRAIN_DEFAULTS.get(preset, {}), **values}
     config = TrainConfig(**merged)
     config.validate()
     if config.min_lr is not None and config.min_lr > config.lr:
         raise ConfigError(
-            f"min_lr {config.min_lr:g} is above lr {config.lr:g}",
-            "the cosine schedule's floor must be at most its peak: lower min_lr",
+            _("min_lr {min_lr:g} is above lr {lr:g}").format(min_lr=config.min_lr, lr=config.lr),
+            _("the cosine schedule's floor must be at most its peak: lower min_lr"),
         )
     return config
 

@@ -15,6 +15,7 @@ import traceback
 
 from core.contract import DEFAULT_PRESET, TrainProgress, TrainState
 from core.errors import ConfigError
+from core.i18n import _
 from core.protocol import error_info
 
 
@@ -38,16 +39,23 @@ class RunControl:
     def require_session(self):
         if self.session is None:
             raise ConfigError(
-                "no model is configured yet",
-                f"send configure (e.g. preset '{DEFAULT_PRESET}') or load a checkpoint first",
+                _("no model is configured yet"),
+                _("send configure (e.g. preset '{preset}') or load a checkpoint first").format(
+                    preset=DEFAULT_PRESET
+                ),
             )
         return self.session
 
     def refuse_while_training(self, what: str) -> None:
-        if self.state in ("running", "paused"):
-            raise ConfigError(
-                f"cannot {what} while training is {self.state}", "stop training first (train_stop)"
-            )
+        """ConfigError while a run trains or is paused; ``what`` is the action refused, in the
+        language of the moment (e.g. ``_("load a checkpoint")``)."""
+        if self.state == "running":
+            message = _("cannot {action} while training is running")
+        elif self.state == "paused":
+            message = _("cannot {action} while training is paused")
+        else:
+            return
+        raise ConfigError(message.format(action=what), _("stop training first (train_stop)"))
 
     def set_state(self, state: str, reason: str = "") -> None:
         self.state = state
@@ -114,7 +122,7 @@ class RunControl:
             "error",
             type="MetricsError",
             message=message,
-            hint="free some space, or train into another folder (--out)",
+            hint=_("free some space, or train into another folder (--out)"),
         )
 
     def pause(self, reason: str) -> None:
@@ -127,7 +135,7 @@ class RunControl:
             self.train_time += time.perf_counter() - self._run_started
         if self.state in ("running", "paused"):
             self.report(final=True)  # the steps since the last metrics row get theirs
-            self.set_state("stopped", "stopped by request")
+            self.set_state("stopped", _("stopped by request"))
             self.autosave(due=False)
 
     # -- autosave ------------------------------------------------------------------------------
@@ -162,9 +170,8 @@ class RunControl:
             path = s.save(self.autosave_path)
         except Exception as exc:  # a full disk must not stop the run
             info = error_info(exc)
-            self.event(
-                "error", type=info.type, message=f"autosave failed: {info.message}", hint=info.hint
-            )
+            message = _("autosave failed: {message}").format(message=info.message)
+            self.event("error", type=info.type, message=message, hint=info.hint)
             return
         self._autosaved_step = s.trainer.step
         self.event("autosaved", path=path, step=s.trainer.step)
@@ -204,12 +211,14 @@ class RunControl:
             self.train_time += now - self._run_started
             self.set_state(
                 "diverged",
-                trainer.diverged + "; the last saved checkpoint is "
-                "untouched: load it, lower the learning rate, and start again",
+                _(
+                    "{why}; the last saved checkpoint is untouched: load it, lower the learning "
+                    "rate, and start again"
+                ).format(why=trainer.diverged),
             )
         elif trainer.done:
             self.train_time += now - self._run_started
-            self.set_state("finished", f"reached step {trainer.step}")
+            self.set_state("finished", _("reached step {step}").format(step=trainer.step))
             self.autosave(due=False)
         else:
             self.autosave()

@@ -21,6 +21,7 @@ from core.errors import (
     TorchdeckError,
     UnknownCharactersError,
 )
+from core.i18n import _
 from core.models import (
     LANGUAGE_PRESETS,
     build_model,
@@ -70,11 +71,17 @@ class Session:
     @classmethod
     def create(cls, spec: RunSpec, progress: Progress | None = None) -> Session:
         if not isinstance(spec.model, dict) or not isinstance(spec.train, dict):
-            raise ConfigError("model and train settings must be objects", "e.g. {'lr': 0.001}")
+            raise ConfigError(
+                _("model and train settings must be objects"),
+                _("e.g. {example}").format(example="{'lr': 0.001}"),
+            )
         if spec.preset in LANGUAGE_PRESETS and "vocab_size" in spec.model:
             raise ConfigError(
-                "vocab_size cannot be set: it is the number of distinct characters in the corpus",
-                "leave vocab_size out",
+                _(
+                    "vocab_size cannot be set: it is the number of distinct characters in the "
+                    "corpus"
+                ),
+                _("leave vocab_size out"),
             )
         device = _device(spec.device)
         train_config = make_train_config(spec.preset, **spec.train)
@@ -123,9 +130,11 @@ class Session:
         run never overwrites a good checkpoint."""
         if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
             raise CheckpointError(
-                f"not saved: the weights hold NaN or infinite values (the run diverged); "
-                f"{checkpoint.resolve_path(path)} is untouched",
-                "load the last good checkpoint or start again with a smaller learning rate",
+                _(
+                    "not saved: the weights hold NaN or infinite values (the run diverged); "
+                    "{path} is untouched"
+                ).format(path=checkpoint.resolve_path(path)),
+                _("load the last good checkpoint or start again with a smaller learning rate"),
             )
         if self.dist is not None and not self.dist.leader:
             return str(checkpoint.resolve_path(path))  # rank 0 writes the job's files
@@ -165,7 +174,9 @@ class Session:
                 model_config = make_config(preset, **saved)
                 if factory:  # named for a checkpoint of a preset: said, not silently dropped
                     notes.append(
-                        f"--model {factory} is not used: the checkpoint holds a {preset} model"
+                        _(
+                            "--model {factory} is not used: the checkpoint holds a {preset} model"
+                        ).format(factory=factory, preset=preset)
                     )
             tokenizer = (
                 CharTokenizer.from_dict(state["tokenizer"]) if state.get("tokenizer") else None
@@ -174,8 +185,8 @@ class Session:
             raise
         except (TypeError, TorchdeckError) as exc:
             raise CheckpointError(
-                f"checkpoint settings are invalid: {exc}",
-                "the file was not written by this torchdeck",
+                _("checkpoint settings are invalid: {problem}").format(problem=exc),
+                _("the file was not written by this torchdeck"),
             ) from None
         if train:  # settings changed on resume: checked as the person's, not the file's
             train_config = make_train_config(preset, **{**asdict(train_config), **train})
@@ -188,13 +199,22 @@ class Session:
             model.load_state_dict(state["model"])
         except RuntimeError as exc:
             lines = [x.strip() for x in str(exc).splitlines()[1:] if x.strip()] or [str(exc)]
+            said = " ".join(lines)[:300]
+            if own:
+                raise CheckpointError(
+                    _("checkpoint weights do not fit {model}: {problem}").format(
+                        model=own, problem=said
+                    ),
+                    _(
+                        "the checkpoint was trained with other code than {own}: name the factory "
+                        "it was built by ({factory})"
+                    ).format(own=own, factory=saved["factory"]),
+                ) from None
             raise CheckpointError(
-                f"checkpoint weights do not fit {own or f'the {preset} model'}: "
-                f"{' '.join(lines)[:300]}",
-                f"the checkpoint was trained with other code than {own}: name the factory it "
-                f"was built by ({saved['factory']})"
-                if own
-                else "the file is damaged or from another version",
+                _("checkpoint weights do not fit the {preset} model: {problem}").format(
+                    preset=preset, problem=said
+                ),
+                _("the file is damaged or from another version"),
             ) from None
         model.to(dev)
         data = None
@@ -214,8 +234,8 @@ class Session:
             session.trainer.load_state_dict(state["trainer"])
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
             raise CheckpointError(
-                f"checkpoint training state is unreadable: {exc}",
-                "the weights are fine but resuming is not possible; load another checkpoint",
+                _("checkpoint training state is unreadable: {problem}").format(problem=exc),
+                _("the weights are fine but resuming is not possible; load another checkpoint"),
             ) from None
         return session
 
@@ -260,15 +280,19 @@ def _own_model_settings(spec: RunSpec) -> None:
     """One's own model has the preset's training defaults but none of its sizes."""
     if spec.preset not in LANGUAGE_PRESETS:
         raise ConfigError(
-            f"--model builds a language model; the {spec.preset} preset is not one",
-            f"use --model with one of: {', '.join(LANGUAGE_PRESETS)}",
+            _("--model builds a language model; the {preset} preset is not one").format(
+                preset=spec.preset
+            ),
+            _("use --model with one of: {presets}").format(presets=", ".join(LANGUAGE_PRESETS)),
         )
     sizes = sorted(set(spec.model) - {"block_size"})
     if sizes:
         flags = ", ".join("--" + k.replace("_", "-") for k in sizes)
         raise ConfigError(
-            f"{flags} sets the size of a built-in model; {spec.factory} builds its own",
-            "set the sizes in your factory, or leave them out",
+            _("{flags} sets the size of a built-in model; {factory} builds its own").format(
+                flags=flags, factory=spec.factory
+            ),
+            _("set the sizes in your factory, or leave them out"),
         )
 
 
@@ -277,9 +301,13 @@ def _own_model_config(path, saved: dict, factory: str | None) -> FactoryConfig:
     a checkpoint never makes torchdeck import code."""
     if not factory:
         raise CheckpointError(
-            f"{checkpoint.resolve_path(path)} holds a model built by {saved['factory']}; "
-            "torchdeck never imports code because a checkpoint names it",
-            f"load it with --model {saved['factory']} (the file you trust)",
+            _(
+                "{path} holds a model built by {factory}; torchdeck never imports code because a "
+                "checkpoint names it"
+            ).format(path=checkpoint.resolve_path(path), factory=saved["factory"]),
+            _("load it with --model {factory} (the file you trust)").format(
+                factory=saved["factory"]
+            ),
         )
     config = FactoryConfig(**{**saved, "factory": factory})
     config.validate()
@@ -292,14 +320,17 @@ def _changes(saved: dict, built: FactoryConfig) -> list[str]:
     then, now = saved.get("source", ""), built.source
     if then and now and Path(then).resolve() != Path(now).resolve():
         return [
-            f"this checkpoint was built by {saved['factory']}; its weights go into {built.factory}"
+            _("this checkpoint was built by {saved}; its weights go into {factory}").format(
+                saved=saved["factory"], factory=built.factory
+            )
         ]
     old = saved.get("source_sha256", "")
     if old and built.source_sha256 and old != built.source_sha256:
         return [
-            f"{now or built.factory} has changed since this checkpoint was saved (sha256 "
-            f"{old[:12]}… then, {built.source_sha256[:12]}… now): the weights are loaded "
-            "into the file's code as it is today"
+            _(
+                "{file} has changed since this checkpoint was saved (sha256 {then}… then, "
+                "{now}… now): the weights are loaded into the file's code as it is today"
+            ).format(file=now or built.factory, then=old[:12], now=built.source_sha256[:12])
         ]
     return []
 
@@ -321,17 +352,37 @@ def _misfit(exc: TorchdeckError) -> bool:
 
 def _vocabulary_refusal(exc: TorchdeckError, source, tokenizer) -> CorpusError:
     unknown = getattr(exc, "unknown", None) or []
-    chars = sorted({ch for _, ch in unknown})
-    if chars:
-        shown = " ".join(repr(ch) for ch in chars[:12]) + (
-            f" and {len(chars) - 12} more" if len(chars) > 12 else ""
+    chars = sorted({ch for _pos, ch in unknown})
+    shown = " ".join(repr(ch) for ch in chars[:12])
+    if len(chars) > 12:
+        message = _(
+            "the corpus {source} does not fit this checkpoint: it has {count} character(s) the "
+            "checkpoint's vocabulary lacks: {shown} and {more} more"
         )
-        what = f"{len(chars)} character(s) the checkpoint's vocabulary lacks: {shown}"
+    elif chars:
+        message = _(
+            "the corpus {source} does not fit this checkpoint: it has {count} character(s) the "
+            "checkpoint's vocabulary lacks: {shown}"
+        )
     else:
-        what = exc.message
-    size = f" of {tokenizer.vocab_size} characters" if tokenizer is not None else ""
+        message = _("the corpus {source} does not fit this checkpoint: it has {problem}")
+    if tokenizer is not None:
+        hint = _(
+            "a model's vocabulary of {size} characters is fixed when it is first trained; resume "
+            "with a corpus made of its characters, or train a new model on this one"
+        ).format(size=tokenizer.vocab_size)
+    else:
+        hint = _(
+            "a model's vocabulary is fixed when it is first trained; resume with a corpus made "
+            "of its characters, or train a new model on this one"
+        )
     return CorpusError(
-        f"the corpus {source} does not fit this checkpoint: it has {what}",
-        f"a model's vocabulary{size} is fixed when it is first trained; resume with a corpus "
-        "made of its characters, or train a new model on this one",
+        message.format(
+            source=source,
+            count=len(chars),
+            shown=shown,
+            more=len(chars) - 12,
+            problem=exc.message,
+        ),
+        hint,
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import TorchdeckError, UnknownCharactersError
+from core.i18n import _
 
 UNICODE_SIZE = 0x110000  # code points run from 0 to 0x10FFFF
 
@@ -50,14 +51,18 @@ class Encoded:
 class CharTokenizer:
     def __init__(self, chars: list[str]) -> None:
         if not chars:
-            raise TorchdeckError("empty vocabulary", "build the tokenizer from a non-empty text")
+            raise TorchdeckError(
+                _("empty vocabulary"), _("build the tokenizer from a non-empty text")
+            )
         if len(set(chars)) != len(chars):
-            raise TorchdeckError("vocabulary has repeated characters", "list each character once")
+            raise TorchdeckError(
+                _("vocabulary has repeated characters"), _("list each character once")
+            )
         for ch in chars:
             if len(ch) != 1:
                 raise TorchdeckError(
-                    f"vocabulary entry {ch!r} is not one character",
-                    "a char tokenizer maps single characters",
+                    _("vocabulary entry {entry!r} is not one character").format(entry=ch),
+                    _("a char tokenizer maps single characters"),
                 )
         self.chars = list(chars)
         self.stoi = {ch: i for i, ch in enumerate(self.chars)}
@@ -109,7 +114,8 @@ class CharTokenizer:
         bad = [i for i in ids if not 0 <= i < n]
         if bad:
             raise TorchdeckError(
-                f"token id(s) {bad[:5]} outside the vocabulary of {n}", f"ids run from 0 to {n - 1}"
+                _("token id(s) {ids} outside the vocabulary of {size}").format(ids=bad[:5], size=n),
+                _("ids run from 0 to {last}").format(last=n - 1),
             )
         return "".join(self.chars[i] for i in ids)
 
@@ -124,7 +130,7 @@ class CharTokenizer:
             or not isinstance(data.get("chars"), str)
         ):
             raise TorchdeckError(
-                "not a saved char tokenizer", "expected {'kind': 'char', 'chars': '...'}"
+                _("not a saved char tokenizer"), "expected {'kind': 'char', 'chars': '...'}"
             )
         return cls(list(data["chars"]))
 

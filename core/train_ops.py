@@ -24,13 +24,14 @@ from core.contract import (
 from core.contract.ops import LoadProgress
 from core.contract.settings import DEFAULT_AUTOSAVE_MINUTES
 from core.errors import ConfigError
+from core.i18n import _
 
 
 def engine_ops(engine) -> dict:
     def op_configure(args: ConfigureArgs) -> SessionInfo:
         from core.session import Session
 
-        engine.refuse_while_training("configure")
+        engine.refuse_while_training(_("configure"))
         engine.new_session(
             Session.create(args.run_settings(), progress=_progress_events(engine)), "configured"
         )
@@ -40,30 +41,32 @@ def engine_ops(engine) -> dict:
         from core.session import Session
 
         s = engine.require_session()
-        engine.refuse_while_training("reset the model")
+        engine.refuse_while_training(_("reset the model"))
         engine.new_session(Session.create(s.settings()), "reset")
         return engine.session.describe()
 
     def op_train_start(args: TrainStartArgs) -> RunState:
         s = engine.require_session()
         if engine.state == "running":
-            raise ConfigError("training is already running", "pause or stop it first")
+            raise ConfigError(_("training is already running"), _("pause or stop it first"))
         if args.steps is not None:
             if args.steps <= s.trainer.step:
                 raise ConfigError(
-                    f"steps {args.steps} is not beyond the current step {s.trainer.step}",
-                    "give a larger total number of steps",
+                    _("steps {steps} is not beyond the current step {step}").format(
+                        steps=args.steps, step=s.trainer.step
+                    ),
+                    _("give a larger total number of steps"),
                 )
             s.train_config.steps = args.steps
         if s.trainer.done:
             raise ConfigError(
-                f"the run has finished at step {s.trainer.step}",
-                "give train_start a larger 'steps', or reset the model",
+                _("the run has finished at step {step}").format(step=s.trainer.step),
+                _("give train_start a larger 'steps', or reset the model"),
             )
         if s.trainer.diverged:
             raise ConfigError(
-                "the run diverged (non-finite loss)",
-                "reset the model or load a checkpoint, then lower the lr",
+                _("the run diverged (non-finite loss)"),
+                _("reset the model or load a checkpoint, then lower the lr"),
             )
         _require_text(s)
         if args.report_interval is not None:
@@ -94,31 +97,36 @@ def engine_ops(engine) -> dict:
         engine.require_session()
         if engine.state != "running":
             raise ConfigError(
-                f"training is not running (it is {engine.state})", "start it with train_start"
+                _("training is not running (it is {state})").format(state=engine.state),
+                _("start it with train_start"),
             )
-        engine.pause("paused by request")
+        engine.pause(_("paused by request"))
         return RunState(engine.state, engine.session.trainer.step)
 
     def op_train_resume(args: dict) -> RunState:
         s = engine.require_session()
         if engine.state != "paused":
             raise ConfigError(
-                f"training is not paused (it is {engine.state})",
-                "train_resume continues a paused run; use train_start otherwise",
+                _("training is not paused (it is {state})").format(state=engine.state),
+                _("train_resume continues a paused run; use train_start otherwise"),
             )
         if s.trainer.done:
-            raise ConfigError("the run has reached its last step", "raise steps with train_start")
+            raise ConfigError(
+                _("the run has reached its last step"), _("raise steps with train_start")
+            )
         engine.begin_running()
         return RunState(engine.state, s.trainer.step)
 
     def op_train_step(args: dict) -> StepDetail:
         s = engine.require_session()
         if engine.state == "running":
-            raise ConfigError("training is running", "pause it, then step one step at a time")
+            raise ConfigError(_("training is running"), _("pause it, then step one step at a time"))
         if s.trainer.done:
             s.train_config.steps = s.trainer.step + 1  # stepping past the end extends the run
         if s.is_language_model and s.data is None:
-            raise ConfigError("no training text is loaded for this model", "configure a corpus")
+            raise ConfigError(
+                _("no training text is loaded for this model"), _("configure a corpus")
+            )
         detail = s.trainer.train_step_detailed()
         engine.report(timed=False)
         if s.trainer.diverged:
@@ -139,8 +147,8 @@ def engine_ops(engine) -> dict:
         engine.report()  # pending losses go out (and into the history) before the save
         if s.trainer.diverged:  # checked after the report: its losses may be the first NaN
             raise ConfigError(
-                "the weights hold non-finite values after the run diverged",
-                "saving them would overwrite a good checkpoint; reset or load",
+                _("the weights hold non-finite values after the run diverged"),
+                _("saving them would overwrite a good checkpoint; reset or load"),
             )
         return SaveResult(s.save(args.path), s.trainer.step)
 
@@ -149,7 +157,7 @@ def engine_ops(engine) -> dict:
 
         from core.session import Session
 
-        engine.refuse_while_training("load a checkpoint")
+        engine.refuse_while_training(_("load a checkpoint"))
         session = Session.load(
             args.path,
             device=args.device,
@@ -184,8 +192,8 @@ def engine_ops(engine) -> dict:
 def _require_text(s) -> None:
     if s.is_language_model and s.data is None:
         raise ConfigError(
-            "no training text is loaded for this model",
-            "configure a corpus; the checkpoint's corpus could not be read",
+            _("no training text is loaded for this model"),
+            _("configure a corpus; the checkpoint's corpus could not be read"),
         )
 
 

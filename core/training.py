@@ -26,6 +26,7 @@ from core.contract import StepDetail
 from core.data import CorpusData
 from core.errors import ConfigError
 from core.history import LossHistory
+from core.i18n import _
 from core.metric_log import MetricLog
 from core.models import Parabola, with_loss
 from core.optim import TrainConfig, fused_ok, lr_at, make_optimizer, make_train_config
@@ -126,14 +127,18 @@ class Trainer:
     def _check_world(self) -> None:
         if self.world > 1 and self.is_parabola:
             raise ConfigError(
-                "the parabola preset has no data to split over ranks",
-                "train it with one process (no --nproc-per-node)",
+                _("the parabola preset has no data to split over ranks"),
+                _("train it with one process (no --nproc-per-node)"),
             )
         if self.accum % self.world:
             raise ConfigError(
-                f"grad_accum {self.accum} does not split evenly over {self.world} ranks",
-                f"give a multiple of {self.world} (each rank runs grad_accum / ranks "
-                "micro-batches), or 0 for one per rank",
+                _("grad_accum {accum} does not split evenly over {world} ranks").format(
+                    accum=self.accum, world=self.world
+                ),
+                _(
+                    "give a multiple of {world} (each rank runs grad_accum / ranks "
+                    "micro-batches), or 0 for one per rank"
+                ).format(world=self.world),
             )
 
     @property
@@ -146,8 +151,8 @@ class Trainer:
             return [(None, None)] * self.local_accum
         if self.data is None:
             raise ConfigError(
-                "no training text is loaded for this model",
-                "configure a corpus (the one the checkpoint was trained on could not be read)",
+                _("no training text is loaded for this model"),
+                _("configure a corpus (the one the checkpoint was trained on could not be read)"),
             )
         b = self.config.batch_size
         starts = self.data.starts("train", b * self.accum, self.block_size, self.generator)
@@ -190,7 +195,8 @@ class Trainer:
         if len(batches) == 1 and self.world == 1:  # the common case: the five steps as taught
             x, y = batches[0]
             with devices.autocast(self.device, self.dtype):
-                _, loss = with_loss(self.compiler.module(self.model))(x, y)  # 2. forward, loss
+                # 2. forward, loss
+                _logits, loss = with_loss(self.compiler.module(self.model))(x, y)
             loss.backward()  # 3. d(loss)/d(parameter) into .grad
             return loss.detach()
         total = None
@@ -200,7 +206,8 @@ class Trainer:
             quiet = self.world > 1 and not last
             with self.net.no_sync() if quiet else contextlib.nullcontext():
                 with devices.autocast(self.device, self.dtype):
-                    _, loss = with_loss(self.compiler.module(self.net))(x, y)  # 2. forward, loss
+                    # 2. forward, loss
+                    _logits, loss = with_loss(self.compiler.module(self.net))(x, y)
                 if self.world > 1 and last:  # what this rank did alone, before it waits
                     self._timed.append((started, self._clock()))
                 (loss / len(batches)).backward()  # 3. d(loss)/d(parameter) into .grad

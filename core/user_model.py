@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from core.contract.settings import FACTORY_SHAPE, split_factory
 from core.errors import ConfigError, TorchdeckError
+from core.i18n import _
 
 FILE_MODULE_PREFIX = "torchdeck_model_"  # the name a model file is imported under, + a hash
 PROBE_BATCH = 2  # sequences of the trial forward pass that checks the model's output shape
@@ -49,7 +50,12 @@ class FactoryConfig:
         for name in ("vocab_size", "block_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}", "")
+                raise ConfigError(
+                    _("{name} must be a positive integer, got {value!r}").format(
+                        name=name, value=value
+                    ),
+                    "",
+                )
         split_factory(self.factory)
 
 
@@ -67,11 +73,17 @@ def _where(exc: BaseException, source: str) -> str:
     mine = [f for f in frames if source and Path(f.filename) == Path(source)]
     if not mine:
         return ""
-    return f" ({Path(mine[-1].filename).name} line {mine[-1].lineno})"
+    where = _("({file} line {line})").format(
+        file=Path(mine[-1].filename).name, line=mine[-1].lineno
+    )
+    return " " + where
 
 
 def _an(word: str) -> str:
-    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+    """``word`` (a type's name) with its article: "an int", "a list"."""
+    if word[:1].lower() in "aeiou":
+        return _("an {type}").format(type=word)
+    return _("a {type}").format(type=word)
 
 
 def _source_of(model: nn.Module) -> str:
@@ -86,9 +98,13 @@ def _named(model: nn.Module) -> tuple[str, str]:
     file."""
     inner = getattr(model, "module", model)
     source = _source_of(inner)
-    return f"{type(inner).__name__}.forward" + (
-        f" in {Path(source).name}" if source else ""
-    ), source
+    return _forward_name(inner, source), source
+
+
+def _forward_name(model: nn.Module, source: str) -> str:
+    """ "Tiny.forward in my_model.py" ("Tiny.forward" when Python knows no file)."""
+    name = f"{type(model).__name__}.forward"
+    return _("{name} in {file}").format(name=name, file=Path(source).name) if source else name
 
 
 def own_call(model: nn.Module, idx: torch.Tensor, targets=None, logits=None):
@@ -106,20 +122,27 @@ def own_call(model: nn.Module, idx: torch.Tensor, targets=None, logits=None):
         except (Exception, SystemExit) as exc:
             what, source = _named(model)
             raise ModelFileError(
-                f"{what} raised {_said(exc)}{_where(exc, source)}", FACTORY_SHAPE
+                _("{what} raised {error}{where}").format(
+                    what=what, error=_said(exc), where=_where(exc, source)
+                ),
+                str(FACTORY_SHAPE),
             ) from None
         shape = list(getattr(out, "shape", []))
         if not isinstance(out, torch.Tensor) or out.dim() != 3 or shape[:2] != list(idx.shape):
-            what, _ = _named(model)
+            what = _named(model)[0]
             got = (
-                f"logits of shape {shape}"
+                _("logits of shape {shape}").format(shape=shape)
                 if isinstance(out, torch.Tensor)
                 else _an(type(out).__name__)
             )
             raise ModelFileError(
-                f"{what} gave {got} for ids of shape {list(idx.shape)}; expected "
-                f"{list(idx.shape) + ['vocab_size']}",
-                FACTORY_SHAPE,
+                _("{what} gave {got} for ids of shape {shape}; expected {expected}").format(
+                    what=what,
+                    got=got,
+                    shape=list(idx.shape),
+                    expected=list(idx.shape) + ["vocab_size"],
+                ),
+                str(FACTORY_SHAPE),
             )
         return out
     if targets is None:
@@ -127,10 +150,11 @@ def own_call(model: nn.Module, idx: torch.Tensor, targets=None, logits=None):
     try:
         return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1))
     except (IndexError, RuntimeError, ValueError) as exc:  # e.g. fewer scores than characters
-        what, _ = _named(model)
         raise ModelFileError(
-            f"the logits of {what} do not fit the next characters: {_said(exc)}",
-            "its last layer needs vocab_size outputs, one per character of the corpus",
+            _("the logits of {what} do not fit the next characters: {error}").format(
+                what=_named(model)[0], error=_said(exc)
+            ),
+            _("its last layer needs vocab_size outputs, one per character of the corpus"),
         ) from None
 
 
@@ -142,15 +166,21 @@ def _said(exc: BaseException) -> str:
 def _import_file(path: Path, ref: str):
     if not path.exists():
         raise ModelFileError(
-            f"--model {ref}: there is no file {path}",
-            f"check the path (a relative one is read from {Path.cwd()})",
+            _("--model {ref}: there is no file {path}").format(ref=ref, path=path),
+            _("check the path (a relative one is read from {cwd})").format(cwd=Path.cwd()),
         )
     if path.is_dir():
-        raise ModelFileError(f"--model {ref}: {path} is a folder", "name a .py file in it")
+        raise ModelFileError(
+            _("--model {ref}: {path} is a folder").format(ref=ref, path=path),
+            _("name a .py file in it"),
+        )
     name = f"{FILE_MODULE_PREFIX}{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ModelFileError(f"--model {ref}: Python cannot import {path}", "name a .py file")
+        raise ModelFileError(
+            _("--model {ref}: Python cannot import {path}").format(ref=ref, path=path),
+            _("name a .py file"),
+        )
     module = importlib.util.module_from_spec(spec)
     folder = str(path.resolve().parent)
     if folder not in sys.path:
@@ -161,13 +191,18 @@ def _import_file(path: Path, ref: str):
     except SyntaxError as exc:
         del sys.modules[name]
         raise ModelFileError(
-            f"{path} line {exc.lineno}: syntax error: {exc.msg}", "fix the line and build again"
+            _("{path} line {line}: syntax error: {error}").format(
+                path=path, line=exc.lineno, error=exc.msg
+            ),
+            _("fix the line and build again"),
         ) from None
     except (Exception, SystemExit) as exc:
         del sys.modules[name]
         raise ModelFileError(
-            f"importing {path} raised {_said(exc)}{_where(exc, str(path))}",
-            "fix the file and build again",
+            _("importing {module} raised {error}{where}").format(
+                module=path, error=_said(exc), where=_where(exc, str(path))
+            ),
+            _("fix the file and build again"),
         ) from None
     return module
 
@@ -178,17 +213,28 @@ def _import_module(module_name: str, ref: str):
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             raise ModelFileError(
-                f"--model {ref}: there is no module {exc.name}",
-                "install it, or name a file: --model path/to/file.py:factory",
+                _("--model {ref}: there is no module {module}").format(ref=ref, module=exc.name),
+                _("install it, or name a file: --model path/to/file.py:factory"),
             ) from None
-        raise ModelFileError(f"importing {module_name} raised {_said(exc)}", "") from None
+        raise ModelFileError(
+            _("importing {module} raised {error}{where}").format(
+                module=module_name, error=_said(exc), where=""
+            ),
+            "",
+        ) from None
     except SyntaxError as exc:
         raise ModelFileError(
-            f"{exc.filename} line {exc.lineno}: syntax error: {exc.msg}", "fix the line"
+            _("{path} line {line}: syntax error: {error}").format(
+                path=exc.filename, line=exc.lineno, error=exc.msg
+            ),
+            _("fix the line"),
         ) from None
     except (Exception, SystemExit) as exc:
         raise ModelFileError(
-            f"importing {module_name} raised {_said(exc)}{_where(exc, '')}", "fix the module"
+            _("importing {module} raised {error}{where}").format(
+                module=module_name, error=_said(exc), where=_where(exc, "")
+            ),
+            _("fix the module"),
         ) from None
 
 
@@ -207,13 +253,17 @@ def load_factory(ref: str):
         )
         listed = ", ".join(defined[:12])
         raise ModelFileError(
-            f"{source or target} has no {attr}",
-            f"it defines: {listed}; name one of those" if listed else "it defines no function",
+            _("{module} has no {name}").format(module=source or target, name=attr),
+            _("it defines: {names}; name one of those").format(names=listed)
+            if listed
+            else _("it defines no function"),
         )
     if not callable(factory):
         raise ModelFileError(
-            f"{attr} in {source or target} is {_an(type(factory).__name__)}, not a function",
-            f"name a function: {FACTORY_SHAPE}",
+            _("{name} in {module} is {kind}, not a function").format(
+                name=attr, module=source or target, kind=_an(type(factory).__name__)
+            ),
+            _("name a function: {shape}").format(shape=FACTORY_SHAPE),
         )
     return factory, str(Path(source).resolve()) if source else ""
 
@@ -228,16 +278,24 @@ def build(config: FactoryConfig, device: torch.device) -> nn.Module:
         model = factory(config.vocab_size, config.block_size)
     except (Exception, SystemExit) as exc:
         raise ModelFileError(
-            f"{call} raised {_said(exc)}{_where(exc, source)}", "fix the factory and build again"
+            _("{what} raised {error}{where}").format(
+                what=call, error=_said(exc), where=_where(exc, source)
+            ),
+            _("fix the factory and build again"),
         ) from None
     if not isinstance(model, nn.Module):
         raise ModelFileError(
-            f"{call} returned {_an(type(model).__name__)}, not an nn.Module", FACTORY_SHAPE
+            _("{call} returned {kind}, not an nn.Module").format(
+                call=call, kind=_an(type(model).__name__)
+            ),
+            str(FACTORY_SHAPE),
         )
-    if not any(True for _ in model.parameters()):
+    if not any(True for _p in model.parameters()):
         raise ModelFileError(
-            f"{call} returned {_an(type(model).__name__)} with no parameters: nothing to train",
-            "give it at least one layer with weights (nn.Embedding, nn.Linear…)",
+            _("{call} returned {kind} with no parameters: nothing to train").format(
+                call=call, kind=_an(type(model).__name__)
+            ),
+            _("give it at least one layer with weights (nn.Embedding, nn.Linear…)"),
         )
     model.to(device)
     check_output(model, config, device, source)
@@ -257,21 +315,23 @@ def check_output(model: nn.Module, config: FactoryConfig, device, source: str = 
     train mode (as a prediction of a one-character text, and training, call it). Each must give
     float logits of shape [batch, length, vocab_size]."""
     V = config.vocab_size
-    what = f"{type(model).__name__}.forward" + (f" in {Path(source).name}" if source else "")
+    what = _forward_name(model, source)
     was_training = model.training
     # train mode moves a BatchNorm's running statistics: the probes leave no trace
     buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
     for training, (B, T) in ((False, (PROBE_BATCH, config.block_size)), (True, (1, 1))):
         ids = torch.zeros(B, T, dtype=torch.long, device=device)
-        mode = " (train mode)" if training else ""
+        mode = " " + _("(train mode)") if training else ""
         try:
             model.train(training)
             with torch.no_grad():
                 out = logits_of(model(ids))
         except (Exception, SystemExit) as exc:
             raise ModelFileError(
-                f"{what} on ids of shape [{B}, {T}]{mode} raised {_said(exc)}{_where(exc, source)}",
-                FACTORY_SHAPE,
+                _("{what} on ids of shape [{B}, {T}]{mode} raised {error}{where}").format(
+                    what=what, B=B, T=T, mode=mode, error=_said(exc), where=_where(exc, source)
+                ),
+                str(FACTORY_SHAPE),
             ) from None
         finally:
             model.train(was_training)
@@ -281,16 +341,23 @@ def check_output(model: nn.Module, config: FactoryConfig, device, source: str = 
                         b.copy_(buffers[name])
         if not isinstance(out, torch.Tensor):
             raise ModelFileError(
-                f"{what}{mode} returned {_an(type(out).__name__)}, not a tensor of logits",
-                FACTORY_SHAPE,
+                _("{what}{mode} returned {kind}, not a tensor of logits").format(
+                    what=what, mode=mode, kind=_an(type(out).__name__)
+                ),
+                str(FACTORY_SHAPE),
             )
         if list(out.shape) != [B, T, V]:
             raise ModelFileError(
-                f"{what}{mode} gave logits of shape {list(out.shape)} for ids of shape "
-                f"[{B}, {T}]; expected [{B}, {T}, {V}] (vocab_size {V})",
-                FACTORY_SHAPE,
+                _(
+                    "{what}{mode} gave logits of shape {shape} for ids of shape [{B}, {T}]; "
+                    "expected [{B}, {T}, {V}] (vocab_size {V})"
+                ).format(what=what, mode=mode, shape=list(out.shape), B=B, T=T, V=V),
+                str(FACTORY_SHAPE),
             )
         if not out.is_floating_point():
             raise ModelFileError(
-                f"{what} gave {str(out.dtype).replace('torch.', '')} logits", "return floats"
+                _("{what} gave {dtype} logits").format(
+                    what=what, dtype=str(out.dtype).replace("torch.", "")
+                ),
+                _("return floats"),
             )

@@ -23,7 +23,9 @@ import types
 import typing
 from typing import Any, ClassVar, TypeVar
 
+from core import i18n
 from core.errors import ConfigError
+from core.i18n import _
 from core.protocol import Arg, check_args, type_words
 
 T = TypeVar("T", bound="Contract")
@@ -36,12 +38,37 @@ class MalformedMessage(ValueError):
     """A reply or event whose data does not fit its contract type (``Contract.parse``)."""
 
 
+class Words(str):
+    """A rule's words (an ``Arg``'s ``expect``), made when a module is loaded and shown later.
+
+    As a ``str`` it is the English text (what code compares); ``str()``, ``format()`` and an
+    f-string give it in the language of that moment, so a message built when an error is made
+    speaks the language of its reader: ``Words(N_("an integer in [{low}, {high}]"), low=0,
+    high=9)``. A value that is itself ``Words`` is translated with it."""
+
+    template: str
+    values: dict[str, Any]
+
+    def __new__(cls, template: str, **values: Any) -> Words:
+        english = {k: str.__str__(v) if isinstance(v, Words) else v for k, v in values.items()}
+        self = super().__new__(cls, template.format(**english))
+        self.template, self.values = template, values
+        return self
+
+    def __str__(self) -> str:
+        # the template is marked with N_ where these Words are made: the catalog has it
+        return i18n._(self.template).format(**self.values)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
 def arg(
     default: Any = None,
     kind: type | tuple[type, ...] = object,
     *,
     check=None,
-    expect: str = "",
+    expect: str = "",  # Words (translated when shown) or a plain text
     nullable: bool = False,
     required: bool = False,
     rule: Arg | None = None,
@@ -109,7 +136,11 @@ class Contract:
         if data is None:
             data = {}
         if check and not isinstance(data, dict):
-            raise MalformedMessage(f"{cls.__name__}: want an object, got {_shown(data)}")
+            raise MalformedMessage(
+                _("{where}: want an object, got {value}").format(
+                    where=cls.__name__, value=_shown(data)
+                )
+            )
         hints = _hints(cls) if check else {}
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
@@ -120,12 +151,18 @@ class Contract:
             if _NESTED in f.metadata and value is not None:
                 kind, many = f.metadata[_NESTED]
                 if check and many and not isinstance(value, list):
-                    raise MalformedMessage(f"{where}: want a list, got {_shown(value)}")
+                    raise MalformedMessage(
+                        _("{where}: want a list, got {value}").format(
+                            where=where, value=_shown(value)
+                        )
+                    )
                 build = kind.parse if check else kind.from_dict
                 value = [build(v) for v in value] if many else build(value)
             elif check and not _fits(value, hints.get(f.name, Any)):
                 raise MalformedMessage(
-                    f"{where}: want {_type_words(hints.get(f.name))}, got {_shown(value)}"
+                    _("{where}: want {expected}, got {value}").format(
+                        where=where, expected=_type_words(hints.get(f.name)), value=_shown(value)
+                    )
                 )
             values[f.name] = value
         if not check:
@@ -160,8 +197,12 @@ class Contract:
         for name, rule in self.spec().items():
             if rule_problem(rule, getattr(self, name)) is not None:
                 raise ConfigError(
-                    f"{name} = {getattr(self, name)!r} is out of range",
-                    f"{name} must be {rule.expect or type_words(rule.kind)}",
+                    _("{name} = {value!r} is out of range").format(
+                        name=name, value=getattr(self, name)
+                    ),
+                    _("{name} must be {expected}").format(
+                        name=name, expected=rule.expect or type_words(rule.kind)
+                    ),
                 )
 
 
@@ -280,23 +321,23 @@ def parse_text(rule: Arg, text: str) -> tuple[Any, str]:
     if not raw:
         if rule.nullable:
             return None, ""
-        return None, f"empty: want {want}"
+        return None, _("empty: want {expected}").format(expected=want)
     value: Any = raw
     if bool in kinds:
         words = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
         if raw.lower() not in words:
-            return None, f"{raw!r} is not {want}"
+            return None, _("{text!r} is not {expected}").format(text=raw, expected=want)
         value = words[raw.lower()]
     elif int in kinds and float not in kinds:
         try:
             value = int(raw)
         except ValueError:
-            return None, f"{raw!r} is not {want}"
+            return None, _("{text!r} is not {expected}").format(text=raw, expected=want)
     elif float in kinds:
         try:
             value = float(raw)
         except ValueError:
-            return None, f"{raw!r} is not {want}"
+            return None, _("{text!r} is not {expected}").format(text=raw, expected=want)
     if rule_problem(rule, value) is not None:
-        return None, f"{raw} is out of range: want {want}"
+        return None, _("{text} is out of range: want {expected}").format(text=raw, expected=want)
     return value, ""

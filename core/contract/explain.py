@@ -7,11 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from core.contract.base import Contract, arg, nested
+from core.contract.base import Contract, Words, arg, nested
 from core.contract.settings import int_in
+from core.i18n import N_
 from core.protocol import Arg
 
-_INDEX = Arg(int, check=lambda v: isinstance(v, int) and v >= 0, nullable=True, expect="≥ 0")
+_INDEX = Arg(
+    int,
+    check=lambda v: isinstance(v, int) and v >= 0,
+    nullable=True,
+    expect=Words(N_("≥ {low}"), low=0),
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,8 @@ class ExplainArgs(Contract):
     # only the last ``window`` fed positions of each attention map, as queries and as keys:
     # what a view of that size can show (None: every position)
     window: int | None = arg(
-        None, rule=Arg(int, check=lambda v: v >= 1, nullable=True, expect="≥ 1")
+        None,
+        rule=Arg(int, check=lambda v: v >= 1, nullable=True, expect=Words(N_("≥ {low}"), low=1)),
     )
     neighbours: int = arg(8, rule=int_in(1, 64))  # how many nearest characters
     lens_k: int = arg(3, rule=int_in(1, 20))  # characters per logit-lens row

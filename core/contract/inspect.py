@@ -13,21 +13,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from core.contract.base import Contract, arg, nested
+from core.contract.base import Contract, Words, arg, nested
 from core.contract.settings import int_in
+from core.i18n import N_
 
 BINS = int_in(2, 400)
-LESSON_SEED = arg(0, int, check=lambda v: 0 <= v <= 2**63 - 1, expect="an integer ≥ 0")
+
+
+def _in(low: int, high: int) -> Words:
+    return Words(N_("an integer in [{low}, {high}]"), low=low, high=high)
+
+
+_AT_LEAST_0 = Words(N_("an integer ≥ {low}"), low=0)
+LESSON_SEED = arg(0, int, check=lambda v: 0 <= v <= 2**63 - 1, expect=_AT_LEAST_0)
 
 
 @dataclass(frozen=True)
 class SummaryArgs(Contract):
     OP: ClassVar[str] = "summary"
     depth: int | None = arg(
-        None, int, check=lambda v: 0 <= v <= 64, expect="an integer in [0, 64]", nullable=True
+        None, int, check=lambda v: 0 <= v <= 64, expect=_in(0, 64), nullable=True
     )
     batch_size: int | None = arg(
-        None, int, check=lambda v: 1 <= v <= 4096, expect="an integer in [1, 4096]", nullable=True
+        None, int, check=lambda v: 1 <= v <= 4096, expect=_in(1, 4096), nullable=True
     )
 
 
@@ -46,7 +54,7 @@ class EmbeddingLessonArgs(Contract):
     V: int = arg(5000, rule=int_in(1, 1_000_000))
     d: int = arg(70, rule=int_in(1, 65_536))
     seed: int = LESSON_SEED
-    index: int = arg(14, int, check=lambda v: 0 <= v <= 1_000_000, expect="an integer ≥ 0")
+    index: int = arg(14, int, check=lambda v: 0 <= v <= 1_000_000, expect=_AT_LEAST_0)
     reinit: bool = arg(False, bool)
     tie: bool = arg(False, bool)
     bins: int = arg(40, rule=BINS)

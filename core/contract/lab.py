@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from core.contract.base import Contract, arg, nested
+from core.contract.base import Contract, Words, arg, nested
+from core.i18n import N_
 
 MAX_CODE = 1_000_000  # characters in one cell
 DEFAULT_MEMORY_SHARE = 0.5  # of the free memory that one cell may ask for
@@ -21,7 +22,7 @@ class ExecArgs(Contract):
         DEFAULT_MEMORY_SHARE,
         float,
         check=lambda v: 0 < v <= 1,
-        expect="a share in (0, 1], e.g. 0.5",
+        expect=Words(N_("a share in (0, 1], e.g. 0.5")),
     )
 
 
@@ -54,7 +55,9 @@ class ExecResult(Contract):
 class CompleteArgs(Contract):
     OP: ClassVar[str] = "complete"
     code: str = arg("", str, required=True)
-    cursor: int | None = arg(None, int, check=lambda v: v >= 0, expect="an integer ≥ 0")
+    cursor: int | None = arg(
+        None, int, check=lambda v: v >= 0, expect=Words(N_("an integer ≥ {low}"), low=0)
+    )
 
 
 @dataclass(frozen=True)

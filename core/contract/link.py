@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from core.contract.base import Contract, arg
+from core.contract.base import Contract, Words, arg
 from core.contract.settings import int_in
-from core.i18n import LANGUAGES
+from core.i18n import LANGUAGES, N_
 
 # who a connection is: the app or an attached app ("ui"), a process that started the engine and
 # reads its output to the end ("owner", the headless train), or a look that leaves at once
@@ -44,7 +44,12 @@ class HelloArgs(Contract):
 
     OP: ClassVar[str] = "hello"
     protocol: int = arg(0, int, required=True)
-    role: str = arg("ui", str, check=lambda v: v in ROLES, expect=f"one of {', '.join(ROLES)}")
+    role: str = arg(
+        "ui",
+        str,
+        check=lambda v: v in ROLES,
+        expect=Words(N_("one of {choices}"), choices=", ".join(ROLES)),
+    )
     budget: int = arg(0, rule=int_in(0, 1 << 30))
     # the language of the engine's messages to come (errors, hints, notes); "" leaves it be
     lang: str = arg("", str, check=lambda v: v in ("", *LANGUAGES), expect="en, vi or empty")

@@ -46,6 +46,7 @@ from core.contract.settings import (
 )
 from core.contract.system import SystemSample
 from core.errors import ConfigError, EngineError
+from core.i18n import N_, _
 
 # -- configure, reset, status --------------------------------------------------------------------
 
@@ -89,7 +90,8 @@ class ConfigureArgs(Contract):
         if self.block_size is not None:
             if self.preset == PARABOLA:
                 raise ConfigError(
-                    "the parabola preset has no context length", "leave block_size out for parabola"
+                    _("the parabola preset has no context length"),
+                    _("leave block_size out for parabola"),
                 )
             model["block_size"] = self.block_size
         return RunSettings(self.preset, self.corpus, self.device, model, train, self.factory)
@@ -149,7 +151,7 @@ class StatusResult(Contract):
 @dataclass(frozen=True)
 class TrainStartArgs(Contract):
     OP: ClassVar[str] = "train_start"
-    steps: int | None = arg(None, rule=at_least(1, " (the new total)"))
+    steps: int | None = arg(None, rule=at_least(1, N_("an integer ≥ {low} (the new total)")))
     report_interval: float | None = arg(None, rule=REPORT_INTERVAL)
     sample_chars: int | None = arg(None, rule=int_in(0, 1000))
     autosave_path: str | None = arg(None, str, nullable=True)  # None: no autosave
@@ -366,6 +368,8 @@ def read_result(op: str, reply: dict) -> Any:
     except MalformedMessage as exc:  # shown as an error reply is: a notification, no crash
         raise EngineError(
             "MalformedReply",
-            f"the engine's {op} reply does not fit its contract: {exc}",
-            "the engine or something writing to its output is broken; ctrl+r restarts it",
+            _("the engine's {op} reply does not fit its contract: {problem}").format(
+                op=op, problem=exc
+            ),
+            _("the engine or something writing to its output is broken; ctrl+r restarts it"),
         ) from None

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.contract.base import Contract, arg
+from core.contract.base import Contract, Words, arg
 from core.errors import ConfigError
+from core.i18n import N_, _
 from core.protocol import Arg
 
 # -- presets -------------------------------------------------------------------------------------
@@ -80,25 +81,29 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def at_least(low: int, words: str = "") -> Arg:
-    """An integer ≥ ``low``."""
-    return Arg(int, check=lambda v: _is_int(v) and v >= low, expect=f"an integer ≥ {low}{words}")
+def at_least(low: int, words: str = N_("an integer ≥ {low}")) -> Arg:
+    """An integer ≥ ``low``; ``words`` (marked with N_, ``{low}`` in it) say so."""
+    return Arg(int, check=lambda v: _is_int(v) and v >= low, expect=Words(words, low=low))
 
 
 def int_in(low: int, high: int) -> Arg:
     return Arg(
         int,
         check=lambda v: _is_int(v) and low <= v <= high,
-        expect=f"an integer in [{low}, {high}]",
+        expect=Words(N_("an integer in [{low}, {high}]"), low=low, high=high),
     )
 
 
-LR = Arg(float, check=lambda v: 0 < v <= 10, expect="a number in (0, 10], e.g. 0.001")
+def _one_of(choices: tuple[str, ...]) -> Words:
+    return Words(N_("one of {choices}"), choices=", ".join(choices))
+
+
+LR = Arg(float, check=lambda v: 0 < v <= 10, expect=Words(N_("a number in (0, 10], e.g. 0.001")))
 SEED_MAX = 2**63 - 1  # torch.manual_seed takes less than 2**64; a signed 64-bit integer is safe
 SEED = int_in(0, SEED_MAX)
 STEPS = at_least(1)
 BATCH_SIZE = at_least(1)
-BLOCK_SIZE = at_least(1, " (the context length)")
+BLOCK_SIZE = at_least(1, N_("an integer ≥ {low} (the context length)"))
 
 # The models' sizes a person may set (``--n-layer``…): each preset reads some of them, and
 # core.models checks how they fit together (n_embd divisible by n_head).
@@ -108,38 +113,41 @@ MODEL_RULES: dict[str, Arg] = {
     "n_embd": at_least(1),
     "n_hidden": at_least(1),
     "context": at_least(1),
-    "dropout": Arg(float, check=lambda v: 0 <= v < 1, expect="a number in [0, 1)"),
-    "bias": Arg(bool, expect="true or false"),
-    "tie_weights": Arg(bool, expect="true or false"),
+    "dropout": Arg(float, check=lambda v: 0 <= v < 1, expect=Words(N_("a number in [0, 1)"))),
+    "bias": Arg(bool, expect=Words(N_("true or false"))),
+    "tie_weights": Arg(bool, expect=Words(N_("true or false"))),
 }
 
 MODEL_SIZE_NAMES = frozenset(MODEL_RULES)
 
 # A person's own model (core.user_model): ``--model FILE.py:FACTORY`` or ``package.module:FACTORY``.
-FACTORY_SHAPE = (
-    "factory(vocab_size, block_size) must return an nn.Module mapping ids [B, T] to logits "
-    "[B, T, vocab_size]"
+# Words: shown in the language of the moment (str(), an f-string, ``.format``)
+FACTORY_SHAPE = Words(
+    N_(
+        "factory(vocab_size, block_size) must return an nn.Module mapping ids [B, T] to logits "
+        "[B, T, vocab_size]"
+    )
 )
-FACTORY_FORM = "FILE.py:FACTORY or package.module:FACTORY"
+FACTORY_FORM = Words(N_("FILE.py:FACTORY or package.module:FACTORY"))
 
 
 def split_factory(ref: str) -> tuple[str, str, bool]:
     """``ref``'s module part, its factory's name, and whether the module part is a file."""
-    target, _, attr = ref.rpartition(":") if isinstance(ref, str) else ("", "", "")
+    target, _sep, attr = ref.rpartition(":") if isinstance(ref, str) else ("", "", "")
     target = target.strip()
     is_file = target.endswith(".py") or "/" in target or "\\" in target
     module_ok = is_file or all(part.isidentifier() for part in target.split("."))
     if not target or not attr.isidentifier() or not module_ok:
         raise ConfigError(
-            f"{ref!r} does not name a factory",
-            f"write {FACTORY_FORM}, e.g. my_model.py:build",
+            _("{ref!r} does not name a factory").format(ref=ref),
+            _("write {form}, e.g. my_model.py:build").format(form=FACTORY_FORM),
         )
     return target, attr, is_file
 
 
 def factory_name(ref: str) -> str:
     """``ref`` as a person reads it: the file's name and the factory (``my_model.py:build``)."""
-    target, _, attr = ref.rpartition(":")
+    target, _sep, attr = ref.rpartition(":")
     return f"{target.replace(chr(92), '/').rsplit('/', 1)[-1]}:{attr}"
 
 
@@ -153,7 +161,7 @@ def _factory_ok(ref) -> bool:
 
 FACTORY = Arg(str, check=_factory_ok, nullable=True, expect=FACTORY_FORM)
 
-DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
+DEVICE_CHOICES = Words(N_("auto, cpu, cuda, cuda:N or mps"))
 
 
 def device_name_ok(name: str) -> bool:
@@ -162,7 +170,9 @@ def device_name_ok(name: str) -> bool:
 
 
 DEVICE = Arg(str, check=device_name_ok, expect=DEVICE_CHOICES)
-CORPUS = Arg(str, nullable=True, expect="a UTF-8 text file (empty: the built-in Python docs)")
+CORPUS = Arg(
+    str, nullable=True, expect=Words(N_("a UTF-8 text file (empty: the built-in Python docs)"))
+)
 
 
 @dataclass
@@ -176,47 +186,53 @@ class TrainSettings(Contract):
     # 0: one micro-batch per rank
     grad_accum: int = arg(0, rule=int_in(0, 4096))
     lr: float = arg(2e-3, rule=LR)  # peak learning rate
-    min_lr_ratio: float = arg(0.1, float, check=lambda v: 0 <= v <= 1, expect="in [0, 1]")
+    min_lr_ratio: float = arg(
+        0.1, float, check=lambda v: 0 <= v <= 1, expect=Words(N_("in [0, 1]"))
+    )
     # the cosine schedule's floor as a learning rate; None: lr × min_lr_ratio (which follows a
     # new lr on resume). At most lr (core.optim checks the two together).
     min_lr: float | None = arg(
-        None, float, check=lambda v: 0 <= v <= 10, expect="a number in [0, 10]", nullable=True
+        None,
+        float,
+        check=lambda v: 0 <= v <= 10,
+        expect=Words(N_("a number in [0, 10]")),
+        nullable=True,
     )
     warmup_steps: int = arg(100, rule=at_least(0))  # linear warm-up from 0 to lr
-    schedule: str = arg(
-        "cosine", str, check=lambda v: v in SCHEDULES, expect=f"one of {', '.join(SCHEDULES)}"
-    )
-    optimizer: str = arg(
-        "adamw", str, check=lambda v: v in OPTIMIZERS, expect=f"one of {', '.join(OPTIMIZERS)}"
-    )
+    schedule: str = arg("cosine", str, check=lambda v: v in SCHEDULES, expect=_one_of(SCHEDULES))
+    optimizer: str = arg("adamw", str, check=lambda v: v in OPTIMIZERS, expect=_one_of(OPTIMIZERS))
     weight_decay: float = arg(
-        0.1, float, check=lambda v: 0 <= v < 1, expect="in [0, 1)"
+        0.1, float, check=lambda v: 0 <= v < 1, expect=Words(N_("in [0, 1)"))
     )  # AdamW decay, matrices only
-    beta1: float = arg(0.9, float, check=lambda v: 0 <= v < 1, expect="in [0, 1)")
-    beta2: float = arg(0.99, float, check=lambda v: 0 <= v < 1, expect="in [0, 1)")
+    beta1: float = arg(0.9, float, check=lambda v: 0 <= v < 1, expect=Words(N_("in [0, 1)")))
+    beta2: float = arg(0.99, float, check=lambda v: 0 <= v < 1, expect=Words(N_("in [0, 1)")))
     grad_clip: float = arg(
-        1.0, float, check=lambda v: v >= 0, expect="≥ 0 (0 turns clipping off)"
+        1.0, float, check=lambda v: v >= 0, expect=Words(N_("≥ 0 (0 turns clipping off)"))
     )  # global gradient norm
     eval_interval: int = arg(200, rule=at_least(0))  # validation every N steps; 0: never
     eval_batches: int = arg(20, rule=at_least(1))  # batches averaged for one validation loss
     seed: int = arg(1337, rule=SEED)  # seeds the weights and the batch order
-    precision: str = arg(
-        "auto", str, check=lambda v: v in PRECISIONS, expect=f"one of {', '.join(PRECISIONS)}"
-    )
+    precision: str = arg("auto", str, check=lambda v: v in PRECISIONS, expect=_one_of(PRECISIONS))
     # torch.compile the training step's forward pass (inductor); None: on a CUDA GPU only (on 2
     # CPU cores a bf16 step gained 1.1–1.2x from a warm cache, after 20–50 s compiling cold)
-    compile: bool | None = arg(None, bool, nullable=True, expect="true or false (empty: auto)")
+    compile: bool | None = arg(
+        None, bool, nullable=True, expect=Words(N_("true or false (empty: auto)"))
+    )
 
 
 TEMPERATURE = Arg(
-    float, check=lambda v: v == 0 or 0.01 <= v <= 100, expect="0 (greedy) or in [0.01, 100]"
+    float,
+    check=lambda v: v == 0 or 0.01 <= v <= 100,
+    expect=Words(N_("0 (greedy) or in [0.01, 100]")),
 )
-TOP_K = Arg(int, check=lambda v: v >= 1, expect="an integer ≥ 1", nullable=True)
-TOP_P = Arg(float, check=lambda v: 0 < v <= 1, expect="in (0, 1]", nullable=True)
+TOP_K = Arg(
+    int, check=lambda v: v >= 1, expect=Words(N_("an integer ≥ {low}"), low=1), nullable=True
+)
+TOP_P = Arg(float, check=lambda v: 0 < v <= 1, expect=Words(N_("in (0, 1]")), nullable=True)
 GENERATE_SEED = Arg(
     int,
     check=lambda v: _is_int(v) and 0 <= v <= SEED_MAX,
-    expect=f"an integer in [0, {SEED_MAX}]",
+    expect=Words(N_("an integer in [{low}, {high}]"), low=0, high=SEED_MAX),
     nullable=True,
 )
 MAX_NEW = int_in(0, 1_000_000)  # characters one generate request may ask for
@@ -224,9 +240,13 @@ MAX_NEW = int_in(0, 1_000_000)  # characters one generate request may ask for
 # (and when it finishes or stops), so a crash or a hang-up loses at most that much work.
 DEFAULT_AUTOSAVE_MINUTES = 5.0
 AUTOSAVE_MINUTES = Arg(
-    float, check=lambda v: 0 <= v <= 1440, expect="minutes in [0, 1440] (0 turns autosave off)"
+    float,
+    check=lambda v: 0 <= v <= 1440,
+    expect=Words(N_("minutes in [0, 1440] (0 turns autosave off)")),
 )
-REPORT_INTERVAL = Arg(float, check=lambda v: 0.01 <= v <= 3600, expect="seconds in [0.01, 3600]")
+REPORT_INTERVAL = Arg(
+    float, check=lambda v: 0.01 <= v <= 3600, expect=Words(N_("seconds in [0.01, 3600]"))
+)
 DEFAULT_LOG_EVERY = 10  # steps between the rows of a run's metrics (core.metric_log)
 LOG_EVERY = int_in(1, 1_000_000)
 

@@ -61,7 +61,15 @@ def test_unmarkable_calls_and_a_hidden_translator_are_found(tmp_path, monkeypatc
         "b = N_('fine')\n"
         "for _ in range(2):\n"
         "    pass\n"
-        "c = _('fine too')\n",
+        "c = _('fine too')\n"
+        "d = _(b)\n"
+        "e = _('a' + 'b')\n"
+        "f = N_(b)\n",
         encoding="utf-8",
     )
-    assert i18n_catalog.unmarkable(src) == ["m.py:3: _(...)", "m.py:5: _ assigned"]
+    assert i18n_catalog.unmarkable(src) == [
+        "m.py:3: _(...)",
+        "m.py:5: _ assigned",
+        "m.py:9: _(...)",
+        "m.py:10: N_(...)",
+    ]
