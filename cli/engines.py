@@ -27,9 +27,30 @@ from core import runtime
 from core.client import EngineClient
 from core.errors import EngineDied, EngineError, TorchdeckError
 from core.fmt import fmt_rate
+from core.i18n import N_, _
 
 PROBE_TIMEOUT = 5.0
-COLUMNS = ("ID", "MODEL", "DEVICE", "STATE", "STEP", "TRAIN", "VAL", "TOK/S", "VRAM", "STARTED")
+COLUMNS = (
+    "ID",
+    N_("MODEL"),
+    N_("DEVICE"),
+    N_("STATE"),
+    N_("STEP"),
+    N_("TRAIN"),
+    N_("VAL"),
+    "TOK/S",
+    "VRAM",
+    N_("STARTED"),
+)
+# an engine's state as the ls table words it (the protocol's words are kept for --json)
+STATES = {
+    "idle": N_("idle"),
+    "running": N_("running"),
+    "paused": N_("paused"),
+    "stopped": N_("stopped"),
+    "finished": N_("finished"),
+    "diverged": N_("diverged"),
+}
 
 
 async def probe(path: Path, timeout: float = PROBE_TIMEOUT) -> dict:
@@ -40,7 +61,7 @@ async def probe(path: Path, timeout: float = PROBE_TIMEOUT) -> dict:
         status = await client.request("status", timeout=timeout)
         return status.get("engine") or {}
     except (TorchdeckError, OSError, asyncio.TimeoutError, TimeoutError) as exc:
-        why = exc.message if isinstance(exc, TorchdeckError) else "busy: no answer in time"
+        why = exc.message if isinstance(exc, TorchdeckError) else _("busy: no answer in time")
         return {"id": runtime.engine_id_of(path), "socket": str(path), "error": why}
     finally:
         with contextlib.suppress(Exception):
@@ -69,8 +90,10 @@ def gpu_memory(engine: dict) -> str:
 def table(engines: list[dict]) -> str:
     """The ``ls`` table (the run folder and the client count on a second line per engine)."""
     if not engines:
-        return "no torchdeck engine is running here (torchdeck starts one; so does train)"
-    rows = [COLUMNS]
+        return _("no torchdeck engine is running here (torchdeck starts one; so does train)")
+    from rich.cells import cell_len
+
+    rows = [tuple(_(c) for c in COLUMNS)]
     extra = []
     for e in engines:
         if e.get("error"):
@@ -87,7 +110,7 @@ def table(engines: list[dict]) -> str:
                 e.get("id", "?"),
                 e.get("preset") or "-",
                 device,
-                e.get("state", "?"),
+                _(STATES[e["state"]]) if e.get("state") in STATES else e.get("state", "?"),
                 steps,
                 _num(e.get("loss")),
                 _num(e.get("val_loss")),
@@ -96,14 +119,20 @@ def table(engines: list[dict]) -> str:
                 time.strftime("%m-%d %H:%M", time.localtime(e.get("started", 0))),
             )
         )
-        who = "detached" if e.get("detached") else "headless (owned by its train process)"
-        extra.append(
-            f"    {e.get('clients', 0)} attached · {who} · run {e.get('run_dir') or e.get('cwd')}"
+        who = _("detached") if e.get("detached") else _("headless (owned by its train process)")
+        line = _("{clients} attached · {who} · run {folder}").format(
+            clients=e.get("clients", 0), who=who, folder=e.get("run_dir") or e.get("cwd")
         )
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(COLUMNS))]
-    out = ["  ".join(str(c).ljust(w) for c, w in zip(rows[0], widths)).rstrip()]
+        extra.append(f"    {line}")
+    widths = [max(cell_len(str(r[i])) for r in rows) for i in range(len(COLUMNS))]
+
+    def row_text(row) -> str:
+        cells = (str(c) + " " * (w - cell_len(str(c))) for c, w in zip(row, widths))
+        return "  ".join(cells).rstrip()
+
+    out = [row_text(rows[0])]
     for row, more in zip(rows[1:], extra):
-        out.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        out.append(row_text(row))
         if more:
             out.append(more)
     return "\n".join(out)
@@ -135,16 +164,22 @@ async def stop(path: Path, say, timeout: float = 30.0) -> int:
         if status.get("state") in ("running", "paused"):
             reply = await client.request("train_stop", timeout=120)
             saved = [ev.data.get("path") for ev in client.drain_events() if ev.event == "autosaved"]
-            where = f"; checkpoint saved to {saved[-1]}" if saved else ""
-            say(f"engine {ident}: run stopped at step {reply.get('step', '?')}{where}")
+            step = reply.get("step", "?")
+            if saved:
+                said = _("engine {id}: run stopped at step {step}; checkpoint saved to {path}")
+                say(said.format(id=ident, step=step, path=saved[-1]))
+            else:
+                say(_("engine {id}: run stopped at step {step}").format(id=ident, step=step))
         else:
-            say(f"engine {ident}: no run in progress ({status.get('state')})")
+            state = status.get("state")
+            state = _(STATES[state]) if state in STATES else state
+            say(_("engine {id}: no run in progress ({state})").format(id=ident, state=state))
         if info.get("detached"):
             with contextlib.suppress(EngineDied):  # it may end before its reply is read
                 await client.request("shutdown", timeout=timeout)
-            say(f"engine {ident}: shut down")
+            say(_("engine {id}: shut down").format(id=ident))
         else:
-            say(f"engine {ident}: its torchdeck train process ends it")
+            say(_("engine {id}: its torchdeck train process ends it").format(id=ident))
         return 0
     finally:
         with contextlib.suppress(Exception):
@@ -158,12 +193,16 @@ def _terminate(ident: str, waited: float, say) -> int:
         os.kill(pid, signal.SIGTERM)
     except (ValueError, ProcessLookupError, PermissionError) as exc:
         raise TorchdeckError(
-            f"engine {ident} did not answer within {waited:.0f} s and cannot be signalled ({exc})",
-            "see torchdeck ls; kill it by hand if it is stuck",
+            _(
+                "engine {id} did not answer within {seconds} s and cannot be signalled ({reason})"
+            ).format(id=ident, seconds=f"{waited:.0f}", reason=exc),
+            _("see torchdeck ls; kill it by hand if it is stuck"),
         ) from None
     say(
-        f"engine {ident}: no answer within {waited:.0f} s (busy or stopped): sent it SIGTERM, "
-        "which interrupts it and saves its run where autosave points"
+        _(
+            "engine {id}: no answer within {seconds} s (busy or stopped): sent it SIGTERM, "
+            "which interrupts it and saves its run where autosave points"
+        ).format(id=ident, seconds=f"{waited:.0f}")
     )
     return 0
 
@@ -186,7 +225,8 @@ def run_bridge(args: argparse.Namespace) -> int:
         sock.connect(str(path))
     except OSError as exc:
         raise TorchdeckError(
-            f"cannot reach the engine at {path}: {exc.strerror}", "torchdeck ls lists engines"
+            _("cannot reach the engine at {path}: {reason}").format(path=path, reason=exc.strerror),
+            _("torchdeck ls lists engines"),
         ) from None
     return relay(sock, sys.stdin.buffer.fileno(), sys.stdout.buffer.fileno())
 
@@ -227,15 +267,17 @@ def errors_to_exit(func, args: argparse.Namespace) -> int:
     try:
         return func(args)
     except (asyncio.TimeoutError, TimeoutError) as exc:
-        print(f"error: the engine did not answer in time ({exc})", file=sys.stderr)
+        said = _("error: the engine did not answer in time ({reason})").format(reason=exc)
+        print(said, file=sys.stderr)
         print(
-            "hint: it may be busy with a long request; torchdeck stop ID ends it", file=sys.stderr
+            _("hint: it may be busy with a long request; torchdeck stop ID ends it"),
+            file=sys.stderr,
         )
         return 3
     except (EngineDied, EngineError, TorchdeckError) as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(_("error: {message}").format(message=exc.message), file=sys.stderr)
         if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+            print(_("hint: {hint}").format(hint=exc.hint), file=sys.stderr)
         return getattr(exc, "exit_code", 3)  # cli.remote's errors carry their own
 
 
@@ -270,8 +312,18 @@ def refuse_a_second_engine(run_dir: str, states=("running", "paused")) -> None:
         if e.get("run_dir") == here and (states is None or e.get("state") in states):
             ident = e["id"]
             raise TorchdeckError(
-                f"engine {ident} is training in {run_dir} ({e['state']}, step "
-                f"{e.get('step')}/{e.get('steps')}); a second one here would autosave over it",
-                f"torchdeck attach {ident} shows it, torchdeck stop {ident} ends it; or start "
-                "torchdeck in another folder",
+                _(
+                    "engine {id} is training in {folder} ({state}, step {step}/{steps}); a "
+                    "second one here would autosave over it"
+                ).format(
+                    id=ident,
+                    folder=run_dir,
+                    state=_(STATES[e["state"]]) if e["state"] in STATES else e["state"],
+                    step=e.get("step"),
+                    steps=e.get("steps"),
+                ),
+                _(
+                    "torchdeck attach {id} shows it, torchdeck stop {id} ends it; or start "
+                    "torchdeck in another folder"
+                ).format(id=ident),
             )

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from cli import records
-from cli.records import is_finite, merge, num, plain_record, summary_lines
+from cli.records import is_finite, merge, plain_record, summary_lines
 from cli.records import progress_line as progress_line
 from cli.resume import prepare
 from cli.settings_args import write_config
@@ -37,6 +37,7 @@ from core.contract import (
 )
 from core.contract.settings import DEFAULT_PRESET
 from core.errors import EngineDied, EngineError, TorchdeckError
+from core.i18n import N_, _
 from core.placement import Placement
 from core.transport import engine_command
 
@@ -44,9 +45,9 @@ CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 # the signals that end a run with a final save (exit code 128 + N), as its last line names them
 STOP_SIGNALS = {
-    signal.SIGINT: "interrupted",
-    signal.SIGTERM: "terminated (SIGTERM)",
-    signal.SIGHUP: "hang-up (SIGHUP)",
+    signal.SIGINT: N_("interrupted"),
+    signal.SIGTERM: N_("terminated (SIGTERM)"),
+    signal.SIGHUP: N_("hang-up (SIGHUP)"),
 }
 
 
@@ -97,12 +98,13 @@ class TrainRun:
         ckpt = self.dir / CHECKPOINT
         if args.resume and not ckpt.exists():
             raise TorchdeckError(
-                f"--resume: no checkpoint at {ckpt}", "give --out the folder of an earlier run"
+                _("--resume: no checkpoint at {path}").format(path=ckpt),
+                _("give --out the folder of an earlier run"),
             )
         if not args.resume and ckpt.exists():
             raise TorchdeckError(
-                f"{ckpt} already exists",
-                "pass --resume to continue that run, or choose another --out",
+                _("{path} already exists").format(path=ckpt),
+                _("pass --resume to continue that run, or choose another --out"),
             )
 
         loop = asyncio.get_running_loop()
@@ -135,7 +137,8 @@ class TrainRun:
         try:
             runtime_dir()
         except RuntimeDirError as exc:
-            self.say(f"warning: {exc.message}; this run cannot be attached ({exc.hint})")
+            said = _("warning: {message}; this run cannot be attached ({hint})")
+            self.say(said.format(message=exc.message, hint=exc.hint))
             return False
         return True
 
@@ -143,7 +146,7 @@ class TrainRun:
         client = getattr(self, "client", None)
         if self.stop_signal is not None and client is not None and client.running:
             # a second stop: the step in flight never ends (a model's forward that hangs)
-            self.say("stopped again: the engine is killed; its last checkpoint is what is kept")
+            self.say(_("stopped again: the engine is killed; its last checkpoint is what is kept"))
             client.kill()
             return
         if self.stop_signal is None:
@@ -155,8 +158,9 @@ class TrainRun:
         args = self.args
         info = await prepare(self, client, ckpt)
         if self.stop_requested:  # while the corpus or the checkpoint was loading
-            words = STOP_SIGNALS.get(self.stop_signal, "interrupted")
-            self.say(f"{words} before training began: nothing was trained or saved")
+            words = STOP_SIGNALS.get(self.stop_signal, STOP_SIGNALS[signal.SIGINT])
+            said = _("{what} before training began: nothing was trained or saved")
+            self.say(said.format(what=_(words)))
             return 128 + int(self.stop_signal)
         if info is None:
             return 0
@@ -176,22 +180,14 @@ class TrainRun:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise TorchdeckError(
-                f"cannot create the run folder {self.dir}: {exc.strerror}",
-                "give --out a folder that can be written (not an existing file)",
+                _("cannot create the run folder {path}: {reason}").format(
+                    path=self.dir, reason=exc.strerror
+                ),
+                _("give --out a folder that can be written (not an existing file)"),
             ) from None
         if not args.resume:  # what it runs with, for --config to repeat (cli/settings_args.py)
             write_config(self.dir, info, info.device)
-        corpus = info.corpus or {}
-        where = (
-            f" · corpus {corpus.get('source')} ({corpus.get('chars', 0):,} chars)"
-            if corpus.get("source")
-            else ""
-        )
-        ranks = f" × {info.world_size} processes" if info.world_size > 1 else ""
-        self.say(
-            f"torchdeck train: {info.model_name} · {info.params:,} parameters · "
-            f"{info.device}{ranks} · {records.speed_words(info)}{where} · out {self.dir}"
-        )
+        self.say(records.first_line(info, self.dir))
         # the engine writes the rows (every --log-every steps and at each evaluation), so the
         # run's file is whole even when this front end dies and the engine goes on
         start = replace(start, log_every=args.log_every, metrics_path=str(self.dir / METRICS))
@@ -239,7 +235,7 @@ class TrainRun:
         for message in self.unsaid:
             if message not in self.errors_said:
                 self.errors_said.add(message)
-                self.say(f"error: {message}")
+                self.say(_("error: {message}").format(message=message))
         self.unsaid.clear()
 
     def _engine_error(self, data: dict) -> None:
@@ -247,7 +243,7 @@ class TrainRun:
         is said with the pause it comes with, or by ``_stop``."""
         message = str(data.get("message"))
         if data.get("type") == "MetricsError":
-            self.say(f"warning: {message}")
+            self.say(_("warning: {message}").format(message=message))
         else:
             self.unsaid.append(message)
 
@@ -296,12 +292,15 @@ class TrainRun:
                 if state.state == "stopped":  # torchdeck stop, or an attached app
                     self._flush_carry()
                     path = await self._save(client, ckpt, state.step)
-                    self.say(f"stopped by another client at step {state.step}")
+                    self.say(_("stopped by another client at step {step}").format(step=state.step))
                     self._summary(path)
                     return 0
                 if state.client > 1 and state.state in ("paused", "running"):
-                    what = "paused" if state.state == "paused" else "resumed"
-                    self.say(f"{what} by an attached client at step {state.step}")
+                    if state.state == "paused":
+                        said = _("paused by an attached client at step {step}")
+                    else:
+                        said = _("resumed by an attached client at step {step}")
+                    self.say(said.format(step=state.step))
             elif ev.event == "compile":
                 self.say(records.compile_line(ev.data))
             elif ev.event == "error":
@@ -314,13 +313,15 @@ class TrainRun:
         done so far are kept, as they are whole, and the line says how to go on."""
         self._flush_carry()
         self.errors_said.add(state.reason.removeprefix("error: "))
-        self.say(f"error: training stopped at step {state.step}: {state.reason[7:]}")
+        said = _("error: training stopped at step {step}: {reason}")
+        self.say(said.format(step=state.step, reason=state.reason[7:]))
         with contextlib.suppress(EngineError):
             path = await self._save(client, ckpt, state.step) if is_finite(self.last.loss) else None
             if path is not None:
-                self.say(
-                    f"checkpoint saved to {path}: fix the cause, then train again with --resume"
+                said = _(
+                    "checkpoint saved to {path}: fix the cause, then train again with --resume"
                 )
+                self.say(said.format(path=path))
         return 1
 
     async def _stop(self, client: EngineClient, ckpt: Path) -> int:
@@ -332,25 +333,16 @@ class TrainRun:
         path = await self._save(client, ckpt, self.last.step) if is_finite(self.last.loss) else None
         self._take_queued(client)
         self._flush_carry()
-        what = STOP_SIGNALS.get(signum, "interrupted")
+        what = STOP_SIGNALS.get(signum, STOP_SIGNALS[signal.SIGINT])
         if path is None:
-            self.say(f"{what}: the run had diverged, so its weights were not saved")
+            said = _("{what}: the run had diverged, so its weights were not saved")
         else:
-            self.say(f"{what}: checkpoint saved to {path}")
+            said = _("{what}: checkpoint saved to {path}")
+        self.say(said.format(what=_(what), path=path))
         return 128 + int(signum)
 
     def _diverged(self, state: TrainState, ckpt: Path) -> None:
-        reason = state.reason.split(";")[0].strip() or "the loss became non-finite"
-        lr = num(self.info.train_config.get("lr"), "g")
-        kept = (
-            f"; {ckpt} still holds step {self.saved[0]}"
-            if self.saved is not None
-            else (f"; {ckpt} is untouched" if self.args.resume else "")
-        )
-        self.say(
-            f"error: {reason} with learning rate {lr}; the weights were not saved{kept}. "
-            "Train again with a smaller --lr."
-        )
+        self.say(records.diverged_line(self, state, ckpt))
 
     def _summary(self, path: str | None) -> None:
         for line in summary_lines(self, path):
@@ -375,7 +367,9 @@ def _run(coro) -> int:
     try:
         return asyncio.run(coro)
     except EngineDied as exc:
-        _error(f"error: {exc.message}\n--- engine stderr (last lines) ---\n{exc.stderr_tail}")
+        said = _("error: {message}").format(message=exc.message)
+        tail = _("--- engine stderr (last lines) ---")
+        _error(f"{said}\n{tail}\n{exc.stderr_tail}")
         return 1
     except (EngineError, TorchdeckError) as exc:
         return refuse(exc)
@@ -385,7 +379,9 @@ def _run(coro) -> int:
 
 def refuse(exc: EngineError | TorchdeckError) -> int:
     """A run refused (a setting, a file): what and why, exit code 2."""
-    _error(f"error: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""))
+    said = _("error: {message}").format(message=exc.message)
+    hint = "\n" + _("hint: {hint}").format(hint=exc.hint) if exc.hint else ""
+    _error(said + hint)
     return 2
 
 

@@ -42,13 +42,17 @@ def take(argv: list[str]) -> tuple[list[str], str | None]:
 
 def apply(argv: list[str]) -> tuple[list[str], int | None]:
     """Sets the language from ``argv`` or the environment; returns the rest of ``argv`` and,
-    for a language torchdeck does not speak, the exit code after the message is printed."""
+    for a language torchdeck does not speak, the exit code after the message is printed.
+    argparse's own texts (``usage:``, its errors) follow the language too."""
+    from cli import argparse_texts
+
+    argparse_texts.install()
     i18n.set_language(i18n.from_environment())
     try:
         rest, chosen = take(argv)
         if chosen is not None:
             i18n.set_language(chosen)
     except ConfigError as exc:
-        print(f"torchdeck: {i18n._('error')}: {exc}", file=sys.stderr)
+        print("torchdeck: " + i18n._("error: {message}").format(message=exc), file=sys.stderr)
         return argv, 2
     return rest, None

@@ -26,6 +26,7 @@ import time
 from core.contract.base import arg_type
 from core.contract.settings import at_least
 from core.errors import TorchdeckError
+from core.i18n import _
 from core.placement import Placement
 from core.transport import torchrun_command
 
@@ -35,43 +36,51 @@ DEFAULT_DIST_TIMEOUT = 120.0
 
 
 def add_dist_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("several processes or machines (torchrun, DDP)")
+    g = p.add_argument_group(_("several processes or machines (torchrun, DDP)"))
     g.add_argument(
         "--nproc-per-node",
         type=arg_type(at_least(1)),
         metavar="N",
-        help="train with N processes on this machine (one per GPU; on CPU, N processes "
-        "sharing the cores), launched by torchrun",
+        help=_(
+            "train with N processes on this machine (one per GPU; on CPU, N processes "
+            "sharing the cores), launched by torchrun"
+        ),
     )
     g.add_argument(
-        "--nnodes", type=arg_type(at_least(1)), metavar="N", help="machines in the job (default 1)"
+        "--nnodes",
+        type=arg_type(at_least(1)),
+        metavar="N",
+        help=_("machines in the job (default 1)"),
     )
     g.add_argument(
         "--node-rank",
         type=arg_type(at_least(0)),
         metavar="R",
-        help="this machine's place in the job, 0 to nnodes-1 (node 0 holds rank 0 and the run)",
+        help=_("this machine's place in the job, 0 to nnodes-1 (node 0 holds rank 0 and the run)"),
     )
     g.add_argument(
         "--rdzv-endpoint",
         metavar="HOST:PORT",
-        help="where the machines meet: node 0's address and a free port",
+        help=_("where the machines meet: node 0's address and a free port"),
     )
     g.add_argument(
         "--grad-accum",
         type=arg_type(at_least(0)),
         metavar="K",
-        help="micro-batches per optimizer step over all processes, a multiple of their "
-        "number: the global batch is batch-size x K whatever the world size (default: one "
-        "per process)",
+        help=_(
+            "micro-batches per optimizer step over all processes, a multiple of their "
+            "number: the global batch is batch-size x K whatever the world size (default: one "
+            "per process)"
+        ),
     )
     g.add_argument(
         "--dist-timeout",
         type=arg_type(at_least(1)),
         default=DEFAULT_DIST_TIMEOUT,
         metavar="S",
-        help=f"a process that does not answer for S seconds ends the job "
-        f"(default {DEFAULT_DIST_TIMEOUT:g})",
+        help=_(
+            "a process that does not answer for S seconds ends the job (default {seconds})"
+        ).format(seconds=f"{DEFAULT_DIST_TIMEOUT:g}"),
     )
 
 
@@ -87,33 +96,45 @@ def check(args: argparse.Namespace) -> None:
     n = args.nproc_per_node or 1
     if n > 1 and str(args.device).strip().lower() == "mps":
         raise TorchdeckError(
-            f"--device mps has one device per machine, so it cannot take {n} processes",
-            "use --nproc-per-node 1 with mps, or --device cpu or cuda",
+            _("--device mps has one device per machine, so it cannot take {n} processes").format(
+                n=n
+            ),
+            _("use --nproc-per-node 1 with mps, or --device cpu or cuda"),
         )
     nodes = args.nnodes or 1
     if nodes > 1 and (args.rdzv_endpoint is None or args.node_rank is None):
         raise TorchdeckError(
-            f"--nnodes {nodes} needs --rdzv-endpoint HOST:PORT (node 0's address) and "
-            "--node-rank on each machine",
-            "run the same command on every machine, with --node-rank 0 on the one that "
-            "holds the run",
+            _(
+                "--nnodes {nodes} needs --rdzv-endpoint HOST:PORT (node 0's address) and "
+                "--node-rank on each machine"
+            ).format(nodes=nodes),
+            _(
+                "run the same command on every machine, with --node-rank 0 on the one that "
+                "holds the run"
+            ),
         )
     if args.node_rank is not None and args.node_rank >= nodes:
         raise TorchdeckError(
-            f"--node-rank {args.node_rank} is not below --nnodes {nodes}",
-            f"number the machines 0 to {nodes - 1}",
+            _("--node-rank {rank} is not below --nnodes {nodes}").format(
+                rank=args.node_rank, nodes=nodes
+            ),
+            _("number the machines 0 to {last}").format(last=nodes - 1),
         )
     world = n * nodes
     if args.grad_accum and args.grad_accum % world:
         raise TorchdeckError(
-            f"--grad-accum {args.grad_accum} does not split evenly over {world} processes",
-            f"give a multiple of {world} (each process runs grad-accum / {world} micro-batches), "
-            "or leave it out for one per process",
+            _("--grad-accum {accum} does not split evenly over {world} processes").format(
+                accum=args.grad_accum, world=world
+            ),
+            _(
+                "give a multiple of {world} (each process runs grad-accum / {world} "
+                "micro-batches), or leave it out for one per process"
+            ).format(world=world),
         )
     if args.preset == "parabola":
         raise TorchdeckError(
-            "the parabola preset has no data to split over processes",
-            "train it with one process (no --nproc-per-node)",
+            _("the parabola preset has no data to split over processes"),
+            _("train it with one process (no --nproc-per-node)"),
         )
 
 
@@ -172,8 +193,16 @@ def run_launch(args: argparse.Namespace, train_argv: list[str]) -> int:
     nodes = args.nnodes or 1
     if nodes > 1:
         _say(
-            f"torchdeck train: node {args.node_rank} of {nodes}: waiting up to "
-            f"{args.dist_timeout:g} s for the machines to meet at {args.rdzv_endpoint}"
+            "torchdeck train: "
+            + _(
+                "node {node} of {nodes}: waiting up to {seconds} s for the machines to meet "
+                "at {endpoint}"
+            ).format(
+                node=args.node_rank,
+                nodes=nodes,
+                seconds=f"{args.dist_timeout:g}",
+                endpoint=args.rdzv_endpoint,
+            )
         )
     handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     before = {sig: signal.signal(sig, signal.SIG_IGN) for sig in handled}
@@ -183,7 +212,8 @@ def run_launch(args: argparse.Namespace, train_argv: list[str]) -> int:
         for sig, handler in before.items():
             signal.signal(sig, handler)
         raise TorchdeckError(
-            f"cannot start torchrun: {exc.strerror}", "is torch installed in this Python?"
+            _("cannot start torchrun: {reason}").format(reason=exc.strerror),
+            _("is torch installed in this Python?"),
         ) from None
     first: list[float] = []
 
@@ -195,13 +225,15 @@ def run_launch(args: argparse.Namespace, train_argv: list[str]) -> int:
                 proc.send_signal(signum)
             if signum == signal.SIGINT:
                 _say(
-                    "stopping: rank 0 saves the run, then every process ends (Ctrl-C again "
-                    "to end them at once)"
+                    _(
+                        "stopping: rank 0 saves the run, then every process ends (Ctrl-C again "
+                        "to end them at once)"
+                    )
                 )
         elif now - first[0] >= 1.0:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            _say("ended at once: the engine saves the run's autosave on its way out")
+            _say(_("ended at once: the engine saves the run's autosave on its way out"))
 
     for sig in handled:
         signal.signal(sig, on_signal)
@@ -217,8 +249,10 @@ def run_launch(args: argparse.Namespace, train_argv: list[str]) -> int:
             signal.signal(sig, handler)
     if code < 0 and not first:  # torchrun itself was killed: its workers live on without it
         _say(
-            f"error: torchrun was ended by {signal.Signals(-code).name}; the job's processes "
-            "may still be running: torchdeck ls lists the job, torchdeck stop ends it (saved)"
+            _(
+                "error: torchrun was ended by {signal}; the job's processes may still be "
+                "running: torchdeck ls lists the job, torchdeck stop ends it (saved)"
+            ).format(signal=signal.Signals(-code).name)
         )
     return 128 - code if code < 0 else code
 
@@ -226,6 +260,21 @@ def run_launch(args: argparse.Namespace, train_argv: list[str]) -> int:
 def _say(text: str) -> None:
     with contextlib.suppress(OSError, ValueError):
         print(text, file=sys.stderr, flush=True)
+
+
+def follower_line(placement: Placement) -> str:
+    """What a machine's first follower rank says, once: who follows rank 0."""
+    last = placement.rank + placement.local_world_size - 1
+    if last == placement.rank:
+        said = _(
+            "rank {rank} of {world} follow rank 0, which prints the run and writes its files"
+        ).format(rank=last, world=placement.world_size)
+    else:
+        said = _(
+            "ranks {first}-{last} of {world} follow rank 0, which prints the run and writes "
+            "its files"
+        ).format(first=placement.rank, last=last, world=placement.world_size)
+    return f"torchdeck train: {said}"
 
 
 def follower_exec(args: argparse.Namespace) -> None:

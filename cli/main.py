@@ -32,16 +32,19 @@ from core.contract.settings import (
     TOP_P,
     at_least,
 )
-from core.i18n import LANGUAGES
+from core.i18n import LANGUAGES, N_, _
 
 # subcommands with their own argument parser: module, help line; module.main(argv) -> exit code
 SWITCH_INTERVAL_S = 0.001  # how long a thread that wants the GIL waits for it, in the app
 
 DELEGATED = {
-    "inspect": ("cli.inspect", "print a model's layer table, like torchinfo"),
-    "bench": ("core.bench", "measure training speed, UI lag, start-up and prediction latency"),
-    "plot": ("cli.plot", "draw the loss curves of run folders in the terminal"),
-    "serve": ("cli.serve", "serve the app to a browser on 127.0.0.1, with a token (textual-serve)"),
+    "inspect": ("cli.inspect", N_("print a model's layer table, like torchinfo")),
+    "bench": ("core.bench", N_("measure training speed, UI lag, start-up and prediction latency")),
+    "plot": ("cli.plot", N_("draw the loss curves of run folders in the terminal")),
+    "serve": (
+        "cli.serve",
+        N_("serve the app to a browser on 127.0.0.1, with a token (textual-serve)"),
+    ),
 }
 
 
@@ -66,48 +69,55 @@ def _add_train_args(p: argparse.ArgumentParser, defaults_run: bool = False) -> N
     p.add_argument(
         "--preset",
         choices=PRESETS,
-        help=f"model preset (default {DEFAULT_PRESET}; on --resume, the checkpoint's)",
+        help=_("model preset (default {preset}; on --resume, the checkpoint's)").format(
+            preset=DEFAULT_PRESET
+        ),
     )
-    p.add_argument("--steps", type=_steps, help="total optimizer steps")
+    p.add_argument("--steps", type=_steps, help=_("total optimizer steps"))
     p.add_argument(
         "--corpus",
         metavar="PATH",
-        help="UTF-8 text file to train on (default: the Python docs shipped with Python)",
+        help=_("UTF-8 text file to train on (default: the Python docs shipped with Python)"),
     )
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--device", default="auto", help=_("auto (default), cpu, cuda, cuda:N or mps"))
     p.add_argument(
         "--out",
         metavar="DIR",
-        help="run folder for checkpoint.pt and metrics.jsonl (default runs/PRESET-TIME)",
+        help=_("run folder for checkpoint.pt and metrics.jsonl (default runs/PRESET-TIME)"),
     )
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--lr", type=_lr, help="peak learning rate")
-    p.add_argument("--batch-size", type=_batch_size, help="sequences per step")
-    p.add_argument("--block-size", type=_block_size, help="context length in characters")
-    p.add_argument("--seed", type=_seed, help="seed for weights and batch order")
+    p.add_argument("--resume", action="store_true", help=_("continue the run in --out"))
+    p.add_argument("--lr", type=_lr, help=_("peak learning rate"))
+    p.add_argument("--batch-size", type=_batch_size, help=_("sequences per step"))
+    p.add_argument("--block-size", type=_block_size, help=_("context length in characters"))
+    p.add_argument("--seed", type=_seed, help=_("seed for weights and batch order"))
     p.add_argument(
         "--report-every",
         type=_report_every,
         default=1.0,
         metavar="SECONDS",
-        help="seconds between progress reports (default 1)",
+        help=_("seconds between progress reports (default 1)"),
     )
     p.add_argument(
         "--log-every",
         type=_log_every,
         default=DEFAULT_LOG_EVERY,
         metavar="STEPS",
-        help=f"steps between the rows of OUT/metrics.jsonl (default {DEFAULT_LOG_EVERY}; "
-        "a row also at each evaluation and where the run ends)",
+        help=_(
+            "steps between the rows of OUT/metrics.jsonl (default {steps}; "
+            "a row also at each evaluation and where the run ends)"
+        ).format(steps=DEFAULT_LOG_EVERY),
     )
     p.add_argument(
-        "--threads", type=_threads, default=0, help="torch CPU threads (default: torch's choice)"
+        "--threads",
+        type=_threads,
+        default=0,
+        help=_("torch CPU threads (default: torch's choice)"),
     )
     p.add_argument(
         "--nice",
         type=int,
         default=0,
-        help="lower the engine's CPU priority by this much (default 0 headless)",
+        help=_("lower the engine's CPU priority by this much (default 0 headless)"),
     )
     from cli.settings_args import add_settings_args
 
@@ -120,8 +130,10 @@ def _add_autosave_arg(p: argparse.ArgumentParser) -> None:
         type=_autosave_minutes,
         default=DEFAULT_AUTOSAVE_MINUTES,
         metavar="MIN",
-        help=f"while training, save the checkpoint every MIN minutes, and when the run ends "
-        f"or its terminal closes (default {DEFAULT_AUTOSAVE_MINUTES:g}; 0 turns it off)",
+        help=_(
+            "while training, save the checkpoint every MIN minutes, and when the run ends "
+            "or its terminal closes (default {minutes}; 0 turns it off)"
+        ).format(minutes=f"{DEFAULT_AUTOSAVE_MINUTES:g}"),
     )
 
 
@@ -131,13 +143,13 @@ def _add_remote_args(p: argparse.ArgumentParser, top: bool = False) -> None:
         "--remote",
         metavar="[USER@]HOST",
         default=None if top else argparse.SUPPRESS,
-        help="the engine runs on HOST, reached with your ssh (its config, keys, jump hosts)",
+        help=_("the engine runs on HOST, reached with your ssh (its config, keys, jump hosts)"),
     )
     p.add_argument(
         "--remote-cmd",
         default="torchdeck" if top else argparse.SUPPRESS,
         metavar="CMD",
-        help="torchdeck on the remote host, if not on its PATH (e.g. ~/venv/bin/torchdeck)",
+        help=_("torchdeck on the remote host, if not on its PATH (e.g. ~/venv/bin/torchdeck)"),
     )
 
 
@@ -145,80 +157,87 @@ def build_parser() -> argparse.ArgumentParser:
     from cli.settings_args import add_model_arg
 
     parser = argparse.ArgumentParser(
-        prog="torchdeck", description="A terminal lab for PyTorch. With no command: open the app."
+        prog="torchdeck",
+        description=_("A terminal lab for PyTorch. With no command: open the app."),
     )
     parser.add_argument(
         "--preset",
         choices=PRESETS,
         default=DEFAULT_PRESET,
-        help=f"the app's model preset (default {DEFAULT_PRESET})",
+        help=_("the app's model preset (default {preset})").format(preset=DEFAULT_PRESET),
     )
     parser.add_argument(
         "--corpus",
         metavar="PATH",
-        help="the app's training text (default: the Python docs shipped with Python)",
-    )
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
-    add_model_arg(parser)
-    parser.add_argument(  # taken out before parsing (cli.lang): listed here for the help
-        "--lang", choices=LANGUAGES, help="vi or en (default: from LANGUAGE, LC_ALL or LANG)"
+        help=_("the app's training text (default: the Python docs shipped with Python)"),
     )
     parser.add_argument(
-        "--config", metavar="FILE.toml", help="the first model's settings (a run's config.toml)"
+        "--device", default="auto", help=_("auto (default), cpu, cuda, cuda:N or mps")
+    )
+    add_model_arg(parser)
+    parser.add_argument(  # taken out before parsing (cli.lang): listed here for the help
+        "--lang", choices=LANGUAGES, help=_("vi or en (default: from LANGUAGE, LC_ALL or LANG)")
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        help=_("the first model's settings (a run's config.toml)"),
     )
     _add_autosave_arg(parser)
     _add_remote_args(parser, top=True)
     # a tab of torchdeck serve: attach to this folder's engine if there is one (cli/serve.py)
     parser.add_argument("--served", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    train = sub.add_parser("train", help="train headless, with a progress line and metrics.jsonl")
+    train = sub.add_parser(
+        "train", help=_("train headless, with a progress line and metrics.jsonl")
+    )
     parser.train_parser = train  # --config is read against its flags
     _add_train_args(train)
     _add_autosave_arg(train)
     from cli.launch import add_dist_args
 
     add_dist_args(train)
-    smp = sub.add_parser("sample", help="generate text from a checkpoint")
+    smp = sub.add_parser("sample", help=_("generate text from a checkpoint"))
     smp.add_argument(
-        "--checkpoint", required=True, metavar="PATH", help="a checkpoint file or a run folder"
+        "--checkpoint", required=True, metavar="PATH", help=_("a checkpoint file or a run folder")
     )
-    smp.add_argument("--prompt", default="", help="text to continue")
-    smp.add_argument("--max-new", type=_max_new, default=200, help="characters to generate")
+    smp.add_argument("--prompt", default="", help=_("text to continue"))
+    smp.add_argument("--max-new", type=_max_new, default=200, help=_("characters to generate"))
     smp.add_argument(
-        "--temperature", type=_temperature, default=0.8, help="0 = greedy; default 0.8"
+        "--temperature", type=_temperature, default=0.8, help=_("0 = greedy; default 0.8")
     )
-    smp.add_argument("--top-k", type=_top_k, help="sample among the k likeliest")
-    smp.add_argument("--top-p", type=_top_p, help="nucleus sampling threshold in (0, 1]")
-    smp.add_argument("--seed", type=_sample_seed, help="seed for repeatable samples")
-    smp.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
-    smp.add_argument("--threads", type=_threads, default=0, help="torch CPU threads")
+    smp.add_argument("--top-k", type=_top_k, help=_("sample among the k likeliest"))
+    smp.add_argument("--top-p", type=_top_p, help=_("nucleus sampling threshold in (0, 1]"))
+    smp.add_argument("--seed", type=_sample_seed, help=_("seed for repeatable samples"))
+    smp.add_argument("--device", default="auto", help=_("auto (default), cpu, cuda, cuda:N, mps"))
+    smp.add_argument("--threads", type=_threads, default=0, help=_("torch CPU threads"))
     add_model_arg(smp, loading=True)
-    ls = sub.add_parser("ls", help="list the running engines and their runs")
-    ls.add_argument("--json", action="store_true", help="one JSON list, for scripts")
+    ls = sub.add_parser("ls", help=_("list the running engines and their runs"))
+    ls.add_argument("--json", action="store_true", help=_("one JSON list, for scripts"))
     _add_remote_args(ls)
-    attach = sub.add_parser("attach", help="open the app on a running engine (a run goes on)")
-    attach.add_argument("id", nargs="?", help="the engine's id from ls (default: the only one)")
+    attach = sub.add_parser("attach", help=_("open the app on a running engine (a run goes on)"))
+    attach.add_argument("id", nargs="?", help=_("the engine's id from ls (default: the only one)"))
     _add_remote_args(attach)
-    stop = sub.add_parser("stop", help="stop an engine's run (checkpoint saved) and end it")
-    stop.add_argument("id", nargs="?", help="the engine's id from ls (default: the only one)")
+    stop = sub.add_parser("stop", help=_("stop an engine's run (checkpoint saved) and end it"))
+    stop.add_argument("id", nargs="?", help=_("the engine's id from ls (default: the only one)"))
     stop.add_argument(
         "--wait",
         type=float,
         default=30.0,
         metavar="S",
-        help="seconds to wait for a busy engine before sending it SIGTERM (default 30)",
+        help=_("seconds to wait for a busy engine before sending it SIGTERM (default 30)"),
     )
     _add_remote_args(stop)
     bridge = sub.add_parser(
-        "bridge", help="join stdin/stdout to an engine's socket (what --remote runs over ssh)"
+        "bridge", help=_("join stdin/stdout to an engine's socket (what --remote runs over ssh)")
     )
-    bridge.add_argument("id", nargs="?", help="the engine's id (default: the only one)")
-    bridge.add_argument("--spawn", action="store_true", help="start a new detached engine")
-    bridge.add_argument("--run-dir", default="runs/torchdeck", help="its run folder")
-    bridge.add_argument("--nice", type=int, default=10, help="its CPU priority offset")
-    sub.add_parser("engine", help="run the engine: JSON lines on stdin/stdout", add_help=False)
-    for name, (_, text) in DELEGATED.items():
-        sub.add_parser(name, help=text, add_help=False)
+    bridge.add_argument("id", nargs="?", help=_("the engine's id (default: the only one)"))
+    bridge.add_argument("--spawn", action="store_true", help=_("start a new detached engine"))
+    bridge.add_argument("--run-dir", default="runs/torchdeck", help=_("its run folder"))
+    bridge.add_argument("--nice", type=int, default=10, help=_("its CPU priority offset"))
+    sub.add_parser("engine", help=_("run the engine: JSON lines on stdin/stdout"), add_help=False)
+    for name, (_module, text) in DELEGATED.items():
+        sub.add_parser(name, help=_(text), add_help=False)
     return parser
 
 
@@ -263,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         try:  # --config: every setting of the app's first model, checked as train checks it
             args.settings = app_settings(parser, args, argv)
         except TorchdeckError as exc:
-            print(f"torchdeck: {exc.message}\n  hint: {exc.hint}", file=sys.stderr)
+            hint = _("hint: {hint}").format(hint=exc.hint)
+            print(f"torchdeck: {exc.message}\n  {hint}", file=sys.stderr)
             return 2
     if args.served:
         from cli.serve_engines import attach_to_served
@@ -290,14 +310,7 @@ def run_train_command(args: argparse.Namespace, train_argv: list[str]) -> int:
     placement = Placement.from_env()
     if placement is not None and placement.rank != 0:
         if placement.local_rank == 0:  # one line per machine, not one per rank
-            last = placement.rank + placement.local_world_size - 1
-            who = f"rank {last}" if last == placement.rank else f"ranks {placement.rank}-{last}"
-            print(
-                f"torchdeck train: {who} of {placement.world_size} follow rank 0, which "
-                "prints the run and writes its files",
-                file=sys.stderr,
-                flush=True,
-            )
+            print(launch.follower_line(placement), file=sys.stderr, flush=True)
         launch.follower_exec(args)
     return headless.run_train(args)
 

@@ -22,38 +22,39 @@ from core import series as ops
 from core.contract.base import arg_type
 from core.contract.settings import at_least
 from core.errors import ConfigError, TorchdeckError
+from core.i18n import N_, _
 from core.metrics_file import canonical, metrics_path, read_rows, series
 from core.protocol import Arg
 
 PIPED_SIZE = (100, 25)  # columns, lines when the output is not a terminal
 MIN_WIDTH, MIN_HEIGHT = 30, 8
 VAL_MARKER = "◆"
-SMOOTH = Arg(float, check=lambda w: 0 <= w < 1, expect="a number in [0, 1), e.g. 0.9")
+SMOOTH = Arg(float, check=lambda w: 0 <= w < 1, expect=N_("a number in [0, 1), e.g. 0.9"))
 # metric: (title, y-axis label with its unit)
 LABELS = {
-    "train_loss": ("train loss", "loss (nats)"),
-    "val_loss": ("validation loss", "loss (nats)"),
-    "lr": ("learning rate", "learning rate"),
-    "grad_norm": ("gradient norm before clipping", "grad norm"),
-    "tokens_per_s": ("throughput", "tokens/s"),
-    "mem_alloc_mb": ("CUDA memory allocated", "MiB"),
-    "mem_peak_mb": ("CUDA memory, peak", "MiB"),
-    "elapsed_s": ("training time", "seconds"),
-    "gpu_util_pct": ("GPU utilisation", "% busy"),
-    "gpu_mem_used_mb": ("GPU memory used", "MiB"),
-    "gpu_mem_pct": ("GPU memory used", "% of the GPU's"),
-    "gpu_temp_c": ("GPU temperature", "°C"),
-    "gpu_power_w": ("GPU power", "W"),
-    "cpu_pct": ("machine CPU", "% of all cores"),
-    "proc_cpu_pct": ("engine CPU", "% of one core"),
-    "proc_rss_mb": ("engine memory (RSS)", "MiB"),
-    "mem_used_mb": ("machine memory used", "MiB"),
+    "train_loss": (N_("train loss"), N_("loss (nats)")),
+    "val_loss": (N_("validation loss"), N_("loss (nats)")),
+    "lr": (N_("learning rate"), N_("learning rate")),
+    "grad_norm": (N_("gradient norm before clipping"), N_("grad norm")),
+    "tokens_per_s": (N_("throughput"), "tokens/s"),
+    "mem_alloc_mb": (N_("CUDA memory allocated"), "MiB"),
+    "mem_peak_mb": (N_("CUDA memory, peak"), "MiB"),
+    "elapsed_s": (N_("training time"), N_("seconds")),
+    "gpu_util_pct": (N_("GPU utilisation"), N_("% busy")),
+    "gpu_mem_used_mb": (N_("GPU memory used"), "MiB"),
+    "gpu_mem_pct": (N_("GPU memory used"), N_("% of the GPU's")),
+    "gpu_temp_c": (N_("GPU temperature"), "°C"),
+    "gpu_power_w": (N_("GPU power"), "W"),
+    "cpu_pct": (N_("machine CPU"), N_("% of all cores")),
+    "proc_cpu_pct": (N_("engine CPU"), N_("% of one core")),
+    "proc_rss_mb": (N_("engine memory (RSS)"), "MiB"),
+    "mem_used_mb": (N_("machine memory used"), "MiB"),
 }
 # per run: (its line, its raw line under a smoothed one). 256-colour mid tones, read on a dark
 # and on a light background alike; the faint ones are the same hues, greyed.
 COLOURS = ((33, 67), (208, 137), (34, 65), (163, 132), (37, 66), (124, 131))
 
-USAGE = """\
+USAGE = N_("""\
 Each RUN is a run folder (one that `torchdeck train --out RUN` wrote) or its metrics.jsonl.
 Runs are drawn on one chart, one colour each, named by their folder in the legend; a run still
 training can be plotted too (its unfinished last line is skipped).
@@ -67,7 +68,7 @@ examples:
   torchdeck plot runs/a runs/b --smooth 0.9           two runs compared, smoothed
   torchdeck plot runs/a --metric lr --last 2000       the learning rate of the last 2000 steps
   torchdeck plot runs/a --log | less -S               log scale, as plain text in a pager
-"""
+""")
 
 
 @dataclass
@@ -84,50 +85,53 @@ class Curve:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # the two lines every refusal of plot prints
-        self.exit(2, f"{self.prog}: {message}\nhint: see `{self.prog} --help`\n")
+        hint = _("hint: see `{command} --help`").format(command=self.prog)
+        self.exit(2, f"{self.prog}: {message}\n{hint}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="torchdeck plot",
-        description="Draw the loss curves (or another metric) of run folders in the terminal.",
-        epilog=USAGE,
+        description=_("Draw the loss curves (or another metric) of run folders in the terminal."),
+        epilog=_(USAGE),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("runs", nargs="+", metavar="RUN", help="a run folder or its metrics.jsonl")
+    p.add_argument("runs", nargs="+", metavar="RUN", help=_("a run folder or its metrics.jsonl"))
     p.add_argument(
         "--metric",
         default="train_loss",
         metavar="NAME",
-        help="what to draw (default train_loss; see metrics below)",
+        help=_("what to draw (default train_loss; see metrics below)"),
     )
     p.add_argument(
         "--smooth",
         type=arg_type(SMOOTH),
         default=0.0,
         metavar="W",
-        help="EMA weight 0 ≤ W < 1, as TensorBoard's smoothing slider: the raw line stays, "
-        "faint, under the smoothed one (default 0: no smoothing)",
+        help=_(
+            "EMA weight 0 ≤ W < 1, as TensorBoard's smoothing slider: the raw line stays, "
+            "faint, under the smoothed one (default 0: no smoothing)"
+        ),
     )
     p.add_argument(
         "--last",
         type=arg_type(at_least(1)),
         default=0,
         metavar="N",
-        help="only the last N steps (default: the whole run)",
+        help=_("only the last N steps (default: the whole run)"),
     )
-    p.add_argument("--log", action="store_true", help="log-scale y axis (values ≤ 0 left out)")
+    p.add_argument("--log", action="store_true", help=_("log-scale y axis (values ≤ 0 left out)"))
     p.add_argument(
         "--width",
         type=arg_type(at_least(MIN_WIDTH)),
         metavar="COLS",
-        help=f"chart width (default: the terminal's; {PIPED_SIZE[0]} when piped)",
+        help=_("chart width (default: the terminal's; {n} when piped)").format(n=PIPED_SIZE[0]),
     )
     p.add_argument(
         "--height",
         type=arg_type(at_least(MIN_HEIGHT)),
         metavar="LINES",
-        help=f"chart height (default: the terminal's; {PIPED_SIZE[1]} when piped)",
+        help=_("chart height (default: the terminal's; {n} when piped)").format(n=PIPED_SIZE[1]),
     )
     return p
 
@@ -140,8 +144,10 @@ def main(argv: list[str]) -> int:
     try:
         curves = load_curves(args, width)
         text = render(curves, args, width, height, colour)
-    except TorchdeckError as exc:
-        return refuse(exc)
+    except TorchdeckError as exc:  # what is wrong and how to fix it, on two lines; exit code 2
+        hint = "\n" + _("hint: {hint}").format(hint=exc.hint) if exc.hint else ""
+        print(f"torchdeck plot: {exc.message}{hint}", file=sys.stderr)
+        return 2
     try:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
@@ -151,15 +157,8 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def refuse(exc: TorchdeckError) -> int:
-    """What is wrong and how to fix it, on two lines of stderr; exit code 2."""
-    hint = f"\nhint: {exc.hint}" if exc.hint else ""
-    print(f"torchdeck plot: {exc.message}{hint}", file=sys.stderr)
-    return 2
-
-
 def note(text: str) -> None:
-    print(f"torchdeck plot: note: {text}", file=sys.stderr)
+    print("torchdeck plot: " + _("note: {note}").format(note=text), file=sys.stderr)
 
 
 def chart_size(width: int | None, height: int | None, tty: bool) -> tuple[int, int]:
@@ -208,9 +207,11 @@ def load_curves(args: argparse.Namespace, width: int) -> list[Curve]:
         loaded.append((name, steps, values, val))
     if not loaded:
         exc = missing[0]
-        raise ConfigError(exc.message, f"{exc.hint}; choose one with --metric NAME")
+        raise ConfigError(
+            exc.message, _("{hint}; choose one with --metric NAME").format(hint=exc.hint)
+        )
     for exc in missing:
-        note(f"{exc.message}, so it is left out ({exc.hint})")
+        note(_("{message}, so it is left out ({hint})").format(message=exc.message, hint=exc.hint))
 
     curves = []
     for name, steps, values, val in loaded:
@@ -236,7 +237,7 @@ def _keep_drawable(curves: list[Curve], field: str, log: bool) -> None:
         if not log:
             return steps, values
         pairs = [(s, v) for s, v in zip(steps, values) if v > 0]
-        return [s for s, _ in pairs], [v for _, v in pairs]
+        return [s for s, _v in pairs], [v for _s, v in pairs]
 
     total = finite = left = 0
     for c in curves:
@@ -248,17 +249,21 @@ def _keep_drawable(curves: list[Curve], field: str, log: bool) -> None:
         c.smooth = positive(*ops.finite(*c.smooth)) if c.smooth else None
         c.val = positive(*ops.finite(*c.val)) if c.val else None
     if not finite:
-        raise ConfigError(
-            f"every {field} value is nan or inf: there is no point to draw",
+        said = _("every {metric} value is nan or inf: there is no point to draw")
+        hint = _(
             "the run diverged from its first logged step; a smaller --lr keeps it finite, "
-            "and --metric lr or grad_norm shows what happened",
+            "and --metric lr or grad_norm shows what happened"
         )
+        raise ConfigError(said.format(metric=field), hint)
     if not left:
-        raise ConfigError(f"no {field} value is above 0, so none fits a log scale", "drop --log")
+        said = _("no {metric} value is above 0, so none fits a log scale")
+        raise ConfigError(said.format(metric=field), _("drop --log"))
     if log and left < finite:
-        note(f"{finite - left} {field} values ≤ 0 are left out of the log scale")
+        said = _("{n} {metric} values ≤ 0 are left out of the log scale")
+        note(said.format(n=finite - left, metric=field))
     if finite < total:
-        note(f"{total - finite} {field} values that are nan or inf are left out")
+        said = _("{n} {metric} values that are nan or inf are left out")
+        note(said.format(n=total - finite, metric=field))
 
 
 def _cut_window(curves: list[Curve], last: int) -> None:
@@ -285,39 +290,37 @@ def render(
     import plotext as plt  # here: ``--help`` and the errors need no plotting library
 
     field = canonical(args.metric)
-    title, ylabel = LABELS.get(field, (field, field))
-    extras = [f"smoothed {args.smooth:g}" if args.smooth else "", "log scale" if args.log else ""]
-    if args.last:
-        extras.insert(0, f"last {args.last:,} steps")
+    title, ylabel = (_(x) for x in LABELS.get(field, (field, field)))
+    extras = [_("last {n} steps").format(n=f"{args.last:,}") if args.last else ""]
+    extras.append(_("smoothed {weight}").format(weight=f"{args.smooth:g}") if args.smooth else "")
+    extras.append(_("log scale") if args.log else "")
     plt.clear_figure()
     plt.limitsize(False, False)
     plt.plotsize(width, height)
     plt.theme("clear")
     plt.title(" · ".join([title, *(x for x in extras if x)]))
-    plt.xlabel("step")
+    plt.xlabel(_("step"))
     plt.ylabel(ylabel)
     if args.log:
         plt.yscale("log")
     palette = [COLOURS[i % len(COLOURS)] if colour else (None, None) for i in range(len(curves))]
-    for c, (_, faint) in zip(curves, palette):  # raw lines first: the others go over them
+    for c, (_strong, faint) in zip(curves, palette):  # raw lines first: the others go over them
         if c.smooth and c.steps:
             # piped there is no faint colour: the raw points become dots under the line
             plt.plot(c.steps, c.values, marker="braille" if colour else "⋅", color=faint)
-    for c, (strong, _) in zip(curves, palette):
+    for c, (strong, _faint) in zip(curves, palette):
         line = c.smooth if c.smooth else (c.steps, c.values)
         if line[0]:
             plt.plot(*line, marker="braille", color=strong, label=c.name)
-    for c, (strong, _) in zip(curves, palette):
+    for c, (strong, _faint) in zip(curves, palette):
         if c.val and c.val[0]:
-            plt.scatter(*c.val, marker=VAL_MARKER, color=strong, label=f"{c.name} val")
+            label = _("{run} val").format(run=c.name)
+            plt.scatter(*c.val, marker=VAL_MARKER, color=strong, label=label)
     xs, ys = _extent(curves)
     plt.xticks(*ticks(xs[0], xs[1], max(2, width // 15)))
     y_count = max(2, height // 3)
-    ys_ticks = log_ticks(*ys, y_count) if args.log else ticks(*ys, y_count)
-    plt.yticks(*ys_ticks)
-    text = plt.build()
-    if not colour:
-        text = plt.uncolorize(text)
+    plt.yticks(*(log_ticks(*ys, y_count) if args.log else ticks(*ys, y_count)))
+    text = plt.build() if colour else plt.uncolorize(plt.build())
     return "\n".join(line.rstrip() for line in text.splitlines())
 
 
@@ -329,7 +332,7 @@ def _extent(curves: list[Curve]) -> tuple[tuple[float, float], tuple[float, floa
                 xs += [steps[0], steps[-1]]
                 ys += [min(values), max(values)]
     if not xs:
-        raise ConfigError("no point is left to draw", "widen --last, or drop it")
+        raise ConfigError(_("no point is left to draw"), _("widen --last, or drop it"))
     return (min(xs), max(xs)), (min(ys), max(ys))
 
 

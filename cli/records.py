@@ -12,6 +12,7 @@ import math
 
 from core.contract import CompileState, TrainProgress
 from core.fmt import fmt_duration, fmt_rate
+from core.i18n import N_, _, ngettext
 from core.progress import as_float as as_float
 from core.progress import merge as merge
 from core.progress import rank_ms_text, slow_rank
@@ -21,20 +22,65 @@ LINE_COLUMNS = 80  # the tty line fits an 80-column terminal (a wrapped line is 
 
 def speed_words(info) -> str:
     """How the steps compute, for the run's first line: ``bf16 · compiled``."""
-    return info.precision + (" · compiled" if info.compile else "")
+    return info.precision + (" · " + _("compiled") if info.compile else "")
+
+
+def first_line(info, out) -> str:
+    """A headless run's first line: the model, its size, where and how it trains, the corpus,
+    and the run folder ``out``."""
+    corpus = info.corpus or {}
+    where = ""
+    if corpus.get("source"):
+        where = " · " + _("corpus {source} ({chars} chars)").format(
+            source=corpus.get("source"), chars=f"{corpus.get('chars', 0):,}"
+        )
+    ranks = ""
+    if info.world_size > 1:
+        ranks = " × " + _("{n} processes").format(n=info.world_size)
+    params = _("{n} parameters").format(n=f"{info.params:,}")
+    return (
+        f"torchdeck train: {info.model_name} · {params} · {info.device}{ranks} · "
+        f"{speed_words(info)}{where} · " + _("out {folder}").format(folder=out)
+    )
+
+
+def diverged_line(run, state, ckpt) -> str:
+    """What a headless run says when its loss diverged: why, at which learning rate, what is
+    kept of it, and what to try."""
+    reason = state.reason.split(";")[0].strip() or _("the loss became non-finite")
+    lr = num(run.info.train_config.get("lr"), "g")
+    if run.saved is not None:
+        said = _(
+            "error: {reason} with learning rate {lr}; the weights were not saved; {path} still "
+            "holds step {step}. Train again with a smaller --lr."
+        )
+    elif run.args.resume:
+        said = _(
+            "error: {reason} with learning rate {lr}; the weights were not saved; {path} is "
+            "untouched. Train again with a smaller --lr."
+        )
+    else:
+        said = _(
+            "error: {reason} with learning rate {lr}; the weights were not saved. Train again "
+            "with a smaller --lr."
+        )
+    step = run.saved[0] if run.saved is not None else None
+    return said.format(reason=reason, lr=lr, path=ckpt, step=step)
 
 
 def compile_line(data: dict) -> str:
     """A ``compile`` event (a CompileState) as the line a headless run prints."""
     state = CompileState.from_dict(data)
     if state.state == "started":
-        return (
-            f"compiling the training step (torch.compile) at step {state.step}: the first "
+        return _(
+            "compiling the training step (torch.compile) at step {step}: the first "
             "run takes tens of seconds, a later one reads the cache"
-        )
+        ).format(step=state.step)
     if state.state == "done":
-        return f"compiled in {state.seconds:.1f} s; training goes on compiled"
-    return f"warning: {state.message}"
+        return _("compiled in {seconds} s; training goes on compiled").format(
+            seconds=f"{state.seconds:.1f}"
+        )
+    return _("warning: {message}").format(message=state.message)
 
 
 def is_finite(v) -> bool:
@@ -60,25 +106,30 @@ def ranks_words(p: TrainProgress) -> str:
     if not p.world_size or p.world_size < 2:
         return ""
     slow = slow_rank(p.rank_ms)
-    return f"{p.world_size} ranks" + (f", r{slow[0]} slow" if slow else "")
+    if slow:
+        return _("{n} ranks, r{rank} slow").format(n=p.world_size, rank=slow[0])
+    return ngettext("{n} rank", "{n} ranks", p.world_size).format(n=p.world_size)
 
 
 def progress_line(p: TrainProgress, val, width: int = 24) -> str:
     """The tty line, at most :data:`LINE_COLUMNS` wide: the bar shrinks to make room (and is left
     out under 6 cells), the text is cut last."""
+    from rich.cells import cell_len, set_cell_size
+
     step, steps = p.step, p.steps
     parts = [
         f"{step}/{steps}",
-        f"loss {num(p.loss)}",
-        f"val {num(val)}",
+        _("loss {loss}").format(loss=num(p.loss)),
+        _("val {loss}").format(loss=num(val)),
         f"{_rate(p.tokens_per_s)} tok/s",
         ranks_words(p),
-        f"ETA {fmt_duration(as_float(p.eta_s))}",
+        _("ETA {time}").format(time=fmt_duration(as_float(p.eta_s))),
     ]
     text = "  ".join(x for x in parts if x)
-    width = min(width, LINE_COLUMNS - 1 - len(text))
+    cells = cell_len(text)
+    width = min(width, LINE_COLUMNS - 1 - cells)
     if width < 6:
-        return text if len(text) <= LINE_COLUMNS else text[: LINE_COLUMNS - 1] + "…"
+        return text if cells <= LINE_COLUMNS else set_cell_size(text, LINE_COLUMNS - 1) + "…"
     filled = int(width * min(1.0, step / max(1, steps)))
     return "█" * filled + "░" * (width - filled) + " " + text
 
@@ -122,16 +173,26 @@ def loss_warning(start, finals: dict, vocab_size: int | None, lr) -> str | None:
             continue
         if uniform is not None and f1 <= uniform:
             continue
-        guess = (
-            f" and than a uniform guess over the {vocab_size} characters "
-            f"(ln {vocab_size} = {uniform:.2f})"
-            if uniform is not None
-            else ""
-        )
-        return (
-            f"warning: the final {name} loss {num(f1, '.4g')} is worse than at the start "
-            f"({num(f0, '.4g')}){guess}: the learning rate {num(lr, 'g')} is probably too "
-            "high; the checkpoint was saved, but try a smaller --lr"
+        if uniform is not None:
+            said = _(
+                "warning: the final {name} loss {loss} is worse than at the start ({start}) "
+                "and than a uniform guess over the {vocab} characters (ln {vocab} = {uniform}): "
+                "the learning rate {lr} is probably too high; the checkpoint was saved, but try "
+                "a smaller --lr"
+            )
+        else:
+            said = _(
+                "warning: the final {name} loss {loss} is worse than at the start ({start}): "
+                "the learning rate {lr} is probably too high; the checkpoint was saved, but try "
+                "a smaller --lr"
+            )
+        return said.format(
+            name=_(name),
+            loss=num(f1, ".4g"),
+            start=num(f0, ".4g"),
+            vocab=vocab_size,
+            uniform=f"{uniform:.2f}" if uniform is not None else "",
+            lr=num(lr, "g"),
         )
     return None
 
@@ -147,19 +208,34 @@ def summary_lines(run, path: str | None) -> list[str]:
         if elapsed > 0 and run.tokens_per_step
         else ""
     )
+    done = _(
+        "done: step {step} · train loss {loss} · val loss {val_loss} · {seconds} s{rate} · "
+        "checkpoint {path}"
+    )
     lines = [
-        f"done: step {d.step} · train loss {num(d.loss)} · val loss "
-        f"{num(run.last_val)} · {elapsed:.1f} s{rate} · checkpoint {path}"
+        done.format(
+            step=d.step,
+            loss=num(d.loss),
+            val_loss=num(run.last_val),
+            seconds=f"{elapsed:.1f}",
+            rate=rate,
+            path=path,
+        )
     ]
     if d.parabola:
         p = d.parabola
+        said = _("parabola: x = {x} (optimum {optimum}, distance {distance}), f(x) = {f}")
         lines.append(
-            f"parabola: x = {num(p.get('x'))} (optimum {num(p.get('optimum'))}, distance "
-            f"{num(p.get('distance'))}), f(x) = {num(p.get('f'))}"
+            said.format(
+                x=num(p.get("x")),
+                optimum=num(p.get("optimum")),
+                distance=num(p.get("distance")),
+                f=num(p.get("f")),
+            )
         )
     warning = loss_warning(
         run.first_loss,
-        {"train": d.loss, "validation": run.last_val},
+        {N_("train"): d.loss, N_("validation"): run.last_val},
         run.info.vocab_size if run.info.is_language_model else None,
         run.info.train_config.get("lr"),
     )

@@ -66,6 +66,7 @@ from cli.ssh import (
 )
 from core.client import EngineClient
 from core.errors import EngineDied, ProtocolMismatch
+from core.i18n import _
 from core.protocol import PROTOCOL_VERSION
 
 DEFAULT_BUDGET = 16_000  # bytes/s: the engine merges training reports to fit a slow link
@@ -81,7 +82,9 @@ def _run_ssh(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
         return subprocess.run(argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
     except OSError as exc:
         raise RemoteError(
-            f"cannot run {argv[0]}: {exc.strerror}", f"check {ENV_SSH}", NO_SSH
+            _("cannot run {command}: {reason}").format(command=argv[0], reason=exc.strerror),
+            _("check {variable}").format(variable=ENV_SSH),
+            NO_SSH,
         ) from None
 
 
@@ -93,7 +96,8 @@ def run_remote(host: str, remote_cmd: str, argv: list[str]) -> int:
     try:
         done = _run_ssh(ssh_argv(host, remote_cmd, argv, options, batch=False))
     except KeyboardInterrupt:
-        raise RemoteError(f"interrupted while reaching {host}", "", INTERRUPTED) from None
+        said = _("interrupted while reaching {host}").format(host=host)
+        raise RemoteError(said, "", INTERRUPTED) from None
     stderr = done.stderr.decode("utf-8", "replace")
     failure = diagnose(host, remote_cmd, done.returncode, stderr)
     if failure is not None:
@@ -202,8 +206,12 @@ async def connect(
         raise failure or remote_refusal(host, look.returncode, stderr) from None
     except (TimeoutError, asyncio.TimeoutError):
         raise RemoteError(
-            f"the engine on {host} did not get ready within {timeout:.0f} s",
-            f"see its log on {host} (runs/torchdeck/engine.log under the remote home)",
+            _("the engine on {host} did not get ready within {seconds} s").format(
+                host=host, seconds=f"{timeout:.0f}"
+            ),
+            _("see its log on {host} (runs/torchdeck/engine.log under the remote home)").format(
+                host=host
+            ),
             SSH_FAILED,
         ) from None
     finally:
@@ -211,7 +219,8 @@ async def connect(
         await look.close()
     ident = str((look.info or {}).get("id") or "")
     if not ident:
-        raise RemoteError(f"the engine on {host} did not say its id", "", SSH_FAILED)
+        said = _("the engine on {host} did not say its id").format(host=host)
+        raise RemoteError(said, "", SSH_FAILED)
     again = bridge_args(None, True) if spawn else ["bridge", ident]
     return RemoteClient(
         host,
@@ -230,7 +239,9 @@ def remote_client(
         options = shared_connection(host)
         preflight(host, remote_cmd, options)
         if sys.stderr.isatty():
-            print(f"torchdeck: reaching the engine on {host}…", file=sys.stderr, flush=True)
+            said = _("reaching the engine on {host}…").format(host=host)
+            print(f"torchdeck: {said}", file=sys.stderr, flush=True)
         return asyncio.run(connect(host, remote_cmd, engine_id, spawn, options))
     except KeyboardInterrupt:
-        raise RemoteError(f"interrupted while reaching {host}", "", INTERRUPTED) from None
+        said = _("interrupted while reaching {host}").format(host=host)
+        raise RemoteError(said, "", INTERRUPTED) from None

@@ -15,6 +15,10 @@ from cli.settings_args import SPEED_FIELDS, model_overrides, train_overrides
 from core.client import EngineClient
 from core.contract import ConfigureArgs, LoadArgs, SessionInfo
 from core.errors import EngineError, TorchdeckError
+from core.i18n import N_, _, ngettext
+
+# the settings a resume may change, as its line names them
+CHANGE_WORDS = {"lr": N_("lr"), "batch_size": N_("batch size")}
 
 
 async def resume(run, client: EngineClient, ckpt: Path) -> SessionInfo | None:
@@ -30,23 +34,28 @@ async def resume(run, client: EngineClient, ckpt: Path) -> SessionInfo | None:
         factory=getattr(args, "model", None),
     )
     info = await client.call(load)
-    keep = "leave it out to continue this run, or train a new one in another --out"
+    keep = _("leave it out to continue this run, or train a new one in another --out")
     if args.preset and args.preset != info.preset:
         raise TorchdeckError(
-            f"--preset {args.preset} cannot change on resume: {ckpt} holds a {info.preset} model",
+            _("--preset {preset} cannot change on resume: {path} holds a {held} model").format(
+                preset=args.preset, path=ckpt, held=info.preset
+            ),
             keep,
         )
     if args.block_size and args.block_size != info.block_size:
         raise TorchdeckError(
-            f"--block-size {args.block_size} cannot change on resume: the model in {ckpt} "
-            f"was built for block size {info.block_size}",
+            _(
+                "--block-size {size} cannot change on resume: the model in {path} was built "
+                "for block size {held}"
+            ).format(size=args.block_size, path=ckpt, held=info.block_size),
             keep,
         )
     if args.seed is not None and args.seed != info.train_config.get("seed"):
         raise TorchdeckError(
-            f"--seed {args.seed} cannot change on resume: the weights and the batch order "
-            f"of {ckpt} come from seed {info.train_config.get('seed')} and continue from "
-            "where they stopped",
+            _(
+                "--seed {seed} cannot change on resume: the weights and the batch order of "
+                "{path} come from seed {held} and continue from where they stopped"
+            ).format(seed=args.seed, path=ckpt, held=info.train_config.get("seed")),
             keep,
         )
     old = info.train_config
@@ -60,21 +69,23 @@ async def resume(run, client: EngineClient, ckpt: Path) -> SessionInfo | None:
         info = await client.call(replace(load, train=train))
     steps = args.steps if args.steps else info.steps
     if info.step >= steps:
-        run.say(
-            f"{ckpt} is already at step {info.step} of {steps}; pass a larger "
-            "--steps to train further"
+        said = _(
+            "{path} is already at step {step} of {steps}; pass a larger --steps to train further"
         )
+        run.say(said.format(path=ckpt, step=info.step, steps=steps))
         return None
     for note in info.notes or ():
-        run.say(f"note: {note}")
-    run.say(f"resuming {info.model_name} from step {info.step} to {steps}")
+        run.say(_("note: {note}").format(note=note))
+    said = _("resuming {model} from step {step} to {steps}")
+    run.say(said.format(model=info.model_name, step=info.step, steps=steps))
     batch_change(run, info)
     if changes:
         run.say(
-            "resume: "
-            + ", ".join(
-                f"{key.replace('_', ' ')} {old.get(key):g} → {value:g}"
-                for key, value in changes.items()
+            _("resume: {changes}").format(
+                changes=", ".join(
+                    f"{_(CHANGE_WORDS[key])} {old.get(key):g} → {value:g}"
+                    for key, value in changes.items()
+                )
             )
         )
     return info
@@ -128,12 +139,17 @@ def batch_change(run, info) -> None:
     if before is None or before == now:
         return
     keep = before // cfg["batch_size"] if before % cfg["batch_size"] == 0 else None
-    how = (
-        f"; pass --grad-accum {keep} to keep {before}"
-        if keep and keep % info.world_size == 0
-        else "; --batch-size and --grad-accum set it"
-    )
+    processes = ngettext("{n} process", "{n} processes", world).format(n=world)
+    if keep and keep % info.world_size == 0:
+        said = _(
+            "resume: the global batch was {before} sequences ({processes}), now {now} "
+            "({world}); pass --grad-accum {keep} to keep {before}"
+        )
+    else:
+        said = _(
+            "resume: the global batch was {before} sequences ({processes}), now {now} "
+            "({world}); --batch-size and --grad-accum set it"
+        )
     run.say(
-        f"resume: the global batch was {before} sequences ({world} process"
-        f"{'es' if world > 1 else ''}), now {now} ({info.world_size}){how}"
+        said.format(before=before, processes=processes, now=now, world=info.world_size, keep=keep)
     )

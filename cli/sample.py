@@ -11,6 +11,7 @@ from typing import TextIO
 from cli.headless import _run
 from core.client import EngineClient
 from core.contract import GenerateArgs, LoadArgs
+from core.i18n import _
 
 
 async def sample(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -19,7 +20,7 @@ async def sample(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     try:
         info = await client.call(LoadArgs(args.checkpoint, args.device, factory=args.model))
         for note in info.notes or ():
-            print(f"torchdeck sample: note: {note}", file=sys.stderr)
+            print("torchdeck sample: " + _("note: {note}").format(note=note), file=sys.stderr)
         gen_args = GenerateArgs(
             temperature=args.temperature,
             top_k=args.top_k or None,

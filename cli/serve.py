@@ -20,35 +20,40 @@ import shlex
 import sys
 
 from core.contract.settings import DEFAULT_PRESET, PRESETS
+from core.i18n import N_, _
 
 DEFAULT_PORT = 8000
 DEFAULT_HOST = "127.0.0.1"
 COOKIE = "torchdeck_token"
 SERVED_FLAG = "--served"  # the app's hidden flag: attach to this folder's engine if there is one
-FORBIDDEN = (
+FORBIDDEN = N_(
     "torchdeck serve: this address needs the token printed when the server started "
     "(open the URL it printed, ?token=... included)\n"
 )
 
 
-CROSS_ORIGIN = "torchdeck serve: refused a request from another site's page\n"
+CROSS_ORIGIN = N_("torchdeck serve: refused a request from another site's page\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torchdeck serve",
-        description="Serve the app to a browser (textual-serve). Binds to 127.0.0.1; from "
-        "another machine use ssh -L 8000:127.0.0.1:8000 HOST torchdeck serve",
+        description=_(
+            "Serve the app to a browser (textual-serve). Binds to 127.0.0.1; from "
+            "another machine use ssh -L 8000:127.0.0.1:8000 HOST torchdeck serve"
+        ),
     )
-    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="default 8000")
+    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help=_("default 8000"))
     parser.add_argument(
         "--host",
         default=DEFAULT_HOST,
-        help="address to listen on (default 127.0.0.1; anything else lets other machines in)",
+        help=_("address to listen on (default 127.0.0.1; anything else lets other machines in)"),
     )
     parser.add_argument("--preset", choices=PRESETS, default=DEFAULT_PRESET)
-    parser.add_argument("--corpus", metavar="PATH", help="training text (default: Python docs)")
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
+    parser.add_argument("--corpus", metavar="PATH", help=_("training text (default: Python docs)"))
+    parser.add_argument(
+        "--device", default="auto", help=_("auto (default), cpu, cuda, cuda:N, mps")
+    )
     return parser
 
 
@@ -58,7 +63,9 @@ def _port(text: str) -> int:
     except ValueError:
         port = -1
     if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port: want an integer in [1, 65535]")
+        raise argparse.ArgumentTypeError(
+            _("{text!r} is not a port: want an integer in [1, 65535]").format(text=text)
+        )
     return port
 
 
@@ -75,11 +82,11 @@ def host_warning(host: str) -> str:
     """What to say before listening on ``host`` ("" for a loopback address)."""
     if is_loopback(host):
         return ""
-    return (
-        f"warning: listening on {host}: anyone who can reach this port and has the token can run "
+    return _(
+        "warning: listening on {host}: anyone who can reach this port and has the token can run "
         "Python on this machine as you (the playground). Prefer the default 127.0.0.1 and an ssh "
         "tunnel: ssh -L 8000:127.0.0.1:8000 HOST torchdeck serve"
-    )
+    ).format(host=host)
 
 
 def app_command(args: argparse.Namespace) -> str:
@@ -115,7 +122,7 @@ def token_middleware(token: str, cookie: str = COOKIE):
     async def check(request: web.Request, handler):
         if not same_origin(request.headers.get("Origin"), request.host):
             # a page of another site driving this one with the browser's cookie
-            raise web.HTTPForbidden(text=CROSS_ORIGIN)
+            raise web.HTTPForbidden(text=_(CROSS_ORIGIN))
         if token_ok(request.query.get("token"), token):
             response = await handler(request)
             if isinstance(response, web.Response):  # not a websocket, already under way
@@ -123,7 +130,7 @@ def token_middleware(token: str, cookie: str = COOKIE):
             return response
         if token_ok(request.cookies.get(cookie), token):
             return await handler(request)
-        raise web.HTTPForbidden(text=FORBIDDEN)
+        raise web.HTTPForbidden(text=_(FORBIDDEN))
 
     return check
 
@@ -157,7 +164,7 @@ def make_server(args: argparse.Namespace, token: str, say=print):
         async def _announce(self) -> None:
             import asyncio
 
-            for _ in range(250):  # up to 5 s
+            for _try in range(250):  # up to 5 s
                 try:
                     _reader, writer = await asyncio.open_connection(args.host, args.port)
                 except OSError:
@@ -165,8 +172,9 @@ def make_server(args: argparse.Namespace, token: str, say=print):
                     continue
                 writer.close()
                 break
-            say(f"torchdeck serve: open {url(args.host, args.port, token)}")
-            say("each tab runs the app; a run goes on when its tab closes. Ctrl+C stops serving")
+            said = _("open {url}").format(url=url(args.host, args.port, token))
+            say(f"torchdeck serve: {said}")
+            say(_("each tab runs the app; a run goes on when its tab closes. Ctrl+C stops serving"))
 
         def initialize_logging(self) -> None:
             pass  # textual-serve logs every request; the URL line above is what a person needs
@@ -201,11 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         check_address(args.host, args.port)  # before the URL is printed
         server.serve()
     except OSError as exc:  # the port is taken, the address is not this machine's
-        print(
-            f"torchdeck serve: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})\n"
-            "hint: pick another port with --port N, or a --host this machine has",
-            file=sys.stderr,
+        said = _("cannot listen on {address} ({reason})").format(
+            address=f"{args.host}:{args.port}", reason=exc.strerror or exc
         )
+        hint = _("hint: pick another port with --port N, or a --host this machine has")
+        print(f"torchdeck serve: {said}\n{hint}", file=sys.stderr)
         return 1
     finally:
         from cli.serve_engines import after_serving

@@ -8,6 +8,8 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from core.i18n import _
+
 TRAINING = ("running", "paused")
 
 
@@ -42,17 +44,18 @@ def attach_to_served(args: argparse.Namespace) -> None:
 def after_serving(say) -> None:
     """Once the server stops: shut down this folder's idle engines nobody uses; say how to reach
     a run that goes on."""
-    from cli.engines import stop
+    from cli.engines import STATES, stop
     from core import runtime
     from core.transport import DEFAULT_RUN_DIR
 
     for e in _engines_here(DEFAULT_RUN_DIR):
         ident = str(e["id"])
         if e.get("state") in TRAINING:
-            say(
-                f"engine {ident} goes on training ({e['state']}, step {e.get('step')}/"
-                f"{e.get('steps')}): torchdeck attach {ident} opens it, torchdeck stop {ident} "
-                "ends it"
+            said = _(
+                "engine {id} goes on training ({state}, step {step}/{steps}): torchdeck attach "
+                "{id} opens it, torchdeck stop {id} ends it"
             )
+            state = _(STATES[e["state"]]) if e["state"] in STATES else e["state"]
+            say(said.format(id=ident, state=state, step=e.get("step"), steps=e.get("steps")))
         elif e.get("detached") and not e.get("clients"):
             asyncio.run(stop(runtime.socket_path(ident), lambda _line: None, timeout=10))

@@ -19,6 +19,7 @@ from pathlib import Path
 from core.contract import TrainSettings, arg_type
 from core.contract.settings import MODEL_RULES, OPTIMIZERS, PRECISIONS, SCHEDULES, split_factory
 from core.errors import ConfigError
+from core.i18n import N_, _
 
 try:  # the standard library from Python 3.11; the same parser as a package before it
     import tomllib
@@ -45,25 +46,27 @@ TRAIN_FIELDS = {
 # how a step computes, not what: these may change when a run resumes (on another machine)
 SPEED_FIELDS = ("precision", "compile")
 TRAIN_HELP = {
-    "weight_decay": "AdamW weight decay on matrices, in [0, 1) (default 0.1)",
-    "warmup_steps": "steps of linear warm-up from 0 to --lr (default 100)",
-    "min_lr_ratio": "the cosine schedule's floor as a fraction of --lr (default 0.1)",
-    "min_lr": "the cosine schedule's floor as a learning rate (instead of --min-lr-ratio)",
-    "grad_clip": "clip the global gradient norm at this (0: off; default 1.0)",
-    "eval_interval": "steps between validation passes (0: never; default 200)",
-    "eval_iters": "batches averaged for one validation loss (default 20)",
-    "beta1": "Adam's beta1 (default 0.9)",
-    "beta2": "Adam's beta2 (default 0.99)",
+    "weight_decay": N_("AdamW weight decay on matrices, in [0, 1) (default 0.1)"),
+    "warmup_steps": N_("steps of linear warm-up from 0 to --lr (default 100)"),
+    "min_lr_ratio": N_("the cosine schedule's floor as a fraction of --lr (default 0.1)"),
+    "min_lr": N_("the cosine schedule's floor as a learning rate (instead of --min-lr-ratio)"),
+    "grad_clip": N_("clip the global gradient norm at this (0: off; default 1.0)"),
+    "eval_interval": N_("steps between validation passes (0: never; default 200)"),
+    "eval_iters": N_("batches averaged for one validation loss (default 20)"),
+    "beta1": N_("Adam's beta1 (default 0.9)"),
+    "beta2": N_("Adam's beta2 (default 0.99)"),
 }
 MODEL_HELP = {
-    "n_layer": "transformer blocks (gpt)",
-    "n_head": "attention heads per block (gpt; must divide --n-embd)",
-    "n_embd": "embedding width (all language models)",
-    "n_hidden": "hidden layer width (mini, mlp)",
-    "context": "characters one prediction sees (mlp)",
-    "dropout": "dropout probability in [0, 1) (gpt)",
-    "bias": "true/false: biases in the Linear layers and LayerNorms (gpt; default true)",
-    "tie_weights": "true/false: the output layer shares the embedding matrix (gpt; default true)",
+    "n_layer": N_("transformer blocks (gpt)"),
+    "n_head": N_("attention heads per block (gpt; must divide --n-embd)"),
+    "n_embd": N_("embedding width (all language models)"),
+    "n_hidden": N_("hidden layer width (mini, mlp)"),
+    "context": N_("characters one prediction sees (mlp)"),
+    "dropout": N_("dropout probability in [0, 1) (gpt)"),
+    "bias": N_("true/false: biases in the Linear layers and LayerNorms (gpt; default true)"),
+    "tie_weights": N_(
+        "true/false: the output layer shares the embedding matrix (gpt; default true)"
+    ),
 }
 # what a config file may not set: where this run writes, how it starts, and what it connects
 # to or how it runs the processes (a shared file must not point a run at another machine)
@@ -84,47 +87,53 @@ NOT_IN_CONFIG = {
 
 def add_settings_args(p: argparse.ArgumentParser, train: bool = True) -> None:
     """The model's sizes (and, for ``train``, every training setting) and ``--config``."""
-    p.add_argument("--config", metavar="FILE.toml", help="settings from a TOML file (flags win)")
+    p.add_argument("--config", metavar="FILE.toml", help=_("settings from a TOML file (flags win)"))
     add_model_arg(p)
     if train:
         for dest, field in TRAIN_FIELDS.items():
             flag = "--" + dest.replace("_", "-")
             if field == "optimizer":
-                p.add_argument(flag, choices=OPTIMIZERS, help="default adamw")
+                p.add_argument(flag, choices=OPTIMIZERS, help=_("default adamw"))
             elif field == "schedule":
-                p.add_argument(flag, choices=SCHEDULES, help="learning rate schedule (cosine)")
+                p.add_argument(flag, choices=SCHEDULES, help=_("learning rate schedule (cosine)"))
             elif field == "precision":
                 p.add_argument(
                     flag,
                     choices=PRECISIONS,
-                    help="a training step's arithmetic: auto (default) is bf16 autocast where "
-                    "the device computes bf16 natively (CUDA; a CPU with AVX-512 BF16 or AMX), "
-                    "fp32 elsewhere",
+                    help=_(
+                        "a training step's arithmetic: auto (default) is bf16 autocast where "
+                        "the device computes bf16 natively (CUDA; a CPU with AVX-512 BF16 or "
+                        "AMX), fp32 elsewhere"
+                    ),
                 )
             elif field == "compile":
                 p.add_argument(
                     flag,
                     action=argparse.BooleanOptionalAction,
-                    help="torch.compile the training step (default: on a CUDA GPU only; on a "
-                    "CPU it pays on long runs: compiling takes tens of seconds cold)",
+                    help=_(
+                        "torch.compile the training step (default: on a CUDA GPU only; on a "
+                        "CPU it pays on long runs: compiling takes tens of seconds cold)"
+                    ),
                 )
             else:
                 rule = TrainSettings.field_rule(field)
-                p.add_argument(flag, type=arg_type(rule), help=TRAIN_HELP[dest])
+                p.add_argument(flag, type=arg_type(rule), help=_(TRAIN_HELP[dest]))
     for name, rule in MODEL_RULES.items():
-        p.add_argument("--" + name.replace("_", "-"), type=arg_type(rule), help=MODEL_HELP[name])
+        flag = "--" + name.replace("_", "-")
+        p.add_argument(flag, type=arg_type(rule), help=_(MODEL_HELP[name]))
 
 
 def add_model_arg(p: argparse.ArgumentParser, loading: bool = False) -> None:
-    where = "FACTORY(vocab_size, block_size) in FILE.py (or package.module:FACTORY)"
+    where = _("FACTORY(vocab_size, block_size) in FILE.py (or package.module:FACTORY)")
+    if loading:
+        said = _("the factory that built the checkpoint's model: {where}")
+    else:
+        said = _(
+            "your own model instead of the preset's, built by {where}; the preset gives "
+            "the training defaults"
+        )
     p.add_argument(
-        "--model",
-        metavar="FILE.py:FACTORY",
-        type=_factory_arg,
-        help=f"the factory that built the checkpoint's model: {where}"
-        if loading
-        else f"your own model instead of the preset's, built by {where}; the preset gives "
-        "the training defaults",
+        "--model", metavar="FILE.py:FACTORY", type=_factory_arg, help=said.format(where=where)
     )
 
 
@@ -197,13 +206,13 @@ def apply_config(
             continue
         if action is None and dest in NOT_IN_CONFIG:
             raise ConfigError(
-                f"{path}: {key} cannot be set in a config file",
-                f"give --{dest.replace('_', '-')} on the command line",
+                _("{path}: {key} cannot be set in a config file").format(path=path, key=key),
+                _("give {flag} on the command line").format(flag="--" + dest.replace("_", "-")),
             )
         if action is None:
             raise ConfigError(
-                f"{path}: unknown setting {key!r}",
-                f"its settings are: {', '.join(sorted(actions))}",
+                _("{path}: unknown setting {key!r}").format(path=path, key=key),
+                _("its settings are: {names}").format(names=", ".join(sorted(actions))),
             )
         if dest in given:
             continue  # the command line wins
@@ -230,9 +239,13 @@ def config_refused(parser, args: argparse.Namespace, argv: list[str]) -> int | N
             flags = ", ".join("--" + d.replace("_", "-") for d in typed)
             return refuse(
                 ConfigError(
-                    f"{flags} cannot change on --resume: the run goes on with the checkpoint's",
-                    "leave them out to resume (--lr, --batch-size and --steps may change), or "
-                    "start a new run with another --out",
+                    _(
+                        "{flags} cannot change on --resume: the run goes on with the checkpoint's"
+                    ).format(flags=flags),
+                    _(
+                        "leave them out to resume (--lr, --batch-size and --steps may change), or "
+                        "start a new run with another --out"
+                    ),
                 )
             )
         for dest in fixed:
@@ -243,17 +256,25 @@ def config_refused(parser, args: argparse.Namespace, argv: list[str]) -> int | N
 def _checked(path: str, key: str, value, action: argparse.Action):
     if isinstance(value, (dict, list)):
         raise ConfigError(
-            f"{path}: {key} = {value!r} is not a single value", "write e.g. lr = 0.01"
+            _("{path}: {key} = {value!r} is not a single value").format(
+                path=path, key=key, value=value
+            ),
+            _("write e.g. lr = 0.01"),
         )
     if action.choices is not None and value not in action.choices:
         raise ConfigError(
-            f"{path}: {key} = {value!r} is not one of {', '.join(map(str, action.choices))}",
-            f"set {key} to one of them",
+            _("{path}: {key} = {value!r} is not one of {choices}").format(
+                path=path, key=key, value=value, choices=", ".join(map(str, action.choices))
+            ),
+            _("set {key} to one of them").format(key=key),
         )
     if isinstance(action, argparse.BooleanOptionalAction):
         if not isinstance(value, bool):
             raise ConfigError(
-                f"{path}: {key} = {value!r} is not true or false", f"write {key} = true"
+                _("{path}: {key} = {value!r} is not true or false").format(
+                    path=path, key=key, value=value
+                ),
+                _("write {key} = true").format(key=key),
             )
         return value
     if action.type is None:
@@ -261,7 +282,8 @@ def _checked(path: str, key: str, value, action: argparse.Action):
     try:  # a TOML true/false reads as its word: refused in words by a rule that wants a number
         return action.type(str(value).lower() if isinstance(value, bool) else str(value))
     except argparse.ArgumentTypeError as exc:
-        raise ConfigError(f"{path}: {key}: {exc}", f"fix {key} in {path}") from None
+        hint = _("fix {key} in {path}").format(key=key, path=path)
+        raise ConfigError(f"{path}: {key}: {exc}", hint) from None
 
 
 def read_config(path: str) -> dict:
@@ -271,18 +293,22 @@ def read_config(path: str) -> dict:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(
-            f"no config file {path}", "give --config a TOML file that exists"
+            _("no config file {path}").format(path=path),
+            _("give --config a TOML file that exists"),
         ) from None
     except IsADirectoryError:
         raise ConfigError(
-            f"{path} is a folder", f"give --config a file, e.g. {Path(path) / CONFIG_NAME}"
+            _("{path} is a folder").format(path=path),
+            _("give --config a file, e.g. {example}").format(example=Path(path) / CONFIG_NAME),
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
-            f"{path} is not valid TOML: {exc}", "fix it, or write key = value lines"
+            _("{path} is not valid TOML: {reason}").format(path=path, reason=exc),
+            _("fix it, or write key = value lines"),
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}", "give --config a UTF-8 TOML file") from None
+        said = _("cannot read {path}: {reason}").format(path=path, reason=exc)
+        raise ConfigError(said, _("give --config a UTF-8 TOML file")) from None
 
 
 def resolved_config(info, device: str) -> dict:
@@ -331,7 +357,7 @@ def write_config(folder: Path, info, device: str) -> Path:
     path = folder / CONFIG_NAME
     text = toml_text(
         resolved_config(info, device),
-        "torchdeck train --config this file repeats this run (flags given with it win)",
+        _("torchdeck train --config this file repeats this run (flags given with it win)"),
     )
     tmp = path.with_name(f".{CONFIG_NAME}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")

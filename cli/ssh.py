@@ -12,7 +12,9 @@ import shlex
 import shutil
 import subprocess
 
+from core import i18n
 from core.errors import TorchdeckError
+from core.i18n import N_, _
 from core.protocol import PROTOCOL_VERSION
 
 ENV_SSH = "TORCHDECK_SSH"
@@ -32,21 +34,23 @@ _SSH_FAILURES = [
     (
         re.compile(r"Could not resolve hostname"),
         UNRESOLVED,
-        "ssh cannot find the host {host}: the name does not resolve",
-        "check the name, or give it a Host entry in ~/.ssh/config",
+        N_("ssh cannot find the host {host}: the name does not resolve"),
+        N_("check the name, or give it a Host entry in ~/.ssh/config"),
     ),
     (
         re.compile(r"Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED"),
         HOST_KEY,
-        "ssh refused {host}: its host key is unknown or has changed",
-        "run ssh {host} once in a terminal to check its key and accept it",
+        N_("ssh refused {host}: its host key is unknown or has changed"),
+        N_("run ssh {host} once in a terminal to check its key and accept it"),
     ),
     (
         re.compile(r"Permission denied|Too many authentication failures"),
         AUTH,
-        "ssh could not log in to {host}: permission denied",
-        "check that ssh {host} logs you in; torchdeck uses your ssh config, agent and keys "
-        "(ssh-copy-id {host} installs a key)",
+        N_("ssh could not log in to {host}: permission denied"),
+        N_(
+            "check that ssh {host} logs you in; torchdeck uses your ssh config, agent and keys "
+            "(ssh-copy-id {host} installs a key)"
+        ),
     ),
     (
         re.compile(
@@ -54,12 +58,10 @@ _SSH_FAILURES = [
             r"|no route to host|network is unreachable)"
         ),
         UNREACHABLE,
-        "ssh cannot connect to {host}: {reason}",
-        "check that the machine is up and runs sshd, and the port (Port in ~/.ssh/config)",
+        N_("ssh cannot connect to {host}: {reason}"),
+        N_("check that the machine is up and runs sshd, and the port (Port in ~/.ssh/config)"),
     ),
 ]
-_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)'")
-_UNRECOGNIZED = re.compile(r"unrecognized arguments: (.*)")
 
 
 class RemoteError(TorchdeckError):
@@ -79,14 +81,22 @@ def ssh_command() -> list[str]:
         words = shlex.split(os.environ.get(ENV_SSH) or "ssh")
     except ValueError as exc:
         raise RemoteError(
-            f"{ENV_SSH} cannot be split into words: {exc}", "fix its quotes", USAGE
+            _("{variable} cannot be split into words: {reason}").format(
+                variable=ENV_SSH, reason=exc
+            ),
+            _("fix its quotes"),
+            USAGE,
         ) from None
     if not words:
         words = ["ssh"]
     if shutil.which(words[0]) is None:
         raise RemoteError(
-            f"there is no {words[0]!r} command here to reach the remote host",
-            f"install the OpenSSH client, or set {ENV_SSH} to your ssh command",
+            _("there is no {command!r} command here to reach the remote host").format(
+                command=words[0]
+            ),
+            _("install the OpenSSH client, or set {variable} to your ssh command").format(
+                variable=ENV_SSH
+            ),
             NO_SSH,
         )
     return words
@@ -95,7 +105,9 @@ def ssh_command() -> list[str]:
 def check_host(host: str) -> None:
     if not host or host.startswith("-") or any(c.isspace() or ord(c) < 32 for c in host):
         raise RemoteError(
-            f"{host!r} is not a host for --remote", "give [USER@]HOST, as ssh takes it", USAGE
+            _("{host!r} is not a host for --remote").format(host=host),
+            _("give [USER@]HOST, as ssh takes it"),
+            USAGE,
         )
 
 
@@ -107,12 +119,14 @@ def remote_words(remote_cmd: str, args: list[str]) -> list[str]:
         words = shlex.split(remote_cmd)
     except ValueError as exc:
         raise RemoteError(
-            f"--remote-cmd {remote_cmd!r} cannot be split into words: {exc}",
-            "fix its quotes",
+            _("--remote-cmd {command!r} cannot be split into words: {reason}").format(
+                command=remote_cmd, reason=exc
+            ),
+            _("fix its quotes"),
             USAGE,
         ) from None
     if not words:
-        raise RemoteError("--remote-cmd is empty", "give the remote torchdeck command", USAGE)
+        raise RemoteError(_("--remote-cmd is empty"), _("give the remote torchdeck command"), USAGE)
     return [_quote_word(w) for w in words] + [shlex.quote(a) for a in args]
 
 
@@ -194,32 +208,69 @@ def diagnose(host: str, remote_cmd: str, returncode: int | None, stderr: str) ->
             if found:
                 reason = found.group(0).lower() if code == UNREACHABLE else ""
                 return RemoteError(
-                    message.format(host=host, reason=reason), hint.format(host=host), code
+                    _(message).format(host=host, reason=reason), _(hint).format(host=host), code
                 )
-        said = lines[-1] if lines else "ssh exited with code 255"
+        said = lines[-1] if lines else _("ssh exited with code 255")
         return RemoteError(
-            f"the ssh connection to {host} failed: {said}",
-            f"check that ssh {host} works in a terminal",
+            _("the ssh connection to {host} failed: {reason}").format(host=host, reason=said),
+            _("check that ssh {host} works in a terminal").format(host=host),
             SSH_FAILED,
         )
     if returncode in (126, 127):
-        why = "command not found" if returncode == 127 else "it cannot be run"
+        why = _("command not found") if returncode == 127 else _("it cannot be run")
         return RemoteError(
-            f"torchdeck is not found on {host}: {shlex.split(remote_cmd)[0]!r}: {why}",
-            "install torchdeck there, or give its path: --remote-cmd '~/venv/bin/torchdeck' "
-            "(quoted: ~ is then the remote home)",
+            _("torchdeck is not found on {host}: {command!r}: {reason}").format(
+                host=host, command=shlex.split(remote_cmd)[0], reason=why
+            ),
+            _(
+                "install torchdeck there, or give its path: --remote-cmd "
+                "'~/venv/bin/torchdeck' (quoted: ~ is then the remote home)"
+            ),
             MISSING,
         )
     if returncode == 2:
-        choice = _INVALID_CHOICE.search(stderr)
-        extra = _UNRECOGNIZED.search(stderr)
+        choice = _argparse_said("invalid choice: %(value)r (choose from %(choices)s)", stderr)
+        extra = _argparse_said("unrecognized arguments: %s", stderr)
         if choice or extra:
-            lacks = f"no {choice.group(1)!r} command" if choice else f"no {extra.group(1)}"
+            if choice:
+                said = _("the torchdeck on {host} is too old: it has no {command!r} command")
+            else:
+                said = _("the torchdeck on {host} is too old: it has no {arguments}")
             return RemoteError(
-                f"the torchdeck on {host} is too old: it has {lacks}",
-                f"install the same torchdeck on {host} as here ({_version()}), then try again",
+                said.format(host=host, command=choice, arguments=extra),
+                _(
+                    "install the same torchdeck on {host} as here ({version}), then try again"
+                ).format(host=host, version=_version()),
                 TOO_OLD,
             )
+    return None
+
+
+def _in_every_language(msgid: str) -> list[str]:
+    """``msgid`` and its translations: the remote torchdeck may speak another language than
+    this one (ssh passes LANG on; --lang is not)."""
+    found = [msgid]
+    for lang in i18n.LANGUAGES:
+        try:
+            text = i18n.catalog(lang).gettext(msgid)
+        except OSError:  # no catalog of that language here
+            continue
+        if text not in found:
+            found.append(text)
+    return found
+
+
+def _argparse_said(msgid: str, stderr: str) -> str | None:
+    """What a remote argparse error ``msgid`` (``invalid choice: %(value)r ...``) named in
+    ``stderr``, in any language: the quoted value, or the rest of the line; None if absent."""
+    for text in _in_every_language(msgid):
+        head = re.split(r"%(?:\(\w+\))?[rs]", text)[0]
+        if not head:
+            continue
+        quoted = "'([^']*)'" if re.search(r"%(?:\(\w+\))?r", text) else "(.*)"
+        found = re.search(re.escape(head) + quoted, stderr)
+        if found:
+            return found.group(1)
     return None
 
 
@@ -227,13 +278,26 @@ def remote_refusal(host: str, returncode: int | None, stderr: str) -> RemoteErro
     """The remote torchdeck's own error ("error: ..." and "hint: ..." lines), or its last
     line."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    said = {k: v for line in lines for k, _, v in [line.partition(": ")] if k in ("error", "hint")}
+    said = {}
+    for key, msgid, field in (
+        ("error", "error: {message}", "message"),
+        ("hint", "hint: {hint}", "hint"),
+    ):
+        heads = [text.split("{" + field + "}")[0] for text in _in_every_language(msgid)]
+        for line in lines:
+            head = next((h for h in heads if h and line.startswith(h)), None)
+            if head is not None:
+                said[key] = line[len(head) :]
     if "error" in said:
         return RemoteError(f"{host}: {said['error']}", said.get("hint", ""), REFUSED)
-    last = lines[-1] if lines else "no message"
+    last = lines[-1] if lines else _("no message")
     return RemoteError(
-        f"the connection to the engine on {host} ended (code {returncode}): {last}",
-        f"see the engine's log on {host} (runs/torchdeck/engine.log under the remote home)",
+        _("the connection to the engine on {host} ended (code {code}): {last}").format(
+            host=host, code=returncode, last=last
+        ),
+        _(
+            "see the engine's log on {host} (runs/torchdeck/engine.log under the remote home)"
+        ).format(host=host),
         SSH_FAILED,
     )
 

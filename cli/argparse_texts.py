@@ -1,0 +1,76 @@
+"""argparse's own texts (``usage: ``, ``options``, its error messages) in torchdeck's language.
+
+argparse words them with its module-level ``_`` and ``ngettext`` (``from gettext import
+gettext as _, ngettext``): :func:`install` points those at :mod:`core.i18n`'s, which read the
+current catalog at call time, so every parser built or erring afterwards speaks the language
+``--lang`` chose. The msgids below are the ones argparse uses in Python 3.10 to 3.13, listed
+here only for the catalog's extractor: they keep argparse's ``%`` placeholders (``%(prog)s``,
+``%s``), which a translation must keep too (a test checks).
+"""
+
+from __future__ import annotations
+
+from core.i18n import N_, ngettext
+
+TEXTS = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("subcommands"),
+    N_("%(heading)s:"),
+    N_(" (default: %(default)s)"),
+    N_("show this help message and exit"),
+    N_("show program's version number and exit"),
+    N_("%(prog)s: error: %(message)s\n"),
+    N_("%(prog)s: warning: %(message)s\n"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("unrecognized arguments: %s"),
+    N_("the following arguments are required: %s"),
+    N_("one of the arguments %s is required"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("expected one argument"),
+    N_("expected at most one argument"),
+    N_("expected at least one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("not allowed with argument %s"),
+    N_("ignored explicit argument %r"),
+    N_("unexpected option string: %s"),
+    N_("unknown parser %(parser_name)r (choices: %(choices)s)"),
+    N_("can't open '%(filename)s': %(error)s"),
+    N_('argument "-" with mode %r'),
+    N_("command '%(parser_name)s' is deprecated"),
+    N_("option '%(option)s' is deprecated"),
+    N_("argument '%(argument_name)s' is deprecated"),
+    # mistakes in the code that builds a parser, not in a command line (said all the same)
+    N_(".__call__() not defined"),
+    N_("'required' is an invalid argument for positionals"),
+    N_("mutually exclusive arguments must be optional"),
+    N_("%r is not callable"),
+    N_("cannot merge actions - two groups are named %r"),
+    N_("invalid option string %(option)r: must start with a character %(prefix_chars)r"),
+    N_("dest= is required for options like %r"),
+    N_("invalid conflict_resolution value: %r"),
+    N_("cannot have multiple subparser arguments"),
+    N_("conflicting subparser: %s"),
+    N_("conflicting subparser alias: %s"),
+)
+
+
+def _plurals(n: int) -> tuple[str, ...]:
+    """argparse's texts with a count, for the extractor (never called for its result)."""
+    return (
+        ngettext("expected %s argument", "expected %s arguments", n),
+        ngettext("conflicting option string: %s", "conflicting option strings: %s", n),
+    )
+
+
+def install() -> None:
+    """argparse's texts from torchdeck's catalog from now on (once per process is enough:
+    ``core.i18n._`` looks the language up at each call)."""
+    import argparse
+
+    from core import i18n
+
+    argparse._ = i18n._
+    argparse.ngettext = i18n.ngettext
