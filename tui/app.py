@@ -13,16 +13,18 @@ from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Static
+from textual.widgets import ContentSwitcher
 
 from core.client import EngineClient
 from core.contract.settings import DEFAULT_AUTOSAVE_MINUTES, DEFAULT_PRESET
+from core.i18n import _
 from tui.app_events import show_event
+from tui.app_keys import APP_BINDINGS, corpus_loading
 from tui.attach import (
+    CrashBanner,
     first_model,
     show_engine_lost,
 )
@@ -49,25 +51,7 @@ if TYPE_CHECKING:
 class TorchdeckApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "torchdeck"
-    BINDINGS = [
-        Binding("f1", "show_pane('summary')", "Summary", priority=True, show=False),
-        Binding("f2", "show_pane('train')", "Train", priority=True, show=False),
-        Binding("f3", "show_pane('playground')", "Playground", priority=True, show=False),
-        Binding("f4", "show_pane('predict')", "Predict", priority=True, show=False),
-        Binding("1", "show_pane('summary')", "Summary", show=False),
-        Binding("2", "show_pane('train')", "Train", show=False),
-        Binding("3", "show_pane('playground')", "Playground", show=False),
-        Binding("4", "show_pane('predict')", "Predict", show=False),
-        Binding("escape", "leave_input", "Leave box", show=False),
-        Binding("u", "machine", "Machine", show=False),
-        Binding("L", "lessons", "Lessons", show=False),
-        Binding("question_mark", "help", "Help"),
-        Binding("ctrl+r", "restart_engine", "Restart engine", show=False),
-        Binding("ctrl+l", "restart_and_load", "Restart + load", show=False),
-        Binding("f5", "language", "Language", priority=True, show=False),
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
-    ]
+    BINDINGS = APP_BINDINGS
 
     def __init__(
         self,
@@ -109,7 +93,7 @@ class TorchdeckApp(App):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
-        yield Static("", id="crash-banner")
+        yield CrashBanner(id="crash-banner")
         yield PaneTabs(PANES, "train", id="pane-tabs")
         with ContentSwitcher(initial="train", id="panes"):
             for key, _title in PANES:  # a slot per pane: the Train pane now, others when built
@@ -163,7 +147,7 @@ class TorchdeckApp(App):
         self.last_info = info
         self.model_ready.set()
         for note in info.notes or ():  # a model file changed since its checkpoint
-            self.notify(note, title="note", timeout=12)
+            self.notify(note, title=_("note"), timeout=12)
         for pane in list(self.panes.values()):
             pane.configured(info)
         if not self._prebuilding:  # the first model: build the other panes while idle
@@ -178,7 +162,7 @@ class TorchdeckApp(App):
         if len(self.screen_stack) > 1:  # a dialog, help, a crash: build once it is closed
             self.set_timer(PREBUILD_AFTER_S, self._prebuild_next)
             return
-        for key, _ in PANES:
+        for key, _title in PANES:
             if key not in self.panes:
                 try:
                     await self.ensure_pane(key)
@@ -241,8 +225,10 @@ class TorchdeckApp(App):
         if (where, name) not in self.reported:
             self.reported.add((where, name))
             self.notify(
-                f"{where} could not handle the {name!r} event: {type(exc).__name__}: {exc}",
-                title="engine event ignored",
+                _("{where} could not handle the {event!r} event: {error}").format(
+                    where=where, event=name, error=f"{type(exc).__name__}: {exc}"
+                ),
+                title=_("engine event ignored"),
                 severity="warning",
                 timeout=6,
             )
@@ -250,7 +236,7 @@ class TorchdeckApp(App):
     def show_load_progress(self, data) -> None:
         """A LoadProgress: the status bar says how far the engine has read a training text."""
         percent = 100 * data.done // max(1, data.total)
-        self.query_one(StatusBar).corpus_loading = f"{data.stage} corpus {percent}%"
+        self.query_one(StatusBar).corpus_loading = corpus_loading(data.stage, percent)
 
     def machine_changed(self) -> None:
         """New samples (an event, an attach reply): the Train pane's line and an open machine

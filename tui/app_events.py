@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from core.i18n import _
 from tui.attach import IDLE_REASONS, attach_engine, other_client_note, own_client_id
 from tui.widgets.status_bar import StatusBar
 
@@ -40,13 +41,17 @@ def show_event(app: TorchdeckApp, name: str, data) -> None:
     elif name == "compile":  # a CompileState: the engine answers nothing while it compiles
         status.compiling_since = time.monotonic() if data.state == "started" else None
         if data.state == "done":
-            app.notify(f"training step compiled in {data.seconds:.1f} s", timeout=5)
+            app.notify(
+                _("training step compiled in {seconds:.1f} s").format(seconds=data.seconds),
+                timeout=5,
+            )
         elif data.state == "failed":
             app.notify(data.message, title="torch.compile", severity="warning", timeout=12)
     elif name == "system":  # a SystemSample: the machine, about once a second
         if app.machine.add(data):
             app.machine_changed()
     elif name == "error":
+        # the message and its hint come translated by the engine, which speaks the app's language
         app.notify(
-            f"{data.get('message')}\n{data.get('hint', '')}", title="engine", severity="error"
+            f"{data.get('message')}\n{data.get('hint', '')}", title=_("engine"), severity="error"
         )

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
+from textual.widgets import Static
+
+from core import i18n
+from core.i18n import N_, _
 
 if TYPE_CHECKING:
     from core.contract import AttachResult, SessionInfo, TrainState
@@ -118,8 +123,13 @@ def restore(app: TorchdeckApp, result: AttachResult, announce: bool = True) -> N
         app.machine_changed()
     if announce:
         app.notify(
-            f"attached to engine {result.engine.id or engine_id(app)}: {session.preset}, "
-            f"{state}, step {session.step}/{session.steps}",
+            _("attached to engine {engine}: {preset}, {state}, step {step}/{steps}").format(
+                engine=result.engine.id or engine_id(app),
+                preset=session.preset,
+                state=state,
+                step=session.step,
+                steps=session.steps,
+            ),
             timeout=4,
         )
 
@@ -133,10 +143,11 @@ def last_val_loss(session: SessionInfo) -> float | None:
 
 # -- another client's commands --------------------------------------------------------------------
 
+# the note for each reason a run goes idle (the app draws the new model of another client)
 IDLE_REASONS = {
-    "configured": "configured a new model",
-    "reset": "reset the model",
-    "loaded": "loaded a checkpoint",
+    "configured": N_("another client (#{client}) configured a new model at step {step}"),
+    "reset": N_("another client (#{client}) reset the model at step {step}"),
+    "loaded": N_("another client (#{client}) loaded a checkpoint at step {step}"),
 }
 
 
@@ -147,16 +158,20 @@ def other_client_note(data: TrainState, own: int | None, before: str) -> str | N
     if not data.client or own is None or data.client == own:
         return None
     if data.state == "running":
-        what = "resumed the run" if before == "paused" else "started the run"
+        if before == "paused":
+            note = _("another client (#{client}) resumed the run at step {step}")
+        else:
+            note = _("another client (#{client}) started the run at step {step}")
     elif data.state == "paused":
-        what = "paused the run"
+        note = _("another client (#{client}) paused the run at step {step}")
     elif data.state == "stopped":
-        what = "stopped the run"
+        note = _("another client (#{client}) stopped the run at step {step}")
     elif data.state == "idle":
-        what = IDLE_REASONS.get(data.reason, "changed the model")
+        changed = N_("another client (#{client}) changed the model at step {step}")
+        note = i18n._(IDLE_REASONS.get(data.reason, changed))
     else:
-        what = f"changed the run: {data.state}"
-    return f"another client (#{data.client}) {what} at step {data.step}"
+        note = _("another client (#{client}) changed the run: {state} at step {step}")
+    return note.format(client=data.client, step=data.step, state=data.state)
 
 
 # -- losing the engine --------------------------------------------------------------------------
@@ -192,8 +207,6 @@ async def engine_end(app: TorchdeckApp, grace: float = 1.0) -> str:
 
 async def show_engine_lost(app: TorchdeckApp, message: EngineExited) -> None:
     """The engine has gone (or the link to it): the status bar and the banner say how."""
-    from textual.widgets import Static
-
     from tui.widgets.status_bar import StatusBar
 
     if message.expected:
@@ -210,8 +223,12 @@ async def show_engine_lost(app: TorchdeckApp, message: EngineExited) -> None:
     for pane in list(app.panes.values()):
         pane.engine_restarted()
     banner = app.query_one("#crash-banner", Static)
-    banner.update(lost_banner(app, message.returncode, message.stderr_tail, message.mismatch, end))
-    banner.display = True
+    args = (message.returncode, message.stderr_tail, message.mismatch, end)
+    if isinstance(banner, CrashBanner):
+        banner.show(lambda: lost_banner(app, *args))
+    else:
+        banner.update(lost_banner(app, *args))
+        banner.display = True
 
 
 def lost_banner(
@@ -221,52 +238,82 @@ def lost_banner(
     that ended, crashed or dropped this app's connection, or one that speaks another protocol
     version. ``end``: see :func:`engine_end` (engines on a local socket only)."""
     client = app.engine.client
-    tail = escape("\n".join(tail.strip().splitlines()[-6:]) or "(no stderr output)")
+    tail = escape("\n".join(tail.strip().splitlines()[-6:]) or _("(no stderr output)"))
     if mismatch:
-        return f"[b]{escape(mismatch)}[/b]\nThe loss history stays on screen. " + (
-            "ctrl+r starts a fresh engine." if client.spawn is not None else ""
+        return (
+            f"[b]{escape(mismatch)}[/b]\n"
+            + _("The loss history stays on screen.")
+            + " "
+            + (_("ctrl+r starts a fresh engine.") if client.spawn is not None else "")
         )
     host = getattr(client, "host", None)  # an engine on another machine, over ssh
     if host:
         eid = escape(engine_id(app))
         return (
-            f"[b]Lost the link to {escape(host)}[/b]: engine {eid} and its run go on there. "
-            f"[b]ctrl+r[/b] connects again (a new engine); [b]torchdeck attach --remote "
-            f"{escape(host)} {eid}[/b] brings this one back.\n{tail}"
+            _(
+                "[b]Lost the link to {host}[/b]: engine {engine} and its run go on there. "
+                "[b]ctrl+r[/b] connects again (a new engine); [b]torchdeck attach --remote "
+                "{host} {engine}[/b] brings this one back."
+            ).format(host=escape(host), engine=eid)
+            + f"\n{tail}"
         )
     if client.role is None or returncode is not None:
         return (
-            f"[b]The engine stopped[/b] (exit code {returncode}). The loss "
-            f"history stays on screen. [b]ctrl+r[/b] restarts it, [b]ctrl+l[/b] "
-            f"restarts it and loads the last checkpoint.\n{tail}"
+            _(
+                "[b]The engine stopped[/b] (exit code {code}). The loss "
+                "history stays on screen. [b]ctrl+r[/b] restarts it, [b]ctrl+l[/b] "
+                "restarts it and loads the last checkpoint."
+            ).format(code=returncode)
+            + f"\n{tail}"
         )
     eid = escape(engine_id(app))
     if end == ENDED:
-        return (
-            f"[b]Engine {eid} has ended[/b] (shut down by another client or torchdeck stop); "
+        return _(
+            "[b]Engine {engine} has ended[/b] (shut down by another client or torchdeck stop); "
             "its run was saved where autosave points. The loss history stays on screen. "
             "[b]ctrl+r[/b] starts a new engine here."
-        )
+        ).format(engine=eid)
     if end == LOST:
-        return (
-            f"[b]Lost the connection to engine {eid}[/b]; it still runs. The loss history "
+        return _(
+            "[b]Lost the connection to engine {engine}[/b]; it still runs. The loss history "
             "stays on screen. [b]ctrl+r[/b] connects again."
-        )
+        ).format(engine=eid)
     if client.spawn is not None:
-        how = (
+        how = _(
             "[b]ctrl+r[/b] starts a fresh engine, [b]ctrl+l[/b] starts one and loads the "
             "last checkpoint."
         )
     else:
-        how = (
+        how = _(
             "[b]ctrl+r[/b] starts a new engine here; [b]torchdeck attach ID[/b] joins another "
             "([b]torchdeck ls[/b] lists them)."
         )
     log = log_tail(client.info or {})  # it crashed: its log's last lines may say why
     return (
-        f"[b]Lost the connection to engine {eid}[/b]: it has crashed. The loss history stays "
-        f"on screen. {how}\n{escape(log) if log else tail}"
+        _(
+            "[b]Lost the connection to engine {engine}[/b]: it has crashed. The loss history "
+            "stays on screen."
+        ).format(engine=eid)
+        + f" {how}\n{escape(log) if log else tail}"
     )
+
+
+class CrashBanner(Static):
+    """The banner over the panes once the engine has gone: drawn again in the language of the
+    moment after a switch (F5)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.draw: Callable[[], str] | None = None  # makes the banner's text
+
+    def show(self, draw: Callable[[], str]) -> None:
+        self.draw = draw
+        self.update(draw())
+        self.display = True
+
+    def relabel(self) -> None:
+        if self.draw is not None:
+            self.update(self.draw())
 
 
 def log_tail(info: dict, lines: int = 5) -> str:

@@ -8,21 +8,32 @@ from collections.abc import Iterable
 from textual.app import SystemCommand
 from textual.keys import format_key
 
+from core import i18n
+from core.i18n import N_, _
 from tui.panes.registry import PANES, pane_class
 
+# the descriptions are msgids: the help screen translates them where it draws them
 APP_KEYS = [
-    ("F1…F4, 1…4", "switch pane (digits only outside text boxes)"),
-    ("tab / ⇧tab", "move between a pane's parts: Train's settings form,"),
-    ("", "Summary's views, the text boxes"),
-    ("escape", "leave a text box: in one, letters type; out, they act"),
-    ("L", "lessons L1–L4, guided: steps that tick as you do them"),
-    ("u", "the machine: CPU, memory and GPU, live, with history"),
-    ("?", "this help"),
-    ("ctrl+p", "command palette: every action"),
-    ("ctrl+r", "restart the engine"),
-    ("ctrl+l", "restart the engine and load the last checkpoint"),
-    ("q / ctrl+q", "quit (q outside text boxes); while a run trains,"),
-    ("", "k keeps it training in the background, s stops it"),
+    ("F1…F4, 1…4", N_("switch pane (digits only outside text boxes)")),
+    (
+        "tab / ⇧tab",
+        N_("move between a pane's parts: Train's settings form, Summary's views, the text boxes"),
+    ),
+    ("escape", N_("leave a text box: in one, letters type; out, they act")),
+    ("L", N_("lessons L1–L4, guided: steps that tick as you do them")),
+    ("u", N_("the machine: CPU, memory and GPU, live, with history")),
+    ("?", N_("this help")),
+    ("F5", N_("language: Tiếng Việt ⇄ English, live (nothing is lost)")),
+    ("ctrl+p", N_("command palette: every action")),
+    ("ctrl+r", N_("restart the engine")),
+    ("ctrl+l", N_("restart the engine and load the last checkpoint")),
+    (
+        "q / ctrl+q",
+        N_(
+            "quit (q outside text boxes); while a run trains, k keeps it training in the "
+            "background, s stops it"
+        ),
+    ),
 ]
 
 
@@ -42,17 +53,19 @@ def key_display(keys: str) -> str:
 
 # What each preset is, for the palette: a person searching "preset" or a preset's name finds it.
 PRESET_BLURBS = {
-    "gpt": "a small transformer (nanoGPT's shape), attention and all",
-    "mini": "Embedding → Linear → ReLU → Linear: the course's MyFirstModel (L1)",
-    "mlp": "the last 8 characters' embeddings through an MLP (Bengio 2003)",
-    "parabola": "f(x) = 3x² − 2x + 3 by plain SGD from x = −1: the backprop lesson (L2)",
+    "gpt": N_("a small transformer (nanoGPT's shape), attention and all"),
+    "mini": N_("Embedding → Linear → ReLU → Linear: the course's MyFirstModel (L1)"),
+    "mlp": N_("the last 8 characters' embeddings through an MLP (Bengio 2003)"),
+    "parabola": N_("f(x) = 3x² − 2x + 3 by plain SGD from x = −1: the backprop lesson (L2)"),
 }
 
 
 def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
-    """The help screen's sections: the app's keys, then each pane's bindings."""
-    sections = [("Everywhere", APP_KEYS)]
-    for key, _ in PANES:
+    """The help screen's sections: the app's keys, then each pane's bindings. Titles and
+    descriptions are msgids (English): the help screen translates them as it draws them, so
+    that it follows a switch of language while it is open."""
+    sections = [(N_("Everywhere"), APP_KEYS)]
+    for key, _title in PANES:
         cls = pane_class(key)
         keys = [(key_display(b.key), b.tooltip or b.description) for b in cls.BINDINGS]
         if keys:
@@ -62,46 +75,60 @@ def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
 
 def system_commands(app, inherited: Iterable[SystemCommand]) -> Iterable[SystemCommand]:
     """The palette's commands: Textual's own (its Quit replaced), each pane's switch and
-    bindings, the machine view, an engine restart."""
+    bindings, the machine view, an engine restart, the language."""
     for command in inherited:
         if command.title != "Quit":
             yield command
     yield SystemCommand(
-        "Quit",
-        "quit torchdeck; a run in progress can keep training in the background",
+        _("Quit"),
+        _("quit torchdeck; a run in progress can keep training in the background"),
         app.action_quit,
     )
     for key, title in PANES:
         yield SystemCommand(
-            f"Show {title}",
-            f"switch to the {title} pane",
+            _("Show {pane}").format(pane=i18n._(title)),
+            _("switch to the {pane} pane").format(pane=i18n._(title)),
             lambda k=key: app.action_show_pane(k),
         )
     train = app.panes.get("train")
     if train is not None:
         for preset, blurb in PRESET_BLURBS.items():
             yield SystemCommand(
-                f"Preset: {preset}",
-                f"build a fresh {preset} model with its settings: {blurb}",
+                _("Preset: {preset}").format(preset=preset),
+                _("build a fresh {preset} model with its settings: {blurb}").format(
+                    preset=preset, blurb=i18n._(blurb)
+                ),
                 lambda p=preset: train.choose_preset(p),
             )
-    for pane in list(app.panes.values()):
+    names = dict(PANES)
+    for key, pane in list(app.panes.items()):
         for b in pane.BINDINGS:
             yield SystemCommand(
-                f"{pane.TITLE.split()[0]}: {b.tooltip or b.description}",
-                f"key {b.key}",
+                f"{i18n._(names.get(key, pane.TITLE))}: {i18n._(b.tooltip or b.description)}",
+                _("key {key}").format(key=b.key),
                 lambda a=b.action, p=pane: app.run_action(a, p),
             )
     yield SystemCommand(
-        "Lessons", "the course's lessons L1–L4, guided step by step (key L)", app.action_lessons
-    )
-    yield SystemCommand("Help", "every key of the app and of each pane (key ?)", app.action_help)
-    yield SystemCommand("Machine", "CPU, memory and GPU beside the run (key u)", app.action_machine)
-    yield SystemCommand(
-        "Restart engine", "start a fresh engine process (key ^r)", app.action_restart_engine
+        _("Lessons"),
+        _("the course's lessons L1–L4, guided step by step (key L)"),
+        app.action_lessons,
     )
     yield SystemCommand(
-        "Restart engine and load",
-        "a fresh engine, then the last checkpoint (key ^l)",
+        _("Help"), _("every key of the app and of each pane (key ?)"), app.action_help
+    )
+    yield SystemCommand(
+        _("Machine"), _("CPU, memory and GPU beside the run (key u)"), app.action_machine
+    )
+    yield SystemCommand(
+        _("Language"),
+        _("switch Tiếng Việt ⇄ English, live (key F5)"),
+        app.action_language,
+    )
+    yield SystemCommand(
+        _("Restart engine"), _("start a fresh engine process (key ^r)"), app.action_restart_engine
+    )
+    yield SystemCommand(
+        _("Restart engine and load"),
+        _("a fresh engine, then the last checkpoint (key ^l)"),
         app.action_restart_and_load,
     )

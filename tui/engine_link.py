@@ -17,6 +17,7 @@ from textual.app import App
 from core import transport
 from core.client import EXITED, READY, EngineClient
 from core.errors import EngineDied, EngineError, TorchdeckError
+from core.i18n import _
 from tui.messages import EngineEventReceived, EngineExited, EngineReady, EngineStartFailed
 
 if TYPE_CHECKING:
@@ -48,17 +49,19 @@ class EngineLink:
         try:
             await self.client.start(wait_ready=False)
         except OSError as exc:
-            self.app.post_message(EngineStartFailed(f"cannot start the engine: {exc}"))
+            self.app.post_message(
+                EngineStartFailed(_("cannot start the engine: {error}").format(error=exc))
+            )
             return False
         except TorchdeckError as exc:  # a detached engine that died at once, a gone socket
-            text = f"cannot start the engine: {exc.message}"
+            text = _("cannot start the engine: {error}").format(error=exc.message)
             if isinstance(exc, EngineDied) and exc.stderr_tail:  # its log's last lines
                 text += "\n" + "\n".join(exc.stderr_tail.strip().splitlines()[-4:])
             elif not self.owns_engine:
-                text = (
-                    f"{exc.message}. Run torchdeck for a new engine, or torchdeck attach ID to "
+                text = _(
+                    "{error}. Run torchdeck for a new engine, or torchdeck attach ID to "
                     "join another (torchdeck ls lists them)."
-                )
+                ).format(error=exc.message)
             elif exc.hint:
                 text += f"\n{exc.hint}"
             self.app.post_message(EngineStartFailed(text))
@@ -109,9 +112,11 @@ class EngineLink:
         self.app.log.warning(f"ignored a malformed {name!r} event from the engine: {exc}")
         if self.ignored[name] == 1:
             self.app.notify(
-                f"ignored a malformed {name!r} event from the engine ({exc}); further ones "
-                "are ignored without a word",
-                title="engine",
+                _(
+                    "ignored a malformed {event!r} event from the engine ({error}); further ones "
+                    "are ignored without a word"
+                ).format(event=name, error=exc),
+                title=_("engine"),
                 severity="warning",
                 timeout=6,
             )
@@ -184,7 +189,7 @@ class EngineLink:
         except (EngineDied, TorchdeckError):
             if not quiet:
                 self.app.notify(
-                    "the engine is not running — press ctrl+r to restart it",
+                    _("the engine is not running — press ctrl+r to restart it"),
                     title=op,
                     severity="error",
                 )

@@ -10,6 +10,7 @@ import contextlib
 from functools import partial
 from typing import TYPE_CHECKING
 
+from core.i18n import _
 from tui.attach import engine_id, reattach_command
 from tui.screens.quit_screen import KEEP, STOP, TRAINING, QuitScreen, kept_line, stopped_line
 from tui.widgets.status_bar import StatusBar
@@ -55,7 +56,7 @@ async def quit_app(app: TorchdeckApp) -> None:
     client = app.engine.client
     if client.role is not None and client.running and app.engine_state in TRAINING:
         status = app.query_one(StatusBar)
-        where = f"step {status.step}/{status.steps}"
+        where = _("step {step}/{steps}").format(step=status.step, steps=status.steps)
         screen = QuitScreen(engine_id(app), app.engine_state, where, status=status)
         app.push_screen(screen, partial(leave, app))
         app.run_worker(_count_others(app, screen), exit_on_error=False)

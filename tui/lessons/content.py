@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.contract.settings import MINI, PARABOLA
+from core.i18n import N_
 from tui.lessons import probes as p
+from tui.lessons.figure import Figure
 
 if TYPE_CHECKING:
     from tui.app import TorchdeckApp
@@ -55,7 +57,12 @@ def _forward_live(app) -> str | None:
     r = p.forward_lesson(app)
     if r is None:
         return None
-    return f"{r.layer}: allclose {r.allclose}, max diff {r.max_abs_diff:.1e}"
+    return Figure(
+        N_("{layer}: allclose {ok}, max diff {diff}"),
+        layer=r.layer,
+        ok=r.allclose,
+        diff=f"{r.max_abs_diff:.1e}",
+    )
 
 
 def _predict_live(app) -> str | None:
@@ -63,39 +70,47 @@ def _predict_live(app) -> str | None:
     if r is None or not r.chars or not r.top:
         return None
     top = r.top[0]
-    chars = "1 char" if r.chars == 1 else f"{r.chars} chars"
-    return f"{chars} → ids → top {top.char!r} {100 * top.prob:.1f}%"
+    pct = f"{100 * top.prob:.1f}%"
+    # a Figure keeps its English form: the count picks one of two marked texts
+    if r.chars == 1:
+        return Figure(N_("1 char → ids → top {char} {pct}"), char=repr(top.char), pct=pct)
+    text = N_("{n} chars → ids → top {char} {pct}")
+    return Figure(text, n=r.chars, char=repr(top.char), pct=pct)
+
+
+def _activations_live(app) -> Figure | None:
+    return Figure(N_("activations shown")) if p.predict_side(app) == "activations" else None
 
 
 L1 = Lesson(
     "L1",
-    "Forward pass: text → ids → embeddings → scores",
+    N_("Forward pass: text → ids → embeddings → scores"),
     "summary",
     MINI,
     (
         Step(
-            "c: the model's code: __init__ declares layers, forward() is data flow",
+            N_("c: the model's code: __init__ declares layers, forward() is data flow"),
             lambda app: p.summary_view(app) == "source" and _source_live(app),
-            "forward, then __init__",
+            N_("forward, then __init__"),
             _source_live,
         ),
         Step(
-            "f: a Linear by hand, X·Wᵀ + b, beside the layer's own output",
+            N_("f: a Linear by hand, X·Wᵀ + b, beside the layer's own output"),
             lambda app: p.summary_view(app) == "forward" and p.forward_lesson(app) is not None,
             "allclose True",
             _forward_live,
         ),
         Step(
-            "F4, type text: each character → id → vector → a score per character",
+            N_("F4, type text: each character → id → vector → a score per character"),
             lambda app: _predict_live(app),
-            "untrained: ≈ 1/vocab each",
+            N_("untrained: ≈ 1/vocab each"),
             _predict_live,
         ),
         Step(
-            "escape, l: a layer's activations for your text, caught by a forward hook",
+            N_("escape, l: a layer's activations for your text, caught by a forward hook"),
             lambda app: p.predict_side(app) == "activations",
-            "one row per character",
-            lambda app: "activations shown" if p.predict_side(app) == "activations" else None,
+            N_("one row per character"),
+            _activations_live,
         ),
     ),
 )
@@ -112,12 +127,14 @@ def _grad_live(app) -> str | None:
     if par.get("grad_at") is None:
         return f"x {_fmt(par['x'])}, x.grad {_fmt(par['grad'])}"
     # backward took the gradient at the x before the step moved it
-    return f"x.grad {_fmt(par['grad'])} at x = {_fmt(par['grad_at'])}"
+    return Figure(N_("x.grad {grad} at x = {x}"), grad=_fmt(par["grad"]), x=_fmt(par["grad_at"]))
 
 
 def _x_live(app) -> str | None:
     par = p.parabola(app)
-    return None if par is None else f"x {_fmt(par['x'])} at step {p.step(app)}"
+    if par is None:
+        return None
+    return Figure(N_("x {x} at step {step}"), x=_fmt(par["x"]), step=p.step(app))
 
 
 def _near_optimum(app) -> bool:
@@ -127,31 +144,31 @@ def _near_optimum(app) -> bool:
 
 L2 = Lesson(
     "L2",
-    "Backprop: minimise f(x) = 3x² − 2x + 3 with SGD",
+    N_("Backprop: minimise f(x) = 3x² − 2x + 3 with SGD"),
     "train",
     PARABOLA,
     (
         Step(
-            "the parabola preset: x starts at −1; f'(x) = 6x − 2 = 0 at x = 1/3",
+            N_("the parabola preset: x starts at −1; f'(x) = 6x − 2 = 0 at x = 1/3"),
             lambda app: p.preset(app) == PARABOLA,
-            "optimum x = 0.3333",
-            lambda app: f"preset {p.preset(app)}",
+            N_("optimum x = 0.3333"),
+            lambda app: Figure(N_("preset {name}"), name=p.preset(app)),
             setup=True,
         ),
         Step(
-            "n: one step; the strip shows its five phases. x.grad < 0 pushes x up",
+            N_("n: one step; the strip shows its five phases. x.grad < 0 pushes x up"),
             lambda app: p.preset(app) == PARABOLA and p.step(app) >= 1 and _grad_live(app),
-            "x.grad −8 at x = −1",
+            N_("x.grad −8 at x = −1"),
             _grad_live,
         ),
         Step(
-            "s: plain SGD, lr 0.01, to step 80; the chart falls smoothly to a plateau",
+            N_("s: plain SGD, lr 0.01, to step 80; the chart falls smoothly to a plateau"),
             lambda app: p.preset(app) == PARABOLA and p.step(app) >= 80,
-            "x 0.3239 at step 80",
+            N_("x 0.3239 at step 80"),
             _x_live,
         ),
         Step(
-            "read x.grad: near zero means near the optimum",
+            N_("read x.grad: near zero means near the optimum"),
             _near_optimum,
             "|x.grad| < 0.1",
             _grad_live,
@@ -177,14 +194,18 @@ def _scrolled(live: Probe) -> Probe:
 
 def _shapes_live(app) -> str | None:
     r = _embed(app)
-    return None if r is None or r.shapes is None else f"{r.shapes.embedding} and {r.shapes.linear}"
+    if r is None or r.shapes is None:
+        return None
+    shapes = {"embedding": str(r.shapes.embedding), "linear": str(r.shapes.linear)}
+    return Figure(N_("{embedding} and {linear}"), **shapes)
 
 
 def _lookup_live(app) -> str | None:
     r = _embed(app)
     if r is None or r.lookup is None:
         return None
-    return f"allclose {r.lookup.allclose}, max diff {r.lookup.max_abs_diff:g}"
+    diff = f"{r.lookup.max_abs_diff:g}"
+    return Figure(N_("allclose {ok}, max diff {diff}"), ok=r.lookup.allclose, diff=diff)
 
 
 def _init_live(app) -> str | None:
@@ -207,43 +228,49 @@ def _tie_live(app) -> str | None:
     r = _embed(app)
     if r is None or not r.tie or r.tying is None:
         return None
-    return f"{r.tying.before:,} → {r.tying.after:,} ({r.tying.before - r.tying.after:,} fewer)"
+    ty = r.tying
+    return Figure(
+        N_("{before} → {after} ({fewer} fewer)"),
+        before=f"{ty.before:,}",
+        after=f"{ty.after:,}",
+        fewer=f"{ty.before - ty.after:,}",
+    )
 
 
 L3 = Lesson(
     "L3",
-    "Embedding vs Linear: one weight shape, two uses",
+    N_("Embedding vs Linear: one weight shape, two uses"),
     "summary",
     None,
     (
         Step(
-            "e: Embedding(5000, 70), Linear(70, 5000): one weight shape, args swapped",
+            N_("e: Embedding(5000, 70), Linear(70, 5000): one weight shape, args swapped"),
             _shapes_live,
-            "[5000, 70] and [5000, 70]",
+            N_("[5000, 70] and [5000, 70]"),
             _shapes_live,
         ),
         Step(
-            "PageDown: row 14 looked up equals one_hot(14) @ weight",
+            N_("PageDown: row 14 looked up equals one_hot(14) @ weight"),
             _scrolled(_lookup_live),
-            "allclose True, max diff 0",
+            N_("allclose True, max diff 0"),
             _lookup_live,
         ),
         Step(
-            "PageDown: Linear starts uniform in ±1/√70, Embedding normal(0, 1)",
+            N_("PageDown: Linear starts uniform in ±1/√70, Embedding normal(0, 1)"),
             _scrolled(_init_live),
             "±0.1195, std 0.069",
             _init_live,
         ),
         Step(
-            "i: re-init the Linear with normal(0, 1): its histogram turns into a bell",
+            N_("i: re-init the Linear with normal(0, 1): its histogram turns into a bell"),
             _reinit_live,
             "std ≈ 1",
             _reinit_live,
         ),
         Step(
-            "y: tie the weights (l.weight = e.weight): the matrix is counted once",
+            N_("y: tie the weights (l.weight = e.weight): the matrix is counted once"),
             _tie_live,
-            "350,000 fewer",
+            N_("350,000 fewer"),
             _tie_live,
         ),
     ),
@@ -313,40 +340,40 @@ def _cell_step(do: str, match, show, expect: str, recipe: str) -> Step:
 
 L4 = Lesson(
     "L4",
-    "Tensors and autograd in the playground",
+    N_("Tensors and autograd in the playground"),
     "playground",
     None,
     (
         _cell_step(
-            "enter: z = 3(x + 2)², z.backward(), then x.grad",
+            N_("enter: z = 3(x + 2)², z.backward(), then x.grad"),
             _grad18,
             lambda e: _value(e).get("text", ""),
             "tensor([18.])",
             "autograd",
         ),
         _cell_step(
-            "enter: backward again: the graph is freed (retain_graph=True keeps it)",
+            N_("enter: backward again: the graph is freed (retain_graph=True keeps it)"),
             _twice,
             lambda e: _error(e).type,
             "RuntimeError",
             "backward_twice",
         ),
         _cell_step(
-            "enter: nn.Linear(5, 2) on randn(3, 5)",
+            N_("enter: nn.Linear(5, 2) on randn(3, 5)"),
             _linear,
             lambda e: "[3, 2] AddmmBackward0",
             "[3, 2] AddmmBackward0",
             "linear",
         ),
         _cell_step(
-            "enter: nn.Embedding(10, 3) on LongTensor([1, 5, 0, 8])",
+            N_("enter: nn.Embedding(10, 3) on LongTensor([1, 5, 0, 8])"),
             _embedding,
             lambda e: str(_value(e).get("shape")),
             "[4, 3]",
             "embedding",
         ),
         _cell_step(
-            "enter: MyFirstModel on [[1, 2, 5, 9]]",
+            N_("enter: MyFirstModel on [[1, 2, 5, 9]]"),
             _first_model,
             lambda e: "[1, 4, 2]",
             "[1, 4, 2]",

@@ -11,8 +11,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from core.i18n import _, ngettext
 from tui.lessons import saved
 from tui.lessons.content import LESSONS, Lesson, Step, lesson
+from tui.lessons.figure import english, said
 
 POLL_S = 0.25  # how often the steps are checked while a lesson is open
 TALL = 40  # screen rows from which every step is listed, not only the one to do now
@@ -60,7 +62,7 @@ class LessonPanel(Widget, can_focus=False):
         done, seen, note = saved.load({x.key: len(x.steps) for x in LESSONS})
         self.done, self.seen = done, seen
         if note:
-            self.app.notify(note, title="lessons", severity="warning", timeout=10)
+            self.app.notify(note, title=_("lessons"), severity="warning", timeout=10)
 
     def open(self, key: str) -> None:
         self.load()
@@ -96,7 +98,7 @@ class LessonPanel(Widget, can_focus=False):
         for i, s in enumerate(x.steps):
             if not s.setup:
                 live = _safe(s.live, self.app)
-                self.before[(key, i)] = (bool(_safe(s.done, self.app)), live and str(live))
+                self.before[(key, i)] = (bool(_safe(s.done, self.app)), live and english(live))
         self._shown = None
         saved.save(self.done, self.seen)
 
@@ -118,7 +120,7 @@ class LessonPanel(Widget, can_focus=False):
             return True
         was_done, was_live = self.before[(key, i)]
         live = _safe(step.live, self.app)
-        if was_done and (live and str(live)) == was_live:
+        if was_done and (live and english(live)) == was_live:
             return False
         del self.before[(key, i)]
         return True
@@ -149,8 +151,8 @@ class LessonPanel(Widget, can_focus=False):
                 done.add(i)
                 self.last_done[x.key] = i
                 live = _safe(s.live, self.app)
-                if live:
-                    self.seen[(x.key, i)] = str(live)
+                if live:  # a Figure is kept as it is: it says itself in each language
+                    self.seen[(x.key, i)] = live if isinstance(live, str) else str(live)
                 ticked = True
         if ticked:
             saved.save(self.done, self.seen)
@@ -183,9 +185,9 @@ class LessonPanel(Widget, can_focus=False):
             marks = " ".join(
                 DONE if i in done else NOW if i == nxt[0] else LATER for i in range(len(x.steps))
             )
-        out.append(f"{x.key} {x.title}", style="bold")
+        out.append(f"{x.key} {said(x.title)}", style="bold")
         out.append(f"  {marks}", style="bold")
-        out.append("  (L: lessons)", style="dim")
+        out.append("  " + _("(L: lessons)"), style="dim")
         tall = self.app.size.height >= TALL
         last = self.last_done.get(x.key)
         for i, s in enumerate(x.steps):
@@ -193,19 +195,36 @@ class LessonPanel(Widget, can_focus=False):
             if not (tall or is_next or i == last):
                 continue
             mark = DONE if i in done else NOW if is_next else LATER
-            out.append(f"\n{mark} {i + 1}/{len(x.steps)} {s.do}", style="bold" if is_next else "")
+            line = f"\n{mark} {i + 1}/{len(x.steps)} {said(s.do)}"
+            out.append(line, style="bold" if is_next else "")
+            expect = " · " + _("lesson {figure}").format(figure=said(s.expect))
             if is_next:
                 live = _safe(s.live, self.app)
                 out.append("\n    ")
-                out.append(f"now {live}" if live else "now —", style="bold")
-                out.append(f" · lesson {s.expect}", style="dim")
+                out.append(_("now {figure}").format(figure=live) if live else _("now —"), "bold")
+                out.append(expect, style="dim")
             elif i in done:
                 out.append("\n    ")
-                out.append(f"was {self.seen.get((x.key, i), '—')}", style="bold")
-                out.append(f" · lesson {s.expect}", style="dim")
+                seen = self.seen.get((x.key, i), "—")
+                out.append(_("was {figure}").format(figure=seen), style="bold")
+                out.append(expect, style="dim")
         if nxt is None:
-            out.append(f"\n{DONE} all {len(x.steps)} steps done: L opens the next lesson")
+            n = len(x.steps)
+            out.append(f"\n{DONE} ")
+            out.append(
+                ngettext(
+                    "all {n} step done: L opens the next lesson",
+                    "all {n} steps done: L opens the next lesson",
+                    n,
+                ).format(n=n)
+            )
         return out
+
+    def relabel(self) -> None:
+        """After a switch of language: the lesson's words said again, its figures too."""
+        if self.current is not None:
+            self._shown = self.draw()
+            self._drawn_rows = self._rows(self._shown)
 
     def render(self) -> Text:
         return self._shown if self._shown is not None else self.draw()

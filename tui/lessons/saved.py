@@ -9,6 +9,9 @@ import json
 import os
 from pathlib import Path
 
+from core.i18n import _
+from tui.lessons.figure import Figure
+
 NAME = "lessons.json"
 
 
@@ -37,16 +40,19 @@ def load(known: dict[str, int]) -> tuple[dict[str, set[int]], dict[tuple[str, in
         for key, steps in known.items():
             entry = data.get(key, {})
             done[key] = {i for i in entry.get("done", []) if isinstance(i, int) and 0 <= i < steps}
+            said = entry.get("said", {})
             for i, text in entry.get("seen", {}).items():
                 if int(i) in done[key]:
-                    seen[(key, int(i))] = str(text)
+                    seen[(key, int(i))] = _figure(said.get(i)) or str(text)
     except (OSError, ValueError, AttributeError, TypeError) as exc:
         bad = p.with_name(NAME + ".bad")
         try:
             os.replace(p, bad)
         except OSError:
             bad = p
-        note = f"lesson progress in {p} could not be read ({exc}); kept as {bad}, starting afresh"
+        note = _(
+            "lesson progress in {path} could not be read ({error}); kept as {bad}, starting afresh"
+        ).format(path=p, error=exc, bad=bad)
         return {key: set() for key in known}, {}, note
     return done, seen, ""
 
@@ -58,6 +64,12 @@ def save(done: dict[str, set[int]], seen: dict[tuple[str, int], str]) -> None:
         key: {
             "done": sorted(steps),
             "seen": {str(i): text for (k, i), text in seen.items() if k == key},
+            # a figure's words and values, to say it again in the language of a later session
+            "said": {
+                str(i): {"template": text.template, "values": text.values}
+                for (k, i), text in seen.items()
+                if k == key and isinstance(text, Figure)
+            },
         }
         for key, steps in done.items()
     }
@@ -69,3 +81,11 @@ def save(done: dict[str, set[int]], seen: dict[tuple[str, int], str]) -> None:
         os.replace(tmp, p)
     except OSError:
         pass
+
+
+def _figure(said: object) -> Figure | None:
+    """A figure saved with its words and values, made again (None if it cannot be)."""
+    try:
+        return Figure(said["template"], **said["values"])  # type: ignore[index]
+    except (TypeError, KeyError, IndexError, ValueError, AttributeError):
+        return None

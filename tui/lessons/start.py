@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.i18n import _
 from tui.lessons.content import lesson
 from tui.lessons.panel import LessonPanel
 
@@ -48,14 +49,18 @@ async def open_lesson(app: TorchdeckApp, key: str, restart: bool = False) -> Non
     if x.preset is not None and (restart or (status.preset != x.preset and not finished)):
         if status.state in ("running", "paused"):
             app.notify(
-                f"{x.key} uses the {x.preset} preset: stop the run (x) and open it again",
+                _("{lesson} uses the {preset} preset: stop the run (x) and open it again").format(
+                    lesson=x.key, preset=x.preset
+                ),
                 severity="warning",
                 timeout=6,
             )
         elif status.preset != x.preset and status.step > 0 and not restart:
             app.notify(
-                f"{x.key} uses the {x.preset} preset; your {status.preset} model (step "
-                f"{status.step}) is kept: ctrl+p, Preset: {x.preset} builds it",
+                _(
+                    "{lesson} uses the {preset} preset; your {current} model (step {step}) is "
+                    "kept: ctrl+p, Preset: {preset} builds it"
+                ).format(lesson=x.key, preset=x.preset, current=status.preset, step=status.step),
                 severity="warning",
                 timeout=8,
             )

@@ -17,9 +17,11 @@ from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Static
 
+from core import i18n
 from core.contract import AttachResult, SessionInfo, TrainState
 from core.contract.lab import CellError, CompleteArgs, ExecArgs, ExecResult
 from core.errors import EngineDied, EngineError
+from core.i18n import N_, _
 from core.playground_recipes import RECIPES, recipe
 from tui.panes.base import Pane
 from tui.screens.playground_recipes import RecipeScreen
@@ -29,7 +31,7 @@ from tui.widgets.playground_transcript import PlaygroundTranscript
 SAVE_DIR = "runs/torchdeck"
 STANDARD_NAMES = ("torch", "nn", "F", "np", "model", "tokenizer", "data")
 
-WELCOME = (
+WELCOME = N_(
     "Python prompt in the engine. Names ready: torch, nn, F, np, and model, tokenizer, data "
     "(the app's live ones: changing model changes what trains). Enter runs a complete cell "
     "and starts a new line otherwise; up/down recall earlier cells; tab completes. ctrl+t opens "
@@ -40,7 +42,7 @@ WELCOME = (
 
 
 class PlaygroundPane(Pane):
-    TITLE = "Playground pane"
+    TITLE = N_("Playground pane")
     DEFAULT_CSS = """
     PlaygroundPane { height: 1fr; }
     #playground-transcript { height: 1fr; background: $surface; }
@@ -50,13 +52,13 @@ class PlaygroundPane(Pane):
     #playground-status { height: 1; color: $text-muted; }
     """
     BINDINGS = [
-        Binding("ctrl+t", "recipes", "Recipes"),
-        Binding("ctrl+c", "interrupt", "Interrupt cell", priority=True),
-        Binding("ctrl+s", "save", "Save transcript"),
-        Binding("ctrl+n", "reset_namespace", "Fresh namespace"),
+        Binding("ctrl+t", "recipes", N_("Recipes")),
+        Binding("ctrl+c", "interrupt", N_("Interrupt cell"), priority=True),
+        Binding("ctrl+s", "save", N_("Save transcript")),
+        Binding("ctrl+n", "reset_namespace", N_("Fresh namespace")),
         # priority: the input box, which has the focus, would move its cursor by a page
-        Binding("pageup", "page(-1)", "Scroll transcript up", show=False, priority=True),
-        Binding("pagedown", "page(1)", "Scroll transcript down", show=False, priority=True),
+        Binding("pageup", "page(-1)", N_("Scroll transcript up"), show=False, priority=True),
+        Binding("pagedown", "page(1)", N_("Scroll transcript down"), show=False, priority=True),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -68,6 +70,7 @@ class PlaygroundPane(Pane):
         self.count = 0  # cells submitted in this app session: the In [n] numbers
         self.interrupts = 0  # ctrl+c presses the running cell has not answered yet
         self.attached_to = ""  # the engine whose names were shown
+        self._welcome: dict | None = None  # the transcript's welcome entry (relabelled)
 
     def compose(self) -> ComposeResult:
         yield PlaygroundTranscript(id="playground-transcript")
@@ -77,8 +80,23 @@ class PlaygroundPane(Pane):
 
     def on_mount(self) -> None:
         with contextlib.suppress(NoMatches):  # built ahead as the app closes: nothing to show
-            self.query_one(PlaygroundTranscript).note(WELCOME)
+            transcript = self.query_one(PlaygroundTranscript)
+            transcript.note(i18n._(WELCOME))
+            self._welcome = transcript.entries[-1]
             self._show_status()
+
+    def relabel(self) -> None:
+        """The status line and the welcome in the new language; the cells' notes and answers
+        stay as they were written (a transcript is a record)."""
+        with contextlib.suppress(NoMatches):
+            self._show_status()
+            if self._welcome is not None and self._welcome.get("note") != i18n._(WELCOME):
+                self._welcome["note"] = i18n._(WELCOME)
+                transcript = self.transcript
+                transcript.clear()
+                for entry in transcript.entries:
+                    transcript._draw(entry)
+                transcript._to_end()
 
     @property
     def input(self) -> PlaygroundInput:
@@ -95,14 +113,16 @@ class PlaygroundPane(Pane):
 
     def _show_status(self) -> None:
         if self.running:
-            text = "running… ctrl+c interrupts"
+            text = _("running… ctrl+c interrupts")
             if self.train_state == "running":
-                text = "waiting for the training step, then running… ctrl+c interrupts"
+                text = _("waiting for the training step, then running… ctrl+c interrupts")
         elif self.train_state == "running":
             # one row at 80 columns
-            text = "training runs: a cell waits for the current step, then runs (training waits)"
+            text = _("training runs: a cell waits for the current step, then runs (training waits)")
         else:
-            text = "enter runs · ctrl+t recipes · ctrl+s save · ctrl+n fresh namespace · esc leaves"
+            text = _(
+                "enter runs · ctrl+t recipes · ctrl+s save · ctrl+n fresh namespace · esc leaves"
+            )
         self.query_one("#playground-status", Static).update(text, layout=False)  # one row
 
     # -- engine --------------------------------------------------------------------------------
@@ -115,7 +135,9 @@ class PlaygroundPane(Pane):
     def configured(self, info: SessionInfo) -> None:
         if len(self.transcript.entries) > 1:  # the welcome and at least one cell
             self.transcript.note(
-                f"model, tokenizer and data now point at the new {info.preset} model"
+                _("model, tokenizer and data now point at the new {preset} model").format(
+                    preset=info.preset
+                )
             )
 
     def attached(self, result: AttachResult) -> None:
@@ -126,10 +148,12 @@ class PlaygroundPane(Pane):
             return  # said already (the app redraws after another client's new model)
         self.attached_to = result.engine.id
         own = sorted(n for n in result.variables if n not in STANDARD_NAMES)
-        names = ", ".join(own) if own else "none beyond the standard ones"
+        names = ", ".join(own) if own else _("none beyond the standard ones")
         self.transcript.note(
-            f"Attached to engine {result.engine.id}: cells run in its namespace, shared with "
-            f"every client attached to it. Names defined there: {names}."
+            _(
+                "Attached to engine {engine}: cells run in its namespace, shared with "
+                "every client attached to it. Names defined there: {names}."
+            ).format(engine=result.engine.id, names=names)
         )
 
     def engine_restarted(self) -> None:
@@ -140,12 +164,14 @@ class PlaygroundPane(Pane):
             crashed = False
         if crashed:
             self.transcript.note(
-                "The engine stopped: every name defined here is lost. Press "
-                "ctrl+r to restart it with a fresh namespace.",
+                _(
+                    "The engine stopped: every name defined here is lost. Press "
+                    "ctrl+r to restart it with a fresh namespace."
+                ),
                 "bold red",
             )
         else:
-            self.transcript.note("Engine restarting: the namespace starts fresh.", "bold yellow")
+            self.transcript.note(_("Engine restarting: the namespace starts fresh."), "bold yellow")
         self._show_status()
 
     # -- running cells -------------------------------------------------------------------------
@@ -156,7 +182,7 @@ class PlaygroundPane(Pane):
 
     def run_cell(self, code: str) -> None:
         if self.running:
-            self.app.notify("a cell is still running (ctrl+c interrupts it)", timeout=3)
+            self.app.notify(_("a cell is still running (ctrl+c interrupts it)"), timeout=3)
             return
         code = code.rstrip()
         if not code:
@@ -183,16 +209,16 @@ class PlaygroundPane(Pane):
             if exc.type == "Interrupted":
                 failure = CellError(
                     "Interrupted",
-                    "the cell was stopped",
-                    hint="the namespace keeps what the cell had assigned before",
+                    _("the cell was stopped"),
+                    hint=_("the namespace keeps what the cell had assigned before"),
                 )
         except EngineDied as exc:
             failure = CellError(
                 "EngineDied",
-                f"the engine exited (code {exc.returncode}) during this cell"
+                _("the engine exited (code {code}) during this cell").format(code=exc.returncode)
                 if exc.returncode is not None  # a detached engine's code is not known here
-                else "the engine is gone (its connection closed): no answer came for this cell",
-                hint="press ctrl+r to restart it; the namespace starts fresh",
+                else _("the engine is gone (its connection closed): no answer came for this cell"),
+                hint=_("press ctrl+r to restart it; the namespace starts fresh"),
             )
         finally:
             self.running = False
@@ -208,14 +234,16 @@ class PlaygroundPane(Pane):
         if self.running:
             self.link.client.interrupt()
             self.interrupts += 1
-            text = "interrupting…"
+            text = _("interrupting…")
             if self.interrupts >= 2:  # the cell ignores SIGINT, or the engine is stopped
-                text = "interrupting… no answer: ctrl+r restarts the engine (a fresh namespace)"
+                text = _("interrupting… no answer: ctrl+r restarts the engine (a fresh namespace)")
                 if self.interrupts == 2:
                     self.app.notify(
-                        "the cell does not answer ctrl+c: press ctrl+r to restart the engine "
-                        "(the namespace starts fresh; the model is rebuilt)",
-                        title="interrupt",
+                        _(
+                            "the cell does not answer ctrl+c: press ctrl+r to restart the engine "
+                            "(the namespace starts fresh; the model is rebuilt)"
+                        ),
+                        title=_("interrupt"),
                         severity="warning",
                         timeout=10,
                     )
@@ -223,7 +251,7 @@ class PlaygroundPane(Pane):
         elif self.input.selected_text:
             self.input.action_copy()
         else:
-            self.app.notify("no cell is running (ctrl+q quits the app)", timeout=2)
+            self.app.notify(_("no cell is running (ctrl+q quits the app)"), timeout=2)
 
     # -- completion ----------------------------------------------------------------------------
 
@@ -246,11 +274,13 @@ class PlaygroundPane(Pane):
         box = self.query_one("#playground-completions", Static)
         if len(candidates) > 1:
             more = reply.more + max(0, len(candidates) - 40)
-            shown = "  ".join(candidates[:40]) + (f"  … {more} more" if more else "")
+            shown = "  ".join(candidates[:40])
+            if more:
+                shown += "  " + _("… {n} more").format(n=more)
             box.update(shown)
             box.display = True
         elif not candidates:
-            box.update("no completions")
+            box.update(_("no completions"))
             box.display = True
         else:
             self._hide_completions()
@@ -275,7 +305,7 @@ class PlaygroundPane(Pane):
                 self.run_cell(code)
             else:
                 self.input.set_code(code)
-                self.app.notify("recipe loaded: press enter at its end to run it", timeout=3)
+                self.app.notify(_("recipe loaded: press enter at its end to run it"), timeout=3)
             self.input.focus()
 
         self.app.push_screen(RecipeScreen(RECIPES), chosen)
@@ -295,18 +325,24 @@ class PlaygroundPane(Pane):
                 os.unlink(tmp)
                 raise
         except OSError as exc:
-            self.app.notify(f"cannot save the transcript: {exc}", severity="error", timeout=8)
+            self.app.notify(
+                _("cannot save the transcript: {error}").format(error=exc),
+                severity="error",
+                timeout=8,
+            )
             return
         self.last_saved = path
-        self.app.notify(f"transcript saved to {os.path.abspath(path)}", timeout=6)
+        self.app.notify(
+            _("transcript saved to {path}").format(path=os.path.abspath(path)), timeout=6
+        )
 
     async def action_reset_namespace(self) -> None:
         if self.running:
-            self.app.notify("a cell is running: interrupt it first (ctrl+c)", timeout=3)
+            self.app.notify(_("a cell is running: interrupt it first (ctrl+c)"), timeout=3)
             return
         try:
             await self.link.client.call("playground_reset")
         except (EngineError, EngineDied) as exc:
-            self.app.notify(f"cannot reset: {exc}", severity="error")
+            self.app.notify(_("cannot reset: {error}").format(error=exc), severity="error")
             return
-        self.transcript.note("Fresh namespace: torch, nn, F, np, model, tokenizer, data.")
+        self.transcript.note(_("Fresh namespace: torch, nn, F, np, model, tokenizer, data."))

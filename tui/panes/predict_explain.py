@@ -4,6 +4,7 @@ every head with v, the character at the cursor) and the reply drawn by ExplainVi
 from __future__ import annotations
 
 from core.contract.explain import ExplainResult
+from core.i18n import _
 from tui.widgets.explain_view import ExplainView
 
 
@@ -35,7 +36,7 @@ class Explaining:
         data = self.query_one(ExplainView).data
         sizes = (data.n_layer, data.n_head) if data else (0, 0)
         if self.side != "explain" or not sizes[which]:
-            self.app.notify("press e for the explain view of a gpt model first", timeout=2)
+            self.app.notify(_("press e for the explain view of a gpt model first"), timeout=2)
             return
         self.explain_at[which] = (self.explain_at[which] + step) % sizes[which]
         self.schedule(0)

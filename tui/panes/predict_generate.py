@@ -7,6 +7,7 @@ from textual.actions import SkipAction
 from textual.widgets import Input
 
 from core.contract import CancelArgs, GenerateArgs
+from core.i18n import _
 
 
 class Generation:
@@ -19,7 +20,7 @@ class Generation:
         if self.generating:
             return
         if not (self.ready and self.is_lm):
-            self.app.notify("the engine has no language model yet", timeout=3)
+            self.app.notify(_("the engine has no language model yet"), timeout=3)
             return
         self.generated_view.start(self.text)
         if self.side != "generated":
@@ -37,7 +38,8 @@ class Generation:
         self._gen_id = None
         view.finish(None if result is None else result.text)
         if result is not None and result.stopped:
-            self.app.notify(f"stopped after {len(view.text)} characters", timeout=2)
+            n = len(view.text)
+            self.app.notify(_("stopped after {n} characters").format(n=n), timeout=2)
         if self.is_running:
             self._show_generated()
             self._show_controls()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from rich.text import Text
@@ -24,17 +24,20 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static
 
+from core import i18n
 from core.contract import (
     PredictArgs,
     PredictResult,
     SessionInfo,
     TrainProgress,
 )
+from core.i18n import N_, _
 from tui.format import fit_parts
 from tui.latest import LatestRequest
 from tui.panes.base import ANSWER_HOLD_S, EXPLAIN_HOLD_S, Pane
 from tui.panes.predict_explain import Explaining
 from tui.panes.predict_generate import Generation
+from tui.panes.predict_info import info_parts
 from tui.widgets.activation_map import ActivationMap
 from tui.widgets.explain_view import ExplainView
 from tui.widgets.generated_text import GeneratedText
@@ -47,30 +50,34 @@ from tui.widgets.token_strip import TokenStrip
 LIVE_INTERVAL_S = 0.3  # re-predict during training at most this often
 
 
+def starting() -> str:
+    return _("engine starting…")
+
+
 class PredictPane(Explaining, Generation, Pane):
-    TITLE = "Predict pane"
+    TITLE = N_("Predict pane")
     BINDINGS = [
-        Binding("i", "edit", "Type", tooltip="Type (text box)"),
-        Binding("g,ctrl+g", "generate", "Generate"),
-        Binding("m", "side('math')", "Math", tooltip="Show the math"),
-        Binding("l", "side('activations')", "Acts", tooltip="Activations"),
-        Binding("e", "side('explain')", "Explain", tooltip="Inside the model"),
-        Binding("comma", "head(-1)", "Prev head", show=False),
-        Binding("full_stop", "head(1)", "Next head", show=False),
-        Binding("v", "heads_grid", "All heads / one head", show=False),
-        Binding("tab", "accept", "Accept top char", show=False),
-        Binding("plus,equals_sign,up", "temperature(1)", "Temperature up", show=False),
-        Binding("minus,down", "temperature(-1)", "Temperature down", show=False),
-        Binding("k", "top_k", "Top-k"),
-        Binding("p", "top_p", "Top-p"),
-        Binding("s", "sampled", "Sampling", tooltip="Greedy/sampled"),
-        Binding("x,escape", "stop", "Stop", tooltip="Stop generating"),
-        Binding("n", "gen_length", "Gen length", show=False),
-        Binding("left_square_bracket", "layer(-1)", "Prev layer", show=False),
-        Binding("right_square_bracket", "layer(1)", "Next layer", show=False),
-        Binding("c", "clear", "Clear text", show=False),
-        Binding("pageup", "side_page(-1)", "Scroll side view up", show=False),
-        Binding("pagedown", "side_page(1)", "Scroll side view down", show=False),
+        Binding("i", "edit", N_("Type"), tooltip=N_("Type (text box)")),
+        Binding("g,ctrl+g", "generate", N_("Generate")),
+        Binding("m", "side('math')", N_("Math"), tooltip=N_("Show the math")),
+        Binding("l", "side('activations')", N_("Acts"), tooltip=N_("Activations")),
+        Binding("e", "side('explain')", N_("Explain"), tooltip=N_("Inside the model")),
+        Binding("comma", "head(-1)", N_("Prev head"), show=False),
+        Binding("full_stop", "head(1)", N_("Next head"), show=False),
+        Binding("v", "heads_grid", N_("All heads / one head"), show=False),
+        Binding("tab", "accept", N_("Accept top char"), show=False),
+        Binding("plus,equals_sign,up", "temperature(1)", N_("Temperature up"), show=False),
+        Binding("minus,down", "temperature(-1)", N_("Temperature down"), show=False),
+        Binding("k", "top_k", N_("Top-k")),
+        Binding("p", "top_p", N_("Top-p")),
+        Binding("s", "sampled", N_("Sampling"), tooltip=N_("Greedy/sampled")),
+        Binding("x,escape", "stop", N_("Stop"), tooltip=N_("Stop generating")),
+        Binding("n", "gen_length", N_("Gen length"), show=False),
+        Binding("left_square_bracket", "layer(-1)", N_("Prev layer"), show=False),
+        Binding("right_square_bracket", "layer(1)", N_("Next layer"), show=False),
+        Binding("c", "clear", N_("Clear text"), show=False),
+        Binding("pageup", "side_page(-1)", N_("Scroll side view up"), show=False),
+        Binding("pagedown", "side_page(1)", N_("Scroll side view down"), show=False),
     ]
     DEFAULT_CSS = Path(__file__).with_name("predict_pane.tcss").read_text(encoding="utf-8")
 
@@ -90,6 +97,8 @@ class PredictPane(Explaining, Generation, Pane):
         self._typed_at: float | None = None
         self._last_live = 0.0
         self.latencies: deque[float] = deque(maxlen=200)  # keystroke → bars drawn, seconds
+        self._amap_note = ""  # the activation map's note, an msgid
+        self._bars_note: Callable[[], str] = starting  # the bars' note, made again on F5
 
     def compose(self) -> ComposeResult:
         yield PredictInput(id="predict-input", on_text=self._typed)
@@ -106,7 +115,7 @@ class PredictPane(Explaining, Generation, Pane):
 
     def on_mount(self) -> None:
         with contextlib.suppress(NoMatches):  # built ahead as the app closes: nothing to show
-            self.query_one(ProbBars).note = "engine starting…"
+            self._note_bars(starting)
             self._show_generated()
             self._show_controls()
             self.watch(self.input_box, "selection", self._cursor_moved, init=False)
@@ -144,9 +153,12 @@ class PredictPane(Explaining, Generation, Pane):
             self.result = None
             bars = self.query_one(ProbBars)
             bars.top = []
-            bars.note = (
-                f"the {info.preset} preset is not a language model: apply "
-                "mini, mlp or gpt in the Train pane (F2) to predict text"
+            preset = info.preset
+            self._note_bars(
+                lambda: _(
+                    "the {preset} preset is not a language model: apply "
+                    "mini, mlp or gpt in the Train pane (F2) to predict text"
+                ).format(preset=preset)
             )
             self.query_one(TokenStrip).strip = []
             self.query_one("#predict-info", Static).update("")
@@ -171,13 +183,26 @@ class PredictPane(Explaining, Generation, Pane):
         self.generated_view.finish(None)
         self.prediction.reset()
         self.result = None
-        bars = self.query_one(ProbBars)
-        bars.top = []
-        bars.note = "engine starting…"
+        self.query_one(ProbBars).top = []
+        self._note_bars(starting)
         self._show_controls()
 
     def focus_target(self) -> Widget:
         return self.input_box
+
+    def _note_bars(self, note: Callable[[], str]) -> None:
+        self._bars_note = note
+        self.query_one(ProbBars).note = note()
+
+    def relabel(self) -> None:
+        """The notes and the info line in the new language (the widgets draw the rest)."""
+        with contextlib.suppress(NoMatches):
+            self.query_one(ProbBars).note = self._bars_note()
+            amap = self.query_one(ActivationMap)
+            if amap.note:
+                amap.note = i18n._(self._amap_note)
+            if self.result is not None and self.is_lm:
+                self._show_info(self.result)
 
     def pane_shown(self) -> None:
         if self.is_lm:
@@ -261,22 +286,8 @@ class PredictPane(Explaining, Generation, Pane):
             self._show_explanation(r.explain)
 
     def _show_info(self, r: PredictResult) -> None:
-        # most telling first: at 80 columns the last parts are left out whole, never cut
-        parts = []
-        if r.unknown:
-            chars = "".join(dict.fromkeys(ch for _, ch in r.unknown))[:8]
-            parts.append(f"{len(r.unknown)} char(s) not in the vocabulary ({chars}): skipped")
-        if r.cropped:
-            parts.append(f"using the last {len(r.ids)} of {r.chars} chars (context {r.block_size})")
-        elif r.empty_context:
-            parts.append("empty text: predicting from a newline")
-        if r.bits_per_char is not None:
-            parts.append(f"text loss {r.loss:.3f} nats, {r.bits_per_char:.2f} bits/char")
-        parts.append("untrained: random weights" if r.step == 0 else f"weights of step {r.step}")
-        if r.bits_per_char is None:
-            parts.append("text loss: needs 2+ known characters")
-        if self.latencies:
-            parts.append(f"in {1000 * self.latencies[-1]:.0f} ms")
+        latency = self.latencies[-1] if self.latencies else None
+        parts = info_parts(r, latency)
         info = self.query_one("#predict-info", Static)
         line = Text(fit_parts(parts, info.size.width or 80), no_wrap=True, overflow="crop")
         if r.unknown:
@@ -328,7 +339,7 @@ class PredictPane(Explaining, Generation, Pane):
     def action_accept(self) -> None:
         """Append the most likely next character to the text."""
         if not (self.result and self.result.top):
-            self.app.notify("no prediction yet to accept", timeout=2)
+            self.app.notify(_("no prediction yet to accept"), timeout=2)
             return
         self.input_box.append_text(self.result.top[0].char)
 
@@ -345,7 +356,8 @@ class PredictPane(Explaining, Generation, Pane):
         result = await self.link.call("predict_layers", quiet=True)
         amap = self.query_one(ActivationMap)
         if not result or not result.layers:
-            amap.note = "no layer with one vector per character"
+            self._amap_note = N_("no layer with one vector per character")
+            amap.note = i18n._(self._amap_note)
             return
         self.layer_list = result.layers
         if not 0 <= self.layer_index < len(self.layer_list):
@@ -353,14 +365,15 @@ class PredictPane(Explaining, Generation, Pane):
             # start at the hidden layer that feeds the output: the most telling one
             out = result.output_layer
             self.layer_index = max(0, names.index(out) - 1) if out in names else 0
-        amap.note = "[ and ] choose the layer"
+        self._amap_note = N_("[ and ] choose the layer")
+        amap.note = i18n._(self._amap_note)
 
     def action_layer(self, step: int) -> None:
         if self.side == "explain":
             self._move_explain(0, step)
             return
         if not self.layer_list:
-            self.app.notify("press l to show activations first", timeout=2)
+            self.app.notify(_("press l to show activations first"), timeout=2)
             return
         self.layer_index = (self.layer_index + step) % len(self.layer_list)
         if self.is_lm:

@@ -34,6 +34,7 @@ from textual.widgets import ContentSwitcher, Input, Static
 
 from core.contract import SessionInfo, TrainProgress, TrainState
 from core.contract.settings import MINI
+from core.i18n import N_
 from tui.panes.base import Pane
 from tui.widgets.summary_embedding_lesson import SummaryEmbeddingLesson
 from tui.widgets.summary_forward_lesson import SummaryForwardLesson
@@ -54,7 +55,7 @@ MODEL_VIEWS = ("layers", "weight", "forward")  # the views whose figures change 
 
 
 class SummaryPane(Pane):
-    TITLE = "Summary pane"
+    TITLE = N_("Summary pane")
     DEFAULT_CSS = """
     SummaryPane { height: 1fr; }
     SummaryPane #sum-head { height: 1; color: $text-muted; }
@@ -73,21 +74,21 @@ class SummaryPane(Pane):
     SummaryPane #sum-embed-plots SummaryHistogram { height: 1fr; }
     """
     BINDINGS = [
-        Binding("t", "view('layers')", "Table", tooltip="Layer table"),
-        Binding("w", "view('weight')", "Weights", tooltip="Weight stats"),
-        Binding("e", "view('embed')", "Embedding", tooltip="Embedding vs Linear"),
-        Binding("f", "view('forward')", "Forward", tooltip="Forward X·Wᵀ+b"),
-        Binding("c", "view('source')", "Code", tooltip="Model code: forward()"),
-        Binding("r", "refresh", "Refresh"),
-        Binding("plus,equals_sign", "depth(1)", "Deeper"),
-        Binding("minus", "depth(-1)", "Shallower"),
-        Binding("o", "expand_all", "Expand/collapse all", show=False),
-        Binding("left_square_bracket", "cycle(-1)", "Previous weight/Linear", show=False),
-        Binding("right_square_bracket", "cycle(1)", "Next weight/Linear", show=False),
-        Binding("i", "reinit", "Re-init Linear (lesson)", show=False),
-        Binding("y", "tie", "Tie weights (lesson)", show=False),
-        Binding("n", "new_input", "New random input", show=False),
-        Binding("v", "sizes", "Lesson sizes V, d", show=False),
+        Binding("t", "view('layers')", N_("Table"), tooltip=N_("Layer table")),
+        Binding("w", "view('weight')", N_("Weights"), tooltip=N_("Weight stats")),
+        Binding("e", "view('embed')", N_("Embedding"), tooltip=N_("Embedding vs Linear")),
+        Binding("f", "view('forward')", N_("Forward"), tooltip=N_("Forward X·Wᵀ+b")),
+        Binding("c", "view('source')", N_("Code"), tooltip=N_("Model code: forward()")),
+        Binding("r", "refresh", N_("Refresh")),
+        Binding("plus,equals_sign", "depth(1)", N_("Deeper")),
+        Binding("minus", "depth(-1)", N_("Shallower")),
+        Binding("o", "expand_all", N_("Expand/collapse all"), show=False),
+        Binding("left_square_bracket", "cycle(-1)", N_("Previous weight/Linear"), show=False),
+        Binding("right_square_bracket", "cycle(1)", N_("Next weight/Linear"), show=False),
+        Binding("i", "reinit", N_("Re-init Linear (lesson)"), show=False),
+        Binding("y", "tie", N_("Tie weights (lesson)"), show=False),
+        Binding("n", "new_input", N_("New random input"), show=False),
+        Binding("v", "sizes", N_("Lesson sizes V, d"), show=False),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -209,6 +210,10 @@ class SummaryPane(Pane):
         elif view == "source":
             self.source_view.reload(quiet, again=not quiet)
         self._last_refresh = time.monotonic()
+
+    def relabel(self) -> None:
+        with contextlib.suppress(NoMatches):
+            self._show_head()
 
     @on(SummaryLayers.Loaded)
     def _show_head(self) -> None:

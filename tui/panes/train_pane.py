@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from textual.widgets import Static
 from core import contract  # its messages load on first use, after the first frame
 from core.contract.settings import DEFAULT_PRESET, MODEL_SIZE_NAMES, PARABOLA
 from core.errors import TorchdeckError
+from core.i18n import N_, _
 from tui.panes.base import Pane
 from tui.widgets.config_form import TRAIN_KEYS, ConfigForm
 from tui.widgets.loop_strip import LoopStrip
@@ -33,22 +35,30 @@ REPORT_INTERVAL_S = 0.25  # seconds between the engine's progress events while t
 REPORT_DRAWS = ("metrics", "val_loss", "detail", "sample")  # what a progress report draws
 
 
+def no_sample() -> str:
+    return _("sample: (appears at each evaluation)")
+
+
+def parabola_note() -> str:
+    return _("parabola: f(x) = 3x² − 2x + 3, start x = −1, optimum x = 1/3")
+
+
 class TrainPane(Pane):
-    TITLE = "Train pane"
+    TITLE = N_("Train pane")
     BINDINGS = [
-        Binding("s", "start", "Start"),
-        Binding("space", "pause", "Pause", tooltip="Pause/resume"),
-        Binding("n", "step", "Step"),
-        Binding("x", "stop", "Stop"),
-        Binding("a", "apply", "Apply", tooltip="Apply config"),
-        Binding("ctrl+s", "save", "Save"),
-        Binding("ctrl+o", "load", "Load"),
-        Binding("R", "reset", "Reset model"),
-        Binding("c", "chart_view", "Chart"),
-        Binding("m", "smoothing", "Smooth"),
-        Binding("w", "chart_window", "Window"),
-        Binding("g", "log_scale", "Log scale"),
-        Binding("o", "compare", "Compare run"),
+        Binding("s", "start", N_("Start")),
+        Binding("space", "pause", N_("Pause"), tooltip=N_("Pause/resume")),
+        Binding("n", "step", N_("Step")),
+        Binding("x", "stop", N_("Stop")),
+        Binding("a", "apply", N_("Apply"), tooltip=N_("Apply config")),
+        Binding("ctrl+s", "save", N_("Save")),
+        Binding("ctrl+o", "load", N_("Load")),
+        Binding("R", "reset", N_("Reset model")),
+        Binding("c", "chart_view", N_("Chart")),
+        Binding("m", "smoothing", N_("Smooth")),
+        Binding("w", "chart_window", N_("Window")),
+        Binding("g", "log_scale", N_("Log scale")),
+        Binding("o", "compare", N_("Compare run")),
     ]
 
     def __init__(self, initial: dict, *, id: str | None = None) -> None:
@@ -61,6 +71,7 @@ class TrainPane(Pane):
         # must not replace a finished run's model)
         self.autosave_path = str(Path(self.checkpoint_path).with_name(AUTOSAVE_NAME))
         self.metrics_path: str | None = None  # this run's metrics.jsonl, once it has started
+        self._sample = no_sample  # makes the sample line's text (again after a switch of language)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="train-top"):
@@ -69,7 +80,15 @@ class TrainPane(Pane):
             yield TrainMetrics(id="train-metrics")
         yield SystemLine(id="system-line")
         yield LoopStrip(id="loop-strip")
-        yield Static("sample: (appears at each evaluation)", id="train-sample")
+        yield Static(self._sample(), id="train-sample")
+
+    def relabel(self) -> None:
+        """The sample line in the new language (the other parts draw their own)."""
+        self.query_one("#train-sample", Static).update(self._sample(), layout=False)
+
+    def _show_sample(self, draw: Callable[[], str], layout: bool = True) -> None:
+        self._sample = draw
+        self.query_one("#train-sample", Static).update(draw(), layout=layout)
 
     # -- engine events -------------------------------------------------------------------------
 
@@ -105,11 +124,7 @@ class TrainPane(Pane):
         metrics.val_loss = None
         metrics.data = contract.TrainProgress(step=info.step, steps=info.steps)
         self.query_one(LoopStrip).detail = None
-        self.query_one("#train-sample", Static).update(
-            "parabola: f(x) = 3x² − 2x + 3, start x = −1, optimum x = 1/3"
-            if self.preset == PARABOLA
-            else "sample: (appears at each evaluation)"
-        )
+        self._show_sample(parabola_note if self.preset == PARABOLA else no_sample)
 
     def attached(self, result: AttachResult) -> None:
         """Attached to a running engine: its run's state (keys s, space, x work on it as if
@@ -128,7 +143,7 @@ class TrainPane(Pane):
             metrics.val_loss = last_val_loss(result.session)
         if result.sample:
             text = result.sample.replace("\n", "⏎")
-            self.query_one("#train-sample", Static).update(f"sample (latest): {text}")
+            self._show_sample(lambda: _("sample (latest): {text}").format(text=text))
 
     def engine_event(self, name: str, data) -> None:
         if name == "train_progress":
@@ -136,7 +151,10 @@ class TrainPane(Pane):
         elif name == "train_state":
             self.state_changed(data.state, data.reason)
         elif name == "autosaved":
-            self.app.notify(f"autosaved step {data['step']} to {data['path']}", timeout=3)
+            self.app.notify(
+                _("autosaved step {step} to {path}").format(step=data["step"], path=data["path"]),
+                timeout=3,
+            )
 
     def show_machine(self, machine: MachineState) -> None:
         """The engine's latest system sample, or its first warning, in the line under the chart
@@ -164,24 +182,27 @@ class TrainPane(Pane):
             strip = self.query_one(LoopStrip)
             self.draw_when_shown("detail", lambda: setattr(strip, "detail", data.detail))
         if data.sample:  # one line, its height fixed: no layout
-            text = f"sample @ {data.step}: " + data.sample.replace("\n", "⏎")
-            sample = self.query_one("#train-sample", Static)
-            self.draw_when_shown("sample", lambda: sample.update(text, layout=False))
+            text = data.sample.replace("\n", "⏎")
+
+            def draw() -> str:
+                return _("sample @ {step}: {text}").format(step=data.step, text=text)
+
+            self.draw_when_shown("sample", lambda: self._show_sample(draw, layout=False))
 
     def state_changed(self, state: str, reason: str) -> None:
         self.state = state
         self.query_one(LoopStrip).running = state == "running"
         if state == "diverged":
-            self.app.notify(reason, title="training diverged", severity="error", timeout=10)
+            self.app.notify(reason, title=_("training diverged"), severity="error", timeout=10)
         elif state == "paused" and reason.startswith("error"):
-            self.app.notify(reason, title="training stopped", severity="error", timeout=10)
+            self.app.notify(reason, title=_("training stopped"), severity="error", timeout=10)
 
     # -- actions -------------------------------------------------------------------------------
 
     async def configure_from_form(self) -> bool:
         values = self.query_one(ConfigForm).values()
         if values is None:
-            self.app.notify("fix the marked fields first", severity="warning")
+            self.app.notify(_("fix the marked fields first"), severity="warning")
             return False
         info = await self.link.call(contract.ConfigureArgs(**values))
         if info is None:
@@ -211,19 +232,21 @@ class TrainPane(Pane):
         await self.model_loaded()
         self.query_one(ConfigForm).choose(preset, keep_model=False)
         if await self.configure_from_form() and not quiet:
-            self.app.notify(f"a fresh {preset} model with its own settings", timeout=3)
+            self.app.notify(
+                _("a fresh {preset} model with its own settings").format(preset=preset), timeout=3
+            )
 
     async def model_loaded(self) -> None:
         """Wait for the first model while it loads: a key pressed meanwhile (s, n) acts once it
         is ready, as a person expects, while the other panes' keys go on working."""
         if not self.app.model_ready.is_set():
-            self.app.notify("the model is loading: this runs once it is ready", timeout=3)
+            self.app.notify(_("the model is loading: this runs once it is ready"), timeout=3)
             await self.app.model_ready.wait()
 
     async def action_start(self) -> None:
         await self.model_loaded()
         if self.query_one(ConfigForm).values() is None:
-            self.app.notify("fix the marked fields first", severity="warning")
+            self.app.notify(_("fix the marked fields first"), severity="warning")
             return
         # Progress four times a second is live enough for a person and keeps the UI's share of
         # the CPU small while the engine trains (each event re-renders metrics and status).
@@ -260,7 +283,9 @@ class TrainPane(Pane):
         elif self.state == "paused":
             await self.link.call("train_resume")
         else:
-            self.app.notify(f"training is {self.state}; press s to start", timeout=3)
+            self.app.notify(
+                _("training is {state}; press s to start").format(state=self.state), timeout=3
+            )
 
     async def action_step(self) -> None:
         await self.model_loaded()
@@ -274,7 +299,10 @@ class TrainPane(Pane):
     async def action_save(self) -> None:
         result = await self.link.call(contract.SaveArgs(self.checkpoint_path))
         if result:
-            self.app.notify(f"saved step {result.step} to {result.path}", timeout=4)
+            self.app.notify(
+                _("saved step {step} to {path}").format(step=result.step, path=result.path),
+                timeout=4,
+            )
 
     def action_load(self) -> None:
         self.run_worker(self.load(self.checkpoint_path), group="apply")
@@ -291,7 +319,9 @@ class TrainPane(Pane):
         info = await self.link.call(contract.LoadArgs(path, factory=own))
         if info:
             self.app.model_configured(info)
-            self.app.notify(f"loaded step {info.step} from {path}", timeout=4)
+            self.app.notify(
+                _("loaded step {step} from {path}").format(step=info.step, path=path), timeout=4
+            )
 
     def action_reset(self) -> None:
         self.run_worker(self._reset(), group="apply")
@@ -300,7 +330,7 @@ class TrainPane(Pane):
         info = await self.link.call("reset")
         if info:
             self.app.model_configured(info)
-            self.app.notify("model reset to fresh random weights", timeout=3)
+            self.app.notify(_("model reset to fresh random weights"), timeout=3)
 
     # -- the chart -----------------------------------------------------------------------------
 
@@ -336,6 +366,6 @@ class TrainPane(Pane):
         try:
             train, val = await asyncio.to_thread(read_run, picked)
         except TorchdeckError as exc:
-            self.app.notify(str(exc), title="cannot compare", severity="error", timeout=8)
+            self.app.notify(str(exc), title=_("cannot compare"), severity="error", timeout=8)
             return
         chart.set_overlay(Path(picked).name, train, val)

@@ -13,6 +13,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from core import i18n
+from core.i18n import N_, _
 from tui.screens.prompt_paint import PromptPaint
 
 KEY_WIDTH = 14  # the key column; tests/tui/test_help_keys.py keeps every key within it
@@ -33,15 +35,16 @@ def merged(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def help_text(sections: list[tuple[str, list[tuple[str, str]]]], width: int) -> Text:
     """The sections as lines of less than ``width`` cells (a blank at the right: no word runs
-    into the edge), each description wrapped at word boundaries under its own first word."""
+    into the edge), each description wrapped at word boundaries under its own first word.
+    Titles and descriptions are translated here (msgids in, the current language out)."""
     room = max(16, width - INDENT - 1)
     text = Text()
-    text.append("torchdeck keys", style="bold")
-    text.append("   (esc closes · PgUp/PgDn scroll)\n")
+    text.append(_("torchdeck keys"), style="bold")
+    text.append("   " + _("(esc closes · PgUp/PgDn scroll)") + "\n")
     for title, rows in sections:
-        text.append(f"\n{title}\n", style="bold")
+        text.append(f"\n{i18n._(title)}\n", style="bold")
         for key, desc in merged(rows):
-            lines = textwrap.wrap(" ".join(desc.split()), room) or [""]
+            lines = textwrap.wrap(" ".join(i18n._(desc).split()), room) or [""]
             text.append(f"  {key:<{KEY_WIDTH}} {lines[0]}\n")
             for line in lines[1:]:
                 text.append(" " * INDENT + line + "\n")
@@ -71,7 +74,7 @@ class HelpScreen(ModalScreen[None], PromptPaint):
         background: $panel; border: round $primary; padding: 0 1;
     }
     """
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", N_("Close"))]
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
         super().__init__()

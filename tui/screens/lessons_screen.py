@@ -10,10 +10,12 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from core import i18n
+from core.i18n import N_, _
 from tui.lessons.content import LESSONS
 from tui.screens.prompt_paint import PromptPaint
 
-PANE_NAMES = {"summary": "Summary", "train": "Train", "playground": "Playground"}
+PANE_NAMES = {"summary": N_("Summary"), "train": N_("Train"), "playground": N_("Playground")}
 
 
 class LessonsScreen(ModalScreen[str | None], PromptPaint):
@@ -28,9 +30,9 @@ class LessonsScreen(ModalScreen[str | None], PromptPaint):
     #lessons-note { height: auto; color: $text-muted; }
     """
     BINDINGS = [
-        Binding("escape", "dismiss_none", "Close"),
-        Binding("c", "close_panel", "Close the lesson panel"),
-        Binding("r", "restart", "Start the lesson again"),
+        Binding("escape", "dismiss_none", N_("Close")),
+        Binding("c", "close_panel", N_("Close the lesson panel")),
+        Binding("r", "restart", N_("Start the lesson again")),
     ]
 
     def __init__(self, progress: dict[str, str], current: str | None) -> None:
@@ -40,25 +42,43 @@ class LessonsScreen(ModalScreen[str | None], PromptPaint):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="lessons-box"):
-            yield Static(
-                "[b]Lessons[/b]  enter opens · r starts again · c closes the panel · esc back"
+            yield Static(self._head(), id="lessons-head")
+            yield OptionList(*self._options(), id="lessons-list")
+            yield Static(self._note(), id="lessons-note")
+
+    def _head(self) -> str:
+        return (
+            "[b]"
+            + _("Lessons")
+            + "[/b]  "
+            + _("enter opens · r starts again · c closes the panel · esc back")
+        )
+
+    def _note(self) -> str:
+        return _(
+            "Each lesson opens its pane and model, then lists its steps under the panes: "
+            "they tick as you do them, with the course's numbers beside the live ones. "
+            "Your place in each lesson is kept."
+        )
+
+    def _options(self) -> list[Option]:
+        return [
+            Option(
+                f"{x.key}  {i18n._(x.title)}  ({i18n._(PANE_NAMES[x.pane])}, {self.progress[x.key]})",
+                id=x.key,
             )
-            yield OptionList(
-                *(
-                    Option(
-                        f"{x.key}  {x.title}  ({PANE_NAMES[x.pane]}, {self.progress[x.key]})",
-                        id=x.key,
-                    )
-                    for x in LESSONS
-                ),
-                id="lessons-list",
-            )
-            yield Static(
-                "Each lesson opens its pane and model, then lists its steps under the panes: "
-                "they tick as you do them, with the course's numbers beside the live ones. "
-                "Your place in each lesson is kept.",
-                id="lessons-note",
-            )
+            for x in LESSONS
+        ]
+
+    def relabel(self) -> None:
+        """The list in the new language, the same lesson highlighted."""
+        self.query_one("#lessons-head", Static).update(self._head())
+        self.query_one("#lessons-note", Static).update(self._note())
+        options = self.query_one(OptionList)
+        highlighted = options.highlighted
+        options.clear_options()
+        options.add_options(self._options())
+        options.highlighted = highlighted
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)

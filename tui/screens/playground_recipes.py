@@ -10,6 +10,8 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from core import i18n
+from core.i18n import N_, _
 from core.playground_recipes import Recipe
 from tui.screens.prompt_paint import PromptPaint
 
@@ -24,7 +26,7 @@ class RecipeScreen(ModalScreen[tuple[str, str] | None], PromptPaint):
     #recipe-list { height: auto; max-height: 16; }
     #recipe-expect { height: auto; color: $text-muted; }
     """
-    BINDINGS = [Binding("escape", "close", "Close"), Binding("r", "run", "Load and run")]
+    BINDINGS = [Binding("escape", "close", N_("Close")), Binding("r", "run", N_("Load and run"))]
 
     def __init__(self, recipes: tuple[Recipe, ...]) -> None:
         super().__init__()
@@ -32,23 +34,39 @@ class RecipeScreen(ModalScreen[tuple[str, str] | None], PromptPaint):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="recipe-box"):
-            yield Static("[b]Recipes[/b]  enter loads · r loads and runs · esc closes")
-            yield OptionList(
-                *(Option(f"{r.lesson}  {r.title}", id=r.key) for r in self.recipes),
-                id="recipe-list",
-            )
+            yield Static(self._head(), id="recipe-head")
+            yield OptionList(*self._options(), id="recipe-list")
             yield Static("", id="recipe-expect")
+
+    def _head(self) -> str:
+        return "[b]" + _("Recipes") + "[/b]  " + _("enter loads · r loads and runs · esc closes")
+
+    def _options(self) -> list[Option]:
+        return [Option(f"{r.lesson}  {i18n._(r.title)}", id=r.key) for r in self.recipes]
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
         self._show_expect(0)
+
+    def relabel(self) -> None:
+        """The list in the new language, the same recipe highlighted."""
+        self.query_one("#recipe-head", Static).update(self._head())
+        options = self.query_one(OptionList)
+        highlighted = options.highlighted
+        options.clear_options()
+        options.add_options(self._options())
+        options.highlighted = highlighted
+        self._show_expect(highlighted)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self._show_expect(event.option_index)
 
     def _show_expect(self, index: int | None) -> None:
         if index is not None and 0 <= index < len(self.recipes):
-            self.query_one("#recipe-expect", Static).update(f"expect: {self.recipes[index].expect}")
+            expect = i18n._(self.recipes[index].expect)
+            self.query_one("#recipe-expect", Static).update(
+                _("expect: {expect}").format(expect=expect)
+            )
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(("load", event.option.id))

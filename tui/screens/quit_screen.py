@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from core.i18n import N_, _, ngettext
 from tui.screens.prompt_paint import PromptPaint
 
 if TYPE_CHECKING:
@@ -35,9 +36,9 @@ class QuitScreen(ModalScreen[str | None], PromptPaint):
     }
     """
     BINDINGS = [
-        Binding("k", "choose('keep')", "Keep training in the background"),
-        Binding("s", "choose('stop')", "Stop the run and quit"),
-        Binding("escape", "choose('')", "Cancel"),
+        Binding("k", "choose('keep')", N_("Keep training in the background")),
+        Binding("s", "choose('stop')", N_("Stop the run and quit")),
+        Binding("escape", "choose('')", N_("Cancel")),
     ]
 
     def __init__(
@@ -71,22 +72,36 @@ class QuitScreen(ModalScreen[str | None], PromptPaint):
 
     def text(self) -> str:
         where = f" ({self.run_step})" if self.run_step else ""
-        lines = [f"[b]Training is {self.run_state} in engine {self.engine_id}[/b]{where}."]
+        if self.run_state == "running":
+            head = _("[b]Training is running in engine {engine}[/b]{where}.")
+        elif self.run_state == "paused":
+            head = _("[b]Training is paused in engine {engine}[/b]{where}.")
+        else:
+            head = _("[b]Training is {state} in engine {engine}[/b]{where}.")
+        lines = [head.format(engine=self.engine_id, where=where, state=self.run_state)]
         if self.others:
-            apps = "1 other app is" if self.others == 1 else f"{self.others} other apps are"
-            lines.append(f"{apps} attached: [b]s[/b] stops the run for them too.")
+            lines.append(
+                ngettext(
+                    "{n} other app is attached: [b]s[/b] stops the run for them too.",
+                    "{n} other apps are attached: [b]s[/b] stops the run for them too.",
+                    self.others,
+                ).format(n=self.others)
+            )
         lines += [
             "",
-            "[b]k[/b]       keep training in the background (a paused run resumes)",
-            f"        (reattach with: [b]{self.reattach}[/b])",
-            "[b]s[/b]       stop the run (its checkpoint is saved) and quit",
-            "[b]escape[/b]  cancel",
+            "[b]k[/b]       " + _("keep training in the background (a paused run resumes)"),
+            "        " + _("(reattach with: {command})").format(command=f"[b]{self.reattach}[/b]"),
+            "[b]s[/b]       " + _("stop the run (its checkpoint is saved) and quit"),
+            "[b]escape[/b]  " + _("cancel"),
         ]
         return "\n".join(lines)
 
     def _redraw(self) -> None:
         if self.is_attached:
             self.query_one("#quit-text", Static).update(self.text())
+
+    def relabel(self) -> None:
+        self._redraw()
 
     def set_others(self, count: int | None) -> None:
         """The engine has said how many other apps are attached."""
@@ -102,19 +117,21 @@ class QuitScreen(ModalScreen[str | None], PromptPaint):
             self._run_gone(state)
             return
         self.run_state = state
-        self.run_step = f"step {status.step}/{status.steps}"
+        self.run_step = _("step {step}/{steps}").format(step=status.step, steps=status.steps)
         self._redraw()
 
     def _run_gone(self, state: str) -> None:
         """The run stopped or finished (another client, the end of its steps), or the engine
         went away: nothing is left to keep training, so the dialog goes, with a word why."""
         if state in ("crashed", "ended"):
-            why = "the engine has gone"
+            why = _("the engine has gone: nothing left to keep training (q quits)")
         elif state == "disconnected":
-            why = "the connection to the engine was lost"
+            why = _(
+                "the connection to the engine was lost: nothing left to keep training (q quits)"
+            )
         else:
-            why = f"the run is {state} now"
-        self.app.notify(f"{why}: nothing left to keep training (q quits)", timeout=6)
+            why = _("the run is {state} now: nothing left to keep training (q quits)")
+        self.app.notify(why.format(state=state), timeout=6)
         if self.is_current:
             self.dismiss(None)
 
@@ -124,16 +141,30 @@ class QuitScreen(ModalScreen[str | None], PromptPaint):
 
 def kept_line(engine_id: str, state: str, step: int, steps: int, reattach: str = "") -> str:
     """What the command prints once the app has left a run training in the background."""
-    return (
-        f"torchdeck: engine {engine_id} keeps the run going in the background ({state}, step "
-        f"{step}/{steps}) · reattach with: {reattach or f'torchdeck attach {engine_id}'}"
+    return _(
+        "torchdeck: engine {engine} keeps the run going in the background ({state}, step "
+        "{step}/{steps}) · reattach with: {command}"
+    ).format(
+        engine=engine_id,
+        state=state,
+        step=step,
+        steps=steps,
+        command=reattach or f"torchdeck attach {engine_id}",
     )
 
 
 def stopped_line(engine_id: str, step: int, shut_down: bool, others: int = 0) -> str:
     """What the command prints once the app has stopped the run and quit."""
-    where = "; the engine has shut down" if shut_down else f" in engine {engine_id}"
-    if others and not shut_down:
-        apps = "1 other app" if others == 1 else f"{others} other apps"
-        where += f" ({apps} still attached)"
-    return f"torchdeck: stopped the run at step {step}{where}"
+    if shut_down:
+        line = _("torchdeck: stopped the run at step {step}; the engine has shut down")
+    elif others:
+        line = ngettext(
+            "torchdeck: stopped the run at step {step} in engine {engine} ({n} other app "
+            "still attached)",
+            "torchdeck: stopped the run at step {step} in engine {engine} ({n} other apps "
+            "still attached)",
+            others,
+        )
+    else:
+        line = _("torchdeck: stopped the run at step {step} in engine {engine}")
+    return line.format(step=step, engine=engine_id, n=others)

@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 
 from core.errors import ConfigError
 from core.history import LossHistory
+from core.i18n import N_, _
 from core.metrics_file import METRICS_FILE, read_rows, series
 from tui.screens.prompt_paint import PromptPaint
 from tui.widgets.run_chart import TRAIN_POINTS, VAL_POINTS
@@ -43,7 +44,9 @@ class RunSummary:
         step = "?" if self.last_step is None else str(self.last_step)
         loss = self.last_loss
         shown = "?" if loss is None else f"{loss:.4f}" if math.isfinite(loss) else str(loss)
-        return f"{self.name[:24]:<24} {self.rows:>7} rows  step {step:>7}  loss {shown}"
+        return _("{name} {rows:>7} rows  step {step:>7}  loss {loss}").format(
+            name=f"{self.name[:24]:<24}", rows=self.rows, step=step, loss=shown
+        )
 
 
 def summarise(folder: Path) -> RunSummary | None:
@@ -115,7 +118,7 @@ class RunPicker(ModalScreen[str | None], PromptPaint):
     #picker-list { height: auto; max-height: 16; }
     #picker-help { color: $text-muted; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(self, runs_dir: Path | str, shown: bool = False) -> None:
         """``shown``: a compared run is drawn now ("none" is offered first)."""
@@ -127,29 +130,55 @@ class RunPicker(ModalScreen[str | None], PromptPaint):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-body"):
-            yield Static(f"[b]Compare with a run[/b] in {self.runs_dir}/")
+            yield Static(self._head(), id="picker-head")
             yield OptionList(id="picker-list")
-            yield Static("enter: draw it on the loss chart · escape: cancel", id="picker-help")
+            yield Static(self._help(), id="picker-help")
+
+    def _head(self) -> str:
+        return _("[b]Compare with a run[/b] in {folder}/").format(folder=self.runs_dir)
+
+    def _help(self) -> str:
+        return _("enter: draw it on the loss chart · escape: cancel")
 
     async def on_mount(self) -> None:
         options = self.query_one(OptionList)
-        options.add_option(Option("reading the run folders…", disabled=True))
+        options.add_option(Option(_("reading the run folders…"), disabled=True))
         self.runs = await asyncio.to_thread(list_runs, self.runs_dir)
+        self._list_runs()
+        options.focus()
+
+    def _list_runs(self) -> None:
+        options = self.query_one(OptionList)
         options.clear_options()
         self.choices = []
         if self.shown:
-            options.add_option(Option("none (take the compared run off the chart)"))
+            options.add_option(Option(_("none (take the compared run off the chart)")))
             self.choices.append("")
-        for run in self.runs:
+        for run in self.runs or []:
             options.add_option(Option(run.line()))
             self.choices.append(run.path)
         if not self.choices:
             options.add_option(
-                Option(f"no run folder with a {METRICS_FILE} in {self.runs_dir}/", disabled=True)
+                Option(
+                    _("no run folder with a {file} in {folder}/").format(
+                        file=METRICS_FILE, folder=self.runs_dir
+                    ),
+                    disabled=True,
+                )
             )
         else:
             options.highlighted = 0
-        options.focus()
+
+    def relabel(self) -> None:
+        """The dialog in the new language, the same run highlighted."""
+        self.query_one("#picker-head", Static).update(self._head())
+        self.query_one("#picker-help", Static).update(self._help())
+        if self.runs is not None:
+            options = self.query_one(OptionList)
+            highlighted = options.highlighted
+            self._list_runs()
+            if highlighted is not None and self.choices:
+                options.highlighted = highlighted
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if 0 <= event.option_index < len(self.choices):

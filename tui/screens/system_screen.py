@@ -23,6 +23,8 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
+from core import i18n
+from core.i18n import N_, _
 from core.system_view import size_text
 from tui.screens.prompt_paint import PromptPaint
 from tui.widgets.chart_data import fmt_step, fmt_value, nice_step, theme_colours, x_ticks
@@ -64,14 +66,15 @@ def gpu_figures(gpu: dict) -> str:
     """One GPU's name, utilisation, memory, temperature and power (of its limit)."""
     g = gpu
     name = str(g.get("name") or "GPU")
-    busy = f"busy {_pct(g['util_pct'])}" if _num(g.get("util_pct")) else ""
+    busy = _("busy {pct}").format(pct=_pct(g["util_pct"])) if _num(g.get("util_pct")) else ""
     memory = _used_of(g.get("mem_used_mb"), g.get("mem_total_mb"))
     temp = f"{g['temp_c']:.0f}°C" if _num(g.get("temp_c")) else ""
     power = ""
     if _num(g.get("power_w")):
         limit = g.get("power_limit_w")
         power = f"{g['power_w']:.0f} / {limit:.0f} W" if _num(limit) else f"{g['power_w']:.0f} W"
-    return _joined(name, busy, f"vram {memory}" if memory else "", temp, power)
+    vram = _("vram {used}").format(used=memory) if memory else ""
+    return _joined(name, busy, vram, temp, power)
 
 
 def figure_rows(s: dict) -> list[tuple[str, str]]:
@@ -79,21 +82,31 @@ def figure_rows(s: dict) -> list[tuple[str, str]]:
     rows = []
     cpu = ""
     if _num(s.get("cpu_pct")):
-        cores = f" of {s['cpu_count']} cores" if _num(s.get("cpu_count")) else ""
-        cpu = f"cpu {_pct(s['cpu_pct'])}{cores}"
+        if _num(s.get("cpu_count")):
+            cpu = _("cpu {pct} of {cores} cores").format(
+                pct=_pct(s["cpu_pct"]), cores=s["cpu_count"]
+            )
+        else:
+            cpu = _("cpu {pct}").format(pct=_pct(s["cpu_pct"]))
     ram = _used_of(s.get("mem_used_mb"), s.get("mem_total_mb"), s.get("mem_pct"))
     if cpu or ram:
-        rows.append(("machine", _joined(cpu, f"ram {ram}" if ram else "")))
-    proc_cpu = f"cpu {_pct(s['proc_cpu_pct'])} of a core" if _num(s.get("proc_cpu_pct")) else ""
-    rss = f"rss {size_text(s['proc_rss_mb'])}" if _num(s.get("proc_rss_mb")) else ""
+        rows.append((_("machine"), _joined(cpu, _("ram {used}").format(used=ram) if ram else "")))
+    proc_cpu = ""
+    if _num(s.get("proc_cpu_pct")):
+        proc_cpu = _("cpu {pct} of a core").format(pct=_pct(s["proc_cpu_pct"]))
+    rss = (
+        _("rss {size}").format(size=size_text(s["proc_rss_mb"]))
+        if _num(s.get("proc_rss_mb"))
+        else ""
+    )
     if proc_cpu or rss:
-        rows.append(("engine", _joined(proc_cpu, rss)))
+        rows.append((_("engine"), _joined(proc_cpu, rss)))
     gpus = [g for g in s.get("gpus") or [] if isinstance(g, dict)]
     for i, gpu in enumerate(gpus):
         rows.append((f"gpu {gpu.get('index', i)}", gpu_figures(gpu)))
     if not gpus and any(_num(s.get(k)) for k in ("gpu_util_pct", "gpu_mem_used_mb")):
         top = {
-            "name": "the engine's GPU",
+            "name": _("the engine's GPU"),
             "util_pct": s.get("gpu_util_pct"),
             "mem_used_mb": s.get("gpu_mem_used_mb"),
             "mem_total_mb": s.get("gpu_mem_total_mb"),
@@ -102,13 +115,13 @@ def figure_rows(s: dict) -> list[tuple[str, str]]:
         }
         rows.append(("gpu", gpu_figures(top)))
     elif not gpus:
-        rows.append(("gpu", str(s.get("gpu_note") or "no GPU figures")))
+        rows.append(("gpu", str(s.get("gpu_note") or _("no GPU figures"))))
     torch = [
-        f"{what} {size_text(s[key])}"
+        i18n._(what).format(size=size_text(s[key]))
         for what, key in (
-            ("allocated", "torch_alloc_mb"),
-            ("reserved", "torch_reserved_mb"),
-            ("peak", "torch_peak_mb"),
+            (N_("allocated {size}"), "torch_alloc_mb"),
+            (N_("reserved {size}"), "torch_reserved_mb"),
+            (N_("peak {size}"), "torch_peak_mb"),
         )
         if _num(s.get(key))
     ]
@@ -166,14 +179,14 @@ def histories(samples: list[dict]) -> tuple[History, History]:
     gib = 1 / 1024
     if any(_num(s.get("gpu_util_pct")) or _num(s.get("gpu_mem_used_mb")) for s in samples):
         total = _latest(samples, "gpu_mem_total_mb")
-        left = History("GPU utilisation (%)", "%", "primary", top=100.0)
-        right = History("GPU memory used (GiB)", "GiB", "success")
+        left = History(_("GPU utilisation (%)"), "%", "primary", top=100.0)
+        right = History(_("GPU memory used (GiB)"), "GiB", "success")
         right.xs, right.ys = _series(samples, ages, "gpu_mem_used_mb", gib)
         right.top = total * gib if total else 0.0
         left.xs, left.ys = _series(samples, ages, "gpu_util_pct", 1.0)
     else:
-        left = History("machine CPU (%)", "%", "primary", top=100.0)
-        right = History("engine RSS (GiB)", "GiB", "success")
+        left = History(_("machine CPU (%)"), "%", "primary", top=100.0)
+        right = History(_("engine RSS (GiB)"), "GiB", "success")
         right.xs, right.ys = _series(samples, ages, "proc_rss_mb", gib)
         left.xs, left.ys = _series(samples, ages, "cpu_pct", 1.0)
     for h in (left, right):
@@ -181,7 +194,7 @@ def histories(samples: list[dict]) -> tuple[History, History]:
         # a fixed top (100%, the GPU's memory) unless a point is above it; else room above
         h.top = max(h.top, highest) if h.top else round_up(max(highest * 1.25, 0.1))
         if not h.ys:
-            h.note = "no figures in the samples"
+            h.note = _("no figures in the samples")
     return left, right
 
 
@@ -221,18 +234,18 @@ def _trimmed(label: str) -> str:
 def draw_history(h: History, width: int, height: int, colours: dict, base: Style) -> list[Strip]:
     """The chart's strips: its title, then a plotext figure of ``height - 1`` rows."""
     if h.note or width < MIN_CHART[0] or height < MIN_CHART[1]:
-        note = h.note or f"{h.title}: too small"
+        note = h.note or _("{chart}: too small").format(chart=h.title)
         return [Strip([Segment(note[:width], base)]).adjust_cell_length(width, base)]
     from textual_plotext.plot import Plot  # plotext loads with the first chart, not at start
 
     from tui.widgets.run_chart import _strips, new_plot
 
     rows = height - 1
-    plt = new_plot(Plot, width, rows, colours, "seconds ago", h.unit)
+    plt = new_plot(Plot, width, rows, colours, _("seconds ago"), h.unit)
     lo = -x_span(h.xs[0])
     plt.xlim(lo, 0)
     plt.ylim(0, h.top)
-    ticks, _ = x_ticks(lo, 0, width - 8)
+    ticks, _labels = x_ticks(lo, 0, width - 8)
     plt.xticks(ticks, [fmt_step(abs(t)) for t in ticks])
     plt.yticks(*round_ticks(h.top, rows - 4))
     if len(h.xs) == 1:
@@ -281,7 +294,7 @@ class HistoryChart(Widget):
         try:
             self._strips = draw_history(self.history, width, height, colours, base)
         except Exception as exc:  # shown in the chart, never fatal to the app
-            note = f"chart failed: {type(exc).__name__}: {exc}"
+            note = _("chart failed: {error}").format(error=f"{type(exc).__name__}: {exc}")
             self._strips = [Strip([Segment(note[:width], base)])]
         self.builds += 1
         self.refresh()
@@ -315,7 +328,7 @@ class SystemScreen(ModalScreen[None], PromptPaint):
     #system-charts { height: 1fr; margin: 1 0 0 0; }
     #system-chart-a { margin: 0 2 0 0; }
     """
-    BINDINGS = [Binding("escape,u", "close", "Close")]
+    BINDINGS = [Binding("escape,u", "close", N_("Close"))]
 
     def __init__(self, machine: MachineState) -> None:
         super().__init__()
@@ -359,21 +372,25 @@ class SystemScreen(ModalScreen[None], PromptPaint):
             hints.add_column(ratio=1)
             for warning in machine.warnings:
                 hints.add_row("!", warning)
-            warned.update(hints if machine.warnings else "no warnings")
+            warned.update(hints if machine.warnings else _("no warnings"))
         warned.set_class(not machine.warnings, "-none")
         left, right = histories(samples)
         self.query_one("#system-chart-a", HistoryChart).show(left)
         self.query_one("#system-chart-b", HistoryChart).show(right)
 
     def _title(self, samples: list[dict]) -> str:
-        title = "[b]Machine[/b]"
+        title = "[b]" + _("Machine") + "[/b]"
         if samples:
             ages = _ages(samples)
             span = -ages[0]
             held = f"{span / 60:.0f} min" if span >= 120 else f"{span:.0f} s"
-            run = "training" if samples[-1].get("training") else "not training"
-            title += f"  {run} · {held} of samples"
-        return title + "  [dim](esc or u closes)[/dim]"
+            run = _("training") if samples[-1].get("training") else _("not training")
+            title += "  " + _("{run} · {held} of samples").format(run=run, held=held)
+        return title + "  [dim]" + _("(esc or u closes)") + "[/dim]"
+
+    def relabel(self) -> None:
+        """Every figure and chart drawn again in the new language."""
+        self.show_machine()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from core.i18n import _
 from tui.format import visible_char
 
 SHADES = 5  # levels of intensity per sign; 256-colour terminals show them well
@@ -35,13 +36,14 @@ def heading(layer: str, kind: str, units: int, dim: int, width: int) -> str:
     """The map's first line, in one row of ``width`` cells: the longest wording that fits (a
     second row would push the scale off the bottom), a long layer name cut at its start."""
     for line in (
-        f"{layer} ({kind}): top {units} of {dim} units",
-        f"{layer} ({kind}): top {units}/{dim}",
-        f"{layer}: top {units}/{dim}",
+        _("{layer} ({kind}): top {units} of {dim} units"),
+        _("{layer} ({kind}): top {units}/{dim}"),
+        _("{layer}: top {units}/{dim}"),
     ):
+        line = line.format(layer=layer, kind=kind, units=units, dim=dim)
         if len(line) <= width:
             return line
-    tail = f": top {units}/{dim}"
+    tail = _(": top {units}/{dim}").format(units=units, dim=dim)
     if width < len(tail) + 2:
         return line[:width]
     return "…" + layer[len(layer) - (width - len(tail) - 1) :] + tail
@@ -57,7 +59,9 @@ class ActivationMap(Widget):
     def render(self) -> Text:
         d = self.data
         if not d:
-            return Text.from_markup(f"[dim]{self.note or 'activations: type some text'}[/dim]")
+            # the pane's note: its own translation, or a text marked N_ that is translated here
+            note = _(self.note) if self.note else _("activations: type some text")
+            return Text.from_markup(f"[dim]{note}[/dim]")
         text = Text()
         width = max(10, self.size.width)
         text.append(heading(d["layer"], d["type"], len(d["units"]), d["dim"], width) + "\n")
@@ -76,9 +80,9 @@ class ActivationMap(Widget):
             for row in rows:
                 text.append("  ", style=cell_style(row[j], d["scale"]))
             text.append("\n")
-        text.append(f"scale ±{d['scale']:.3g}  ", style="dim")
+        text.append(_("scale ±{scale:.3g}").format(scale=d["scale"]) + "  ", style="dim")
         text.append("  ", style=cell_style(-d["scale"], d["scale"]))
-        text.append(" negative  ", style="dim")
+        text.append(" " + _("negative") + "  ", style="dim")
         text.append("  ", style=cell_style(d["scale"], d["scale"]))
-        text.append(" positive", style="dim")
+        text.append(" " + _("positive"), style="dim")
         return text

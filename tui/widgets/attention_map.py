@@ -13,10 +13,12 @@ import math
 from functools import lru_cache
 from itertools import groupby
 
+from rich.cells import cell_len
 from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 
+from core.i18n import _
 from tui.format import visible_char
 
 GREYS = range(233, 256)  # 0 → 233, 1 → 255 (232, black, is kept for the masked cells)
@@ -109,10 +111,13 @@ def head_grid(
     share = (width - (count - 1)) // count
     n = fits(len(maps[0]), share, lines - 1, labels=False)
     if n < 2:
-        return [Text(f"{count} heads need more room: press v for one head at a time")]
+        note = _("{count} heads need more room: press v for one head at a time")
+        return [Text(note.format(count=count))]
     blocks = [head_map(m, [], n, lines - 1, labels=False) for m in maps]
-    label = "head {}" if n >= len(f"head {max(heads) + 1}") else "h{}"  # narrow maps: h1 h2
-    out = [Text(" ".join(label.format(h + 1).ljust(n)[:n] for h in heads), style="dim")]
+    label = _("head {number}")
+    if n < cell_len(label.format(number=max(heads) + 1)):
+        label = "h{number}"  # narrow maps: h1 h2
+    out = [Text(" ".join(label.format(number=h + 1).ljust(n)[:n] for h in heads), style="dim")]
     for i in range(len(blocks[0])):
         line = Text()
         for j, block in enumerate(blocks):
@@ -130,6 +135,6 @@ def scale_line(width: int) -> Text:
         line.append(" ", style=Style(bgcolor=shade((i / 11) ** 2)))
     line.append(" 1  ", style="dim")
     line.append(" ", style=Style(bgcolor=MASKED))
-    line.append(" masked (later keys)", style="dim")
+    line.append(" " + _("masked (later keys)"), style="dim")
     line.truncate(width)
     return line

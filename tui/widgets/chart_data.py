@@ -17,6 +17,7 @@ from rich.style import Style
 from textual.color import Color
 from textual.strip import Strip
 
+from core.i18n import N_, _
 from core.series import columns, ema
 
 # the views a key steps through, in order; "memory" only when the run reports it
@@ -24,12 +25,13 @@ VIEWS = ("loss", "lr", "grad_norm", "tokens_per_s", "memory")
 # the signals of a train row (core/metrics rows) the charts keep, each in its own history
 SIGNALS = ("lr", "grad_norm", "tokens_per_s", "mem_alloc_mb", "mem_peak_mb")
 WINDOWS = (0, 100, 1000, 10000)  # the last N steps a key steps through; 0: the whole run
-# each signal view's title, y axis label (with its unit) and legend label
+# each signal view's title, y axis label (with its unit) and legend label, translated where
+# drawn (units and abbreviations are no words to translate)
 NAMES = {
-    "lr": ("learning rate", "learning rate", "lr"),
-    "grad_norm": ("grad norm", "grad norm", "grad norm"),
+    "lr": (N_("learning rate"), N_("learning rate"), "lr"),
+    "grad_norm": (N_("grad norm"), N_("grad norm"), N_("grad norm")),
     "tokens_per_s": ("tokens/s", "tokens/s", "tokens/s"),
-    "memory": ("memory", "MiB", ""),
+    "memory": (N_("memory"), "MiB", ""),
 }
 SMOOTHED_VIEWS = ("loss", "grad_norm", "tokens_per_s")  # a schedule or memory is not smoothed
 LEGEND_ROWS = 2  # the legend wraps onto this many rows at most
@@ -218,11 +220,11 @@ def sample(steps: list, values: list, width: int) -> list[tuple]:
 
 def _title(job: Job) -> str:
     """The view's name and its settings, as many as fit the width."""
-    parts = [job.ylabel if job.view == "loss" else NAMES[job.view][0]]
+    parts = [job.ylabel if job.view == "loss" else _(NAMES[job.view][0])]
     if job.view in SMOOTHED_VIEWS and job.smoothing > 0:
-        parts.append(f"smooth {job.smoothing:g}")
+        parts.append(_("smooth {smoothing:g}").format(smoothing=job.smoothing))
     if job.window:
-        parts.append(f"last {fmt_step(job.window)}")
+        parts.append(_("last {steps}").format(steps=fmt_step(job.window)))
     if job.log:
         parts.append("log")
     while True:
@@ -237,23 +239,25 @@ def _plan(job: Job) -> list[tuple[str, str, str, str]]:
     highs), "smooth" (its EMA), "points" (markers) or "dots" (a braille dot a point: the compared
     run's validation, lighter than this run's)."""
     smooth = job.view in SMOOTHED_VIEWS and job.smoothing > 0
+    ema_label = _("ema {smoothing:g}").format(smoothing=job.smoothing)
     if job.view == "loss":
-        out = [("train", "train", "primary", "band")]
+        out = [("train", _("train"), "primary", "band")]
         if smooth:
-            out.append(("train", f"ema {job.smoothing:g}", "warning", "smooth"))
-        out.append(("val", "val", "success", "points"))
+            out.append(("train", ema_label, "warning", "smooth"))
+        out.append(("val", _("val"), "success", "points"))
         if job.overlay:
             out.insert(0, ("overlay", job.overlay, "dim", "smooth" if smooth else "band"))
             out.append(("overlay_val", job.overlay, "dim", "dots"))
         return out
     if job.view == "memory":
         return [
-            ("mem_alloc_mb", "allocated", "primary", "band"),
-            ("mem_peak_mb", "peak", "warning", "band"),
+            ("mem_alloc_mb", _("allocated"), "primary", "band"),
+            ("mem_peak_mb", _("peak"), "warning", "band"),
         ]
-    out = [(job.view, NAMES[job.view][2], "primary", "band")]
+    label = NAMES[job.view][2]
+    out = [(job.view, _(label) if label else "", "primary", "band")]
     if smooth:
-        out.append((job.view, f"ema {job.smoothing:g}", "warning", "smooth"))
+        out.append((job.view, ema_label, "warning", "smooth"))
     return out
 
 
@@ -264,12 +268,12 @@ def prepare(job: Job) -> Figure:
     plan = _plan(job)
     width = max(8, job.width - 9)  # about the plot's columns of data
     figure = Figure(title=_title(job), ylabel=_y_label(job), log=job.log)
-    for _, label, role, how in plan:
+    for _name, label, role, how in plan:
         if not any(entry[1:] == (label, role) for entry in figure.legend):
             figure.legend.append(("•" if how == "points" else "──", label, role))
     figure.legend.sort(key=lambda entry: entry[2] == "dim")  # this run's first, if room is short
     if job.view == "grad_norm" and job.clip > 0:
-        figure.legend.append(("──", f"clip {fmt_value(job.clip)}", "error"))
+        figure.legend.append(("──", _("clip {value}").format(value=fmt_value(job.clip)), "error"))
     # the window: the last N steps of this run (of the compared run when this one has none)
     first = plan[0][0] if plan[0][0] != "overlay" else plan[1][0]
     ref = job.series.get(first) or job.series.get("overlay") or ([], [], [], [])
@@ -292,7 +296,7 @@ def prepare(job: Job) -> Figure:
     if job.view == "grad_norm" and job.clip > 0 and figure.lines:
         figure.hline = math.log10(job.clip) if job.log else job.clip
     if not figure.lines:
-        figure.note = "no data yet" if not job.has_train else "not reported by this run"
+        figure.note = _("no data yet") if not job.has_train else _("not reported by this run")
         return figure
     every = [v for line in figure.lines for v in line.values]
     if figure.hline is not None:
@@ -310,8 +314,9 @@ def prepare(job: Job) -> Figure:
 
 def _y_label(job: Job) -> str:
     if job.view == "loss":
-        return "loss (nats)" if job.ylabel == "loss" else job.ylabel
-    return NAMES[job.view][1]
+        return _("loss (nats)") if job.ylabel == "loss" else job.ylabel
+    label = NAMES[job.view][1]
+    return _(label) if label else ""
 
 
 def _rgb(value: str | None, fallback: str) -> Color:

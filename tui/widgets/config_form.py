@@ -31,6 +31,7 @@ from core.contract.settings import (
     split_factory,
 )
 from core.errors import ConfigError
+from core.i18n import N_, _
 from core.protocol import Arg
 
 
@@ -40,7 +41,7 @@ class Field:
     the engine accept the same values and say the same thing about a bad one."""
 
     key: str
-    label: str
+    label: str  # marked N_: translated where it is shown
     rule: Arg
 
     def check(self, text: str) -> tuple[object, str]:
@@ -56,40 +57,40 @@ class Field:
 
 FIELDS = (
     # one's own model, FILE.py:FACTORY (core.user_model); empty: the preset's built-in one
-    Field("factory", "model", FACTORY),
-    Field("corpus", "corpus", CORPUS),
-    Field("lr", "lr", LR),
-    Field("batch_size", "batch", BATCH_SIZE),
-    Field("block_size", "context", BLOCK_SIZE),
-    Field("steps", "steps", STEPS),
-    Field("device", "device", DEVICE),
-    Field("seed", "seed", SEED),
+    Field("factory", N_("model"), FACTORY),
+    Field("corpus", N_("corpus"), CORPUS),
+    Field("lr", N_("lr"), LR),
+    Field("batch_size", N_("batch"), BATCH_SIZE),
+    Field("block_size", N_("context"), BLOCK_SIZE),
+    Field("steps", N_("steps"), STEPS),
+    Field("device", N_("device"), DEVICE),
+    Field("seed", N_("seed"), SEED),
     # the model's sizes, those the preset has; empty: the preset's own (the engine fills it in)
-    Field("n_layer", "layers", replace(MODEL_RULES["n_layer"], nullable=True)),
-    Field("n_head", "heads", replace(MODEL_RULES["n_head"], nullable=True)),
-    Field("n_embd", "width", replace(MODEL_RULES["n_embd"], nullable=True)),
-    Field("n_hidden", "hidden", replace(MODEL_RULES["n_hidden"], nullable=True)),
-    Field("context", "window", replace(MODEL_RULES["context"], nullable=True)),
-    Field("dropout", "dropout", replace(MODEL_RULES["dropout"], nullable=True)),
-    Field("bias", "bias", replace(MODEL_RULES["bias"], nullable=True)),
-    Field("tie_weights", "tied", replace(MODEL_RULES["tie_weights"], nullable=True)),
+    Field("n_layer", N_("layers"), replace(MODEL_RULES["n_layer"], nullable=True)),
+    Field("n_head", N_("heads"), replace(MODEL_RULES["n_head"], nullable=True)),
+    Field("n_embd", N_("width"), replace(MODEL_RULES["n_embd"], nullable=True)),
+    Field("n_hidden", N_("hidden"), replace(MODEL_RULES["n_hidden"], nullable=True)),
+    Field("context", N_("window"), replace(MODEL_RULES["context"], nullable=True)),
+    Field("dropout", N_("dropout"), replace(MODEL_RULES["dropout"], nullable=True)),
+    Field("bias", N_("bias"), replace(MODEL_RULES["bias"], nullable=True)),
+    Field("tie_weights", N_("tied"), replace(MODEL_RULES["tie_weights"], nullable=True)),
     # the other training settings; empty: the preset's (the engine's reply fills them in)
     *(
         Field(key, label, replace(TrainSettings.field_rule(key), nullable=True))
         for key, label in (
-            ("optimizer", "optim"),
-            ("schedule", "sched"),
-            ("warmup_steps", "warmup"),
-            ("min_lr_ratio", "min lr×"),
-            ("min_lr", "min lr"),
-            ("weight_decay", "decay"),
-            ("beta1", "beta1"),
-            ("beta2", "beta2"),
-            ("grad_clip", "clip"),
-            ("eval_interval", "eval"),
-            ("eval_batches", "eval n"),
-            ("precision", "dtype"),
-            ("compile", "compile"),
+            ("optimizer", N_("optim")),
+            ("schedule", N_("sched")),
+            ("warmup_steps", N_("warmup")),
+            ("min_lr_ratio", N_("min lr×")),
+            ("min_lr", N_("min lr")),
+            ("weight_decay", N_("decay")),
+            ("beta1", N_("beta1")),
+            ("beta2", N_("beta2")),
+            ("grad_clip", N_("clip")),
+            ("eval_interval", N_("eval")),
+            ("eval_batches", N_("eval n")),
+            ("precision", N_("dtype")),
+            ("compile", N_("compile")),
         )
     ),
 )
@@ -103,15 +104,22 @@ TRAIN_KEYS = tuple(
 
 SIZES = MODEL_SIZE_NAMES
 PLACEHOLDERS = {
-    "corpus": "the Python docs",
-    "factory": "preset's built-in",
-    "compile": "auto: on a GPU",
+    "corpus": N_("the Python docs"),
+    "factory": N_("preset's built-in"),
+    "compile": N_("auto: on a GPU"),
 }
+DEFAULTED_PLACEHOLDER = N_("preset's")  # an empty field of these: the preset's value
 DEFAULTED = SIZES | frozenset(TRAIN_KEYS)  # empty: the preset's value
 
 
 def _dom(key: str) -> str:
     return key.replace("_", "-")
+
+
+def placeholder(key: str) -> str:
+    """What an empty field shows, in the current language."""
+    text = PLACEHOLDERS.get(key, DEFAULTED_PLACEHOLDER if key in DEFAULTED else "")
+    return _(text) if text else ""
 
 
 class ConfigForm(Vertical):
@@ -125,7 +133,7 @@ class ConfigForm(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row"):
-            yield Label("preset", classes="form-label")
+            yield Label(_("preset"), classes="form-label", id="label-preset")
             yield Select(
                 [(p, p) for p in PRESETS],
                 value=self.preset,
@@ -138,16 +146,27 @@ class ConfigForm(Vertical):
             shown = preset_uses(self.preset, f.key) and not own
             with Horizontal(classes="form-row", id=f"row-{_dom(f.key)}") as row:
                 row.display = shown
-                yield Label(f.label, classes="form-label")
+                yield Label(_(f.label), classes="form-label", id=f"label-{_dom(f.key)}")
                 nested = self.initial.get("model" if f.key in SIZES else "train") or {}
                 value = self.initial.get(f.key, nested.get(f.key))
                 yield Input(
                     "" if value is None else str(value),
                     compact=True,
                     id=f"field-{_dom(f.key)}",
-                    placeholder=PLACEHOLDERS.get(f.key, "preset's" if f.key in DEFAULTED else ""),
+                    placeholder=placeholder(f.key),
                 )
             yield Static("", classes="field-error", id=f"error-{_dom(f.key)}")
+
+    def relabel(self) -> None:
+        """The labels and hints in the current language, and each error shown checked again
+        (the contract says what is wrong in the language of the moment)."""
+        self.query_one("#label-preset", Label).update(_("preset"))
+        for f in FIELDS:
+            self.query_one(f"#label-{_dom(f.key)}", Label).update(_(f.label))
+            box = self.query_one(f"#field-{_dom(f.key)}", Input)
+            box.placeholder = placeholder(f.key)
+            if f.key in self.errors:
+                self.set_error(f.key, f.check(box.value)[1])
 
     def used(self) -> list[Field]:
         """The fields the chosen preset reads (one's own model has no preset sizes)."""
@@ -170,7 +189,12 @@ class ConfigForm(Vertical):
             return
         event.stop()
         self.choose(str(event.value))
-        self.app.notify(f"{self.preset}'s settings are in the form: press a to build it", timeout=4)
+        self.app.notify(
+            _("{preset}'s settings are in the form: press a to build it").format(
+                preset=self.preset
+            ),
+            timeout=4,
+        )
 
     def choose(self, preset: str, keep_model: bool = True) -> None:
         """``preset`` with its own settings in the fields, as if a person picked it (its model
@@ -200,7 +224,7 @@ class ConfigForm(Vertical):
         field = next((f for f in self.used() if f.key == key), None)
         if field is None:
             return
-        _, message = field.check(event.value)
+        _value, message = field.check(event.value)
         self.set_error(key, message)
 
     def set_error(self, key: str, message: str) -> None:

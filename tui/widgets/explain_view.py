@@ -19,13 +19,16 @@ from textual.message import Message
 from textual.reactive import reactive
 
 from core.contract.explain import ExplainResult
+from core.i18n import N_, _
 from tui.format import fit_parts, visible_char
 from tui.widgets.activation_map import cell_style
 from tui.widgets.attention_map import fits, head_grid, head_map, scale_line
 from tui.widgets.rows import Row, Rows, as_style
 
 LENS_WIDTH = 30  # "block 3  e 31% a 12% ␣  9%"
-KEYS = "[ ] layer · , . head · v all heads"
+# shown before the first reply (the pane may set another note: a text of its own, or one
+# marked N_ that is translated where it is drawn)
+NOTE = N_("press e again to leave · typing updates it")
 
 
 def _pct(p: float) -> str:
@@ -36,8 +39,11 @@ def attribution_line(r: ExplainResult, width: int) -> Text:
     """'why e 31%: ' then the fed characters, each shaded by its attribution (red pushed the
     prediction up, blue down), the last ones that fit."""
     if not r.attribution or r.target is None:
-        return Text(r.attribution_note or "no attribution", style="dim", no_wrap=True)
-    head = Text(f"why '{visible_char(r.target.char)}' {_pct(r.target.prob).strip()}: ", style="b")
+        return Text(r.attribution_note or _("no attribution"), style="dim", no_wrap=True)
+    why = _("why '{char}' {percent}:").format(
+        char=visible_char(r.target.char), percent=_pct(r.target.prob).strip()
+    )
+    head = Text(why + " ", style="b")
     room = max(0, width - len(head))
     scale = max(abs(a) for a in r.attribution) or 1.0
     shown = list(zip(r.chars, r.attribution))[-room:] if room else []
@@ -48,10 +54,13 @@ def attribution_line(r: ExplainResult, width: int) -> Text:
 
 def neighbours_line(r: ExplainResult, width: int) -> Text:
     if r.neighbours_of is None or not r.neighbours:
-        return Text(r.neighbours_note or "no embedding neighbours", style="dim", no_wrap=True)
+        return Text(r.neighbours_note or _("no embedding neighbours"), style="dim", no_wrap=True)
     # a character before what is fed (the last block_size) has a vector but no row in the map
-    fed = "" if r.position is not None or not r.chars else " (not fed)"
-    line = Text(f"near '{visible_char(r.neighbours_of.char)}'{fed}:", style="b")
+    if r.position is not None or not r.chars:
+        near = _("near '{char}':")
+    else:
+        near = _("near '{char}' (not fed):")
+    line = Text(near.format(char=visible_char(r.neighbours_of.char)), style="b")
     for n in r.neighbours:
         part = f"  {visible_char(n.char)} {n.cosine:.2f}"
         if len(line) + len(part) > width:
@@ -62,8 +71,8 @@ def neighbours_line(r: ExplainResult, width: int) -> Text:
 
 def lens_lines(r: ExplainResult, width: int) -> list[Text]:
     if not r.lens:
-        return [Text(r.lens_note or "no logit lens", style="dim")]
-    out = [Text("logit lens: top next chars", style="dim")]
+        return [Text(r.lens_note or _("no logit lens"), style="dim")]
+    out = [Text(_("logit lens: top next chars"), style="dim")]
     for row in r.lens:
         line = Text(f"{row.name[:8]:<8}", style="dim")
         for c in row.top:
@@ -80,23 +89,27 @@ def _title(r: ExplainResult, grid: bool, shown: int, width: int) -> str:
     the map cannot show every position, how many it shows."""
     layer, n_layer = r.layers[0] + 1, r.n_layer
     if grid:
-        head, short_head = f"all {r.n_head} heads", f"{r.n_head} heads"
+        head = _("all {n_head} heads").format(n_head=r.n_head)
+        short_head = _("{n_head} heads").format(n_head=r.n_head)
     else:
-        head, short_head = f"head {r.heads[0] + 1}/{r.n_head}", f"H{r.heads[0] + 1}/{r.n_head}"
+        head = _("head {head}/{n_head}").format(head=r.heads[0] + 1, n_head=r.n_head)
+        short_head = f"H{r.heads[0] + 1}/{r.n_head}"
     total = len(r.chars)
     if 0 < shown < total:
         long, mid, short = (
-            [f"last {shown} of {total}"],
-            [f"last {shown}/{total}"],
+            [_("last {shown} of {total}").format(shown=shown, total=total)],
+            [_("last {shown}/{total}").format(shown=shown, total=total)],
             [f"{shown}/{total}"],
         )
     else:
         long = mid = short = []
     terse = [f"L{layer}/{n_layer} {short_head}", *short]
+    attention = _("attention")
+    layer_of = _("layer {layer}/{n_layer}").format(layer=layer, n_layer=n_layer)
     for words in (
-        ["attention", f"layer {layer}/{n_layer}", head, *long],
-        ["attention", f"layer {layer}/{n_layer}", head, *mid],
-        [f"layer {layer}/{n_layer}", head, *mid],
+        [attention, layer_of, head, *long],
+        [attention, layer_of, head, *mid],
+        [layer_of, head, *mid],
         terse,
     ):
         if cell_len(" · ".join(words)) <= width:
@@ -106,7 +119,7 @@ def _title(r: ExplainResult, grid: bool, shown: int, width: int) -> str:
 
 def attention_lines(r: ExplainResult, grid: bool, focus: int | None, width: int, lines: int):
     if not r.attention:
-        return [Text(r.attention_note or "no attention", style="dim")]
+        return [Text(r.attention_note or _("no attention"), style="dim")]
     if grid:
         body = head_grid(r.attention[0], list(r.heads), width, lines - 1)
         shown = 0  # the small maps say nothing of their window
@@ -125,7 +138,7 @@ def explain_lines(
     top = [attribution_line(r, width), neighbours_line(r, width)]
     foot = [scale_line(width)] if r.attention and not grid else []
     if r.attention:
-        foot.append(Text(KEYS, style="dim"))
+        foot.append(Text(_("[ ] layer · , . head · v all heads"), style="dim"))
     if height - len(top) - len(foot) < 3:  # no room for a map: the scale and keys go first
         foot = []
     rest = max(1, height - len(top) - len(foot))
@@ -203,7 +216,7 @@ class ExplainView(Rows):
     data: reactive[ExplainResult | None] = reactive(None)
     grid: reactive[bool] = reactive(False)
     focus_position: reactive[int | None] = reactive(None)
-    note: reactive[str] = reactive("press e again to leave · typing updates it")
+    note: reactive[str] = reactive(NOTE)
 
     class Cut(Message):
         """The view grew past what its data's window holds: ask for the explanation again."""
@@ -237,8 +250,11 @@ class ExplainView(Rows):
     def watch_note(self) -> None:
         self.changed()
 
+    def relabel(self) -> None:
+        self.changed()  # the rows are kept until something changes: the language has
+
     def rows(self, width: int, height: int) -> list[Row]:
         if self.data is None:
-            return [[(self.note, "dim")]]
+            return [[(_(self.note) if self.note else "", "dim")]]
         lines = explain_lines(self.data, self.grid, self.focus_position, width, height)
         return [text_row(line) for line in lines]

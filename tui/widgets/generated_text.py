@@ -8,6 +8,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from core.i18n import _
+
 
 class GeneratedText(Static):
     def __init__(self, *, id: str | None = None) -> None:
@@ -15,6 +17,7 @@ class GeneratedText(Static):
         self.prompt = ""  # the text the generation continues
         self.text = ""  # the characters generated so far
         self.generating = False
+        self.length: int | None = None  # the hint's count, once drawn
 
     def start(self, prompt: str) -> None:
         self.prompt, self.text, self.generating = prompt, "", True
@@ -40,13 +43,19 @@ class GeneratedText(Static):
             scroller.scroll_end(animate=False)  # after the next refresh: at the new end
         self._draw(length)
 
+    def relabel(self) -> None:
+        if self.length is not None:
+            self._draw(self.length)  # the hint in the language of the moment
+
     def _draw(self, length: int) -> None:
+        self.length = length
         if not self.text and not self.generating:
-            self.update(
-                "[dim]generated text appears here: ctrl+g (in the box) or g streams "
-                f"{length} characters after yours; esc or x stops; enter "
-                "in the box appends them to your text[/dim]"
+            hint = _(
+                "generated text appears here: ctrl+g (in the box) or g streams {length} "
+                "characters after yours; esc or x stops; enter in the box appends them to your "
+                "text"
             )
+            self.update(f"[dim]{hint.format(length=length)}[/dim]")
             return
         shown = Text()
         shown.append(self.prompt[-80:], style="dim")

@@ -23,16 +23,21 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, TextArea
 
+from core.i18n import N_, _
+
 DIVIDER = "▏"
 ALWAYS = ("help", "quit")  # actions shown at the right whatever has the focus
 IN_TEXT_BOX = ("leave_input", "quit")  # the same, while letters type into a text box
+# the descriptions of Textual's own bindings the line shows, for the catalog (the app's and the
+# panes' are marked N_ where they are bound); every description is translated where drawn
+TEXTUAL_DESCRIPTIONS = (N_("palette"),)
 
 
 @dataclass(frozen=True)
 class FooterKey:
     key: str  # what a click presses
     shown: str  # the key as drawn: "^s", "space"
-    description: str
+    description: str  # as bound, in English: translated where drawn
     enabled: bool
 
 
@@ -126,6 +131,9 @@ class KeyFooter(Widget, can_focus=False):
                 )
         return tuple(keys), tuple(shown)
 
+    def relabel(self) -> None:
+        self.refresh()  # the descriptions are translated as the line is drawn
+
     def text(self) -> str:
         """The line as drawn, for tests."""
         return self.render().plain
@@ -145,7 +153,9 @@ class KeyFooter(Widget, can_focus=False):
             spans.append((start, line.cell_len, entry))
 
         def parts(entry: FooterKey) -> tuple[str, str]:
-            return f" {entry.shown} ", f"{entry.description} " * bool(entry.description)
+            if not entry.description:
+                return f" {entry.shown} ", ""
+            return f" {entry.shown} ", f"{_(entry.description)} "
 
         # the right side keeps its place: help, quit and the palette are always there
         room = self.size.width

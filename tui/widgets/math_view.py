@@ -4,10 +4,12 @@ beside the layer's own, with the largest difference between them."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from core.i18n import _
 from tui.format import visible_char
 
 
@@ -28,27 +30,38 @@ class MathView(Widget):
     def render(self) -> Text:
         m = self.math
         if not m:
-            return Text.from_markup("[dim]show the math: type some text first[/dim]")
+            hint = _("show the math: type some text first")
+            return Text.from_markup(f"[dim]{hint}[/dim]")
         emb, hid, out = m["embedding"], m["hidden"], m["output"]
         ch = visible_char(m["char"])
         width = max(20, self.size.width)
         text = Text()
-        text.append(f"last char '{ch}' → id {m['id']}\n", style="bold")
-        text.append(f"① {emb['layer']}.weight[{m['id']}] · {emb['dim']} dims\n", style="cyan")
+        text.append(
+            _("last char '{char}' → id {id}").format(char=ch, id=m["id"]) + "\n", style="bold"
+        )
+        dims = _("{dim} dims").format(dim=emb["dim"])
+        text.append(f"① {emb['layer']}.weight[{m['id']}] · {dims}\n", style="cyan")
         text.append(f"  {_vec(emb['values'], emb['dim'], width)}\n")
-        zero = f" · {100 * hid['zero_share']:.0f}% zero" if hid.get("zero_share") else ""
-        text.append(f"② hook on {hid['layer']}: x{zero}\n", style="cyan")
+        share = hid.get("zero_share")
+        zero = " · " + _("{percent:.0f}% zero").format(percent=100 * share) if share else ""
+        hook = _("hook on {layer}: x").format(layer=hid["layer"])
+        text.append(f"② {hook}{zero}\n", style="cyan")
         text.append(f"  {_vec(hid['values'], hid['dim'], width)}\n")
         shape = "×".join(str(n) for n in out["weight_shape"])
         b = " + b" if out["has_bias"] else ""
         tied = f" = {out['weight_name']}" if out.get("tied") else ""
         text.append(f"③ {out['layer']}: x·Wᵀ{b}, W{tied} {shape}\n", style="cyan")
         ok = out["allclose"]
-        text.append(f"  max|hand − layer| {out['max_abs_diff']:.0e} ", style="bold")
+        diff = _("max|hand − layer| {diff:.0e}").format(diff=out["max_abs_diff"])
+        text.append(f"  {diff} ", style="bold")
         text.append("allclose ✓" if ok else "allclose ✗", style="bold green" if ok else "bold red")
         rows = out["rows"][: max(0, self.size.height - 9)]
         if rows:
-            text.append("\n  char    by hand     layer", style="dim")
+            # the headings end where their columns' numbers end (at cells 17 and 27)
+            head = "  " + _("char").ljust(4)
+            head += _("by hand").rjust(17 - cell_len(head))
+            head += _("layer").rjust(27 - cell_len(head))
+            text.append("\n" + head, style="dim")
         for row in rows:
             text.append(
                 f"\n   {visible_char(row['char']):<3} {row['by_hand']:+9.4f} {row['layer']:+9.4f}"

@@ -17,6 +17,7 @@ from textual import events
 from textual.message import Message
 from textual.reactive import reactive
 
+from core.i18n import _
 from tui.widgets.rows import Row, Rows
 
 BAR, LEFT_END, RIGHT_END = "━", "╸", "╺"
@@ -60,9 +61,17 @@ class PaneTabs(Rows):
 
     def __init__(self, panes: Sequence[tuple[str, str]], active: str, *, id: str | None = None):
         super().__init__(id=id)
-        # "Summary F1": the name and the key that shows it
-        self.labels = [(key, f"{title} F{n}") for n, (key, title) in enumerate(panes, 1)]
+        self.panes = list(panes)  # (key, name): the names marked N_, translated here
+        self.labels = self._labels()
         self.set_reactive(PaneTabs.active, active)
+
+    def _labels(self) -> list[tuple[str, str]]:
+        """ "Summary F1": each pane's name in the current language and the key that shows it."""
+        return [(key, f"{_(title)} F{n}") for n, (key, title) in enumerate(self.panes, 1)]
+
+    def relabel(self) -> None:
+        self.labels = self._labels()
+        self.changed()
 
     def watch_active(self) -> None:
         self.changed()

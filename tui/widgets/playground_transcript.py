@@ -12,6 +12,7 @@ from textual.reactive import Reactive
 from textual.widgets import RichLog
 
 from core.contract.lab import CellError, ExecResult
+from core.i18n import _
 
 
 def _fence(body: str, lang: str = "") -> str:
@@ -45,6 +46,18 @@ class PlaygroundTranscript(RichLog):
         # scroll per line (RichLog's waits for a paint, so the answer came a frame later)
         self.write(text, expand=True, scroll_end=False)
 
+    def relabel(self) -> None:
+        """Every entry drawn again, in the language of the moment (what the engine said stays
+        as it said it)."""
+        if self.entries:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        self.clear()
+        for entry in self.entries:
+            self._draw(entry)
+        self._to_end()
+
     def on_resize(self) -> None:
         """A log keeps lines wrapped at the width they were written at (a note written while
         the pane was hidden wraps at 20 columns): redraw every entry at the new width."""
@@ -56,14 +69,12 @@ class PlaygroundTranscript(RichLog):
                 self._to_end()
             return
         self._drawn_width = width
-        self.clear()
-        for entry in self.entries:
-            self._draw(entry)
-        self._to_end()
+        self._redraw()
 
     def _draw(self, entry: dict) -> None:
         if "note" in entry:
-            self._line(Text(entry["note"], style=entry["style"]))
+            # the pane's note: its own translation, or a text marked N_ translated here
+            self._line(Text(_(entry["note"]) if entry["note"] else "", style=entry["style"]))
         else:
             self._draw_cell(**entry)
 
@@ -113,40 +124,50 @@ class PlaygroundTranscript(RichLog):
         if failure is not None:
             self._error(failure)
         if result is not None and result.state == "running":
-            self._line(
-                Text(f"(ran between training steps, at step {result.step})", style="italic dim")
-            )
+            ran = _("(ran between training steps, at step {step})").format(step=result.step)
+            self._line(Text(ran, style="italic dim"))
         self._line(Text(" "))
 
     def _error(self, err: CellError) -> None:
-        message = f"{err.type or 'Error'}: {err.message}".rstrip(": ")
+        kind = err.type or _("Error")
+        message = f"{kind}: {err.message}".rstrip(": ")
         self._line(Text(message, style="bold red"))
         if err.line:
-            self._line(Text(f"  at line {err.lineno}: {err.line}", style="red"))
+            where = _("at line {lineno}: {line}").format(lineno=err.lineno, line=err.line)
+            self._line(Text(f"  {where}", style="red"))
         if err.hint:
-            self._line(Text(f"  hint: {err.hint}", style="yellow"))
+            self._line(Text("  " + _("hint: {hint}").format(hint=err.hint), style="yellow"))
 
     # -- Markdown ------------------------------------------------------------------------------
 
-    def markdown(self, title: str = "torchdeck playground") -> str:
-        out = [f"# {title}\n", f"Saved {time.strftime('%Y-%m-%d %H:%M:%S')}.\n"]
+    def markdown(self, title: str | None = None) -> str:
+        """The transcript as Markdown, under ``title`` (default: torchdeck playground)."""
+        title = _("torchdeck playground") if title is None else title
+        saved = _("Saved {time}.").format(time=time.strftime("%Y-%m-%d %H:%M:%S"))
+        out = [f"# {title}\n", f"{saved}\n"]
         for entry in self.entries:
             if "note" in entry:
-                out.append(f"> {entry['note']}\n")
+                out.append(f"> {_(entry['note']) if entry['note'] else ''}\n")
                 continue
             out.append(f"## In [{entry['number']}]\n")
             out.append(_fence(entry["code"], "python"))
             result = entry["result"] or ExecResult()
             if result.stdout:
-                out.append("Printed:\n\n" + _fence(result.stdout, "text"))
+                out.append(_("Printed:") + "\n\n" + _fence(result.stdout, "text"))
             value = result.value
             if value:
                 body = (value["header"] + "\n" if value.get("header") else "") + value["text"]
                 out.append(f"Out [{entry['number']}]:\n\n" + _fence(body, "text"))
             for err in (result.error, entry["failure"]):
                 if err:
-                    line = f" (line {err.lineno}: `{err.line}`)" if err.line else ""
-                    out.append(f"**{err.type or 'Error'}**: {err.message}{line}\n")
+                    line = ""
+                    if err.line:
+                        where = _("line {lineno}: {line}").format(
+                            lineno=err.lineno, line=f"`{err.line}`"
+                        )
+                        line = f" ({where})"
+                    kind = err.type or _("Error")
+                    out.append(f"**{kind}**: {err.message}{line}\n")
                     if err.hint:
-                        out.append(f"> hint: {err.hint}\n")
+                        out.append("> " + _("hint: {hint}").format(hint=err.hint) + "\n")
         return "\n".join(out)

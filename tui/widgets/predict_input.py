@@ -13,7 +13,12 @@ from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.widgets import Input
 
-PLACEHOLDER = "type text, e.g. To be or not to b   (tab accepts the top character)"
+from core.i18n import N_, _
+
+
+def placeholder() -> str:
+    """What the empty box shows, in the current language."""
+    return _("type text, e.g. To be or not to b   (tab accepts the top character)")
 
 
 class PredictInput(Input):
@@ -23,18 +28,21 @@ class PredictInput(Input):
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
 
     BINDINGS = [
-        Binding("tab", "to_pane", "Accept top", show=False),
-        Binding("up", "to_pane", "Temperature up", show=False),
-        Binding("down", "to_pane", "Temperature down", show=False),
-        Binding("ctrl+g", "to_pane", "Generate", show=False),
-        Binding("escape", "to_pane", "Stop / leave box", show=False),
+        Binding("tab", "to_pane", N_("Accept top"), show=False),
+        Binding("up", "to_pane", N_("Temperature up"), show=False),
+        Binding("down", "to_pane", N_("Temperature down"), show=False),
+        Binding("ctrl+g", "to_pane", N_("Generate"), show=False),
+        Binding("escape", "to_pane", N_("Stop / leave box"), show=False),
     ]
 
     def __init__(self, *, id: str | None = None, on_text: Callable[[], None] | None = None) -> None:
         self.on_text = on_text  # called as the text changes, in the key's own handler
         # coming back to the pane keeps the text as it was: the first key adds to it (a focus
         # that selected all of it made that key replace the whole text)
-        super().__init__(placeholder=PLACEHOLDER, id=id, select_on_focus=False)
+        super().__init__(placeholder=placeholder(), id=id, select_on_focus=False)
+
+    def relabel(self) -> None:
+        self.placeholder = placeholder()
 
     _edit_cursor: int | None = None  # where the edit being made leaves the cursor
 

@@ -8,6 +8,7 @@ import textwrap
 from textual.reactive import reactive
 
 from core.contract import TopChar
+from core.i18n import _
 from tui.format import visible_char
 from tui.widgets.rows import Row, Rows
 
@@ -39,13 +40,20 @@ class ProbBars(Rows):
     def watch_note(self) -> None:
         self.changed()
 
+    def relabel(self) -> None:
+        self.changed()  # the rows are kept until something changes: the language has
+
     def rows(self, width: int, height: int) -> list[Row]:
         if not self.top:  # the note wrapped at words: nothing of it cut at 80 columns
-            lines = textwrap.wrap(self.note or "no prediction yet", max(10, width)) or [""]
+            # the pane's note: its own translation, or a text marked N_ translated here
+            note = _(self.note) if self.note else _("no prediction yet")
+            lines = textwrap.wrap(note, max(10, width)) or [""]
             return [[(line, "dim")] for line in lines]
-        head = "next character"
+        head = _("next character")
         if self.vocab_size:
-            head += f"  (uniform 1/{self.vocab_size} = {100 / self.vocab_size:.2f}%)"
+            head = _("next character  (uniform 1/{vocab} = {percent:.2f}%)").format(
+                vocab=self.vocab_size, percent=100 / self.vocab_size
+            )
         out: list[Row] = [[(head[:width], "dim")]]
         bar_w = max(5, width - 20)
         best = self.top[0].prob

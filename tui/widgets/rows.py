@@ -38,6 +38,10 @@ class Rows(Widget):
         self._strips = None
         self.refresh()
 
+    def relabel(self) -> None:
+        """A new language: the rows are built again (their words are drawn into the strips)."""
+        self.changed()
+
     def notify_style_update(self) -> None:
         super().notify_style_update()
         # a new theme, focus, hover...: the style is worked out again, and the rows drawn

@@ -27,6 +27,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from core.history import LossHistory
+from core.i18n import _
 from core.metrics_file import number
 from core.series import SMOOTHING
 from tui.widgets.chart_data import (
@@ -78,9 +79,9 @@ def draw(job: Job, size: tuple[int, int], colours: dict, base: Style) -> list[St
     try:
         if width >= MIN_SIZE[0] and height >= MIN_SIZE[1]:
             return _draw(job, width, height, colours, base)
-        note = "chart: too small"
+        note = _("chart: too small")
     except Exception as exc:  # shown in the chart, never fatal to the app
-        note = f"chart failed: {type(exc).__name__}: {exc}"
+        note = _("chart failed: {error}").format(error=f"{type(exc).__name__}: {exc}")
     return [Strip([Segment(note, base)]).adjust_cell_length(width, base)]
 
 
@@ -91,7 +92,7 @@ def _draw(job: Job, width: int, height: int, colours: dict, base: Style) -> list
     figure = prepare(job)
     legend_rows = legend(figure, width, colours, base)
     rows = height - 1 - len(legend_rows)  # the title's row, the plot's, the legend's
-    plt = new_plot(Plot, width, rows, colours, "step", figure.ylabel)
+    plt = new_plot(Plot, width, rows, colours, _("step"), figure.ylabel)
     if figure.note:
         plt.xlim(0, 1)
         plt.ylim(0, 1)
@@ -179,8 +180,7 @@ class RunChart(Widget):
     def watch_ylabel(self) -> None:
         self._dirty = True
 
-    def watch_clip(self) -> None:
-        self._dirty = True
+    watch_clip = watch_ylabel
 
     @property
     def up_to_date(self) -> bool:
@@ -285,8 +285,7 @@ class RunChart(Widget):
     # -- drawing -------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        # the first figure comes with the first tick, off the loop: the app's first frame does
-        # not wait for plotext to load
+        # the first figure comes with the first tick, off the loop: no first frame waits for plotext
         self.set_interval(TICK_S, self._tick)
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._changed())
 
@@ -296,6 +295,8 @@ class RunChart(Widget):
     def _changed(self) -> None:
         self._dirty = True
         self._tick()
+
+    relabel = _changed  # a new language: the figure has its words drawn in, so draw it again
 
     def _visible(self) -> bool:
         return self.display and self.is_on_screen and self.size.width > 0
@@ -341,7 +342,6 @@ class RunChart(Widget):
         self._dirty = False
         self.replots += 1
         self._started += 1
-        series = {}
         if self.view == "loss":
             series = {"train": self._train_series(), "val": snapshot(self.val)}
             if self.overlay:
@@ -374,8 +374,8 @@ class RunChart(Widget):
         t, recent = self.train, self.recent
         if self.window and t.stride > 1 and recent and t.steps:
             if recent[0][0] <= t.steps[-1] - self.window + 1:
-                steps = [s for s, _ in recent]
-                values = [v for _, v in recent]
+                steps = [s for s, _v in recent]
+                values = [v for _s, v in recent]
                 return (steps, values, values, values)
         return snapshot(t)
 

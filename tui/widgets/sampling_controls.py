@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from core.i18n import _
+
 TEMPERATURES = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0, 5.0)
 TOP_KS = (None, 1, 3, 5, 10, 20)
 TOP_PS = (None, 0.95, 0.9, 0.75, 0.5)
@@ -20,6 +22,7 @@ class SamplingControls(Static):
         self.top_p: float | None = None
         self.greedy = False
         self.gen_length = 200
+        self.generating: bool | None = None  # as last drawn (None: not drawn yet)
 
     def sampling(self) -> dict:
         """The sampling arguments of a predict or generate request."""
@@ -50,15 +53,20 @@ class SamplingControls(Static):
 
     def show(self, generating: bool) -> None:
         """Draw the line; while ``generating`` it says how to stop instead of the length."""
-        mode = "greedy" if self.greedy or self.temperature == 0 else "sampled"
-        k = "all" if self.top_k is None else str(self.top_k)
-        p = "off" if self.top_p is None else f"{self.top_p:g}"
+        self.generating = generating
+        mode = _("greedy") if self.greedy or self.temperature == 0 else _("sampled")
+        k = _("all") if self.top_k is None else str(self.top_k)
+        p = _("off") if self.top_p is None else f"{self.top_p:g}"
         gen = (
-            "[b]generating: esc/x stops[/b]"
+            "[b]" + _("generating: esc/x stops") + "[/b]"
             if generating
-            else f"gen {self.gen_length} [dim]g n[/dim]"
+            else _("gen {length}").format(length=self.gen_length) + " [dim]g n[/dim]"
         )
         self.update(
             f" T={self.temperature:g} [dim]↑↓[/dim] │ top-k {k} [dim]k[/dim] │ top-p {p} "
             f"[dim]p[/dim] │ {mode} [dim]s[/dim] │ {gen}"
         )
+
+    def relabel(self) -> None:
+        if self.generating is not None:
+            self.show(self.generating)

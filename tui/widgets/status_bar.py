@@ -12,6 +12,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from core import i18n
+from core.i18n import N_, _, ngettext
 from tui.format import fmt_loss, fmt_rate
 
 STATE_STYLE = {
@@ -27,6 +29,43 @@ STATE_STYLE = {
     "ended": "cyan",  # shut down in an orderly way (another client, torchdeck stop)
     "disconnected": "yellow",  # the connection went; the engine still runs
 }
+# what the bar says of each state (a state the table lacks shows as the engine named it)
+STATE_WORDS = {
+    "starting": N_("engine starting…"),
+    "ready": N_("ready"),
+    "idle": N_("ready"),
+    "running": N_("running"),
+    "paused": N_("paused"),
+    "stopped": N_("stopped"),
+    "finished": N_("finished"),
+    "diverged": N_("diverged"),
+    "crashed": N_("crashed"),
+    "ended": N_("ended"),
+    "disconnected": N_("disconnected"),
+}
+
+
+class Health(str):
+    """The words of :func:`engine_health`, with what they say (``kind``): "busy", "silent"
+    (no progress while training) or "stopped". The bar colours them by kind, in any language."""
+
+    kind = ""
+
+    def __new__(cls, text: str, kind: str) -> Health:
+        health = super().__new__(cls, text)
+        health.kind = kind
+        return health
+
+
+def health_kind(health: str) -> str:
+    """What ``health`` says: its ``kind``, or, for words set as plain text, read from them."""
+    if isinstance(health, Health):
+        return health.kind
+    if health.startswith("not responding (stopped"):
+        return "stopped"
+    if health.startswith("not"):
+        return "silent"
+    return "busy" if health.startswith("busy") else ""
 
 
 BUSY_AFTER_S = 2.0  # a request waiting this long shows "busy (N s)"
@@ -57,11 +96,15 @@ def engine_health(
     since = heard_at if pending_since is None else max(heard_at, pending_since)
     silent = now - since
     if stopped:
-        return f"not responding (stopped, {silent:.0f} s) · ctrl+r restarts"
+        words = _("not responding (stopped, {seconds} s) · ctrl+r restarts")
+        return Health(words.format(seconds=f"{silent:.0f}"), "stopped")
     if waited is not None:
-        return f"busy ({waited:.0f} s)" if waited >= BUSY_AFTER_S else ""
+        if waited < BUSY_AFTER_S:
+            return ""
+        return Health(_("busy ({seconds} s)").format(seconds=f"{waited:.0f}"), "busy")
     if training and silent >= SILENT_AFTER_S:
-        return f"not responding ({silent:.0f} s) · ctrl+r restarts"
+        words = _("not responding ({seconds} s) · ctrl+r restarts")
+        return Health(words.format(seconds=f"{silent:.0f}"), "silent")
     return ""
 
 
@@ -69,8 +112,8 @@ def loss_label(window: int) -> str:
     """What the status bar's loss is: the mean over the steps of the latest report (about a
     quarter second of a run), or one step's loss when stepping by hand."""
     if window == 1:
-        return "loss(last step)"
-    return f"loss(avg {window})" if window > 1 else "loss"
+        return _("loss(last step)")
+    return _("loss(avg {steps})").format(steps=window) if window > 1 else _("loss")
 
 
 def fit_parts(parts: dict[str, list[str]], cuts: list[tuple[str, int | None]], room: int) -> list:
@@ -133,34 +176,45 @@ class StatusBar(Widget):
     def _compiling(self) -> str:
         if self.compiling_since is None or self.state in ("crashed", "ended", "disconnected"):
             return ""
-        return f"compiling ({time.monotonic() - self.compiling_since:.0f} s)"
+        seconds = f"{time.monotonic() - self.compiling_since:.0f}"
+        return _("compiling ({seconds} s)").format(seconds=seconds)
 
     def render(self) -> Text:
-        label = {"starting": "engine starting…", "idle": "ready"}.get(self.state, self.state)
+        words = STATE_WORDS.get(self.state)
+        label = i18n._(words) if words else self.state
         style = STATE_STYLE.get(self.state, "")
         if self.corpus_loading:
             label, style = self.corpus_loading, "yellow"
         compiling = self._compiling()
-        if compiling and not self.health.startswith("not responding (stopped"):
+        kind = health_kind(self.health)
+        if compiling and kind != "stopped":
             label, style = compiling, "yellow"
-        elif self.health and not (self.corpus_loading and self.health.startswith("busy")):
+        elif self.health and not (self.corpus_loading and kind == "busy"):
             label = self.health
-            style = "bold red" if self.health.startswith("not") else "yellow"
+            style = "bold red" if kind in ("stopped", "silent") else "yellow"
         text = Text()
         text.append(" ● ", style=style)
         text.append(label, style=style)
         known_rate = bool(self.tokens_per_s)  # 0: no tokens (the parabola), None: not yet
         rate = f"{fmt_rate(self.tokens_per_s)} tok/s"
+        n = self.world_size
         ranks = self.world_size > 1
         loss = fmt_loss(self.loss)
         window = self.loss_window if self.loss is not None else 0
         parts = {
             "device": [self.device],
             "preset": [self.preset],
-            "step": [f"step {self.step}/{self.steps}", f"{self.step}/{self.steps}"],
-            "loss": [f"{loss_label(window)} {loss}", f"loss {loss}"],
-            "val": [f"val {fmt_loss(self.val_loss)}"],
-            "rate": [f"{rate} · {self.world_size} ranks", f"{rate} ×{self.world_size}", rate]
+            "step": [
+                _("step {step}/{steps}").format(step=self.step, steps=self.steps),
+                f"{self.step}/{self.steps}",
+            ],
+            "loss": [f"{loss_label(window)} {loss}", _("loss") + f" {loss}"],
+            "val": [_("val {loss}").format(loss=fmt_loss(self.val_loss))],
+            "rate": [
+                f"{rate} · " + ngettext("{n} rank", "{n} ranks", n).format(n=n),
+                f"{rate} ×{n}",
+                rate,
+            ]
             if ranks
             else [rate],
         }

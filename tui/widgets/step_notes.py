@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 
+from core import i18n
+from core.i18n import N_, _, ngettext
 from tui.format import fmt_num
 
 if TYPE_CHECKING:
@@ -19,7 +21,8 @@ if TYPE_CHECKING:
 PHASES = ("zero_grad", "forward+loss", "backward", "step", "monitor")
 # the calls as the course writes them, where a cell has the room
 CALLS = ("optimizer.zero_grad()", "forward + loss", "loss.backward()", "optimizer.step()")
-IDLE = ("clear .grad", "loss = f(x)", "fill .grad", "θ -= lr·∇", "keep loss")
+IDLE = (N_("clear .grad"), "loss = f(x)", N_("fill .grad"), "θ -= lr·∇", N_("keep loss"))
+WORDED = {"monitor": N_("monitor")}  # the phases' short names that are words, not calls
 NEAR_ZERO = 0.1
 """|x.grad| below this is "near zero": the parabola's x.grad is 6·(x − 1/3), so x is within
 0.017 of the optimum (it starts at −8, x = −1; the seed's 80 steps at lr 0.01 end at −0.056)."""
@@ -50,12 +53,22 @@ def grad_phrases(grad) -> list[str]:
     if not _finite(grad):
         return []
     if grad == 0:
-        return ["0: x is at the optimum", "0: at the optimum", "0: optimum", "0"]
+        return [_("0: x is at the optimum"), _("0: at the optimum"), _("0: optimum"), "0"]
     if abs(grad) < NEAR_ZERO:
-        return ["≈0: x is near the optimum", "≈0: near the optimum", "≈0: near optimum", "≈0"]
+        return [
+            _("≈0: x is near the optimum"),
+            _("≈0: near the optimum"),
+            _("≈0: near optimum"),
+            "≈0",
+        ]
     if grad < 0:
-        return ["negative: pushes x up", "<0: pushes x up", "<0: x goes up", "x up"]
-    return ["positive: pushes x down", ">0: pushes x down", ">0: x goes down", "x down"]
+        return [_("negative: pushes x up"), _("<0: pushes x up"), _("<0: x goes up"), _("x up")]
+    return [
+        _("positive: pushes x down"),
+        _(">0: pushes x down"),
+        _(">0: x goes down"),
+        _("x down"),
+    ]
 
 
 def grad_words(grad, width: int = 30) -> str:
@@ -67,15 +80,12 @@ def grad_words(grad, width: int = 30) -> str:
 def phase_label(i: int, width: int) -> str:
     """The heading of phase ``i``: the course's call where it fits, its short name if not."""
     names = [f"{i + 1}·{CALLS[i]}"] if i < len(CALLS) else []
-    return fit([*names, f"{i + 1}·{PHASES[i]}", f"{i + 1}"], width)
+    name = i18n._(WORDED[PHASES[i]]) if PHASES[i] in WORDED else PHASES[i]
+    return fit([*names, f"{i + 1}·{name}", f"{i + 1}"], width)
 
 
 def _num(value, spec: str) -> str:
     return format(value, spec) if _finite(value) else fmt_num(value)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "es")
 
 
 def step_notes(d: StepDetail | None, width: int) -> list[str]:
@@ -83,7 +93,7 @@ def step_notes(d: StepDetail | None, width: int) -> list[str]:
     cleared, the loss, the gradient, the step (its change, or the lr when a run does not
     measure it), what monitoring kept. None: the idle notes (what each step does)."""
     if d is None:
-        return [fit([note], width) for note in IDLE]
+        return [fit([i18n._(note)], width) for note in IDLE]
     return [
         fit(_cleared(d), width),
         fit(_loss(d), width),
@@ -96,8 +106,18 @@ def step_notes(d: StepDetail | None, width: int) -> list[str]:
 def _cleared(d: StepDetail) -> list[str]:
     n = d.grads_cleared
     if not n:
-        return ["no .grad yet: nothing to clear", "nothing to clear", "none to clear", "0"]
-    return [f"{n} .grad set to None", f"{n} .grad → None", f"{n} cleared", f"{n}"]
+        return [
+            _("no .grad yet: nothing to clear"),
+            _("nothing to clear"),
+            _("none to clear"),
+            "0",
+        ]
+    return [
+        _("{n} .grad set to None").format(n=n),
+        f"{n} .grad → None",
+        _("{n} cleared").format(n=n),
+        f"{n}",
+    ]
 
 
 def _loss(d: StepDetail) -> list[str]:
@@ -110,9 +130,9 @@ def _loss(d: StepDetail) -> list[str]:
             f"f(x)={fmt_num(f)}",
         ]
     return [
-        f"loss {_num(d.loss, '.4f')} (cross-entropy)",
-        f"loss {_num(d.loss, '.4f')}",
-        f"loss {fmt_num(d.loss)}",
+        _("loss {loss} (cross-entropy)").format(loss=_num(d.loss, ".4f")),
+        _("loss") + f" {_num(d.loss, '.4f')}",
+        _("loss") + f" {fmt_num(d.loss)}",
         fmt_num(d.loss),
     ]
 
@@ -125,18 +145,16 @@ def _backward(d: StepDetail, width: int) -> str:
         # beside the number, only wordings that say what its sign means (not "x up")
         worded = [f"{n} {w}" for w in grad_phrases(g)[:3] for n in numbers]
         return fit([*worded, *numbers, f"x.grad {fmt_num(g)}", fmt_num(g)], width)
-    norm = fmt_num(d.grad_norm, 4)
-    clip = ", then clipped" if d.clipped else ""
-    short = " clip" if d.clipped else ""
-    return fit(
-        [
-            f"‖grad‖ {norm}{clip}",
-            f"‖grad‖ {norm}{short}",
-            f"‖g‖ {fmt_num(d.grad_norm)}{short}",
-            f"‖g‖ {fmt_num(d.grad_norm)}",
-        ],
-        width,
-    )
+    norm, g = fmt_num(d.grad_norm, 4), fmt_num(d.grad_norm)
+    if d.clipped:
+        worded = [
+            _("‖grad‖ {norm}, then clipped").format(norm=norm),
+            _("‖grad‖ {norm} clip").format(norm=norm),
+            _("‖g‖ {norm} clip").format(norm=g),
+        ]
+    else:
+        worded = [f"‖grad‖ {norm}", f"‖grad‖ {norm}", f"‖g‖ {g}"]
+    return fit([*worded, f"‖g‖ {g}"], width)
 
 
 def _step(d: StepDetail) -> list[str]:
@@ -155,14 +173,17 @@ def _step(d: StepDetail) -> list[str]:
     if d.update_norm is not None:
         size = fmt_num(d.update_norm)
         return [f"lr {lr}, ‖Δθ‖ {size}", f"‖Δθ‖ {size}", size]
-    return [f"θ -= lr·∇ at lr {lr}", f"lr {lr}", lr]
+    return [_("θ -= lr·∇ at lr {lr}").format(lr=lr), f"lr {lr}", lr]
 
 
 def _monitor(d: StepDetail) -> list[str]:
     n = 1 if d.kept is None else d.kept
+    history = d.history_len
     return [
-        f"kept {_plural(n, 'loss')} · history {d.history_len}",
-        f"kept {_plural(n, 'loss')}",
-        f"kept {n}",
+        ngettext(
+            "kept {n} loss · history {history}", "kept {n} losses · history {history}", n
+        ).format(n=n, history=history),
+        ngettext("kept {n} loss", "kept {n} losses", n).format(n=n),
+        _("kept {n}").format(n=n),
         f"+{n}",
     ]

@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from core.contract.inspect import ForwardLessonArgs, ForwardLessonResult
+from core.i18n import _
 from tui.latest import LatestRequest
 from tui.widgets.summary_lessons import allclose_label, vec
 from tui.widgets.summary_table import fmt_shape
@@ -22,23 +23,43 @@ def forward_text(r: ForwardLessonResult) -> Text:
     t.append(f"{r.layer}", style="bold green")
     t.append(
         f"  nn.Linear({r.in_features}, {r.out_features}"
-        f"{'' if r.has_bias else ', bias=False'})   ([ / ] other Linear, n new X)\n"
+        f"{'' if r.has_bias else ', bias=False'})   " + _("([ / ] other Linear, n new X)") + "\n"
     )
-    t.append(f"X {fmt_shape(s['X'])} random (seed {r.seed}) · Wᵀ {fmt_shape(s['W.T'])}")
-    t.append(f" + b {fmt_shape(s['b'])}" if r.has_bias else " (no bias)")
+    t.append(
+        _("X {x} random (seed {seed}) · Wᵀ {wt}").format(
+            x=fmt_shape(s["X"]), seed=r.seed, wt=fmt_shape(s["W.T"])
+        )
+    )
+    t.append(f" + b {fmt_shape(s['b'])}" if r.has_bias else " (" + _("no bias") + ")")
     t.append(f" = out {fmt_shape(s['out'])}\n")
-    t.append(f"W is {fmt_shape(s['W'])}: one row per output neuron\n\n", style="dim")
+    w = _("W is {shape}: one row per output neuron").format(shape=fmt_shape(s["W"]))
+    t.append(w + "\n\n", style="dim")
     t.append(f"X[0]           {vec(r.x)}\n")
-    t.append(f"X[0]·Wᵀ + b    {vec(r.by_hand)}  by hand\n", style="cyan")
-    t.append(f"layer(X)[0]    {vec(r.layer_out)}  the layer\n", style="cyan")
+    by_hand, the_layer = _("by hand"), _("the layer")
+    t.append(f"X[0]·Wᵀ + b    {vec(r.by_hand)}  {by_hand}\n", style="cyan")
+    t.append(f"layer(X)[0]    {vec(r.layer_out)}  {the_layer}\n", style="cyan")
     label, style = allclose_label(r.allclose)
-    t.append(f"max |by hand − layer| = {r.max_abs_diff:.2e}  ", style="bold")
+    diff = _("max |by hand − layer| = {diff:.2e}").format(diff=r.max_abs_diff)
+    t.append(diff + "  ", style="bold")
     t.append(label + "\n\n", style=style)
-    t.append("neuron 0 = X · W[0] + b[0], one value per row of X:\n", style="dim")
-    t.append(f"by row of W    {vec(r.neuron0_by_row)}\n")
+    t.append(_("neuron 0 = X · W[0] + b[0], one value per row of X:") + "\n", style="dim")
+    by_row = _("by row of W")
+    t.append(f"{by_row:<14} {vec(r.neuron0_by_row)}\n")
     t.append(f"layer(X)[:, 0] {vec(r.neuron0_from_layer)}\n")
-    t.append(f"\nLinear layers: {', '.join(r.layers)}", style="dim")
+    layers = _("Linear layers: {names}").format(names=", ".join(r.layers))
+    t.append("\n" + layers, style="dim")
     return t
+
+
+def _no_linear_text(preset: str) -> str:
+    return (
+        _("The {preset} model has no Linear layer: no X · Wᵀ + b to work by hand.").format(
+            preset=preset
+        )
+        + "\n[dim]"
+        + _("mini, mlp and gpt have them (Train pane, F2: the form's preset).")
+        + "[/dim]"
+    )
 
 
 class SummaryForwardLesson(VerticalScroll):
@@ -47,11 +68,13 @@ class SummaryForwardLesson(VerticalScroll):
         self.layer_name: str | None = None  # the Linear shown; None: the engine picks the first
         self.seed = 0  # of the random X
         self.forward: ForwardLessonResult | None = None  # the latest lesson reply
+        self.without_linear: str | None = None  # the preset said to have no Linear, if shown
+        self.shown = False  # whether anything but "loading…" has been shown
         self.quiet = False  # whether an error reply to the next request stays silent
         self._latest = LatestRequest(self._send, self._show)
 
     def compose(self) -> ComposeResult:
-        yield Static("[dim]loading…[/dim]", id="sum-forward-text")
+        yield Static("[dim]" + _("loading…") + "[/dim]", id="sum-forward-text")
 
     def reload(self, quiet: bool) -> None:
         self.quiet = quiet
@@ -63,7 +86,7 @@ class SummaryForwardLesson(VerticalScroll):
         return result if result and result.layers else None
 
     def _show(self, result: ForwardLessonResult) -> None:
-        self.forward = result
+        self.forward, self.without_linear, self.shown = result, None, True
         self.layer_name = result.layer
         self.query_one("#sum-forward-text", Static).update(forward_text(result))
 
@@ -71,10 +94,17 @@ class SummaryForwardLesson(VerticalScroll):
         """Say that this model has no Linear layer to work through (the parabola), instead of
         asking the engine for a lesson it refuses."""
         self.forget()
-        self.query_one("#sum-forward-text", Static).update(
-            f"The {preset} model has no Linear layer: no X · Wᵀ + b to work by hand.\n"
-            "[dim]mini, mlp and gpt have them (Train pane, F2: the form's preset).[/dim]"
-        )
+        self.without_linear, self.shown = preset, True
+        self.query_one("#sum-forward-text", Static).update(_no_linear_text(preset))
+
+    def relabel(self) -> None:
+        """After a switch of language: what the view shows, said again."""
+        if self.forward is not None:
+            self._show(self.forward)
+        elif self.without_linear is not None:
+            self.query_one("#sum-forward-text", Static).update(_no_linear_text(self.without_linear))
+        elif not self.shown:
+            self.query_one("#sum-forward-text", Static).update("[dim]" + _("loading…") + "[/dim]")
 
     def reset(self) -> None:
         """A new model: back to the engine's choice of layer."""

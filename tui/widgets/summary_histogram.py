@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual_plotext import PlotextPlot
 
 from core.contract.inspect import TensorStats
+from core.i18n import _
 
 
 class SummaryHistogram(PlotextPlot):
@@ -38,11 +39,14 @@ class SummaryHistogram(PlotextPlot):
         plt.title(self.label)
         if self.counts:
             x = self.centers
-            plt.bar(x, self.counts, color="blue", label="measured", width=1.0)
+            plt.bar(x, self.counts, color="blue", label=_("measured"), width=1.0)
             lo, hi = self.edges[0], self.edges[-1]
             mid = (lo + hi) / 2
             ticks = [lo, 0.0 if abs(mid) < 1e-3 * (hi - lo) else mid, hi]
             plt.xticks(ticks, [f"{v:.3g}" for v in ticks])
             if self.expected:
-                plt.plot(x, self.expected, color="orange", marker="braille", label="theory")
+                plt.plot(x, self.expected, color="orange", marker="braille", label=_("theory"))
         self.refresh()
+
+    def relabel(self) -> None:
+        self.replot()

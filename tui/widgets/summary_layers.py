@@ -11,12 +11,14 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
+from core import i18n
 from core.contract.inspect import SummaryArgs, SummaryResult
 from core.fmt import fmt_bytes, fmt_count, fmt_macs
+from core.i18n import N_, _
 from tui.latest import LatestRequest
 from tui.widgets.summary_table import SummaryTable, fmt_shape
 
-WAITING = "[dim]No model summary yet: waiting for the engine (r asks again).[/dim]"
+WAITING = N_("[dim]No model summary yet: waiting for the engine (r asks again).[/dim]")
 
 
 class SummaryLayers(Vertical):
@@ -70,35 +72,51 @@ class SummaryLayers(Vertical):
         summary's), the batch's shape and the depth."""
         s = self.summary
         if not s:
-            return WAITING
+            return i18n._(WAITING)
         shape = (
-            f"input {fmt_shape(s.input_shape)} (batch × context)"
+            _("input {shape} (batch × context)").format(shape=fmt_shape(s.input_shape))
             if s.input_shape
-            else "no input (one parameter)"
+            else _("no input (one parameter)")
         )
         step = s.step if step is None else step
-        return f"[b]{escape(s.model_name)}[/b] · step {step} · {shape} · depth {self.depth} (+/-)"
+        return " · ".join(
+            [
+                f"[b]{escape(s.model_name)}[/b]",
+                _("step {step}").format(step=step),
+                shape,
+                _("depth {depth} (+/-)").format(depth=self.depth),
+            ]
+        )
 
     def totals(self) -> str:
         s = self.summary
         if not s or s.totals is None:
             return ""
         t = s.totals
-        lines = [
-            f"[b]params {fmt_count(t.params)}[/b]  trainable "
-            f"{fmt_count(t.trainable)}  frozen {fmt_count(t.frozen)}"
-        ]
+        counts = _("params {params}").format(params=fmt_count(t.params))
+        counts = f"[b]{counts}[/b]  " + _("trainable {trainable}  frozen {frozen}").format(
+            trainable=fmt_count(t.trainable), frozen=fmt_count(t.frozen)
+        )
+        lines = [counts]
         # a line of its own: beside the counts it would wrap mid-phrase at 80 columns
-        lines += [f"[yellow]tied: {' = '.join(group)} (counted once)[/yellow]" for group in t.tied]
+        tied = _("tied: {names} (counted once)")
+        lines += [f"[yellow]{tied.format(names=' = '.join(group))}[/yellow]" for group in t.tied]
+        memory = _("memory: params {size} {dtype} · activations ≈ {activations} per batch")
         lines.append(
-            f"memory: params {fmt_bytes(t.param_bytes)} {t.dtype} · "
-            f"activations ≈ {fmt_bytes(t.activation_bytes)} per batch"
+            memory.format(
+                size=fmt_bytes(t.param_bytes),
+                dtype=t.dtype,
+                activations=fmt_bytes(t.activation_bytes),
+            )
         )
         if s.input_shape:
+            macs = _("mult-adds/forward {total} = Linear {linear} + attention {attention}")
             lines.append(
-                f"mult-adds/forward {fmt_macs(t.macs)} = Linear "
-                f"{fmt_macs(t.macs_linear)} + attention "
-                f"{fmt_macs(t.macs_attention)}"
+                macs.format(
+                    total=fmt_macs(t.macs),
+                    linear=fmt_macs(t.macs_linear),
+                    attention=fmt_macs(t.macs_attention),
+                )
             )
         return "\n".join(lines)
 
@@ -112,6 +130,11 @@ class SummaryLayers(Vertical):
         if self.summary:
             self.query_one(SummaryTable).show(self.summary, self.depth, self.expanded)
         self.query_one("#sum-totals", Static).update(self.totals())
+
+    def relabel(self) -> None:
+        """The table's words and the totals again; the pane redraws its head line."""
+        self.show()
+        self.post_message(self.Loaded())
 
     def change_depth(self, step: int) -> None:
         if not self.summary:

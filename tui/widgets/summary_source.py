@@ -11,11 +11,14 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from core import i18n
 from core.contract.inspect import ModelSourceArgs, ModelSourceResult
+from core.i18n import N_, _
 from tui.latest import LatestRequest
 
-NOTE = "__init__ declares the layers; forward is the data flow through them"
-ROLE = {"forward": "the data flow", "__init__": "declares the layers"}
+NOTE = N_("__init__ declares the layers; forward is the data flow through them")
+ROLE = {"forward": N_("the data flow"), "__init__": N_("declares the layers")}
+LOADING = N_("loading…")
 
 
 def source_renderable(r: ModelSourceResult, dark: bool = True) -> RenderableType:
@@ -25,12 +28,12 @@ def source_renderable(r: ModelSourceResult, dark: bool = True) -> RenderableType
     head.append(r.class_name, style="bold green")
     head.append(f"  ({r.module})", style="dim")
     if r.missing or not r.blocks:
-        head.append("\n" + (r.missing or "no source for this model"), style="yellow")
+        head.append("\n" + (r.missing or _("no source for this model")), style="yellow")
         return head
-    head.append(f"\n{NOTE}", style="cyan")
+    head.append("\n" + i18n._(NOTE), style="cyan")
     parts: list[RenderableType] = [head]
     for b in r.blocks:
-        role = ROLE.get(b.name, "called by forward")
+        role = i18n._(ROLE[b.name]) if b.name in ROLE else _("called by forward")
         parts.append(Text(f"\n{b.qualname}: {role}", style="bold"))
         parts.append(
             Syntax(
@@ -54,7 +57,7 @@ class SummarySource(VerticalScroll):
         self._latest = LatestRequest(self._send, self._show)
 
     def compose(self):
-        yield Static("[dim]loading…[/dim]", id="sum-source-text")
+        yield Static(f"[dim]{i18n._(LOADING)}[/dim]", id="sum-source-text")
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._draw())
@@ -77,6 +80,12 @@ class SummarySource(VerticalScroll):
         if self.source is not None:
             dark = self.app.current_theme.dark
             self.query_one("#sum-source-text", Static).update(source_renderable(self.source, dark))
+
+    def relabel(self) -> None:
+        if self.source is None:
+            self.query_one("#sum-source-text", Static).update(f"[dim]{i18n._(LOADING)}[/dim]")
+        else:
+            self._draw()
 
     def forget(self) -> None:
         """A new model or engine: drop the code (and any reply still coming to an older ask)."""

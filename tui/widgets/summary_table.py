@@ -11,6 +11,7 @@ whole frame more than any other pane. A refill with the rows already shown chang
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -22,11 +23,22 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from core import i18n
 from core.contract.inspect import LayerRow, SummaryResult
 from core.fmt import fmt_count, fmt_macs
+from core.i18n import N_, _, pgettext
 
-COLUMNS = ("Layer", "Output", "Params", "Train", "Share", "Mult-adds")
-WIDE = "Tensors"  # a seventh column, shown when the table has room for it (a wide terminal)
+COLUMNS = (N_("Layer"), N_("Output"), N_("Params"), "Train", N_("Share"), N_("Mult-adds"))
+
+
+def heading(label: str) -> str:
+    """A column's name in the current language ("Train" here is trainable, not the pane)."""
+    return pgettext("trainable", "Train") if label == "Train" else i18n._(label)
+
+
+WIDE = N_("Tensors")  # a seventh column, shown when the table has room for it (a wide terminal)
+# a layer's trainable column as the engine says it ("--": no parameters), in words
+TRAINABLE = {"yes": N_("yes"), "no": N_("no"), "partly": N_("partly")}
 PAD = 1  # blank cells each side of a column; one between columns where two do not fit
 
 Cells = tuple[Text, ...]
@@ -75,12 +87,12 @@ def table_rows(summary: SummaryResult, depth: int, expanded: set[str]) -> list[t
         is_open = row.name in expanded
         params = fmt_count(row.params)
         if row.shared_params and not row.params:
-            params = "0 tied"
+            params = _("0 tied")
         cells = (
             layer_label(row, is_open),
             Text(fmt_shape(row.output_shape)),
             _right(params),
-            Text(row.trainable),
+            Text(i18n._(TRAINABLE[row.trainable]) if row.trainable in TRAINABLE else row.trainable),
             _right(f"{100 * row.share:.1f}%"),
             _right(fmt_macs(row.macs) if row.macs else "--"),
             own_tensors(row),
@@ -94,14 +106,19 @@ def table_rows(summary: SummaryResult, depth: int, expanded: set[str]) -> list[t
             counted = w.numel if w.counted_here else 0
             about = Text(w.dtype, style="dim")
             if w.tied_to:
-                about.append(f" · same tensor as {', '.join(w.tied_to)}", style="yellow")
+                names = ", ".join(w.tied_to)
+                about.append(
+                    " · " + _("same tensor as {names}").format(names=names), style="yellow"
+                )
             cells = (
                 label,
                 Text(fmt_shape(w.shape)),
                 _right(fmt_count(w.numel) + ("" if w.counted_here else " =")),
-                Text("yes" if w.trainable else "no"),
+                Text(_("yes") if w.trainable else _("no")),
                 _right(f"{100 * counted / total:.1f}%"),
-                Text("tied" if w.tied_to else "", style="yellow", justify="right"),  # see Tensors
+                Text(
+                    _("tied") if w.tied_to else "", style="yellow", justify="right"
+                ),  # see Tensors
                 about,
             )
             out.append((f"weight:{w.name}", cells))
@@ -193,7 +210,7 @@ class SummaryTable(ScrollView, can_focus=True):
             return  # the same rows (a reload of an unchanged model): nothing to draw
         keep = self.cursor_key()
         self._rows, self._look = rows, look
-        self._index = {key: i for i, (key, _) in enumerate(rows)}
+        self._index = {key: i for i, (key, _cells) in enumerate(rows)}
         self._fit()
         self.move_cursor(row=self._nearest(keep))
         self._cursor_into_view()
@@ -222,7 +239,7 @@ class SummaryTable(ScrollView, can_focus=True):
 
     @property
     def row_keys(self) -> list[str]:
-        return [key for key, _ in self._rows]
+        return [key for key, _cells in self._rows]
 
     def get_row_index(self, key: str) -> int:
         return self._index[key]
@@ -281,8 +298,8 @@ class SummaryTable(ScrollView, can_focus=True):
     # -- drawing ----------------------------------------------------------------------------
 
     def _widths(self, count: int) -> list[int]:
-        widths = [len(label) for label in (*COLUMNS, WIDE)[:count]]
-        for _, cells in self._rows:
+        widths = [cell_len(heading(label)) for label in (*COLUMNS, WIDE)[:count]]
+        for _key, cells in self._rows:
             for i, cell in enumerate(cells[:count]):
                 widths[i] = max(widths[i], cell.cell_len)
         return widths
@@ -326,7 +343,7 @@ class SummaryTable(ScrollView, can_focus=True):
             console = self.app.console
             widths = self._widths(self._count)
             names = (*COLUMNS, WIDE)[: self._count]
-            lines = [tuple(Text(label) for label in names)] + [c for _, c in self._rows]
+            lines = [tuple(Text(heading(label)) for label in names)] + [c for _key, c in self._rows]
             laid = []
             for cells in lines:
                 line = Text(end="", no_wrap=True)
@@ -339,6 +356,11 @@ class SummaryTable(ScrollView, can_focus=True):
                 laid.append(list(line.render(console)))
             self._laid = laid
         return self._laid
+
+    def relabel(self) -> None:
+        """The header in the language now (the pane refills the rows)."""
+        self._fit()
+        self.refresh()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

@@ -10,16 +10,23 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
+from core import i18n
 from core.contract.inspect import TensorStats, WeightStatsArgs, WeightStatsResult
+from core.i18n import N_, _
 from tui.format import fmt_num
 from tui.latest import LatestRequest
 from tui.widgets.summary_histogram import SummaryHistogram
 from tui.widgets.summary_table import fmt_shape
 
-PICK = (
-    "[dim]Pick a weight: t, then enter on a layer to list its tensors, enter on one to see "
-    "it here ([ ] to step through all).[/dim]"
+PICK = N_(
+    "Pick a weight: t, then enter on a layer to list its tensors, enter on one to see "
+    "it here ([ ] to step through all)."
 )
+
+
+def pick() -> str:
+    """What the view says before a weight is picked (markup)."""
+    return f"[dim]{i18n._(PICK)}[/dim]"
 
 
 def weight_text(w: WeightStatsResult) -> Text:
@@ -30,16 +37,20 @@ def weight_text(w: WeightStatsResult) -> Text:
     t.append(w.name, style="bold green")
     t.append(f"  {fmt_shape(w.shape)} {w.dtype}\n")
     if w.tied_to:
-        t.append(f"tied: same tensor as {', '.join(w.tied_to)}\n", style="yellow")
+        names = ", ".join(w.tied_to)
+        t.append(_("tied: same tensor as {names}").format(names=names) + "\n", style="yellow")
     if not w.trainable:
-        t.append("frozen (requires_grad=False)\n", style="yellow")
-    t.append(f"init: {init['label']}\n", style="cyan")
-    t.append("          measured   theory\n", style="dim")
+        t.append(_("frozen (requires_grad=False)") + "\n", style="yellow")
+    t.append(_("init: {law}").format(law=init["label"]) + "\n", style="cyan")
+    # the heading of the two columns of figures: each word ends where its column does
+    measured, theory = _("measured"), _("theory")
+    t.append(f"{measured:>18} {theory:>8}\n", style="dim")
     theory_std = init.get("std")
     t.append(f"mean   {st.mean:+10.4f}  {fmt_num(init.get('mean'), 4):>8}\n")
     t.append(f"std    {st.std:10.4f}  {fmt_num(theory_std, 4):>8}\n")
     if init.get("kind") == "uniform":
-        t.append(f"bounds ±{max(abs(st.min), abs(st.max)):9.4f}  ±{init['bound']:.4f}\n")
+        bounds = _("bounds")
+        t.append(f"{bounds:<6} ±{max(abs(st.min), abs(st.max)):9.4f}  ±{init['bound']:.4f}\n")
     t.append(f"min    {st.min:+10.4f}   max {st.max:+.4f}\n")
     t.append(f"|w|<{st.near_zero_below:g} {100 * st.near_zero:6.2f}%   ‖w‖ {fmt_num(st.norm, 4)}\n")
     g = w.grad
@@ -49,13 +60,14 @@ def weight_text(w: WeightStatsResult) -> Text:
             style="magenta",
         )
     else:
-        t.append("grad   none yet (train a step)\n", style="dim")
+        t.append("grad   " + _("none yet (train a step)") + "\n", style="dim")
     m = w.moved
     if m:
         rel = "--" if m.relative is None else f"{100 * m.relative:.2f}%"
-        t.append(f"moved since step {m.since_step}: ‖Δw‖ {fmt_num(m.norm, 4)} ({rel})\n")
+        moved = _("moved since step {step}: ‖Δw‖ {norm} ({relative})")
+        t.append(moved.format(step=m.since_step, norm=fmt_num(m.norm, 4), relative=rel) + "\n")
         t.append(f"       max |Δ| {fmt_num(m.max_abs, 3)}\n")
-    t.append(f"at step {w.step}", style="dim")
+    t.append(_("at step {step}").format(step=w.step), style="dim")
     return t
 
 
@@ -69,7 +81,7 @@ class SummaryWeight(Horizontal):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="sum-weight-text"):
-            yield Static(PICK, id="sum-weight-body")
+            yield Static(pick(), id="sum-weight-body")
         yield SummaryHistogram(id="sum-weight-plot")
 
     def reload(self, quiet: bool) -> None:
@@ -90,7 +102,7 @@ class SummaryWeight(Horizontal):
         self.query_one("#sum-weight-plot", SummaryHistogram).show(
             result.stats,
             result.init.get("expected_counts"),
-            f"{result.name}: measured vs init",
+            _("{name}: measured vs init").format(name=result.name),
         )
 
     def reset(self) -> None:
@@ -98,7 +110,13 @@ class SummaryWeight(Horizontal):
         self.forget()
         self.weight_name = None
         self.query_one("#sum-weight-plot", SummaryHistogram).show(None, None, "")
-        self.query_one("#sum-weight-body", Static).update(PICK)
+        self.query_one("#sum-weight-body", Static).update(pick())
+
+    def relabel(self) -> None:
+        if self.weight is not None:
+            self._show(self.weight)
+        elif not self.weight_name:
+            self.query_one("#sum-weight-body", Static).update(pick())
 
     def forget(self) -> None:
         """Drop the reply (and any reply still coming to an older request)."""

@@ -16,11 +16,13 @@ from collections import deque
 from rich.text import Text
 from textual.widget import Widget
 
+from core import i18n
+from core.i18n import N_
 from core.system_view import LowUtilTimer, summary_line, warnings
 
 HISTORY = 600  # samples kept: ten minutes at one a second
-WAITING = "machine: waiting for the engine's first sample"
-NO_FIGURES = "machine: the engine's sample holds no figures"
+WAITING = N_("machine: waiting for the engine's first sample")  # shown through _()
+NO_FIGURES = N_("machine: the engine's sample holds no figures")
 TEXT_FIELDS = ("gpus", "gpu_note", "training")  # the others are numbers
 
 
@@ -120,8 +122,8 @@ class SystemLine(Widget):
         if self.warning:
             return cut(self.warning, width)
         if self.sample is None:
-            return cut(WAITING, width)
-        return summary_line(self.sample, width) or cut(NO_FIGURES, width)
+            return cut(i18n._(WAITING), width)
+        return summary_line(self.sample, width) or cut(i18n._(NO_FIGURES), width)
 
     def render(self) -> Text:
         return Text(self.text(), no_wrap=True, overflow="crop")

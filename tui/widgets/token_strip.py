@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.cells import cell_len
 from textual.reactive import reactive
 
+from core.i18n import _
 from tui.format import visible_char
 from tui.widgets.rows import Row, Rows
 
@@ -26,7 +27,7 @@ class TokenStrip(Rows):
 
     def rows(self, width: int, height: int) -> list[Row]:
         if not self.strip:
-            hint = "type below: each character becomes an id, the ids go through the model"
+            hint = _("type below: each character becomes an id, the ids go through the model")
             return [[(hint, "dim")]]
         width = max(width, 10)
         cells: list[tuple[str, str, bool]] = []

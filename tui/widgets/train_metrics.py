@@ -16,6 +16,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from core.i18n import _, ngettext
+
 if TYPE_CHECKING:
     from core.contract import TrainProgress
 from tui.format import fmt_duration, fmt_loss, fmt_num, fmt_rate
@@ -31,9 +33,11 @@ def rank_rows(d: TrainProgress) -> list[tuple[str, str | Text]]:
     # one rule for the app and the CLI; loaded with the first report (it loads the contract)
     from core.progress import rank_ms_text, slow_rank
 
-    ranks = f"{d.world_size} ranks"  # under tok/s: the rate is the whole job's
-    if len(ranks) + 4 <= VALUE_COLUMNS:
-        ranks = f"all {ranks}"
+    n = d.world_size
+    ranks = ngettext("{n} rank", "{n} ranks", n).format(n=n)  # under tok/s: the whole job's
+    every = ngettext("all {n} rank", "all {n} ranks", n).format(n=n)
+    if cell_len(every) <= VALUE_COLUMNS:
+        ranks = every
     rows: list[tuple[str, str | Text]] = [("", ranks)]
     times = list(d.rank_ms or [])
     if not times:
@@ -50,12 +54,12 @@ def rank_rows(d: TrainProgress) -> list[tuple[str, str | Text]]:
         low, high = rank_ms_text([min(times)]), rank_ms_text([max(times)])
         text.append(f"{low}–")
         text.append(high, style=SLOW_STYLE if slow else "")
-    rows.append(("rank ms", text))
+    rows.append((_("rank ms"), text))
     if slow is not None:
-        words = f"rank {slow[0]} {slow[1]:.1f}×"
-        if len(words) > VALUE_COLUMNS:
-            words = f"rank {slow[0]}"
-        rows.append(("slow", Text(words, style=SLOW_STYLE)))
+        words = _("rank {rank} {ratio}×").format(rank=slow[0], ratio=f"{slow[1]:.1f}")
+        if cell_len(words) > VALUE_COLUMNS:
+            words = _("rank {rank}").format(rank=slow[0])
+        rows.append((_("slow"), Text(words, style=SLOW_STYLE)))
     return rows
 
 
@@ -71,7 +75,7 @@ class TrainMetrics(Widget):
     def render(self) -> Group:
         d = self.data
         rows: list[tuple[str, str | Text]] = [
-            ("step", "0/-" if d is None else f"{d.step}/{d.steps}")
+            (_("step"), "0/-" if d is None else f"{d.step}/{d.steps}")
         ]
         p = d and d.parabola
         split = 0  # the rows above the gradient's words
@@ -82,11 +86,14 @@ class TrainMetrics(Widget):
                 ("x.grad", _fixed(p.get("grad"))),
             ]
             split = len(rows)
-            rows += [("optimum", _fixed(p["optimum"])), ("distance", _fixed(p["distance"]))]
+            rows += [
+                (_("optimum"), _fixed(p["optimum"])),
+                (_("distance"), _fixed(p["distance"])),
+            ]
         else:
             rows += [
-                ("loss", fmt_loss(d and d.loss)),
-                ("val", fmt_loss(self.val_loss)),
+                (_("loss"), fmt_loss(d and d.loss)),
+                (_("val"), fmt_loss(self.val_loss)),
                 ("tok/s", fmt_rate(d and d.tokens_per_s)),
             ]
         if d is not None and d.world_size and d.world_size > 1:
@@ -94,10 +101,10 @@ class TrainMetrics(Widget):
         rows += [
             ("lr", fmt_num(d and d.lr)),
             ("‖grad‖", fmt_num(d and d.grad_norm)),
-            ("elapsed", fmt_duration(d and d.elapsed_s)),
-            ("ETA", fmt_duration(d and d.eta_s)),
+            (_("elapsed"), fmt_duration(d and d.elapsed_s)),
+            (_("ETA"), fmt_duration(d and d.eta_s)),
         ]
-        label_width = max(cell_len(label) for label, _ in rows)
+        label_width = max(cell_len(label) for label, _value in rows)
         # under x.grad, across both columns: what its sign and size mean (L2)
         words = grad_words(p.get("grad"), self.size.width - 2) if p else ""
         if words:
@@ -128,7 +135,7 @@ def _grid(rows: list[tuple[str, str | Text]], label_width: int, width: int) -> T
     them: each value padded to the widest in its own style. Drawn as lines of text where every
     value fits on its row (a table costs ~2 ms a report to lay out, in each paint while
     training); a value too wide for the column wraps in a table."""
-    values = [Text(value) if isinstance(value, str) else value for _, value in rows]
+    values = [Text(value) if isinstance(value, str) else value for _label, value in rows]
     value_width = max((v.cell_len for v in values), default=0)
     if label_width + 1 + value_width > width > 0:
         table = Table.grid(padding=(0, 1))
@@ -138,7 +145,7 @@ def _grid(rows: list[tuple[str, str | Text]], label_width: int, width: int) -> T
             table.add_row(label, value)
         return table
     lines = Text(no_wrap=True, overflow="crop")
-    for i, ((label, _), value) in enumerate(zip(rows, values)):
+    for i, ((label, _cell), value) in enumerate(zip(rows, values)):
         if i:
             lines.append("\n")
         lines.append(label + " " * (label_width + 1 - cell_len(label)), "dim")
