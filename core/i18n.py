@@ -51,6 +51,12 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _current.ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """``message`` in the current language, where the same English word means another thing
+    elsewhere (the context tells them apart: "Train" a pane, "Train" trainable)."""
+    return _current.pgettext(context, message)
+
+
 def N_(message: str) -> str:
     """Marks ``message`` for the catalog without translating it: ``_`` does so where it is shown."""
     return message

@@ -29,8 +29,9 @@ from core.i18n import DOMAIN, LANGUAGES, LOCALE_DIR
 
 ROOT = LOCALE_DIR.parent.parent
 PACKAGES = ("cli", "core", "tui")
-KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
-MARKERS = ("_", "N_", "ngettext")
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+MARKERS = ("_", "N_", "ngettext", "pgettext")
+CONTEXT_SEP = "\x04"  # a fragment's key for a text with a context: CONTEXT + SEP + msgid
 TRANSLATED = tuple(lang for lang in LANGUAGES if lang != "en")
 HEADER = "# torchdeck's texts in Vietnamese.\n# Written for torchdeck; kept by python -m core.i18n_catalog."
 STAMP = datetime(2026, 12, 4, tzinfo=timezone.utc)  # fixed: an update changes only what changed
@@ -52,11 +53,14 @@ def extract():
     for path in sources():
         rel = path.relative_to(ROOT).as_posix()
         with open(path, "rb") as f:
-            for lineno, _func, message, _comments in extract_python_file(f):
+            for lineno, func, message, _comments in extract_python_file(f):
+                context = None
+                if func == "pgettext" and len(message) == 2:
+                    context, message = message
                 if isinstance(message, tuple) and len(message) == 1:
                     message = message[0]
                 if message:
-                    template.add(message, locations=[(rel, lineno)])
+                    template.add(message, locations=[(rel, lineno)], context=context)
     return template
 
 
@@ -72,18 +76,29 @@ def unmarkable(path: Path) -> list[str]:
         for node in ast.walk(tree)
     )
     for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):  # Babel does not look inside an f-string
+            for inner in ast.walk(node):
+                if (
+                    isinstance(inner, ast.Call)
+                    and getattr(inner.func, "id", "") in MARKERS
+                    and inner.args
+                    and isinstance(inner.args[0], ast.Constant)
+                ):
+                    bad.append(f"{path.relative_to(ROOT)}:{inner.lineno}: inside an f-string")
         if imports_marker and isinstance(node, ast.Name) and node.id == "_":
             if isinstance(node.ctx, ast.Store):  # a throwaway ``_`` hides the translator
                 bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: _ assigned")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             if node.func.id in MARKERS and node.args:
-                count = 2 if node.func.id == "ngettext" else 1
+                count = 2 if node.func.id in ("ngettext", "pgettext") else 1
                 for arg in node.args[:count]:
                     if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                         continue
                     # _(label) of a text marked elsewhere with N_ is how a table's label is
                     # shown; a text made on the spot (f-string, +, %, .format) never is
-                    if node.func.id == "_" and isinstance(arg, ast.Name | ast.Attribute):
+                    if node.func.id == "_" and isinstance(
+                        arg, ast.Name | ast.Attribute | ast.Subscript
+                    ):
                         continue
                     bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.func.id}(...)")
     return bad
@@ -138,6 +153,12 @@ def compile_all(out_dir: Path | None = None, catalogs: dict | None = None) -> No
         tmp.replace(mo)
 
 
+def key_of(message) -> str:
+    """A catalog entry's key in a fragment: its msgid (a plural's singular), after its context."""
+    text = message.id[0] if isinstance(message.id, tuple) else message.id
+    return f"{message.context}{CONTEXT_SEP}{text}" if message.context else text
+
+
 def fragments(files: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for name in files:
@@ -154,7 +175,7 @@ def merged(files: list[str], lang: str = "vi"):
     catalog.obsolete.clear()
     texts = fragments(files)
     for m in catalog:
-        key = m.id[0] if isinstance(m.id, tuple) else m.id
+        key = key_of(m)
         if key and key in texts:
             m.string = (texts[key],) if isinstance(m.id, tuple) else texts[key]
             m.flags.discard("fuzzy")
@@ -163,7 +184,7 @@ def merged(files: list[str], lang: str = "vi"):
 
 def fragment_problems(file: str, paths: list[str]) -> list[str]:
     texts = fragments([file])
-    known = {(m.id[0] if isinstance(m.id, tuple) else m.id): m for m in read("vi") if m.id}
+    known = {key_of(m): m for m in read("vi") if m.id}
     out = []
     for path in map(Path, paths):
         files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
@@ -171,8 +192,10 @@ def fragment_problems(file: str, paths: list[str]) -> list[str]:
             src = src.resolve()
             out.extend(unmarkable(src))
             with open(src, "rb") as f:
-                for lineno, _func, message, _c in extract_python_file(f):
+                for lineno, func, message, _c in extract_python_file(f):
                     key = message[0] if isinstance(message, tuple) else message
+                    if func == "pgettext" and len(message) == 2:
+                        key = f"{message[0]}{CONTEXT_SEP}{message[1]}"
                     if not key:
                         continue
                     old = known.get(key)
@@ -182,7 +205,7 @@ def fragment_problems(file: str, paths: list[str]) -> list[str]:
                     where = f"{src.relative_to(ROOT)}:{lineno}"
                     if not text:
                         out.append(f"{where}: no translation of {key!r}")
-                    elif fields(text) != fields(key):
+                    elif fields(text) != fields(key.split(CONTEXT_SEP)[-1]):
                         out.append(f"{where}: placeholders differ: {key!r} -> {text!r}")
     return out
 
@@ -210,8 +233,8 @@ def problems(lang: str) -> list[str]:
     out = []
     catalog = read(lang)
     template = extract()
-    wanted = {m.id for m in template if m.id}
-    have = {m.id for m in catalog if m.id}
+    wanted = {key_of(m) for m in template if m.id}
+    have = {key_of(m) for m in catalog if m.id}
     for mid in sorted(wanted - have, key=str):
         out.append(f"not in the catalog: {mid!r}")
     for mid in sorted(have - wanted, key=str):

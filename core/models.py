@@ -143,6 +143,17 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
+def too_long(length: int, limit: int) -> str:
+    """Why an input cannot be read (out of forward, which the Code view shows to learners)."""
+    return _("input of {length} characters exceeds the context length {limit}").format(
+        length=length, limit=limit
+    )
+
+
+def crop_hint(limit: int) -> str:
+    return _("crop the input to the last {limit} characters").format(limit=limit)
+
+
 class GPT(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
@@ -172,12 +183,9 @@ class GPT(nn.Module):
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         B, T = idx.shape
         if T > self.config.block_size:
-            limit = self.config.block_size
             raise ConfigError(
-                _("input of {length} characters exceeds the context length {limit}").format(
-                    length=T, limit=limit
-                ),
-                _("crop the input to the last {limit} characters").format(limit=limit),
+                too_long(T, self.config.block_size),
+                crop_hint(self.config.block_size),
             )
         pos = torch.arange(T, device=idx.device)
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, n_embd)

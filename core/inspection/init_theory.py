@@ -7,6 +7,8 @@ import math
 
 import torch.nn as nn
 
+from core.i18n import _
+
 
 def init_of(model: nn.Module, name: str) -> dict:
     """The distribution parameter ``name`` was initialised from, by the rules of its model:
@@ -15,32 +17,37 @@ def init_of(model: nn.Module, name: str) -> dict:
     residual projections Normal(0, 0.02/√(2·layers)), biases 0)."""
     from core.models import GPT, Parabola
 
-    module_name, _, short = name.rpartition(".")
+    module_name, _dot, short = name.rpartition(".")
     module = model.get_submodule(module_name) if module_name else model
     if isinstance(model, Parabola):
-        return constant(float(model.config.x0), f"x starts at x0 = {model.config.x0:g}")
+        x0 = model.config.x0
+        return constant(float(x0), _("x starts at x0 = {x0:g}").format(x0=x0))
     if isinstance(module, nn.LayerNorm):
-        return constant(
-            1.0 if short == "weight" else 0.0,
-            f"LayerNorm {short} starts at {1 if short == 'weight' else 0}",
-        )
+        if short == "weight":
+            return constant(1.0, _("LayerNorm weight starts at 1"))
+        return constant(0.0, _("LayerNorm {name} starts at 0").format(name=short))
     if isinstance(model, GPT):
         if short == "bias":
-            return constant(0.0, "GPT init: biases start at 0")
+            return constant(0.0, _("GPT init: biases start at 0"))
         if name.endswith("proj.weight"):
-            std = 0.02 / math.sqrt(2 * model.config.n_layer)
-            return normal(0.0, std, f"GPT init: Normal(0, 0.02/√(2·{model.config.n_layer}))")
-        return normal(0.0, 0.02, "GPT init: Normal(0, 0.02)")
+            n = model.config.n_layer
+            std = 0.02 / math.sqrt(2 * n)
+            return normal(0.0, std, _("GPT init: Normal(0, 0.02/√(2·{layers}))").format(layers=n))
+        return normal(0.0, 0.02, _("GPT init: Normal(0, 0.02)"))
     if isinstance(module, nn.Embedding):
-        spec = normal(0.0, 1.0, "nn.Embedding default: Normal(0, 1)")
         if module.padding_idx is not None:
-            spec["label"] += f"; padding row {module.padding_idx} is 0"
-        return spec
+            label = _("nn.Embedding default: Normal(0, 1); padding row {row} is 0")
+            return normal(0.0, 1.0, label.format(row=module.padding_idx))
+        return normal(0.0, 1.0, _("nn.Embedding default: Normal(0, 1)"))
     if isinstance(module, nn.Linear):
-        bound = 1 / math.sqrt(module.in_features)
-        what = "weight: Kaiming-uniform" if short == "weight" else "bias: uniform"
-        return uniform(bound, f"nn.Linear {what} ±1/√{module.in_features} = ±{bound:.4f}")
-    return {"kind": "unknown", "label": "initialisation not known for this layer"}
+        n = module.in_features
+        bound = 1 / math.sqrt(n)
+        if short == "weight":
+            label = _("nn.Linear weight: Kaiming-uniform ±1/√{n} = ±{bound:.4f}")
+        else:
+            label = _("nn.Linear bias: uniform ±1/√{n} = ±{bound:.4f}")
+        return uniform(bound, label.format(n=n, bound=bound))
+    return {"kind": "unknown", "label": _("initialisation not known for this layer")}
 
 
 def normal(mean: float, std: float, label: str) -> dict:

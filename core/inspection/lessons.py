@@ -11,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from core.errors import ConfigError
+from core.i18n import _
 from core.inspection.init_theory import expected_counts, normal, uniform
 from core.inspection.weights import tensor_stats
 
@@ -43,7 +44,7 @@ def _weight_kind(module: nn.Module, name: str) -> dict:
         "type": type(w).__name__,
         "is_parameter": isinstance(w, nn.Parameter),
         "requires_grad": w.requires_grad,
-        "registered": [k for k, _ in module.named_parameters()],
+        "registered": [k for k, _p in module.named_parameters()],
     }
 
 
@@ -56,7 +57,7 @@ def _error_of(fn) -> dict:
         fn()
     except Exception as exc:  # the point of the lesson is the error itself
         return {"type": type(exc).__name__, "message": str(exc).strip().splitlines()[0][:200]}
-    return {"type": None, "message": "no error"}
+    return {"type": None, "message": _("no error")}
 
 
 def lesson_embedding_linear(
@@ -76,13 +77,13 @@ def lesson_embedding_linear(
     after tying the Linear's weight to the Embedding's (``tie``: whether the view is tied)."""
     if V * d > MAX_LESSON_ELEMENTS:
         raise ConfigError(
-            f"V × d = {V * d:,} is too large for the lesson",
-            f"keep V × d at most {MAX_LESSON_ELEMENTS:,}",
+            _("V × d = {size:,} is too large for the lesson").format(size=V * d),
+            _("keep V × d at most {most:,}").format(most=MAX_LESSON_ELEMENTS),
         )
     if not 0 <= index < V:
         raise ConfigError(
-            f"index {index} is outside the vocabulary 0…{V - 1}",
-            f"pick a row between 0 and {V - 1}",
+            _("index {index} is outside the vocabulary 0…{last}").format(index=index, last=V - 1),
+            _("pick a row between 0 and {last}").format(last=V - 1),
         )
     with torch.random.fork_rng(devices=[]):  # leaves the session's random stream alone
         torch.manual_seed(seed)
@@ -107,16 +108,16 @@ def lesson_embedding_linear(
     lin_stats = tensor_stats(lin.weight, bins)
     emb_init = normal(0.0, 1.0, "Normal(0, 1)")
     lin_init = (
-        normal(0.0, 1.0, "re-initialised: normal_(w, 0, 1)")
+        normal(0.0, 1.0, _("re-initialised: normal_(w, 0, 1)"))
         if reinit
-        else uniform(bound, f"Kaiming-uniform ±1/√{d} = ±{bound:.4f}")
+        else uniform(bound, _("Kaiming-uniform ±1/√{d} = ±{bound:.4f}").format(d=d, bound=bound))
     )
 
     pair = nn.ModuleDict({"embedding": e, "unembedding": lin})
     before = sum(p.numel() for p in pair.parameters())
     lin.weight = e.weight  # weight tying, as GPT-2 does
     after = sum(p.numel() for p in pair.parameters())
-    naive_after = sum(p.numel() for _, p in pair.named_parameters(remove_duplicate=False))
+    naive_after = sum(p.numel() for _name, p in pair.named_parameters(remove_duplicate=False))
     elem = e.weight.element_size()
     return {
         "V": V,
@@ -191,13 +192,14 @@ def lesson_linear_forward(session, layer: str | None = None, seed: int = 0, rows
     names = linear_layers(model)
     if not names:
         raise ConfigError(
-            f"the {session.preset} model has no Linear layer", "configure mini, mlp or gpt"
+            _("the {preset} model has no Linear layer").format(preset=session.preset),
+            _("configure mini, mlp or gpt"),
         )
     layer = layer or names[0]
     if layer not in names:
         raise ConfigError(
-            f"{layer!r} is not a Linear layer of the model",
-            f"Linear layers are: {', '.join(names)}",
+            _("{layer!r} is not a Linear layer of the model").format(layer=layer),
+            _("Linear layers are: {names}").format(names=", ".join(names)),
         )
     lin = model.get_submodule(layer)
     W, b = lin.weight, lin.bias

@@ -25,7 +25,9 @@ def test_the_compiled_catalog_is_its_source_compiled():
     for message in source:
         if not message.id:
             continue
-        if isinstance(message.id, tuple):
+        if message.context:
+            assert compiled.pgettext(message.context, message.id) == message.string, message.id
+        elif isinstance(message.id, tuple):
             assert compiled.ngettext(*message.id, 1) == message.string[0], message.id
         else:
             assert compiled.gettext(message.id) == message.string, message.id
@@ -64,7 +66,8 @@ def test_unmarkable_calls_and_a_hidden_translator_are_found(tmp_path, monkeypatc
         "c = _('fine too')\n"
         "d = _(b)\n"
         "e = _('a' + 'b')\n"
-        "f = N_(b)\n",
+        "f = N_(b)\n"
+        "g = f'{_(\"hidden\")} there'\n",
         encoding="utf-8",
     )
     assert i18n_catalog.unmarkable(src) == [
@@ -72,4 +75,5 @@ def test_unmarkable_calls_and_a_hidden_translator_are_found(tmp_path, monkeypatc
         "m.py:5: _ assigned",
         "m.py:9: _(...)",
         "m.py:10: N_(...)",
+        "m.py:11: inside an f-string",
     ]
