@@ -157,7 +157,7 @@ class Detail:
 def test_the_step_notes_in_vietnamese_fit_their_boxes(vietnamese):
     i18n.set_language("vi")
     assert step_notes(None, 15) == [
-        "xóa .grad",
+        "xoá .grad",
         "loss = f(x)",
         "điền .grad",
         "θ -= lr·∇",
