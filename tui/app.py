@@ -351,6 +351,13 @@ class TorchdeckApp(App):
 
         self.push_screen(HelpScreen(help_sections()))
 
+    def action_command_palette(self) -> None:
+        from textual.command import CommandPalette
+
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            placeholder = _("Search for commands…")
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=placeholder))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         from tui.commands import system_commands
 

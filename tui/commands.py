@@ -60,6 +60,23 @@ PRESET_BLURBS = {
 }
 
 
+# Textual's own commands, marked here for the catalog: the palette shows them translated
+TEXTUAL_COMMANDS = (
+    N_("Theme"),
+    N_("Change the current theme"),
+    N_("Keys"),
+    N_("Hide the keys and widget help panel"),
+    N_("Show help for the focused widget and a summary of available keys"),
+    N_("Minimize"),
+    N_("Minimize the widget and restore to normal size"),
+    N_("Maximize"),
+    N_("Maximize the focused widget"),
+    N_("Screenshot"),
+    N_("Save an SVG 'screenshot' of the current screen"),
+    N_("Search for commands…"),
+)
+
+
 def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
     """The help screen's sections: the app's keys, then each pane's bindings. Titles and
     descriptions are msgids (English): the help screen translates them as it draws them, so
@@ -78,7 +95,7 @@ def system_commands(app, inherited: Iterable[SystemCommand]) -> Iterable[SystemC
     bindings, the machine view, an engine restart, the language."""
     for command in inherited:
         if command.title != "Quit":
-            yield command
+            yield command._replace(title=_(command.title), help=_(command.help))
     yield SystemCommand(
         _("Quit"),
         _("quit torchdeck; a run in progress can keep training in the background"),
