@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import series as ops
-from core.contract.base import arg_type
+from core.contract.base import Words, arg_type
 from core.contract.settings import at_least
 from core.errors import ConfigError, TorchdeckError
 from core.i18n import N_, _
@@ -29,7 +29,7 @@ from core.protocol import Arg
 PIPED_SIZE = (100, 25)  # columns, lines when the output is not a terminal
 MIN_WIDTH, MIN_HEIGHT = 30, 8
 VAL_MARKER = "◆"
-SMOOTH = Arg(float, check=lambda w: 0 <= w < 1, expect=N_("a number in [0, 1), e.g. 0.9"))
+SMOOTH = Arg(float, check=lambda w: 0 <= w < 1, expect=Words(N_("a number in [0, 1), e.g. 0.9")))
 # metric: (title, y-axis label with its unit)
 LABELS = {
     "train_loss": (N_("train loss"), N_("loss (nats)")),

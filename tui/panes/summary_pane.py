@@ -34,7 +34,7 @@ from textual.widgets import ContentSwitcher, Input, Static
 
 from core.contract import SessionInfo, TrainProgress, TrainState
 from core.contract.settings import MINI
-from core.i18n import N_
+from core.i18n import N_, _
 from tui.panes.base import Pane
 from tui.widgets.summary_embedding_lesson import SummaryEmbeddingLesson
 from tui.widgets.summary_forward_lesson import SummaryForwardLesson
@@ -99,7 +99,7 @@ class SummaryPane(Pane):
         self.step: int | None = None  # the model's step, as the engine last said
 
     def compose(self) -> ComposeResult:
-        yield Static(WAITING, id="sum-head")
+        yield Static(_(WAITING), id="sum-head")
         with ContentSwitcher(initial="sum-layers"):
             yield SummaryLayers(id="sum-layers")
             yield SummaryWeight(id="sum-weight")
@@ -226,7 +226,7 @@ class SummaryPane(Pane):
     @on(SummaryTable.RowSelected)
     def _row_selected(self, event: SummaryTable.RowSelected) -> None:
         key = event.key
-        kind, _, name = key.partition(":")
+        kind, _sep, name = key.partition(":")
         if kind == "layer":
             self.layers_view.toggle(name)
         elif kind == "weight":

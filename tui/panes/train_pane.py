@@ -195,7 +195,8 @@ class TrainPane(Pane):
         if state == "diverged":
             self.app.notify(reason, title=_("training diverged"), severity="error", timeout=10)
         elif state == "paused" and reason.startswith("error"):
-            self.app.notify(reason, title=_("training stopped"), severity="error", timeout=10)
+            said = _("error: {message}").format(message=reason.removeprefix("error: "))
+            self.app.notify(said, title=_("training stopped"), severity="error", timeout=10)
 
     # -- actions -------------------------------------------------------------------------------
 

@@ -234,7 +234,7 @@ def _trimmed(label: str) -> str:
 def draw_history(h: History, width: int, height: int, colours: dict, base: Style) -> list[Strip]:
     """The chart's strips: its title, then a plotext figure of ``height - 1`` rows."""
     if h.note or width < MIN_CHART[0] or height < MIN_CHART[1]:
-        note = h.note or _("{chart}: too small").format(chart=h.title)
+        note = i18n._(h.note) if h.note else _("{chart}: too small").format(chart=h.title)
         return [Strip([Segment(note[:width], base)]).adjust_cell_length(width, base)]
     from textual_plotext.plot import Plot  # plotext loads with the first chart, not at start
 
@@ -358,7 +358,7 @@ class SystemScreen(ModalScreen[None], PromptPaint):
         figures = self.query_one("#system-figures", Static)
         warned = self.query_one("#system-warnings", Static)
         if sample is None:
-            figures.update(WAITING)
+            figures.update(i18n._(WAITING))
             warned.update("")
         else:
             table = Table.grid(padding=(0, 1))
