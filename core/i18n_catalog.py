@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import re
 import string
 import sys
 from datetime import datetime, timezone
@@ -227,6 +228,15 @@ def fields(text: str) -> list[str]:
         return [f"<unparsable: {e}>"]
 
 
+PERCENT = re.compile(r"%(?:\((\w+)\))?[#0+-]*\d*(?:\.\d+)?([diouxXeEfFgGcrsa%])")
+
+
+def percent_fields(text: str) -> list[str]:
+    """The ``%`` conversions of ``text`` (argparse's texts use them), sorted: ``%(prog)s``
+    as ``prog:s``, a bare ``%s`` as ``:s``; ``%%`` is no field."""
+    return sorted(f"{name or ''}:{conv}" for name, conv in PERCENT.findall(text) if conv != "%")
+
+
 def problems(lang: str) -> list[str]:
     """What keeps ``lang``'s catalog from matching the code: texts missing from it or left
     untranslated, fuzzy entries, placeholders that differ, texts the code no longer has."""
@@ -249,9 +259,11 @@ def problems(lang: str) -> list[str]:
         if not all(strs):
             out.append(f"untranslated: {m.id!r}")
             continue
-        for s in strs:
-            if fields(s) != fields(ids[0]):
-                out.append(f"placeholders differ: {ids[0]!r} -> {s!r}")
+        for s in strs:  # a plural's one Vietnamese form is written with the plural's fields
+            if fields(s) != fields(ids[-1]):
+                out.append(f"placeholders differ: {ids[-1]!r} -> {s!r}")
+            if "python-format" in m.flags and percent_fields(s) != percent_fields(ids[-1]):
+                out.append(f"% placeholders differ: {ids[-1]!r} -> {s!r}")
     for path in sources():
         out.extend(unmarkable(path))
     return out

@@ -77,3 +77,16 @@ def test_unmarkable_calls_and_a_hidden_translator_are_found(tmp_path, monkeypatc
         "m.py:10: N_(...)",
         "m.py:11: inside an f-string",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("usage: %(prog)s [-h]", ["prog:s"]),
+        ("expected %s argument, got %d", [":d", ":s"]),
+        ("100%% sure", []),
+        ("%(value)r is not %(kind)s", ["kind:s", "value:r"]),
+    ],
+)
+def test_percent_fields_are_compared_too(text, found):
+    assert i18n_catalog.percent_fields(text) == found
