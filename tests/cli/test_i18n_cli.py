@@ -79,7 +79,7 @@ def test_top_help_in_vietnamese(vi_dir):
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert text.startswith("cách dùng: torchdeck [-h]")
-    assert "\ntùy chọn:\n" in text and "\nđối số vị trí:\n" in text
+    assert "\ntuỳ chọn:\n" in text and "\nđối số vị trí:\n" in text
     assert "hiện trợ giúp này rồi thoát" in text
     assert "Phòng thí nghiệm PyTorch trong terminal." in text
     assert "huấn luyện không giao diện" in text  # a subcommand's line
@@ -157,7 +157,7 @@ def test_every_parser_formats_its_help_in_vietnamese(vietnamese):
     texts += [p.format_help() for name, p in subparsers.items() if name in ("ls", "stop")]
     for text in texts:
         assert text.startswith("cách dùng: ")
-        assert "tùy chọn:" in text
+        assert "tuỳ chọn:" in text
 
 
 def test_inspect_help_in_vietnamese(vi_dir):

@@ -52,19 +52,19 @@ def test_an_lr_out_of_range_is_refused_in_vietnamese(vi):
     with pytest.raises(ConfigError) as err:
         TrainSettings(lr=20.0).validate()
     assert err.value.message == "lr = 20.0 nằm ngoài khoảng cho phép"
-    assert err.value.hint == "lr phải là số trong (0, 10], vd. 0.001"
+    assert err.value.hint == "lr phải là số trong (0, 10], ví dụ 0.001"
     # the engine's check of a request: the rule's words are said in Vietnamese
     with pytest.raises(RequestError) as err:
         ConfigureArgs.from_args("configure", {"preset": "mini", "lr": 20})
-    assert err.value.hint.endswith("số trong (0, 10], vd. 0.001")
+    assert err.value.hint.endswith("số trong (0, 10], ví dụ 0.001")
     # the form and the command line say the same
-    assert parse_text(LR, "20") == (None, "20 ngoài khoảng: cần số trong (0, 10], vd. 0.001")
+    assert parse_text(LR, "20") == (None, "20 ngoài khoảng: cần số trong (0, 10], ví dụ 0.001")
     assert parse_text(STEPS, "x") == (None, "'x' không phải số nguyên ≥ 1")
     assert parse_text(BLOCK_SIZE, "")[1] == "trống: cần số nguyên ≥ 1 (độ dài ngữ cảnh)"
 
 
 def test_the_rules_words_follow_a_switch_and_stay_english_as_data(vi):
-    assert str(LR.expect) == "số trong (0, 10], vd. 0.001"
+    assert str(LR.expect) == "số trong (0, 10], ví dụ 0.001"
     assert f"{STEPS.expect}" == "số nguyên ≥ 1"
     assert LR.expect == "a number in (0, 10], e.g. 0.001"  # what code compares, and JSON writes
     assert json.dumps(LR.expect) == '"a number in (0, 10], e.g. 0.001"'

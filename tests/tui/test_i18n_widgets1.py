@@ -247,5 +247,5 @@ def test_the_saved_transcript_is_written_in_the_language_of_the_moment(vietnames
         }
     )
     text = log.markdown()
-    assert text.startswith("# Thực hành torchdeck\n") and "\nLưu lúc " in text
+    assert text.startswith("# Thực hành torchdeck\n") and "\nĐã lưu lúc " in text
     assert "In ra:" in text and "**ZeroDivisionError**: no (dòng 1: `1/0`)" in text
