@@ -52,7 +52,9 @@ async def switch_language(app: App, code: str | None = None) -> str:
     relabel(app)
     engine = getattr(app, "engine", None)
     if engine is not None:
-        # quiet: an engine too old or gone keeps its language, nothing here is lost
-        await engine.request("language", quiet=True, lang=code)
+        # Not awaited: the engine answers once its request in hand is done (a cell may run for
+        # minutes), and an action awaiting it would hold every key behind it, ctrl+c included.
+        # Quiet: an engine too old or gone keeps its language, nothing here is lost.
+        app.run_worker(engine.request("language", quiet=True, lang=code), exit_on_error=False)
     app.notify(_("Language: {name}").format(name=i18n.LANGUAGE_NAMES[code]), timeout=3)
     return code

@@ -52,6 +52,25 @@ async def test_f5_switches_live_and_loses_neither_the_run_nor_the_playground(cor
         await wait_for(pilot, lambda: status.state != "running", 30, "stopped")
 
 
+async def test_f5_while_a_cell_runs_leaves_ctrl_c_working(corpus):
+    """The engine hears of the switch once the cell is done; the keys do not wait for that."""
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot)
+        await pilot.press("f3")
+        pane = app.query_one(PlaygroundPane)
+        await pilot.press(*"import time; time.sleep(60)", "enter")
+        await wait_for(pilot, lambda: pane.running, 10, "the cell running")
+        await pilot.pause(0.5)
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: i18n.language() == "vi", 5, "the switch")
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: not pane.running, 15, "the cell interrupted")
+        assert "KeyboardInterrupt" in transcript(app) or "Interrupted" in transcript(app)
+        await pilot.press(*"1 + 1", "enter")  # the engine is free, and answers in Vietnamese
+        await wait_for(pilot, lambda: "2" in transcript(app).split("1 + 1")[-1], 15, "next cell")
+
+
 async def test_a_vietnamese_corpus_trains_and_predict_shows_its_letters(tmp_path):
     path = tmp_path / "tieng_viet.txt"
     # written decomposed (NFD), as some editors save it: the app reads it as typed (NFC)
