@@ -64,9 +64,6 @@ PRESET_BLURBS = {
 TEXTUAL_COMMANDS = (
     N_("Theme"),
     N_("Change the current theme"),
-    N_("Keys"),
-    N_("Hide the keys and widget help panel"),
-    N_("Show help for the focused widget and a summary of available keys"),
     N_("Minimize"),
     N_("Minimize the widget and restore to normal size"),
     N_("Maximize"),
@@ -94,7 +91,9 @@ def system_commands(app, inherited: Iterable[SystemCommand]) -> Iterable[SystemC
     """The palette's commands: Textual's own (its Quit replaced), each pane's switch and
     bindings, the machine view, an engine restart, the language."""
     for command in inherited:
-        if command.title != "Quit":
+        # Textual's Keys panel shows the bindings' English as they are: the help (?) lists
+        # every key, in the language of the moment
+        if command.title not in ("Quit", "Keys"):
             yield command._replace(title=_(command.title), help=_(command.help))
     yield SystemCommand(
         _("Quit"),

@@ -383,7 +383,8 @@ class SystemScreen(ModalScreen[None], PromptPaint):
         if samples:
             ages = _ages(samples)
             span = -ages[0]
-            held = f"{span / 60:.0f} min" if span >= 120 else f"{span:.0f} s"
+            minutes = _("{minutes:.0f} min").format(minutes=span / 60)
+            held = minutes if span >= 120 else f"{span:.0f} s"
             run = _("training") if samples[-1].get("training") else _("not training")
             title += "  " + _("{run} · {held} of samples").format(run=run, held=held)
         return title + "  [dim]" + _("(esc or u closes)") + "[/dim]"
