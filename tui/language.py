@@ -46,10 +46,22 @@ def relabel(app: App) -> int:
     return done
 
 
+def research_palette(app: App) -> None:
+    """An open command palette searches again: its commands in the new language."""
+    from textual.command import CommandInput, CommandPalette
+    from textual.widgets import Input
+
+    if isinstance(app.screen, CommandPalette):
+        box = app.screen.query_one(CommandInput)
+        box.placeholder = _("Search for commands…")
+        app.screen.post_message(Input.Changed(box, box.value))
+
+
 async def switch_language(app: App, code: str | None = None) -> str:
     """Speak ``code`` (default: the next language) in the app and its engine."""
     code = i18n.set_language(code or next_language())
     relabel(app)
+    research_palette(app)
     engine = getattr(app, "engine", None)
     if engine is not None:
         # Not awaited: the engine answers once its request in hand is done (a cell may run for

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from textual.command import CommandInput, CommandPalette
+from textual.command import CommandInput, CommandList, CommandPalette
 
 from core import i18n
 from tests.tui.test_snapshots import fake_app, feed
@@ -29,3 +29,26 @@ async def test_the_palette_speaks_the_language_of_the_moment():
         await pilot.press("ctrl+p")
         await pilot.pause()
         assert app.screen.query_one(CommandInput).placeholder == "Search for commands…"
+
+
+async def test_an_open_palette_follows_f5():
+    app = fake_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await feed(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+
+        def shown() -> str:
+            options = app.screen.query_one(CommandList)
+            return "\n".join(
+                str(options.get_option_at_index(i).prompt) for i in range(options.option_count)
+            )
+
+        assert "Show Predict" in shown() and "Ngôn ngữ" not in shown()
+        await pilot.press("f5")
+        await pilot.pause(0.3)
+        assert app.screen.query_one(CommandInput).placeholder == "Tìm lệnh…"
+        assert "Show Predict" not in shown() and "Ngôn ngữ" in shown()
+        await pilot.press("f5")
+        await pilot.pause(0.3)
+        assert "Show Predict" in shown()
