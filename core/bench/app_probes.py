@@ -19,12 +19,14 @@ import threading
 import time
 from pathlib import Path
 
+from core import i18n
 from core.bench.bare_loop import BareLoop
 from core.bench.engines import private_runtime
 from core.bench.plan import TARGETS, Plan
 from core.bench.stats import percentile, ratios, spread
 from core.contract.settings import GPT
 from core.errors import TorchdeckError
+from core.i18n import _
 
 TERM_SIZE = (80, 24)  # columns, rows of the pseudo-terminal the app runs in
 LARGE_TERM_SIZE = (200, 50)  # the large screen the lag is also measured at
@@ -45,7 +47,9 @@ class PtyApp:
         master, slave = os.openpty()
         cols, rows = size
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        full_env = {**os.environ, "TERM": "xterm-256color", **(env or {})}
+        # the app speaks English whatever the bench's language: the probes read its screen
+        lang = {i18n.ENV_VAR: i18n.ENGLISH}
+        full_env = {**os.environ, "TERM": "xterm-256color", **lang, **(env or {})}
         full_env.pop("COLUMNS", None)
         full_env.pop("LINES", None)
 
@@ -101,8 +105,10 @@ class PtyApp:
             self.proc.kill()
             self.proc.wait()
             raise TorchdeckError(
-                f"{' '.join(self.proc.args[1:4])} did not finish in {timeout:.0f} s",
-                "its last screen output: " + self.screen_tail(),
+                _("{command} did not finish in {seconds:.0f} s").format(
+                    command=" ".join(self.proc.args[1:4]), seconds=timeout
+                ),
+                _("its last screen output: {screen}").format(screen=self.screen_tail()),
             ) from None
         finally:
             self._reader.join(timeout=2)
@@ -170,14 +176,14 @@ def probe(
     app.wait(timeout=timeout)
     if not out.exists():
         raise TorchdeckError(
-            f"the app probe wrote no result (exit code {app.proc.returncode})",
-            "its last screen output: " + app.screen_tail(),
+            _("the app probe wrote no result (exit code {code})").format(code=app.proc.returncode),
+            _("its last screen output: {screen}").format(screen=app.screen_tail()),
         )
     result = json.loads(out.read_text(encoding="utf-8"))
     if "error" in result:
         raise TorchdeckError(
-            f"the app probe failed: {result['error']}",
-            "its last screen output: " + app.screen_tail(),
+            _("the app probe failed: {error}").format(error=result["error"]),
+            _("its last screen output: {screen}").format(screen=app.screen_tail()),
         )
     return result
 
@@ -186,7 +192,7 @@ def lag_figure(lags: list[float], size: tuple[int, int]) -> dict:
     """The event loop's lag samples as a figure: p99 against one frame, max against
     :data:`LAG_MAX_MS`."""
     if not lags:
-        raise TorchdeckError("no lag samples were taken", "lengthen the window")
+        raise TorchdeckError(_("no lag samples were taken"), _("lengthen the window"))
     p99 = percentile(lags, 99)
     return {
         "value": round(p99, 2),
@@ -281,8 +287,8 @@ def _measure_start(plan: Plan, workdir: Path) -> tuple[dict, dict, dict]:
         app.wait(timeout=30)
         if "engine_ready_s" not in data or "first_paint_s" not in data:
             raise TorchdeckError(
-                "the app did not report its start-up timings",
-                "its last screen output: " + app.screen_tail(),
+                _("the app did not report its start-up timings"),
+                _("its last screen output: {screen}").format(screen=app.screen_tail()),
             )
         paints.append(data["first_paint_s"])
         readies.append(data["engine_ready_s"])

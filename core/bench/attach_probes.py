@@ -20,6 +20,7 @@ from core.bench.stats import spread
 from core.client import EngineClient
 from core.contract.settings import MINI
 from core.errors import TorchdeckError
+from core.i18n import _
 
 
 async def train_run(path: Path, plan: Plan) -> dict:
@@ -46,8 +47,10 @@ async def train_run(path: Path, plan: Plan) -> dict:
                 break
         if ev.data["state"] != "finished" or ev.data.get("step") != plan.attach_steps:
             raise TorchdeckError(
-                f"the run to attach to ended {ev.data['state']} at step {ev.data.get('step')}",
-                f"it should finish at step {plan.attach_steps}",
+                _("the run to attach to ended {state} at step {step}").format(
+                    state=ev.data["state"], step=ev.data.get("step")
+                ),
+                _("it should finish at step {step}").format(step=plan.attach_steps),
             )
         return {
             "preset": MINI,
@@ -79,8 +82,8 @@ async def measure_attach(plan: Plan, workdir: Path) -> dict:
                 last = result.get("chart_last_step") or 0
                 if not plan.attach_steps * 0.99 <= last <= plan.attach_steps:
                     raise TorchdeckError(
-                        f"the attached app's chart ends at step {last}",
-                        f"the run's history goes to step {plan.attach_steps}",
+                        _("the attached app's chart ends at step {step}").format(step=last),
+                        _("the run's history goes to step {step}").format(step=plan.attach_steps),
                     )
                 results.append(result)
         finally:

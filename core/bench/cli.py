@@ -12,59 +12,65 @@ from core.bench.plan import FIGURES, FULL_QUALITY_STEPS, plan_from_args
 from core.bench.report import table
 from core.bench.run import run_bench
 from core.errors import TorchdeckError
+from core.i18n import _
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="torchdeck bench",
-        description="Measure training speed against a bare PyTorch loop, with and without the "
-        "app, the app's event-loop lag, start-up, attaching to a long run, prediction latency, "
-        "the bytes a client on the engine's socket receives, memory, a short quality run, "
-        "how training scales over ranks (torchrun), and what a person feels: key to screen in "
-        "Predict (bars, and the explain view), a cell's answer, a pane switch, start to the "
-        "first step. About 7 minutes on 2 CPU cores; --quick about two.",
+        description=_(
+            "Measure training speed against a bare PyTorch loop, with and without the "
+            "app, the app's event-loop lag, start-up, attaching to a long run, prediction "
+            "latency, the bytes a client on the engine's socket receives, memory, a short "
+            "quality run, how training scales over ranks (torchrun), and what a person feels: "
+            "key to screen in Predict (bars, and the explain view), a cell's answer, a pane "
+            "switch, start to the first step. About 7 minutes on 2 CPU cores; --quick about two."
+        ),
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object, no table")
+    p.add_argument("--json", action="store_true", help=_("print one JSON object, no table"))
     p.add_argument(
         "--quick",
         action="store_true",
-        help="a tiny model and short windows: checks the plumbing, not the speed",
+        help=_("a tiny model and short windows: checks the plumbing, not the speed"),
     )
     p.add_argument(
         "--quality",
         action="store_true",
-        help=f"run the quality figure for the full {FULL_QUALITY_STEPS} steps "
-        "(about 4 minutes more on 2 cores)",
+        help=_(
+            "run the quality figure for the full {steps} steps (about 4 minutes more on 2 cores)"
+        ).format(steps=FULL_QUALITY_STEPS),
     )
     p.add_argument(
         "--quality-steps",
         type=int,
         metavar="N",
-        help="steps of the quality run (default 300; 20 with --quick)",
+        help=_("steps of the quality run (default 300; 20 with --quick)"),
     )
     p.add_argument(
         "--rounds",
         type=int,
         metavar="N",
-        help="A/B rounds with the app (default 3); twice as many headless",
+        help=_("A/B rounds with the app (default 3); twice as many headless"),
     )
     p.add_argument(
         "--window",
         type=float,
         metavar="SECONDS",
-        help="seconds measured per window with the app (default 5); half that headless",
+        help=_("seconds measured per window with the app (default 5); half that headless"),
     )
     p.add_argument(
         "--only",
         metavar="FIGURE[,FIGURE]",
-        help="measure only these figures (and those they read): " + ", ".join(FIGURES),
+        help=_("measure only these figures (and those they read): {figures}").format(
+            figures=", ".join(FIGURES)
+        ),
     )
     p.add_argument(
         "--threads",
         type=int,
         default=0,
         metavar="N",
-        help="torch threads for the engine and the bare loop (default: torch's)",
+        help=_("torch threads for the engine and the bare loop (default: torch's)"),
     )
     return p
 
@@ -88,5 +94,5 @@ def main(argv: list[str]) -> int:
         print(json.dumps(result))
     else:
         print(table(result))
-        print(f"\n(bench took {result['bench_s']:.0f} s)")
+        print("\n" + _("(bench took {seconds:.0f} s)").format(seconds=result["bench_s"]))
     return 1 if result["errors"] else 0

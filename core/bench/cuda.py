@@ -11,6 +11,7 @@ from core.bench.bare_loop import BareLoop
 from core.bench.engine_probes import measure_overhead
 from core.bench.engines import detached_client, private_runtime
 from core.bench.plan import Plan
+from core.i18n import _
 
 # bf16 dense peak, TFLOPS, by a piece of the CUDA device name (first match wins)
 BF16_PEAK_TFLOPS = (
@@ -46,7 +47,7 @@ async def measure_cuda(plan: Plan) -> dict:
     import torch
 
     if not torch.cuda.is_available():
-        return {"measured": False, "reason": "not measured (no CUDA device)"}
+        return {"measured": False, "reason": _("not measured (no CUDA device)")}
     model = dict(plan.model) if plan.quick else dict(CUDA_MODEL)
     return await measure_device(plan, "cuda", torch.cuda.get_device_name(0), model, CUDA_TRAIN)
 

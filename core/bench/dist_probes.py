@@ -37,6 +37,7 @@ from core.bench.plan import TARGETS, Plan
 from core.bench.stats import ratios, spread
 from core.client import EngineClient
 from core.errors import TorchdeckError
+from core.i18n import _
 from core.transport import dist_engine_command, engine_command
 
 CPU_RANKS = 2  # scaling_cpu_2x1: 2 ranks …
@@ -47,9 +48,9 @@ START_TIMEOUT_S = 180.0  # torchrun, then every rank importing torch, on a busy 
 def cuda_skip_reason(available: bool, count: int) -> str | None:
     """Why the per-GPU figure cannot be measured here, or None when it can."""
     if not available or count < 1:
-        return "skipped (no CUDA device)"
+        return _("skipped (no CUDA device)")
     if count < 2:
-        return f"skipped ({count} CUDA device: the figure needs 2 or more)"
+        return _("skipped ({count} CUDA device: the figure needs 2 or more)").format(count=count)
     return None
 
 
@@ -107,8 +108,10 @@ async def measure_scaling(
         infos = dict(zip(clients, await _all(ready(c) for c in clients.values())))
         if infos["job"].get("world_size") != world:
             raise TorchdeckError(
-                f"the torchrun job trains on {infos['job'].get('world_size')} ranks, not {world}",
-                "see core.transport.dist_engine_command",
+                _("the torchrun job trains on {ranks} ranks, not {world}").format(
+                    ranks=infos["job"].get("world_size"), world=world
+                ),
+                _("see core.transport.dist_engine_command"),
             )
         rates: dict[str, list[float]] = {"one": [], "job": []}
         step_s: dict[str, list[float]] = {"one": [], "job": []}

@@ -28,6 +28,7 @@ from core.bench.feel_probes import (
 from core.bench.plan import TARGETS, Plan
 from core.bench.pty_screen import Check, Lines, prediction_block, shows
 from core.errors import TorchdeckError
+from core.i18n import _
 
 ATTENTION_TITLE = r"attention · layer \d+/\d+ · head \d+/\d+"  # the view's 4th line
 WHY = "why '"  # the view's first line: "why 'X' NN%: " then the last fed characters
@@ -46,7 +47,7 @@ def why_line(lines: Lines) -> str | None:
     view is not drawn (or draws no attribution). Only the side panel's border and padding come
     before it on its row (a text box's row, framed by ▊, is never it)."""
     for line in lines:
-        head, found, _ = line.partition(WHY)
+        head, found, _rest = line.partition(WHY)
         if found and not head.strip("▏ "):
             return line[len(head) :].rstrip()
     return None
@@ -75,7 +76,7 @@ def open_view(session: FeelSession) -> float | None:
     checks = {"title": shows(ATTENTION_TITLE), "why": explained(CONTEXT)}
     start, seen = session.key("e", checks, "title", OPEN_TIMEOUT_S)
     if seen["title"] is None:
-        raise session.fail("e drew no attention title in the Predict pane")
+        raise session.fail(_("e drew no attention title in the Predict pane"))
     why = seen["why"] or session.app.wait_for(checks, "why", OPEN_TIMEOUT_S)["why"]
     session.app.send("i")
     session.read_for(SETTLE_S)
@@ -86,9 +87,9 @@ def close_view(session: FeelSession) -> None:
     """``esc``, then ``e`` until the bars are back; then ``i``."""
     session.app.send("\x1b")
     session.read_for(ESC_WAIT_S)
-    _, seen = session.key("e", {"bars": bars_shown}, "bars", KEY_TIMEOUT_S)
+    _start, seen = session.key("e", {"bars": bars_shown}, "bars", KEY_TIMEOUT_S)
     if seen["bars"] is None:
-        raise session.fail("e did not bring the bars back")
+        raise session.fail(_("e did not bring the bars back"))
     session.app.send("i")
     session.read_for(SETTLE_S)
 

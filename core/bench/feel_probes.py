@@ -52,6 +52,7 @@ from core.bench.pty_screen import (
 from core.bench.stats import percentile
 from core.contract.settings import GPT
 from core.errors import TorchdeckError
+from core.i18n import _
 
 FEEL_FIGURES = (
     "pane_switch_ms",
@@ -122,7 +123,9 @@ class FeelSession:
             self.steps.append((stamp, step))
 
     def fail(self, what: str) -> TorchdeckError:
-        return TorchdeckError(what, "the app's screen: " + self.app.screen_tail())
+        return TorchdeckError(
+            what, _("the app's screen: {screen}").format(screen=self.app.screen_tail())
+        )
 
     def read_for(self, seconds: float) -> None:
         """Wait, reading the screen meanwhile."""
@@ -133,7 +136,7 @@ class FeelSession:
     def wait_ready(self) -> None:
         seen = self.app.wait_for({"ready": shows(READY)}, "ready", READY_TIMEOUT_S)
         if seen["ready"] is None:
-            raise self.fail("the app did not show a configured model")
+            raise self.fail(_("the app did not show a configured model"))
         self.read_for(1.0)  # start-up work after ready (the first system sample) lands
 
     def key(self, keys: str, checks: dict, until: str, timeout: float) -> tuple[float, dict]:
@@ -184,7 +187,7 @@ class FeelSession:
                 seen = self.app.wait_for({"t": shows(SUMMARY_TABLE)}, "t", 10.0)
                 table = _ms(start, seen["t"])
             self.read_for(SETTLE_S)
-        for _ in range(self.plan.feel_switch_rounds):
+        for _round in range(self.plan.feel_switch_rounds):
             for pane in ("summary", "playground", "predict", "train"):
                 later.append(self.go(pane))
                 self.read_for(SETTLE_S)
@@ -210,7 +213,7 @@ class FeelSession:
             expr = "6*7" if i == 0 else f"6*7+{i}"
             self.app.send(expr)
             if self.app.wait_for({"e": echoed(expr)}, "e", KEY_TIMEOUT_S)["e"] is None:
-                raise self.fail(f"the Playground box did not show {expr!r}")
+                raise self.fail(_("the Playground box did not show {expr!r}").format(expr=expr))
             start, seen = self.key("\r", {"c": cell_shown(expr, str(42 + i))}, "c", KEY_TIMEOUT_S)
             times.append(_ms(start, seen["c"]))
             self.paced(start)
@@ -227,7 +230,7 @@ class FeelSession:
         self.show("predict")
         self.app.send(CONTEXT)
         if self.app.wait_for({"p": painted(CONTEXT, None)}, "p", 10.0)["p"] is None:
-            raise self.fail("the Predict pane drew no bars for the typed context")
+            raise self.fail(_("the Predict pane drew no bars for the typed context"))
         self.read_for(SETTLE_S)
 
     def key_timeout(self, training: bool) -> float:
@@ -270,7 +273,7 @@ class FeelSession:
         start, seen = self.key("s", {"m": moved}, "m", 60.0)
         self.trained_at = start
         if seen["m"] is None:
-            raise self.fail("no training step showed within 60 s of s")
+            raise self.fail(_("no training step showed within 60 s of s"))
         return _ms(start, seen["m"])
 
     def step_ms(self, since: float) -> float | None:
@@ -347,7 +350,7 @@ def _parts(plan: Plan, session: FeelSession) -> dict:
             since = time.perf_counter()
             # a key waits for the step in progress: its time out is three steps at least
             keys = KEYS[plan.feel_keys : plan.feel_keys + plan.feel_training_keys]
-            parts["training"], _ = session.type_keys(keys, True, plan.feel_typing_s)
+            parts["training"], _echo = session.type_keys(keys, True, plan.feel_typing_s)
         else:
             session.read_for(3.0)
         step_ms = session.step_ms(since)

@@ -7,6 +7,7 @@ import argparse
 from dataclasses import dataclass, field
 
 from core.errors import TorchdeckError
+from core.i18n import _
 
 FULL_QUALITY_STEPS = 2000  # the gpt preset's default run
 
@@ -160,11 +161,15 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
     ):
         if value is not None and value < low:
             raise TorchdeckError(
-                f"--{name.replace('_', '-')} {value} is out of range", f"give an integer ≥ {low}"
+                _("{option} {value} is out of range").format(
+                    option="--" + name.replace("_", "-"), value=value
+                ),
+                _("give an integer ≥ {low}").format(low=low),
             )
     if args.window is not None and not 0.2 <= args.window <= 600:
         raise TorchdeckError(
-            f"--window {args.window} is out of range", "give seconds in [0.2, 600]"
+            _("{option} {value} is out of range").format(option="--window", value=args.window),
+            _("give seconds in [0.2, 600]"),
         )
     if args.rounds:
         plan.rounds, plan.overhead_rounds = args.rounds, 2 * args.rounds
@@ -184,9 +189,15 @@ def only_figures(text: str) -> tuple[str, ...]:
     """``--only``'s comma-separated figures, with the ones they read (``NEEDS``)."""
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
-        raise TorchdeckError("--only names no figure", f"give {', '.join(FIGURES)}")
+        raise TorchdeckError(
+            _("--only names no figure"),
+            _("give {figures}").format(figures=", ".join(FIGURES)),
+        )
     for name in names:
         if name not in FIGURES:
-            raise TorchdeckError(f"--only {name!r} is not a figure", f"give {', '.join(FIGURES)}")
+            raise TorchdeckError(
+                _("--only {name!r} is not a figure").format(name=name),
+                _("give {figures}").format(figures=", ".join(FIGURES)),
+            )
     names += [NEEDS[name] for name in names if name in NEEDS]
     return tuple(name for name in FIGURES if name in names)

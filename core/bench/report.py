@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from core.bench.plan import FULL_QUALITY_STEPS
 from core.contract.settings import GPT, MINI
 from core.fmt import fmt_rate
+from core.i18n import N_, _
+
+# the count of a latency series, by what was timed (``_keys``)
+VISITS, CELLS, KEYS = N_("{n} visits"), N_("{n} cells"), N_("{n} keys")
+
+
+def _verdict(met: bool) -> str:
+    """A figure against its target, as the table says it."""
+    return _("ok") if met else _("MISSED")
 
 
 def _ok(figure: dict) -> str:
-    return "ok" if figure.get("met") else "MISSED"
+    return _verdict(bool(figure.get("met")))
 
 
 def _link(f: dict) -> str:
     """One client's share of the link: bytes/s = reports/s × bytes a report, and the losses in
     a report (each a mean of up to ``stride`` steps' where a budget thinned them)."""
-    stride = f", means of ≤ {f['stride']}" if f.get("stride", 1) > 1 else ""
+    if f.get("stride", 1) > 1:
+        losses = _("{losses:g} losses, means of ≤ {stride}").format(
+            losses=f["losses_per_report"], stride=f["stride"]
+        )
+    else:
+        losses = _("{losses:g} losses").format(losses=f["losses_per_report"])
     return (
         f"{f['bytes_per_s']:,.0f} B/s = {f['reports_per_s']:.1f}/s × "
-        f"{f['bytes_per_line']:,} B ({f['losses_per_report']:g} losses{stride})"
+        f"{f['bytes_per_line']:,} B ({losses})"
     )
 
 
@@ -28,13 +44,15 @@ def scaling_rows(key: str, f: dict, med) -> list[tuple[str, str, str]]:
         return [(key, f["reason"], "")]
     world, threads = f["world_size"], f["threads"]
     if key == "scaling_cpu_2x1":
-        label = f"{key} ({world} ranks ÷ 1, global)"
+        label = _("{figure} ({world} ranks ÷ 1, global)").format(figure=key, world=world)
         rates = f"{fmt_rate(f['job_tokens_per_s'])} / {fmt_rate(f['one_tokens_per_s'])}"
-        what = f"  tokens/s {world} ranks / 1 rank, {threads} thread each"
+        what = "  " + _("tokens/s {world} ranks / 1 rank, {threads} thread each").format(
+            world=world, threads=threads
+        )
     else:
-        label = f"{key} ({world} GPUs, per GPU ÷ 1)"
+        label = _("{figure} ({world} GPUs, per GPU ÷ 1)").format(figure=key, world=world)
         rates = f"{fmt_rate(f['per_rank_tokens_per_s'])} / {fmt_rate(f['one_tokens_per_s'])}"
-        what = f"  tokens/s per GPU / 1 GPU ({f.get('gpu', f['device'])})"
+        what = "  " + _("tokens/s per GPU / 1 GPU ({gpu})").format(gpu=f.get("gpu", f["device"]))
     steps = ""
     if f.get("job_step_ms") is not None:
         steps = f"  ({f['job_step_ms']:.0f} / {f['one_step_ms']:.0f} ms/step)"
@@ -49,14 +67,16 @@ def _num(v: float | None) -> str:
 
 
 def _keys(f: dict, what: str) -> str:
-    """p50 / p95 of a latency series (``feel_probes.latency``), with its count and time-outs."""
-    out = f"{_num(f['p50'])} / {_num(f['p95'])} ms ({f['n']} {what}"
-    return out + (f", {f['timeouts']} timed out)" if f["timeouts"] else ")")
+    """p50 / p95 of a latency series (``feel_probes.latency``), with its count (``what``: one
+    of :data:`VISITS`, :data:`CELLS`, :data:`KEYS`) and time-outs."""
+    out = f"{_num(f['p50'])} / {_num(f['p95'])} ms (" + _(what).format(n=f["n"])
+    if f["timeouts"]:
+        out += ", " + _("{count} timed out").format(count=f["timeouts"])
+    return out + ")"
 
 
 def _within(value: float | None, target: float | None, timeouts: int = 0) -> str:
-    ok = value is not None and target is not None and value <= target and not timeouts
-    return "ok" if ok else "MISSED"
+    return _verdict(value is not None and target is not None and value <= target and not timeouts)
 
 
 def feel_rows(r: dict, err) -> list[tuple[str, str, str]]:
@@ -65,52 +85,59 @@ def feel_rows(r: dict, err) -> list[tuple[str, str, str]]:
     if not err("pane_switch_ms"):
         f = r["pane_switch_ms"]
         first = " / ".join(f"{pane} {_num(ms)}" for pane, ms in f["first"].items())
-        rows.append(("pane_switch_ms first visit", first + " ms", f"≤ {f['target']:.0f} {_ok(f)}"))
+        target = f"≤ {f['target']:.0f} {_ok(f)}"
+        rows.append((_("pane_switch_ms first visit"), first + " ms", target))
         later = f["later"]
-        rows.append(("  later visits p50 / p95", _keys(later, "visits"), ""))
+        rows.append(("  " + _("later visits p50 / p95"), _keys(later, VISITS), ""))
         if f.get("summary_table_ms") is not None:
-            rows.append(("  Summary's table, first visit", f"{f['summary_table_ms']:.0f} ms", ""))
+            table_ms = f"{f['summary_table_ms']:.0f} ms"
+            rows.append(("  " + _("Summary's table, first visit"), table_ms, ""))
     if not err("cell_to_paint_ms"):
         f = r["cell_to_paint_ms"]
         rows.append(
-            ("cell_to_paint_ms p50 / p95", _keys(f, "cells"), f"p95 ≤ {f['target']:.0f} {_ok(f)}")
+            ("cell_to_paint_ms p50 / p95", _keys(f, CELLS), f"p95 ≤ {f['target']:.0f} {_ok(f)}")
         )
     if not err("keystroke_to_paint_ms"):
         f = r["keystroke_to_paint_ms"]
         idle, training, echo = f["idle"], f["training"], f["echo"]
         rows.append(
             (
-                "keystroke_to_paint_ms idle p50 / p95",
-                _keys(idle, "keys"),
+                _("keystroke_to_paint_ms idle p50 / p95"),
+                _keys(idle, KEYS),
                 f"p95 ≤ {f['target']:.0f} {_within(idle['p95'], f['target'], idle['timeouts'])}",
             )
         )
         target = f["training_target_ms"]
         rows.append(
             (
-                "keystroke_to_paint_ms training",
-                _keys(training, "keys") + f"; a step {_num(f['step_ms'])} ms",
-                f"p95 ≤ {_num(target)} (a step + {f['target']:.0f}) "
+                _("keystroke_to_paint_ms training"),
+                _keys(training, KEYS) + "; " + _("a step {ms} ms").format(ms=_num(f["step_ms"])),
+                _("p95 ≤ {target} (a step + {margin:.0f})").format(
+                    target=_num(target), margin=f["target"]
+                )
+                + " "
                 + _within(training["p95"], target, training["timeouts"]),
             )
         )
-        rows.append(("  the box's echo (waits for its bars)", _keys(echo, "keys"), ""))
+        rows.append(("  " + _("the box's echo (waits for its bars)"), _keys(echo, KEYS), ""))
     if not err("explain_to_paint_ms"):
         f = r["explain_to_paint_ms"]
         rows.append(
             (
-                "explain_to_paint_ms idle p50 / p95",
-                _keys(f, "keys"),
+                _("explain_to_paint_ms idle p50 / p95"),
+                _keys(f, KEYS),
                 f"p95 ≤ {f['target']:.0f} {_ok(f)}",
             )
         )
-        rows.append(("  e to the explain view drawn", f"{_num(f.get('open_ms'))} ms", ""))
+        rows.append(("  " + _("e to the explain view drawn"), f"{_num(f.get('open_ms'))} ms", ""))
     if not err("start_to_progress_ms"):
         f = r["start_to_progress_ms"]
         rows.append(
             (
                 "start_to_progress_ms",
-                f"{_num(f['value'])} ms (a step: {_num(f.get('step_ms'))} ms)",
+                _("{value} ms (a step: {step} ms)").format(
+                    value=_num(f["value"]), step=_num(f.get("step_ms"))
+                ),
                 f"≤ {f['target']:.0f} {_ok(f)}",
             )
         )
@@ -127,7 +154,7 @@ def table(r: dict) -> str:
         if key not in r:
             return True
         if "error" in r[key]:
-            rows.append((key, "failed: " + r[key]["error"][:200], ""))
+            rows.append((key, _("failed: {error}").format(error=r[key]["error"][:200]), ""))
             return True
         return False
 
@@ -136,10 +163,10 @@ def table(r: dict) -> str:
 
     if not err("train_overhead"):
         f = r["train_overhead"]
-        rows.append(("train_overhead (engine ÷ bare)", med(f), f"≥ {f['target']} {_ok(f)}"))
+        rows.append((_("train_overhead (engine ÷ bare)"), med(f), f"≥ {f['target']} {_ok(f)}"))
         rows.append(
             (
-                "  tokens/s engine / bare",
+                "  " + _("tokens/s engine / bare"),
                 f"{fmt_rate(f['engine_tokens_per_s'])} / "
                 f"{fmt_rate(f['bare_tokens_per_s'])}  ({f['step_ms']:.0f} ms/step)",
                 "",
@@ -147,17 +174,16 @@ def table(r: dict) -> str:
         )
     if not err("speedup_vs_eager"):
         f = r["speedup_vs_eager"]
-        how = f"{f['precision']}{', compiled' if f['compile'] else ''}"
+        how = f["precision"] + (", " + _("compiled") if f["compile"] else "")
         rows.append((f"speedup_vs_eager ({how} ÷ fp32)", med(f), f"≥ {f['target']} {_ok(f)}"))
     if not err("train_in_app"):
         f = r["train_in_app"]
-        rows.append(("train_in_app (app ÷ bare)", med(f), f"≥ {f['target']} {_ok(f)}"))
+        rows.append((_("train_in_app (app ÷ bare)"), med(f), f"≥ {f['target']} {_ok(f)}"))
         rows.append(
             (
-                "  tokens/s in app / bare",
-                f"{fmt_rate(f['app_tokens_per_s'])} / "
-                f"{fmt_rate(f['bare_tokens_per_s'])}  (the UI used "
-                f"{f.get('ui_cpu_cores', 0):.2f} of a core)",
+                "  " + _("tokens/s in app / bare"),
+                f"{fmt_rate(f['app_tokens_per_s'])} / {fmt_rate(f['bare_tokens_per_s'])}  "
+                + _("(the UI used {cores:.2f} of a core)").format(cores=f.get("ui_cpu_cores", 0)),
                 "",
             )
         )
@@ -167,7 +193,8 @@ def table(r: dict) -> str:
             rows.append(
                 (
                     f"ui_lag_ms p50 / p99 / max {f.get('size', '')}".rstrip(),
-                    f"{f['p50']:.1f} / {f['value']:.1f} / {f['max']:.1f}  ({f['samples']} samples)",
+                    f"{f['p50']:.1f} / {f['value']:.1f} / {f['max']:.1f}  "
+                    + _("({samples} samples)").format(samples=f["samples"]),
                     f"p99 ≤ {f['target']:.0f}, max ≤ {f.get('max_target', 35):.0f} {_ok(f)}",
                 )
             )
@@ -176,18 +203,22 @@ def table(r: dict) -> str:
         rows.append(("first_paint_s", med(f), f"≤ {f['target']} {_ok(f)}"))
         rows.append(("engine_ready_s", med(r["engine_ready_s"]), ""))
         rows.append(
-            ("  python -c 'import torch'", med(r["import_torch_s"], unit=" s"), "reference")
+            ("  python -c 'import torch'", med(r["import_torch_s"], unit=" s"), _("reference"))
         )
     if not err("attach_s"):
         f = r["attach_s"]
         rows.append(
-            (f"attach_s ({f['steps']:,}-step run)", med(f, unit=" s"), f"≤ {f['target']} {_ok(f)}")
+            (
+                _("attach_s ({steps:,}-step run)").format(steps=f["steps"]),
+                med(f, unit=" s"),
+                f"≤ {f['target']} {_ok(f)}",
+            )
         )
         rows.append(
             (
-                "  chart points / first paint",
+                "  " + _("chart points / first paint"),
                 f"{f['chart_points']} / {f['first_paint_s']:.2f} s "
-                f"(engine ready {f['engine_ready_s']:.2f} s)",
+                + _("(engine ready {seconds:.2f} s)").format(seconds=f["engine_ready_s"]),
                 "",
             )
         )
@@ -195,62 +226,76 @@ def table(r: dict) -> str:
         f = r["link_bytes_per_s"]
         rows.append(
             (
-                "link_bytes_per_s (gpt, no budget)",
+                _("link_bytes_per_s (gpt, no budget)"),
                 _link(f["gpt"]),
                 f"≤ {f['target']:,} {_ok(f)}",
             )
         )
         for preset in (GPT, MINI):
             if preset != GPT:
-                rows.append((f"  {preset}, no budget", _link(f[preset]), ""))
+                label = "  " + _("{preset}, no budget").format(preset=preset)
+                rows.append((label, _link(f[preset]), ""))
             for key, budget in (("budgeted", f["budget"]), ("slow", f.get("slow_budget"))):
                 if f"{preset}_{key}" in f:
-                    rows.append(
-                        (f"  {preset}, budget {budget:,} B/s", _link(f[f"{preset}_{key}"]), "")
+                    label = "  " + _("{preset}, budget {budget:,} B/s").format(
+                        preset=preset, budget=budget
                     )
+                    rows.append((label, _link(f[f"{preset}_{key}"]), ""))
     if not err("predict_ms"):
         f = r["predict_ms"]
         rows.append(
             (
-                "predict_ms idle p50 / p95",
+                _("predict_ms idle p50 / p95"),
                 f"{f['idle']['p50']:.1f} / {f['idle']['p95']:.1f}",
                 f"p95 ≤ {f['target_idle_p95']:.0f}",
             )
         )
         rows.append(
             (
-                "predict_ms training p50 / p95",
-                f"{f['training']['p50']:.1f} / "
-                f"{f['training']['p95']:.1f} = {f['training_p95_steps']:.2f} steps",
-                f"p95 ≤ {f['target_training_p95_steps']:.0f} steps {_ok(f)}",
+                _("predict_ms training p50 / p95"),
+                f"{f['training']['p50']:.1f} / {f['training']['p95']:.1f} = "
+                + _("{steps:.2f} steps").format(steps=f["training_p95_steps"]),
+                _("p95 ≤ {target:.0f} steps").format(target=f["target_training_p95_steps"])
+                + " "
+                + _ok(f),
             )
         )
     if not err("rss_mb"):
         f = r["rss_mb"]
-        rows.append(("rss_mb UI / engine, idle", f"{f['ui_idle']} / {f['engine_idle']}", ""))
+        idle = f"{f['ui_idle']} / {f['engine_idle']}"
+        rows.append((_("rss_mb UI / engine, idle"), idle, ""))
         rows.append(
             (
-                f"rss_mb UI / engine, {f['steps']} steps",
+                _("rss_mb UI / engine, {steps} steps").format(steps=f["steps"]),
                 f"{f['ui_before']} → {f['ui_after']} / {f['engine_before']} → {f['engine_after']}",
-                "bounded",
+                _("bounded"),
             )
         )
     rows += feel_rows(r, err)
     if not err("quality"):
         f = r["quality"]
         label = (
-            "quality (full run)"
+            _("quality (full run)")
             if f["full"]
-            else (f"quality ({f['steps']} of {FULL_QUALITY_STEPS} steps)")
+            else _("quality ({steps} of {full} steps)").format(
+                steps=f["steps"], full=FULL_QUALITY_STEPS
+            )
         )
         val = "--" if f["val_loss"] is None else f"{f['val_loss']:.4f}"
         extra = (
-            "" if f["full"] else f"; {FULL_QUALITY_STEPS} steps ≈ {f['wall_s_2000_estimate']:.0f} s"
+            ""
+            if f["full"]
+            else "; "
+            + _("{steps} steps ≈ {seconds:.0f} s").format(
+                steps=FULL_QUALITY_STEPS, seconds=f["wall_s_2000_estimate"]
+            )
         )
         rows.append(
             (
                 label,
-                f"{f['wall_s']:.1f} s, {fmt_rate(f['tokens_per_s'])} tok/s, val {val}{extra}",
+                f"{f['wall_s']:.1f} s, {fmt_rate(f['tokens_per_s'])} tok/s, "
+                + _("val {loss}").format(loss=val)
+                + extra,
                 "",
             )
         )
@@ -258,9 +303,11 @@ def table(r: dict) -> str:
         if f.get("val_loss_delta") is not None:
             rows.append(
                 (
-                    "  the same in fp32 eager",
-                    f"{plain['wall_s']:.1f} s, val {plain['val_loss']:.4f} "
-                    f"(defaults {f['val_loss_delta']:+.4f})",
+                    "  " + _("the same in fp32 eager"),
+                    f"{plain['wall_s']:.1f} s, "
+                    + _("val {loss:.4f} (defaults {delta:+.4f})").format(
+                        loss=plain["val_loss"], delta=f["val_loss_delta"]
+                    ),
                     f"≤ +{f['target_delta']} {_ok(f)}",
                 )
             )
@@ -273,33 +320,62 @@ def table(r: dict) -> str:
             rows.append(
                 (
                     "cuda tokens/s, MFU",
-                    f"{fmt_rate(f['tokens_per_s'])}, {mfu} of "
-                    f"{f['bf16_peak_tflops']} TFLOPS ({f['device']})",
+                    _("{rate}, {mfu} of {tflops} TFLOPS ({device})").format(
+                        rate=fmt_rate(f["tokens_per_s"]),
+                        mfu=mfu,
+                        tflops=f["bf16_peak_tflops"],
+                        device=f["device"],
+                    ),
                     "",
                 )
             )
-            rows.append(("cuda overhead (engine ÷ bare)", med(f["overhead"]), ""))
+            rows.append((_("cuda overhead (engine ÷ bare)"), med(f["overhead"]), ""))
     if not err("scaling_cpu_2x1"):
         rows += scaling_rows("scaling_cpu_2x1", r["scaling_cpu_2x1"], med)
     if not err("scaling_cuda_per_gpu"):
         rows += scaling_rows("scaling_cuda_per_gpu", r["scaling_cuda_per_gpu"], med)
     m = r["machine"]
+    s = r["settings"]
     head = (
-        f"torchdeck bench — {m['cpu_cores']} CPU cores, torch {m['torch']}, "
-        f"{m['threads']} threads; gpt"
-        + (" (tiny: --quick)" if r["quick"] else "")
-        + f"; A/B rounds: {r['settings'].get('overhead_rounds', '-')} × "
-        f"{r['settings'].get('overhead_window_s', 0):g} s headless, "
-        f"{r['settings']['rounds']} × {r['settings']['window_s']:g} s in the app; "
-        "median [min–max]"
+        _("torchdeck bench — {cores} CPU cores, torch {torch}, {threads} threads; gpt").format(
+            cores=m["cpu_cores"], torch=m["torch"], threads=m["threads"]
+        )
+        + (" " + _("(tiny: --quick)") if r["quick"] else "")
+        + "; "
+        + _(
+            "A/B rounds: {rounds} × {window:g} s headless, {app_rounds} × {app_window:g} s "
+            "in the app; median [min–max]"
+        ).format(
+            rounds=s.get("overhead_rounds", "-"),
+            window=s.get("overhead_window_s", 0),
+            app_rounds=s["rounds"],
+            app_window=s["window_s"],
+        )
     )
-    w0 = max((len(a) for a, _, _ in rows), default=0)
-    w1 = max((len(b) for _, b, _ in rows), default=0)
     load = m.get("load_avg_1min") or {}
     if load.get("start") is not None:
-        head += (
-            f"\nload average (1 min) {load['start']} at the start, {load.get('end')} at "
-            "the end: other work on the machine slows both sides of each ratio"
-        )
-    lines = [head, ""] + [f"{a:<{w0}}  {b:<{w1}}  {c}".rstrip() for a, b, c in rows]
-    return "\n".join(lines)
+        head += "\n" + _(
+            "load average (1 min) {start} at the start, {end} at the end: other work on the "
+            "machine slows both sides of each ratio"
+        ).format(start=load["start"], end=load.get("end"))
+    return "\n".join([head, ""] + aligned(rows))
+
+
+def cell_len(text: str) -> int:
+    """Terminal cells ``text`` takes: 2 a wide character, 0 a combining mark, else 1 (as
+    ``rich.cells.cell_len`` counts them, without loading rich: core loads no UI library)."""
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
+
+
+def aligned(rows: list[tuple[str, str, str]]) -> list[str]:
+    """The rows as lines, the first two columns padded to their widest cell (in terminal cells,
+    which a translation's accents do not widen)."""
+    w0 = max((cell_len(a) for a, _b, _c in rows), default=0)
+    w1 = max((cell_len(b) for _a, b, _c in rows), default=0)
+    return [
+        f"{a}{' ' * (w0 - cell_len(a))}  {b}{' ' * (w1 - cell_len(b))}  {c}".rstrip()
+        for a, b, c in rows
+    ]

@@ -25,6 +25,7 @@ from core.bench.link_probes import measure_link
 from core.bench.plan import Plan
 from core.contract.settings import GPT
 from core.errors import TorchdeckError
+from core.i18n import _
 
 
 async def run_bench(plan: Plan, say) -> dict:
@@ -73,7 +74,7 @@ async def run_bench(plan: Plan, say) -> dict:
     async def phase(keys: tuple[str, ...], what: str, work):
         if not plan.wants(*keys):
             return
-        say(f"measuring {what}…")
+        say(_("measuring {what}…").format(what=what))
         try:
             values = await work()
         except (TorchdeckError, OSError, RuntimeError, ValueError, KeyError, TimeoutError) as exc:
@@ -114,13 +115,17 @@ async def _phases(plan: Plan, phase, result: dict, bare: BareLoop | None, workdi
     async def link():
         return (await measure_link(plan, workdir),)
 
-    await phase(("link_bytes_per_s",), "bytes a client on the socket receives", link)
+    await phase(("link_bytes_per_s",), _("bytes a client on the socket receives"), link)
     await _in_app(plan, phase, bare, workdir)
 
     async def attach():
         return (await measure_attach(plan, workdir),)
 
-    await phase(("attach_s",), f"torchdeck attach on a {plan.attach_steps}-step run", attach)
+    await phase(
+        ("attach_s",),
+        _("torchdeck attach on a {steps}-step run").format(steps=plan.attach_steps),
+        attach,
+    )
 
     async def cuda():
         return (await measure_cuda(plan),)
@@ -132,14 +137,16 @@ async def _phases(plan: Plan, phase, result: dict, bare: BareLoop | None, workdi
 
     await phase(
         ("scaling_cpu_2x1",),
-        f"{CPU_RANKS} ranks × {CPU_THREADS} thread against 1 on the CPU (torchrun)",
+        _("{ranks} ranks × {threads} thread against 1 on the CPU (torchrun)").format(
+            ranks=CPU_RANKS, threads=CPU_THREADS
+        ),
         scaling_cpu,
     )
 
     async def scaling_cuda():
         return (await measure_scaling_cuda(plan),)
 
-    await phase(("scaling_cuda_per_gpu",), "tokens/s per GPU, a rank on each", scaling_cuda)
+    await phase(("scaling_cuda_per_gpu",), _("tokens/s per GPU, a rank on each"), scaling_cuda)
 
 
 async def _headless(plan: Plan, phase, result: dict, bare: BareLoop | None, workdir: Path) -> None:
@@ -153,7 +160,7 @@ async def _headless(plan: Plan, phase, result: dict, bare: BareLoop | None, work
         await client.start()
         return ()
 
-    await phase(keys, "a detached engine's start-up", start)  # its failure is each figure's
+    await phase(keys, _("a detached engine's start-up"), start)  # its failure is each figure's
     if "error" in result.get("train_overhead", {}):
         return
     try:
@@ -166,7 +173,7 @@ async def _headless(plan: Plan, phase, result: dict, bare: BareLoop | None, work
 
         await phase(
             ("train_overhead", "speedup_vs_eager"),
-            "the engine's training loop against bare loops, as it computes and in plain fp32",
+            _("the engine's training loop against bare loops, as it computes and in plain fp32"),
             overhead,
         )
         step_ms = result.get("train_overhead", {}).get("step_ms") or 100.0
@@ -174,12 +181,16 @@ async def _headless(plan: Plan, phase, result: dict, bare: BareLoop | None, work
         async def predict():
             return (await measure_predict(client, plan, step_ms),)
 
-        await phase(("predict_ms",), "prediction latency, idle and while training", predict)
+        await phase(("predict_ms",), _("prediction latency, idle and while training"), predict)
 
         async def quality():
             return (await measure_quality(client, plan),)
 
-        await phase(("quality",), f"quality: {plan.quality_steps} gpt steps", quality)
+        await phase(
+            ("quality",),
+            _("quality: {steps} gpt steps").format(steps=plan.quality_steps),
+            quality,
+        )
     finally:
         await client.close(shutdown=True)
 
@@ -193,17 +204,17 @@ async def _in_app(plan: Plan, phase, bare: BareLoop | None, workdir: Path) -> No
         rss_idle.update(idle or {})
         return figure, lag
 
-    await phase(("train_in_app", "ui_lag_ms_p99"), "training with the app open", in_app)
+    await phase(("train_in_app", "ui_lag_ms_p99"), _("training with the app open"), in_app)
 
     async def large():
         return (measure_large_lag(plan, workdir),)
 
-    await phase(("ui_lag_ms_p99_200x50",), "training with the app open at 200×50", large)
+    await phase(("ui_lag_ms_p99_200x50",), _("training with the app open at 200×50"), large)
 
     async def start():
         return measure_start(plan, workdir)
 
-    await phase(("first_paint_s", "engine_ready_s", "import_torch_s"), "start-up", start)
+    await phase(("first_paint_s", "engine_ready_s", "import_torch_s"), _("start-up"), start)
 
     async def rss():
         growth = measure_rss_growth(plan, workdir)
@@ -220,7 +231,7 @@ async def _in_app(plan: Plan, phase, bare: BareLoop | None, workdir: Path) -> No
             },
         )
 
-    await phase(("rss_mb",), f"memory over {plan.rss_steps} steps", rss)
+    await phase(("rss_mb",), _("memory over {steps} steps").format(steps=plan.rss_steps), rss)
 
     feel = tuple(key for key in FEEL_FIGURES if plan.wants(key))
 
@@ -229,7 +240,7 @@ async def _in_app(plan: Plan, phase, bare: BareLoop | None, workdir: Path) -> No
         return tuple(figures[key] for key in feel)
 
     if feel:
-        await phase(feel, "what a person feels: keys to the screen, in the app", feel_figures)
+        await phase(feel, _("what a person feels: keys to the screen, in the app"), feel_figures)
 
 
 def _load() -> float | None:
