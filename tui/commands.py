@@ -121,7 +121,7 @@ def system_commands(app, inherited: Iterable[SystemCommand]) -> Iterable[SystemC
         for b in pane.BINDINGS:
             yield SystemCommand(
                 f"{i18n._(names.get(key, pane.TITLE))}: {i18n._(b.tooltip or b.description)}",
-                _("key {key}").format(key=b.key),
+                _("key {key}").format(key=key_display(b.key)),
                 lambda a=b.action, p=pane: app.run_action(a, p),
             )
     yield SystemCommand(
