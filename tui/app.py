@@ -48,10 +48,18 @@ if TYPE_CHECKING:
     from core.contract import AttachResult, SessionInfo
 
 
+def palette_commands() -> type:
+    """The palette's commands, searched blind to Vietnamese marks (loaded when first opened)."""
+    from tui.palette_search import FoldingCommands
+
+    return FoldingCommands
+
+
 class TorchdeckApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "torchdeck"
     BINDINGS = APP_BINDINGS
+    COMMANDS = {palette_commands}
 
     def __init__(
         self,

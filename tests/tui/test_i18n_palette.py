@@ -7,6 +7,7 @@ from textual.command import CommandInput, CommandList, CommandPalette
 
 from core import i18n
 from tests.tui.test_snapshots import fake_app, feed
+from tui.palette_search import fold
 
 
 async def test_the_palette_speaks_the_language_of_the_moment():
@@ -52,3 +53,27 @@ async def test_an_open_palette_follows_f5():
         await pilot.press("f5")
         await pilot.pause(0.3)
         assert "Show Predict" in shown()
+
+
+def test_fold_drops_the_marks_letter_for_letter():
+    assert fold("Ngôn ngữ: Dừng, đóng") == "Ngon ngu: Dung, dong"
+    assert fold("tok/s ‖grad‖ ✓") == "tok/s ‖grad‖ ✓"
+    text = "Huấn luyện: Tạm dừng/tiếp tục"
+    assert len(fold(text)) == len(text)
+
+
+async def test_the_palette_finds_vietnamese_typed_without_marks():
+    app = fake_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await feed(pilot)
+        i18n.set_language("vi")
+        await pilot.press("ctrl+p", *"ngon ngu")
+        await pilot.pause(0.5)
+        options = app.screen.query_one(CommandList)
+        first = options.get_option_at_index(0).prompt
+        assert str(first).startswith("Ngôn ngữ")
+        matched = [s for s in first.spans if s.start < len("Ngôn ngữ")]
+        assert matched  # the letters matched are highlighted where they are written
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert i18n.language() == "en"  # the command ran: Vietnamese to English
