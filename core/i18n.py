@@ -25,9 +25,6 @@ from core.errors import ConfigError
 
 DOMAIN = "torchdeck"
 LOCALE_DIR = Path(__file__).with_name("locale")  # the shipped catalogs
-# where the catalogs are read from: a translator's preview build (i18n_catalog preview) may
-# point elsewhere
-READ_DIR = Path(os.environ.get("TORCHDECK_LOCALE_DIR") or LOCALE_DIR)
 ENGLISH, VIETNAMESE = "en", "vi"
 LANGUAGES = (ENGLISH, VIETNAMESE)  # English is the source language: it has no catalog
 LANGUAGE_NAMES = {ENGLISH: "English", VIETNAMESE: "Tiếng Việt"}
@@ -106,7 +103,7 @@ def catalog(lang: str) -> gettext.NullTranslations:
         if lang == ENGLISH:
             _catalogs[lang] = gettext.NullTranslations()
         else:
-            path = READ_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
+            path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
             with open(path, "rb") as f:
                 _catalogs[lang] = gettext.GNUTranslations(f)
     return _catalogs[lang]

@@ -5,12 +5,6 @@
   empty, texts no longer in the code dropped.
 - ``compile`` writes each ``.mo`` from its ``.po`` (what the app reads; shipped in the package).
 - ``check`` prints what stops a catalog from being complete (the tests assert the same).
-- ``merge FILE.json ...`` updates, then takes the translations of JSON files (``{msgid:
-  msgstr}``, a plural entry under its singular) into the Vietnamese catalog.
-- ``preview DIR FILE.json ...`` compiles the catalog with those files' translations into DIR,
-  to be read with ``TORCHDECK_LOCALE_DIR=DIR``, without touching the shipped ones.
-- ``fragment FILE.json PATH ...`` lists what the texts marked in PATHs lack in FILE.json (or in
-  the catalog): missing translations, placeholders that differ, texts that cannot be marked.
 
 Babel is a tool of the people who write torchdeck (the ``test`` extra), not of its users.
 """
@@ -19,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import io
-import json
 import re
 import string
 import sys
@@ -32,7 +25,7 @@ ROOT = LOCALE_DIR.parent.parent
 PACKAGES = ("cli", "core", "tui")
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
 MARKERS = ("_", "N_", "ngettext", "pgettext")
-CONTEXT_SEP = "\x04"  # a fragment's key for a text with a context: CONTEXT + SEP + msgid
+CONTEXT_SEP = "\x04"  # between a context and its msgid, as in a compiled catalog
 TRANSLATED = tuple(lang for lang in LANGUAGES if lang != "en")
 HEADER = "# torchdeck's texts in Vietnamese.\n# Written for torchdeck; kept by python -m core.i18n_catalog."
 STAMP = datetime(2026, 12, 4, tzinfo=timezone.utc)  # fixed: an update changes only what changed
@@ -139,76 +132,22 @@ def update() -> None:
         write(lang, catalog)
 
 
-def compile_all(out_dir: Path | None = None, catalogs: dict | None = None) -> None:
+def compile_all() -> None:
     from babel.messages.mofile import write_mo
 
     for lang in TRANSLATED:
         buf = io.BytesIO()
-        write_mo(buf, (catalogs or {}).get(lang) or read(lang), use_fuzzy=False)
+        write_mo(buf, read(lang), use_fuzzy=False)
         mo = po_path(lang).with_suffix(".mo")
-        if out_dir is not None:
-            mo = out_dir / lang / "LC_MESSAGES" / mo.name
-            mo.parent.mkdir(parents=True, exist_ok=True)
         tmp = mo.with_suffix(".mo.tmp")
         tmp.write_bytes(buf.getvalue())
         tmp.replace(mo)
 
 
 def key_of(message) -> str:
-    """A catalog entry's key in a fragment: its msgid (a plural's singular), after its context."""
+    """A catalog entry's key: its msgid (a plural's singular), after its context if any."""
     text = message.id[0] if isinstance(message.id, tuple) else message.id
     return f"{message.context}{CONTEXT_SEP}{text}" if message.context else text
-
-
-def fragments(files: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for name in files:
-        found.update(json.loads(Path(name).read_text(encoding="utf-8")))
-    return found
-
-
-def merged(files: list[str], lang: str = "vi"):
-    """The catalog, updated from the code, with the fragments' translations taken in."""
-    from babel.messages.catalog import Catalog
-
-    catalog = read(lang) if po_path(lang).exists() else Catalog(locale=lang, domain=DOMAIN)
-    catalog.update(extract(), no_fuzzy_matching=True)
-    catalog.obsolete.clear()
-    texts = fragments(files)
-    for m in catalog:
-        key = key_of(m)
-        if key and key in texts:
-            m.string = (texts[key],) if isinstance(m.id, tuple) else texts[key]
-            m.flags.discard("fuzzy")
-    return catalog
-
-
-def fragment_problems(file: str, paths: list[str]) -> list[str]:
-    texts = fragments([file])
-    known = {key_of(m): m for m in read("vi") if m.id}
-    out = []
-    for path in map(Path, paths):
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        for src in files:
-            src = src.resolve()
-            out.extend(unmarkable(src))
-            with open(src, "rb") as f:
-                for lineno, func, message, _c in extract_python_file(f):
-                    key = message[0] if isinstance(message, tuple) else message
-                    if func == "pgettext" and len(message) == 2:
-                        key = f"{message[0]}{CONTEXT_SEP}{message[1]}"
-                    if not key:
-                        continue
-                    old = known.get(key)
-                    text = texts.get(key) or (
-                        old and (old.string if isinstance(old.string, str) else old.string[0])
-                    )
-                    where = f"{src.relative_to(ROOT)}:{lineno}"
-                    if not text:
-                        out.append(f"{where}: no translation of {key!r}")
-                    elif fields(text) != fields(key.split(CONTEXT_SEP)[-1]):
-                        out.append(f"{where}: placeholders differ: {key!r} -> {text!r}")
-    return out
 
 
 def extract_python_file(f):
@@ -276,23 +215,13 @@ def main(argv: list[str] | None = None) -> int:
         update()
     elif what == "compile":
         compile_all()
-    elif what == "merge":
-        write("vi", merged(args[1:]))
-        compile_all()
-    elif what == "preview":
-        compile_all(Path(args[1]), {"vi": merged(args[2:])})
-        print(f"TORCHDECK_LOCALE_DIR={Path(args[1]).resolve()}")
-    elif what == "fragment":
-        found = fragment_problems(args[1], args[2:])
-        print("\n".join(found) or "every marked text there has its translation")
-        return 1 if found else 0
     elif what == "check":
         found = [f"{lang}: {p}" for lang in TRANSLATED for p in problems(lang)]
         print("\n".join(found) or "every catalog is complete")
         return 1 if found else 0
     else:
         print(
-            "usage: python -m core.i18n_catalog update|compile|check|merge|preview|fragment",
+            "usage: python -m core.i18n_catalog update|compile|check",
             file=sys.stderr,
         )
         return 2

@@ -1,11 +1,7 @@
 """The command line in Vietnamese: ``--lang vi`` turns every parser's help (argparse's own words
 included: ``usage:``, ``options``, its errors) and the CLI's messages into Vietnamese; without it,
 under ``LANG=C`` or no LANG, the English is as it was. The catalog's argparse entries keep
-argparse's ``%`` placeholders, which the catalog checker does not compare.
-
-The Vietnamese catalog is the shipped one once it holds the CLI's texts; until then, a
-translator's preview build (``python -m core.i18n_catalog preview DIR cli.json``) named by
-``TORCHDECK_LOCALE_DIR`` or at /tmp/i18n/preview-cli.
+argparse's ``%`` placeholders. The Vietnamese catalog read is the shipped one.
 """
 
 from __future__ import annotations
@@ -22,7 +18,6 @@ import pytest
 from core import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
-PREVIEW = Path("/tmp/i18n/preview-cli")
 PERCENT = re.compile(r"%(?:\(\w+\))?[#0\- +]*\d*(?:\.\d+)?[sdrif%]")
 
 
@@ -36,32 +31,25 @@ def _translates(folder: Path) -> bool:
 
 @pytest.fixture(scope="module")
 def vi_dir() -> Path:
-    """Where a Vietnamese catalog with the CLI's texts is (the shipped one first)."""
-    for folder in (i18n.LOCALE_DIR, Path(os.environ.get("TORCHDECK_LOCALE_DIR") or PREVIEW)):
-        if _translates(folder):
-            return folder
-    pytest.skip("no Vietnamese catalog holds the command line's texts yet")
+    """The shipped Vietnamese catalog, which holds the command line's texts."""
+    assert _translates(i18n.LOCALE_DIR)
+    return i18n.LOCALE_DIR
 
 
 @pytest.fixture
-def vietnamese(vi_dir, monkeypatch):
+def vietnamese(vi_dir):
     """This process in Vietnamese, argparse's texts included (English again afterwards)."""
     from cli import argparse_texts
 
-    monkeypatch.setattr(i18n, "READ_DIR", vi_dir)
-    monkeypatch.setattr(i18n, "_catalogs", {})
     argparse_texts.install()
     i18n.set_language("vi")
     yield
     i18n.set_language("en")
 
 
-def _cli(*args: str, locale_dir: Path | None = None, lang: str | None = None):
+def _cli(*args: str, lang: str | None = None):
     env = {k: v for k, v in os.environ.items() if k not in (*i18n.LOCALE_VARS, i18n.ENV_VAR)}
-    env.pop("TORCHDECK_LOCALE_DIR", None)
     env["PYTHONIOENCODING"] = "utf-8"
-    if locale_dir is not None:
-        env["TORCHDECK_LOCALE_DIR"] = str(locale_dir)
     if lang is not None:
         env["LANG"] = lang
     return subprocess.run(
@@ -75,7 +63,7 @@ def _cli(*args: str, locale_dir: Path | None = None, lang: str | None = None):
 
 
 def test_top_help_in_vietnamese(vi_dir):
-    out = _cli("--lang", "vi", "--help", locale_dir=vi_dir)
+    out = _cli("--lang", "vi", "--help")
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert text.startswith("cách dùng: torchdeck [-h]")
@@ -87,7 +75,7 @@ def test_top_help_in_vietnamese(vi_dir):
 
 
 def test_train_help_in_vietnamese(vi_dir):
-    out = _cli("train", "--lang", "vi", "--help", locale_dir=vi_dir)
+    out = _cli("train", "--lang", "vi", "--help")
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert text.startswith("cách dùng: torchdeck train [-h]")
@@ -97,21 +85,21 @@ def test_train_help_in_vietnamese(vi_dir):
 
 
 def test_a_bad_value_is_refused_in_vietnamese(vi_dir):
-    out = _cli("--lang", "vi", "train", "--steps", "abc", locale_dir=vi_dir)
+    out = _cli("--lang", "vi", "train", "--steps", "abc")
     assert out.returncode == 2
     assert out.stderr.startswith("cách dùng: torchdeck train")
     assert "torchdeck train: lỗi: đối số --steps: " in out.stderr
-    missing = _cli("sample", "--lang=vi", locale_dir=vi_dir)
+    missing = _cli("sample", "--lang=vi")
     assert "torchdeck sample: lỗi: thiếu các đối số bắt buộc: --checkpoint" in missing.stderr
 
 
 @pytest.mark.parametrize("lang", [None, "C"])
 def test_english_without_lang(vi_dir, lang):
-    out = _cli("--help", locale_dir=vi_dir, lang=lang)
+    out = _cli("--help", lang=lang)
     assert out.stdout.startswith("usage: torchdeck [-h]")
     assert "\noptions:\n" in out.stdout and "show this help message and exit" in out.stdout
     assert "A terminal lab for PyTorch. With no command: open the app." in out.stdout
-    bad = _cli("train", "--steps", "abc", locale_dir=vi_dir, lang=lang)
+    bad = _cli("train", "--steps", "abc", lang=lang)
     assert bad.returncode == 2
     assert "torchdeck train: error: argument --steps: " in bad.stderr
     assert "lỗi" not in bad.stderr
@@ -161,7 +149,7 @@ def test_every_parser_formats_its_help_in_vietnamese(vietnamese):
 
 
 def test_inspect_help_in_vietnamese(vi_dir):
-    out = _cli("inspect", "--lang", "vi", "--help", locale_dir=vi_dir)
+    out = _cli("inspect", "--lang", "vi", "--help")
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("cách dùng: torchdeck inspect")
     assert "In các lớp của mô hình" in out.stdout

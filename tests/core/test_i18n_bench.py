@@ -1,14 +1,10 @@
 """``torchdeck bench`` in Vietnamese (area bench): its help, its refusals and its table; in
 English nothing changes. The app the bench measures speaks English whatever the bench's
-language, since the probes read its screen.
-
-The catalog is the shipped one; until the lead has merged this area's translations into it, the
-preview build of /tmp/i18n/bench.json (``python -m core.i18n_catalog preview``) stands in."""
+language, since the probes read its screen. The catalog is the shipped one."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
@@ -20,17 +16,11 @@ from core.bench.app_probes import PtyApp
 from core.bench.report import aligned, table
 from core.bench.report import cell_len as report_cell_len
 
-PREVIEW = Path("/tmp/i18n/preview-bench")
-PROBE = "measuring {what}…"  # a text of this area
-
 
 @pytest.fixture
 def vi(monkeypatch):
-    """Speak Vietnamese with a catalog that has this area's texts; English again afterwards."""
+    """Speak Vietnamese; English again afterwards."""
     monkeypatch.setenv(i18n.ENV_VAR, i18n.ENGLISH)  # set_language writes it: put back after
-    if i18n.catalog("vi").gettext(PROBE) == PROBE and (PREVIEW / "vi").is_dir():
-        monkeypatch.setattr(i18n, "READ_DIR", PREVIEW)
-        monkeypatch.setattr(i18n, "_catalogs", {})
     i18n.set_language("vi")
     yield
     i18n.set_language("en")

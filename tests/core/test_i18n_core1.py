@@ -1,15 +1,11 @@
 """The engine's errors in Vietnamese (area core1): a hyper-parameter out of range, a corpus that
 cannot be read, a checkpoint that cannot be loaded. Each message is translated when the error is
 made, in the language of that moment (the rules' words were made at import, in English), and in
-English nothing changes.
-
-The catalog is the shipped one; until the lead has merged this area's translations into it, the
-preview build of /tmp/i18n/core1.json (``python -m core.i18n_catalog preview``) stands in."""
+English nothing changes. The catalog is the shipped one."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -30,16 +26,10 @@ from core.hub import Connection
 from core.models import make_config
 from core.protocol import Request
 
-PREVIEW = Path("/tmp/i18n/preview-core1")
-PROBE = "corpus file is empty: {path}"  # a text of this area
-
 
 @pytest.fixture
 def vi(monkeypatch):
-    """Speak Vietnamese with a catalog that has this area's texts; English again afterwards."""
-    if i18n.catalog("vi").gettext(PROBE) == PROBE and (PREVIEW / "vi").is_dir():
-        monkeypatch.setattr(i18n, "READ_DIR", PREVIEW)
-        monkeypatch.setattr(i18n, "_catalogs", {})
+    """Speak Vietnamese; English again afterwards."""
     i18n.set_language("vi")
     yield
     i18n.set_language("en")

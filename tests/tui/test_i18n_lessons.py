@@ -1,10 +1,7 @@
 """The lessons (L1–L4) in Vietnamese as well as English: the panel under the panes, the lesson
 list's titles and the Summary pane's two lesson views say their words in the language of the
 moment, after a live switch and back; a figure kept as done ("was …") is said again too, also
-after a restart of the app; Vietnamese steps still fit one line at 80 columns.
-
-The catalog read is the one in effect: the shipped one, or a translator's preview build named by
-``TORCHDECK_LOCALE_DIR``."""
+after a restart of the app; Vietnamese steps still fit one line at 80 columns."""
 
 from __future__ import annotations
 
@@ -31,9 +28,8 @@ from tui.widgets.summary_forward_lesson import forward_text
 
 
 @pytest.fixture(autouse=True)
-def _fresh_catalogs(monkeypatch):
-    """Catalogs read afresh from the folder in effect, English again afterwards."""
-    monkeypatch.setattr(i18n, "_catalogs", {})
+def _english_after():
+    """English again afterwards, whatever the test did."""
     yield
     i18n.set_language("en")
 

@@ -3,40 +3,21 @@ on the real app, and English again after a second F5."""
 
 from __future__ import annotations
 
-import gettext
-from pathlib import Path
-
 import pytest
 
 from core import i18n
 from tests.tui.conftest import real_app, wait_configured, wait_for
 
 SIZE = (100, 30)
-PREVIEW = Path("/tmp/i18n/preview-panes")  # a translator's preview build, before the merge
-PROBE = "Train pane"  # a text of this area: the catalog read must translate it
-
-
-def _translates(folder: Path) -> bool:
-    mo = folder / "vi" / "LC_MESSAGES" / f"{i18n.DOMAIN}.mo"
-    if not mo.is_file():
-        return False
-    with open(mo, "rb") as f:
-        return gettext.GNUTranslations(f).gettext(PROBE) != PROBE
 
 
 @pytest.fixture
 def vietnamese(monkeypatch):
-    """A catalog that has this area's texts (the shipped one, else the preview build), and
-    English again afterwards, whatever the test did."""
-    folder = i18n.LOCALE_DIR if _translates(i18n.LOCALE_DIR) else PREVIEW
-    if not _translates(folder):
-        pytest.skip("no Vietnamese catalog with the panes' texts yet")
-    monkeypatch.setattr(i18n, "READ_DIR", folder)
+    """English again afterwards, whatever the test did (the engines it starts inherit
+    TORCHDECK_LANG)."""
     monkeypatch.setenv(i18n.ENV_VAR, "en")
-    i18n._catalogs.clear()
     yield
     i18n.set_language("en")
-    i18n._catalogs.clear()
 
 
 def text_of(app, selector: str) -> str:

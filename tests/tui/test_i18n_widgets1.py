@@ -3,8 +3,7 @@ form, the Predict pane's views (bars, generated text, explain view, the math, th
 the playground's transcript and the charts' words, switched live (``tui.language.relabel``)
 and in English again, character for character, after switching back.
 
-These read the shipped catalog (core/locale). A translator checks them against a preview build
-first: ``TORCHDECK_LOCALE_DIR=/path/to/preview pytest tests/tui/test_i18n_widgets1.py``."""
+These read the shipped catalog (core/locale)."""
 
 from __future__ import annotations
 

@@ -5,10 +5,6 @@ back."""
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import pytest
 from rich.cells import cell_len
 from textual.app import App, ComposeResult
@@ -37,25 +33,10 @@ from tui.widgets.system_line import SystemLine
 from tui.widgets.token_strip import TokenStrip
 from tui.widgets.train_metrics import TrainMetrics
 
-SENTINEL = "loss(last step)"  # a text of this area: translated once the catalog has them
-# the area's translations before the lead merges them into the shipped catalog
-FRAGMENT = Path(os.environ.get("TORCHDECK_I18N_FRAGMENT", "/tmp/i18n/widgets2.json"))
-
 
 @pytest.fixture
-def vietnamese(monkeypatch, tmp_path):
-    """A Vietnamese catalog with this area's texts: the shipped one once it has them, until
-    then one compiled from the area's translations (skipped where neither is at hand)."""
-    monkeypatch.setattr(i18n, "_catalogs", {})
-    if i18n.catalog("vi").gettext(SENTINEL) == SENTINEL:
-        if not FRAGMENT.exists():
-            pytest.skip("the catalog lacks these texts and no translations are at hand")
-        from core import i18n_catalog
-
-        i18n_catalog.compile_all(tmp_path, {"vi": i18n_catalog.merged([str(FRAGMENT)])})
-        monkeypatch.setattr(i18n, "READ_DIR", tmp_path)
-        monkeypatch.setattr(i18n, "_catalogs", {})
-        assert json.loads(FRAGMENT.read_text(encoding="utf-8"))[SENTINEL]
+def vietnamese():
+    """English again afterwards, whatever the test did."""
     yield
     i18n.set_language("en")
 
