@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import series as ops
-from core.contract.base import Words, arg_type
+from core.contract.base import arg_type
 from core.contract.settings import at_least
 from core.errors import ConfigError, TorchdeckError
-from core.i18n import N_, _
+from core.i18n import N_, Words, _
 from core.metrics_file import canonical, metrics_path, read_rows, series
 from core.protocol import Arg
 

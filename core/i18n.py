@@ -20,6 +20,7 @@ import gettext
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from core.errors import ConfigError
 
@@ -125,3 +126,29 @@ def on_change(listener: Callable[[str], None]) -> Callable[[], None]:
     """Call ``listener(code)`` after each switch; returns what removes it."""
     _listeners.append(listener)
     return lambda: _listeners.remove(listener) if listener in _listeners else None
+
+
+class Words(str):
+    """A text made now and shown later, in the language of the moment it is shown: a rule's
+    words (an ``Arg``'s ``expect``, made when a module is loaded), a lesson's figure.
+
+    As a ``str`` it is the English text (what code compares and what is stored); ``str()``,
+    ``format()`` and an f-string give it in the language of that moment: ``Words(N_("an integer
+    in [{low}, {high}]"), low=0, high=9)``. A value that is itself ``Words`` is translated with
+    it."""
+
+    template: str
+    values: dict[str, Any]
+
+    def __new__(cls, template: str, **values: Any) -> Words:
+        english = {k: str.__str__(v) if isinstance(v, Words) else v for k, v in values.items()}
+        self = super().__new__(cls, template.format(**english))
+        self.template, self.values = template, values
+        return self
+
+    def __str__(self) -> str:
+        # the template is marked with N_ where these Words are made: the catalog has it
+        return _(self.template).format(**self.values)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)

@@ -23,7 +23,6 @@ import types
 import typing
 from typing import Any, ClassVar, TypeVar
 
-from core import i18n
 from core.errors import ConfigError
 from core.i18n import _
 from core.protocol import Arg, check_args, type_words
@@ -36,31 +35,6 @@ _OMIT = "torchdeck.omit_none"
 
 class MalformedMessage(ValueError):
     """A reply or event whose data does not fit its contract type (``Contract.parse``)."""
-
-
-class Words(str):
-    """A rule's words (an ``Arg``'s ``expect``), made when a module is loaded and shown later.
-
-    As a ``str`` it is the English text (what code compares); ``str()``, ``format()`` and an
-    f-string give it in the language of that moment, so a message built when an error is made
-    speaks the language of its reader: ``Words(N_("an integer in [{low}, {high}]"), low=0,
-    high=9)``. A value that is itself ``Words`` is translated with it."""
-
-    template: str
-    values: dict[str, Any]
-
-    def __new__(cls, template: str, **values: Any) -> Words:
-        english = {k: str.__str__(v) if isinstance(v, Words) else v for k, v in values.items()}
-        self = super().__new__(cls, template.format(**english))
-        self.template, self.values = template, values
-        return self
-
-    def __str__(self) -> str:
-        # the template is marked with N_ where these Words are made: the catalog has it
-        return i18n._(self.template).format(**self.values)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self), spec)
 
 
 def arg(

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from core.contract.base import Contract, Words, arg, nested
+from core.contract.base import Contract, arg, nested
 from core.contract.settings import int_in
-from core.i18n import N_
+from core.i18n import N_, Words
 from core.protocol import Arg
 
 _INDEX = Arg(

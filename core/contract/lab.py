@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from core.contract.base import Contract, Words, arg, nested
-from core.i18n import N_
+from core.contract.base import Contract, arg, nested
+from core.i18n import N_, Words
 
 MAX_CODE = 1_000_000  # characters in one cell
 DEFAULT_MEMORY_SHARE = 0.5  # of the free memory that one cell may ask for

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from core.contract.base import Contract, Words, arg
+from core.contract.base import Contract, arg
 from core.contract.settings import int_in
-from core.i18n import LANGUAGES, N_
+from core.i18n import LANGUAGES, N_, Words
 
 # who a connection is: the app or an attached app ("ui"), a process that started the engine and
 # reads its output to the end ("owner", the headless train), or a look that leaves at once

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.contract.base import Contract, Words, arg
+from core.contract.base import Contract, arg
 from core.errors import ConfigError
-from core.i18n import N_, _
+from core.i18n import N_, Words, _
 from core.protocol import Arg
 
 # -- presets -------------------------------------------------------------------------------------

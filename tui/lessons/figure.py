@@ -9,25 +9,12 @@ of that moment. Its ``template`` (a text marked with ``N_``) and ``values`` are 
 
 from __future__ import annotations
 
-from typing import Any
-
 from core import i18n
+from core.i18n import Words
 
 
-class Figure(str):
-    template: str
-    values: dict[str, Any]
-
-    def __new__(cls, template: str, **values: Any) -> Figure:
-        self = super().__new__(cls, template.format(**values))
-        self.template, self.values = template, values
-        return self
-
-    def __str__(self) -> str:
-        return i18n._(self.template).format(**self.values)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self), spec)
+class Figure(Words):
+    """A live figure: :class:`core.i18n.Words`, its ``template`` and ``values`` saved."""
 
 
 def english(text: object) -> str | None:
