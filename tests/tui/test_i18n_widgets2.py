@@ -20,6 +20,7 @@ from core.contract.inspect import (
     WeightStatsResult,
 )
 from tests.tui.conftest import screen_lines
+from tests.tui.test_status_bar_fit import BUSY, BarApp
 from tui.language import relabel
 from tui.widgets.loop_strip import cell_widths
 from tui.widgets.run_chart import RunChart
@@ -47,18 +48,6 @@ def screen_text(app) -> str:
 
 # -- the status bar ------------------------------------------------------------------------------
 
-BUSY = {
-    "state": "running",
-    "device": "cuda:0",
-    "preset": "gpt",
-    "step": 12345,
-    "steps": 20000,
-    "loss": 1.3655,
-    "loss_window": 37,
-    "val_loss": 1.6549,
-    "tokens_per_s": 1234567.0,
-    "world_size": 8,
-}
 CASES = [
     {},
     {"world_size": 1},
@@ -68,11 +57,6 @@ CASES = [
     {"state": "finished", "world_size": 1},
     {"state": "disconnected"},
 ]
-
-
-class BarApp(App):
-    def compose(self) -> ComposeResult:
-        yield StatusBar()
 
 
 async def bar_lines(width: int, changes: dict) -> str:
