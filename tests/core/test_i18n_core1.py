@@ -22,9 +22,9 @@ from core.errors import (
     RequestError,
     UnknownCharactersError,
 )
-from core.hub import Connection
 from core.models import make_config
 from core.protocol import Request
+from tests.core.test_link_ops import Recorder
 
 
 @pytest.fixture
@@ -167,15 +167,6 @@ def test_a_protocol_mismatch_names_the_side_in_vietnamese(vi):
 
 
 # -- the engine speaks its client's language -------------------------------------------------------
-
-
-class Recorder(Connection):
-    def __init__(self, cid: int) -> None:
-        super().__init__(cid)
-        self.lines: list[dict] = []
-
-    def send(self, line: str, progress: dict | None = None, sample: bool = False) -> None:
-        self.lines.append(json.loads(line))
 
 
 def test_the_engine_refuses_in_the_language_its_client_asked_for(vi, tmp_path):
