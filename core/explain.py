@@ -21,19 +21,15 @@ from core import device as devices
 from core.contract.explain import ExplainArgs
 from core.contract.settings import GPT
 from core.errors import ConfigError, TorchdeckError
-from core.i18n import _
+from core.i18n import N_, Words, _
 from core.models import PRESETS, with_loss
 from core.predict import _fallback_start, context_ids, token_embedding
 from core.tokenizer import CharTokenizer, normalize
 
-LENS_NOTE = f"the logit lens needs transformer blocks, a final norm and an unembedding ({GPT})"
-
-
-def lens_note() -> str:
-    """:data:`LENS_NOTE` in the current language."""
-    return _(
-        "the logit lens needs transformer blocks, a final norm and an unembedding ({preset})"
-    ).format(preset=GPT)
+LENS_NOTE = Words(
+    N_("the logit lens needs transformer blocks, a final norm and an unembedding ({preset})"),
+    preset=GPT,
+)
 
 
 def attention_modules(model: nn.Module) -> list[nn.Module]:
@@ -282,7 +278,7 @@ def explain(
             )
         lens = _lens(parts, cap, tokenizer, args.lens_k, device) if parts is not None else []
         result["lens"] = lens
-        result["lens_note"] = "" if lens else lens_note()
+        result["lens_note"] = "" if lens else str(LENS_NOTE)
         result.update(_attribution(name, emb, cap, grad, typed, best, logp, tokenizer))
         result.update(_neighbour_part(name, emb, tokenizer, asked, args))
     result["position"] = None if asked is None else asked[2]
