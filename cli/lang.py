@@ -47,7 +47,9 @@ def apply(argv: list[str]) -> tuple[list[str], int | None]:
     from cli import argparse_texts
 
     argparse_texts.install()
-    i18n.set_language(i18n.from_environment())
+    unread = i18n.from_environment_or_english()
+    if unread:
+        print("torchdeck: " + i18n._("warning: {message}").format(message=unread), file=sys.stderr)
     try:
         rest, chosen = take(argv)
         if chosen is not None:

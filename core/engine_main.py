@@ -96,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from core import i18n
 
-    i18n.set_language(i18n.from_environment())  # TORCHDECK_LANG from the process that started it
+    # TORCHDECK_LANG from the process that started it (English where its catalog is unreadable:
+    # that process has said why)
+    i18n.from_environment_or_english()
     args = build_parser().parse_args(argv)
     if args.dist and os.environ.get("RANK", "0") != "0":
         return _follow(args)  # not rank 0: no protocol, no socket; rank 0 leads

@@ -105,14 +105,23 @@ def catalog(lang: str) -> gettext.NullTranslations:
             _catalogs[lang] = gettext.NullTranslations()
         else:
             path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
-            with open(path, "rb") as f:
-                _catalogs[lang] = gettext.GNUTranslations(f)
+            try:
+                with open(path, "rb") as f:
+                    _catalogs[lang] = gettext.GNUTranslations(f)
+            except Exception as exc:  # missing, unreadable, or not a compiled catalog
+                raise ConfigError(
+                    _("the {language} texts cannot be read ({path}: {error})").format(
+                        language=LANGUAGE_NAMES[lang], path=path, error=exc
+                    ),
+                    _("reinstall torchdeck; --lang en works meanwhile"),
+                ) from exc
     return _catalogs[lang]
 
 
 def set_language(name: str) -> str:
     """Speak ``name`` from now on in this process and in the engines it starts; returns the code.
-    Listeners (the app's views) are told after the switch."""
+    Listeners (the app's views) are told after the switch. A name torchdeck does not speak, or
+    a catalog that cannot be read, is a :class:`ConfigError`, and the language stays as it was."""
     global _current, _language
     code = check_language(name)
     _current, _language = catalog(code), code
@@ -120,6 +129,17 @@ def set_language(name: str) -> str:
     for listener in list(_listeners):
         listener(code)
     return code
+
+
+def from_environment_or_english(environ: Mapping[str, str] | None = None) -> str | None:
+    """Speak the environment's language (:func:`from_environment`); where its catalog cannot be
+    read, English, and the reason is returned to be said (a locale is no order: nothing stops)."""
+    try:
+        set_language(from_environment(environ))
+    except ConfigError as exc:
+        set_language(ENGLISH)
+        return str(exc)
+    return None
 
 
 def on_change(listener: Callable[[str], None]) -> Callable[[], None]:

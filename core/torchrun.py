@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     # torch's C++ warnings print stack dumps (a node's agent finding node 0's store gone as
     # the job ends); what matters is said in one line here or by the ranks
     os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
-    i18n.set_language(i18n.from_environment())  # TORCHDECK_LANG from the command that ran it
+    i18n.from_environment_or_english()  # TORCHDECK_LANG from the command that ran it
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from textual.screen import Screen
 
 from core import i18n
+from core.errors import ConfigError
 from core.i18n import _
 
 if TYPE_CHECKING:
@@ -59,7 +60,11 @@ def research_palette(app: App) -> None:
 
 async def switch_language(app: App, code: str | None = None) -> str:
     """Speak ``code`` (default: the next language) in the app and its engine."""
-    code = i18n.set_language(code or next_language())
+    try:
+        code = i18n.set_language(code or next_language())
+    except ConfigError as exc:  # a catalog that cannot be read: the app stays as it is
+        app.notify(f"{exc.message}\n{exc.hint}", title=_("Language"), severity="error", timeout=8)
+        return i18n.language()
     relabel(app)
     research_palette(app)
     engine = getattr(app, "engine", None)

@@ -101,3 +101,37 @@ def test_the_shipped_catalog_is_a_compiled_gettext_file():
         catalog = gettext.GNUTranslations(f)
     assert catalog.info()["language"] == "vi"
     assert catalog.gettext("use one of: {choices}") == "hãy chọn một trong: {choices}"
+
+
+@pytest.fixture
+def broken_catalog(tmp_path, monkeypatch):
+    """A Vietnamese catalog that is not one (a truncated or foreign file), read afresh."""
+    folder = tmp_path / "vi" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "torchdeck.mo").write_bytes(b"not a catalog")
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    monkeypatch.setattr(i18n, "_catalogs", {})
+    monkeypatch.delenv(i18n.ENV_VAR, raising=False)
+    return folder / "torchdeck.mo"
+
+
+def test_an_unreadable_catalog_is_a_clear_error_and_the_language_stays(broken_catalog):
+    with pytest.raises(ConfigError) as err:
+        i18n.set_language("vi")
+    assert err.value.message.startswith(f"the Tiếng Việt texts cannot be read ({broken_catalog}: ")
+    assert err.value.hint == "reinstall torchdeck; --lang en works meanwhile"
+    assert i18n.language() == "en"
+
+
+def test_a_locale_whose_catalog_is_unreadable_falls_back_to_english(
+    broken_catalog, capsys, monkeypatch
+):
+    said = i18n.from_environment_or_english({"LANG": "vi_VN.UTF-8"})
+    assert said and "cannot be read" in said and i18n.language() == "en"
+    for var in i18n.LOCALE_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", "vi_VN.UTF-8")
+    assert cli_lang.apply(["ls"]) == (["ls"], None)  # the command goes on, in English
+    assert "torchdeck: warning: the Tiếng Việt texts cannot be read" in capsys.readouterr().err
+    assert cli_lang.apply(["--lang", "vi", "ls"])[1] == 2  # asked for by name: refused
+    assert "reinstall torchdeck" in capsys.readouterr().err

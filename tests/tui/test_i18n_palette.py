@@ -77,3 +77,20 @@ async def test_the_palette_finds_vietnamese_typed_without_marks():
         await pilot.press("enter")
         await pilot.pause(0.3)
         assert i18n.language() == "en"  # the command ran: Vietnamese to English
+
+
+async def test_f5_with_an_unreadable_catalog_says_why_and_keeps_english(tmp_path, monkeypatch):
+    folder = tmp_path / "vi" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "torchdeck.mo").write_bytes(b"")
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    monkeypatch.setattr(i18n, "_catalogs", {})
+    app = fake_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await feed(pilot)
+        await pilot.press("f5")
+        await pilot.pause(0.2)
+        assert i18n.language() == "en" and app.is_running
+        said = [n.message for n in app._notifications]
+        assert any("the Tiếng Việt texts cannot be read" in m for m in said), said
+        assert any("reinstall torchdeck" in m for m in said)
