@@ -128,7 +128,7 @@ def test_a_locale_whose_catalog_is_unreadable_falls_back_to_english(
 ):
     said = i18n.from_environment_or_english({"LANG": "vi_VN.UTF-8"})
     assert said and "cannot be read" in said and i18n.language() == "en"
-    for var in i18n.LOCALE_VARS:
+    for var in (*i18n.LOCALE_VARS, i18n.ENV_VAR):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LANG", "vi_VN.UTF-8")
     assert cli_lang.apply(["ls"]) == (["ls"], None)  # the command goes on, in English
