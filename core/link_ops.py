@@ -4,13 +4,14 @@ engine says about itself: ``ready`` to each new client, ``EngineInfo`` to ``ls``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 from dataclasses import replace
 
 from core.contract import PRESETS, AttachArgs, AttachResult, EngineInfo, HelloArgs, ReadyInfo
 from core.contract.link import LanguageArgs
-from core.errors import ProtocolMismatch, TorchdeckError
+from core.errors import ConfigError, ProtocolMismatch, TorchdeckError
 from core.history import decimated
 from core.i18n import _, set_language
 from core.protocol import PROTOCOL_VERSION
@@ -30,7 +31,10 @@ def engine_ops(engine) -> dict:
             conn.role = args.role
             conn.budget = args.budget
         if args.lang:
-            set_language(args.lang)
+            # a language this engine cannot read is no reason to refuse the client: it keeps
+            # its own (the language op, asked on its own, says why)
+            with contextlib.suppress(ConfigError):
+                set_language(args.lang)
         return engine.engine_info()
 
     def op_language(args: LanguageArgs) -> dict:

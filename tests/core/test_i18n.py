@@ -135,3 +135,15 @@ def test_a_locale_whose_catalog_is_unreadable_falls_back_to_english(
     assert "torchdeck: warning: the Tiếng Việt texts cannot be read" in capsys.readouterr().err
     assert cli_lang.apply(["--lang", "vi", "ls"])[1] == 2  # asked for by name: refused
     assert "reinstall torchdeck" in capsys.readouterr().err
+
+
+def test_an_engine_greets_a_client_whose_language_it_cannot_read(broken_catalog):
+    from core.contract.link import HelloArgs
+    from core.link_ops import engine_ops
+
+    engine = type("E", (), {"reply_to": None, "engine_info": lambda self: "info"})()
+    hello, _spec = engine_ops(engine)["hello"]
+    from core.protocol import PROTOCOL_VERSION
+
+    args = HelloArgs.from_args("hello", {"protocol": PROTOCOL_VERSION, "lang": "vi"})
+    assert hello(args) == "info" and i18n.language() == "en"
