@@ -3,6 +3,8 @@ Textual's own partial paint writes, and leaves the widgets between the changed r
 
 from __future__ import annotations
 
+from functools import partial
+
 from rich.console import Console
 from textual._compositor import Compositor
 from textual.app import App, ComposeResult
@@ -79,7 +81,9 @@ async def test_the_same_output_as_textuals_own_and_the_form_is_not_visited():
             ours = RowsCompositor.render_partial_update(compositor)
             ours_visits = len(visited)
             compositor._dirty_regions.update(dirty)
+            compositor._get_renders = partial(Compositor._get_renders, compositor)
             theirs = Compositor.render_partial_update(compositor)
+            del compositor._get_renders
             painted.append((written(ours), ours_visits, written(theirs), len(visited)))
             visited.clear()
             return ours
@@ -100,6 +104,48 @@ async def test_the_same_output_as_textuals_own_and_the_form_is_not_visited():
         assert "fig 3" in rows[1]
 
 
+async def test_a_widget_is_asked_only_for_the_changed_rows_it_shows():
+    """Only the figure changes: Textual's own paint asks the status line and the strip (their
+    clip, the screen, meets the crop) and the whole of every container; ours asks neither, and
+    the containers for the figure's row alone. What is written is the same."""
+    app = Form()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        compositor = app.screen._compositor
+        asked: dict[str, list[int]] = {}
+        for widget in (app.screen, *app.query("#status, #strip, #top, #figure")):
+            real = widget.render_lines
+
+            def counted(crop, _real=real, _name=widget.id):
+                asked.setdefault(_name, []).append(crop.height)
+                return _real(crop)
+
+            widget.render_lines = counted
+        painted: list[tuple[str, dict, str, dict]] = []
+
+        def both_ways():
+            dirty = compositor._dirty_regions.copy()
+            ours = RowsCompositor.render_partial_update(compositor)
+            ours_asked = dict(asked)
+            asked.clear()
+            compositor._dirty_regions.update(dirty)
+            compositor._get_renders = partial(Compositor._get_renders, compositor)
+            theirs = Compositor.render_partial_update(compositor)
+            del compositor._get_renders
+            painted.append((written(ours), ours_asked, written(theirs), dict(asked)))
+            asked.clear()
+            return ours
+
+        compositor.render_partial_update = both_ways
+        app.query_one("#figure", Static).update("fig 9", layout=False)
+        await pilot.pause()
+        ours, ours_asked, theirs, their_asked = painted[-1]
+        assert ours == theirs and "fig 9" in ours
+        assert ours_asked == {"figure": [1], "top": [1], "_default": [1]}
+        assert their_asked["status"] == [1] and their_asked["strip"] == [1]
+        assert their_asked["_default"] == [24] and their_asked["top"] == [22]
+
+
 async def test_bands_are_joined_where_that_visits_no_more_widgets():
     app = Form()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -116,5 +162,12 @@ async def test_bands_are_joined_where_that_visits_no_more_widgets():
 
 
 def test_textual_still_has_what_rows_compositor_relies_on():
-    for name in ("render_partial_update", "_render_chops", "_regions_to_spans", "cuts"):
+    for name in (
+        "render_partial_update",
+        "_render_chops",
+        "_get_renders",
+        "_regions_to_spans",
+        "cuts",
+        "visible_widgets",
+    ):
         assert hasattr(Compositor, name), name
