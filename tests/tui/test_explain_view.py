@@ -362,8 +362,8 @@ async def test_a_refused_request_says_why_where_the_figures_go(corpus):
         pane.explain_at = [9, 0]  # a layer this model has not (keys wrap: only a bug sends it)
         pane.schedule(0)
         info = pane.query_one("#predict-info")
-        await wait_for(pilot, lambda: "layer 9" in str(info.render()), 10, "the refusal shown")
-        assert str(info.render()).startswith(
+        await wait_for(pilot, lambda: "layer 9" in info.text(), 10, "the refusal shown")
+        assert info.text().startswith(
             "predict: layer 9 is out of range: this model has n_layer = 4 — choose a layer"
         )
         assert not app.query("Toast")  # told in its place, not a notification a key

@@ -9,6 +9,7 @@ from core.contract import SessionInfo
 from tests.tui.conftest import FakeClient, real_app, wait_configured, wait_for
 from tui.app import TorchdeckApp
 from tui.panes.predict_pane import PredictPane
+from tui.widgets.info_line import InfoLine
 from tui.widgets.math_view import MathView
 from tui.widgets.predict_input import PredictInput
 from tui.widgets.prob_bars import ProbBars
@@ -58,7 +59,7 @@ async def test_typing_updates_strip_bars_and_loss_and_tab_accepts(corpus):
         assert bars.vocab_size == r.vocab_size == len(set(corpus_chars(corpus)))
         rendered = bars.text()
         assert f"uniform 1/{r.vocab_size}" in rendered
-        info = str(app.query_one("#predict-info", Static).render())
+        info = app.query_one("#predict-info", InfoLine).text()
         assert "untrained: random weights" in info
         assert f"{r.bits_per_char:.2f} bits/char" in info
         assert pane.latencies and 0 < pane.latencies[-1] < 10
@@ -81,7 +82,7 @@ async def test_unknown_character_is_marked(corpus):
         assert r.unknown == [[4, "é"]]
         assert app.query_one(TokenStrip).strip[-1] == ["é", None]
         assert "?" in app.query_one(TokenStrip).text().splitlines()[1]
-        info = str(app.query_one("#predict-info", Static).render())
+        info = app.query_one("#predict-info", InfoLine).text()
         assert "1 char(s) not in the vocabulary (é): skipped" in info
         # 10,000 characters pasted: only the last context window goes through the model
         before = pane.result
@@ -93,7 +94,7 @@ async def test_unknown_character_is_marked(corpus):
             "prediction for the long text",
         )
         assert pane.result.chars == 9998 and len(pane.result.ids) == 64
-        info = str(app.query_one("#predict-info", Static).render())
+        info = app.query_one("#predict-info", InfoLine).text()
         assert "using the last 64 of 9998 chars (context 64)" in info
 
 
@@ -167,7 +168,7 @@ async def test_show_the_math_and_predictions_follow_training(corpus):
             60,
             "prediction from trained weights",
         )
-        assert "untrained" not in str(app.query_one("#predict-info", Static).render())
+        assert "untrained" not in app.query_one("#predict-info", InfoLine).text()
         await pilot.press("f2", "x")
 
 

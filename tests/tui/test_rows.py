@@ -9,6 +9,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 
 from core.contract import TopChar
+from tui.widgets.info_line import InfoLine
 from tui.widgets.prob_bars import ProbBars
 from tui.widgets.rows import Rows, plain_styles
 from tui.widgets.token_strip import TokenStrip
@@ -99,3 +100,30 @@ async def test_an_ancestors_opacity_or_a_new_style_is_seen():
         await pilot.pause()
         assert not plain_styles(dimmed)
         assert dimmed.render_lines(crop)[0].text.startswith("  dim on blue")
+
+
+class Info(App):
+    def compose(self) -> ComposeResult:
+        yield InfoLine()
+
+
+async def test_the_info_line_leaves_out_whole_figures_and_cuts_a_message():
+    app = Info()
+    async with app.run_test(size=(30, 4)) as pilot:
+        info = app.query_one(InfoLine)
+        info.show_parts(["'ñ' unknown", "loss 2.75", "8.1 ms"], "bold red")
+        await pilot.pause()
+        assert info.text() == "'ñ' unknown · loss 2.75"  # 8.1 ms left out whole: 30 columns
+        first, rest = list(info.render_lines(Region(0, 0, 30, 1))[0])[:2]
+        assert (
+            first.text == "'ñ' unknown"
+            and first.style.bold
+            and rest.text.rstrip() == " · loss 2.75"
+        )
+        assert not rest.style.bold
+        info.show_message("predict: layer 9 is out of range: this model has 4", "bold red")
+        await pilot.pause()
+        assert info.text() == "predict: layer 9 is out of ra…"
+        info.clear()
+        await pilot.pause()
+        assert info.text() == ""

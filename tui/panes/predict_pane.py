@@ -15,14 +15,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, Static
+from textual.widgets import ContentSwitcher
 
 from core import i18n
 from core.contract import (
@@ -32,7 +31,6 @@ from core.contract import (
     TrainProgress,
 )
 from core.i18n import N_, _
-from tui.format import fit_parts
 from tui.latest import LatestRequest
 from tui.panes.base import ANSWER_HOLD_S, EXPLAIN_HOLD_S, Pane
 from tui.panes.predict_explain import Explaining
@@ -41,6 +39,7 @@ from tui.panes.predict_info import info_parts
 from tui.widgets.activation_map import ActivationMap
 from tui.widgets.explain_view import ExplainView
 from tui.widgets.generated_text import GeneratedText
+from tui.widgets.info_line import InfoLine
 from tui.widgets.math_view import MathView
 from tui.widgets.predict_input import PredictInput
 from tui.widgets.prob_bars import ProbBars
@@ -103,7 +102,7 @@ class PredictPane(Explaining, Generation, Pane):
     def compose(self) -> ComposeResult:
         yield PredictInput(id="predict-input", on_text=self._typed)
         yield TokenStrip(id="predict-strip")
-        yield Static("", id="predict-info")
+        yield InfoLine(id="predict-info")
         with Horizontal(id="predict-body"):
             yield ProbBars(id="predict-bars")
             with ContentSwitcher(initial="predict-generated", id="predict-side"):
@@ -161,7 +160,7 @@ class PredictPane(Explaining, Generation, Pane):
                 ).format(preset=preset)
             )
             self.query_one(TokenStrip).strip = []
-            self.query_one("#predict-info", Static).update("")
+            self.query_one(InfoLine).clear()
             return
         if self.side == "activations":
             self.call_later(self._load_layers)
@@ -287,18 +286,12 @@ class PredictPane(Explaining, Generation, Pane):
 
     def _show_info(self, r: PredictResult) -> None:
         latency = self.latencies[-1] if self.latencies else None
-        parts = info_parts(r, latency)
-        info = self.query_one("#predict-info", Static)
-        line = Text(fit_parts(parts, info.size.width or 80), no_wrap=True, overflow="crop")
-        if r.unknown:
-            line.stylize("bold red", 0, len(parts[0]))
-        info.update(line, layout=False)  # one row
+        self.query_one(InfoLine).show_parts(info_parts(r, latency), "bold red" if r.unknown else "")
 
     def _refused(self, why: str) -> None:
         """The engine refused the request: say so where the text's figures go (a notification
         per keystroke would bury the screen), rather than keep the last text's as if current."""
-        info = self.query_one("#predict-info", Static)
-        info.update(Text(why, style="bold red", no_wrap=True, overflow="ellipsis"), layout=False)
+        self.query_one(InfoLine).show_message(why, "bold red")
 
     # -- controls ------------------------------------------------------------------------------
 
