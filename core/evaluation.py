@@ -8,7 +8,7 @@ import torch
 from core import device as devices
 from core.errors import ConfigError
 from core.i18n import _
-from core.models import with_loss
+from core.models import eval_mode, with_loss
 
 
 @torch.no_grad()
@@ -21,11 +21,9 @@ def validation_loss(trainer) -> float:
     if trainer.data is None:
         raise ConfigError(_("no corpus loaded"), _("configure a corpus before evaluating"))
     gen = torch.Generator().manual_seed(trainer.config.seed + 1)
-    was_training = trainer.model.training
-    trainer.model.eval()
     total = torch.zeros((), device=trainer.device)
     b, n = trainer.config.batch_size, trainer.config.eval_batches
-    try:
+    with eval_mode(trainer.model):
         for _i in range(n):
             starts = trainer.data.starts("val", b * trainer.accum, trainer.block_size, gen)
             for m in range(trainer.local_accum):
@@ -36,8 +34,6 @@ def validation_loss(trainer) -> float:
                         x.to(trainer.device), y.to(trainer.device)
                     )
                 total += loss.float()
-    finally:
-        trainer.model.train(was_training)
     if trainer.dist is not None:
         total = trainer.dist.total(total)
     return float(total) / (n * trainer.accum)

@@ -22,7 +22,7 @@ from core.contract.explain import ExplainArgs
 from core.contract.settings import GPT
 from core.errors import ConfigError, TorchdeckError
 from core.i18n import N_, Words, _
-from core.models import PRESETS, with_loss
+from core.models import PRESETS, eval_mode, with_loss
 from core.predict import _fallback_start, context_ids, token_embedding
 from core.tokenizer import CharTokenizer, normalize
 
@@ -222,12 +222,10 @@ def explain(
         ]
     if attribute:
         handles.append(emb.register_forward_hook(partial(_on_embedding, cap)))
-    was_training = model.training
-    model.eval()
     grad = None
     try:
         x = torch.tensor([ids], dtype=torch.long, device=device)
-        with torch.enable_grad() if attribute else torch.no_grad():
+        with eval_mode(model), torch.enable_grad() if attribute else torch.no_grad():
             with devices.autocast(device):
                 logits, _loss = with_loss(model)(x)
             if logits_out is not None:
@@ -239,7 +237,6 @@ def explain(
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
 
     result: dict = {
         "chars": [tokenizer.chars[i] for i in ids],

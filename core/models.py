@@ -11,6 +11,8 @@ are in :mod:`core.model_configs`; this module names them too.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, fields
 
 import torch
@@ -313,6 +315,31 @@ def unwrap(model: nn.Module) -> nn.Module:
         if not isinstance(inner, nn.Module):
             return model
         model = inner
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """``model`` in eval mode within the block, and every module back in the mode it was in
+    after, whatever happens. A module that keeps ``nn.Module.train`` has its flag set directly:
+    ``model.eval()`` then ``model.train()`` walked the tree through ``nn.Module.__setattr__``,
+    0.25 ms of every 3 ms prediction for gpt (55 modules). A module with its own ``train`` is
+    asked through it."""
+    modules = list(model.modules())
+    before = [m.training for m in modules]
+    try:
+        _set_modes(modules, [False] * len(modules))
+        yield
+    finally:
+        _set_modes(modules, before)
+
+
+def _set_modes(modules: list[nn.Module], modes: list[bool]) -> None:
+    plain = nn.Module.train
+    for module, mode in zip(modules, modes):
+        if type(module).train is plain:
+            module.__dict__["training"] = mode
+        else:
+            module.train(mode)  # its own: it may set its children, which come after it
 
 
 def with_loss(model: nn.Module):

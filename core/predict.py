@@ -19,7 +19,7 @@ from core import device as devices
 from core.contract import SamplingSettings
 from core.errors import ConfigError, TorchdeckError
 from core.i18n import _
-from core.models import with_loss
+from core.models import eval_mode, with_loss
 from core.tokenizer import CharTokenizer
 
 # How the next character is chosen: temperature, top-k, top-p, greedy, with their ranges.
@@ -77,15 +77,11 @@ def filter_probs(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:
 @torch.no_grad()
 def next_logits(model: torch.nn.Module, ids: list[int], device: torch.device) -> torch.Tensor:
     """Logits (V,) for the character after ``ids``, in eval mode."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         x = torch.tensor([ids], dtype=torch.long, device=device)
         with devices.autocast(device):
             logits, _loss = with_loss(model)(x)
         return logits[0, -1].float()
-    finally:
-        model.train(was_training)
 
 
 STRIP_CHARS = 96  # characters of the token strip sent back (the pane shows what fits)
@@ -118,22 +114,20 @@ def forward_with_hooks(
     ``capture`` its (input, output) seen through a forward hook. Every hook is removed before
     returning, whatever happens. ``exact`` turns autocast off (float32 all the way), so numbers
     computed by hand from the weights match the layer's own."""
-    was_training = model.training
-    model.eval()
     captured: dict[str, tuple] = {}
     handles = [
         module.register_forward_hook(partial(_keep, captured, name))
         for name, module in (capture or {}).items()
     ]
     try:
-        x = torch.tensor([ids], dtype=torch.long, device=device)
-        with contextlib.nullcontext() if exact else devices.autocast(device):
-            logits, _loss = with_loss(model)(x)
-        return logits[0].float(), captured
+        with eval_mode(model):
+            x = torch.tensor([ids], dtype=torch.long, device=device)
+            with contextlib.nullcontext() if exact else devices.autocast(device):
+                logits, _loss = with_loss(model)(x)
+            return logits[0].float(), captured
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
 
 
 def output_layer(model: torch.nn.Module) -> tuple[str, torch.nn.Linear, str]:

@@ -19,7 +19,7 @@ import torch.nn as nn
 from torch.nn.modules.conv import _ConvNd
 
 from core.i18n import N_
-from core.models import with_loss
+from core.models import eval_mode, with_loss
 
 
 def _output_shape(output: Any) -> list[int] | None:
@@ -91,13 +91,10 @@ def _trace(model: nn.Module, sample: torch.Tensor | None) -> tuple[dict, dict, d
 
     for name, module in model.named_modules():
         handles.append(module.register_forward_hook(hook(name)))
-    was_training = model.training
     try:
-        model.eval()
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             with_loss(model)(sample)  # one's own model: its errors name its file
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
     return shapes, act_bytes, macs, calls
