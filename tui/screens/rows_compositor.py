@@ -16,19 +16,20 @@ keystroke's echo and its bars: two crops there cost ~3 ms more a key than one, m
 Within a crop, Textual asks each widget whose *clip* (its container's visible area) meets the
 crop for all of its lines: at 80×24 a keystroke's paint in the Predict pane also drew the status
 bar, the tabs, the key line and the sampling controls, none of them on a changed row, and every
-line of each container around the bars. Here a widget is asked only for the rows of the crop
-that it shows, and not at all where it shows none; its columns are left whole, so its lines
-still divide at the same cuts.
+line of each container around the bars, though the widgets in front of it covered them. Here a
+widget is asked only for the rows of the crop that it shows, and not at all where the widgets
+in front of it have already filled its part of those rows; its columns are left whole, so its
+lines still divide at the same cuts.
 
 What is written to the terminal is the same: the same rows and spans, each drawn from the same
-widgets. It overrides ``Compositor.render_partial_update`` and ``Compositor._get_renders``;
+widgets. It overrides ``Compositor.render_partial_update`` and ``Compositor._render_chops``;
 ``tests/tui/test_rows_compositor.py`` checks the output against Textual's own and fails if a
 method it relies on is gone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from textual._compositor import ChopsUpdate, Compositor
 from textual.geometry import Region
@@ -75,7 +76,7 @@ class RowsCompositor(Compositor):
         """A crop per band, a band joined to the one above where that visits no more widgets
         than the two apart: each crop costs a pass over the screen's lines, and a widget that
         two crops overlap is asked for its lines twice."""
-        clips = [clip for _region, clip in self.visible_widgets.values()]
+        clips = [region.intersection(clip) for region, clip in self.visible_widgets.values()]
 
         def visits(crop: Region) -> int:
             return sum(1 for clip in clips if crop.overlaps(clip))
@@ -96,19 +97,45 @@ class RowsCompositor(Compositor):
             crops.append((crop, cost))
         return [crop for crop, _ in crops]
 
-    def _get_renders(
-        self, crop: Region | None = None
-    ) -> Iterable[tuple[Region, Region, list[Strip]]]:
-        """For each widget that shows rows of ``crop``: its region, the part of it drawn (those
-        rows, its visible columns) and that part's lines. Without a crop, Textual's own."""
-        if crop is None:
-            yield from super()._get_renders(crop)
-            return
+    def _render_chops(
+        self, crop: Region, is_rendered_line: Callable[[int], bool]
+    ) -> Sequence[Mapping[int, Strip]]:
+        """Textual's chops (each row cut where widgets begin and end, each piece from the
+        front-most widget there), asking each widget only for the rows of ``crop`` it shows
+        and not at all once widgets in front of it have filled its pieces on those rows."""
+        cuts = self.cuts
+        chops: list[dict[int, Strip | None]] = [dict.fromkeys(cut_set[:-1]) for cut_set in cuts]
         top, bottom = crop.y, crop.bottom
-        for widget, (region, clip) in self.visible_widgets.items():
+        for widget, (region, clip) in self.visible_widgets.items():  # front to back
             shown = region.intersection(clip)
             y1, y2 = max(shown.y, top), min(shown.bottom, bottom)
             if y2 <= y1 or not crop.overlaps(shown):
                 continue
-            drawn = Region(shown.x, y1, shown.width, y2 - y1)
-            yield region, drawn, widget.render_lines(drawn.translate(-region.offset))
+            x1, x2 = shown.column_span
+            # its pieces that meet the crop's columns: are any of them still empty?
+            lo, hi = max(x1, crop.x), min(x2, crop.right)
+            rows = [
+                y
+                for y in range(y1, y2)
+                if is_rendered_line(y)
+                and any(
+                    chops[y][cut] is None
+                    for cut, end in zip(cuts[y], cuts[y][1:])
+                    if x1 <= cut < hi and end > lo
+                )
+            ]
+            if not rows:
+                continue  # hidden behind the widgets in front of it on every row drawn
+            drawn = Region(x1, rows[0], x2 - x1, rows[-1] + 1 - rows[0])
+            strips = widget.render_lines(drawn.translate(-region.offset))
+            wanted = set(rows)
+            for y, strip in zip(drawn.line_range, strips):
+                if y not in wanted:
+                    continue
+                line = chops[y]
+                final_cuts = [cut for cut in cuts[y] if x2 >= cut >= x1]
+                pieces = strip.divide([cut - x1 for cut in final_cuts[1:]])
+                for cut, piece in zip(final_cuts, pieces):
+                    if line.get(cut) is None:
+                        line[cut] = piece
+        return chops
