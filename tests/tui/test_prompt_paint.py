@@ -116,6 +116,45 @@ async def test_a_held_change_paints_with_its_answer_in_one_paint():
         assert screen._hold_until == 0.0
 
 
+class TwoLines(Small):
+    def compose(self) -> ComposeResult:
+        yield Static("a", id="label")
+        yield Static("-", id="answer")
+
+
+async def test_while_held_the_echo_is_drawn_ahead_and_not_again_at_the_paint():
+    """The loop is idle while the answer is awaited: the echo's lines are drawn then, and the
+    paint that brings the answer finds them drawn (and writes them)."""
+    app = TwoLines()
+    async with app.run_test(size=(40, 5)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        label, answer = app.query_one("#label", Static), app.query_one("#answer", Static)
+        drawn: list[tuple[str, bool]] = []  # (widget, whether a paint was under way)
+        for widget in (label, answer):
+            real = widget.render_line
+
+            def counted(y, _real=real, _id=widget.id):
+                drawn.append((_id, screen._painting))
+                return _real(y)
+
+            widget.render_line = counted
+        paints = watch_paints(screen)
+        screen._last_paint = time.monotonic() - 1
+        screen.hold_paint(5.0)
+        label.update("echo", layout=False)
+        await until(lambda: drawn)
+        assert drawn == [("label", False)] and not paints  # drawn ahead, nothing painted
+        drawn.clear()
+        answer.update("answer", layout=False)
+        screen.release_paint()
+        await until(lambda: paints)
+        await pilot.pause()
+        assert ("answer", True) in drawn and ("label", True) not in drawn  # echo: not again
+        rows = [strip.text for strip in screen._compositor.render_strips()]
+        assert rows[0].startswith("echo") and rows[1].startswith("answer")
+
+
 async def test_a_hold_ends_at_its_deadline_without_an_answer():
     app = Small()
     async with app.run_test(size=(40, 5)) as pilot:

@@ -54,6 +54,20 @@ class PromptPaint(Screen):
         engine's answer) is on its way and belongs in the same paint."""
         self._hold_until = time.monotonic() + seconds
 
+    def _draw_ahead(self) -> None:
+        """While the answer is awaited, draw the lines of what already changed (the key's
+        echo), so that the paint that follows finds them drawn: the loop is idle meanwhile,
+        and the text box alone took 0.5–0.8 ms of a keystroke's paint."""
+        if self._layout_required:
+            return  # places are about to move
+        visible = self._compositor.visible_widgets
+        for widget in list(self._dirty_widgets):
+            if widget in visible:
+                region, clip = visible[widget]
+                shown = region.intersection(clip)
+                if shown:
+                    widget.render_lines(shown.translate(-region.offset))
+
     def release_paint(self) -> None:
         """The answer is drawn: paint it now, not at the hold's deadline, nor after the gap
         (an echo painted when the hold ran out may have ended a moment ago)."""
@@ -85,8 +99,11 @@ class PromptPaint(Screen):
         if wait <= 0:
             self._hold_until = 0.0
             self._on_timer_update()
-        elif self._paint_call is None:
-            self._paint_call = asyncio.get_running_loop().call_later(wait, self._gap_over)
+        else:
+            if self._paint_call is None:
+                self._paint_call = asyncio.get_running_loop().call_later(wait, self._gap_over)
+            if self._hold_until:
+                self._draw_ahead()
 
     def _gap_over(self) -> None:
         self._paint_call = None
