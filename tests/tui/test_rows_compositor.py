@@ -58,46 +58,59 @@ def written(update) -> str:
     return capture.get()
 
 
+def count_asks(widgets) -> dict[str, list[int]]:
+    """Each widget's requests for lines from now on, by its id (or its text): their heights."""
+    asked: dict[str, list[int]] = {}
+    for widget in widgets:
+        real = widget.render_lines
+        name = widget.id or str(widget.render())
+
+        def counted(crop, _real=real, _name=name):
+            asked.setdefault(_name, []).append(crop.height)
+            return _real(crop)
+
+        widget.render_lines = counted
+    return asked
+
+
+def paint_both_ways(compositor, asked: dict) -> list[tuple[str, dict, str, dict]]:
+    """From now on each partial paint is made twice, ours then Textual's own on the same
+    changes: what each writes and which widgets each asks for lines (ours is painted)."""
+    painted: list[tuple[str, dict, str, dict]] = []
+
+    def both_ways():
+        dirty = compositor._dirty_regions.copy()
+        ours = RowsCompositor.render_partial_update(compositor)
+        ours_asked = dict(asked)
+        asked.clear()
+        compositor._dirty_regions.update(dirty)
+        compositor._render_chops = partial(Compositor._render_chops, compositor)
+        theirs = Compositor.render_partial_update(compositor)
+        del compositor._render_chops
+        painted.append((written(ours), ours_asked, written(theirs), dict(asked)))
+        asked.clear()
+        return ours
+
+    compositor.render_partial_update = both_ways
+    return painted
+
+
 async def test_the_same_output_as_textuals_own_and_the_form_is_not_visited():
     app = Form()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         compositor = app.screen._compositor
         assert isinstance(compositor, RowsCompositor)
-        visited: list[str] = []
-        for label in app.query(Label):
-            real = label.render_lines
-
-            def counted(crop, _real=real, _label=label):
-                visited.append(str(_label.render()))
-                return _real(crop)
-
-            label.render_lines = counted
-        painted: list[tuple[str, int, str, int]] = []
-
-        def both_ways():
-            """Ours, then Textual's own on the same changes: what each writes and visits."""
-            dirty = compositor._dirty_regions.copy()
-            ours = RowsCompositor.render_partial_update(compositor)
-            ours_visits = len(visited)
-            compositor._dirty_regions.update(dirty)
-            compositor._render_chops = partial(Compositor._render_chops, compositor)
-            theirs = Compositor.render_partial_update(compositor)
-            del compositor._render_chops
-            painted.append((written(ours), ours_visits, written(theirs), len(visited)))
-            visited.clear()
-            return ours
-
-        compositor.render_partial_update = both_ways
+        painted = paint_both_ways(compositor, count_asks(app.query(Label)))
         for n in range(1, 4):
             app.query_one("#status", Static).update(f"status {n}", layout=False)
             app.query_one("#figure", Static).update(f"fig {n}", layout=False)
             app.query_one("#strip", Static).update(f"strip {n}", layout=False)
             await pilot.pause()
-            ours, ours_visits, theirs, their_visits = painted[-1]
+            ours, ours_asked, theirs, their_asked = painted[-1]
             assert ours == theirs and f"status {n}" in ours and f"strip {n}" in ours
-            assert ours_visits == 0  # the labels lie between the changed rows: not visited
-            assert their_visits == 18  # Textual's own visits every one of them
+            assert ours_asked == {}  # the labels lie between the changed rows: not asked
+            assert len(their_asked) == 18  # Textual's own asks every one of them
         await pilot.pause()
         rows = [strip.text for strip in compositor.render_strips()]
         assert rows[0].startswith("status 3") and rows[-1].startswith("strip 3")
@@ -111,32 +124,8 @@ async def test_a_widget_is_asked_only_for_the_changed_rows_it_shows():
     app = Form()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        compositor = app.screen._compositor
-        asked: dict[str, list[int]] = {}
-        for widget in (app.screen, *app.query("#status, #strip, #top, #figure")):
-            real = widget.render_lines
-
-            def counted(crop, _real=real, _name=widget.id):
-                asked.setdefault(_name, []).append(crop.height)
-                return _real(crop)
-
-            widget.render_lines = counted
-        painted: list[tuple[str, dict, str, dict]] = []
-
-        def both_ways():
-            dirty = compositor._dirty_regions.copy()
-            ours = RowsCompositor.render_partial_update(compositor)
-            ours_asked = dict(asked)
-            asked.clear()
-            compositor._dirty_regions.update(dirty)
-            compositor._render_chops = partial(Compositor._render_chops, compositor)
-            theirs = Compositor.render_partial_update(compositor)
-            del compositor._render_chops
-            painted.append((written(ours), ours_asked, written(theirs), dict(asked)))
-            asked.clear()
-            return ours
-
-        compositor.render_partial_update = both_ways
+        widgets = (app.screen, *app.query("#status, #strip, #top, #figure"))
+        painted = paint_both_ways(app.screen._compositor, count_asks(widgets))
         app.query_one("#figure", Static).update("fig 9", layout=False)
         await pilot.pause()
         ours, ours_asked, theirs, their_asked = painted[-1]
