@@ -42,8 +42,4 @@ class InfoLine(Rows):
             return []
         line = fit_parts(self._parts, width)
         first = len(self._parts[0])
-        if not self._first_style:
-            return [[(set_cell_size(line, width), "")]]  # one piece, padded: one run of text
-        return [
-            [(line[:first], self._first_style), (set_cell_size(line[first:], width - first), "")]
-        ]
+        return [[(line[:first], self._first_style), (line[first:], "")]]
