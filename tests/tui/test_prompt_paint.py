@@ -13,6 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from tui.app import TorchdeckApp
+from tui.screens import prompt_paint
 from tui.screens.prompt_paint import MIN_GAP_S, PromptPaint, PromptScreen
 from tui.screens.quit_screen import QuitScreen
 
@@ -173,9 +174,12 @@ async def test_a_hold_ends_at_its_deadline_without_an_answer():
         assert screen._paint_call is None
 
 
-async def test_an_answer_after_its_echo_was_painted_is_painted_without_the_gap():
+async def test_an_answer_after_its_echo_was_painted_is_painted_without_the_gap(monkeypatch):
     """The hold ran out and the echo was painted; the answer drawn a moment later goes out at
-    once, where any other change would wait out the rest of MIN_GAP_S."""
+    once, where any other change would wait out the rest of the gap. The gap is made long here
+    (0.4 s) so that "at once" and "after the gap" stay apart on a loaded machine."""
+    gap = 0.4
+    monkeypatch.setattr(prompt_paint, "MIN_GAP_S", gap)
     app = Small()
     async with app.run_test(size=(40, 5)) as pilot:
         await pilot.pause()
@@ -201,7 +205,7 @@ async def test_an_answer_after_its_echo_was_painted_is_painted_without_the_gap()
         label.update("echo + answer", layout=False)
         screen.release_paint()
         await until(lambda: len(spans) == 2)
-        assert spans[1][0] - spans[0][1] < MIN_GAP_S / 2  # no gap after the echo's paint
+        assert spans[1][0] - spans[0][1] < gap / 2  # no gap after the echo's paint
         assert screen._paint_call is None and not screen._answer_due  # that paint used it
         label.update("later")  # an ordinary change: the gap again
         await until(lambda: screen._paint_call is not None)
