@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import subprocess
 import sys
 import time
@@ -58,14 +59,19 @@ def test_rss_grows_with_a_200_mb_buffer_and_shrinks_after_del():
     assert grown - after >= 150, (grown, after)
 
 
-def test_a_sample_costs_well_under_5_ms():
+def test_a_sample_starts_no_process(monkeypatch):
+    """Sampling stays cheap by reading what psutil reads, never by running a tool such as
+    nvidia-smi or ps (its cost is for `torchdeck bench`, not a timed test)."""
     sampler = SystemSampler()
-    costs = []
-    for _ in range(50):
-        start = time.perf_counter()
-        sampler.sample()
-        costs.append(time.perf_counter() - start)
-    assert sorted(costs)[len(costs) // 2] < 0.005
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a sample started a process: {args!r}")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    monkeypatch.setattr(os, "fork", refuse)
+    monkeypatch.setattr(os, "posix_spawn", refuse)
+    for _ in range(3):
+        assert HOST_FIELDS <= set(sampler.sample())
 
 
 def test_sampling_imports_neither_torch_nor_a_ui_library():
