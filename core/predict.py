@@ -86,7 +86,7 @@ def next_logits(model: torch.nn.Module, ids: list[int], device: torch.device) ->
 
 STRIP_CHARS = 96  # characters of the token strip sent back (the pane shows what fits)
 MATH_DIMS = 8  # leading dimensions of the embedding and hidden vectors in "show the math"
-_LAYERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> activation layers
+_LAYERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (its modules, layers)
 
 
 def _visible_strip(text: str, tokenizer: CharTokenizer, n: int = STRIP_CHARS) -> list:
@@ -160,12 +160,15 @@ def token_embedding(model: torch.nn.Module) -> tuple[str, torch.nn.Embedding]:
 
 def activation_layers(model: torch.nn.Module, device: torch.device) -> list[dict]:
     """Every module whose output has one vector per character (shape [1, T, D]), in the order
-    the model declares them: the layers whose activations the pane can show."""
+    the model declares them: the layers whose activations the pane can show. Kept per model
+    while its modules stay the same: a cell in the Playground may add, remove or replace layers
+    of the live model, and the list is found again then."""
+    now = tuple(model.named_modules())
     cached = _LAYERS.get(model)
-    if cached is not None:
-        return cached
+    if cached is not None and _same_modules(cached[0], now):
+        return cached[1]
     modules = {
-        name: m for name, m in model.named_modules() if name and not isinstance(m, torch.nn.Dropout)
+        name: m for name, m in now if name and not isinstance(m, torch.nn.Dropout)
     }  # dropout is identity in eval
     _out, captured = forward_with_hooks(model, [0, 0], device, modules)
     layers = []
@@ -173,8 +176,18 @@ def activation_layers(model: torch.nn.Module, device: torch.device) -> list[dict
         out = captured.get(name, (None, None))[1]
         if out is not None and out.dim() == 3 and tuple(out.shape[:2]) == (1, 2):
             layers.append({"name": name, "type": type(module).__name__, "dim": int(out.shape[-1])})
-    _LAYERS[model] = layers
+    _LAYERS[model] = (tuple((name, weakref.ref(m)) for name, m in now), layers)
     return layers
+
+
+def _same_modules(kept: tuple, now: tuple) -> bool:
+    """Whether ``now`` (name, module) pairs are the modules ``kept`` (name, weak reference)
+    pairs were taken from. Weak references keep the cache from holding a module alive (a
+    user's module that refers back to its model would keep the model too) and are dead for a
+    module since freed, whose address a new one may take."""
+    return len(kept) == len(now) and all(
+        name == new_name and ref() is module for (name, ref), (new_name, module) in zip(kept, now)
+    )
 
 
 def _module(model: torch.nn.Module, name: str, device: torch.device) -> torch.nn.Module:

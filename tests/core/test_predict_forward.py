@@ -3,7 +3,9 @@ are always removed, layer activations and the token strip."""
 
 from __future__ import annotations
 
+import gc
 import math
+import weakref
 
 import pytest
 import torch
@@ -150,6 +152,46 @@ def test_unknown_layer_names_the_choices(make_session, corpus_file):
         predict(s.model, s.tokenizer, "the", s.block_size, CPU, layer="blocks.9")
     assert "no layer named 'blocks.9'" in info.value.message
     assert "embedding, hidden, activation, output" in info.value.hint
+
+
+def test_layers_are_found_again_after_a_cell_edits_the_model(make_session, corpus_file):
+    """A Playground cell may remove or replace layers of the live model: the list follows, a
+    removed layer is refused with the names there are now, and an unchanged model is not run
+    again to list them."""
+    s = make_session("mini", corpus_file)  # n_embd 16, n_hidden 32
+    runs = []
+    s.model.register_forward_pre_hook(lambda module, args: runs.append(1))
+    first = activation_layers(s.model, CPU)
+    assert activation_layers(s.model, CPU) is first and len(runs) == 1  # kept while unchanged
+    s.model.hidden = torch.nn.Sequential(torch.nn.Linear(16, 24), torch.nn.Linear(24, 32))
+    assert [(x["name"], x["dim"]) for x in activation_layers(s.model, CPU)] == [
+        ("embedding", 16),
+        ("hidden", 32),
+        ("hidden.0", 24),
+        ("hidden.1", 32),
+        ("activation", 32),
+        ("output", s.tokenizer.vocab_size),
+    ]
+    r = predict(s.model, s.tokenizer, "the", s.block_size, CPU, layer="hidden.0", units=3)
+    assert r["activations"]["dim"] == 24
+    del s.model.hidden[1]
+    s.model.output = torch.nn.Linear(24, s.tokenizer.vocab_size)  # the same name, a new module
+    with pytest.raises(ConfigError) as info:
+        predict(s.model, s.tokenizer, "the", s.block_size, CPU, layer="hidden.1")
+    assert "no layer named 'hidden.1'" in info.value.message
+    assert "embedding, hidden, hidden.0, activation, output" in info.value.hint
+
+
+def test_the_kept_layer_list_does_not_keep_a_model_alive(make_session, corpus_file):
+    """Even a model whose layer refers back to it (outside the module tree) is freed."""
+    s = make_session("mini", corpus_file)
+    model = s.model
+    object.__setattr__(model.hidden, "owner", model)  # a plain attribute, not a submodule
+    activation_layers(model, CPU)
+    gone = weakref.ref(model)
+    del model, s
+    gc.collect()
+    assert gone() is None
 
 
 def test_strip_marks_unknown_characters_and_long_text_is_cropped(make_session, corpus_file):

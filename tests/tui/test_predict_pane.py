@@ -8,6 +8,7 @@ from textual.widgets import Static
 from core.contract import SessionInfo
 from tests.tui.conftest import FakeClient, real_app, wait_configured, wait_for
 from tui.app import TorchdeckApp
+from tui.panes.playground_pane import PlaygroundPane
 from tui.panes.predict_pane import PredictPane
 from tui.widgets.info_line import InfoLine
 from tui.widgets.math_view import MathView
@@ -170,6 +171,49 @@ async def test_show_the_math_and_predictions_follow_training(corpus):
         )
         assert "untrained" not in app.query_one("#predict-info", InfoLine).text()
         await pilot.press("f2", "x")
+
+
+async def test_layers_follow_a_playground_cell_that_edits_the_model(corpus):
+    """The activations view lists the live model's layers: after a Playground cell replaces
+    one, coming back to Predict lists the new ones, the chosen layer stays chosen by name, and
+    a layer the cell removed is no longer offered."""
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await _open(pilot)
+        await _type(pilot, pane, "the")
+        await pilot.press("escape", "l")
+        await wait_for(pilot, lambda: pane.layer_list, 20, "the layer list")
+        chosen = pane.layer_list[pane.layer_index]["name"]
+        assert chosen == "activation"  # the layer that feeds the output
+        await wait_for(
+            pilot,
+            lambda: pane.result.activations and pane.result.activations["layer"] == chosen,
+            20,
+            "the chosen layer's activations",
+        )
+        await pilot.press("f3")
+        cell = "h = model.hidden; model.hidden = nn.Sequential(nn.Linear(h.in_features, 24), "
+        cell += "nn.Tanh(), nn.Linear(24, h.out_features))"
+        await pilot.press(*cell, "enter")
+        playground = app.query_one(PlaygroundPane)
+        await wait_for(pilot, lambda: len(playground.transcript.entries) == 2, 20, "the cell")
+        before = pane.result
+        await pilot.press("f4")
+        names = lambda: [layer["name"] for layer in pane.layer_list]  # noqa: E731
+        await wait_for(pilot, lambda: "hidden.1" in names(), 20, "the new layers")
+        assert names()[:5] == ["embedding", "hidden", "hidden.0", "hidden.1", "hidden.2"]
+        assert pane.layer_list[pane.layer_index]["name"] == chosen
+        await wait_for(pilot, lambda: pane.result is not before, 20, "a new prediction")
+        assert pane.result.activations["layer"] == chosen
+        await pilot.press("escape", "[", "[", "[")  # from activation: hidden.2, .1, then .0
+        await wait_for(
+            pilot,
+            lambda: pane.result.activations["layer"] == "hidden.0",
+            20,
+            "hidden.0's activations",
+        )
+        assert pane.result.activations["type"] == "Linear"
+        assert pane.result.activations["dim"] == 24
 
 
 # -- snapshot with fixed data --------------------------------------------------------------------

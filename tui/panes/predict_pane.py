@@ -163,8 +163,9 @@ class PredictPane(Explaining, Generation, Pane):
             self.query_one(InfoLine).clear()
             return
         if self.side == "activations":
-            self.call_later(self._load_layers)
-        self.schedule(0)
+            self.call_later(self._relist_layers)
+        else:
+            self.schedule(0)
 
     def engine_event(self, name: str, data) -> None:
         if isinstance(data, TrainProgress):
@@ -204,7 +205,9 @@ class PredictPane(Explaining, Generation, Pane):
                 self._show_info(self.result)
 
     def pane_shown(self) -> None:
-        if self.is_lm:
+        if self.is_lm and self.ready and self.side == "activations":  # a cell may have edited them
+            self.call_later(self._relist_layers)
+        elif self.is_lm:
             self.schedule(0)
 
     # -- prediction ----------------------------------------------------------------------------
@@ -347,19 +350,31 @@ class PredictPane(Explaining, Generation, Pane):
 
     async def _load_layers(self) -> None:
         result = await self.link.call("predict_layers", quiet=True)
+        if result is None:  # refused or no engine: the list shown so far stays
+            return
         amap = self.query_one(ActivationMap)
-        if not result or not result.layers:
+        if not result.layers:
+            self.layer_list = []
             self._amap_note = N_("no layer with one vector per character")
             amap.note = i18n._(self._amap_note)
             return
+        listed = 0 <= self.layer_index < len(self.layer_list)
+        shown = self.layer_list[self.layer_index]["name"] if listed else None
         self.layer_list = result.layers
-        if not 0 <= self.layer_index < len(self.layer_list):
-            names = [layer["name"] for layer in self.layer_list]
+        names = [layer["name"] for layer in self.layer_list]
+        if shown in names:  # the same layer stays chosen, wherever the new list has it
+            self.layer_index = names.index(shown)
+        else:
             # start at the hidden layer that feeds the output: the most telling one
             out = result.output_layer
             self.layer_index = max(0, names.index(out) - 1) if out in names else 0
         self._amap_note = N_("[ and ] choose the layer")
         amap.note = i18n._(self._amap_note)
+
+    async def _relist_layers(self) -> None:
+        """The model's layers asked again, then a prediction for the layer chosen among them."""
+        await self._load_layers()
+        self.schedule(0)
 
     def action_layer(self, step: int) -> None:
         if self.side == "explain":
