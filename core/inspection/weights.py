@@ -39,22 +39,37 @@ def tensor_stats(t: torch.Tensor, bins: int = 40, near_zero: float = NEAR_ZERO) 
 
 
 # initial weights per session (a CPU copy), taken the first time a session is seen: right
-# after configure, reset or load, since the Summary pane asks for a summary then
+# after configure, reset or load, since the Summary pane asks for a summary then. A parameter
+# that appears later (a Playground cell added or replaced a layer of the live model) is
+# remembered the first time its figures are asked for, at that step.
 _INITIAL: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def remember_initial(session) -> dict:
+    """The session's entry: ``model``, and ``weights``, each parameter's name mapped to
+    (a weak reference to the parameter, a CPU copy of its values, the step it was taken at)."""
     entry = _INITIAL.get(session)
     if entry is None or entry["model"] is not session.model:
-        entry = {
-            "model": session.model,
-            "step": session.trainer.step,
-            "weights": {
-                n: p.detach().to("cpu", copy=True) for n, p in session.model.named_parameters()
-            },
-        }
+        entry = {"model": session.model, "weights": {}}
+        for name, p in session.model.named_parameters():
+            _remember(entry, name, p, session.trainer.step)
         _INITIAL[session] = entry
     return entry
+
+
+def _remember(entry: dict, name: str, p: torch.Tensor, step: int) -> None:
+    entry["weights"][name] = (weakref.ref(p), p.detach().to("cpu", copy=True), step)
+
+
+def _initial(session, name: str, p: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """The values ``p`` started from and the step they were taken at: those of this very
+    parameter, so a layer a cell replaced under the same name starts again from its own."""
+    entry = remember_initial(session)
+    kept = entry["weights"].get(name)
+    if kept is None or kept[0]() is not p:
+        _remember(entry, name, p, session.trainer.step)
+        kept = entry["weights"][name]
+    return kept[1], kept[2]
 
 
 def weight_stats(session, name: str, bins: int = 40) -> dict:
@@ -83,22 +98,19 @@ def weight_stats(session, name: str, bins: int = 40) -> dict:
         "stats": stats,
         "init": {**init, "expected_counts": expected},
         "grad": None,
-        "moved": None,
     }
     if p.grad is not None:
         g = tensor_stats(p.grad, bins)
         result["grad"] = {k: g[k] for k in ("mean", "std", "min", "max", "norm", "near_zero")}
-    start = remember_initial(session)
-    w0 = start["weights"].get(_owner_name(model, p) or name)
-    if w0 is not None:
-        delta = p.detach().float().cpu() - w0.float()
-        norm0 = w0.float().norm().item()
-        result["moved"] = {
-            "since_step": start["step"],
-            "norm": delta.norm().item(),
-            "relative": delta.norm().item() / norm0 if norm0 else None,
-            "max_abs": delta.abs().max().item() if delta.numel() else 0.0,
-        }
+    w0, since = _initial(session, _owner_name(model, p) or name, p)
+    delta = p.detach().float().cpu() - w0.float()
+    norm0 = w0.float().norm().item()
+    result["moved"] = {
+        "since_step": since,
+        "norm": delta.norm().item(),
+        "relative": delta.norm().item() / norm0 if norm0 else None,
+        "max_abs": delta.abs().max().item() if delta.numel() else 0.0,
+    }
     return result
 
 

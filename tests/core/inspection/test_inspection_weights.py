@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from core.inspection.weights import remember_initial, weight_stats
 
@@ -52,3 +53,28 @@ def test_grad_and_distance_moved_after_training(make_session, corpus_file, singl
     assert out["moved"]["since_step"] == 0
     assert out["moved"]["norm"] == pytest.approx(moved) and moved > 0
     assert out["moved"]["relative"] == pytest.approx(moved / w0.norm().item())
+
+
+def test_a_layer_a_cell_replaced_moves_from_its_own_start(make_session, corpus_file, single_thread):
+    """A Playground cell may replace a layer of the live model, with another shape under the
+    same name: its weights are measured from where they started, at the step they appeared."""
+    s = make_session("mini", corpus_file)  # n_embd 16, n_hidden 32
+    remember_initial(s)
+    for _ in range(2):
+        s.trainer.train_step_detailed()
+    assert weight_stats(s, "hidden.weight")["moved"]["since_step"] == 0
+    s.model.hidden = torch.nn.Linear(16, 24)
+    s.model.output = torch.nn.Linear(24, s.tokenizer.vocab_size)
+    s.trainer.optimizer.add_param_group(
+        {"params": [*s.model.hidden.parameters(), *s.model.output.parameters()]}
+    )
+    out = weight_stats(s, "hidden.weight")
+    assert out["shape"] == [24, 16]
+    assert out["moved"] == {"since_step": 2, "norm": 0.0, "relative": 0.0, "max_abs": 0.0}
+    w = s.model.hidden.weight.detach().clone()
+    s.trainer.train_step_detailed()
+    out = weight_stats(s, "hidden.weight")
+    moved = (s.model.hidden.weight.detach() - w).norm().item()
+    assert out["moved"]["since_step"] == 2
+    assert out["moved"]["norm"] == pytest.approx(moved) and moved > 0
+    assert weight_stats(s, "embedding.weight")["moved"]["since_step"] == 0  # kept its start
