@@ -77,3 +77,31 @@ def fused_ok(params: list[torch.Tensor]) -> bool:
     return bool(params) and all(
         p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params
     )
+
+
+def follow_parameters(trainer) -> dict | None:
+    """After a Playground cell: if the model's trainable parameters are no longer those the
+    optimizer updates (a layer added, removed or replaced, a weight frozen or unfrozen), the
+    optimizer is made again over the model's own. Each parameter it kept keeps its state
+    (Adam's moments, SGD's momentum); a new one starts with none. None when nothing changed;
+    else ``added`` (the new parameters' names), ``removed`` and ``tensors`` (counts)."""
+    params = [p for p in trainer.model.parameters() if p.requires_grad]
+    old = trainer.params
+    if len(params) == len(old) and all(a is b for a, b in zip(params, old)):
+        return None
+    before = {id(p) for p in old}
+    optimizer = make_optimizer(trainer.model, trainer.config)
+    for p in params:
+        if id(p) in before and p in trainer.optimizer.state:
+            optimizer.state[p] = trainer.optimizer.state[p]
+    trainer.optimizer, trainer.params = optimizer, params
+    added = [
+        name
+        for name, p in trainer.model.named_parameters()
+        if p.requires_grad and id(p) not in before
+    ]
+    return {
+        "added": added,
+        "removed": len(before - {id(p) for p in params}),
+        "tensors": len(params),
+    }

@@ -49,6 +49,7 @@ class ExecResult(Contract):
     seconds: float = 0.0
     state: str = "idle"  # the training run's state while the cell ran
     step: int | None = None
+    trains: str | None = None  # what training updates now, when the cell changed the parameters
 
 
 @dataclass(frozen=True)

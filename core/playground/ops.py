@@ -12,8 +12,32 @@ from core.contract.lab import (
     NamesResult,
 )
 from core.errors import TorchdeckError
-from core.i18n import _
+from core.i18n import _, ngettext
+from core.optim import follow_parameters
 from core.playground.namespace import Playground
+
+
+def trains_line(changed: dict) -> str:
+    """One line saying what training updates after a cell changed the model's parameters."""
+    count = changed["tensors"]
+    parts = [
+        ngettext(
+            "the model's parameters changed: training now updates {count} tensor",
+            "the model's parameters changed: training now updates {count} tensors",
+            count,
+        ).format(count=count)
+    ]
+    added = changed["added"]
+    if added:
+        names = ", ".join(added[:4]) + (" …" if len(added) > 4 else "")
+        parts.append(_("new, with no optimizer state yet: {names}").format(names=names))
+    if changed["removed"]:
+        parts.append(
+            ngettext(
+                "{count} no longer trained", "{count} no longer trained", changed["removed"]
+            ).format(count=changed["removed"])
+        )
+    return "; ".join(parts)
 
 
 def engine_ops(engine) -> dict:
@@ -33,8 +57,14 @@ def engine_ops(engine) -> dict:
         result = playground.run(code, args.memory_share)
         if before is not None and engine.session is session:
             job.sync_if_changed(session.model, before)  # the cell changed every rank's model
+        trains = None
+        if job is None and session is not None and engine.session is session:
+            changed = follow_parameters(session.trainer)  # what the cell made of the model
+            trains = None if changed is None else trains_line(changed)
         step = engine.session.trainer.step if engine.session is not None else None
-        return ExecResult.from_dict({**result, "state": engine.state, "step": step})
+        return ExecResult.from_dict(
+            {**result, "state": engine.state, "step": step, "trains": trains}
+        )
 
     def op_complete(args: CompleteArgs) -> Completion:
         playground.bind(engine.session)

@@ -200,7 +200,12 @@ def test_markdown_fences_survive_backticks_in_output():
             }
         ),
     )
+    log.cell(3, "model.hidden = nn.Linear(8, 8)", ExecResult(trains="training now updates 5"))
     md = log.markdown()
+    assert (
+        "## In [3]\n\n```python\nmodel.hidden = nn.Linear(8, 8)\n```\n\n> training now updates 5\n"
+        in md
+    )
     assert "````text\n```\n````" in md  # a longer fence around output holding ```
     assert "**RuntimeError**: boom (line 1: `z.backward()`)" in md
     assert "> hint: use retain_graph=True" in md

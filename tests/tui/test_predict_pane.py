@@ -197,6 +197,8 @@ async def test_layers_follow_a_playground_cell_that_edits_the_model(corpus):
         await pilot.press(*cell, "enter")
         playground = app.query_one(PlaygroundPane)
         await wait_for(pilot, lambda: len(playground.transcript.entries) == 2, 20, "the cell")
+        shown = " ".join(strip.text.strip() for strip in playground.transcript.lines)
+        assert "the model's parameters changed: training now updates 7 tensors" in shown
         before = pane.result
         await pilot.press("f4")
         names = lambda: [layer["name"] for layer in pane.layer_list]  # noqa: E731

@@ -121,6 +121,8 @@ class PlaygroundTranscript(RichLog):
                 self._line(Text(value["text"]))
             if result.error:
                 self._error(result.error)
+            if result.trains:
+                self._line(Text(result.trains, style="yellow"))
         if failure is not None:
             self._error(failure)
         if result is not None and result.state == "running":
@@ -158,6 +160,8 @@ class PlaygroundTranscript(RichLog):
             if value:
                 body = (value["header"] + "\n" if value.get("header") else "") + value["text"]
                 out.append(f"Out [{entry['number']}]:\n\n" + _fence(body, "text"))
+            if result.trains:
+                out.append(f"> {result.trains}\n")
             for err in (result.error, entry["failure"]):
                 if err:
                     line = ""

@@ -105,3 +105,29 @@ async def test_a_cell_that_kills_the_engine_is_reported_and_restart_is_fresh(eng
     assert res["value"]["text"] == "tensor(4.)"
     reset = await engine.request("playground_reset", {})
     assert {"torch", "nn", "F", "np", "model", "tokenizer", "data"} <= set(reset["names"])
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_cell_that_replaces_a_layer_is_trained_and_says_so(engine, corpus_file):
+    await engine.request(
+        "configure",
+        {
+            "preset": "mini",
+            "corpus": str(corpus_file),
+            "device": "cpu",
+            "batch_size": 4,
+            "model": {"n_embd": 8, "n_hidden": 8},
+        },
+    )
+    res = await engine.request("exec", {"code": "model.hidden.weight.shape"})
+    assert res["trains"] is None  # nothing changed
+    cell = "model.hidden = nn.Linear(8, 8)\nw = model.hidden.weight.detach().clone()"
+    res = await engine.request("exec", {"code": cell})
+    assert res["error"] is None
+    assert res["trains"] == (
+        "the model's parameters changed: training now updates 5 tensors; "
+        "new, with no optimizer state yet: hidden.weight, hidden.bias; 2 no longer trained"
+    )
+    await engine.request("train_step", {})
+    res = await engine.request("exec", {"code": "bool((model.hidden.weight != w).any())"})
+    assert res["value"]["text"] == "True" and res["trains"] is None
