@@ -199,24 +199,32 @@ def url(host: str, port: int, token: str) -> str:
     return f"http://{shown}:{port}/?token={token}"
 
 
+def _cannot_listen(args: argparse.Namespace, exc: OSError) -> int:
+    said = _("cannot listen on {address} ({reason})").format(
+        address=f"{args.host}:{args.port}", reason=exc.strerror or exc
+    )
+    hint = _("hint: pick another port with --port N, or a --host this machine has")
+    print(f"torchdeck serve: {said}\n{hint}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warning = host_warning(args.host)
     if warning:
         print(warning, file=sys.stderr, flush=True)
+    from cli.serve_engines import after_serving, engines_before
+
     server = make_server(args, secrets.token_urlsafe(24), say=lambda s: print(s, flush=True))
     try:
         check_address(args.host, args.port)  # before the URL is printed
-        server.serve()
     except OSError as exc:  # the port is taken, the address is not this machine's
-        said = _("cannot listen on {address} ({reason})").format(
-            address=f"{args.host}:{args.port}", reason=exc.strerror or exc
-        )
-        hint = _("hint: pick another port with --port N, or a --host this machine has")
-        print(f"torchdeck serve: {said}\n{hint}", file=sys.stderr)
-        return 1
+        return _cannot_listen(args, exc)
+    before = engines_before()
+    try:
+        server.serve()
+    except OSError as exc:  # taken between the check and the server's own bind
+        return _cannot_listen(args, exc)
     finally:
-        from cli.serve_engines import after_serving
-
-        after_serving(print)
+        after_serving(print, before)
     return 0

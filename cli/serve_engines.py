@@ -41,15 +41,25 @@ def attach_to_served(args: argparse.Namespace) -> None:
         args.command, args.id = "attach", ident
 
 
-def after_serving(say) -> None:
-    """Once the server stops: shut down this folder's idle engines nobody uses; say how to reach
-    a run that goes on."""
+def engines_before() -> set[str]:
+    """The ids of this folder's engines before serving starts: serving leaves them alone."""
+    from core.transport import DEFAULT_RUN_DIR
+
+    return {str(e["id"]) for e in _engines_here(DEFAULT_RUN_DIR)}
+
+
+def after_serving(say, before: set[str]) -> None:
+    """Once the server stops: shut down the idle engines its tabs started that nobody uses; say
+    how to reach a run that goes on. Engines in ``before`` were there first and are not
+    touched."""
     from cli.engines import STATES, stop
     from core import runtime
     from core.transport import DEFAULT_RUN_DIR
 
     for e in _engines_here(DEFAULT_RUN_DIR):
         ident = str(e["id"])
+        if ident in before:
+            continue
         if e.get("state") in TRAINING:
             said = _(
                 "engine {id} goes on training ({state}, step {step}/{steps}): torchdeck attach "

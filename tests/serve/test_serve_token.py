@@ -103,10 +103,15 @@ def test_each_tab_runs_this_python_on_the_app_with_the_servers_settings():
     ]
 
 
-def test_a_taken_port_is_one_clear_error_before_any_url(capsys):
+def test_a_taken_port_is_one_clear_error_before_any_url(capsys, monkeypatch):
     import socket
 
+    from cli import serve_engines
     from cli.serve import main
+
+    touched = []  # a server that never ran leaves every engine alone
+    monkeypatch.setattr(serve_engines, "after_serving", lambda *a: touched.append(a))
+    monkeypatch.setattr(serve_engines, "engines_before", lambda: touched.append("listed"))
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -117,6 +122,34 @@ def test_a_taken_port_is_one_clear_error_before_any_url(capsys):
     assert "token=" not in out
     assert err.startswith(f"torchdeck serve: cannot listen on 127.0.0.1:{port} (")
     assert "hint: pick another port with --port N" in err
+    assert touched == []
+
+
+def test_when_serving_stops_only_the_idle_engines_its_tabs_started_are_shut_down(monkeypatch):
+    from cli import engines, serve_engines
+    from core import runtime
+
+    found = [
+        {"id": 11, "state": "idle", "detached": True, "clients": 0},  # there before serving
+        {"id": 12, "state": "finished", "detached": True, "clients": 0},  # there before
+        {"id": 21, "state": "idle", "detached": True, "clients": 0},  # a tab's, nobody on it
+        {"id": 22, "state": "idle", "detached": True, "clients": 1},  # a tab's, still used
+        {"id": 23, "state": "running", "detached": True, "clients": 0, "step": 5, "steps": 9},
+    ]
+    monkeypatch.setattr(serve_engines, "_engines_here", lambda run_dir: found)
+    stopped = []
+
+    async def stop(path, say, timeout):
+        stopped.append(runtime.engine_id_of(path))
+
+    monkeypatch.setattr(engines, "stop", stop)
+    said = []
+    serve_engines.after_serving(said.append, {"11", "12"})
+    assert stopped == ["21"]
+    assert said == [
+        "engine 23 goes on training (running, step 5/9): torchdeck attach 23 opens it, "
+        "torchdeck stop 23 ends it"
+    ]
 
 
 async def test_another_sites_page_cannot_drive_it_even_with_the_cookie():
