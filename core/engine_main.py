@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     # that process has said why)
     i18n.from_environment_or_english()
     args = build_parser().parse_args(argv)
+    if args.run_dir:  # as the folder checks compare it (ls, a second engine, serve's tabs)
+        args.run_dir = os.path.realpath(args.run_dir)
     if args.dist and os.environ.get("RANK", "0") != "0":
         return _follow(args)  # not rank 0: no protocol, no socket; rank 0 leads
     if args.detach and os.getsid(0) != os.getpid():
@@ -183,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc(file=sys.stderr)
         code = 1
     finally:
+        if engine.folder_claim is not None:
+            engine.folder_claim.release()  # the run folder is free for another engine
         if engine.dist is not None:
             with contextlib.suppress(Exception):
                 engine.dist.announce("exit")  # the other ranks end with this engine

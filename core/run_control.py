@@ -9,14 +9,17 @@ drive it: ``begin_running``, ``pause``, ``stop``, ``report``, ``new_session``.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import traceback
+from pathlib import Path
 
 from core.contract import DEFAULT_PRESET, TrainProgress, TrainState
 from core.errors import ConfigError
 from core.i18n import _
 from core.protocol import error_info
+from core.run_claim import FolderClaim
 
 
 class RunControl:
@@ -35,6 +38,7 @@ class RunControl:
     reply_to = None  # the engine's client whose request is being handled
     metrics_file = None  # the run's metrics.jsonl (core.metric_log.MetricsFile), if it has one
     monitor = None  # core.monitor.Monitor: the machine's figures, once the loop runs
+    folder_claim: FolderClaim | None = None  # the folder autosaves go to, held for this engine
 
     def require_session(self):
         if self.session is None:
@@ -146,6 +150,14 @@ class RunControl:
         return self.train_time + running
 
     def set_autosave(self, path: str | None, minutes: float) -> None:
+        """Autosave to ``path`` every ``minutes`` of training; its folder is claimed first
+        (core.run_claim: FolderTaken if another engine autosaves there, nothing changed)."""
+        if path and minutes > 0:
+            if self.folder_claim is None:
+                self.folder_claim = FolderClaim()
+            info = self.info
+            holder = {"id": info.id or str(os.getpid()), "pid": os.getpid(), "host": info.host}
+            self.folder_claim.claim(Path(path).parent, holder)
         self.autosave_path = path
         self.autosave_s = 60.0 * minutes if path else 0.0
         self._autosaved_at = self.running_time()

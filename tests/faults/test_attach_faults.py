@@ -219,3 +219,19 @@ def test_detach_by_hand_leaves_the_shell_and_checks_its_idle_timeout(rt, tmp_pat
     while "no client for 2 s and no run: exiting" not in log.read_text():
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.1)
+
+
+def test_a_relative_run_dir_given_by_hand_is_listed_as_its_full_path(rt, tmp_path):
+    """The folder checks (a second engine, serve's tabs) compare full paths: an engine started
+    by hand with a relative ``--run-dir`` must be listed under its full one to be found."""
+    done = cli("engine", "--detach", "--run-dir", "rel/run", "--idle-timeout", "60", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout.split()[2].rstrip(":"))
+    try:
+        ls = cli("ls", "--json", cwd=tmp_path)
+        (found,) = json.loads(ls.stdout)
+        assert found["id"] == str(pid)
+        assert found["run_dir"] == str((tmp_path / "rel" / "run").resolve())
+        assert found["log"] == str((tmp_path / "rel" / "run" / "engine.log").resolve())
+    finally:
+        assert cli("stop", str(pid), cwd=tmp_path).returncode == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -18,6 +19,7 @@ from core import checkpoint
 from core.engine import Engine
 from core.errors import RequestError
 from core.protocol import check_args
+from core.run_claim import FolderTaken
 
 
 def call(engine: Engine, op: str, **args):
@@ -277,3 +279,34 @@ async def test_the_app_autosaves_beside_ctrl_s_and_ctrl_l_restores_the_newer(tmp
             os.utime(newer, (2_000, 2_000))
             await pane.load_latest()
             assert [args for op, args in sent if op == "load"][-1]["path"] == str(newer)
+
+
+def test_a_second_engine_is_refused_the_folder_another_autosaves_into(engine, tmp_path):
+    """Two engines autosaving into one folder would write over each other's checkpoint: the
+    second is refused when it starts training, and nothing of its run changes."""
+    eng, _out = engine
+    path = tmp_path / "run" / "autosave.pt"
+    call(eng, "train_start", autosave_path=str(path), autosave_minutes=60)
+    train_until(eng, lambda: eng.session.trainer.step >= 3)
+    other = Engine(io.StringIO())
+    call(other, "configure", preset="mini", corpus=str(tmp_path / "corpus.txt"), device="cpu")
+    with pytest.raises(FolderTaken) as info:
+        call(other, "train_start", autosave_path=str(path), autosave_minutes=5)
+    me = str(os.getpid())  # an engine without a socket is named by its pid
+    assert info.value.message == (
+        f"engine {me} autosaves its run in {path.parent}; a second run here would write over "
+        "its checkpoint"
+    )
+    assert f"torchdeck attach {me} shows that run" in info.value.hint
+    assert other.state == "idle" and other.autosave_path is None
+    call(other, "train_start", autosave_path=str(tmp_path / "mine" / "a.pt"), autosave_minutes=5)
+    assert other.state == "running"  # another folder is free
+    call(other, "train_stop")
+    call(eng, "train_stop")  # the first engine's run is its own, saved where it was
+    assert saved_step(path) == eng.session.trainer.step
+    eng.folder_claim.release()  # as the kernel does when the engine's process ends
+    third = Engine(io.StringIO())
+    call(third, "configure", preset="mini", corpus=str(tmp_path / "corpus.txt"), device="cpu")
+    call(third, "train_start", autosave_path=str(path), autosave_minutes=5)
+    assert third.state == "running"
+    call(third, "train_stop")
