@@ -281,6 +281,26 @@ def errors_to_exit(func, args: argparse.Namespace) -> int:
         return getattr(exc, "exit_code", 3)  # cli.remote's errors carry their own
 
 
+def refuse_a_wrong_corpus(args: argparse.Namespace) -> bool:
+    """Say why the app's ``--corpus`` (or its --config's) cannot be read, as ``train`` says
+    it, before the screen changes; True if so. A remote engine's paths are its own."""
+    from core.corpus_file import DEFAULT_CORPUS, check_corpus_path
+    from core.errors import CorpusError
+
+    corpus = getattr(args, "corpus", None) or (getattr(args, "settings", None) or {}).get("corpus")
+    if not corpus or str(corpus) == DEFAULT_CORPUS or args.command == "attach":
+        return False
+    if getattr(args, "remote", None) is not None:
+        return False
+    try:
+        check_corpus_path(corpus)
+    except CorpusError as exc:
+        print(_("error: {message}").format(message=exc.message), file=sys.stderr)
+        print(_("hint: {hint}").format(hint=exc.hint), file=sys.stderr)
+        return True
+    return False
+
+
 def app_client(args: argparse.Namespace):
     """The app's engine: a new detached one (it outlives the terminal), the one ``attach``
     names, or one on ``--remote`` HOST through ssh."""

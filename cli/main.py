@@ -289,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         from cli.serve_engines import attach_to_served
 
         attach_to_served(args)
+    if engines.refuse_a_wrong_corpus(args):
+        return 2
     # what stops the app from starting (an ssh failure, an engine already training in this
     # folder) prints plainly, with its exit code, before the screen changes
     return engines.errors_to_exit(run_app, args)

@@ -18,20 +18,18 @@ from __future__ import annotations
 import codecs
 import os
 import re
-import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from core.corpus_file import DEFAULT_CORPUS, MAX_CORPUS_BYTES, open_regular, read_refusal
 from core.errors import CorpusError, UnknownCharactersError
 from core.i18n import _
 from core.tokenizer import UNICODE_SIZE, CharTokenizer, code_points, id_dtype, normalize
 
-DEFAULT_CORPUS = "pydoc"  # the name shown for the built-in corpus
 VAL_FRACTION = 0.1
-MAX_CORPUS_BYTES = 1 << 30
 CHUNK_BYTES = 1 << 20  # bytes read at a time; the memory used beyond the ids is a few of these
 
 # progress(stage, done, total): stage "reading" (first pass) then "encoding" (second pass); done
@@ -43,13 +41,6 @@ _TORCH_DTYPES = {np.uint8: torch.uint8, np.int16: torch.int16, np.int32: torch.i
 # (each is a starter that nothing composes onto from the left), so pieces split there normalise
 # exactly as the whole text would.
 _BOUNDARY = re.compile("[\x00-\x7f\u4e00-\u9fff\uac00-\ud7a3]")
-_KINDS = [
-    # what the path is, in the language of the moment the refusal is made
-    (stat.S_ISCHR, lambda: _("a character device (like /dev/zero or a terminal)")),
-    (stat.S_ISBLK, lambda: _("a block device (a disk)")),
-    (stat.S_ISFIFO, lambda: _("a FIFO (named pipe)")),
-    (stat.S_ISSOCK, lambda: _("a socket")),
-]
 
 
 def default_corpus_text() -> str:
@@ -83,62 +74,11 @@ def _pieces(
         return
     p = Path(path).expanduser()
     try:
-        fd = _open_regular(p)
+        fd = open_regular(p)
         with open(fd, "rb", buffering=0) as f:
             yield from _file_pieces(f, p, os.fstat(fd).st_size, progress, stage)
-    except PermissionError:
-        raise CorpusError(
-            _("no permission to read the corpus file: {path}").format(path=p),
-            _("check the file's permissions"),
-        ) from None
     except OSError as exc:
-        raise CorpusError(
-            _("cannot read the corpus file {path}: {reason}").format(path=p, reason=exc.strerror),
-            _("check that the path is a readable regular file"),
-        ) from None
-
-
-def _open_regular(p: Path) -> int:
-    """Check with os.stat that p is a regular file under the cap, then open it without ever
-    blocking (a FIFO swapped in after the check is caught by fstat on the open descriptor)."""
-    try:
-        st = os.stat(p)
-    except (FileNotFoundError, NotADirectoryError):
-        raise CorpusError(
-            _("corpus file not found: {path}").format(path=p),
-            _("check the path, or leave --corpus out to use the built-in Python docs"),
-        ) from None
-    _check_regular(p, st)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    fd = os.open(p, flags | getattr(os, "O_BINARY", 0))
-    try:
-        _check_regular(p, os.fstat(fd))
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _check_regular(p: Path, st: os.stat_result) -> None:
-    if stat.S_ISDIR(st.st_mode):
-        raise CorpusError(
-            _("corpus path is a directory: {path}").format(path=p),
-            _("give one UTF-8 text file, e.g. --corpus notes/shakespeare.txt"),
-        )
-    if not stat.S_ISREG(st.st_mode):
-        what = next((name() for test, name in _KINDS if test(st.st_mode)), _("something else"))
-        raise CorpusError(
-            _("corpus path is {what}, not a regular file: {path}").format(what=what, path=p),
-            _(
-                "give a regular UTF-8 text file; to train on the output of a command or a pipe, "
-                "save it to a file first (e.g. command > corpus.txt) and give that file"
-            ),
-        )
-    if st.st_size > MAX_CORPUS_BYTES:
-        raise CorpusError(
-            _("corpus file is {size:.1f} GiB: {path}").format(size=st.st_size / 2**30, path=p),
-            _("use a text file under 1 GiB"),
-        )
+        raise read_refusal(p, exc) from None
 
 
 def _file_pieces(f, p: Path, size: int, progress: Progress | None, stage: str) -> Iterator[str]:

@@ -227,6 +227,27 @@ def test_train_with_a_missing_corpus_fails_cleanly(tmp_path, run_cli):
     assert not out.exists()  # nothing written for a run that never started
 
 
+@pytest.mark.parametrize("kind", ["missing", "folder"])
+def test_the_app_refuses_a_wrong_corpus_before_its_screen_as_train_does(tmp_path, run_cli, kind):
+    """Not a fallback to the built-in text that a person would train on by mistake: the app
+    does not start, and says why in train's words (no engine is started either)."""
+    bad = tmp_path / "nope.txt" if kind == "missing" else tmp_path
+    proc = run_cli("--corpus", str(bad), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == (
+        [
+            f"error: corpus file not found: {bad}",
+            "hint: check the path, or leave --corpus out to use the built-in Python docs",
+        ]
+        if kind == "missing"
+        else [
+            f"error: corpus path is a directory: {bad}",
+            "hint: give one UTF-8 text file, e.g. --corpus notes/shakespeare.txt",
+        ]
+    )
+    assert proc.stdout == "" and not (tmp_path / "runs").exists()
+
+
 # -- mini run and sample -------------------------------------------------------------------------
 
 
