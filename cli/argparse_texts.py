@@ -10,6 +10,8 @@ here only for the catalog's extractor: they keep argparse's ``%`` placeholders (
 
 from __future__ import annotations
 
+import argparse
+
 from core.i18n import N_, ngettext
 
 TEXTS = (
@@ -74,3 +76,15 @@ def install() -> None:
 
     argparse._ = i18n._
     argparse.ngettext = i18n.ngettext
+
+
+class Parser(argparse.ArgumentParser):
+    """A refusal is two lines: argparse's error, and where the options are listed (not the
+    whole usage block above it, which buries the one line that says what was wrong)."""
+
+    def error(self, message: str):
+        from core.i18n import _
+
+        said = _("%(prog)s: error: %(message)s\n") % {"prog": self.prog, "message": message}
+        hint = _("hint: see `{command} --help`").format(command=self.prog)
+        self.exit(2, f"{said}{hint}\n")

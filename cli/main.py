@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from cli.argparse_texts import Parser
 from core.contract.base import arg_type
 from core.contract.settings import (
     AUTOSAVE_MINUTES,
@@ -156,7 +157,7 @@ def _add_remote_args(p: argparse.ArgumentParser, top: bool = False) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from cli.settings_args import add_model_arg
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="torchdeck",
         description=_("A terminal lab for PyTorch. With no command: open the app."),
     )

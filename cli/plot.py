@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from cli.argparse_texts import Parser
 from core import series as ops
 from core.contract.base import arg_type
 from core.contract.settings import at_least
@@ -83,14 +84,8 @@ class Curve:
     val: tuple[list, list] | None = None
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # the two lines every refusal of plot prints
-        hint = _("hint: see `{command} --help`").format(command=self.prog)
-        self.exit(2, f"{self.prog}: {message}\n{hint}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="torchdeck plot",
         description=_("Draw the loss curves (or another metric) of run folders in the terminal."),
         epilog=_(USAGE),

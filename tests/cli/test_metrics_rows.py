@@ -62,7 +62,7 @@ def test_resume_appends_rows_from_where_the_run_was(tmp_path, run_cli):
 def test_log_every_out_of_range_is_refused(tmp_path, run_cli):
     proc = run_cli("train", "--preset", "parabola", "--log-every", "0", cwd=tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr.splitlines()[-1] == (
+    assert proc.stderr.splitlines()[0] == (
         "torchdeck train: error: argument --log-every: 0 is out of range: "
         "want an integer in [1, 1000000]"
     )

@@ -264,7 +264,8 @@ def test_a_run_that_diverged_at_once(plot, tmp_path):
 )
 def test_bad_options_are_refused_in_two_lines(plot, tmp_path, args, message):
     make_run(tmp_path / "run")
-    _refused(plot(tmp_path / "run", *args), message, "see `torchdeck plot --help`")
+    # argparse's refusals say "error:", as every command's do
+    _refused(plot(tmp_path / "run", *args), f"error: {message}", "see `torchdeck plot --help`")
 
 
 def test_plot_loads_no_torch_and_starts_no_engine(cli_env, tmp_path):
