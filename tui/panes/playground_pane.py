@@ -33,7 +33,8 @@ STANDARD_NAMES = ("torch", "nn", "F", "np", "model", "tokenizer", "data")
 
 WELCOME = N_(
     "Python prompt in the engine. Names ready: torch, nn, F, np, and model, tokenizer, data "
-    "(the app's live ones: changing model changes what trains). Enter runs a complete cell "
+    "(the app's live ones: changing model in place, its weights or layers, changes what trains). "
+    "Enter runs a complete cell "
     "and starts a new line otherwise; up/down recall earlier cells; tab completes. ctrl+t opens "
     "the recipes (the tensor exercises), ctrl+c interrupts a running cell, ctrl+s saves this "
     "transcript as Markdown, ctrl+n starts a fresh namespace. A cell is any Python, run as "
