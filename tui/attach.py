@@ -217,13 +217,17 @@ async def show_engine_lost(app: TorchdeckApp, message: EngineExited) -> None:
         end = await engine_end(app)
     if not app.is_running:
         return
+    playground = app.panes.get("playground")
+    cell = playground.cell_in_flight() if playground is not None else None
+    if cell is not None and end == ENDED:
+        end = CRASHED  # it went while a cell ran: the cell, not another client, ended it
     state = {ENDED: "ended", LOST: "disconnected"}.get(end, "crashed")
     app.query_one(StatusBar).state = state
     app.engine_state = state
     for pane in list(app.panes.values()):
         pane.engine_restarted()
     banner = app.query_one("#crash-banner", Static)
-    args = (message.returncode, message.stderr_tail, message.mismatch, end)
+    args = (message.returncode, message.stderr_tail, message.mismatch, end, cell)
     if isinstance(banner, CrashBanner):
         banner.show(lambda: lost_banner(app, *args))
     else:
@@ -232,11 +236,17 @@ async def show_engine_lost(app: TorchdeckApp, message: EngineExited) -> None:
 
 
 def lost_banner(
-    app: TorchdeckApp, returncode: int | None, tail: str, mismatch: str, end: str = CRASHED
+    app: TorchdeckApp,
+    returncode: int | None,
+    tail: str,
+    mismatch: str,
+    end: str = CRASHED,
+    cell: int | None = None,
 ) -> str:
     """The crash banner's text (Rich markup): a pipe child that stopped, an engine on a socket
     that ended, crashed or dropped this app's connection, or one that speaks another protocol
-    version. ``end``: see :func:`engine_end` (engines on a local socket only)."""
+    version. ``end``: see :func:`engine_end` (engines on a local socket only); ``cell``: the
+    playground cell that was running when it went, the likely cause."""
     client = app.engine.client
     tail = escape("\n".join(tail.strip().splitlines()[-6:]) or _("(no stderr output)"))
     if mismatch:
@@ -267,6 +277,16 @@ def lost_banner(
             + f"\n{tail}"
         )
     eid = escape(engine_id(app))
+    if cell is not None and end != LOST:
+        return (
+            _(
+                "[b]Engine {engine} ended while cell In [{cell}] ran[/b]: a cell that calls "
+                "os._exit, crashes Python or uses up the memory ends the engine, and the "
+                "playground's names with it. The loss history stays on screen."
+            ).format(engine=eid, cell=cell)
+            + " "
+            + _restart_keys(client)
+        )
     if end == ENDED:
         return _(
             "[b]Engine {engine} has ended[/b] (shut down by another client or torchdeck stop); "
@@ -278,16 +298,7 @@ def lost_banner(
             "[b]Lost the connection to engine {engine}[/b]; it still runs. The loss history "
             "stays on screen. [b]ctrl+r[/b] connects again."
         ).format(engine=eid)
-    if client.spawn is not None:
-        how = _(
-            "[b]ctrl+r[/b] starts a fresh engine, [b]ctrl+l[/b] starts one and loads the "
-            "last checkpoint."
-        )
-    else:
-        how = _(
-            "[b]ctrl+r[/b] starts a new engine here; [b]torchdeck attach ID[/b] joins another "
-            "([b]torchdeck ls[/b] lists them)."
-        )
+    how = _restart_keys(client)
     log = log_tail(client.info or {})  # it crashed: its log's last lines may say why
     return (
         _(
@@ -324,3 +335,16 @@ def log_tail(info: dict, lines: int = 5) -> str:
     from core.transport import log_tail as read_tail
 
     return read_tail(Path(path), lines)
+
+
+def _restart_keys(client) -> str:
+    """What brings an engine back after a crash, for an app that started its own or not."""
+    if client.spawn is not None:
+        return _(
+            "[b]ctrl+r[/b] starts a fresh engine, [b]ctrl+l[/b] starts one and loads the "
+            "last checkpoint."
+        )
+    return _(
+        "[b]ctrl+r[/b] starts a new engine here; [b]torchdeck attach ID[/b] joins another "
+        "([b]torchdeck ls[/b] lists them)."
+    )

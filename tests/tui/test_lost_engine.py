@@ -135,3 +135,35 @@ def test_a_dropped_ssh_link_says_the_run_goes_on_and_how_to_bring_it_back():
     assert reattach_command(app) == "torchdeck attach --remote me@gpubox 4242"
     client.host = None
     assert reattach_command(app) == "torchdeck attach 4242"
+
+
+async def test_an_engine_a_cell_ended_is_blamed_on_the_cell_not_on_another_client(detached, corpus):
+    """os._exit in a cell: not "shut down by another client" nor "its run was saved", even
+    when the run had stopped; the transcript says the names are lost, and "restarting" only
+    once ctrl+r restarts it."""
+    client = EngineClient(spawn=detached.spawn)
+    app = TorchdeckApp(preset="mini", corpus=corpus, device="cpu", client=client)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot, TIMEOUT)
+        eid = app.engine.client.info["id"]
+        app.engine_state = "stopped"  # a run that had stopped: its end used to read as calm
+        await pilot.press("f3")
+        pane = app.panes["playground"]
+        pane.run_cell("import os; os._exit(1)")
+        status = app.query_one(StatusBar)
+        await wait_for(pilot, lambda: status.state == "crashed", 20, "the crash shown")
+        shown = " ".join(banner(app).split())
+        assert f"Engine {eid} ended while cell In [1] ran: a cell that calls os._exit" in shown
+        assert "another client" not in shown and "saved" not in shown
+        assert "ctrl+r starts a fresh engine" in shown
+        notes = [e["note"] for e in pane.transcript.entries if "note" in e]
+        assert notes[-1].startswith("The engine stopped: every name defined here is lost")
+        assert not any(n.startswith("Engine restarting") for n in notes)
+        await pilot.press("ctrl+r")
+        await wait_configured(pilot, TIMEOUT)
+        notes = [e["note"] for e in pane.transcript.entries if "note" in e]
+        assert notes[-2:] == [
+            "Engine restarting: the namespace starts fresh.",
+            "model, tokenizer and data now point at the new mini model",
+        ]
+        assert pane.cell_in_flight() is None

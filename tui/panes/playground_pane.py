@@ -65,6 +65,8 @@ class PlaygroundPane(Pane):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.running = False
+        self.died_during: int | None = None  # the cell the engine went away during
+        self._reconnecting = False  # the connection was lost: ctrl+r connects again
         self.train_state = "idle"
         self.save_dir = SAVE_DIR
         self.last_saved: str | None = None
@@ -157,13 +159,18 @@ class PlaygroundPane(Pane):
             ).format(engine=result.engine.id, names=names)
         )
 
+    def cell_in_flight(self) -> int | None:
+        """The number of the cell running now, or of the one the engine went away during."""
+        return self.count if self.running else self.died_during
+
     def engine_restarted(self) -> None:
+        """The engine went away (the status bar says how) or a new one is starting."""
         self.train_state = "idle"
         try:
-            crashed = self.app.query_one("#status-bar").state == "crashed"
+            state = self.app.query_one("#status-bar").state
         except Exception:
-            crashed = False
-        if crashed:
+            state = "starting"
+        if state in ("crashed", "ended"):
             self.transcript.note(
                 _(
                     "The engine stopped: every name defined here is lost. Press "
@@ -171,7 +178,18 @@ class PlaygroundPane(Pane):
                 ),
                 "bold red",
             )
+        elif state == "disconnected":
+            self._reconnecting = True
+            self.transcript.note(
+                _("The connection to the engine is lost; the names defined here live on in it."),
+                "bold yellow",
+            )
+        elif self._reconnecting:
+            self._reconnecting = False
+            self.died_during = None
+            self.transcript.note(_("Connecting to the engine again."), "bold yellow")
         else:
+            self.died_during = None
             self.transcript.note(_("Engine restarting: the namespace starts fresh."), "bold yellow")
         self._show_status()
 
@@ -214,6 +232,7 @@ class PlaygroundPane(Pane):
                     hint=_("the namespace keeps what the cell had assigned before"),
                 )
         except EngineDied as exc:
+            self.died_during = number
             failure = CellError(
                 "EngineDied",
                 _("the engine exited (code {code}) during this cell").format(code=exc.returncode)
