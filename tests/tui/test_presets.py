@@ -212,3 +212,33 @@ async def test_the_form_sets_the_models_sizes_the_preset_has(corpus):
         assert "0 is out of range: want an integer ≥ 1" in str(
             app.query_one("#error-n-hidden").render()
         )
+
+
+async def test_a_preset_chosen_while_a_run_trains_leaves_the_form_as_the_model_is(corpus):
+    """The engine refuses a new model while a run is in progress: the form must not show the
+    refused preset's settings (a later a would build it), and the person is told what to do;
+    a refusal for another reason puts the model's own settings back in the form."""
+    app = real_app(corpus, preset="mini")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot)
+        pane = app.query_one(TrainPane)
+        form = app.query_one(ConfigForm)
+        before = form.values()
+        commands = {c.title: c for c in system_commands(app, [])}
+        await pilot.press("s")
+        await wait_for(pilot, lambda: pane.state == "running", 30, "the run")
+        await commands["Preset: parabola"].callback()
+        assert form.values() == before and form.preset == "mini"
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert "a run is in progress: press x to stop it, then choose the parabola preset" in said
+        await pilot.press("x")
+        await wait_for(pilot, lambda: pane.state == "stopped", 30, "the stop")
+
+        async def refused() -> bool:  # as the engine answers a configure it cannot do
+            return False
+
+        pane.configure_from_form = refused
+        await pane.choose_preset("parabola")
+        assert form.values()["preset"] == "mini" and form.values()["lr"] == before["lr"]
+        assert app.query_one(StatusBar).preset == "mini"

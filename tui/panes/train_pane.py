@@ -92,11 +92,8 @@ class TrainPane(Pane):
 
     # -- engine events -------------------------------------------------------------------------
 
-    def configured(self, info: SessionInfo) -> None:
-        """A configure, reset or load reply arrived: show the new model's settings."""
-        self.preset = info.preset
-        self.metrics_path = None  # a new model: its run gets a new folder
-        self.forget_pending(*REPORT_DRAWS)  # an older model's figures
+    def _show_settings(self, info: SessionInfo) -> None:
+        """The form shows the settings of the model the engine holds."""
         tc, mc = info.train_config, info.model_config
         source = (info.corpus or {}).get("source")
         self.query_one(ConfigForm).set_values(
@@ -113,6 +110,14 @@ class TrainPane(Pane):
                 **{k: tc[k] for k in TRAIN_KEYS if k in tc},
             }
         )
+
+    def configured(self, info: SessionInfo) -> None:
+        """A configure, reset or load reply arrived: show the new model's settings."""
+        self.preset = info.preset
+        self.metrics_path = None  # a new model: its run gets a new folder
+        self.forget_pending(*REPORT_DRAWS)  # an older model's figures
+        self._show_settings(info)
+        tc = info.train_config
         chart = self.query_one(RunChart)
         chart.clear()
         chart.ylabel = "f(x)" if self.preset == PARABOLA else "loss"
@@ -231,8 +236,21 @@ class TrainPane(Pane):
         """A fresh model of ``preset`` with all of its settings (the palette's Preset commands,
         a lesson); the corpus, device and seed in the form stay as they are."""
         await self.model_loaded()
+        if self.state in ("running", "paused"):  # the engine would refuse: the form stays
+            self.app.notify(
+                _(
+                    "a run is in progress: press x to stop it, then choose the {preset} preset"
+                ).format(preset=preset),
+                severity="warning",
+                timeout=6,
+            )
+            return
         self.query_one(ConfigForm).choose(preset, keep_model=False)
-        if await self.configure_from_form() and not quiet:
+        if not await self.configure_from_form():
+            if self.app.last_info is not None:  # refused: the form shows the model there is
+                self._show_settings(self.app.last_info)
+            return
+        if not quiet:
             self.app.notify(
                 _("a fresh {preset} model with its own settings").format(preset=preset), timeout=3
             )
