@@ -11,6 +11,8 @@ from __future__ import annotations
 import errno
 import os
 import re
+import struct
+import zipfile
 from collections import namedtuple
 
 import pytest
@@ -257,3 +259,29 @@ def test_a_read_only_disk_is_one_sentence_and_leaves_nothing(tmp_path, monkeypat
     target = tmp_path / "checkpoint.pt"
     assert info.value.message == f"cannot write the checkpoint {target}: Read-only file system"
     assert info.value.hint.endswith("nothing was written")
+
+
+def test_a_checkpoint_whose_bytes_changed_is_refused_by_its_checksums(saved):
+    """A bit-rotted or badly copied file used to load, its damaged weights blamed later on the
+    learning rate ("training diverged"): its parts' CRC-32s now refuse it, naming the part."""
+    path, good = saved
+    data = bytearray(good)
+    with zipfile.ZipFile(path) as archive:
+        part = max(archive.infolist(), key=lambda info: info.file_size)  # the largest tensor
+    at = part.header_offset  # its local header: 30 bytes, then its name and extra field
+    name_len, extra_len = struct.unpack("<HH", good[at + 26 : at + 30])
+    start = at + 30 + name_len + extra_len  # its data: the weights themselves
+    assert part.file_size > 40
+    for i in range(start + 8, start + 40):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError) as info:
+        checkpoint.load(path)
+    name = part.filename.split("/", 1)[1]
+    assert info.value.message == (
+        f"{path} is damaged: its part {name} fails its checksum (its bytes changed after it was "
+        "written)"
+    )
+    assert info.value.hint.startswith("use another checkpoint (the autosave beside it")
+    path.write_bytes(good)
+    assert checkpoint.load(path)["preset"] == "mini"  # the same file, unchanged, loads
