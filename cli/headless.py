@@ -260,6 +260,25 @@ class TrainRun:
         self.saved = (result.step, result.path)
         return result.path
 
+    async def _autosaved(self, client: EngineClient, ckpt: Path, step: int) -> None:
+        """A stopped run is saved by the engine itself, right after it says so: that save is
+        taken as this step's, so no save of ours comes after a reset or a load that the
+        client who stopped the run may send at once (it would write another model over it)."""
+        if not self.args.autosave_minutes or (self.saved and self.saved[0] == step):
+            return  # no save of the engine's comes: ours is the one, or it is done
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            try:
+                ev = await client.next_event(timeout=0.1)
+            except (asyncio.TimeoutError, TimeoutError):
+                continue
+            if ev.event == "autosaved" and ev.data.get("step") == step:
+                if Path(ev.data.get("path", "")).resolve() == ckpt.resolve():
+                    self.saved = (step, ev.data["path"])
+                return
+            if ev.event == EXITED:
+                raise EngineDied(ev.data.get("returncode"), ev.data.get("stderr_tail", ""))
+
     # -- the run -------------------------------------------------------------------------------
 
     async def _follow(self, client: EngineClient, ckpt: Path) -> int:
@@ -291,6 +310,7 @@ class TrainRun:
                     return await self._failed(client, ckpt, state)
                 if state.state == "stopped":  # torchdeck stop, or an attached app
                     self._flush_carry()
+                    await self._autosaved(client, ckpt, state.step)
                     path = await self._save(client, ckpt, state.step)
                     self.say(_("stopped by another client at step {step}").format(step=state.step))
                     self._summary(path)

@@ -153,3 +153,34 @@ def test_stop_and_attach_with_no_engine_say_so(tmp_path, monkeypatch, cli_comman
         )
         assert out.returncode == 3
         assert out.stderr.startswith("error: no torchdeck engine is running here\nhint: ")
+
+
+async def _stop_then_reset(path: str) -> int:
+    client = EngineClient(socket_path=path)
+    await client.start(timeout=60)
+    try:
+        deadline = time.monotonic() + 60
+        while (await client.request("status"))["engine"]["step"] < 20:
+            assert time.monotonic() < deadline, "the run did not train"
+            await asyncio.sleep(0.1)
+        stopped = client.call_now("train_stop")  # both written at once, as a script would
+        reset = client.call_now("reset")
+        step = (await stopped).step
+        await reset
+    finally:
+        await client.close()
+    return step
+
+
+def test_a_reset_sent_right_after_a_stop_does_not_replace_the_runs_checkpoint(headless, tmp_path):
+    """The run's own save came after the other client's reset and wrote the fresh model over
+    the stopped run's checkpoint: the engine's save at the stop is the run's checkpoint."""
+    proc, _env = headless
+    (path,) = runtime.live_sockets()
+    step = asyncio.run(_stop_then_reset(str(path)))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert f"stopped by another client at step {step}" in out
+    from core import checkpoint
+
+    assert checkpoint.load(tmp_path / "run" / "checkpoint.pt")["trainer"]["step"] == step > 0
