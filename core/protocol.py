@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -278,8 +279,8 @@ def check_args(op: str, args: dict[str, Any], spec: dict[str, Arg]) -> dict[str,
         ok_type = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
         if not ok_type:
             raise RequestError(
-                _("{op}: '{name}' must be {expected}, got {value!r}").format(
-                    op=op, name=name, expected=type_words(arg.kind), value=value
+                _("{op}: '{name}' must be {expected}, got {value}").format(
+                    op=op, name=name, expected=type_words(arg.kind), value=shown(value)
                 ),
                 _("give '{name}' as {expected}").format(name=name, expected=type_words(arg.kind)),
             )
@@ -292,13 +293,27 @@ def check_args(op: str, args: dict[str, Any], spec: dict[str, Arg]) -> dict[str,
             )
         if arg.check is not None and not arg.check(value):
             raise RequestError(
-                _("{op}: '{name}' = {value!r} is out of range").format(
-                    op=op, name=name, value=value
+                _("{op}: '{name}' = {value} is out of range").format(
+                    op=op, name=name, value=shown(value)
                 ),
                 _("'{name}' must be {expected}").format(name=name, expected=arg.expect),
             )
         out[name] = value
     return out
+
+
+def shown(value: Any, width: int = 60) -> str:
+    """``value`` as an error message quotes it: its repr, cut to ``width`` characters, and
+    never built whole for a huge string or list a client sent (reprlib stops early)."""
+    brief = reprlib.Repr()
+    brief.maxstring = brief.maxother = width
+    brief.maxlist = brief.maxdict = brief.maxtuple = brief.maxset = 8
+    try:
+        text = brief.repr(value)
+    except ValueError:  # an int past Python's 4,300-digit limit for printing
+        digits = int(abs(value).bit_length() * 0.30103) + 1 if isinstance(value, int) else 0
+        text = _("an integer of about {count} digits").format(count=f"{digits:,}")
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def request_id_of(raw: bytes) -> int | None:

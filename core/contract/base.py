@@ -25,7 +25,7 @@ from typing import Any, ClassVar, TypeVar
 
 from core.errors import ConfigError
 from core.i18n import _
-from core.protocol import Arg, check_args, type_words
+from core.protocol import Arg, check_args, shown, type_words
 
 T = TypeVar("T", bound="Contract")
 _RULE = "torchdeck.arg"
@@ -249,8 +249,7 @@ def _type_words(tp: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shown(value)
 
 
 def rule_problem(rule: Arg, value: Any) -> str | None:

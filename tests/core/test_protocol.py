@@ -352,3 +352,21 @@ def test_engine_configure_spec_is_enforced_by_check_args():
     err = _check_error({"batch_size": True}, spec=CONFIGURE_SPEC, op="configure")
     assert err.message == "configure: 'batch_size' must be an integer, got True"
     assert check_args("configure", {"corpus": None}, CONFIGURE_SPEC) == {"corpus": None}
+
+
+def test_a_huge_wrong_value_is_quoted_short_in_its_error():
+    """A client that sends 15 MB where a number goes gets an error of a line, not its 15 MB
+    back (nor a list of a million numbers); the quote is cut where reprlib stops."""
+    with pytest.raises(RequestError) as info:
+        check_args("predict", {"text": "hi", "lr": "x" * 15_000_000}, SPEC)
+    assert info.value.message == (
+        "predict: 'lr' must be a number, got 'xxxxxxxxxxxxxxxxxxxxxxxxxxx...xxxxxxxxxxxxxxxxxxxxxxxxxxxx'"
+    )
+    with pytest.raises(RequestError) as info:
+        check_args("predict", {"text": list(range(1_000_000))}, SPEC)
+    assert (
+        info.value.message == "predict: 'text' must be a string, got [0, 1, 2, 3, 4, 5, 6, 7, ...]"
+    )
+    with pytest.raises(RequestError) as info:
+        check_args("predict", {"text": "hi", "k": 10**5000}, SPEC)
+    assert info.value.message == "predict: 'k' = an integer of about 5,001 digits is out of range"
