@@ -213,7 +213,9 @@ async def show_engine_lost(app: TorchdeckApp, message: EngineExited) -> None:
         return
     client = app.engine.client
     end = CRASHED
-    if client.role is not None and not message.mismatch and not getattr(client, "host", None):
+    if getattr(client, "host", None) and not message.mismatch:
+        end = LOST  # the ssh link went: the engine there and its run go on
+    elif client.role is not None and not message.mismatch:
         end = await engine_end(app)
     if not app.is_running:
         return

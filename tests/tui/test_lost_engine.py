@@ -167,3 +167,19 @@ async def test_an_engine_a_cell_ended_is_blamed_on_the_cell_not_on_another_clien
             "model, tokenizer and data now point at the new mini model",
         ]
         assert pane.cell_in_flight() is None
+
+
+async def test_a_dropped_ssh_link_is_disconnected_not_crashed():
+    """The status bar said "crashed" while the banner said the run goes on there."""
+    from tests.tui.conftest import FakeClient
+    from tui.attach import show_engine_lost
+    from tui.messages import EngineExited
+
+    client = FakeClient()
+    client.host, client.role = "me@gpubox", "ui"
+    app = TorchdeckApp(client=client)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await show_engine_lost(app, EngineExited(255, "Connection closed by remote host.", False))
+        assert app.query_one(StatusBar).state == "disconnected"
+        assert banner(app).startswith("Lost the link to me@gpubox")
