@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import pickle
 import re
@@ -62,13 +63,40 @@ def save(state: dict, path: str | os.PathLike) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+        _sync_folder(target.parent)
     except (OSError, RuntimeError) as exc:  # RuntimeError: torch's zip writer failed a write
         _remove(tmp)
         raise _write_error(exc, target, payload) from None
     except BaseException:  # e.g. a pickling error or Ctrl-C: still leave no temporary file
         _remove(tmp)
         raise
+    _sweep(target)
     return target
+
+
+def _sync_folder(folder: Path) -> None:
+    """The rename itself reaches the disk (a crash right after it keeps the new file)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _sweep(target: Path) -> None:
+    """Remove the temporary files that saves of ``target`` by processes now dead left behind
+    (an engine killed while writing): up to a checkpoint's size each."""
+    for tmp in target.parent.glob(f".{glob.escape(target.name)}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:  # its writer is gone: nobody will rename it
+            _remove(tmp)
+        except OSError:  # alive, another user's: leave it
+            pass
 
 
 def _remove(tmp: Path) -> None:

@@ -285,3 +285,28 @@ def test_a_checkpoint_whose_bytes_changed_is_refused_by_its_checksums(saved):
     assert info.value.hint.startswith("use another checkpoint (the autosave beside it")
     path.write_bytes(good)
     assert checkpoint.load(path)["preset"] == "mini"  # the same file, unchanged, loads
+
+
+def test_a_save_sweeps_the_half_written_files_of_killed_writers(session, saved):
+    """An engine killed while saving left .checkpoint.pt.tmp-PID (up to a checkpoint's size)
+    for ever: the next save of that checkpoint removes those whose process is gone."""
+    import subprocess
+    import sys
+
+    path, _good = saved
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    left = path.with_name(f".checkpoint.pt.tmp-{dead}")
+    left.write_bytes(b"PK\x03\x04 half a checkpoint")
+    alive = path.with_name(f".checkpoint.pt.tmp-{os.getppid()}")  # a writer still at work
+    alive.write_bytes(b"PK\x03\x04 being written")
+    other = path.with_name(".other.pt.tmp-1")  # another checkpoint's: not this save's business
+    other.write_bytes(b"x")
+    session.save(path)
+    assert not left.exists()
+    assert alive.exists() and other.exists()
+    assert checkpoint.load(path)["preset"] == "mini"
