@@ -105,3 +105,27 @@ async def test_a_vietnamese_corpus_trains_and_predict_shows_its_letters(tmp_path
 
 def _screen(app) -> list[str]:
     return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+async def test_f5_on_another_pane_leaves_the_transcript_wrapped_at_its_width(corpus):
+    """The transcript drawn again in the new language while its pane was hidden was wrapped at
+    20 columns until the window was resized: shown again, it is drawn at its width."""
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot)
+        await pilot.press("f3")
+        pane = app.query_one(PlaygroundPane)
+        code = "x = torch.ones(1, requires_grad=True) * 6 * 7  # a line longer than twenty"
+        await pilot.press(*code, "enter")
+        await wait_for(pilot, lambda: len(pane.transcript.entries) == 2, 20, "the cell")
+        assert f"In [1] {code}" in transcript(app).splitlines()
+        try:
+            await pilot.press("f4", "f5")
+            await wait_for(pilot, lambda: i18n.language() == "vi", 5, "the switch")
+            await pilot.press("f3")
+            await wait_for(pilot, lambda: f"In [1] {code}" in transcript(app), 5, "a whole line")
+            width = pane.transcript.scrollable_content_region.width
+            assert max(len(line.rstrip()) for line in transcript(app).splitlines()) > 40
+            assert pane.transcript._drawn_width == width
+        finally:
+            i18n.set_language("en")

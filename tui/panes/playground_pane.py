@@ -95,11 +95,11 @@ class PlaygroundPane(Pane):
             self._show_status()
             if self._welcome is not None and self._welcome.get("note") != i18n._(WELCOME):
                 self._welcome["note"] = i18n._(WELCOME)
-                transcript = self.transcript
-                transcript.clear()
-                for entry in transcript.entries:
-                    transcript._draw(entry)
-                transcript._to_end()
+                self.transcript._redraw()
+
+    def pane_shown(self) -> None:
+        super().pane_shown()
+        self.call_after_refresh(self.transcript.refit)  # once laid out at its width
 
     @property
     def input(self) -> PlaygroundInput:

@@ -57,6 +57,19 @@ class PlaygroundTranscript(RichLog):
         for entry in self.entries:
             self._draw(entry)
         self._to_end()
+        self._mark_width()
+
+    def _mark_width(self) -> None:
+        """The width the lines are wrapped at: none known while the pane is hidden (RichLog
+        wraps at its min_width then), so showing it again draws them anew (``refit``)."""
+        shown = self.is_on_screen
+        self._drawn_width = self.scrollable_content_region.width if shown else 0
+
+    def refit(self) -> None:
+        """The pane is shown: lines wrapped while it was hidden are drawn at its width."""
+        width = self.scrollable_content_region.width
+        if width and width != self._drawn_width and self.entries:
+            self._redraw()
 
     def on_resize(self) -> None:
         """A log keeps lines wrapped at the width they were written at (a note written while
@@ -87,6 +100,8 @@ class PlaygroundTranscript(RichLog):
         self.entries.append({"note": text, "style": style})
         self._draw(self.entries[-1])
         self._to_end()
+        if not self.is_on_screen:
+            self._drawn_width = 0
 
     def cell(
         self,
@@ -100,6 +115,8 @@ class PlaygroundTranscript(RichLog):
         self.entries.append({"number": number, "code": code, "result": result, "failure": failure})
         self._draw(self.entries[-1])
         self._to_end()
+        if not self.is_on_screen:
+            self._drawn_width = 0
 
     def _draw_cell(
         self, number: int | str, code: str, result: ExecResult | None, failure: CellError | None
