@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.geometry import Size
@@ -14,6 +15,8 @@ from textual.reactive import Reactive
 from textual.widgets import Input
 
 from core.i18n import N_, _
+
+SHOWN_AS = str.maketrans({"\n": "↵", "\t": "⇥", "\r": "␍"})  # one cell each
 
 
 def placeholder() -> str:
@@ -43,6 +46,14 @@ class PredictInput(Input):
 
     def relabel(self) -> None:
         self.placeholder = placeholder()
+
+    @property
+    def _value(self) -> Text:
+        """The text as drawn: a newline or a tab (a character the model predicts like any
+        other, appended with enter or tab) as a one-cell mark, so the box stays one line and
+        the cursor's place is the character's."""
+        shown = self.value.translate(SHOWN_AS)
+        return Text(shown, no_wrap=True, overflow="ignore", end="")
 
     _edit_cursor: int | None = None  # where the edit being made leaves the cursor
 
