@@ -255,3 +255,24 @@ async def test_a_long_transcript_scrolls_with_its_scrollbar_and_no_layout_pass_p
         assert log.vertical_scrollbar.window_virtual_size == log.virtual_size.height
         assert log.scroll_y == log.max_scroll_y > 0  # the last cell in view
         assert "x = 59" in screen_text(app)
+
+
+async def test_i_brings_the_focus_back_to_the_box_from_the_transcript(corpus):
+    """Out of the box (tab from another widget lands on the transcript); the key line then
+    shows i, which goes back (the typed text went to the pane's keys: 1 switched panes, space
+    paused)."""
+    from tui.widgets.key_footer import KeyFooter
+
+    app = real_app(corpus)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_configured(pilot)
+        await pilot.press("f3")
+        box = app.query_one(PlaygroundInput)
+        assert app.focused is box
+        footer = app.query_one(KeyFooter)
+        assert "i Type" not in footer.text()  # in the box, i types
+        app.query_one(PlaygroundTranscript).focus()
+        await pilot.pause()
+        assert "i Type" in footer.text()
+        await pilot.press("i", "x")
+        assert app.focused is box and box.text == "x"

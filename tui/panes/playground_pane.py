@@ -53,6 +53,9 @@ class PlaygroundPane(Pane):
     #playground-status { height: 1; color: $text-muted; }
     """
     BINDINGS = [
+        # back to the box from the transcript (tab took the focus there): typing went to the
+        # pane's keys, which switch panes or start training
+        Binding("i", "edit", N_("Type"), tooltip=N_("Type (code box)")),
         Binding("ctrl+t", "recipes", N_("Recipes")),
         Binding("ctrl+c", "interrupt", N_("Interrupt cell"), priority=True),
         Binding("ctrl+s", "save", N_("Save transcript")),
@@ -100,6 +103,9 @@ class PlaygroundPane(Pane):
     def pane_shown(self) -> None:
         super().pane_shown()
         self.call_after_refresh(self.transcript.refit)  # once laid out at its width
+
+    def action_edit(self) -> None:
+        self.input.focus()
 
     @property
     def input(self) -> PlaygroundInput:
