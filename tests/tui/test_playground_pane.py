@@ -67,6 +67,8 @@ async def test_type_run_history_recipe_interrupt_and_save(corpus, tmp_path):
         await pilot.press(*"while True: pass", "enter")
         await wait_for(pilot, lambda: pane.running, 5, "running")
         await pilot.pause(0.3)
+        line = str(app.query_one("#playground-status").render())  # the box is empty: what runs
+        assert line == f"In [{pane.count}] running, ctrl+c interrupts: while True: pass"
         await pilot.press("ctrl+c")
         await wait_for(pilot, lambda: not pane.running, 10, "interrupted")
         assert "Interrupted: the cell was stopped" in screen_text(app)

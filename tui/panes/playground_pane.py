@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Awaitable
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -68,6 +69,7 @@ class PlaygroundPane(Pane):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.running = False
+        self._running_code = ""  # the cell that runs, shown in the status line meanwhile
         self.died_during: int | None = None  # the cell the engine went away during
         self._reconnecting = False  # the connection was lost: ctrl+r connects again
         self.train_state = "idle"
@@ -122,9 +124,13 @@ class PlaygroundPane(Pane):
 
     def _show_status(self) -> None:
         if self.running:
-            text = _("running… ctrl+c interrupts")
+            text = _("In [{number}] running, ctrl+c interrupts: {code}")
             if self.train_state == "running":
-                text = _("waiting for the training step, then running… ctrl+c interrupts")
+                text = _("In [{number}] waits for the training step, ctrl+c interrupts: {code}")
+            first = next(
+                (line.strip() for line in self._running_code.splitlines() if line.strip()), ""
+            )
+            text = text.format(number=self.count, code=first)
         elif self.train_state == "running":
             # one row at 80 columns
             text = _("training runs: a cell waits for the current step, then runs (training waits)")
@@ -132,7 +138,8 @@ class PlaygroundPane(Pane):
             text = _(
                 "enter runs · ctrl+t recipes · ctrl+s save · ctrl+n fresh namespace · esc leaves"
             )
-        self.query_one("#playground-status", Static).update(text, layout=False)  # one row
+        shown = Text(text, no_wrap=True, overflow="ellipsis")  # one row: the code cut to fit
+        self.query_one("#playground-status", Static).update(shown, layout=False)
 
     # -- engine --------------------------------------------------------------------------------
 
@@ -219,6 +226,7 @@ class PlaygroundPane(Pane):
         self.input.set_code("")
         self._hide_completions()
         self.count += 1
+        self._running_code = code
         self.running = True
         self.interrupts = 0
         self._show_status()
