@@ -41,11 +41,13 @@ async def others_attached(app: TorchdeckApp) -> int | None:
     return max(0, engine.clients - 1)  # the engine counts this app too
 
 
-async def leave_engine(app: TorchdeckApp) -> tuple[bool, int | None]:
-    """Leave the engine; shut it down if this app started it and is alone on it. Returns
-    (shut down, other apps attached)."""
-    others = await others_attached(app) if app.engine.owns_engine else None
-    shutdown = app.engine.owns_engine and others == 0
+async def leave_engine(app: TorchdeckApp, stopped: bool = False) -> tuple[bool, int | None]:
+    """Leave the engine; shut it down if this app is alone on it and started it, or has just
+    stopped its run (``stopped``: an engine it attached to has nothing left to do then, as
+    after torchdeck stop). Returns (shut down, other apps attached)."""
+    mine = app.engine.owns_engine or stopped
+    others = await others_attached(app) if mine else None
+    shutdown = mine and others == 0
     await app.engine.close(shutdown=shutdown)
     return shutdown, others
 
@@ -86,5 +88,5 @@ async def leave(app: TorchdeckApp, choice: str | None) -> None:
         app.exit(kept_line(eid, state, status.step, status.steps, again))
         return
     reply = await app.engine.call("train_stop", quiet=True)
-    shut_down, others = await leave_engine(app)
+    shut_down, others = await leave_engine(app, stopped=reply is not None)
     app.exit(stopped_line(eid, reply.step if reply else status.step, shut_down, others or 0))

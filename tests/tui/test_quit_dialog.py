@@ -112,3 +112,23 @@ async def test_quit_when_not_training_shuts_down_the_spawned_engine(detached, co
         await wait_for(pilot, lambda: not app.is_running, 20, "the app to exit")
     assert app.return_value is None
     assert wait_gone(int(eid), 20)
+
+
+async def test_stop_in_an_attached_app_alone_on_its_engine_shuts_the_engine_down(detached, corpus):
+    """q then s in an app attached with torchdeck attach: the run stopped, but its engine
+    stayed up with nothing to do until its idle timeout; alone on it, the app now ends it, as
+    torchdeck stop does."""
+    path = await detached()
+    client = EngineClient(socket_path=path)
+    app = TorchdeckApp(preset="mini", corpus=corpus, device="cpu", attach=True, client=client)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_long_run(pilot)
+        assert not app.engine.owns_engine
+        eid = app.engine.client.info["id"]
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen), 10, "the dialog")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: not app.is_running, 30, "the app to exit")
+    assert app.return_value.startswith("torchdeck: stopped the run at step ")
+    assert app.return_value.endswith("; the engine has shut down")
+    assert wait_gone(int(eid), 20), "the stopped run's engine was left idling"
