@@ -155,3 +155,20 @@ async def test_no_rule_styles_a_panes_contents_by_its_focus():
             if _styles_contents_by_focus(selector_set, panes)
         ]
         assert offending == []
+
+
+async def test_space_says_resume_while_the_run_is_paused():
+    app = fake_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        footer = app.query_one(KeyFooter)
+        train = app.panes["train"]
+        train.state_changed("running", "")
+        await pilot.pause()
+        assert "space Pause " in footer.text()
+        train.state_changed("paused", "paused by request")
+        await pilot.pause()
+        assert "space Resume " in footer.text() and "Pause" not in footer.text()
+        train.state_changed("running", "")
+        await pilot.pause()
+        assert "space Pause " in footer.text()

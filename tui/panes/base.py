@@ -5,6 +5,7 @@ the command palette."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from textual.containers import Vertical
@@ -98,6 +99,14 @@ class Pane(Vertical, can_focus=True):
         """The answer is drawn (or will not come): paint at once."""
         if self.is_attached and isinstance(self.screen, PromptPaint):
             self.screen.release_paint()
+
+    def relabel_key(self, key: str, description: str) -> None:
+        """Give ``key``'s binding another word in the key line (space: Pause, or Resume while
+        a run is paused); the action stays the same."""
+        found = self._bindings.key_to_bindings.get(key)
+        if found and found[0].description != description:
+            self._bindings.key_to_bindings[key] = [replace(found[0], description=description)]
+            self.refresh_bindings()
 
     def focus_target(self) -> Widget:
         """What takes the keys when the person switches to this pane (its text box, say)."""

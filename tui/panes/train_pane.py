@@ -135,6 +135,7 @@ class TrainPane(Pane):
         """Attached to a running engine: its run's state (keys s, space, x work on it as if
         this app had started it), its latest figures and its latest sample."""
         self.state = result.state
+        self.relabel_key("space", N_("Resume") if result.state == "paused" else N_("Pause"))
         self.forget_pending(*REPORT_DRAWS)
         self.query_one(LoopStrip).running = result.state == "running"
         progress = result.progress
@@ -196,6 +197,7 @@ class TrainPane(Pane):
 
     def state_changed(self, state: str, reason: str) -> None:
         self.state = state
+        self.relabel_key("space", N_("Resume") if state == "paused" else N_("Pause"))
         self.query_one(LoopStrip).running = state == "running"
         if state == "diverged":
             self.app.notify(reason, title=_("training diverged"), severity="error", timeout=10)
