@@ -102,6 +102,9 @@ def end_process(pid: int, grace: float = 5.0, term: bool = True) -> None:
         if time.monotonic() > deadline:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+            killed = time.monotonic() + 2.0  # a child of this process is reaped, no zombie
+            while process_alive(pid) and time.monotonic() < killed:
+                time.sleep(0.02)
             return
         time.sleep(0.05)
 
