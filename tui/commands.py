@@ -82,6 +82,7 @@ def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
     for key, _title in PANES:
         cls = pane_class(key)
         keys = [(key_display(b.key), b.tooltip or b.description) for b in cls.BINDINGS]
+        keys += [(key_display(k), words) for k, words in getattr(cls, "HELP_EXTRA", ())]
         if keys:
             sections.append((cls.TITLE, keys))
     return sections

@@ -31,3 +31,15 @@ def test_the_help_says_how_to_reach_the_settings_form_leave_a_box_and_open_the_l
     assert "L lessons L1–L4, guided" in text
     train = dict(next(rows for title, rows in help_sections() if title.startswith("Train")))
     assert train["a"] == "Apply config" and train["space"] == "Pause/resume"  # long names kept
+
+
+def test_the_keys_a_text_box_or_the_table_takes_are_in_the_help_too():
+    """Enter, the arrows and tab act inside the panes' boxes and table, not as pane bindings:
+    the help listed none of them."""
+    rows = {title: dict(keys) for title, keys in help_sections()}
+    assert rows["Playground pane"]["⏎"].startswith("Run the cell")
+    assert rows["Playground pane"]["↑/↓"] == "Recall earlier cells"
+    assert rows["Playground pane"]["tab"] == "Complete a name or an attribute"
+    assert rows["Predict pane"]["⏎"] == "Append the generated text to yours"
+    assert rows["Predict pane"]["←/→"].startswith("Move the cursor")
+    assert rows["Summary pane"]["⏎"].startswith("A layer's weight tensors")

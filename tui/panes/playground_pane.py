@@ -53,6 +53,12 @@ class PlaygroundPane(Pane):
     #playground-input:focus { border: tall $accent; }
     #playground-status { height: 1; color: $text-muted; }
     """
+    # keys the code box itself takes, for the help screen
+    HELP_EXTRA = [
+        ("enter", N_("Run the cell (a new line while the code is incomplete)")),
+        ("↑/↓", N_("Recall earlier cells")),
+        ("tab", N_("Complete a name or an attribute")),
+    ]
     BINDINGS = [
         # back to the box from the transcript (tab took the focus there): typing went to the
         # pane's keys, which switch panes or start training

@@ -55,6 +55,10 @@ def starting() -> str:
 
 class PredictPane(Explaining, Generation, Pane):
     TITLE = N_("Predict pane")
+    HELP_EXTRA = [  # keys the text box itself takes
+        ("enter", N_("Append the generated text to yours")),
+        ("←/→", N_("Move the cursor: the explain view's character follows it")),
+    ]
     BINDINGS = [
         Binding("i", "edit", N_("Type"), tooltip=N_("Type (text box)")),
         Binding("g,ctrl+g", "generate", N_("Generate")),

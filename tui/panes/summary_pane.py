@@ -73,6 +73,9 @@ class SummaryPane(Pane):
     SummaryPane #sum-embed-plots { width: 1fr; min-width: 24; }
     SummaryPane #sum-embed-plots SummaryHistogram { height: 1fr; }
     """
+    HELP_EXTRA = [  # keys the layer table itself takes
+        ("enter", N_("A layer's weight tensors; on a tensor, its statistics")),
+    ]
     BINDINGS = [
         Binding("t", "view('layers')", N_("Table"), tooltip=N_("Layer table")),
         Binding("w", "view('weight')", N_("Weights"), tooltip=N_("Weight stats")),
