@@ -88,3 +88,28 @@ class Parser(argparse.ArgumentParser):
         said = _("%(prog)s: error: %(message)s\n") % {"prog": self.prog, "message": message}
         hint = _("hint: see `{command} --help`").format(command=self.prog)
         self.exit(2, f"{said}{hint}\n")
+
+
+def training_option_for_the_app(
+    app: argparse.ArgumentParser, train: argparse.ArgumentParser, argv: list[str]
+) -> str | None:
+    """The refusal for a training setting given to the app (``torchdeck --lr 5``, where
+    argparse said "invalid choice: '5'", taking the value for a command), or None. ``app`` has
+    ``commands``, the names its subparsers take."""
+    from core.i18n import _
+
+    if any(token in app.commands for token in argv):
+        return None  # a command's own options are its parser's to check
+    for token in argv:
+        name = token.split("=", 1)[0]
+        if not name.startswith("--") or name in app._option_string_actions:
+            continue
+        if name in train._option_string_actions:
+            said = _("{option} is a training setting, not an option of the app").format(option=name)
+            hint = _(
+                "give it to the app in a --config FILE.toml (or in the Train pane's form), or "
+                "train headless with torchdeck train {option} …"
+            ).format(option=name)
+            error = _("%(prog)s: error: %(message)s\n") % {"prog": app.prog, "message": said}
+            return error + _("hint: {hint}").format(hint=hint) + "\n"
+    return None

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from cli.argparse_texts import Parser
+from cli.argparse_texts import Parser, training_option_for_the_app
 from core.contract.base import arg_type
 from core.contract.settings import (
     AUTOSAVE_MINUTES,
@@ -193,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help=_("train headless, with a progress line and metrics.jsonl")
     )
     parser.train_parser = train  # --config is read against its flags
+    parser.commands = set(sub.choices)
     _add_train_args(train)
     _add_autosave_arg(train)
     from cli.launch import add_dist_args
@@ -258,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     from cli.settings_args import absolute_factory
 
     parser = build_parser()
+    misplaced = training_option_for_the_app(parser, parser.train_parser, argv)
+    if misplaced:
+        print(misplaced, end="", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
 
     if args.command in ("ls", "stop", "bridge", "attach"):

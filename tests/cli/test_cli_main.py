@@ -79,3 +79,17 @@ def test_bad_sample_arguments_are_rejected_by_argparse(tmp_path, run_cli):
     proc = run_cli("sample", cwd=tmp_path)
     assert proc.returncode == 2
     assert "the following arguments are required: --checkpoint" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--lr", "5"], ["--preset", "mini", "--steps=5"]])
+def test_a_training_setting_given_to_the_app_says_where_it_goes(args, tmp_path, run_cli):
+    """``torchdeck --lr 5`` said "argument COMMAND: invalid choice: '5'"."""
+    proc = run_cli(*args, cwd=tmp_path)
+    name = "--lr" if "--lr" in args else "--steps"
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (
+        f"torchdeck: error: {name} is a training setting, not an option of the app\n"
+        "hint: give it to the app in a --config FILE.toml (or in the Train pane's form), or "
+        f"train headless with torchdeck train {name} …\n"
+    )
+    assert list(tmp_path.iterdir()) == []  # no app, no engine, no run folder
