@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help=_("train headless, with a progress line and metrics.jsonl")
     )
     parser.train_parser = train  # --config is read against its flags
-    parser.commands = set(sub.choices)
+    parser.commands = sub.choices  # the dict argparse fills as each command is added
     _add_train_args(train)
     _add_autosave_arg(train)
     from cli.launch import add_dist_args
