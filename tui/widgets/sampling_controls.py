@@ -62,8 +62,11 @@ class SamplingControls(Static):
             if generating
             else _("gen {length}").format(length=self.gen_length) + " [dim]g n[/dim]"
         )
+        t = f"T={self.temperature:g}"
+        if self.greedy:  # the top character every time: these three do not apply (dimmed)
+            t, k, p = f"[dim]{t}[/dim]", f"[dim]{k}[/dim]", f"[dim]{p}[/dim]"
         self.update(
-            f" T={self.temperature:g} [dim]↑↓[/dim] │ top-k {k} [dim]k[/dim] │ top-p {p} "
+            f" {t} [dim]↑↓[/dim] │ top-k {k} [dim]k[/dim] │ top-p {p} "
             f"[dim]p[/dim] │ {mode} [dim]s[/dim] │ {gen}"
         )
 
