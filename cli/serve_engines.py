@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
+import hashlib
+import os
+import time
 from pathlib import Path
 
+from core.errors import TorchdeckError
 from core.i18n import _
 
 TRAINING = ("running", "paused")
@@ -33,12 +39,63 @@ def served_engine(run_dir: str) -> str | None:
 
 
 def attach_to_served(args: argparse.Namespace) -> None:
-    """For a tab's app (``--served``): attach to this folder's engine if there is one."""
-    from core.transport import DEFAULT_RUN_DIR
+    """For a tab's app (``--served``): attach to this folder's engine, starting it if there is
+    none. Tabs opened at the same moment take turns (a lock in the socket folder), and the one
+    that starts the engine lets go only once the engine answers, so the next finds it: each
+    tab starting its own engine left two engines in one folder."""
+    from core import runtime
+    from core.transport import DEFAULT_RUN_DIR, spawn_detached
 
-    ident = served_engine(DEFAULT_RUN_DIR)
-    if ident is not None:
-        args.command, args.id = "attach", ident
+    with _turn(DEFAULT_RUN_DIR):
+        ident = served_engine(DEFAULT_RUN_DIR)
+        if ident is None:
+            try:
+                path = asyncio.run(spawn_detached())
+            except TorchdeckError:  # the tab's app starts one itself and shows why it cannot
+                return
+            ident = runtime.engine_id_of(path)
+            _wait_answering(path)
+    args.command, args.id = "attach", ident
+
+
+@contextlib.contextmanager
+def _turn(run_dir: str, wait_s: float = 120.0):
+    """An exclusive lock per run folder among the tabs of this user (an flock on a file in the
+    socket folder); after ``wait_s`` a tab goes on without it rather than never open."""
+    from core import runtime
+
+    folder = str(Path(run_dir).resolve()).encode()
+    name = f"serve-{hashlib.sha256(folder).hexdigest()[:16]}.lock"
+    try:
+        fd = os.open(runtime.runtime_dir() / name, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # the lock goes with it
+
+
+def _wait_answering(path: Path, wait_s: float = 60.0) -> None:
+    """Until the engine on ``path`` answers a status (it has imported torch), so that the next
+    tab's listing finds it."""
+    from cli.engines import probe
+
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and path.exists():  # gone: it died, the app says so
+        if not asyncio.run(probe(path)).get("error"):
+            return
+        time.sleep(0.1)
 
 
 def engines_before() -> set[str]:
