@@ -85,13 +85,18 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         from core.i18n import _
 
+        self.exit(2, self.refusal(message, _("see `{command} --help`").format(command=self.prog)))
+
+    def refusal(self, message: str, hint: str) -> str:
+        """The two lines, argparse's error in its own words and ``hint``."""
+        from core.i18n import _
+
         said = _("%(prog)s: error: %(message)s\n") % {"prog": self.prog, "message": message}
-        hint = _("hint: see `{command} --help`").format(command=self.prog)
-        self.exit(2, f"{said}{hint}\n")
+        return said + _("hint: {hint}").format(hint=hint) + "\n"
 
 
 def training_option_for_the_app(
-    app: argparse.ArgumentParser, train: argparse.ArgumentParser, argv: list[str]
+    app: Parser, train: argparse.ArgumentParser, argv: list[str]
 ) -> str | None:
     """The refusal for a training setting given to the app (``torchdeck --lr 5``, where
     argparse said "invalid choice: '5'", taking the value for a command), or None. ``app`` has
@@ -110,6 +115,5 @@ def training_option_for_the_app(
                 "give it to the app in a --config FILE.toml (or in the Train pane's form), or "
                 "train headless with torchdeck train {option} …"
             ).format(option=name)
-            error = _("%(prog)s: error: %(message)s\n") % {"prog": app.prog, "message": said}
-            return error + _("hint: {hint}").format(hint=hint) + "\n"
+            return app.refusal(said, hint)
     return None

@@ -275,10 +275,15 @@ def errors_to_exit(func, args: argparse.Namespace) -> int:
         )
         return 3
     except (EngineDied, EngineError, TorchdeckError) as exc:
-        print(_("error: {message}").format(message=exc.message), file=sys.stderr)
-        if exc.hint:
-            print(_("hint: {hint}").format(hint=exc.hint), file=sys.stderr)
+        print_refusal(exc)
         return getattr(exc, "exit_code", 3)  # cli.remote's errors carry their own
+
+
+def print_refusal(exc: TorchdeckError) -> None:
+    """An error as the command line says it: its message, then its hint, on stderr."""
+    print(_("error: {message}").format(message=exc.message), file=sys.stderr)
+    if exc.hint:
+        print(_("hint: {hint}").format(hint=exc.hint), file=sys.stderr)
 
 
 def refuse_a_wrong_corpus(args: argparse.Namespace) -> bool:
@@ -295,8 +300,7 @@ def refuse_a_wrong_corpus(args: argparse.Namespace) -> bool:
     try:
         check_corpus_path(corpus)
     except CorpusError as exc:
-        print(_("error: {message}").format(message=exc.message), file=sys.stderr)
-        print(_("hint: {hint}").format(hint=exc.hint), file=sys.stderr)
+        print_refusal(exc)
         return True
     return False
 

@@ -24,6 +24,7 @@ import torch
 
 from core.errors import CheckpointError
 from core.i18n import _
+from core.transport import process_alive
 
 FORMAT = "torchdeck-checkpoint"
 VERSION = 1
@@ -89,14 +90,8 @@ def _sweep(target: Path) -> None:
     (an engine killed while writing): up to a checkpoint's size each."""
     for tmp in target.parent.glob(f".{glob.escape(target.name)}.tmp-*"):
         pid = tmp.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:  # its writer is gone: nobody will rename it
-            _remove(tmp)
-        except OSError:  # alive, another user's: leave it
-            pass
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+            _remove(tmp)  # its writer is gone: nobody will rename it
 
 
 def _remove(tmp: Path) -> None:

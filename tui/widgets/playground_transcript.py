@@ -97,11 +97,7 @@ class PlaygroundTranscript(RichLog):
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def note(self, text: str, style: str = "italic dim") -> None:
-        self.entries.append({"note": text, "style": style})
-        self._draw(self.entries[-1])
-        self._to_end()
-        if not self.is_on_screen:
-            self._drawn_width = 0
+        self._append({"note": text, "style": style})
 
     def cell(
         self,
@@ -112,10 +108,13 @@ class PlaygroundTranscript(RichLog):
     ) -> None:
         """One cell: ``result`` is the exec reply, ``failure`` a protocol-level error
         (type, message, hint: an interrupt, a dead engine)."""
-        self.entries.append({"number": number, "code": code, "result": result, "failure": failure})
-        self._draw(self.entries[-1])
+        self._append({"number": number, "code": code, "result": result, "failure": failure})
+
+    def _append(self, entry: dict) -> None:
+        self.entries.append(entry)
+        self._draw(entry)
         self._to_end()
-        if not self.is_on_screen:
+        if not self.is_on_screen:  # wrapped at min_width: drawn again once shown (``refit``)
             self._drawn_width = 0
 
     def _draw_cell(

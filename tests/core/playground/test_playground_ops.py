@@ -13,6 +13,17 @@ from core.client import EngineClient
 from core.errors import EngineDied, EngineError
 
 
+def mini(corpus, **train) -> dict:
+    """A tiny mini model on ``corpus`` on the CPU, with these training settings."""
+    return {
+        "preset": "mini",
+        "corpus": str(corpus),
+        "device": "cpu",
+        "model": {"n_embd": 8, "n_hidden": 8},
+        **train,
+    }
+
+
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def engine():
     client = EngineClient(nice=0, threads=1)
@@ -26,15 +37,7 @@ async def test_exec_op_persists_and_binds_the_model(engine, corpus_file):
     res = await engine.request("exec", {"code": "a = 2 + 3\nprint('hi')\na * 2"})
     assert res["stdout"] == "hi\n" and res["value"]["text"] == "10" and res["error"] is None
     assert (await engine.request("exec", {"code": "a"}))["value"]["text"] == "5"
-    await engine.request(
-        "configure",
-        {
-            "preset": "mini",
-            "corpus": str(corpus_file),
-            "device": "cpu",
-            "model": {"n_embd": 8, "n_hidden": 8},
-        },
-    )
+    await engine.request("configure", mini(corpus_file))
     res = await engine.request("exec", {"code": "type(model).__name__, tokenizer.vocab_size"})
     assert res["value"]["text"].startswith("(") and res["error"] is None
     res = await engine.request(
@@ -67,17 +70,7 @@ async def test_interrupt_ends_an_endless_cell(engine):
 
 @pytest.mark.asyncio(loop_scope="module")
 async def test_a_cell_sent_while_training_runs_between_steps(engine, corpus_file):
-    await engine.request(
-        "configure",
-        {
-            "preset": "mini",
-            "corpus": str(corpus_file),
-            "device": "cpu",
-            "steps": 1_000_000,
-            "batch_size": 4,
-            "model": {"n_embd": 8, "n_hidden": 8},
-        },
-    )
+    await engine.request("configure", mini(corpus_file, steps=1_000_000, batch_size=4))
     await engine.request("train_start", {"report_interval": 0.05})
     try:
         # a cell queued before the first step runs at step 0 (a waiting request ends the
@@ -109,16 +102,7 @@ async def test_a_cell_that_kills_the_engine_is_reported_and_restart_is_fresh(eng
 
 @pytest.mark.asyncio(loop_scope="module")
 async def test_a_cell_that_replaces_a_layer_is_trained_and_says_so(engine, corpus_file):
-    await engine.request(
-        "configure",
-        {
-            "preset": "mini",
-            "corpus": str(corpus_file),
-            "device": "cpu",
-            "batch_size": 4,
-            "model": {"n_embd": 8, "n_hidden": 8},
-        },
-    )
+    await engine.request("configure", mini(corpus_file, batch_size=4))
     res = await engine.request("exec", {"code": "model.hidden.weight.shape"})
     assert res["trains"] is None  # nothing changed
     cell = "model.hidden = nn.Linear(8, 8)\nw = model.hidden.weight.detach().clone()"
